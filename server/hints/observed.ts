@@ -3,15 +3,20 @@ import type { TrustMatcher } from './trust.js';
 /**
  * PROTOCOL.md §4 "observed": walk `[...l7, l4?, l3]` from the right, skipping trusted
  * proxies; the first untrusted address is the client. An invalid entry (undefined) before
- * that, or a chain of nothing but trusted addresses, leaves the client unknown.
+ * that, or a chain of nothing but trusted addresses, leaves the client unknown (-1).
  *
  * Callers pass l7 entries only when the immediate peer is trusted, and l4 only when l3 is.
  */
-export function observedAddress(chain: readonly (string | undefined)[], trust: TrustMatcher): string | undefined {
+export function observedIndex(chain: readonly (string | undefined)[], trust: TrustMatcher): number {
   for (let i = chain.length - 1; i >= 0; i--) {
     const address = chain[i];
-    if (address === undefined) return undefined;
-    if (!trust.contains(address)) return address;
+    if (address === undefined) return -1;
+    if (!trust.contains(address)) return i;
   }
-  return undefined;
+  return -1;
+}
+
+export function observedAddress(chain: readonly (string | undefined)[], trust: TrustMatcher): string | undefined {
+  const i = observedIndex(chain, trust);
+  return i === -1 ? undefined : chain[i];
 }

@@ -1,0 +1,74 @@
+import { CompactSign } from 'jose';
+import { encodeBase64url } from '../shared/base64url.js';
+import { normalizeHtu } from '../shared/htu.js';
+import { STAMP_TYP, type StampClaims } from '../shared/schema.js';
+import { staticAddress, type AddressSource } from './address-source.js';
+import { importSigningKey, type SigningKey, type StampKeyInput } from './signing-key.js';
+import { sha256Base64url, toBytes, type BodyInput } from './body-digest.js';
+
+export interface StamperOptions {
+  key: StampKeyInput;
+  /** The client's address: a literal, or a source such as echo/socket. */
+  ip: string | AddressSource;
+  /** Sign a SHA-256 of the exact body bytes (`cdg`). */
+  bodyDigest?: boolean;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+export interface StampRequest {
+  method: string;
+  url: string | URL;
+  body?: BodyInput;
+  /** Extra claims (e.g. `tth` for tickets). */
+  claims?: Partial<StampClaims>;
+}
+
+export interface Stamper {
+  readonly kid: string;
+  readonly alg: string;
+  readonly source: AddressSource;
+  /** Returns the `Client-IP-Attestation` header value. */
+  stamp(request: StampRequest): Promise<string>;
+}
+
+const JTI_BYTES = 16; // 128 bits, the minimum PROTOCOL.md §2.2 allows
+
+export function randomJti(): string {
+  return encodeBase64url(crypto.getRandomValues(new Uint8Array(JTI_BYTES)));
+}
+
+export function createStamper(options: StamperOptions): Stamper {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const source = typeof options.ip === 'string' ? staticAddress(options.ip) : options.ip;
+  if (typeof source?.current !== 'function') throw new TypeError('ip must be an address or an AddressSource');
+  const now = options.now ?? Date.now;
+  const bodyDigest = options.bodyDigest === true;
+  const keyInput = options.key;
+  if (typeof keyInput !== 'object' || keyInput === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
+  let signingKey: Promise<SigningKey> | undefined;
+  const header = { alg: keyInput.alg as string, typ: STAMP_TYP, kid: keyInput.kid as string };
+  const encoder = new TextEncoder();
+
+  return {
+    kid: header.kid,
+    alg: header.alg,
+    source,
+    async stamp(request: StampRequest): Promise<string> {
+      signingKey ??= importSigningKey(keyInput);
+      const key = await signingKey;
+      const claims: StampClaims = {
+        ip: await source.current(),
+        iat: Math.floor(now() / 1000),
+        jti: randomJti(),
+        htm: request.method.toUpperCase(),
+        htu: normalizeHtu(request.url),
+        obs: source.obs,
+        ...request.claims,
+      };
+      if (bodyDigest) claims.cdg = await sha256Base64url(toBytes(request.body));
+      const payload = encoder.encode(JSON.stringify(claims));
+      return new CompactSign(payload).setProtectedHeader({ ...header, alg: key.alg }).sign(key.key);
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { normalizeOrigin } from '../../shared/htu.js';
+import { compileTrust, type TrustMatcher } from '../hints/trust.js';
+import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
+import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
+
+export interface VerifierOptions {
+  /** A JWK Set, or a function kid → key. */
+  keys: KeysOption;
+  /** Seconds a stamp stays valid after `iat`. Default 30. */
+  maxAge?: number;
+  /** Seconds of clock difference tolerated. Default 5. */
+  skew?: number;
+  /** Clock in milliseconds. Default `Date.now`. */
+  now?: () => number;
+  /** Where (kid, jti) pairs are remembered. */
+  replayStore: ReplayStore;
+  /** What to do when the store cannot answer. Default `reject` (503 `store-unavailable`). */
+  onStoreError?: 'reject' | 'accept';
+  /** CIDRs or presets (`loopback`, `private`, `linklocal`, `uniquelocal`) of your proxies. Default: none. */
+  trustedProxies?: string | readonly string[];
+  /** The one forwarding header your trusted proxies write. Default `x-forwarded-for`. */
+  forwardedHeader?: string;
+  /** Attested ip ≠ observed: `reject` (default, 403 `ip-mismatch`) or `flag` (accept, agreement `mismatch`). */
+  onMismatch?: 'reject' | 'flag';
+  /** Observed address unknown: `reject` (default, 403 `ip-unverifiable`) or `accept` (agreement `unverifiable`). */
+  onUnverifiable?: 'accept' | 'reject';
+  /** Require a body digest (`cdg`) on every stamp. Default false. */
+  requireBodyDigest?: boolean;
+  /** Public origins (`https://api.example.com`) `htu` may name. Default: the request's Host header. */
+  origins?: readonly string[];
+}
+
+export interface CompiledOptions {
+  readonly keySource: KeySource;
+  readonly maxAge: number;
+  readonly skew: number;
+  readonly now: () => number;
+  readonly replayStore: ReplayStore;
+  readonly onStoreError: 'reject' | 'accept';
+  readonly trust: TrustMatcher;
+  readonly forwardedHeader: string;
+  readonly onMismatch: 'reject' | 'flag';
+  readonly onUnverifiable: 'accept' | 'reject';
+  readonly requireBodyDigest: boolean;
+  readonly origins: ReadonlySet<string> | undefined;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) throw new TypeError(`${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function seconds(name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 86_400) {
+    throw new TypeError(`${name} must be a whole number of seconds from ${min} to 86400`);
+  }
+  return value;
+}
+
+/** Validates every option once; a wrong one throws TypeError naming it. */
+export function compileOptions(options: VerifierOptions): CompiledOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (!isReplayStore(options.replayStore)) throw new TypeError('replayStore must have insertIfAbsent(key, ttlMs)');
+  const forwardedHeader = options.forwardedHeader ?? 'x-forwarded-for';
+  if (typeof forwardedHeader !== 'string' || !HEADER_NAME.test(forwardedHeader)) {
+    throw new TypeError('forwardedHeader must be an HTTP header name');
+  }
+  if (options.requireBodyDigest !== undefined && typeof options.requireBodyDigest !== 'boolean') {
+    throw new TypeError('requireBodyDigest must be a boolean');
+  }
+  let origins: Set<string> | undefined;
+  if (options.origins !== undefined) {
+    if (!Array.isArray(options.origins) || options.origins.length === 0) throw new TypeError('origins must be a non-empty array of origins');
+    origins = new Set(
+      options.origins.map((o: unknown) => {
+        const normalized = typeof o === 'string' ? normalizeOrigin(o) : undefined;
+        if (!normalized) throw new TypeError('origins: each must be an http(s) origin like https://api.example.com');
+        return normalized;
+      }),
+    );
+  }
+  return {
+    keySource: compileKeySource(options.keys),
+    maxAge: seconds('maxAge', options.maxAge, 30, 1),
+    skew: seconds('skew', options.skew, 5, 0),
+    now: options.now ?? Date.now,
+    replayStore: options.replayStore,
+    onStoreError: oneOf('onStoreError', options.onStoreError, ['reject', 'accept'], 'reject'),
+    trust: compileTrust(options.trustedProxies, 'trustedProxies'),
+    forwardedHeader: forwardedHeader.toLowerCase(),
+    onMismatch: oneOf('onMismatch', options.onMismatch, ['reject', 'flag'], 'reject'),
+    onUnverifiable: oneOf('onUnverifiable', options.onUnverifiable, ['accept', 'reject'], 'reject'),
+    requireBodyDigest: options.requireBodyDigest ?? false,
+    origins,
+  };
+}

@@ -1,0 +1,67 @@
+import type { IpStampError } from '../../shared/errors.js';
+import type { Reason } from '../../shared/reasons.js';
+import type { ObservationSource, StampAlg } from '../../shared/schema.js';
+
+/** Headers as Node gives them: lower-case names; a repeated header as an array or joined. */
+export type HeaderMap = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** What the glue knows of the connection; the verifier derives the rest. */
+export interface ConnectionHints {
+  /** TCP peer address (`socket.remoteAddress`). */
+  l3: string | undefined;
+  /** Source address of a PROXY protocol header, if the connection layer accepted one. */
+  l4?: string | undefined;
+  /** Anything else the connection layer learned (PROXY TLVs such as the unique id), echoed into the verdict. */
+  proxy?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** Everything the verifier needs, as plain data (ARCHITECTURE.md: the core never sees a request object). */
+export interface VerifyInput {
+  method: string;
+  /** The request-target as received: path and query (`/orders?id=1`). */
+  url: string;
+  headers: HeaderMap;
+  /** The exact body bytes, when the request has a body. */
+  body?: Uint8Array | undefined;
+  /** Scheme the request arrived with, for the Host-based origin. Default `http`. */
+  protocol?: 'http' | 'https';
+  hints: ConnectionHints;
+  /** Is a stamp required on this route? Default true. */
+  required?: boolean;
+}
+
+/** The network's view (PROTOCOL.md §4), as logged and returned. */
+export interface NetworkHints {
+  l3: string | undefined;
+  l4: string | undefined;
+  proxy: Readonly<Record<string, unknown>> | undefined;
+  /** Entries of the configured forwarding header, left to right; `null` for an invalid entry. Empty when not honoured. */
+  l7: readonly (string | null)[];
+  observed: string | undefined;
+  /** Which hint named the observed address. */
+  decidedBy: 'l3' | 'l4' | 'l7' | undefined;
+}
+
+export type Agreement = 'match' | 'mismatch' | 'unverifiable';
+
+export interface Verdict {
+  ip: string;
+  agreement: Agreement;
+  kid: string;
+  alg: StampAlg;
+  jti: string;
+  iat: number;
+  exp?: number;
+  obs?: ObservationSource;
+  source: 'stamp' | 'ticket';
+  issuer?: string;
+  /** False only when `onStoreError: 'accept'` let a stamp through without a replay check. */
+  replayChecked: boolean;
+  hints: NetworkHints;
+}
+
+export type VerifyResult =
+  | { ok: true; verdict: Verdict; hints: NetworkHints }
+  /** No stamp, on a route that does not require one. */
+  | { ok: true; verdict: null; hints: NetworkHints }
+  | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; kid?: string; hints: NetworkHints };

@@ -1,0 +1,61 @@
+/**
+ * JSON.parse keeps the last of two members with the same name; jose does the same. A token
+ * whose header or claims say two things at once is refused instead (PROTOCOL.md §2.1–2.2).
+ */
+
+/** Parses a JSON object; undefined when it is not valid JSON, not an object, or repeats a member name at any depth. */
+export function parseStrictJsonObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return hasDuplicateMember(text) ? undefined : (value as Record<string, unknown>);
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Scans text that JSON.parse has already accepted, so it only has to track nesting and keys. */
+function hasDuplicateMember(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let j = i + 1;
+      let escaped = false;
+      for (;;) {
+        const d = text.charCodeAt(j);
+        if (d === BACKSLASH) {
+          escaped = true;
+          j += 2;
+        } else if (d === QUOTE) break;
+        else j++;
+      }
+      if (expectKey) {
+        // "\u0061" and "a" name the same member
+        const name = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+        const seen = stack[stack.length - 1]!;
+        if (seen.has(name)) return true;
+        seen.add(name);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b /* [ */) {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] != null;
+    }
+  }
+  return false;
+}
