@@ -3,22 +3,31 @@
  * browser SDK canonicalizes exactly as the verifier does.
  */
 
-const DEC_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 const PORT = /^(?:0|[1-9][0-9]{0,4})$/;
 
 /** Strict dotted decimal: four octets, no leading zeros (`010.0.0.1` is not octal, it is invalid). */
 export function parseIPv4(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  if (text.length < 7 || text.length > 15) return undefined;
   const octets: number[] = [];
-  for (const part of parts) {
-    if (!DEC_OCTET.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    octets.push(n);
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? 0x2e : text.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      if (digits === 0 || value > 255 || octets.length === 4) return undefined;
+      octets.push(value);
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return undefined; // a leading zero
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return octets;
+  return octets.length === 4 ? octets : undefined;
 }
 
 /** Eight 16-bit groups, or undefined. Accepts `::` compression and a trailing dotted quad. */
@@ -107,10 +116,8 @@ export function canonicalAddress(text: string): string | undefined {
     if (groups.every((g) => g === 0)) return undefined;
     return formatIPv6(groups);
   }
-  const octets = parseIPv4(text);
-  if (!octets) return undefined;
-  const v4 = octets.join('.');
-  return v4 === '0.0.0.0' ? undefined : v4;
+  // strict parsing admits only the canonical spelling, so valid text is its own canonical form
+  return parseIPv4(text) && text !== '0.0.0.0' ? text : undefined;
 }
 
 /** A claim `ip` must already be canonical (PROTOCOL.md §3): the client canonicalizes, not the verifier. */
@@ -123,6 +130,12 @@ export function isCanonicalClaimAddress(text: string): boolean {
  * all stripped (PROTOCOL.md §4). Returns the canonical address or undefined.
  */
 export function hintAddress(raw: string): string | undefined {
+  // Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d: the common case, kept cheap
+  if (raw.startsWith('::ffff:') && raw.indexOf(':', 7) === -1) {
+    const v4 = raw.slice(7);
+    const octets = parseIPv4(v4);
+    return octets && v4 !== '0.0.0.0' ? v4 : undefined;
+  }
   let text = raw;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');

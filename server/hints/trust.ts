@@ -9,6 +9,8 @@ export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = {
   private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
 };
 
+const TRUST_CACHE_SIZE = 4096;
+
 export interface TrustMatcher {
   /** True when the canonical address is inside a trusted range. */
   contains(address: string): boolean;
@@ -69,10 +71,20 @@ export function compileTrust(spec: string | readonly string[] | undefined, optio
     if (preset) preset.forEach(add);
     else add(entry);
   }
+  if (ranges.length === 0) return { ranges, contains: () => false };
+  // BlockList.check costs over a microsecond; the same few peers and proxies ask again and
+  // again. Bounded: when full it starts over, so hostile addresses cost speed, never memory.
+  const seen = new Map<string, boolean>();
   return {
     ranges,
     contains(address: string): boolean {
-      return list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+      let trusted = seen.get(address);
+      if (trusted === undefined) {
+        trusted = list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+        if (seen.size >= TRUST_CACHE_SIZE) seen.clear();
+        seen.set(address, trusted);
+      }
+      return trusted;
     },
   };
 }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import type { Reason } from '../../shared/reasons.js';
-import { MAX_STAMP_BYTES, STAMP_HEADER, stampClaimsSchema, stampHeaderSchema, type StampClaims } from '../../shared/schema.js';
+import { MAX_STAMP_BYTES, STAMP_HEADER, stampClaimsSchema, type StampClaims } from '../../shared/schema.js';
 import { originFromHost } from '../../shared/htu.js';
 import { compactHeaderValue } from './header-value.js';
 import { compileOptions, type CompiledOptions, type VerifierOptions } from './options.js';
 import { decodeJsonSegment, splitCompact } from './compact.js';
 import { verifySignature } from './signature.js';
+import { createHeaderDecoder } from './header-cache.js';
 import { REASON_STATUS } from './status.js';
 import { networkHints } from './network-hints.js';
 import type { NetworkHints, Verdict, VerifyInput, VerifyResult } from './types.js';
@@ -21,6 +22,7 @@ export interface Verifier {
 /** The pure core: plain data in, a verdict out. Store and keys come in through the options. */
 export function createVerifierCore(options: VerifierOptions): Verifier {
   const opts = compileOptions(options);
+  const decodeHeader = createHeaderDecoder();
 
   const reject = (reason: Reason, hints: NetworkHints, kid?: string): VerifyResult => {
     const error = new IpStampError(reason);
@@ -43,10 +45,9 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     if (!parts) return reject('malformed', hints);
 
     // 3: JOSE header
-    const headerJson = decodeJsonSegment(parts.headerSegment);
-    const header = headerJson && stampHeaderSchema.safeParse(headerJson);
-    if (!header?.success) return reject('bad-header', hints);
-    const { alg, kid } = header.data;
+    const header = decodeHeader(parts.headerSegment);
+    if (!header) return reject('bad-header', hints);
+    const { alg, kid } = header;
 
     // 4–5: key by kid, alg pinned to the key, signature
     let key: VerifierKey | undefined;
@@ -127,6 +128,19 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
   return { verify, options: opts };
 }
 
+// Host headers repeat; URL parsing them does not need to. Bounded like every cache here.
+const hostOrigins = new Map<string, string | null>();
+function hostOrigin(host: string, scheme: 'http' | 'https'): string | undefined {
+  const key = `${scheme} ${host}`;
+  let origin = hostOrigins.get(key);
+  if (origin === undefined) {
+    origin = originFromHost(host, scheme) ?? null;
+    if (hostOrigins.size >= 1024) hostOrigins.clear();
+    hostOrigins.set(key, origin);
+  }
+  return origin ?? undefined;
+}
+
 function bindingMatches(claims: StampClaims, input: VerifyInput, opts: CompiledOptions): boolean {
   if (claims.htm !== input.method) return false;
   const query = input.url.indexOf('?');
@@ -139,7 +153,7 @@ function bindingMatches(claims: StampClaims, input: VerifyInput, opts: CompiledO
     if (!opts.origins.has(origin)) return false;
   } else {
     const host = input.headers.host;
-    if (typeof host !== 'string' || originFromHost(host, input.protocol ?? 'http') !== origin) return false;
+    if (typeof host !== 'string' || hostOrigin(host, input.protocol ?? 'http') !== origin) return false;
   }
   if (claims.cdg !== undefined) {
     const digest = createHash('sha256')
