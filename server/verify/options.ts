@@ -2,6 +2,7 @@ import { normalizeOrigin } from '../../shared/htu.js';
 import { compileTrust, type TrustMatcher } from '../hints/trust.js';
 import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
+import { createTicketVerifier, type IssuersOption, type TicketVerifier } from '../tickets/ticket-verifier.js';
 
 export interface VerifierOptions {
   /** A JWK Set, or a function kid → key. */
@@ -28,6 +29,8 @@ export interface VerifierOptions {
   requireBodyDigest?: boolean;
   /** Public origins (`https://api.example.com`) `htu` may name. Default: the request's Host header. */
   origins?: readonly string[];
+  /** Ticket issuers you trust (PROTOCOL.md §7): origin → JWK Set, or the URL of its issuer-jwks. */
+  issuers?: IssuersOption;
 }
 
 export interface CompiledOptions {
@@ -43,6 +46,8 @@ export interface CompiledOptions {
   readonly onUnverifiable: 'accept' | 'reject';
   readonly requireBodyDigest: boolean;
   readonly origins: ReadonlySet<string> | undefined;
+  /** Present when `issuers` is configured. */
+  readonly verifyTicket: TicketVerifier | undefined;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -84,10 +89,11 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
       }),
     );
   }
+  const skew = seconds('skew', options.skew, 5, 0);
   return {
     keySource: compileKeySource(options.keys),
     maxAge: seconds('maxAge', options.maxAge, 30, 1),
-    skew: seconds('skew', options.skew, 5, 0),
+    skew,
     now: options.now ?? Date.now,
     replayStore: options.replayStore,
     onStoreError: oneOf('onStoreError', options.onStoreError, ['reject', 'accept'], 'reject'),
@@ -97,5 +103,6 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
     onUnverifiable: oneOf('onUnverifiable', options.onUnverifiable, ['accept', 'reject'], 'reject'),
     requireBodyDigest: options.requireBodyDigest ?? false,
     origins,
+    verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew),
   };
 }

@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { IpStampError } from '../../shared/errors.js';
+import { normalizeOrigin } from '../../shared/htu.js';
+import type { Reason } from '../../shared/reasons.js';
+import { MAX_STAMP_BYTES, STAMP_HEADER } from '../../shared/schema.js';
+import {
+  MAX_TICKET_LIFETIME,
+  TICKET_TYP,
+  ticketRequestClaimsSchema,
+  ticketRequestHeaderSchema,
+  type TicketResponse,
+} from '../../shared/ticket-schema.js';
+import type { ReplayStore } from '../stores/replay-store.js';
+import { bindingMatches, freshnessFailure, replayTtlMs } from '../verify/binding.js';
+import { decodeJsonSegment, splitCompact } from '../verify/compact.js';
+import { compactHeaderValue } from '../verify/header-value.js';
+import { networkHints } from '../verify/network-hints.js';
+import { compileOptions, type VerifierOptions } from '../verify/options.js';
+import { verifySignature } from '../verify/signature.js';
+import { REASON_STATUS } from '../verify/status.js';
+import type { NetworkHints, VerifyInput } from '../verify/types.js';
+import type { JwkSet } from '../verify/key-source.js';
+import { algsOfClientKey, importClientKey, jwkThumbprint } from './client-key.js';
+import { compileIssuerKey } from './issuer-key.js';
+
+export interface TicketIssuerOptions
+  extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'origins'> {
+  /** The issuer's private ES256 or EdDSA JWK, with kid. */
+  key: Record<string, unknown>;
+  /** The issuer's public origin, written as `iss`. Default: the request's Host header. */
+  issuer?: string;
+  /** Ticket lifetime in seconds. Default 300, at most 600. */
+  lifetime?: number;
+  /** Where proof (thumbprint, jti) pairs are remembered: proofs are single use too. */
+  replayStore: ReplayStore;
+}
+
+export type IssueResult =
+  | ({ ok: true; hints: NetworkHints } & TicketResponse)
+  | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; hints: NetworkHints };
+
+export interface TicketIssuer {
+  /** The public JWK Set to publish at /.well-known/ipstamp/issuer-jwks. */
+  readonly jwks: JwkSet;
+  /** PROTOCOL.md §7.1: checks the proof in `Client-IP-Attestation`, then signs what the network observed. */
+  issue(input: VerifyInput): Promise<IssueResult>;
+}
+
+export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const key = compileIssuerKey(options.key, 'key');
+  const lifetime = options.lifetime ?? 300;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TICKET_LIFETIME) {
+    throw new TypeError(`lifetime must be a whole number of seconds from 1 to ${MAX_TICKET_LIFETIME}`);
+  }
+  const configuredIss = options.issuer === undefined ? undefined : normalizeOrigin(options.issuer);
+  if (options.issuer !== undefined && !configuredIss) throw new TypeError('issuer must be an origin like https://edge.example.com');
+  // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks
+  const opts = compileOptions({ ...options, keys: { keys: [] } });
+  const header = Buffer.from(JSON.stringify({ alg: key.alg, typ: TICKET_TYP, kid: key.kid })).toString('base64url');
+
+  const reject = (reason: Reason, hints: NetworkHints): IssueResult => ({
+    ok: false,
+    reason,
+    status: REASON_STATUS[reason],
+    error: new IpStampError(reason),
+    hints,
+  });
+
+  async function issue(input: VerifyInput): Promise<IssueResult> {
+    const hints = networkHints(input, opts);
+    const raw = input.headers[STAMP_HEADER];
+    if (raw === undefined) return reject('missing', hints);
+    const token = compactHeaderValue(raw);
+    if (token === undefined || token.length > MAX_STAMP_BYTES) return reject('malformed', hints);
+    const parts = splitCompact(token);
+    if (!parts) return reject('malformed', hints);
+
+    const headerJson = decodeJsonSegment(parts.headerSegment);
+    const proofHeader = headerJson && ticketRequestHeaderSchema.safeParse(headerJson);
+    if (!proofHeader?.success) return reject('bad-header', hints);
+    const { alg, jwk } = proofHeader.data;
+    const clientKey = importClientKey(jwk);
+    if (!clientKey) return reject('bad-header', hints);
+    if (!algsOfClientKey(jwk).includes(alg) || !verifySignature(alg, clientKey, parts.signingInput, parts.signature)) {
+      return reject('bad-signature', hints);
+    }
+
+    const claimsJson = decodeJsonSegment(parts.payloadSegment);
+    const proof = claimsJson && ticketRequestClaimsSchema.safeParse(claimsJson);
+    if (!proof?.success) return reject('bad-claims', hints);
+    const nowMs = opts.now();
+    const stale = freshnessFailure(proof.data.iat, undefined, nowMs, opts);
+    if (stale) return reject(stale, hints);
+    if (!bindingMatches(proof.data, input, opts)) return reject('binding-mismatch', hints);
+
+    const thumbprint = jwkThumbprint(jwk);
+    try {
+      if (!(await options.replayStore.insertIfAbsent(`${thumbprint} ${proof.data.jti}`, replayTtlMs(proof.data.iat, nowMs, opts)))) {
+        return reject('replay', hints);
+      }
+    } catch {
+      return reject('store-unavailable', hints); // an issuer never signs without its replay check
+    }
+
+    if (hints.observed === undefined) return reject('ip-unverifiable', hints);
+    // unless configured, iss is the origin the proof was bound to: the pinned one, or Host's
+    const iss = configuredIss ?? proof.data.htu.slice(0, proof.data.htu.indexOf('/', proof.data.htu.indexOf('//') + 2));
+
+    const iat = Math.floor(nowMs / 1000);
+    const exp = iat + lifetime;
+    const publicJwk = jwk.kty === 'EC' ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: (jwk as { y: string }).y } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+    const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwk } };
+    const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const ticket = `${signingInput}.${key.sign(signingInput).toString('base64url')}`;
+    return { ok: true, ticket, ip: hints.observed, exp, hints };
+  }
+
+  return { jwks: key.jwks, issue };
+}
