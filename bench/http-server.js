@@ -1,0 +1,62 @@
+/**
+ * One benchmark server, forked by bench/http.js and pinned to its own core. It answers
+ * `GET /orders` in one of several variants and reports its own CPU time over the window the
+ * parent asks about (IPC messages 'cpu-start' / 'cpu-stop').
+ */
+import Fastify from 'fastify';
+
+const [variant, keysJson, redisUrl] = process.argv.slice(2);
+const keys = JSON.parse(keysJson);
+
+async function build() {
+  if (variant === 'bare') {
+    const app = Fastify({ logger: false });
+    app.get('/orders', async () => ({ ok: true }));
+    return app;
+  }
+  if (variant === 'trust-proxy') {
+    const app = Fastify({ logger: false, trustProxy: true });
+    app.get('/orders', async (request) => ({ ip: request.ip }));
+    return app;
+  }
+  if (variant === 'naive-jose-hs256') {
+    // what people write first: a hook that verifies the header with jose and trusts it
+    const { jwtVerify, importJWK } = await import('jose');
+    const key = await importJWK(keys.hs256, 'HS256');
+    const app = Fastify({ logger: false });
+    app.addHook('onRequest', async (request) => {
+      const { payload } = await jwtVerify(String(request.headers['client-ip-attestation']), key, { algorithms: ['HS256'] });
+      request.clientIp = payload.ip;
+    });
+    app.get('/orders', async (request) => ({ ip: request.clientIp }));
+    return app;
+  }
+  const { ipstamp } = await import('../dist/server/plugin.js');
+  const alg = variant.includes('es256') ? 'es256' : variant.includes('eddsa') ? 'eddsa' : 'hs256';
+  let replayStore;
+  if (variant.endsWith('redis')) {
+    const { RedisReplayStore } = await import('../dist/server/stores/redis.js');
+    replayStore = new RedisReplayStore(redisUrl);
+  }
+  const app = Fastify({ logger: false });
+  await app.register(ipstamp, { keys: { keys: [keys[alg]] }, maxAge: 600, replayStore, echo: false });
+  app.get('/orders', async (request) => ({ ip: request.ipStamp.ip }));
+  return app;
+}
+
+const app = await build();
+await app.listen({ host: '127.0.0.1', port: 0 });
+let start;
+process.on('message', async (message) => {
+  if (message === 'cpu-start') {
+    start = process.cpuUsage();
+    process.send({ started: true });
+  } else if (message === 'cpu-stop') {
+    const used = process.cpuUsage(start);
+    process.send({ cpuMicros: used.user + used.system });
+  } else if (message === 'exit') {
+    await app.close();
+    process.exit(0);
+  }
+});
+process.send({ port: app.server.address().port });

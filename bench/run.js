@@ -1,0 +1,92 @@
+/**
+ * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under a minute).
+ * Every ratio compares figures taken in this same run. Writes bench/results.json and prints a table.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { measureClient } from './client.js';
+import { measureCore } from './core.js';
+import { measureHttp } from './http.js';
+import { fmt } from './measure.js';
+import { measureMemoryStore } from './memory-store.js';
+import { measureParsers } from './parsers.js';
+import { redisRoundTripUs, startRedis } from './redis.js';
+
+const quick = process.argv.includes('--quick');
+const started = Date.now();
+const log = (message) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${message}\n`);
+
+const redis = await startRedis();
+if (!redis) log('redis-server not installed: Redis figures are skipped');
+try {
+  log('verifier core…');
+  const core = await measureCore({ quick });
+  log('stores…');
+  const memory = await measureMemoryStore({ entries: 1_000_000 });
+  const redisRoundTrip = redis ? await redisRoundTripUs(redis.url, quick ? 1_000 : 5_000) : undefined;
+  log('parsers…');
+  const parsers = measureParsers({ quick });
+  log('client…');
+  const client = await measureClient({ quick });
+  log('HTTP (server pinned to core 0, load to core 1)…');
+  const http = await measureHttp({ quick, redisUrl: redis?.url });
+
+  const results = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    node: process.version,
+    core,
+    stores: { memory, redisRoundTripUs: redisRoundTrip },
+    parsers,
+    client: { stampsPerSecond: client },
+    http,
+    ratios: {
+      core_hs256_vs_raw: core.HS256.ratioVsRaw,
+      core_es256_vs_raw: core.ES256.ratioVsRaw,
+      core_eddsa_vs_raw: core.EdDSA.ratioVsRaw,
+      http_hs256_memory_vs_bare: http['ipstamp-hs256-memory'].bareOverVariant,
+      http_hs256_redis_vs_bare: http['ipstamp-hs256-redis']?.bareOverVariant ?? null,
+      memory_store_bytes_per_entry: memory.memoryStore.bytesPerEntry,
+    },
+    goals: {
+      core_hs256_vs_raw: '>= 0.75',
+      core_es256_vs_raw: '>= 0.85',
+      core_eddsa_vs_raw: '>= 0.85',
+      http_hs256_memory_vs_bare: '>= 0.65',
+      http_hs256_redis_vs_bare: '>= 0.45',
+      memory_store_bytes_per_entry: '<= 64',
+    },
+  };
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+
+  const met = (key) => {
+    const value = results.ratios[key];
+    if (value === null) return 'n/a';
+    const [op, target] = results.goals[key].split(' ');
+    return (op === '>=' ? value >= Number(target) : value <= Number(target)) ? 'met' : 'NOT met';
+  };
+  console.log(`\nipstamp bench (${results.mode}) — ${results.machine.model}, ${results.machine.cpus} cores, Node ${results.node}\n`);
+  console.log('| figure | ipstamp | baseline | ratio | goal |');
+  console.log('|---|---|---|---|---|');
+  for (const alg of ['HS256', 'ES256', 'EdDSA']) {
+    const key = `core_${alg.toLowerCase()}_vs_raw`;
+    console.log(`| core ${alg} verify/s (1 core) | ${fmt(core[alg].ipstamp)} | raw node:crypto ${fmt(core[alg].raw)} (jose ${fmt(core[alg].jose)}) | ${fmt(core[alg].ratioVsRaw, 2)} | ${results.goals[key]} ${met(key)} |`);
+  }
+  for (const [variant, key] of [['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare'], ['ipstamp-es256-memory', null], ['ipstamp-hs256-redis', 'http_hs256_redis_vs_bare'], ['naive-jose-hs256', null], ['trust-proxy', null]]) {
+    const h = http[variant];
+    if (!h) continue;
+    console.log(
+      `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s, p99 ${h.p99Ms} ms, p99 @5k/s ${h.p99MsAt5k} ms) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, p99 @5k/s ${http.bare.p99MsAt5k} ms) | ${fmt(h.bareOverVariant, 2)} | ${key ? `${results.goals[key]} ${met(key)}` : '—'} |`,
+    );
+  }
+  console.log(`| memory store bytes/live entry @1M | ${fmt(memory.memoryStore.bytesPerEntry, 1)} | Map ${fmt(memory.map.bytesPerEntry, 1)} | ${fmt(memory.mapToMemoryBytesRatio, 1)}x smaller | <= 64 ${met('memory_store_bytes_per_entry')} |`);
+  console.log(`| memory store inserts/s | ${fmt(memory.memoryStore.insertsPerSecond)} | Map ${fmt(memory.map.insertsPerSecond)} | | |`);
+  if (redisRoundTrip !== undefined) console.log(`| Redis SET NX PX round trip | ${fmt(redisRoundTrip, 1)} µs median | | | |`);
+  console.log(`| PROXY v2 parse (HAProxy capture) | ${fmt(parsers.proxyV2ParseNs)} ns/header | | | |`);
+  console.log(`| XFF walk / Forwarded walk (3 hops) | ${fmt(parsers.xffWalkNs)} / ${fmt(parsers.forwardedWalkNs)} ns/header | | | |`);
+  console.log(`| client stamps/s HS256 / ES256 / EdDSA | ${fmt(client.HS256)} / ${fmt(client.ES256)} / ${fmt(client.EdDSA)} | | | |`);
+  console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s; figures in bench/results.json)`);
+} finally {
+  redis?.stop();
+}
