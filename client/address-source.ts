@@ -3,12 +3,13 @@ import type { ObservationSource } from '../shared/schema.js';
 
 /**
  * Where the address a client signs comes from. `current()` may do I/O (echo, socket);
- * `invalidate()` drops a cached address after the server answered `ip-mismatch`.
+ * `invalidate()` drops a cached address after the server answered `ip-mismatch` — given the
+ * address the rejected stamp carried, a source may keep a newer one it has learned since.
  */
 export interface AddressSource {
   readonly obs: ObservationSource;
   current(): string | Promise<string>;
-  invalidate?(): void;
+  invalidate?(staleAddress?: string): void;
 }
 
 /** A fixed address, canonicalized once (PROTOCOL.md §3: the client canonicalizes). */

@@ -1,0 +1,33 @@
+/**
+ * Failures of the client SDK itself, before or around a request — as opposed to
+ * `IpStampError`, which carries a wire reason a verifier answered with. Messages are fixed
+ * strings: never a URL, an address, a body or a key. The underlying error, if any, is `cause`.
+ */
+export const CLIENT_ERROR_MESSAGES = {
+  /** The address could not be learned from the echo endpoint (network, status, or body). */
+  ERR_IPSTAMP_ECHO_FAILED: 'could not learn the client address from the echo endpoint',
+  /** The local address of a TCP connection to the target could not be read. */
+  ERR_IPSTAMP_SOCKET_FAILED: 'could not learn the client address from a connection to the target',
+  /** `bodyDigest` is on and the body is a stream (or another form whose bytes are not known in advance). */
+  ERR_IPSTAMP_BODY_NOT_DIGESTIBLE: 'the request body cannot be digested: pass bytes, a string, a Blob or URLSearchParams, not a stream',
+  /** An undici dispatch without an origin, on an interceptor configured without `origin`. */
+  ERR_IPSTAMP_NO_ORIGIN: 'the request has no origin to bind the stamp to',
+  /** A key file that cannot be read, is not JSON, or holds no usable private JWK with kid and alg. */
+  ERR_IPSTAMP_KEY_FILE: 'the key file does not hold a usable private JWK with kid and alg',
+} as const;
+
+export type IpStampClientErrorCode = keyof typeof CLIENT_ERROR_MESSAGES;
+
+export class IpStampClientError extends Error {
+  override readonly name = 'IpStampClientError';
+  readonly code: IpStampClientErrorCode;
+
+  constructor(code: IpStampClientErrorCode, options?: { cause?: unknown }) {
+    super(CLIENT_ERROR_MESSAGES[code], options);
+    this.code = code;
+  }
+}
+
+export function isIpStampClientError(value: unknown): value is IpStampClientError {
+  return value instanceof IpStampClientError;
+}

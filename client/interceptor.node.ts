@@ -1,0 +1,108 @@
+import type { Dispatcher } from 'undici';
+import { normalizeOrigin } from '../shared/htu.js';
+import { STAMP_HEADER } from '../shared/schema.js';
+import { IpStampClientError } from './client-error.js';
+import { fetchThrough } from './echo-dispatcher.node.js';
+import { headerValue, withHeader } from './dispatch-headers.node.js';
+import { IpMismatchObserver } from './mismatch-observer.node.js';
+import { resolveNodeAddressOption, type NodeAddressOption } from './node-address-option.node.js';
+import { createRequestStamper, stampedAddress } from './request-stamper.js';
+import type { StampKeyInput } from './signing-key.js';
+import { checkEchoOnlyOptions } from './stamped-fetch.js';
+
+export interface StampInterceptorOptions {
+  key: StampKeyInput;
+  /** A literal, `'echo'` (asked through the same dispatcher), `'socket'`, an AddressSource or a PerOriginAddress. */
+  ip: NodeAddressOption;
+  /** Sign a SHA-256 of the body. Works for string and byte bodies; streams (and fetch's bodies) fail with `ERR_IPSTAMP_BODY_NOT_DIGESTIBLE`. */
+  bodyDigest?: boolean;
+  echoUrl?: string | URL;
+  echoTtlMs?: number;
+  localAddress?: string;
+  socketTtlMs?: number;
+  /** The origin of dispatches that carry none (a `Client` or `Pool` composed directly). */
+  origin?: string | URL;
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+function dispatchBodyBytes(body: unknown): Uint8Array {
+  if (body === undefined || body === null) return new Uint8Array(0);
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  throw new IpStampClientError('ERR_IPSTAMP_BODY_NOT_DIGESTIBLE');
+}
+
+function defaultOrigin(value: unknown): URL | undefined {
+  if (value === undefined) return undefined;
+  const origin = typeof value === 'string' || value instanceof URL ? normalizeOrigin(String(value)) : undefined;
+  if (origin === undefined) throw new TypeError('origin must be an http(s) origin such as https://api.example.com');
+  return new URL(origin);
+}
+
+function reportError(handler: Dispatcher.DispatchHandler, error: unknown): void {
+  const err = error instanceof Error ? error : new Error('dispatch failed', { cause: error });
+  // As undici's dns interceptor does: no request was started, so there is no controller yet.
+  if (handler.onResponseError) handler.onResponseError(null as unknown as Dispatcher.DispatchController, err);
+  else handler.onError?.(err);
+}
+
+/**
+ * An undici interceptor that stamps every dispatch it sees. Compose it *before* (inside)
+ * `retry` and `redirect`, so each attempt and each hop passes through it and gets a fresh
+ * stamp for its own URL:
+ * `agent.compose(ipstampInterceptor(opts), interceptors.retry(), interceptors.redirect())`.
+ * The dispatch options are copied, never changed.
+ */
+export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  checkEchoOnlyOptions(options);
+  const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
+  const fallbackOrigin = defaultOrigin(options.origin);
+  const socket = { localAddress: options.localAddress, socketTtlMs: options.socketTtlMs };
+  // Fails now on a wrong option; each composed chain gets its own sources below.
+  resolveNodeAddressOption(options.ip, { echoUrl: options.echoUrl, echoTtlMs: options.echoTtlMs, now: options.now }, socket);
+
+  return (dispatch) => {
+    const addresses = resolveNodeAddressOption(
+      options.ip,
+      { echoUrl: options.echoUrl, echoTtlMs: options.echoTtlMs, fetch: fetchThrough(dispatch), now: options.now },
+      socket,
+    );
+
+    async function stamped(opts: Dispatcher.DispatchOptions) {
+      const origin = opts.origin === undefined ? fallbackOrigin : new URL(opts.origin);
+      if (origin === undefined) throw new IpStampClientError('ERR_IPSTAMP_NO_ORIGIN');
+      // The server binds htu to the Host it receives, which a caller may set apart from the origin it connects to.
+      const host = headerValue(opts.headers, 'host');
+      const htuOrigin = (host === undefined ? undefined : normalizeOrigin(`${origin.protocol}//${host}`)) ?? normalizeOrigin(origin.origin);
+      if (htuOrigin === undefined) throw new IpStampClientError('ERR_IPSTAMP_NO_ORIGIN');
+      // The path exactly as undici sends it: URL parsing would resolve dot segments the server still sees.
+      const path = opts.path.split(/[?#]/, 1)[0] ?? '';
+      const htu = `${htuOrigin}${path}`;
+      const method = opts.method.toUpperCase() as Dispatcher.HttpMethod;
+      const source = addresses.sourceFor(origin.origin);
+      const body = stamper.bodyDigest ? dispatchBodyBytes(opts.body) : undefined;
+      const token = await stamper.stamp(source, { method, url: htu, body, claims: { htu } });
+      return { token, source, opts: { ...opts, method, headers: withHeader(opts.headers, STAMP_HEADER, token) } };
+    }
+
+    return function ipstampIntercept(opts, handler) {
+      stamped(opts).then(
+        ({ token, source, opts: sent }) => {
+          const observed = typeof source.invalidate === 'function'
+            ? new IpMismatchObserver(handler, () => source.invalidate?.(stampedAddress(token)))
+            : handler;
+          try {
+            dispatch(sent, observed);
+          } catch (error) {
+            reportError(handler, error);
+          }
+        },
+        (error: unknown) => reportError(handler, error),
+      );
+      return true;
+    };
+  };
+}

@@ -1,0 +1,31 @@
+import { parseStrictJsonObject } from '../shared/strict-json.js';
+import { readBoundedText } from './bounded-body.js';
+import { bodyStream, type ResponseLike } from './fetch-like.js';
+
+/** A problem+json rejection is a few hundred bytes; more is not one of ours. */
+const MAX_PROBLEM_BYTES = 4096;
+
+/** Is this status and content type a verifier's `ip-mismatch` rejection, by its headers alone? */
+export function mayBeIpMismatch(status: number, contentType: string | null | undefined): boolean {
+  return status === 403 && typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/problem+json');
+}
+
+/** Parses a problem+json body (PROTOCOL.md §5) and says whether its reason is `ip-mismatch`. */
+export function isIpMismatchProblem(text: string | undefined): boolean {
+  return text !== undefined && parseStrictJsonObject(text)?.reason === 'ip-mismatch';
+}
+
+/**
+ * Reads the reason from a clone, so the caller still gets the whole, unread response when
+ * it is returned to them.
+ */
+export async function isIpMismatchResponse(response: ResponseLike): Promise<boolean> {
+  if (!mayBeIpMismatch(response.status, response.headers.get('content-type'))) return false;
+  try {
+    return isIpMismatchProblem(await readBoundedText(bodyStream(response.clone()), MAX_PROBLEM_BYTES));
+  } catch {
+    return false;
+  }
+}
+
+export { MAX_PROBLEM_BYTES };

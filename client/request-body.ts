@@ -1,0 +1,70 @@
+import { IpStampClientError } from './client-error.js';
+
+/** What the fetch wrapper knows of a body before sending it. */
+export interface PreparedBody {
+  /** The exact bytes on the wire, when a digest was asked for. */
+  bytes?: Uint8Array;
+  /** Send this instead of the caller's body (bytes read from a Request, or a serialized FormData). */
+  replacement?: { body: Uint8Array; contentType: string | null };
+  /** Can the same request be sent again (after an address refresh)? Streams cannot. */
+  replayable: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function viewBytes(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/**
+ * Bytes of the body forms whose serialization fetch fixes in advance (Fetch standard,
+ * "extract a body"): strings as UTF-8, URLSearchParams as their `toString()`, Blobs as their
+ * content. FormData gets a boundary chosen at send time, so it is serialized here once and
+ * those bytes are what is sent.
+ */
+async function initBodyBytes(body: unknown): Promise<PreparedBody | undefined> {
+  if (body === undefined || body === null) return { bytes: new Uint8Array(0), replayable: true };
+  if (typeof body === 'string') return { bytes: encoder.encode(body), replayable: true };
+  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body), replayable: true };
+  if (ArrayBuffer.isView(body)) return { bytes: viewBytes(body), replayable: true };
+  if (body instanceof URLSearchParams) return { bytes: encoder.encode(body.toString()), replayable: true };
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return { bytes: new Uint8Array(await body.arrayBuffer()), replayable: true };
+  if (typeof FormData !== 'undefined' && body instanceof FormData) {
+    const serialized = new Response(body);
+    const bytes = new Uint8Array(await serialized.arrayBuffer());
+    return { bytes, replacement: { body: bytes, contentType: serialized.headers.get('content-type') }, replayable: true };
+  }
+  return undefined; // a stream, an async iterable, or something fetch itself will refuse
+}
+
+function isReplayableInitBody(body: unknown): boolean {
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    (typeof Blob !== 'undefined' && body instanceof Blob) ||
+    (typeof FormData !== 'undefined' && body instanceof FormData)
+  );
+}
+
+/**
+ * Looks at the body a fetch call will send: `init.body` when given, else the Request's.
+ * A Request's body is read only when a digest needs it, from a clone: the caller's Request
+ * is left unread, and the bytes digested are the bytes sent.
+ */
+export async function prepareBody(request: Request | undefined, init: RequestInit | undefined, digest: boolean): Promise<PreparedBody> {
+  // A null init.body means "no override": fetch then sends the Request's own body.
+  if (init?.body !== undefined && init.body !== null) {
+    if (!digest) return { replayable: isReplayableInitBody(init.body) };
+    const prepared = await initBodyBytes(init.body);
+    if (prepared === undefined) throw new IpStampClientError('ERR_IPSTAMP_BODY_NOT_DIGESTIBLE');
+    return prepared;
+  }
+  if (request === undefined || request.body === null) return digest ? { bytes: new Uint8Array(0), replayable: true } : { replayable: true };
+  if (!digest) return { replayable: false };
+  const bytes = new Uint8Array(await request.clone().arrayBuffer());
+  return { bytes, replacement: { body: bytes, contentType: null }, replayable: true };
+}

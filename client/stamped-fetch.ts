@@ -1,0 +1,111 @@
+import { STAMP_HEADER } from '../shared/schema.js';
+import { resolveAddressOption, type AddressOption } from './address-option.js';
+import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
+import { isIpMismatchResponse } from './ip-mismatch.js';
+import { prepareBody } from './request-body.js';
+import { createRequestStamper, stampedAddress } from './request-stamper.js';
+import type { StampKeyInput } from './signing-key.js';
+
+export interface StampedFetchOptions<R extends ResponseLike = Response> {
+  key: StampKeyInput;
+  /**
+   * The address to sign: a literal (`'203.0.113.7'`), `'echo'` (learned from each target's
+   * `/.well-known/ipstamp`), an `AddressSource`, or a `PerOriginAddress`.
+   */
+  ip: AddressOption;
+  /** Sign a SHA-256 of the body (`cdg`). Stream bodies then fail with `ERR_IPSTAMP_BODY_NOT_DIGESTIBLE`. */
+  bodyDigest?: boolean;
+  /** With `ip: 'echo'`: one echo endpoint for every target instead of each origin's own. */
+  echoUrl?: string | URL;
+  /** With `ip: 'echo'`: how long a learned address is reused. Default 5 minutes. */
+  echoTtlMs?: number;
+  /** The fetch to wrap (and to ask the echo endpoint with). Default: the global fetch. */
+  fetch?: FetchLike<R>;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+export type StampedFetch<R extends ResponseLike = Response> = (input: string | URL | Request, init?: RequestInit) => Promise<R>;
+
+/** Fetch normalizes only these methods' case (Fetch standard, "normalize a method"); we send every method upper case, as `htm` says. */
+function wireMethod(method: unknown): string {
+  if (typeof method !== 'string' || method === '') throw new TypeError('init.method must be a non-empty string');
+  return method.toUpperCase();
+}
+
+function isRequestLike(input: unknown): input is Request {
+  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).clone === 'function' && typeof (input as Request).url === 'string';
+}
+
+/** A page resolves relative URLs against its location, exactly as its fetch will. */
+function pageBase(): string | undefined {
+  try {
+    return typeof location === 'undefined' ? undefined : location.href;
+  } catch {
+    return undefined; // runtimes whose `location` getter throws when none was set (Deno without --location)
+  }
+}
+
+function targetUrl(input: string | URL | Request): URL {
+  const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  try {
+    return new URL(href, pageBase());
+  } catch {
+    throw new TypeError('input must be an absolute http(s) URL, or one relative to the page');
+  }
+}
+
+export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown }): void {
+  if (options.ip !== 'echo' && (options.echoUrl !== undefined || options.echoTtlMs !== undefined)) {
+    throw new TypeError("echoUrl and echoTtlMs apply only to ip: 'echo'");
+  }
+}
+
+/**
+ * A fetch that puts a fresh `Client-IP-Attestation` on every call, bound to the method, the
+ * URL and (with `bodyDigest`) the body. The caller's `init` and headers are copied, never
+ * changed. When a refreshable source (echo, socket) meets a 403 `ip-mismatch`, the cached
+ * address is dropped and the request is sent once more with a new one — if its body can be
+ * sent again; otherwise the 403 is returned and the next call uses the fresh address.
+ */
+export function createStampedFetch<R extends ResponseLike = Response>(options: StampedFetchOptions<R>): StampedFetch<R> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  checkEchoOnlyOptions(options);
+  const fetchFn = resolveFetch<R>('fetch', options.fetch);
+  const addresses = resolveAddressOption(options.ip, {
+    echoUrl: options.echoUrl,
+    echoTtlMs: options.echoTtlMs,
+    fetch: fetchFn,
+    now: options.now,
+  });
+  const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
+
+  return async function stampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
+    const request = isRequestLike(input) ? input : undefined;
+    const url = targetUrl(input);
+    const method = wireMethod(init?.method ?? request?.method ?? 'GET');
+    const body = await prepareBody(request, init, stamper.bodyDigest);
+    const source = addresses.sourceFor(url.origin);
+
+    const send = async (): Promise<{ token: string; response: R }> => {
+      const token = await stamper.stamp(source, { method, url, body: body.bytes });
+      // As fetch does: init.headers, when given, replace the Request's headers.
+      const headers = new Headers(init?.headers ?? request?.headers);
+      headers.set(STAMP_HEADER, token);
+      const sent: RequestInit = { ...init, method, headers };
+      if (body.replacement) {
+        sent.body = body.replacement.body as Uint8Array<ArrayBuffer>;
+        const type = body.replacement.contentType;
+        if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
+      }
+      return { token, response: await fetchFn(input, sent) };
+    };
+
+    const first = await send();
+    if (typeof source.invalidate !== 'function' || !(await isIpMismatchResponse(first.response))) return first.response;
+    source.invalidate(stampedAddress(first.token));
+    if (!body.replayable) return first.response;
+    await bodyStream(first.response)?.cancel().catch(() => undefined);
+    return (await send()).response;
+  };
+}
