@@ -12,6 +12,8 @@ export const CLIENT_ERROR_MESSAGES = {
   ERR_IPSTAMP_BODY_NOT_DIGESTIBLE: 'the request body cannot be digested: pass bytes, a string, a Blob or URLSearchParams, not a stream',
   /** An undici dispatch without an origin, on an interceptor configured without `origin`. */
   ERR_IPSTAMP_NO_ORIGIN: 'the request has no origin to bind the stamp to',
+  /** The ticket issuer could not be reached, refused the request, or answered something that is not a ticket. */
+  ERR_IPSTAMP_TICKET_FAILED: 'could not obtain a ticket from the issuer',
   /** A key file that cannot be read, is not JSON, or holds no usable private JWK with kid and alg. */
   ERR_IPSTAMP_KEY_FILE: 'the key file does not hold a usable private JWK with kid and alg',
 } as const;

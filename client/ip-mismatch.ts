@@ -7,7 +7,11 @@ const MAX_PROBLEM_BYTES = 4096;
 
 /** Is this status and content type a verifier's `ip-mismatch` rejection, by its headers alone? */
 export function mayBeIpMismatch(status: number, contentType: string | null | undefined): boolean {
-  return status === 403 && typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/problem+json');
+  return status === 403 && isProblemJson(contentType);
+}
+
+function isProblemJson(contentType: string | null | undefined): boolean {
+  return typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/problem+json');
 }
 
 /** Parses a problem+json body (PROTOCOL.md §5) and says whether its reason is `ip-mismatch`. */
@@ -23,6 +27,17 @@ export async function isIpMismatchResponse(response: ResponseLike): Promise<bool
   if (!mayBeIpMismatch(response.status, response.headers.get('content-type'))) return false;
   try {
     return isIpMismatchProblem(await readBoundedText(bodyStream(response.clone()), MAX_PROBLEM_BYTES));
+  } catch {
+    return false;
+  }
+}
+
+/** Is this a 401 `bad-ticket` rejection (PROTOCOL.md §7.4)? Read from a clone, like the above. */
+export async function isBadTicketResponse(response: ResponseLike): Promise<boolean> {
+  if (response.status !== 401 || !isProblemJson(response.headers.get('content-type'))) return false;
+  try {
+    const text = await readBoundedText(bodyStream(response.clone()), MAX_PROBLEM_BYTES);
+    return text !== undefined && parseStrictJsonObject(text)?.reason === 'bad-ticket';
   } catch {
     return false;
   }

@@ -1,18 +1,25 @@
-import { STAMP_HEADER } from '../shared/schema.js';
+import { STAMP_HEADER, TICKET_HEADER } from '../shared/schema.js';
 import { resolveAddressOption, type AddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
-import { isIpMismatchResponse } from './ip-mismatch.js';
+import { isBadTicketResponse, isIpMismatchResponse } from './ip-mismatch.js';
+import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
+import { ticketKid, type TicketKey } from './ticket-proof.js';
+import { staticAddress } from './address-source.js';
 import { prepareBody } from './request-body.js';
 import { createRequestStamper, stampedAddress } from './request-stamper.js';
 import type { StampKeyInput } from './signing-key.js';
 
 export interface StampedFetchOptions<R extends ResponseLike = Response> {
-  key: StampKeyInput;
+  /** The signing key. With `ip: 'ticket'`, an asymmetric key with its `publicJwk` (e.g. from `generateStampKey`). */
+  key: StampKeyInput | (TicketKey & Partial<StampKeyInput>);
   /**
    * The address to sign: a literal (`'203.0.113.7'`), `'echo'` (learned from each target's
-   * `/.well-known/ipstamp`), an `AddressSource`, or a `PerOriginAddress`.
+   * `/.well-known/ipstamp`), `'ticket'` (attested by `issuer`, PROTOCOL.md §7), an
+   * `AddressSource`, or a `PerOriginAddress`.
    */
-  ip: AddressOption;
+  ip: AddressOption | 'ticket';
+  /** With `ip: 'ticket'`: the issuer's origin or its ticket endpoint. */
+  issuer?: string | URL;
   /** Sign a SHA-256 of the body (`cdg`). Stream bodies then fail with `ERR_IPSTAMP_BODY_NOT_DIGESTIBLE`. */
   bodyDigest?: boolean;
   /** With `ip: 'echo'`: one echo endpoint for every target instead of each origin's own. */
@@ -55,10 +62,46 @@ function targetUrl(input: string | URL | Request): URL {
   }
 }
 
-export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown }): void {
+/** A copy of the caller's init with the stamp headers set (and the digested body bytes, when they were replaced). */
+function stampedInit(
+  init: RequestInit | undefined,
+  request: Request | undefined,
+  method: string,
+  body: Awaited<ReturnType<typeof prepareBody>>,
+  stampHeaders: Record<string, string>,
+): RequestInit {
+  // As fetch does: init.headers, when given, replace the Request's headers.
+  const headers = new Headers(init?.headers ?? request?.headers);
+  for (const [name, value] of Object.entries(stampHeaders)) headers.set(name, value);
+  const sent: RequestInit = { ...init, method, headers };
+  if (body.replacement) {
+    sent.body = body.replacement.body as Uint8Array<ArrayBuffer>;
+    const type = body.replacement.contentType;
+    if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
+  }
+  return sent;
+}
+
+export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown; issuer?: unknown }): void {
   if (options.ip !== 'echo' && (options.echoUrl !== undefined || options.echoTtlMs !== undefined)) {
     throw new TypeError("echoUrl and echoTtlMs apply only to ip: 'echo'");
   }
+  if ((options.ip === 'ticket') !== (options.issuer !== undefined)) throw new TypeError("issuer goes with ip: 'ticket', and ip: 'ticket' needs it");
+}
+
+/** With a ticket, the stamp's kid is the key's thumbprint and its ip, obs and tth come from the ticket. */
+function ticketMode<R extends ResponseLike>(options: StampedFetchOptions<R>, fetchFn: FetchLike<R>) {
+  const key = options.key as TicketKey & { key?: TicketKey['privateKey'] };
+  const privateKey = key.privateKey ?? key.key;
+  if (typeof key.publicJwk !== 'object' || key.publicJwk === null || privateKey === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
+    throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
+  }
+  const ticketKey: TicketKey = { privateKey, publicJwk: key.publicJwk, alg: key.alg };
+  const holder = createTicketHolder({ issuer: options.issuer!, key: ticketKey, fetch: fetchFn as FetchLike<ResponseLike>, now: options.now });
+  const stamper = ticketKid(ticketKey.publicJwk).then((kid) =>
+    createRequestStamper({ key: { key: privateKey as CryptoKey, kid, alg: ticketKey.alg }, bodyDigest: options.bodyDigest, now: options.now }),
+  );
+  return { holder, stamper };
 }
 
 /**
@@ -72,13 +115,14 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   checkEchoOnlyOptions(options);
   const fetchFn = resolveFetch<R>('fetch', options.fetch);
+  if (options.ip === 'ticket') return ticketFetch(options, fetchFn);
   const addresses = resolveAddressOption(options.ip, {
     echoUrl: options.echoUrl,
     echoTtlMs: options.echoTtlMs,
     fetch: fetchFn,
     now: options.now,
   });
-  const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
+  const stamper = createRequestStamper({ key: options.key as StampKeyInput, bodyDigest: options.bodyDigest, now: options.now });
 
   return async function stampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
     const request = isRequestLike(input) ? input : undefined;
@@ -89,16 +133,7 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
 
     const send = async (): Promise<{ token: string; response: R }> => {
       const token = await stamper.stamp(source, { method, url, body: body.bytes });
-      // As fetch does: init.headers, when given, replace the Request's headers.
-      const headers = new Headers(init?.headers ?? request?.headers);
-      headers.set(STAMP_HEADER, token);
-      const sent: RequestInit = { ...init, method, headers };
-      if (body.replacement) {
-        sent.body = body.replacement.body as Uint8Array<ArrayBuffer>;
-        const type = body.replacement.contentType;
-        if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
-      }
-      return { token, response: await fetchFn(input, sent) };
+      return { token, response: await fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })) };
     };
 
     const first = await send();
@@ -107,5 +142,31 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
     if (!body.replayable) return first.response;
     await bodyStream(first.response)?.cancel().catch(() => undefined);
     return (await send()).response;
+  };
+}
+
+/** `ip: 'ticket'`: every request carries the ticket and a stamp bound to it; on `bad-ticket`, one new ticket and one retry. */
+function ticketFetch<R extends ResponseLike>(options: StampedFetchOptions<R>, fetchFn: FetchLike<R>): StampedFetch<R> {
+  const { holder, stamper } = ticketMode(options, fetchFn);
+  return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
+    const request = isRequestLike(input) ? input : undefined;
+    const url = targetUrl(input);
+    const method = wireMethod(init?.method ?? request?.method ?? 'GET');
+    const requestStamper = await stamper;
+    const body = await prepareBody(request, init, requestStamper.bodyDigest);
+
+    const send = async (held: HeldTicket): Promise<R> => {
+      const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
+      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims });
+      return fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket }));
+    };
+
+    const held = await holder.get();
+    const first = await send(held);
+    if (!(await isBadTicketResponse(first))) return first;
+    holder.invalidate(held.ticket);
+    if (!body.replayable) return first;
+    await bodyStream(first)?.cancel().catch(() => undefined);
+    return send(await holder.get());
   };
 }

@@ -1,0 +1,96 @@
+import { canonicalAddress } from '../shared/address.js';
+import { parseStrictJsonObject } from '../shared/strict-json.js';
+import { MAX_TICKET_BYTES, TICKET_PATH, ticketResponseSchema } from '../shared/ticket-schema.js';
+import { sha256Base64url } from './body-digest.js';
+import { readBoundedText } from './bounded-body.js';
+import { IpStampClientError } from './client-error.js';
+import { bodyStream, type FetchLike, type ResponseLike } from './fetch-like.js';
+import { createTicketRequestProof, type TicketKey } from './ticket-proof.js';
+
+/** A ticket in hand, with what a stamp needs from it (PROTOCOL.md §7.3). */
+export interface HeldTicket {
+  readonly ticket: string;
+  readonly ip: string;
+  readonly exp: number;
+  /** base64url SHA-256 of the ticket text: the stamp's `tth`. */
+  readonly tth: string;
+}
+
+export interface TicketHolderOptions {
+  /** The issuer's origin (`https://edge.example.com`) or its ticket endpoint URL. */
+  issuer: string | URL;
+  key: TicketKey;
+  fetch: FetchLike<ResponseLike>;
+  now?: () => number;
+}
+
+export interface TicketHolder {
+  /** The current ticket, asking the issuer when there is none or it is about to expire. */
+  get(): Promise<HeldTicket>;
+  /** Drops `ticket` if it is still the one held (after a verifier answered `bad-ticket`). */
+  invalidate(ticket: string): void;
+}
+
+/** Renew this long before `exp`, so a stamp never leaves with a ticket that expires in flight. */
+const RENEW_BEFORE_S = 30;
+const MAX_RESPONSE_BYTES = MAX_TICKET_BYTES + 1024;
+
+export function ticketEndpoint(issuer: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError('issuer must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('issuer must be an absolute http(s) URL');
+  return url.pathname === '/' ? new URL(TICKET_PATH, url) : url;
+}
+
+/** Asks for a ticket with a fresh proof, caches it until shortly before `exp`; concurrent callers share one request. */
+export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
+  const endpoint = ticketEndpoint(options.issuer);
+  const now = options.now ?? Date.now;
+  let held: HeldTicket | undefined;
+  let inflight: Promise<HeldTicket> | undefined;
+
+  async function request(): Promise<HeldTicket> {
+    let response: ResponseLike;
+    try {
+      const proof = await createTicketRequestProof(options.key, endpoint, now);
+      response = await options.fetch(endpoint.href, { method: 'POST', headers: { 'client-ip-attestation': proof }, redirect: 'error' });
+    } catch (cause) {
+      throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause });
+    }
+    const text = await readBoundedText(bodyStream(response), MAX_RESPONSE_BYTES).catch(() => undefined);
+    const body = response.status === 200 && text !== undefined ? parseStrictJsonObject(text) : undefined;
+    const parsed = body && ticketResponseSchema.safeParse(body);
+    if (!parsed?.success || canonicalAddress(parsed.data.ip) !== parsed.data.ip) {
+      // the issuer's problem+json reason (e.g. ip-unverifiable) travels as the cause
+      const reason = body?.reason ?? (text ? parseStrictJsonObject(text)?.reason : undefined);
+      throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause: { status: response.status, reason } });
+    }
+    const { ticket, ip, exp } = parsed.data;
+    return { ticket, ip, exp, tth: await sha256Base64url(new TextEncoder().encode(ticket)) };
+  }
+
+  return {
+    get() {
+      if (held && now() / 1000 < held.exp - RENEW_BEFORE_S) return Promise.resolve(held);
+      inflight ??= request().then(
+        (ticket) => {
+          inflight = undefined;
+          held = ticket;
+          return ticket;
+        },
+        (error: unknown) => {
+          inflight = undefined;
+          throw error;
+        },
+      );
+      return inflight;
+    },
+    invalidate(ticket) {
+      if (held?.ticket === ticket) held = undefined;
+    },
+  };
+}
