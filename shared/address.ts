@@ -6,6 +6,29 @@
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 const PORT = /^(?:0|[1-9][0-9]{0,4})$/;
 
+/** Four decimal octets 0–255 without leading zeros — the `parseIPv4` rule, without allocating (hot paths). */
+export function isStrictIPv4(text: string): boolean {
+  if (text.length < 7 || text.length > 15) return false;
+  let octets = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? 0x2e : text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255) return false;
+      octets++;
+      digits = 0;
+      value = 0;
+    } else {
+      const d = c - 0x30;
+      if (d < 0 || d > 9 || (digits === 1 && value === 0) || digits === 3) return false;
+      value = value * 10 + d;
+      digits++;
+    }
+  }
+  return octets === 4;
+}
+
 /** Strict dotted decimal: four octets, no leading zeros (`010.0.0.1` is not octal, it is invalid). */
 export function parseIPv4(text: string): number[] | undefined {
   if (text.length < 7 || text.length > 15) return undefined;
@@ -96,9 +119,17 @@ export function formatIPv6(groups: readonly number[]): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-function isMapped(groups: readonly number[]): boolean {
-  for (let i = 0; i < 5; i++) if (groups[i] !== 0) return false;
-  return groups[5] === 0xffff;
+/** Canonical text of eight 16-bit groups: IPv4-mapped becomes IPv4, the unspecified address is no address. */
+export function canonicalFromGroups(groups: readonly number[]): string | undefined {
+  if ((groups[0]! | groups[1]! | groups[2]! | groups[3]! | groups[4]!) === 0) {
+    if (groups[5] === 0xffff) {
+      const hi = groups[6]!;
+      const lo = groups[7]!;
+      return (hi | lo) === 0 ? undefined : `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+    }
+    if ((groups[5]! | groups[6]! | groups[7]!) === 0) return undefined;
+  }
+  return formatIPv6(groups);
 }
 
 /**
@@ -108,16 +139,10 @@ function isMapped(groups: readonly number[]): boolean {
 export function canonicalAddress(text: string): string | undefined {
   if (text.includes(':')) {
     const groups = parseIPv6(text);
-    if (!groups) return undefined;
-    if (isMapped(groups)) {
-      const v4 = `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
-      return v4 === '0.0.0.0' ? undefined : v4;
-    }
-    if (groups.every((g) => g === 0)) return undefined;
-    return formatIPv6(groups);
+    return groups && canonicalFromGroups(groups);
   }
   // strict parsing admits only the canonical spelling, so valid text is its own canonical form
-  return parseIPv4(text) && text !== '0.0.0.0' ? text : undefined;
+  return isStrictIPv4(text) && text !== '0.0.0.0' ? text : undefined;
 }
 
 /** A claim `ip` must already be canonical (PROTOCOL.md §3): the client canonicalizes, not the verifier. */
@@ -130,12 +155,10 @@ export function isCanonicalClaimAddress(text: string): boolean {
  * all stripped (PROTOCOL.md §4). Returns the canonical address or undefined.
  */
 export function hintAddress(raw: string): string | undefined {
-  // Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d: the common case, kept cheap
-  if (raw.startsWith('::ffff:') && raw.indexOf(':', 7) === -1) {
-    const v4 = raw.slice(7);
-    const octets = parseIPv4(v4);
-    return octets && v4 !== '0.0.0.0' ? v4 : undefined;
-  }
+  // the common cases, answered without allocating: a dotted quad, and the ::ffff:a.b.c.d form
+  // Node gives for IPv4 peers of a dual-stack listener
+  const v4 = raw.startsWith('::ffff:') ? raw.slice(7) : raw;
+  if (isStrictIPv4(v4)) return v4 === '0.0.0.0' ? undefined : v4;
   let text = raw;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');

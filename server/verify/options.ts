@@ -1,5 +1,6 @@
 import { normalizeOrigin } from '../../shared/htu.js';
 import { compileTrust, type TrustMatcher } from '../hints/trust.js';
+import { forwardingHeaderReader, type ForwardingHeaderReader } from '../hints/forwarding-header.js';
 import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
 import { createTicketVerifier, type IssuersOption, type TicketVerifier } from '../tickets/ticket-verifier.js';
@@ -41,7 +42,7 @@ export interface CompiledOptions {
   readonly replayStore: ReplayStore;
   readonly onStoreError: 'reject' | 'accept';
   readonly trust: TrustMatcher;
-  readonly forwardedHeader: string;
+  readonly forwardedHeader: ForwardingHeaderReader;
   readonly onMismatch: 'reject' | 'flag';
   readonly onUnverifiable: 'accept' | 'reject';
   readonly requireBodyDigest: boolean;
@@ -49,8 +50,6 @@ export interface CompiledOptions {
   /** Present when `issuers` is configured. */
   readonly verifyTicket: TicketVerifier | undefined;
 }
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -71,10 +70,6 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   if (!isReplayStore(options.replayStore)) throw new TypeError('replayStore must have insertIfAbsent(key, ttlMs)');
-  const forwardedHeader = options.forwardedHeader ?? 'x-forwarded-for';
-  if (typeof forwardedHeader !== 'string' || !HEADER_NAME.test(forwardedHeader)) {
-    throw new TypeError('forwardedHeader must be an HTTP header name');
-  }
   if (options.requireBodyDigest !== undefined && typeof options.requireBodyDigest !== 'boolean') {
     throw new TypeError('requireBodyDigest must be a boolean');
   }
@@ -98,7 +93,7 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
     replayStore: options.replayStore,
     onStoreError: oneOf('onStoreError', options.onStoreError, ['reject', 'accept'], 'reject'),
     trust: compileTrust(options.trustedProxies, 'trustedProxies'),
-    forwardedHeader: forwardedHeader.toLowerCase(),
+    forwardedHeader: forwardingHeaderReader(options.forwardedHeader, undefined, 'forwardedHeader'),
     onMismatch: oneOf('onMismatch', options.onMismatch, ['reject', 'flag'], 'reject'),
     onUnverifiable: oneOf('onUnverifiable', options.onUnverifiable, ['accept', 'reject'], 'reject'),
     requireBodyDigest: options.requireBodyDigest ?? false,

@@ -1,0 +1,67 @@
+import { hintAddress } from '../../shared/address.js';
+import { forwardingHeaderReader, type ForwardingEntries, type ForwardingHeaderReader } from './forwarding-header.js';
+import { l4AddressOf, type ProxyHeader } from './proxy-header.js';
+import { observedIndex } from './observed.js';
+import type { TrustMatcher } from './trust.js';
+
+export interface HintSources {
+  /** The socket peer as Node reports it (`socket.remoteAddress`, e.g. `::ffff:127.0.0.1`). */
+  readonly l3: string | undefined;
+  /** The connection's PROXY header (`proxyHeaderOf(socket)`), or just its source address, when it had one. */
+  readonly l4?: ProxyHeader | string | undefined;
+  /** Every instance of the configured forwarding header, in order (`req.headersDistinct[name] ?? []`). */
+  readonly headerValues: readonly string[];
+  readonly trust: TrustMatcher;
+  /** A compiled reader (preferred: compile once) or a header name; default `x-forwarded-for`. */
+  readonly forwardedHeader?: ForwardingHeaderReader | string;
+}
+
+export type HintLayer = 'l3' | 'l4' | 'l7';
+
+export interface NetworkHints {
+  /** Canonical socket peer; undefined only when Node no longer knows it (socket gone). */
+  readonly l3?: string;
+  /** The PROXY header's source, present only when l3 is a trusted proxy and the header named one. */
+  readonly l4?: string;
+  /** The forwarding header's entries, only when the immediate peer is trusted; else empty. */
+  readonly l7: ForwardingEntries;
+  /** PROTOCOL.md §4: the first untrusted address from the right; undefined when unknowable. */
+  readonly observed?: string;
+  /** Which layer `observed` came from; present exactly when `observed` is. */
+  readonly decidedBy?: HintLayer;
+}
+
+const readers = new Map<string, ForwardingHeaderReader>();
+
+function readerFor(spec: ForwardingHeaderReader | string | undefined): ForwardingHeaderReader {
+  if (typeof spec === 'function') return spec;
+  const name = spec ?? 'x-forwarded-for';
+  let reader = readers.get(name);
+  if (reader === undefined) {
+    reader = forwardingHeaderReader(name);
+    if (readers.size < 16) readers.set(name, reader);
+  }
+  return reader;
+}
+
+/**
+ * The hints of one request, from plain data (PROTOCOL.md §4). l4 counts only when l3 is
+ * trusted; l7 only when the immediate peer — l4 if present, else l3 — is trusted. Pure.
+ */
+export function collectHints(sources: HintSources): NetworkHints {
+  const { trust } = sources;
+  const l3 = sources.l3 === undefined ? undefined : hintAddress(sources.l3);
+  const l3Trusted = l3 !== undefined && trust.contains(l3);
+  const l4 = !l3Trusted ? undefined : typeof sources.l4 === 'string' ? hintAddress(sources.l4) : l4AddressOf(sources.l4);
+  const peer = l4 ?? l3;
+  const l7: ForwardingEntries =
+    peer !== undefined && trust.contains(peer) ? readerFor(sources.forwardedHeader)(sources.headerValues) : [];
+
+  const chain: (string | undefined)[] = l7.slice();
+  if (l4 !== undefined) chain.push(l4);
+  chain.push(l3);
+  const index = observedIndex(chain, trust);
+  if (index === -1) return { l3, l4, l7 };
+  const decidedBy: HintLayer = index < l7.length ? 'l7' : index === chain.length - 1 ? 'l3' : 'l4';
+  return { l3, l4, l7, observed: chain[index], decidedBy };
+}

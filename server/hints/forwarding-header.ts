@@ -1,0 +1,52 @@
+import { parseForwarded } from './forwarded.js';
+import { checkForwardingLimits, type ForwardingLimits } from './forwarding-list.js';
+import { parseSingleAddressHeader } from './single-address-header.js';
+import { parseXForwardedFor } from './x-forwarded-for.js';
+
+export { DEFAULT_FORWARDING_LIMITS, type ForwardingLimits } from './forwarding-list.js';
+
+export const DEFAULT_FORWARDED_HEADER = 'x-forwarded-for';
+
+/** The l7 entries of one request, left to right: canonical addresses, undefined where invalid. */
+export type ForwardingEntries = (string | undefined)[];
+
+/** Reads the instances of the one configured header (PROTOCOL.md §4). */
+export type ForwardingHeaderReader = ((values: readonly string[]) => ForwardingEntries) & {
+  /** The header name, lower case: use it to fetch the instances. */
+  readonly headerName: string;
+};
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+/**
+ * Compiles the reader for `forwardedHeader` once, at setup: `x-forwarded-for`, `forwarded`,
+ * or any other name as a single-address header. A name that is not an HTTP token, or bad
+ * limits, throw TypeError naming the option.
+ */
+export function forwardingHeaderReader(
+  name: string = DEFAULT_FORWARDED_HEADER,
+  limits?: Partial<ForwardingLimits>,
+  option = 'forwardedHeader',
+): ForwardingHeaderReader {
+  const headerName = typeof name === 'string' ? name.toLowerCase() : '';
+  if (!TOKEN.test(headerName)) throw new TypeError(`${option} must be an HTTP header name`);
+  let checked: ForwardingLimits;
+  try {
+    checked = checkForwardingLimits(limits);
+  } catch (error) {
+    throw new TypeError(`${option}: ${(error as Error).message}`);
+  }
+  const parse =
+    headerName === 'x-forwarded-for' ? parseXForwardedFor : headerName === 'forwarded' ? parseForwarded : parseSingleAddressHeader;
+  return Object.assign((values: readonly string[]) => parse(values, checked), { headerName });
+}
+
+/**
+ * All instances of `name` from Node headers. Pass `req.headersDistinct` (every instance as
+ * received); `req.headers` joins X-Forwarded-For/Forwarded duplicates with ", " (same result)
+ * but also joins single-address duplicates, which then read as one invalid entry.
+ */
+export function headerInstances(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): readonly string[] {
+  const value = headers[name];
+  return value === undefined ? [] : typeof value === 'string' ? [value] : value;
+}

@@ -1,0 +1,251 @@
+import { request, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { collectHints } from '../../server/hints/collect.js';
+import { headerInstances } from '../../server/hints/forwarding-header.js';
+import {
+  createProxyProtocolServer,
+  proxyHeaderOf,
+  type ProxyProtocolOptions,
+  type ProxyRejectEvent,
+} from '../../server/hints/proxy-connection.js';
+import { compileTrust } from '../../server/hints/trust.js';
+import { listenOnFreePort } from '../support/ports.js';
+import { buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
+
+const trust = compileTrust(['127.0.0.1']);
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve)))));
+});
+
+async function start(options: Partial<ProxyProtocolOptions> = {}) {
+  const rejects: ProxyRejectEvent[] = [];
+  const server = createProxyProtocolServer(
+    (req, res) => {
+      const header = proxyHeaderOf(req.socket);
+      const hints = collectHints({ l3: req.socket.remoteAddress, l4: header, headerValues: headerInstances(req.headersDistinct, 'x-forwarded-for'), trust });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, hints, uniqueId: header?.tlvs.uniqueId }));
+    },
+    { trustedProxies: trust, onReject: (event) => rejects.push(event), ...options },
+  );
+  servers.push(server);
+  return { port: await listenOnFreePort(server), rejects };
+}
+
+interface Exchange {
+  text: string;
+  closed: boolean;
+  ms: number;
+}
+
+/** Writes the chunks (with a gap), collects everything, resolves when the server closes or after `waitMs`. */
+function exchange(
+  port: number,
+  chunks: (string | Buffer)[],
+  { localAddress = '127.0.0.1', gapMs = 0, waitMs = 3000, end = false, onWritten = () => {} } = {},
+): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
+    let text = '';
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, closed, ms: Date.now() - started });
+    };
+    const timer = setTimeout(() => finish(false), waitMs);
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => finish(true));
+    socket.on('connect', async () => {
+      for (const chunk of chunks) {
+        if (socket.destroyed) return;
+        socket.write(chunk);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+      }
+      if (end) socket.end();
+      onWritten();
+    });
+  });
+}
+
+const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: backend\r\n${extra}Connection: close\r\n\r\n`;
+const bodyOf = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { url: string; hints: Record<string, unknown>; uniqueId?: string };
+const v1Header = 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\n';
+
+describe('connection layer: trusted peers', () => {
+  it('reads a v1 header and serves the request that follows, with the l4 hint', async () => {
+    const { port } = await start();
+    const r = await exchange(port, [v1Header + GET('/a', 'X-Forwarded-For: 203.0.113.9\r\n')]);
+    expect(r.text).toMatch(/^HTTP\/1\.1 200/);
+    expect(bodyOf(r.text).hints).toEqual({ l3: '127.0.0.1', l4: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l4' });
+  });
+
+  it('reads a v2 header with TLVs', async () => {
+    const { port } = await start();
+    const header = buildV2({ fam: 0x21, address: inetAddress([0x20, 1, 0xd, 0xb8, ...Array(11).fill(0), 7], Array(16).fill(1), 1, 2), tlvs: [tlv(5, 'req-42')], crc: true });
+    const body = bodyOf((await exchange(port, [Buffer.concat([header, Buffer.from(GET())])])).text);
+    expect(body.hints.observed).toBe('2001:db8::7');
+    expect(Buffer.from(body.uniqueId!, 'hex').toString()).toBe('req-42');
+  });
+
+  it('works when every byte arrives on its own', async () => {
+    const { port } = await start();
+    const bytes = Buffer.from(v1Header + GET('/slow'));
+    const r = await exchange(port, [...bytes].map((b) => Buffer.from([b])), { gapMs: 1 });
+    expect(bodyOf(r.text)).toMatchObject({ url: '/slow', hints: { observed: '192.0.2.7' } });
+  });
+
+  it('every keep-alive request on a proxied connection sees the l4 hint', async () => {
+    const { port } = await start();
+    const socket: Socket = connect({ port, host: '127.0.0.1' });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const bodies: string[] = [];
+    let buffered = '';
+    socket.on('data', (d) => (buffered += d.toString()));
+    const next = () =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          const m = /\r\n\r\n(\{[^\n]*?\})(?=HTTP|$)/.exec(buffered);
+          if (!m) return void setTimeout(check, 5);
+          bodies.push(m[1]!);
+          buffered = buffered.slice(m.index + m[0].length);
+          resolve();
+        };
+        check();
+      });
+    socket.write(v1Header + 'GET /1 HTTP/1.1\r\nHost: b\r\n\r\n');
+    await next();
+    socket.write('GET /2 HTTP/1.1\r\nHost: b\r\n\r\nGET /3 HTTP/1.1\r\nHost: b\r\n\r\n'); // pipelined
+    await next();
+    await next();
+    socket.destroy();
+    expect(bodies.map((b) => JSON.parse(b) as { url: string; hints: { l4: string } }).map((b) => [b.url, b.hints.l4])).toEqual([
+      ['/1', '192.0.2.7'],
+      ['/2', '192.0.2.7'],
+      ['/3', '192.0.2.7'],
+    ]);
+  });
+
+  it('closes a connection without a header when the header is required, and serves it when optional', async () => {
+    const required = await start();
+    const closed = await exchange(required.port, [GET()]);
+    expect(closed).toMatchObject({ text: '', closed: true });
+    expect(required.rejects).toEqual([{ reason: 'missing-header', detail: undefined, remoteAddress: '127.0.0.1' }]);
+
+    const optional = await start({ proxyProtocol: 'optional' });
+    const served = await exchange(optional.port, [GET('/', 'X-Forwarded-For: 192.0.2.9\r\n')]);
+    expect(bodyOf(served.text).hints).toMatchObject({ l3: '127.0.0.1', l7: ['192.0.2.9'], observed: '192.0.2.9' });
+  });
+
+  it('closes on an invalid header and says which rule it broke', async () => {
+    const { port, rejects } = await start();
+    const r = await exchange(port, ['PROXY TCP4 010.0.0.1 127.0.0.1 1 2\r\n' + GET()]);
+    expect(r).toMatchObject({ text: '', closed: true });
+    expect(rejects).toMatchObject([{ reason: 'invalid-header', detail: 'v1-bad-address' }]);
+  });
+
+  it('closes when the peer ends inside the header, without waiting for the timeout', async () => {
+    const { port, rejects } = await start();
+    const r = await exchange(port, ['PROXY TCP4 192.0'], { end: true });
+    expect(r.closed).toBe(true);
+    expect(r.ms).toBeLessThan(1000);
+    expect(rejects).toMatchObject([{ reason: 'invalid-header', detail: 'truncated' }]);
+  });
+
+  it('the timeout is absolute: trickling bytes does not extend it', async () => {
+    const { port, rejects } = await start({ timeoutMs: 300 });
+    const r = await exchange(port, 'PROXY UNKNOWN xxxxxxxxxxxxxxxxxxxxxxx'.split(''), { gapMs: 30 });
+    expect(r.closed).toBe(true);
+    expect(r.ms).toBeGreaterThanOrEqual(290);
+    expect(r.ms).toBeLessThan(900);
+    expect(rejects).toMatchObject([{ reason: 'timeout' }]);
+  });
+});
+
+describe('connection layer: untrusted peers', () => {
+  it('closes a connection that starts with a PROXY header, v1 or v2, even split', async () => {
+    const { port, rejects } = await start();
+    const attempts = [[v1Header + GET()], ['PRO', 'XY TCP4 '], [Buffer.concat([buildV2({ address: inetAddress([192, 0, 2, 7], [127, 0, 0, 1], 1, 2) }), Buffer.from(GET())])]];
+    for (const chunks of attempts) {
+      const r = await exchange(port, chunks, { localAddress: '127.0.0.5', gapMs: 20 });
+      expect(r).toMatchObject({ text: '', closed: true });
+    }
+    expect(rejects.map((e) => [e.reason, e.remoteAddress])).toEqual(Array(3).fill(['untrusted-header', '127.0.0.5']));
+  });
+
+  it('serves plain HTTP, including methods that begin like PROXY', async () => {
+    const { port } = await start();
+    for (const method of ['GET', 'POST', 'PROPFIND', 'PUT']) {
+      const r = await exchange(port, [`${method} /m HTTP/1.1\r\nHost: b\r\nX-Forwarded-For: 192.0.2.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`], {
+        localAddress: '127.0.0.5',
+      });
+      expect(bodyOf(r.text).hints, method).toEqual({ l3: '127.0.0.5', l7: [], observed: '127.0.0.5', decidedBy: 'l3' });
+    }
+  });
+});
+
+describe('connection layer under load', () => {
+  it('500 half-sent headers are all closed at the timeout (500 ms) while a normal request is served at once', async () => {
+    const { port, rejects } = await start({ timeoutMs: 500 });
+    const started = Date.now();
+    let written = 0;
+    let allWritten = () => {};
+    const sent = new Promise<void>((resolve) => (allWritten = resolve));
+    const onWritten = () => ++written === 500 && allWritten();
+    const stalled = Array.from({ length: 500 }, () => exchange(port, ['PROXY TCP4 192.0.2.1 '], { waitMs: 5000, onWritten }));
+    await sent;
+    // let the server accept and read them all: measure waiting headers, not a connect storm
+    await new Promise((r) => setTimeout(r, 100));
+    const quick = await new Promise<{ ms: number; body: string }>((resolve, reject) => {
+      const t0 = Date.now();
+      const req = request({ port, host: '127.0.0.1', localAddress: '127.0.0.5', path: '/quick' }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ ms: Date.now() - t0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(JSON.parse(quick.body)).toMatchObject({ url: '/quick', hints: { observed: '127.0.0.5' } });
+    expect(quick.ms).toBeLessThan(100);
+    expect(Date.now() - started).toBeLessThan(500); // it did not wait for the stalled ones to go
+    const results = await Promise.all(stalled);
+    expect(results.every((r) => r.closed && r.text === '')).toBe(true);
+    expect(Math.min(...results.map((r) => r.ms))).toBeGreaterThanOrEqual(480);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(rejects.filter((e) => e.reason === 'timeout')).toHaveLength(500);
+  });
+});
+
+describe('Fastify serverFactory', () => {
+  it('serves through the layer and exposes the header to request handlers', async () => {
+    const app = Fastify({
+      serverFactory: (handler) => createProxyProtocolServer(handler, { trustedProxies: ['127.0.0.1'] }),
+    });
+    app.get('/who', async (request) => proxyHeaderOf(request.raw.socket)?.source ?? null);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as { port: number }).port;
+      const r = await exchange(port, [v1Header + GET('/who')]);
+      expect(bodyOf(r.text)).toEqual({ address: '192.0.2.7', port: 40000 });
+      expect((await exchange(port, [GET('/who')])).text).toBe(''); // required by default
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('options', () => {
+  it.each([
+    [{ proxyProtocol: 'maybe' }, /proxyProtocol/],
+    [{ timeoutMs: 0 }, /timeoutMs/],
+    [{ maxHeaderBytes: 10 }, /maxHeaderBytes/],
+    [{ trustedProxies: ['not-a-cidr'] }, /trustedProxies/],
+  ])('%j throws a TypeError naming it', (bad, pattern) => {
+    expect(() => createProxyProtocolServer(undefined, { trustedProxies: [], ...(bad as object) })).toThrow(pattern);
+  });
+});
