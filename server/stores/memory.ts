@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { IpStampError } from '../../shared/errors.js';
+import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
+import { assertInsertArguments } from './insert-arguments.js';
+import type { ReplayStore } from './replay-store.js';
+import { sipHash128, sipHashKeyFromBytes, type SipHashKey } from './siphash.js';
+
+export interface MemoryReplayStoreOptions {
+  /**
+   * Most keys held at once (default 1,000,000). When that many are live the store refuses
+   * new keys (`store-unavailable`) instead of forgetting one. Memory at the cap is about
+   * 40–55 bytes a key, allocated as the store grows.
+   */
+  maxEntries?: number;
+  /** Wall clock in ms (default `Date.now`); tests inject their own. */
+  now?: () => number;
+}
+
+/** A bound a typed array can hold: 2^27 slots of 20 bytes, about 2.7 GB. */
+const MAX_ENTRIES_LIMIT = 100_000_000;
+/**
+ * Expiry is kept in whole seconds, rounded up: an entry may outlive its TTL by under a second,
+ * never the reverse. One sweep per tick at most is also what bounds the work of a full store.
+ */
+const TICK_MS = 1000;
+/**
+ * Ticks count from 2^30 s before the store started, so that a clock stepped back (or forward)
+ * by up to 34 years still gets exact expiry ticks instead of being clamped.
+ */
+const ORIGIN_TICK = 2 ** 30;
+
+/**
+ * A replay store for one process. Keys are reduced to 128-bit fingerprints with SipHash-1-3
+ * under a random key drawn per store, so the table holds no strings and nobody outside the
+ * process can compute where a key lands.
+ *
+ * Two distinct keys share a fingerprint with probability 2^-128; with n keys live, a fresh key
+ * is mistaken for a replay with probability about n / 2^128 (≈ 2^-108 at a million). The
+ * error only ever goes that way — a collision can reject a fresh stamp, never accept a replay.
+ *
+ * It uses the wall clock, as the verifier's freshness check does: if the clock steps back,
+ * stamps become fresh again for the verifier, and the store must still remember them.
+ */
+export class MemoryReplayStore implements ReplayStore {
+  readonly maxEntries: number;
+  readonly #now: () => number;
+  readonly #origin: number;
+  readonly #hashKey: SipHashKey = sipHashKeyFromBytes(randomBytes(16));
+  readonly #fingerprint = new Int32Array(4);
+  #table: FingerprintTable | undefined;
+
+  constructor(options: MemoryReplayStoreOptions = {}) {
+    const { maxEntries = 1_000_000, now = Date.now } = options;
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_ENTRIES_LIMIT) {
+      throw new TypeError(`maxEntries must be an integer from 1 to ${MAX_ENTRIES_LIMIT}`);
+    }
+    if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+    this.maxEntries = maxEntries;
+    this.#now = now;
+    this.#origin = this.#clock() - ORIGIN_TICK * TICK_MS;
+    this.#table = new FingerprintTable({ maxEntries });
+  }
+
+  /** Keys held: the live ones and expired ones not yet reclaimed. */
+  get size(): number {
+    return this.#table?.size ?? 0;
+  }
+
+  /** Bytes of the fingerprint table (the store's whole variable cost). */
+  get byteLength(): number {
+    return this.#table?.byteLength ?? 0;
+  }
+
+  insertIfAbsent(key: string, ttlMs: number): boolean {
+    assertInsertArguments(key, ttlMs);
+    const table = this.#table;
+    if (table === undefined) throw new IpStampError('store-unavailable');
+    const elapsed = this.#clock() - this.#origin;
+    const now = Math.floor(elapsed / TICK_MS);
+    const expiry = Math.min(Math.max(Math.ceil((elapsed + ttlMs) / TICK_MS), 1), MAX_TICK);
+    sipHash128(this.#hashKey, key, this.#fingerprint);
+    const result = table.insert(this.#fingerprint, expiry, now);
+    if (result === 'full') throw new IpStampError('store-unavailable');
+    return result === 'inserted';
+  }
+
+  /** Frees the table; later inserts throw `store-unavailable`. */
+  close(): void {
+    this.#table = undefined;
+  }
+
+  #clock(): number {
+    const ms = this.#now();
+    if (!Number.isFinite(ms)) throw new TypeError('now() must return finite milliseconds');
+    return ms;
+  }
+}

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { IpStampError } from '../../shared/errors.js';
+import { assertInsertArguments } from './insert-arguments.js';
+import type { ReplayStore } from './replay-store.js';
+
+export interface RedisReplayStoreOptions {
+  /** Prepended to every Redis key (default `ipstamp:replay:`). */
+  keyPrefix?: string;
+  /** The longest an insert may wait for an answer, connecting included (default 200 ms). */
+  timeoutMs?: number;
+  /**
+   * Most inserts outstanding at once (default 10,000); beyond it inserts fail at once. Bounds
+   * memory while Redis is stalled and every command sits unanswered on the socket.
+   */
+  maxPending?: number;
+  /** Quit the client on `close()`. Default: true for a client the store created, false otherwise. */
+  closeClient?: boolean;
+  /** Told of connection errors of a client the store created (it is listened to either way). */
+  onClientError?: (error: Error) => void;
+}
+
+/**
+ * Settings for a client the store creates, each chosen so that an outage costs a bounded wait
+ * and heals by itself (checked against a real redis-server stopped, restarted and SIGSTOPped):
+ * nothing is queued while disconnected (a SET NX sent late would answer a request already
+ * failed), commands on a dropped connection fail at once rather than after 20 reconnects, and
+ * reconnection never gives up.
+ */
+export const REDIS_CLIENT_OPTIONS: Readonly<RedisOptions> = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  connectTimeout: 2000,
+  retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+};
+
+const DEFAULT_PREFIX = 'ipstamp:replay:';
+
+/**
+ * A replay store shared by every server that points at the same Redis: one atomic
+ * `SET key 1 NX PX ttl` per stamp, a single key per command (so Redis Cluster works too).
+ * Keys are the SHA-256 (base64url) of the opaque key's UTF-8, so every Redis key has the same
+ * length whatever the caller passes.
+ *
+ * Every insert settles within `timeoutMs`: whether Redis is down, restarting, reconnecting or
+ * frozen, the promise rejects with `store-unavailable` at the deadline at the latest — for a
+ * client passed in too, whatever its own settings, since the deadline is kept here.
+ */
+export class RedisReplayStore implements ReplayStore {
+  readonly #client: Redis | Cluster;
+  readonly #keyPrefix: string;
+  readonly #timeoutMs: number;
+  readonly #maxPending: number;
+  readonly #closeClient: boolean;
+  /** Inserts waiting for the connection to be ready; run (or failed, once closed) on 'ready'. */
+  readonly #waiting = new Set<() => void>();
+  #outstanding = 0;
+  #closed = false;
+
+  constructor(client: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
+    const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000 } = options;
+    if (typeof keyPrefix !== 'string' || keyPrefix.length > 256) {
+      throw new TypeError('keyPrefix must be a string of at most 256 characters');
+    }
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 60_000) {
+      throw new TypeError('timeoutMs must be a number of milliseconds from 1 to 60000');
+    }
+    if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
+      throw new TypeError('maxPending must be a positive integer');
+    }
+    this.#keyPrefix = keyPrefix;
+    this.#timeoutMs = timeoutMs;
+    this.#maxPending = maxPending;
+    if (typeof client === 'string') {
+      this.#client = new Redis(checkedRedisUrl(client), { ...REDIS_CLIENT_OPTIONS });
+      // An 'error' event without a listener is only logged by ioredis, but a reconnecting
+      // client logs one per attempt: the owner of the store decides what to do with them.
+      this.#client.on('error', reporter(options.onClientError));
+      this.#closeClient = options.closeClient ?? true;
+    } else if (isRedisClient(client)) {
+      this.#client = client;
+      if (options.onClientError) client.on('error', reporter(options.onClientError));
+      this.#closeClient = options.closeClient ?? false;
+    } else {
+      throw new TypeError('client must be an ioredis client or a redis:// URL');
+    }
+    this.#client.on('ready', this.#runWaiting);
+  }
+
+  insertIfAbsent(key: string, ttlMs: number): Promise<boolean> {
+    try {
+      assertInsertArguments(key, ttlMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed || this.#outstanding >= this.#maxPending) {
+      return Promise.reject(new IpStampError('store-unavailable'));
+    }
+    const redisKey = this.#keyPrefix + hashedKey(key);
+    const px = Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER);
+    this.#outstanding++;
+    return new Promise<boolean>((resolve, reject) => {
+      let settled = false;
+      let sent = false;
+      const settle = (answer: boolean | undefined, cause?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        this.#waiting.delete(send);
+        // A command already on the wire stays outstanding until Redis answers or the
+        // connection drops: that is what maxPending has to bound.
+        if (!sent) this.#outstanding--;
+        if (answer === undefined) reject(new IpStampError('store-unavailable', { cause }));
+        else resolve(answer);
+      };
+      const send = (): void => {
+        if (settled) return;
+        if (this.#closed) return settle(undefined, new Error('store closed'));
+        let reply: Promise<'OK' | null>;
+        try {
+          reply = this.#client.set(redisKey, '1', 'PX', px, 'NX');
+        } catch (error) {
+          return settle(undefined, error);
+        }
+        sent = true;
+        reply.then(
+          (reply) => {
+            this.#outstanding--;
+            if (reply === 'OK') settle(true);
+            else if (reply === null) settle(false);
+            else settle(undefined, new Error('unexpected reply to SET NX'));
+          },
+          (error: unknown) => {
+            this.#outstanding--;
+            settle(undefined, error);
+          },
+        );
+      };
+      const deadline = setTimeout(
+        () => settle(undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+      const status = this.#client.status;
+      if (status === 'ready') send();
+      else if (status === 'end') settle(undefined, new Error('Redis connection is closed'));
+      else {
+        // Connecting or reconnecting: wait for 'ready' within the deadline rather than hand
+        // the command to ioredis, which would either refuse it or queue it past the deadline.
+        this.#waiting.add(send);
+        if (status === 'wait') this.#client.connect().catch(() => undefined);
+      }
+    });
+  }
+
+  /** Fails waiting inserts, and quits the client if the store owns it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.off('ready', this.#runWaiting);
+    this.#runWaiting();
+    if (!this.#closeClient) return;
+    const client = this.#client;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (client.status === 'ready') {
+        await Promise.race([
+          client.quit(),
+          new Promise((resolve) => (timer = setTimeout(resolve, this.#timeoutMs))),
+        ]);
+      }
+    } catch {
+      // quit failing means the connection is already gone: disconnect below is all that is left.
+    } finally {
+      clearTimeout(timer);
+      client.disconnect();
+    }
+  }
+
+  readonly #runWaiting = (): void => {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const send of waiting) send();
+  };
+}
+
+/**
+ * base64url(SHA-256(UTF-8 of the key)), what another implementation sharing the Redis would
+ * compute. A string with a lone surrogate has no UTF-8 form (Node would write U+FFFD, merging
+ * distinct keys): it is hashed as 0xFF and its UTF-16LE code units instead, and since no UTF-8
+ * text contains the byte 0xFF the two kinds can never share a hash input.
+ */
+function hashedKey(key: string): string {
+  const hash = createHash('sha256');
+  if ((key as unknown as { isWellFormed(): boolean }).isWellFormed()) hash.update(key, 'utf8');
+  else hash.update(MALFORMED_MARK).update(key, 'utf16le');
+  return hash.digest('base64url');
+}
+
+const MALFORMED_MARK = Uint8Array.of(0xff);
+
+/** An 'error' listener that cannot throw: a throw there would escape from ioredis' socket handlers. */
+function reporter(onClientError: ((error: Error) => void) | undefined): (error: Error) => void {
+  return (error) => {
+    try {
+      onClientError?.(error);
+    } catch {
+      // The owner's logger failed; the connection keeps reconnecting regardless.
+    }
+  };
+}
+
+function checkedRedisUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // The message never repeats the URL: it may carry a password.
+    throw new TypeError('Redis URL must look like redis://HOST:PORT[/DB]');
+  }
+  if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !/^\/?\d*$/.test(parsed.pathname)) {
+    throw new TypeError('Redis URL must look like redis://HOST:PORT[/DB]');
+  }
+  return url;
+}
+
+function isRedisClient(value: unknown): value is Redis | Cluster {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Redis).set === 'function' &&
+    typeof (value as Redis).on === 'function' &&
+    typeof (value as Redis).status === 'string'
+  );
+}

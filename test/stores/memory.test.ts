@@ -1,0 +1,194 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IpStampError } from '../../shared/errors.js';
+import { MemoryReplayStore } from '../../server/stores/memory.js';
+import { describeReplayStoreContract } from './replay-store-contract.js';
+
+let clock = 1_700_000_000_123;
+
+describeReplayStoreContract('MemoryReplayStore', () => new MemoryReplayStore({ now: () => clock }), {
+  advance: (ms) => {
+    clock += ms;
+  },
+  // Expiry is kept in whole seconds, rounded up.
+  expirySlackMs: 1000,
+});
+
+function storeAt(start: number, maxEntries?: number): { store: MemoryReplayStore; advance: (ms: number) => void } {
+  let now = start;
+  const store = new MemoryReplayStore({ now: () => now, ...(maxEntries === undefined ? {} : { maxEntries }) });
+  return { store, advance: (ms) => void (now += ms) };
+}
+
+function insertRefusal(store: MemoryReplayStore, key: string): unknown {
+  try {
+    store.insertIfAbsent(key, 10_000);
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('MemoryReplayStore when full', () => {
+  it('refuses a new key with store-unavailable and keeps every live one', () => {
+    const { store } = storeAt(0, 100);
+    for (let i = 0; i < 100; i++) expect(store.insertIfAbsent(`key ${i}`, 10_000)).toBe(true);
+    const error = insertRefusal(store, 'one too many');
+    expect(error).toBeInstanceOf(IpStampError);
+    expect((error as IpStampError).reason).toBe('store-unavailable');
+    // No live key was evicted to make room: each is still a replay.
+    for (let i = 0; i < 100; i++) expect(store.insertIfAbsent(`key ${i}`, 10_000)).toBe(false);
+    expect(store.size).toBe(100);
+  });
+
+  it('accepts again once entries expire, and not a moment before', () => {
+    const { store, advance } = storeAt(5_432, 100);
+    for (let i = 0; i < 100; i++) store.insertIfAbsent(`old ${i}`, 10_000);
+    advance(9_999);
+    expect(insertRefusal(store, 'new 0')).toBeInstanceOf(IpStampError);
+    expect(store.insertIfAbsent('old 7', 10_000)).toBe(false);
+    advance(1_000);
+    for (let i = 0; i < 100; i++) expect(store.insertIfAbsent(`new ${i}`, 10_000)).toBe(true);
+    expect(insertRefusal(store, 'new 100')).toBeInstanceOf(IpStampError);
+    expect(store.size).toBe(100);
+  });
+
+  it('refuses in constant time while nothing can have expired (no sweep per refusal)', () => {
+    const { store } = storeAt(0, 200_000);
+    let started = performance.now();
+    for (let i = 0; i < 200_000; i++) store.insertIfAbsent(`fill ${i}`, 60_000);
+    const perInsert = (performance.now() - started) / 200_000;
+    started = performance.now();
+    let refused = 0;
+    for (let i = 0; i < 20_000; i++) if (insertRefusal(store, `refused ${i}`) instanceof IpStampError) refused++;
+    const perRefusal = (performance.now() - started) / 20_000;
+    expect(refused).toBe(20_000);
+    // A sweep of the 2^19-slot table per refusal would cost about a thousand inserts.
+    expect(perRefusal).toBeLessThan(perInsert * 20);
+  }, 20_000);
+
+  it('reclaims expired entries instead of growing when few are live', () => {
+    const { store, advance } = storeAt(0, 100_000);
+    let accepted = 0;
+    for (let second = 0; second < 200; second++) {
+      for (let i = 0; i < 1_000; i++) if (store.insertIfAbsent(`s${second} ${i}`, 5_000)) accepted++;
+      advance(1_000);
+    }
+    expect(accepted).toBe(200_000);
+    // 200,000 keys went through, about 6,000 live at any moment: the table stays at the
+    // 16,384 slots those need instead of growing towards the 262,144 the cap allows.
+    expect(store.byteLength).toBeLessThanOrEqual(16_384 * 20);
+  });
+});
+
+describe('MemoryReplayStore growth and layout', () => {
+  it('grows by doubling and still knows every key', () => {
+    const { store } = storeAt(0);
+    const startBytes = store.byteLength;
+    let accepted = 0;
+    for (let i = 0; i < 50_000; i++) if (store.insertIfAbsent(`grow ${i}`, 60_000)) accepted++;
+    expect(accepted).toBe(50_000);
+    for (let i = 0; i < 50_000; i++) if (store.insertIfAbsent(`grow ${i}`, 60_000)) accepted++;
+    expect(accepted).toBe(50_000);
+    expect(store.size).toBe(50_000);
+    expect(store.byteLength).toBeGreaterThan(startBytes);
+    // 20 bytes a slot, at most 4/3 slots per key after growth, times 2 for the doubling step.
+    expect(store.byteLength / 50_000).toBeLessThanOrEqual(20 * (4 / 3) * 2);
+  });
+
+  it('holds a million keys in at most 64 bytes each at the cap', () => {
+    const store = new MemoryReplayStore({ maxEntries: 1_000_000, now: () => 0 });
+    for (let i = 0; i < 1_000_000; i++) store.insertIfAbsent(`m ${i}`, 60_000);
+    expect(store.size).toBe(1_000_000);
+    expect(store.byteLength / 1_000_000).toBeLessThanOrEqual(64);
+  }, 20_000);
+});
+
+describe('MemoryReplayStore options', () => {
+  it('rejects a bad maxEntries or clock with a TypeError naming it', () => {
+    for (const maxEntries of [0, -1, 1.5, Number.NaN, 1e12]) {
+      expect(() => new MemoryReplayStore({ maxEntries })).toThrow(/maxEntries/);
+    }
+    expect(() => new MemoryReplayStore({ now: 5 as unknown as () => number })).toThrow(/now/);
+    let value = 0;
+    const store = new MemoryReplayStore({ now: () => value });
+    value = Number.NaN;
+    expect(() => store.insertIfAbsent('k', 1_000)).toThrow(TypeError);
+  });
+
+  it('remembers keys when the clock steps back, as the verifier sees those stamps as fresh again', () => {
+    const { store, advance } = storeAt(1_000_000);
+    expect(store.insertIfAbsent('before the step', 30_000)).toBe(true);
+    advance(-3_600_000);
+    expect(store.insertIfAbsent('before the step', 30_000)).toBe(false);
+    // Keys inserted after the step still expire on their own TTL, so the store does not fill up.
+    expect(store.insertIfAbsent('after the step', 30_000)).toBe(true);
+    advance(31_000);
+    expect(store.insertIfAbsent('after the step', 30_000)).toBe(true);
+    expect(store.insertIfAbsent('before the step', 30_000)).toBe(false);
+  });
+});
+
+type Op = { kind: 'insert'; key: number; ttl: number } | { kind: 'advance'; ms: number };
+
+describe('MemoryReplayStore against a model (property)', () => {
+  const op = (maxTtlSeconds: number): fc.Arbitrary<Op> =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('insert' as const), key: fc.nat(40), ttl: fc.integer({ min: 1, max: maxTtlSeconds }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3 }) }) },
+    );
+
+  it('answers exactly as a Map of expiry times, on whole-second times', () => {
+    fc.assert(
+      fc.property(fc.array(op(6), { maxLength: 300, size: 'max' }), fc.integer({ min: 1, max: 45 }), (ops, maxEntries) => {
+        let now = 1_000_000;
+        const store = new MemoryReplayStore({ maxEntries, now: () => now });
+        const model = new Map<number, number>();
+        for (const step of ops) {
+          if (step.kind === 'advance') {
+            now += step.ms * 1000;
+            continue;
+          }
+          const live = (key: number): boolean => (model.get(key) ?? -Infinity) > now;
+          const liveCount = [...model.keys()].filter(live).length;
+          const expected = live(step.key) ? false : liveCount >= maxEntries ? 'full' : true;
+          let answer: boolean | 'full';
+          try {
+            answer = store.insertIfAbsent(`key ${step.key}`, step.ttl * 1000);
+          } catch (error) {
+            expect((error as IpStampError).reason).toBe('store-unavailable');
+            answer = 'full';
+          }
+          expect(answer).toBe(expected);
+          if (answer === true) model.set(step.key, now + step.ttl * 1000);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never forgets a key before its TTL and forgets it within a second after (any times)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(op(5000), fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2500 }) })), { maxLength: 300, size: 'max' }),
+        (ops) => {
+          let now = 1_000_000 + 123;
+          const store = new MemoryReplayStore({ now: () => now });
+          const expiresAt = new Map<number, number>();
+          for (const step of ops) {
+            if (step.kind === 'advance') {
+              now += step.ms;
+              continue;
+            }
+            const until = expiresAt.get(step.key) ?? -Infinity;
+            const answer = store.insertIfAbsent(`key ${step.key}`, step.ttl);
+            if (now < until) expect(answer).toBe(false);
+            if (now >= until + 1000) expect(answer).toBe(true);
+            if (answer) expiresAt.set(step.key, now + step.ttl);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { isIpStampError } from '../../shared/errors.js';
+import { RedisReplayStore } from '../../server/stores/redis.js';
+import { requireBinary } from '../support/binaries.js';
+import { freePort } from '../support/ports.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const binary = requireBinary('redis-server');
+
+const TIMEOUT_MS = 200;
+/** Timer slop on a loaded 2-core machine; the brief's bound is 2 s, this is far tighter. */
+const LATE_MS = 400;
+
+interface Outcome {
+  answer?: boolean;
+  error?: unknown;
+  ms: number;
+}
+
+async function timedInsert(store: RedisReplayStore, key: string): Promise<Outcome> {
+  const started = performance.now();
+  try {
+    const answer = await store.insertIfAbsent(key, 30_000);
+    return { answer, ms: performance.now() - started };
+  } catch (error) {
+    return { error, ms: performance.now() - started };
+  }
+}
+
+/** Inserts new keys one after another, every `gapMs`, until `ms` have passed. */
+async function insertFor(store: RedisReplayStore, ms: number, gapMs = 20): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    outcomes.push(await timedInsert(store, `flow ${randomUUID()}`));
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  return outcomes;
+}
+
+function expectUnavailableInTime(outcomes: Outcome[]): void {
+  expect(outcomes.length).toBeGreaterThan(3);
+  for (const outcome of outcomes) {
+    expect(outcome).not.toHaveProperty('answer');
+    expect(isIpStampError(outcome.error) && outcome.error.reason).toBe('store-unavailable');
+    expect(outcome.ms).toBeLessThan(TIMEOUT_MS + LATE_MS);
+  }
+}
+
+/** Polls with fresh keys until one is accepted; returns how long recovery took. */
+async function recovery(store: RedisReplayStore, withinMs = 5_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const outcome = await timedInsert(store, `recovery ${randomUUID()}`);
+    if (outcome.answer === true) return performance.now() - started;
+    if (performance.now() - started > withinMs) throw new Error(`no recovery within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.skipIf(!binary)('RedisReplayStore when Redis fails', () => {
+  let redis: RedisServer;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  const clientErrors: Error[] = [];
+  let store: RedisReplayStore;
+
+  beforeAll(async () => {
+    redis = await startRedis(binary!);
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled);
+    await redis?.close();
+  });
+  beforeEach(async () => {
+    if (!redis.running) await redis.restart();
+    store = new RedisReplayStore(redis.url, { timeoutMs: TIMEOUT_MS, onClientError: (error) => clientErrors.push(error) });
+    expect(await store.insertIfAbsent(`warm ${randomUUID()}`, 30_000)).toBe(true);
+  });
+  afterEach(async () => {
+    await store.close();
+    expect(unhandled).toEqual([]);
+  });
+
+  it.each(['SIGTERM', 'SIGKILL'] as const)(
+    'rejects every insert within the deadline while Redis is down (%s), and recovers on restart without a new store',
+    async (signal) => {
+      const before = insertFor(store, 300);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await redis.stop(signal);
+      await before;
+      const outage = await insertFor(store, 1_000);
+      expectUnavailableInTime(outage);
+      // The reconnect attempts were reported, not thrown.
+      expect(clientErrors.length).toBeGreaterThan(0);
+
+      await redis.restart();
+      const recoveredIn = await recovery(store);
+      expect(recoveredIn).toBeLessThan(3_000);
+      const after = await insertFor(store, 200);
+      expect(after.every((outcome) => outcome.answer === true)).toBe(true);
+    },
+  );
+
+  it('rejects within the deadline while Redis is frozen (SIGSTOP), and works again after SIGCONT', async () => {
+    redis.pause();
+    try {
+      const frozen = await insertFor(store, 1_000);
+      expectUnavailableInTime(frozen);
+      // Concurrent inserts do not wait in line behind each other either.
+      const burst = await Promise.all(Array.from({ length: 20 }, () => timedInsert(store, `burst ${randomUUID()}`)));
+      expectUnavailableInTime(burst);
+    } finally {
+      redis.resume();
+    }
+    expect(await recovery(store)).toBeLessThan(2_000);
+  });
+
+  it('bounds the commands held while Redis is frozen: beyond maxPending, inserts fail at once', async () => {
+    const small = new RedisReplayStore(redis.url, { timeoutMs: TIMEOUT_MS, maxPending: 5 });
+    try {
+      expect(await small.insertIfAbsent(`warm ${randomUUID()}`, 30_000)).toBe(true);
+      redis.pause();
+      const stalled = await Promise.all(Array.from({ length: 5 }, () => timedInsert(small, `held ${randomUUID()}`)));
+      expectUnavailableInTime(stalled);
+      // The five commands still sit unanswered on the socket: the sixth is refused at once.
+      const refused = await timedInsert(small, `refused ${randomUUID()}`);
+      expect(isIpStampError(refused.error)).toBe(true);
+      expect(refused.ms).toBeLessThan(50);
+      redis.resume();
+      expect(await recovery(small)).toBeLessThan(2_000);
+    } finally {
+      if (redis.running) redis.resume();
+      await small.close();
+    }
+  });
+
+  it('waits within the deadline for a Redis that is not up yet, then works once it is', async () => {
+    const port = await freePort();
+    const early = new RedisReplayStore(`redis://127.0.0.1:${port}`, { timeoutMs: TIMEOUT_MS, onClientError: () => undefined });
+    let late: RedisServer | undefined;
+    try {
+      expectUnavailableInTime(await insertFor(early, 1_000));
+      late = await startRedis(binary!, { port });
+      expect(await recovery(early)).toBeLessThan(3_000);
+    } finally {
+      await early.close();
+      await late?.close();
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisReplayStore } from '../../server/stores/redis.js';
+import { requireBinary } from '../support/binaries.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+import { describeReplayStoreContract } from './replay-store-contract.js';
+
+const binary = requireBinary('redis-server');
+
+describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  beforeAll(async () => {
+    redis = await startRedis(binary!);
+    admin = new Redis(redis.port, '127.0.0.1');
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.close();
+  });
+
+  // Each store gets its own key prefix, so that tests sharing the server cannot see each other.
+  describeReplayStoreContract('RedisReplayStore (URL)', () => new RedisReplayStore(redis.url, { keyPrefix: `test:${randomUUID()}:` }));
+  describeReplayStoreContract('RedisReplayStore (client passed in)', () => {
+    const client = new Redis(redis.port, '127.0.0.1');
+    return new RedisReplayStore(client, { keyPrefix: `test:${randomUUID()}:`, closeClient: true });
+  });
+
+  it('shares what it has seen between stores on the same Redis, as servers behind one LB must', async () => {
+    const prefix = `shared:${randomUUID()}:`;
+    const one = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    const two = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    try {
+      expect(await one.insertIfAbsent('kid jti-1', 30_000)).toBe(true);
+      expect(await two.insertIfAbsent('kid jti-1', 30_000)).toBe(false);
+      for (let round = 0; round < 5; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).insertIfAbsent(`race ${round}`, 30_000)),
+        );
+        expect(answers.filter(Boolean)).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it('stores one key per stamp: the prefix and base64url(SHA-256(UTF-8 key)), expiring with the TTL', async () => {
+    const prefix = `layout:${randomUUID()}:`;
+    const store = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    try {
+      const key = `kid-1 ${'é'.repeat(500)}`;
+      expect(await store.insertIfAbsent(key, 30_000.4)).toBe(true);
+      const expected = prefix + createHash('sha256').update(Buffer.from(key, 'utf8')).digest('base64url');
+      expect(await admin.keys(`${prefix}*`)).toEqual([expected]);
+      expect(await admin.get(expected)).toBe('1');
+      const ttl = await admin.pttl(expected);
+      expect(ttl).toBeGreaterThan(29_000);
+      expect(ttl).toBeLessThanOrEqual(30_001);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('measures what a key costs Redis (for sizing)', async () => {
+    const prefix = `ipstamp:replay:`;
+    const store = new RedisReplayStore(admin, { keyPrefix: prefix });
+    await admin.flushdb();
+    const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+    const count = 20_000;
+    for (let i = 0; i < count; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => store.insertIfAbsent(`kid-${i + j} ${randomUUID()}`, 60_000)));
+    }
+    const after = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+    const [one] = await admin.keys(`${prefix}*`).then((keys) => keys.slice(0, 1));
+    const usage = Number(await admin.call('MEMORY', 'USAGE', one!));
+    const perKey = (after - before) / count;
+    console.log(`Redis memory per replay key: MEMORY USAGE ${usage} B; used_memory delta ${perKey.toFixed(1)} B/key over ${count} keys`);
+    expect(usage).toBeGreaterThan(43);
+    expect(perKey).toBeLessThan(200);
+    await store.close();
+    // The client was passed in: closing the store leaves it to its owner.
+    expect(await admin.ping()).toBe('PONG');
+    await admin.flushdb();
+  });
+
+  it('rejects bad options with a TypeError that does not repeat the URL', () => {
+    expect(() => new RedisReplayStore('http://user:s3cret@127.0.0.1:6379')).toThrow(TypeError);
+    try {
+      new RedisReplayStore('memcached://user:s3cret@127.0.0.1:1');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+    expect(() => new RedisReplayStore('redis://127.0.0.1:1/not-a-db')).toThrow(TypeError);
+    expect(() => new RedisReplayStore({} as never)).toThrow(TypeError);
+    for (const timeoutMs of [0, -5, Number.NaN, 1e9]) {
+      expect(() => new RedisReplayStore(admin, { timeoutMs })).toThrow(/timeoutMs/);
+    }
+    expect(() => new RedisReplayStore(admin, { maxPending: 0 })).toThrow(/maxPending/);
+    expect(() => new RedisReplayStore(admin, { keyPrefix: 5 as never })).toThrow(/keyPrefix/);
+  });
+});
