@@ -1,0 +1,52 @@
+import { formatSummary, VERDICT_LABEL } from './report-text.js';
+import type { AttackReport } from './types.js';
+
+/** Table cells cannot hold a pipe or a newline. */
+const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+
+/** The report as a Markdown document (`ipstamp attack --report FILE.md`). */
+export function formatReportMarkdown(report: AttackReport): string {
+  const verdict =
+    report.exitCode === 0
+      ? '**SAFE** — every attack was rejected and every legitimate request accepted.'
+      : report.exitCode === 1
+        ? '**UNSAFE** — at least one attack was accepted, or a legitimate request refused.'
+        : '**INCOMPLETE** — some attacks could not run.';
+  const lines = [
+    '# ipstamp attack report',
+    '',
+    `| | |`,
+    `|---|---|`,
+    `| target | \`${cell(report.target)}\` |`,
+    `| address the target sees for the harness | \`${report.ip}\` (${report.ipSource === 'echo' ? 'from its /.well-known/ipstamp' : 'given with --ip'}) |`,
+    `| client key | \`${cell(report.kid)}\` (${report.alg}) |`,
+    `| started | ${report.startedAt} |`,
+    `| duration | ${report.ms} ms |`,
+    '',
+    verdict,
+    '',
+    formatSummary(report.summary) + '.',
+    '',
+  ];
+  if (report.notes.length > 0) {
+    lines.push('## Read this first', '');
+    for (const note of report.notes) lines.push(`- ${cell(note)}`);
+    lines.push('');
+  }
+  lines.push('## Results', '', '| attack | what it tries | a safe verifier must | got | result |', '|---|---|---|---|---|');
+  for (const r of report.results) {
+    const label = r.verdict === 'pass' || r.verdict === 'skip' ? VERDICT_LABEL[r.verdict] : `**${VERDICT_LABEL[r.verdict]}**`;
+    lines.push(`| \`${r.name}\` | ${cell(r.description)} | ${cell(r.must)} | ${cell(r.got)} | ${label} |`);
+  }
+  const explained = report.results.filter((r) => r.verdict !== 'pass' && r.note !== undefined);
+  if (explained.length > 0) {
+    lines.push('', '## Details', '');
+    for (const r of explained) lines.push(`- \`${r.name}\` (${VERDICT_LABEL[r.verdict]}): ${cell(r.note!)}`);
+  }
+  lines.push(
+    '',
+    'A rejection is any 4xx/5xx answer or a closed connection. A rejection for another reason than PROTOCOL.md §5 predicts is a warning, not a failure. Made by `ipstamp attack`.',
+    '',
+  );
+  return lines.join('\n');
+}

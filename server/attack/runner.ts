@@ -1,0 +1,167 @@
+import { canonicalAddress } from '../../shared/address.js';
+import { loadAttackKey } from './attack-key.js';
+import { ATTACK_CATALOG } from './catalog/index.js';
+import { createAttackContext } from './context.js';
+import { discoverAddress, probeTarget } from './discover.js';
+import { describeExpectation } from './judge.js';
+import { runAttack } from './run-attack.js';
+import { AttackSetupError } from './setup-error.js';
+import { createTransport } from './transport.js';
+import type { Attack, AttackReport, AttackResult, AttackSummary } from './types.js';
+
+export interface RunAttacksOptions {
+  /** The URL under attack: a route that requires a stamp and answers GET and POST. */
+  target: string | URL;
+  /** A client key the target trusts: a private JWK (or `oct`) with `kid` and `alg`. */
+  key: Readonly<Record<string, unknown>>;
+  /** The address the target observes for us; default: ask its echo endpoint (PROTOCOL.md §6). */
+  ip?: string;
+  /** Run only these attacks (by name). */
+  only?: readonly string[];
+  /** The catalog to run; default the built-in `ATTACK_CATALOG`. */
+  attacks?: readonly Attack[];
+  /** Per request, in ms. Default 3000. */
+  timeoutMs?: number;
+  /** Copies sent at once by race attacks. Default 8. */
+  raceCopies?: number;
+  /** No attack starts after this many ms (the rest are reported as not run). Default 50000. */
+  maxRunMs?: number;
+  /** Source address of every connection. */
+  localAddress?: string;
+  /** Extra CA certificates (PEM) trusted for an https target. */
+  ca?: string | Buffer;
+  /** Told after each attack (for progress lines). */
+  onResult?: (result: AttackResult, index: number, total: number) => void;
+  /** Told once the address is known, before the first attack. */
+  onReady?: (info: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg'>) => void;
+  /** Told before each attack. */
+  onStart?: (attack: Attack, index: number, total: number) => void;
+}
+
+function checkTarget(target: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new AttackSetupError('bad-target');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) throw new AttackSetupError('bad-target');
+  url.hash = '';
+  return url;
+}
+
+function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function select(catalog: readonly Attack[], only: readonly string[] | undefined): readonly Attack[] {
+  if (only === undefined) return catalog;
+  const known = new Set(catalog.map((a) => a.name));
+  const unknown = only.filter((name) => !known.has(name));
+  if (unknown.length > 0) throw new TypeError(`only: no attack named ${unknown.map((n) => JSON.stringify(n)).join(', ')}`);
+  const wanted = new Set(only);
+  return catalog.filter((a) => wanted.has(a.name));
+}
+
+/** A target that answers too slowly must not hold the run for minutes: what is left is reported, not run. */
+function notRun(attack: Attack, maxRunMs: number): AttackResult {
+  return {
+    name: attack.name,
+    description: attack.description,
+    expect: attack.expect,
+    must: describeExpectation(attack.expect),
+    got: 'not run',
+    verdict: 'error',
+    note: `the run stopped after ${Math.round(maxRunMs / 1000)} s: the target answers too slowly`,
+    outcomes: [],
+    tags: attack.tags ?? [],
+    ms: 0,
+  };
+}
+
+function summarize(results: readonly AttackResult[]): AttackSummary {
+  const count = (v: AttackResult['verdict']): number => results.filter((r) => r.verdict === v).length;
+  return { total: results.length, passed: count('pass'), warnings: count('warn'), failed: count('fail'), skipped: count('skip'), errors: count('error') };
+}
+
+function notesFor(results: readonly AttackResult[]): string[] {
+  const notes: string[] = [];
+  if (results.some((r) => 'accept' in r.expect && r.verdict === 'fail')) {
+    notes.push(
+      'A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST: until the controls pass, a rejection below proves nothing.',
+    );
+  }
+  const flagged = results.filter(
+    (r) => r.tags.includes('ip') && r.verdict === 'fail' && r.outcomes.some((o) => o.kind === 'response' && o.agreement === 'mismatch'),
+  );
+  if (flagged.length > 0) {
+    notes.push(
+      `The target accepted stamps whose ip disagrees with the network (agreement: mismatch) — ${flagged.map((r) => r.name).join(', ')}. It runs with onMismatch: 'flag', which records the disagreement instead of refusing it; the ip attacks pass only against onMismatch: 'reject'.`,
+    );
+  }
+  return notes;
+}
+
+/**
+ * Runs the catalog against a live verifier over HTTP, speaking only PROTOCOL.md. Throws
+ * `AttackSetupError` when it cannot start (key unusable, target unreachable); otherwise the
+ * report says what each attack got, and `exitCode` sums it up.
+ */
+export async function runAttacks(options: RunAttacksOptions): Promise<AttackReport> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const target = checkTarget(options.target);
+  const key = loadAttackKey(options.key);
+  const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 3000, 50, 60_000);
+  const raceCopies = integerOption('raceCopies', options.raceCopies, 8, 2, 64);
+  const maxRunMs = integerOption('maxRunMs', options.maxRunMs, 50_000, 100, 600_000);
+  const attacks = select(options.attacks ?? ATTACK_CATALOG, options.only);
+  const reach = {
+    timeoutMs,
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+  };
+
+  let ip: string;
+  if (options.ip !== undefined) {
+    const given = canonicalAddress(options.ip);
+    if (given === undefined) throw new TypeError('ip must be a valid, specified IPv4 or IPv6 address');
+    ip = given;
+    await probeTarget(target, reach);
+  } else {
+    ip = await discoverAddress(target, reach);
+  }
+
+  const ipSource = options.ip === undefined ? 'echo' : 'given';
+  options.onReady?.({ target: target.href, ip, ipSource, kid: key.kid, alg: key.alg });
+  const startedAt = new Date();
+  const started = performance.now();
+  const ctx = createAttackContext({ target, ip, key, raceCopies });
+  const transport = createTransport(reach);
+  const results: AttackResult[] = [];
+  try {
+    for (const [i, attack] of attacks.entries()) {
+      options.onStart?.(attack, i, attacks.length);
+      const result = performance.now() - started > maxRunMs ? notRun(attack, maxRunMs) : await runAttack(attack, ctx, transport, timeoutMs);
+      results.push(result);
+      options.onResult?.(result, i, attacks.length);
+    }
+  } finally {
+    await transport.close();
+  }
+  const summary = summarize(results);
+  return {
+    target: target.href,
+    ip,
+    ipSource,
+    kid: key.kid,
+    alg: key.alg,
+    startedAt: startedAt.toISOString(),
+    ms: Math.round(performance.now() - started),
+    results,
+    summary,
+    notes: notesFor(results),
+    exitCode: summary.errors > 0 ? 2 : summary.failed > 0 ? 1 : 0,
+  };
+}

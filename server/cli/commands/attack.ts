@@ -1,0 +1,164 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { ATTACK_CATALOG } from '../../attack/catalog/index.js';
+import { formatReportMarkdown } from '../../attack/report-markdown.js';
+import { columnsFor, formatHeaderLine, formatIntro, formatOutro, formatResultLine } from '../../attack/report-text.js';
+import { runAttacks } from '../../attack/runner.js';
+import { AttackSetupError } from '../../attack/setup-error.js';
+import type { AttackReport } from '../../attack/types.js';
+import { parseFlags } from '../parse-flags.js';
+import { UsageError } from '../usage-error.js';
+
+export const usage = `Usage: ipstamp attack --target URL --key CLIENT_JWK_FILE [options]
+
+Runs the replay/forgery catalog against a live verifier, speaking only the wire protocol.
+The target URL must require a stamp and answer GET and POST; the key is a private JWK (or
+oct) the target trusts. The target should run with onMismatch: 'reject' for the ip attacks.
+
+Options:
+  --target URL          the route under attack (e.g. http://127.0.0.1:8080/orders)
+  --key FILE            the client key: a private JWK (EC/OKP) or an oct JWK, with kid and alg
+  --ip ADDR             the address the target sees for this machine
+                        (default: ask GET <origin>/.well-known/ipstamp)
+  --only NAME,...       run only these attacks (--list shows the names)
+  --json                print the results as JSON instead of text
+  --report FILE.md      also write a Markdown report
+  --timeout MS          per request (default 3000)
+  --race N              copies of one stamp sent at once by replay-race (default 8)
+  --local-address ADDR  connect from this local address
+  --ca FILE             trust this CA certificate (PEM) for an https target
+  --list                print the attack names and exit
+
+Exit status: 0 every attack rejected and every legitimate request accepted;
+1 an attack got through or a legitimate request was refused; 2 the target cannot
+be reached or the key cannot be used.
+`;
+
+const FLAGS = {
+  target: { type: 'string' },
+  key: { type: 'string' },
+  ip: { type: 'string' },
+  only: { type: 'string' },
+  json: { type: 'boolean' },
+  report: { type: 'string' },
+  timeout: { type: 'string' },
+  race: { type: 'string' },
+  'local-address': { type: 'string' },
+  ca: { type: 'string' },
+  list: { type: 'boolean' },
+} as const;
+
+function integerFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+async function readKeyFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new AttackSetupError('key-unusable', 'cannot read the key file');
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new AttackSetupError('key-unusable', 'the key file is not JSON');
+  }
+}
+
+async function readCaFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    throw new UsageError('--ca: cannot read the certificate file');
+  }
+}
+
+/** A progress line on a terminal only, so piped output stays one line per attack. */
+function progress(): { show(text: string): void; clear(): void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    show(text) {
+      if (!tty) return;
+      process.stderr.write(`\r\x1b[2K${text}`);
+      shown = true;
+    },
+    clear() {
+      if (shown) process.stderr.write('\r\x1b[2K');
+      shown = false;
+    },
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, FLAGS);
+  if (values.list === true) {
+    const width = Math.max(...ATTACK_CATALOG.map((a) => a.name.length));
+    for (const a of ATTACK_CATALOG) process.stdout.write(`${a.name.padEnd(width)}  ${a.description}\n`);
+    return 0;
+  }
+  const target = values.target as string | undefined;
+  const keyPath = values.key as string | undefined;
+  if (target === undefined) throw new UsageError('--target URL is required');
+  if (keyPath === undefined) throw new UsageError('--key FILE is required');
+  const json = values.json === true;
+  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
+  const timeoutMs = integerFlag('timeout', values.timeout as string | undefined, 50, 60_000);
+  const raceCopies = integerFlag('race', values.race as string | undefined, 2, 64);
+  const attacks = only === undefined ? ATTACK_CATALOG : ATTACK_CATALOG.filter((a) => only.includes(a.name));
+  const columns = columnsFor(attacks);
+  const line = progress();
+
+  let report: AttackReport;
+  try {
+    const key = await readKeyFile(keyPath);
+    const ca = typeof values.ca === 'string' ? await readCaFile(values.ca) : undefined;
+    report = await runAttacks({
+      target,
+      key,
+      ...(values.ip === undefined ? {} : { ip: values.ip as string }),
+      ...(only === undefined ? {} : { only }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(raceCopies === undefined ? {} : { raceCopies }),
+      ...(values['local-address'] === undefined ? {} : { localAddress: values['local-address'] as string }),
+      ...(ca === undefined ? {} : { ca }),
+      onReady(info) {
+        if (!json) process.stdout.write(`${formatIntro(info)}\n\n${formatHeaderLine(columns)}\n`);
+      },
+      onStart(attack, index, total) {
+        line.show(`[${index + 1}/${total}] ${attack.name}…`);
+      },
+      onResult(result) {
+        line.clear();
+        if (!json) process.stdout.write(`${formatResultLine(result, columns)}\n`);
+      },
+    });
+  } catch (error) {
+    line.clear();
+    if (error instanceof AttackSetupError) {
+      process.stderr.write(`ipstamp attack: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatOutro(report)}\n`);
+  }
+  if (typeof values.report === 'string') {
+    try {
+      await writeFile(values.report, formatReportMarkdown(report));
+    } catch {
+      process.stderr.write('ipstamp attack: cannot write the report file\n');
+      return 2;
+    }
+    if (!json) process.stdout.write(`report written to ${values.report}\n`);
+  }
+  return report.exitCode;
+}

@@ -1,0 +1,106 @@
+import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/proxy-header-bytes.js';
+import { responseOutcome } from '../../server/attack/response-reading.js';
+import { tokenTamper } from '../../server/attack/token-tamper.js';
+import { parseProxyHeader } from '../../server/hints/proxy-protocol.js';
+import { canonicalAddress, formatIPv6 } from '../../shared/address.js';
+import { makeKey } from '../support/keys.js';
+import { signRaw } from '../support/sign-raw.js';
+
+const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 255 })).map((o) => o.join('.'));
+const ipv6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => formatIPv6(g)).filter((a) => canonicalAddress(a) === a);
+const port = fc.nat(65535);
+
+describe('PROXY header encoders, read back by the real parser', () => {
+  it('v1 and v2 round-trip any TCP4/TCP6 endpoints', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.tuple(ipv4, ipv4), fc.tuple(ipv6, ipv6)), port, port, fc.boolean(), ([src, dst], sport, dport, v2) => {
+        const bytes = (v2 ? encodeProxyV2 : encodeProxyV1)({ address: src, port: sport }, { address: dst, port: dport });
+        const header = parseProxyHeader(bytes);
+        expect(header).toMatchObject({ version: v2 ? 2 : 1, command: 'PROXY', length: bytes.length });
+        expect(header.source).toEqual({ address: src, port: sport });
+        expect(header.destination).toEqual({ address: dst, port: dport });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses mixed families and invalid addresses with a TypeError', () => {
+    expect(() => encodeProxyV1({ address: '192.0.2.1', port: 1 }, { address: '2001:db8::1', port: 2 })).toThrow(TypeError);
+    expect(() => encodeProxyV2({ address: 'not-an-ip', port: 1 }, { address: '192.0.2.1', port: 2 })).toThrow(TypeError);
+    expect(() => encodeProxyV2({ address: '192.0.2.1', port: 70000 }, { address: '192.0.2.1', port: 2 })).toThrow(TypeError);
+  });
+});
+
+describe('token re-encodings: textually new, cryptographically the same', () => {
+  const claims = { ip: '192.0.2.1', iat: 1, jti: 'A'.repeat(22), htm: 'GET', htu: 'http://a.example/' };
+
+  it('the ECDSA (r, n − s) twin still verifies, for P-256 and P-384', async () => {
+    for (const alg of ['ES256', 'ES384'] as const) {
+      const key = await makeKey(alg);
+      const token = signRaw(key.privateJwk, { alg, typ: 'ipstamp+jwt', kid: key.kid }, claims);
+      const twin = tokenTamper.ecdsaTwin(token, alg)!;
+      expect(twin).not.toBe(token);
+      const [h, p, s] = twin.split('.');
+      const publicKey = createPublicKey({ key: key.publicJwk as JsonWebKey, format: 'jwk' });
+      const ok = verify(`sha${alg.slice(2)}`, Buffer.from(`${h}.${p}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(s!, 'base64url'));
+      expect(ok).toBe(true);
+      expect(tokenTamper.ecdsaTwin(twin, alg)).toBe(token); // n − (n − s) = s
+    }
+    expect(tokenTamper.ecdsaTwin('a.b.c', 'EdDSA')).toBeUndefined();
+  });
+
+  it('the Ed25519 S + L twin is the same equation, and node:crypto refuses it as RFC 8032 says', async () => {
+    const key = await makeKey('EdDSA');
+    const token = signRaw(key.privateJwk, { alg: 'EdDSA', typ: 'ipstamp+jwt', kid: key.kid }, claims);
+    const twin = tokenTamper.ed25519Twin(token, 'EdDSA')!;
+    expect(twin).not.toBe(token);
+    const [h, p, s] = twin.split('.');
+    const publicKey = createPublicKey({ key: key.publicJwk as JsonWebKey, format: 'jwk' });
+    expect(verify(null, Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s!, 'base64url'))).toBe(false);
+  });
+
+  it('flipping unused bits changes the text but not the decoded signature; none to flip gives undefined', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), (sig) => {
+        const token = `e30.e30.${Buffer.from(sig).toString('base64url')}`;
+        const flipped = tokenTamper.flipUnusedBits(token);
+        if (sig.length % 3 === 0) {
+          expect(flipped).toBeUndefined();
+        } else {
+          expect(flipped).not.toBe(token);
+          expect(Buffer.from(flipped!.split('.')[2]!, 'base64url')).toEqual(Buffer.from(sig));
+        }
+      }),
+    );
+  });
+
+  it('withPayload keeps header and signature and swaps the payload', () => {
+    const out = tokenTamper.withPayload('aaa.bbb.ccc', { ip: '203.0.113.9' });
+    expect(out.split('.')[0]).toBe('aaa');
+    expect(out.split('.')[2]).toBe('ccc');
+    expect(tokenTamper.payloadOf(out)).toEqual({ ip: '203.0.113.9' });
+  });
+});
+
+describe('reading what a target answered', () => {
+  it('takes the reason from problem+json (reason, else the urn type) and the agreement from a verdict', () => {
+    expect(responseOutcome(401, '{"type":"urn:ipstamp:replay","status":401,"reason":"replay"}')).toEqual({ kind: 'response', status: 401, reason: 'replay' });
+    expect(responseOutcome(403, '{"type":"urn:ipstamp:ip-mismatch"}')).toEqual({ kind: 'response', status: 403, reason: 'ip-mismatch' });
+    expect(responseOutcome(200, '{"ipStamp":{"agreement":"mismatch"}}')).toEqual({ kind: 'response', status: 200, agreement: 'mismatch' });
+    expect(responseOutcome(400, '<html>bad request</html>')).toEqual({ kind: 'response', status: 400 });
+  });
+
+  it('never throws, and never lets a hostile body put arbitrary text into the report', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 599 }), fc.oneof(fc.string(), fc.json(), fc.constantFrom('{"reason":"<script>"}', '{"reason":{}}')), (status, body) => {
+        const outcome = responseOutcome(status, body);
+        expect(outcome.kind).toBe('response');
+        if (outcome.kind === 'response' && outcome.reason !== undefined) expect(outcome.reason).toMatch(/^[a-z-]{1,40}$/);
+        if (outcome.kind === 'response' && outcome.agreement !== undefined) expect(['match', 'mismatch', 'unverifiable']).toContain(outcome.agreement);
+      }),
+    );
+  });
+});

@@ -1,0 +1,188 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { freePort } from '../support/ports.js';
+import { startBrokenVerifier, startGoodVerifier } from './broken-verifier.js';
+import type { TestVerifierServer } from './verifier-server.js';
+
+// the built CLI: `npm test` builds first (pretest); run `npx tsc -p tsconfig.json` before a direct vitest run
+const MAIN = new URL('../../dist/server/cli/main.js', import.meta.url).pathname;
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ipstamp ${args[0]} did not finish in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let key: TestKeyPair;
+let keyFile: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ipstamp-attack-'));
+  key = await makeKey('ES256');
+  keyFile = join(dir, 'client.jwk.json');
+  await writeFile(keyFile, JSON.stringify(key.privateJwk));
+  await writeFile(join(dir, 'keys.jwks.json'), JSON.stringify({ keys: [key.publicJwk] }));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('ipstamp attack (built CLI)', () => {
+  it('against a safe verifier: one line per attack, a summary, exit 0, nothing on a non-TTY stderr', async () => {
+    const good = await startGoodVerifier(key);
+    try {
+      const run = await runCli(['attack', '--target', good.url, '--key', keyFile]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toMatch(/^\s+replay-exact\s+reject 401 replay\s+401 replay\s+PASS$/m);
+      expect(run.stdout).toMatch(/^\s+proxy-v1-spoofed\s+reject: close connection\s+connection closed\s+PASS$/m);
+      expect(run.stdout).toMatch(/50 attacks: 48 passed, 0 failed, 2 not applicable/);
+      expect(run.stdout).toMatch(/^SAFE/m);
+    } finally {
+      await good.close();
+    }
+  });
+
+  it('against alg none accepted: exit 1, the JSON and the Markdown report name the attacks that got through', async () => {
+    const broken = await startBrokenVerifier('alg-none', key);
+    const reportFile = join(dir, 'report.md');
+    try {
+      const run = await runCli(['attack', '--target', broken.url, '--key', keyFile, '--json', '--report', reportFile]);
+      expect(run.code).toBe(1);
+      const report = JSON.parse(run.stdout) as { exitCode: number; results: { name: string; verdict: string; got: string }[] };
+      expect(report.exitCode).toBe(1);
+      expect(report.results.filter((r) => r.verdict === 'fail').map((r) => r.name)).toEqual(['alg-none-none', 'alg-none-None', 'alg-none-NONE', 'alg-none-nOnE']);
+      const markdown = await readFile(reportFile, 'utf8');
+      expect(markdown).toMatch(/\*\*UNSAFE\*\*/);
+      expect(markdown).toMatch(/\| `alg-none-nOnE` \| .* \| reject 401 bad-header \| 200 accepted \(match\) \| \*\*FAIL\*\* \|/);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('exit 2 with one line when the target is down or the key file is unusable; bad flags are usage errors', async () => {
+    const port = await freePort();
+    const down = await runCli(['attack', '--target', `http://127.0.0.1:${port}/`, '--key', keyFile]);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/^ipstamp attack: the target cannot be reached \(http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\)\n$/);
+
+    const publicFile = join(dir, 'public.jwk.json');
+    await writeFile(publicFile, JSON.stringify(key.publicJwk));
+    const good = await startGoodVerifier(key);
+    try {
+      for (const file of [publicFile, join(dir, 'missing.json')]) {
+        const run = await runCli(['attack', '--target', good.url, '--key', file]);
+        expect(run.code).toBe(2);
+        expect(run.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+        expect(run.stderr).toMatch(/^ipstamp attack: the key is not a usable private JWK/);
+        expect(run.stderr).not.toContain(String(key.publicJwk.x));
+      }
+      expect((await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'nope'])).stderr).toMatch(/^ipstamp attack: only: no attack named "nope"/);
+      expect((await runCli(['attack', '--target', good.url, '--race', '1'])).code).toBe(2);
+    } finally {
+      await good.close();
+    }
+  });
+});
+
+/** `ipstamp serve` as a process; resolves with its URL once it printed its start line. */
+async function startServe(extra: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'serve', '--port', '0', '--keys', join(dir, 'keys.jwks.json'), '--trusted-proxies', '127.0.0.9', '--proxy-protocol', '--log-level', 'warn', ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`ipstamp serve did not start: ${seen}`)), 10_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      seen += c.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.stderr!.on('data', (c: Buffer) => (seen += c.toString()));
+    child.once('exit', (code) => reject(new Error(`ipstamp serve exited (${code}): ${seen}`)));
+  });
+  return { url, child };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+describe('ipstamp attack against ipstamp serve (two processes)', () => {
+  it('serve --proxy-protocol with default policy: every attack rejected, exit 0', async () => {
+    const serve = await startServe([]);
+    try {
+      const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', keyFile]);
+      expect(run.stdout).toMatch(/^SAFE/m);
+      expect(run.code).toBe(0);
+    } finally {
+      await stop(serve.child);
+    }
+  });
+
+  it("serve --on-mismatch flag: the ip attacks get through, and the report says why", async () => {
+    const serve = await startServe(['--on-mismatch', 'flag']);
+    try {
+      const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', keyFile, '--json']);
+      expect(run.code).toBe(1);
+      const report = JSON.parse(run.stdout) as { results: { name: string; verdict: string }[]; notes: string[] };
+      expect(report.results.filter((r) => r.verdict === 'fail').map((r) => r.name)).toEqual([
+        'ip-spoofed',
+        'ip-spoofed-xff',
+        'ip-spoofed-forwarded',
+        'ip-spoofed-x-real-ip',
+      ]);
+      expect(report.notes.join(' ')).toMatch(/onMismatch: 'flag'/);
+    } finally {
+      await stop(serve.child);
+    }
+  });
+});
+
+describe('npm start (ipstamp demo)', () => {
+  it('exits 0 in well under 20 s, showing both clients accepted with match and forgeries rejected with reasons', async () => {
+    const started = Date.now();
+    const run = await runCli(['demo'], 20_000);
+    expect(run.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    for (const client of ['127.0.0.5', '127.0.0.6']) {
+      expect(run.stdout).toMatch(new RegExp(`^\\s+${client.replace(/\./g, '\\.')}\\s+GET /orders\\s+200\\s+${client.replace(/\./g, '\\.')}\\s+match\\s`, 'm'));
+    }
+    for (const reason of ['replay', 'ip-mismatch', 'bad-signature', 'expired']) {
+      expect(run.stdout).toMatch(new RegExp(`\\s(401|403)\\s+${reason}\\s+rejected, as it must be`));
+    }
+    expect(run.stdout).toMatch(/^SAFE: every attack was rejected/m);
+    expect(run.stderr).toBe('');
+  });
+});
