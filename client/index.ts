@@ -2,7 +2,8 @@ export { createStamper, randomJti, type Stamper, type StamperOptions, type Stamp
 export { staticAddress, type AddressSource } from './address-source.js';
 export { importSigningKey, type StampKeyInput, type SigningKey } from './signing-key.js';
 export { sha256Base64url, type BodyInput } from './body-digest.js';
-export { IpStampError, isIpStampError, type Reason } from '../shared/index.js';
+export { IpStampError, isIpStampError } from '../shared/errors.js';
+export type { Reason } from '../shared/reasons.js';
 export { createStampedFetch, type StampedFetch, type StampedFetchOptions } from './stamped-fetch.js';
 export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';

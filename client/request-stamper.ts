@@ -1,5 +1,5 @@
 import { decodeBase64urlText } from '../shared/base64url.js';
-import { kidSchema, STAMP_ALGS, type StampAlg } from '../shared/schema.js';
+import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import type { AddressSource } from './address-source.js';
 import { importSigningKey, type SigningKey, type StampKeyInput } from './signing-key.js';
 import { createStamper, type Stamper, type StampRequest } from './stamper.js';
@@ -23,7 +23,7 @@ export interface RequestStamper {
 function checkKeyShape(key: unknown): asserts key is StampKeyInput {
   if (typeof key !== 'object' || key === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
   const { kid, alg } = key as { kid?: unknown; alg?: unknown };
-  if (!kidSchema.safeParse(kid).success) throw new TypeError('key.kid must be 1–128 characters of [A-Za-z0-9._:-]');
+  if (!isKid(kid)) throw new TypeError('key.kid must be 1–128 characters of [A-Za-z0-9._:-]');
   if (!(STAMP_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`key.alg must be one of ${STAMP_ALGS.join(', ')}`);
 }
 

@@ -1,5 +1,6 @@
 import { importJWK, type JWK, type KeyObject } from 'jose';
-import { kidSchema, STAMP_ALGS, type StampAlg } from '../shared/schema.js';
+import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
+import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
 
 /** A client key: a private JWK (or `oct`) carrying `kid` and `alg`, or a key object with them beside it. */
 export type StampKeyInput =
@@ -13,7 +14,7 @@ export interface SigningKey {
 }
 
 function checkKidAlg(kid: unknown, alg: unknown): asserts alg is StampAlg {
-  if (!kidSchema.safeParse(kid).success) throw new TypeError('key.kid must be 1–128 characters of [A-Za-z0-9._:-]');
+  if (!isKid(kid)) throw new TypeError('key.kid must be 1–128 characters of [A-Za-z0-9._:-]');
   if (!(STAMP_ALGS as readonly unknown[]).includes(alg)) {
     throw new TypeError(`key.alg must be one of ${STAMP_ALGS.join(', ')}`);
   }
@@ -27,6 +28,7 @@ function isKeyObjectInput(input: StampKeyInput): input is Extract<StampKeyInput,
 export async function importSigningKey(input: StampKeyInput): Promise<SigningKey> {
   if (typeof input !== 'object' || input === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
   checkKidAlg(input.kid, input.alg);
+  warnIfSecretKeyInBrowser(input.alg);
   if (isKeyObjectInput(input)) return { kid: input.kid, alg: input.alg, key: input.key };
   const jwk = input as JWK;
   if (jwk.kty === 'oct') {

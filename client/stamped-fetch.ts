@@ -1,4 +1,4 @@
-import { STAMP_HEADER, TICKET_HEADER } from '../shared/schema.js';
+import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
 import { resolveAddressOption, type AddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isIpMismatchResponse } from './ip-mismatch.js';

@@ -1,7 +1,8 @@
 import { CompactSign } from 'jose';
 import { encodeBase64url } from '../shared/base64url.js';
 import { normalizeHtu } from '../shared/htu.js';
-import { STAMP_TYP, type StampClaims } from '../shared/schema.js';
+import { STAMP_TYP } from '../shared/constants.js';
+import type { StampClaims } from '../shared/schema.js';
 import { staticAddress, type AddressSource } from './address-source.js';
 import { importSigningKey, type SigningKey, type StampKeyInput } from './signing-key.js';
 import { sha256Base64url, toBytes, type BodyInput } from './body-digest.js';

@@ -1,11 +1,20 @@
 import { canonicalAddress } from '../shared/address.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
-import { MAX_TICKET_BYTES, TICKET_PATH, ticketResponseSchema } from '../shared/ticket-schema.js';
+import { MAX_TICKET_BYTES, TICKET_PATH } from '../shared/constants.js';
+import type { TicketResponse } from '../shared/ticket-schema.js';
 import { sha256Base64url } from './body-digest.js';
 import { readBoundedText } from './bounded-body.js';
 import { IpStampClientError } from './client-error.js';
 import { bodyStream, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { createTicketRequestProof, type TicketKey } from './ticket-proof.js';
+
+/** The issuer's 200 body (PROTOCOL.md §7.1), checked without zod so browsers do not load it. */
+function ticketResponseOf(body: Record<string, unknown>): TicketResponse | undefined {
+  const { ticket, ip, exp } = body;
+  if (typeof ticket !== 'string' || ticket.length > MAX_TICKET_BYTES || typeof ip !== 'string') return undefined;
+  if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp < 0) return undefined;
+  return { ticket, ip, exp };
+}
 
 /** A ticket in hand, with what a stamp needs from it (PROTOCOL.md §7.3). */
 export interface HeldTicket {
@@ -63,13 +72,13 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
     }
     const text = await readBoundedText(bodyStream(response), MAX_RESPONSE_BYTES).catch(() => undefined);
     const body = response.status === 200 && text !== undefined ? parseStrictJsonObject(text) : undefined;
-    const parsed = body && ticketResponseSchema.safeParse(body);
-    if (!parsed?.success || canonicalAddress(parsed.data.ip) !== parsed.data.ip) {
+    const parsed = body && ticketResponseOf(body);
+    if (!parsed || canonicalAddress(parsed.ip) !== parsed.ip) {
       // the issuer's problem+json reason (e.g. ip-unverifiable) travels as the cause
       const reason = body?.reason ?? (text ? parseStrictJsonObject(text)?.reason : undefined);
       throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause: { status: response.status, reason } });
     }
-    const { ticket, ip, exp } = parsed.data;
+    const { ticket, ip, exp } = parsed;
     return { ticket, ip, exp, tth: await sha256Base64url(new TextEncoder().encode(ticket)) };
   }
 

@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, CompactSign, type JWK, type KeyObject } from 'jose';
 import { normalizeHtu } from '../shared/htu.js';
-import { TICKET_REQUEST_TYP, type ClientPublicJwk, type TicketAlg } from '../shared/ticket-schema.js';
+import { TICKET_REQUEST_TYP } from '../shared/constants.js';
+import type { ClientPublicJwk, TicketAlg } from '../shared/ticket-schema.js';
 import { randomJti } from './stamper.js';
 
 /** A client key that can hold a ticket: asymmetric, its public JWK beside the private key. */

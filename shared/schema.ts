@@ -6,22 +6,25 @@ import { isCanonicalClaimAddress } from './address.js';
  * claims is inferred from here, so client, verifier and CLI cannot drift apart.
  */
 
-export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
-export const ASYMMETRIC_ALGS = ['ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
-export const STAMP_ALGS = [...HMAC_ALGS, ...ASYMMETRIC_ALGS] as const;
-export type StampAlg = (typeof STAMP_ALGS)[number];
-export type HmacAlg = (typeof HMAC_ALGS)[number];
+import { KID_PATTERN, MAX_STRING_CLAIM, STAMP_ALGS, STAMP_TYP } from './constants.js';
 
-export const STAMP_HEADER = 'client-ip-attestation';
-export const TICKET_HEADER = 'client-ip-ticket';
-export const STAMP_TYP = 'ipstamp+jwt';
-export const MAX_STAMP_BYTES = 4096;
-export const MAX_STRING_CLAIM = 2048;
+export {
+  HMAC_ALGS,
+  ASYMMETRIC_ALGS,
+  STAMP_ALGS,
+  STAMP_HEADER,
+  TICKET_HEADER,
+  STAMP_TYP,
+  MAX_STAMP_BYTES,
+  MAX_STRING_CLAIM,
+  type StampAlg,
+  type HmacAlg,
+} from './constants.js';
 
 /** Header members that would let a token choose its own key or processing rules. */
 export const FORBIDDEN_HEADER_MEMBERS = ['crit', 'b64', 'jku', 'jwk', 'x5u', 'x5c', 'x5t', 'zip'] as const;
 
-export const kidSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);
+export const kidSchema = z.string().regex(KID_PATTERN);
 
 const noForbiddenMembers = (header: Record<string, unknown>): boolean =>
   FORBIDDEN_HEADER_MEMBERS.every((member) => !Object.hasOwn(header, member));
