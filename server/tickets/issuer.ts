@@ -11,7 +11,8 @@ import {
   type TicketResponse,
 } from '../../shared/ticket-schema.js';
 import type { ReplayStore } from '../stores/replay-store.js';
-import { bindingMatches, freshnessFailure, replayTtlMs } from '../verify/binding.js';
+import { bindingMatches } from '../verify/binding.js';
+import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
 import { decodeJsonSegment, splitCompact } from '../verify/compact.js';
 import { compactHeaderValue } from '../verify/header-value.js';
 import { networkHints } from '../verify/network-hints.js';
@@ -90,7 +91,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     const proof = claimsJson && ticketRequestClaimsSchema.safeParse(claimsJson);
     if (!proof?.success) return reject('bad-claims', hints);
     const nowMs = opts.now();
-    const stale = freshnessFailure(proof.data.iat, undefined, nowMs, opts);
+    const stale = freshnessFailure(proof.data, nowMs, opts);
     if (stale) return reject(stale, hints);
     if (!bindingMatches(proof.data, input, opts)) return reject('binding-mismatch', hints);
 

@@ -45,21 +45,3 @@ export function bindingMatches(claims: BindingClaims, input: VerifyInput, opts: 
   }
   return true;
 }
-
-/** Steps 7–8. Times in seconds; `nowMs` in milliseconds. */
-export function freshnessFailure(
-  iat: number,
-  exp: number | undefined,
-  nowMs: number,
-  opts: Pick<CompiledOptions, 'maxAge' | 'skew'>,
-): 'not-yet-valid' | 'expired' | undefined {
-  const now = nowMs / 1000;
-  if (iat > now + opts.skew) return 'not-yet-valid';
-  if (now - iat > opts.maxAge + opts.skew || (exp !== undefined && now - opts.skew >= exp)) return 'expired';
-  return undefined;
-}
-
-/** Step 10's TTL: until the last instant the stamp could still pass step 8 (an iat up to `skew` ahead included). */
-export function replayTtlMs(iat: number, nowMs: number, opts: Pick<CompiledOptions, 'maxAge' | 'skew'>): number {
-  return Math.max(1000, Math.ceil((iat + opts.maxAge + opts.skew + 1) * 1000 - nowMs));
-}

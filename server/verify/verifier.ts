@@ -2,7 +2,8 @@ import { IpStampError } from '../../shared/errors.js';
 import type { Reason } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, stampClaimsSchema, type StampClaims } from '../../shared/schema.js';
 import type { VerifiedTicket } from '../tickets/ticket-verifier.js';
-import { bindingMatches, freshnessFailure, replayTtlMs } from './binding.js';
+import { bindingMatches } from './binding.js';
+import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
 import { decodeJsonSegment, splitCompact } from './compact.js';
 import { createHeaderDecoder } from './header-cache.js';
 import { compactHeaderValue } from './header-value.js';
@@ -80,13 +81,10 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     const parsed = claimsJson && stampClaimsSchema.safeParse(claimsJson);
     if (!parsed?.success) return reject('bad-claims', hints, kid);
     const claims: StampClaims = parsed.data;
-    if (claims.exp !== undefined && (claims.exp <= claims.iat || claims.exp > claims.iat + opts.maxAge)) {
-      return reject('bad-claims', hints, kid);
-    }
-    if (claims.tth !== undefined && !ticket) return reject('bad-claims', hints, kid); // tth belongs to tickets only
+    if (claimsBreakRules(claims, opts.maxAge, ticket !== undefined)) return reject('bad-claims', hints, kid);
 
     // 7–8: freshness
-    const stale = freshnessFailure(claims.iat, claims.exp, nowMs, opts);
+    const stale = freshnessFailure(claims, nowMs, opts);
     if (stale) return reject(stale, hints, kid);
 
     // 9: binding to this request (and, with a ticket, to the ticket and its address)

@@ -1,0 +1,101 @@
+import { REASON_STATUS } from '../../verify/status.js';
+import { compileKeySource } from '../../verify/key-source.js';
+import { integerFlag, stringFlag } from '../flag-values.js';
+import { loadKeysFile } from '../load-keys.js';
+import { parseFlags } from '../parse-flags.js';
+import { inspectStamp, type StampInspection } from '../stamp-inspection.js';
+import { UsageError } from '../usage-error.js';
+
+export const usage = `Usage: ipstamp inspect TOKEN [--keys FILE] [--max-age S] [--skew S]
+
+Decodes a Client-IP-Attestation stamp and explains it: the JOSE header, each claim, times
+relative to now. With --keys (the verifier's JWK Set) it also verifies the stamp offline and
+lists every check of PROTOCOL §5 as pass, fail or skipped. Binding, replay and agreement need
+the live request and are always skipped. Exit 0 when no check failed, 1 when one did.
+
+  --keys FILE     the verifier's JWK Set
+  --max-age S     the verifier's maxAge (default 30)
+  --skew S        the verifier's skew (default 5)
+`;
+
+const FLAGS = {
+  keys: { type: 'string' },
+  'max-age': { type: 'string' },
+  skew: { type: 'string' },
+} as const;
+
+const CLAIM_NOTES: Readonly<Record<string, string>> = {
+  ip: 'the address the client says it has',
+  jti: 'unique id: single use',
+  htm: 'HTTP method it was made for',
+  htu: 'URL (no query) it was made for',
+  obs: 'how the client learned ip',
+  cdg: "SHA-256 of the request body: binds the body",
+  tth: 'hash of the Client-IP-Ticket it rides with',
+};
+
+function relative(seconds: number, nowMs: number): string {
+  const delta = Math.round(seconds - nowMs / 1000);
+  const size = Math.abs(delta);
+  const amount = size < 120 ? `${size} s` : size < 7200 ? `${Math.round(size / 60)} min` : size < 172_800 ? `${Math.round(size / 3600)} h` : `${Math.round(size / 86_400)} days`;
+  return delta === 0 ? 'now' : delta < 0 ? `${amount} ago` : `in ${amount}`;
+}
+
+function describeValue(name: string, value: unknown, nowMs: number): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if ((name === 'iat' || name === 'exp') && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < 1e11) {
+    return `${text}  ${new Date(value * 1000).toISOString().replace('.000Z', 'Z')} (${relative(value, nowMs)})`;
+  }
+  const note = CLAIM_NOTES[name];
+  return note ? `${text}  — ${note}` : text;
+}
+
+function section(title: string, members: Record<string, unknown> | undefined, nowMs: number, known?: readonly string[]): string[] {
+  if (!members) return [];
+  const names = Object.keys(members);
+  const width = Math.max(3, ...names.map((n) => n.length));
+  const lines = [title];
+  for (const name of names) {
+    const unknown = known !== undefined && !known.includes(name) ? '  (unknown: ignored)' : '';
+    lines.push(`  ${name.padEnd(width)}  ${describeValue(name, members[name], nowMs)}${unknown}`);
+  }
+  return [...lines, ''];
+}
+
+const KNOWN_CLAIMS = ['ip', 'iat', 'exp', 'jti', 'htm', 'htu', 'obs', 'cdg', 'tth'];
+
+export function formatInspection(report: StampInspection, nowMs: number, withKeys: boolean): string {
+  const lines = [`Client-IP-Attestation stamp, ${report.bytes} bytes`, ''];
+  lines.push(...section('Header', report.header, nowMs), ...section('Claims', report.claims, nowMs, KNOWN_CLAIMS));
+  lines.push('Checks (PROTOCOL §5, in order)');
+  for (const c of report.checks) {
+    const detail = c.detail === '' ? '' : `  ${c.detail}`;
+    lines.push(`  ${c.step.padStart(2)}  ${c.what.padEnd(30)} ${c.status.padEnd(7)} ${c.reason}${detail}`);
+  }
+  lines.push('');
+  if (report.firstFailure) {
+    lines.push(`Result: REJECTED — ${report.firstFailure} (HTTP ${REASON_STATUS[report.firstFailure]}), the first failing check`);
+  } else if (withKeys) {
+    lines.push('Result: passes every check that can run offline (binding, replay and agreement need the live request)');
+  } else {
+    lines.push('Result: decodes cleanly; signature not checked (no --keys)');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, FLAGS, true);
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a TOKEN to inspect is required' : 'exactly one TOKEN, please');
+  const token = positionals[0]!.trim();
+  const keysFile = stringFlag(values, 'keys');
+  const keys = keysFile === undefined ? undefined : loadKeysFile(keysFile);
+  const nowMs = Date.now();
+  const report = await inspectStamp(token, {
+    ...(keys && { keySource: compileKeySource(keys.jwks), keysLabel: keysFile }),
+    nowMs,
+    maxAge: integerFlag(values, 'max-age', 1, 86_400) ?? 30,
+    skew: integerFlag(values, 'skew', 0, 86_400) ?? 5,
+  });
+  process.stdout.write(formatInspection(report, nowMs, keys !== undefined));
+  return report.firstFailure ? 1 : 0;
+}

@@ -1,0 +1,138 @@
+import type { Server } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
+import { ipstamp } from '../../plugin.js';
+import type { Verdict } from '../../verify/types.js';
+import { openReplayStore } from '../replay-store-option.js';
+import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
+import { readServeConfig, type ServeConfig } from '../serve-config.js';
+import { registerUpstreamProxy } from '../upstream-proxy.js';
+
+export const usage = `Usage: ipstamp serve --keys FILE [options]
+
+A standalone verifier. Without --upstream every stamped request (any path, any method) is
+answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
+X-Attested-Client-IP and X-Attested-Client-IP-Agreement. Rejections are problem+json.
+GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
+
+  --keys FILE                 JWK Set of client keys (required)
+  --host HOST                 address to listen on (default 127.0.0.1)
+  --port PORT                 port (default 8080; 0 = any free port, printed at start)
+  --trusted-proxies CIDRS     your proxies: CIDRs or loopback/private/linklocal/uniquelocal,
+                              comma-separated or repeated
+  --proxy-protocol            read a PROXY v1/v2 header from trusted proxies (they must send
+                              one); other peers are served plain HTTP
+  --forwarded-header NAME     the one forwarding header your proxies write (default x-forwarded-for)
+  --max-age S                 stamp lifetime in seconds (default 30)
+  --skew S                    clock skew tolerated in seconds (default 5)
+  --on-mismatch reject|flag   attested ip disagrees with the network (default reject)
+  --on-unverifiable accept|reject   network cannot tell (default reject)
+  --require-body-digest       refuse stamps without cdg
+  --origin URL                public origin(s) htu may name (default: the Host header)
+  --replay-store memory       where used stamps are remembered (default memory)
+  --upstream URL              forward accepted requests to this http(s) origin
+  --body-limit BYTES          largest body read (default 1048576; with --upstream only cdg bodies are read)
+  --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+function verdictBody(verdict: Verdict | null): Record<string, unknown> {
+  if (verdict === null) throw new Error('ipstamp: an unverified request reached the verdict route');
+  const { ip, agreement, kid, jti, iat, hints } = verdict;
+  return { ip, agreement, kid, jti, iat, hints };
+}
+
+function buildApp(config: ServeConfig): FastifyInstance {
+  let log: FastifyBaseLogger | undefined;
+  // per-request lines off: a verifier's log is its rejections (info) and warnings
+  const options: FastifyHttpOptions<Server> = {
+    logger: { level: config.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+  };
+  if (config.proxyProtocol) {
+    const serverFactory: FastifyServerFactory<Server> = (handler) =>
+      createProxyProtocolServer(handler, {
+        trustedProxies: config.trustedRanges,
+        // a trusted proxy configured for the PROXY protocol always sends it (HAProxy's health
+        // checks too): a connection without one is a misconfiguration, closed where it shows
+        proxyProtocol: 'required',
+        onReject: (event) => log?.info({ proxyProtocol: event }, 'ipstamp: connection closed by the PROXY protocol layer'),
+      });
+    options.serverFactory = serverFactory;
+  }
+  const app = Fastify(options);
+  log = app.log;
+  return app;
+}
+
+function startLine(config: ServeConfig, address: string, storeLabel: string): string {
+  const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
+  const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
+  const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
+  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}, upstream: ${config.upstream?.origin ?? 'none'}\n`;
+}
+
+/** Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. */
+function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
+  let stop: (signal: NodeJS.Signals) => void = () => undefined;
+  const cancel = (): void => {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
+  const done = new Promise<number>((resolve) => {
+    stop = (signal) => {
+      cancel();
+      app.log.info(`ipstamp serve: ${signal}, shutting down`);
+      // in-flight requests get a moment; then whatever is still open is cut
+      const force = setTimeout(() => app.server.closeAllConnections(), 5000);
+      force.unref();
+      app
+        .close()
+        .then(closeStore)
+        .then(
+          () => resolve(0),
+          (error: unknown) => {
+            app.log.error({ err: error }, 'ipstamp serve: error while shutting down');
+            resolve(1);
+          },
+        );
+    };
+  });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return { done, cancel };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const config = readServeConfig(argv);
+  const { store, label } = openReplayStore(config.replayStore);
+  const closeStore = async (): Promise<void> => {
+    await store.close?.();
+  };
+  const app = buildApp(config);
+  let stopped: { done: Promise<number>; cancel(): void } | undefined;
+  try {
+    await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
+    if (config.upstream) {
+      forwardBodiesUntouched(app, config.bodyLimit);
+      await registerUpstreamProxy(app, config.upstream);
+    } else {
+      acceptAnyBodyAsBytes(app);
+      const answer = async (request: { ipStamp: Verdict | null }) => verdictBody(request.ipStamp);
+      app.all('/', answer);
+      app.all('/*', answer);
+    }
+    // handlers first: a supervisor may signal the moment it reads the start line
+    stopped = untilStopped(app, closeStore);
+    const address = await app.listen({ host: config.host, port: config.port });
+    process.stdout.write(startLine(config, address, label));
+  } catch (error) {
+    stopped?.cancel();
+    await app.close().catch(() => undefined);
+    await closeStore();
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(`ipstamp serve: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
+    return 1;
+  }
+  return stopped.done;
+}

@@ -1,0 +1,94 @@
+import { normalizeOrigin } from '../../shared/htu.js';
+import type { IpStampPluginOptions } from '../plugin/options.js';
+import { choiceFlag, integerFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from './flag-values.js';
+import { loadKeysFile } from './load-keys.js';
+import { parseFlags } from './parse-flags.js';
+import { UsageError } from './usage-error.js';
+
+export const SERVE_FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  keys: { type: 'string' },
+  'trusted-proxies': { type: 'string', multiple: true },
+  'proxy-protocol': { type: 'boolean' },
+  'forwarded-header': { type: 'string' },
+  'max-age': { type: 'string' },
+  skew: { type: 'string' },
+  'on-mismatch': { type: 'string' },
+  'on-unverifiable': { type: 'string' },
+  'require-body-digest': { type: 'boolean' },
+  origin: { type: 'string', multiple: true },
+  'replay-store': { type: 'string' },
+  upstream: { type: 'string' },
+  'body-limit': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly keysFile: string;
+  readonly keyCount: number;
+  /** The verifier's options, as the plugin takes them (minus the replay store, opened later). */
+  readonly verifier: Omit<IpStampPluginOptions, 'replayStore'>;
+  readonly trustedRanges: readonly string[];
+  readonly proxyProtocol: boolean;
+  readonly replayStore: string;
+  readonly upstream: URL | undefined;
+  readonly bodyLimit: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+function upstreamOrigin(raw: string | undefined): URL | undefined {
+  if (raw === undefined) return undefined;
+  const origin = normalizeOrigin(raw);
+  if (origin === undefined) throw new UsageError('--upstream must be an http(s) origin such as http://127.0.0.1:3000 (no path)');
+  return new URL(origin);
+}
+
+/** Every flag checked here, each failure a one-line UsageError naming the flag (exit 2). */
+export function readServeConfig(argv: string[]): ServeConfig {
+  const { values } = parseFlags(argv, SERVE_FLAGS);
+  const keysFile = requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
+  const keys = loadKeysFile(keysFile);
+  const trusted = listFlag(values, 'trusted-proxies') ?? [];
+  const trustedRanges = trustFlag(trusted, 'trusted-proxies').ranges;
+  const proxyProtocol = values['proxy-protocol'] === true;
+  if (proxyProtocol && trustedRanges.length === 0) {
+    throw new UsageError('--proxy-protocol needs --trusted-proxies (the peers allowed to send a PROXY header)');
+  }
+  const forwardedHeader = stringFlag(values, 'forwarded-header');
+  if (forwardedHeader !== undefined && !HEADER_NAME.test(forwardedHeader)) throw new UsageError('--forwarded-header must be an HTTP header name');
+  const origins = listFlag(values, 'origin')?.map((o) => {
+    const normalized = normalizeOrigin(o);
+    if (normalized === undefined) throw new UsageError('--origin must be an http(s) origin such as https://api.example.com');
+    return normalized;
+  });
+  const verifier: Omit<IpStampPluginOptions, 'replayStore'> = {
+    keys: keys.jwks,
+    trustedProxies: trusted,
+    forwardedHeader,
+    maxAge: integerFlag(values, 'max-age', 1, 86_400),
+    skew: integerFlag(values, 'skew', 0, 86_400),
+    onMismatch: choiceFlag(values, 'on-mismatch', ['reject', 'flag'] as const),
+    onUnverifiable: choiceFlag(values, 'on-unverifiable', ['accept', 'reject'] as const),
+    requireBodyDigest: values['require-body-digest'] === true,
+    origins,
+  };
+  return {
+    host: stringFlag(values, 'host') ?? '127.0.0.1',
+    port: integerFlag(values, 'port', 0, 65_535) ?? 8080,
+    keysFile,
+    keyCount: keys.count,
+    verifier,
+    trustedRanges,
+    proxyProtocol,
+    replayStore: stringFlag(values, 'replay-store') ?? 'memory',
+    upstream: upstreamOrigin(stringFlag(values, 'upstream')),
+    bodyLimit: integerFlag(values, 'body-limit', 0, 1 << 30) ?? 1_048_576,
+    logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? 'info',
+  };
+}

@@ -1,0 +1,33 @@
+import type { IpStampCounters } from './plugin/metrics.js';
+import type { Verifier } from './verify/verifier.js';
+import type { Verdict } from './verify/types.js';
+
+/**
+ * Per-route settings, in the route's `config.ipstamp`:
+ * `false` skips verification on the route; `{ required: false }` makes the stamp optional
+ * (absent → `request.ipStamp` stays null; present → verified all the same).
+ */
+export type IpStampRouteConfig = false | { required?: boolean };
+
+/** What the plugin decorates the Fastify instance with, as `fastify.ipstamp`. */
+export interface IpStampDecoration {
+  /** The verifier the plugin runs, for code that verifies outside a route (a WebSocket upgrade…). */
+  readonly verifier: Verifier;
+  /** The counters since registration (accepted by agreement, rejected by reason). */
+  metrics(): IpStampCounters;
+  /** The same counters in Prometheus text format. */
+  prometheus(): string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The accepted verdict; null on routes that skip verification or when an optional stamp is absent. */
+    ipStamp: Verdict | null;
+  }
+  interface FastifyContextConfig {
+    ipstamp?: IpStampRouteConfig;
+  }
+  interface FastifyInstance {
+    ipstamp: IpStampDecoration;
+  }
+}

@@ -1,0 +1,61 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { IpStampDecoration } from './fastify-types.js';
+import { IpStampMetrics, prometheusText } from './plugin/metrics.js';
+import { splitPluginOptions, type IpStampPluginOptions } from './plugin/options.js';
+import { installRawBodyParsers, teeStampedBody } from './plugin/raw-body.js';
+import { checkRouteConfig, routePolicy } from './plugin/route-config.js';
+import { registerEchoRoute, registerMetricsRoute } from './plugin/routes.js';
+import { createVerifyHooks } from './plugin/verify-hook.js';
+import { createVerifier } from './verify/create-verifier.js';
+
+export type { IpStampPluginOptions } from './plugin/options.js';
+export type { IpStampDecoration, IpStampRouteConfig } from './fastify-types.js';
+
+/**
+ * The Fastify glue: verifies every request in a preValidation hook (after body parsing, so
+ * `cdg` is checked against the exact bytes), fills `request.ipStamp`, answers rejections as
+ * problem+json, serves the echo route and, on request, Prometheus counters.
+ */
+async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOptions): Promise<void> {
+  const { glue, verifier: verifierOptions } = splitPluginOptions(options);
+  const verifier = createVerifier(verifierOptions);
+  const metrics = new IpStampMetrics();
+
+  if (verifier.options.onStoreError === 'accept') {
+    fastify.log.warn(
+      "ipstamp: onStoreError is 'accept': when the replay store fails, stamps are accepted WITHOUT a replay check (replays possible)",
+    );
+  }
+
+  installRawBodyParsers(fastify);
+  const decoration: IpStampDecoration = {
+    verifier,
+    metrics: () => metrics.snapshot(),
+    prometheus: () => prometheusText(metrics.snapshot()),
+  };
+  fastify.decorate('ipstamp', decoration);
+  fastify.decorateRequest('ipStamp', null);
+
+  fastify.addHook('onRoute', checkRouteConfig);
+  fastify.addHook('preParsing', async (request, _reply, payload) =>
+    routePolicy(request, glue.requireStamp) === 'skip' ? payload : teeStampedBody(request, request.routeOptions.bodyLimit, payload),
+  );
+  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.requireStamp });
+  fastify.addHook('onRequest', hooks.onRequest);
+  fastify.addHook('preValidation', hooks.preValidation);
+
+  if (glue.echo) registerEchoRoute(fastify, verifier);
+  if (glue.metrics) registerMetricsRoute(fastify, metrics);
+
+  // a store the plugin made is the plugin's to close; one passed in belongs to the caller
+  if (verifierOptions.replayStore === undefined) {
+    const store = verifier.options.replayStore;
+    fastify.addHook('onClose', async () => {
+      await store.close?.();
+    });
+  }
+}
+
+export const ipstamp: FastifyPluginAsync<IpStampPluginOptions> = fp(ipstampPlugin, { fastify: '5.x', name: 'ipstamp' });
+export default ipstamp;

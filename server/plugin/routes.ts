@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { STAMP_HEADER, TICKET_HEADER } from '../../shared/schema.js';
+import type { Verifier } from '../verify/verifier.js';
+import { connectionHints } from './connection-hints.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
+
+export const ECHO_PATH = '/.well-known/ipstamp';
+export const METRICS_PATH = '/metrics';
+
+/**
+ * PROTOCOL.md §6: the address this verifier observes for the caller (observed, else the TCP
+ * peer). The hints come from the verifier itself — a stampless, optional verification — so
+ * the echo can never disagree with what step 12 will compare against.
+ */
+export function registerEchoRoute(fastify: FastifyInstance, verifier: Verifier): void {
+  fastify.get(ECHO_PATH, { config: { ipstamp: false } }, async (request, reply) => {
+    const { [STAMP_HEADER]: _stamp, [TICKET_HEADER]: _ticket, ...headers } = request.headers;
+    const { hints } = await verifier.verify({
+      method: request.method,
+      url: request.originalUrl,
+      headers,
+      protocol: request.protocol,
+      hints: connectionHints(request.socket),
+      required: false,
+    });
+    void reply.header('cache-control', 'no-store');
+    return { ip: hints.observed ?? hints.l3 ?? null };
+  });
+}
+
+export function registerMetricsRoute(fastify: FastifyInstance, metrics: IpStampMetrics): void {
+  fastify.get(METRICS_PATH, { config: { ipstamp: false } }, async (_request, reply) => {
+    void reply.header('content-type', PROMETHEUS_CONTENT_TYPE).header('cache-control', 'no-store');
+    return prometheusText(metrics.snapshot());
+  });
+}

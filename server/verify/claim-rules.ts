@@ -1,0 +1,36 @@
+import type { StampClaims } from '../../shared/schema.js';
+
+/**
+ * The claim and time rules of PROTOCOL.md §2.2 and §5 steps 6–8 that the schema alone cannot
+ * state, and step 10's TTL — one home, shared by the verifier, the ticket issuer and
+ * `ipstamp inspect`, so an explanation always uses the verifier's own arithmetic.
+ */
+
+export interface TimeRules {
+  readonly maxAge: number;
+  readonly skew: number;
+}
+
+/** Step 6 beyond the schema: `exp` inside (iat, iat + maxAge]; `tth` only beside a ticket. */
+export function claimsBreakRules(claims: Pick<StampClaims, 'iat' | 'exp' | 'tth'>, maxAge: number, withTicket = false): boolean {
+  if (claims.exp !== undefined && (claims.exp <= claims.iat || claims.exp > claims.iat + maxAge)) return true;
+  return claims.tth !== undefined && !withTicket;
+}
+
+export type FreshnessFailure = 'not-yet-valid' | 'expired';
+
+/** Steps 7–8 at `nowMs`: issued no later than now + skew; not older than maxAge + skew; exp not past. */
+export function freshnessFailure(claims: Pick<StampClaims, 'iat' | 'exp'>, nowMs: number, rules: TimeRules): FreshnessFailure | undefined {
+  const now = nowMs / 1000;
+  if (claims.iat > now + rules.skew) return 'not-yet-valid';
+  if (now - claims.iat > rules.maxAge + rules.skew || (claims.exp !== undefined && now - rules.skew >= claims.exp)) return 'expired';
+  return undefined;
+}
+
+/**
+ * Step 10's TTL: until the last instant the stamp could still pass step 8. A fixed
+ * maxAge + skew from first sight would fall short for an iat up to `skew` in the future.
+ */
+export function replayTtlMs(iat: number, nowMs: number, rules: TimeRules): number {
+  return Math.max(1000, Math.ceil((iat + rules.maxAge + rules.skew + 1) * 1000 - nowMs));
+}

@@ -1,0 +1,108 @@
+import Fastify from 'fastify';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStamper } from '../../client/index.js';
+import { ipstamp, type IpStampPluginOptions } from '../../server/plugin.js';
+import type { ReplayStore } from '../../server/stores/replay-store.js';
+import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { buildApp, captureLog } from './app.js';
+
+const HOST = 'api.example.com';
+let key: TestKeyPair;
+
+beforeAll(async () => {
+  key = await makeKey('ES256', 'client-es');
+});
+
+const stamp = (ip = '127.0.0.1', path = '/orders') =>
+  createStamper({ key: key.privateJwk, ip }).stamp({ method: 'GET', url: `http://${HOST}${path}` });
+
+describe('logging', () => {
+  it('logs each rejection once at info with reason, kid and hints, and never the token', async () => {
+    const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] } });
+    const tokens = [await stamp('203.0.113.9'), await stamp('127.0.0.1', '/elsewhere')];
+    for (const token of tokens) {
+      await app.inject({ method: 'GET', url: '/orders', headers: { host: HOST, 'client-ip-attestation': token } });
+    }
+    await app.inject({ method: 'POST', url: '/orders', headers: { host: HOST, 'content-type': 'application/json' }, payload: '{}' });
+    await app.close();
+    const rejections = log.lines.filter((l) => l.msg === 'ipstamp: stamp rejected');
+    // once each: a stampless request is turned away in onRequest and not again in preValidation
+    expect(rejections.map((l) => (l.ipstamp as { reason: string }).reason)).toEqual(['ip-mismatch', 'binding-mismatch', 'missing']);
+    for (const line of rejections) {
+      expect(line.level).toBe(30);
+      expect(line.ipstamp).toMatchObject({ hints: { l3: '127.0.0.1', observed: '127.0.0.1' } });
+    }
+    expect(rejections.slice(0, 2).map((l) => (l.ipstamp as { kid: string }).kid)).toEqual(['client-es', 'client-es']);
+    for (const token of tokens) {
+      // no segment of the token, not even the signature alone
+      for (const segment of token.split('.')) expect(log.text()).not.toContain(segment);
+    }
+  });
+
+  it("onStoreError 'accept' warns at register and at every stamp it lets through unchecked", async () => {
+    const broken: ReplayStore = { insertIfAbsent: () => Promise.reject(new Error('down')) };
+    const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, replayStore: broken, onStoreError: 'accept' });
+    for (let i = 0; i < 2; i++) {
+      const response = await app.inject({ method: 'GET', url: '/orders', headers: { host: HOST, 'client-ip-attestation': await stamp() } });
+      expect(response.statusCode).toBe(200);
+      expect(response.json().ipStamp.replayChecked).toBe(false);
+    }
+    expect(app.ipstamp.metrics().replayUnchecked).toBe(2);
+    await app.close();
+    const warnings = log.lines.filter((l) => l.level === 40).map((l) => String(l.msg));
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/onStoreError is 'accept'/);
+    expect(warnings[1]).toMatch(/ACCEPTED WITHOUT a replay check/);
+  });
+});
+
+describe('options are checked at register time', () => {
+  const cases: [string, Partial<IpStampPluginOptions> & Record<string, unknown>, RegExp][] = [
+    ['echo', { echo: 'yes' }, /^echo must be a boolean$/],
+    ['metrics', { metrics: 1 }, /^metrics must be a boolean$/],
+    ['requireStamp', { requireStamp: null }, /^requireStamp must be a boolean$/],
+    ['onMismatch', { onMismatch: 'ignore' }, /^onMismatch must be one of reject, flag$/],
+    ['maxAge', { maxAge: -1 }, /^maxAge must be/],
+    ['keys', { keys: { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] } }, /^keys\.keys\[0\]: HMAC secret must be at least 32 bytes$/],
+    ['trustedProxies', { trustedProxies: ['10.0.0.0/33'] }, /^trustedProxies: invalid CIDR prefix/],
+  ];
+  for (const [name, over, message] of cases) {
+    it(`a bad ${name} rejects registration with a TypeError naming it`, async () => {
+      const app = Fastify();
+      const options = { keys: { keys: [key.publicJwk] }, ...over } as IpStampPluginOptions;
+      const error = await app.register(ipstamp, options).ready().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(message);
+      await app.close();
+    });
+  }
+
+  it('registering twice fails loudly rather than running two verifiers', async () => {
+    const app = Fastify();
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    await expect(app.register(ipstamp, { keys: { keys: [key.publicJwk] } })).rejects.toThrow();
+    await app.close();
+  });
+
+  it('closes the replay store it created when the app closes, and never one it was given', async () => {
+    let closed = 0;
+    const given: ReplayStore = { insertIfAbsent: () => true, close: () => void closed++ };
+    const { stream } = captureLog();
+    const app = Fastify({ logger: { stream } });
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, replayStore: given });
+    await app.ready();
+    await app.close();
+    expect(closed).toBe(0);
+
+    const own = Fastify();
+    await own.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    await own.ready();
+    const store = own.ipstamp.verifier.options.replayStore;
+    expect(store.insertIfAbsent('k 1', 1000)).toBe(true);
+    await own.close();
+    expect(() => store.insertIfAbsent('k 2', 1000)).toThrow(/unavailable/);
+  });
+});

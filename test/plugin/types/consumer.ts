@@ -1,0 +1,43 @@
+/**
+ * Compiled by types.test.ts against the BUILT package (`ipstamp/server` → dist/*.d.ts), the
+ * way an app sees it. Every line either must compile or carries @ts-expect-error: if the
+ * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
+ */
+import Fastify from 'fastify';
+import ipstamp, { ipstamp as named, type IpStampCounters, type Verdict } from 'ipstamp/server';
+
+const app = Fastify();
+await app.register(ipstamp, { keys: { keys: [] }, echo: false, metrics: true, requireStamp: true });
+void named;
+
+app.get('/verified', async (request) => {
+  const verdict: Verdict | null = request.ipStamp;
+  if (request.ipStamp !== null) {
+    const ip: string = request.ipStamp.ip;
+    const agreement: 'match' | 'mismatch' | 'unverifiable' = request.ipStamp.agreement;
+    const observed: string | undefined = request.ipStamp.hints.observed;
+    void [ip, agreement, observed];
+  }
+  // @ts-expect-error ipStamp is Verdict | null, never a string
+  const wrong: string = request.ipStamp;
+  void wrong;
+  return verdict;
+});
+
+app.get('/optional', { config: { ipstamp: { required: false } } }, async () => 'ok');
+app.get('/skipped', { config: { ipstamp: false } }, async () => 'ok');
+// (`ipstamp: true` is not caught: Fastify infers ContextConfig from the literal and intersects;
+// the onRoute check rejects it at setup instead)
+// @ts-expect-error required is a boolean
+app.get('/bad-required', { config: { ipstamp: { required: 'no' } } }, async () => 'no');
+
+const counters: IpStampCounters = app.ipstamp.metrics();
+const missing: number = counters.rejected.missing;
+const matched: number = app.ipstamp.metrics().accepted.match;
+const text: string = app.ipstamp.prometheus();
+void [missing, matched, text, app.ipstamp.verifier.verify];
+
+// @ts-expect-error a misspelt option is caught
+await app.register(ipstamp, { keys: { keys: [] }, ecko: false });
+// @ts-expect-error keys are required
+await app.register(ipstamp, {});
