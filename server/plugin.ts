@@ -7,6 +7,7 @@ import { installRawBodyParsers, teeStampedBody } from './plugin/raw-body.js';
 import { checkRouteConfig, routePolicy } from './plugin/route-config.js';
 import { registerEchoRoute, registerMetricsRoute } from './plugin/routes.js';
 import { createVerifyHooks } from './plugin/verify-hook.js';
+import { registerTicketRoutes } from './plugin/ticket-routes.js';
 import { createVerifier } from './verify/create-verifier.js';
 
 export type { IpStampPluginOptions } from './plugin/options.js';
@@ -46,6 +47,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   fastify.addHook('preValidation', hooks.preValidation);
 
   if (glue.echo) registerEchoRoute(fastify, verifier);
+  if (glue.issuer) registerTicketRoutes(fastify, glue.issuer, verifierOptions, verifier, metrics);
   if (glue.metrics) registerMetricsRoute(fastify, metrics);
 
   // a store the plugin made is the plugin's to close; one passed in belongs to the caller

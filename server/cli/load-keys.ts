@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
 import { compileKeySource, type JwkSet } from '../verify/key-source.js';
+import { compileIssuerKey } from '../tickets/issuer-key.js';
+import { createTicketVerifier, type IssuersOption } from '../tickets/ticket-verifier.js';
 import { UsageError } from './usage-error.js';
 
 export interface LoadedKeys {
@@ -36,11 +38,32 @@ export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
   if (!Array.isArray(parsed.keys)) throw new UsageError(`${flag} ${path}: not a JWK Set (it needs "keys": [ ... ])`);
   if (parsed.keys.length === 0) throw new UsageError(`${flag} ${path}: the JWK Set holds no keys`);
   const jwks = parsed as unknown as JwkSet;
+  checked(flag, path, () => compileKeySource(jwks));
+  return { jwks, count: jwks.keys.length };
+}
+
+/** Runs a compile step, turning its TypeError into a one-line UsageError naming flag and file. */
+function checked<T>(flag: string, path: string, compile: () => T): T {
   try {
-    compileKeySource(jwks);
+    return compile();
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`${flag} ${path}: ${error.message}`);
     throw error;
   }
-  return { jwks, count: jwks.keys.length };
+}
+
+/** `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2). */
+export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<string, unknown> {
+  const jwk = readJsonObjectFile(path, flag);
+  checked(flag, path, () => compileIssuerKey(jwk, 'the key'));
+  return jwk;
+}
+
+/** `--issuers FILE`: `{ "<iss origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2). */
+export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: IssuersOption; count: number } {
+  const issuers = readJsonObjectFile(path, flag) as IssuersOption;
+  checked(flag, path, () => createTicketVerifier(issuers, 0));
+  const count = Object.keys(issuers).length;
+  if (count === 0) throw new UsageError(`${flag} ${path}: names no issuer`);
+  return { issuers, count };
 }

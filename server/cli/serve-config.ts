@@ -1,7 +1,7 @@
 import { normalizeOrigin } from '../../shared/htu.js';
 import type { IpStampPluginOptions } from '../plugin/options.js';
 import { choiceFlag, integerFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from './flag-values.js';
-import { loadKeysFile } from './load-keys.js';
+import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
 import { UsageError } from './usage-error.js';
 
@@ -19,6 +19,13 @@ export const SERVE_FLAGS = {
   'require-body-digest': { type: 'boolean' },
   origin: { type: 'string', multiple: true },
   'replay-store': { type: 'string' },
+  'store-timeout': { type: 'string' },
+  'on-store-error': { type: 'string' },
+  'issuer-key': { type: 'string' },
+  'issuer-origin': { type: 'string' },
+  'ticket-lifetime': { type: 'string' },
+  'ticket-rate-limit': { type: 'string' },
+  issuers: { type: 'string' },
   upstream: { type: 'string' },
   'body-limit': { type: 'string' },
   'log-level': { type: 'string' },
@@ -37,6 +44,11 @@ export interface ServeConfig {
   readonly trustedRanges: readonly string[];
   readonly proxyProtocol: boolean;
   readonly replayStore: string;
+  readonly storeTimeoutMs: number | undefined;
+  /** Issuers this verifier trusts for tickets (count, for the start line). */
+  readonly issuerCount: number;
+  /** Set when this instance is itself a ticket issuer. */
+  readonly issuing: boolean;
   readonly upstream: URL | undefined;
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -52,8 +64,29 @@ function upstreamOrigin(raw: string | undefined): URL | undefined {
 /** Every flag checked here, each failure a one-line UsageError naming the flag (exit 2). */
 export function readServeConfig(argv: string[]): ServeConfig {
   const { values } = parseFlags(argv, SERVE_FLAGS);
-  const keysFile = requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
-  const keys = loadKeysFile(keysFile);
+  const issuersFile = stringFlag(values, 'issuers');
+  const issuers = issuersFile === undefined ? undefined : loadIssuersFile(issuersFile);
+  // a verifier that only takes tickets needs no key file of its own
+  const keysFile = issuers ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
+  const keys = keysFile === undefined ? { jwks: { keys: [] }, count: 0 } : loadKeysFile(keysFile);
+  const issuerKeyFile = stringFlag(values, 'issuer-key');
+  const issuerOrigin = stringFlag(values, 'issuer-origin');
+  if (issuerOrigin !== undefined && normalizeOrigin(issuerOrigin) === undefined) {
+    throw new UsageError('--issuer-origin must be an http(s) origin such as https://edge.example.com');
+  }
+  if (issuerKeyFile === undefined && (issuerOrigin !== undefined || values['ticket-lifetime'] !== undefined || values['ticket-rate-limit'] !== undefined)) {
+    throw new UsageError('--issuer-origin, --ticket-lifetime and --ticket-rate-limit go with --issuer-key');
+  }
+  const rate = integerFlag(values, 'ticket-rate-limit', 0, 1_000_000);
+  const issuer =
+    issuerKeyFile === undefined
+      ? undefined
+      : {
+          key: loadIssuerKeyFile(issuerKeyFile),
+          origin: issuerOrigin,
+          lifetime: integerFlag(values, 'ticket-lifetime', 1, 600),
+          rateLimit: rate === 0 ? (false as const) : rate,
+        };
   const trusted = listFlag(values, 'trusted-proxies') ?? [];
   const trustedRanges = trustFlag(trusted, 'trusted-proxies').ranges;
   const proxyProtocol = values['proxy-protocol'] === true;
@@ -76,13 +109,19 @@ export function readServeConfig(argv: string[]): ServeConfig {
     onMismatch: choiceFlag(values, 'on-mismatch', ['reject', 'flag'] as const),
     onUnverifiable: choiceFlag(values, 'on-unverifiable', ['accept', 'reject'] as const),
     requireBodyDigest: values['require-body-digest'] === true,
+    onStoreError: choiceFlag(values, 'on-store-error', ['reject', 'accept'] as const),
     origins,
+    issuers: issuers?.issuers,
+    issuer,
   };
   return {
     host: stringFlag(values, 'host') ?? '127.0.0.1',
     port: integerFlag(values, 'port', 0, 65_535) ?? 8080,
-    keysFile,
+    keysFile: keysFile ?? '(none: tickets only)',
     keyCount: keys.count,
+    issuerCount: issuers?.count ?? 0,
+    issuing: issuer !== undefined,
+    storeTimeoutMs: integerFlag(values, 'store-timeout', 1, 60_000),
     verifier,
     trustedRanges,
     proxyProtocol,

@@ -1,4 +1,5 @@
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
+import type { IssuerPluginOptions } from './ticket-routes.js';
 
 /** `fastify.register(ipstamp, options)`: the verifier's options, plus what the glue adds. */
 export interface IpStampPluginOptions extends CreateVerifierOptions {
@@ -8,12 +9,15 @@ export interface IpStampPluginOptions extends CreateVerifierOptions {
   metrics?: boolean;
   /** Require a stamp on every route unless its config says otherwise. Default true. */
   requireStamp?: boolean;
+  /** Also be a ticket issuer (PROTOCOL.md §7): serve POST /.well-known/ipstamp/ticket and the issuer JWK Set. */
+  issuer?: IssuerPluginOptions;
 }
 
 export interface GlueSettings {
   readonly echo: boolean;
   readonly metrics: boolean;
   readonly requireStamp: boolean;
+  readonly issuer: IssuerPluginOptions | undefined;
 }
 
 function flag(options: IpStampPluginOptions, name: keyof GlueSettings, fallback: boolean): boolean {
@@ -33,8 +37,9 @@ export function splitPluginOptions(options: IpStampPluginOptions): { glue: GlueS
     echo: flag(options, 'echo', true),
     metrics: flag(options, 'metrics', false),
     requireStamp: flag(options, 'requireStamp', true),
+    issuer: options.issuer,
   };
-  const { echo: _echo, metrics: _metrics, requireStamp: _require, prefix: _prefix, logLevel: _logLevel, logSerializers: _serializers, ...verifier } =
+  const { echo: _echo, metrics: _metrics, requireStamp: _require, issuer: _issuer, prefix: _prefix, logLevel: _logLevel, logSerializers: _serializers, ...verifier } =
     options as IpStampPluginOptions & Record<'prefix' | 'logLevel' | 'logSerializers', unknown>;
   return { glue, verifier };
 }

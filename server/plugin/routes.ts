@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { STAMP_HEADER, TICKET_HEADER } from '../../shared/schema.js';
 import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
@@ -9,20 +8,12 @@ export const METRICS_PATH = '/metrics';
 
 /**
  * PROTOCOL.md §6: the address this verifier observes for the caller (observed, else the TCP
- * peer). The hints come from the verifier itself — a stampless, optional verification — so
- * the echo can never disagree with what step 12 will compare against.
+ * peer). The hints come from the verifier itself, so the echo can never disagree with what
+ * step 12 will compare against.
  */
 export function registerEchoRoute(fastify: FastifyInstance, verifier: Verifier): void {
   fastify.get(ECHO_PATH, { config: { ipstamp: false } }, async (request, reply) => {
-    const { [STAMP_HEADER]: _stamp, [TICKET_HEADER]: _ticket, ...headers } = request.headers;
-    const { hints } = await verifier.verify({
-      method: request.method,
-      url: request.originalUrl,
-      headers,
-      protocol: request.protocol,
-      hints: connectionHints(request.socket),
-      required: false,
-    });
+    const hints = verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });
     void reply.header('cache-control', 'no-store');
     return { ip: hints.observed ?? hints.l3 ?? null };
   });

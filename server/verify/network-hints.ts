@@ -9,7 +9,7 @@ import type { NetworkHints, VerifyInput } from './types.js';
  * adds what the verdict carries besides — the PROXY summary, and `null` for invalid entries
  * so the hints serialize as JSON.
  */
-export function networkHints(input: VerifyInput, opts: CompiledOptions): NetworkHints {
+export function networkHints(input: Pick<VerifyInput, 'headers' | 'hints'>, opts: CompiledOptions): NetworkHints {
   const hints = collectHints({
     l3: input.hints.l3,
     l4: input.hints.l4,

@@ -17,6 +17,8 @@ import type { VerifierKey } from './verifier-key.js';
 export interface Verifier {
   /** Runs PROTOCOL.md §5 (and §7.4 for tickets) in order. Never throws for bad input: the result says why. */
   verify(input: VerifyInput): Promise<VerifyResult>;
+  /** The network's view of a request alone (PROTOCOL.md §4): what the echo route answers and rate limits key on. */
+  hints(input: Pick<VerifyInput, 'headers' | 'hints'>): NetworkHints;
   readonly options: CompiledOptions;
 }
 
@@ -134,5 +136,5 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     return { ok: true, verdict, hints };
   }
 
-  return { verify, options: opts };
+  return { verify, hints: (input) => networkHints(input, opts), options: opts };
 }

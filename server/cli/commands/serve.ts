@@ -15,7 +15,7 @@ answered 200 with its verdict as JSON; with --upstream it is forwarded there, ca
 X-Attested-Client-IP and X-Attested-Client-IP-Agreement. Rejections are problem+json.
 GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
 
-  --keys FILE                 JWK Set of client keys (required)
+  --keys FILE                 JWK Set of client keys (required unless --issuers is given)
   --host HOST                 address to listen on (default 127.0.0.1)
   --port PORT                 port (default 8080; 0 = any free port, printed at start)
   --trusted-proxies CIDRS     your proxies: CIDRs or loopback/private/linklocal/uniquelocal,
@@ -29,7 +29,16 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
   --on-unverifiable accept|reject   network cannot tell (default reject)
   --require-body-digest       refuse stamps without cdg
   --origin URL                public origin(s) htu may name (default: the Host header)
-  --replay-store memory       where used stamps are remembered (default memory)
+  --replay-store SPEC         where used stamps are remembered: memory (default) or
+                              redis://HOST:PORT[/DB], shared by every instance
+  --store-timeout MS          longest wait for the replay store (default 200 for Redis)
+  --on-store-error reject|accept   replay store down: 503 (default) or accept UNCHECKED
+  --issuer-key FILE           also issue tickets (PROTOCOL §7), signed with this private
+                              ES256/EdDSA JWK; publishes /.well-known/ipstamp/issuer-jwks
+  --issuer-origin URL         the iss written into tickets (default: the origin the proof names)
+  --ticket-lifetime S         ticket lifetime in seconds (default 300, at most 600)
+  --ticket-rate-limit N       ticket requests per observed address per minute (default 30; 0 = off)
+  --issuers FILE              ticket issuers to trust: {"https://edge.example": <JWK Set> | "<jwks URL>"}
   --upstream URL              forward accepted requests to this http(s) origin
   --body-limit BYTES          largest body read (default 1048576; with --upstream only cdg bodies are read)
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
@@ -37,8 +46,8 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
 
 function verdictBody(verdict: Verdict | null): Record<string, unknown> {
   if (verdict === null) throw new Error('ipstamp: an unverified request reached the verdict route');
-  const { ip, agreement, kid, jti, iat, hints } = verdict;
-  return { ip, agreement, kid, jti, iat, hints };
+  const { ip, agreement, kid, jti, iat, hints, source, issuer } = verdict;
+  return issuer === undefined ? { ip, agreement, kid, jti, iat, source, hints } : { ip, agreement, kid, jti, iat, source, issuer, hints };
 }
 
 function buildApp(config: ServeConfig): FastifyInstance {
@@ -69,7 +78,8 @@ function startLine(config: ServeConfig, address: string, storeLabel: string): st
   const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
   const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
-  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}, upstream: ${config.upstream?.origin ?? 'none'}\n`;
+  const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
+  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream?.origin ?? 'none'}\n`;
 }
 
 /** Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. */
@@ -105,11 +115,13 @@ function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { 
 
 export async function run(argv: string[]): Promise<number> {
   const config = readServeConfig(argv);
-  const { store, label } = openReplayStore(config.replayStore);
+  let log: ((error: Error) => void) | undefined;
+  const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, onError: (error) => log?.(error) });
   const closeStore = async (): Promise<void> => {
     await store.close?.();
   };
   const app = buildApp(config);
+  log = (error) => app.log.warn({ err: { message: error.message } }, 'ipstamp serve: replay store connection error (failing closed meanwhile)');
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   try {
     await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
