@@ -45,7 +45,7 @@ describe('ipstamp serve (standalone verifier)', () => {
     const { response } = await stamped('/any/path?q=1', { method: 'POST', body: '{"a": 1}', contentType: 'application/json' });
     expect(response.status).toBe(200);
     const verdict = (await response.json()) as Record<string, unknown>;
-    expect(Object.keys(verdict).sort()).toEqual(['agreement', 'hints', 'iat', 'ip', 'jti', 'kid']);
+    expect(Object.keys(verdict).sort()).toEqual(['agreement', 'hints', 'iat', 'ip', 'jti', 'kid', 'source']);
     expect(verdict).toMatchObject({ ip: '127.0.0.1', agreement: 'match', kid: 'cli-es', hints: { l3: '127.0.0.1', observed: '127.0.0.1' } });
     const root = await stamped('/');
     expect(root.response.status).toBe(200);
@@ -171,6 +171,6 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
   }
 
   it('an unknown replay store', () => {
-    expect(() => openReplayStore('disk')).toThrow(new UsageError('--replay-store must be memory'));
+    expect(() => openReplayStore('disk')).toThrow(new UsageError('--replay-store must be memory or redis://HOST:PORT[/DB]'));
   });
 });
