@@ -19,6 +19,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const expectations: Record<string, RegExp[]> = {
   core: [/agreement: 'match'/, /^replay$/m],
+  plugin: [/^200 .*ip: '127\.0\.0\.1'.*agreement: 'match'.*item: 42/m, /^401 missing$/m],
+  'browser-keys': [/^true$/m, /^match$/m, /^unknown-key$/m],
 };
 
 describe('README examples run as written', () => {
