@@ -8,6 +8,7 @@ import { UsageError } from './usage-error.js';
  */
 const COMMANDS: Readonly<Record<string, string>> = {
   serve: 'a standalone verifier, or a verifying reverse proxy (--upstream)',
+  gateway: 'a verifying reverse proxy in front of any backend (serve with --upstream required)',
   keygen: 'make a client key and add its public half to a JWK Set',
   inspect: 'decode a stamp and explain it; with --keys, verify it offline',
   attack: 'run the replay/forgery attack catalog against a deployment',
@@ -59,6 +60,12 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 }
+
+// `ipstamp demo | head` closes stdout early: that is the reader's choice, not a crash
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -44,9 +44,9 @@ export interface RunningServe {
 
 const START_LINE = /^ipstamp serve: listening on (http:\/\/[^\s]+) .*$/m;
 
-/** Spawns `ipstamp serve ARGS` and resolves once its start line names the address. */
-export function startServe(args: readonly string[]): Promise<RunningServe> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns `ipstamp serve ARGS` (or `gateway`, which is serve too) and resolves once its start line names the address. */
+export function startServe(args: readonly string[], command: 'serve' | 'gateway' = 'serve'): Promise<RunningServe> {
+  const child: ChildProcess = spawn(process.execPath, [CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => ((exitCode = code), r(code))));
