@@ -20,5 +20,5 @@ export { RedisReplayStore, REDIS_CLIENT_OPTIONS, type RedisReplayStoreOptions } 
 export * from './hints/index.js';
 export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './tickets/issuer.js';
 export type { IssuersOption, VerifiedTicket } from './tickets/ticket-verifier.js';
-export { runAttacks, ATTACK_CATALOG, AttackSetupError, formatReportText, formatReportMarkdown } from './attack/index.js';
+export { runAttacks, ATTACK_CATALOG, TICKET_ATTACK_CATALOG, AttackSetupError, formatReportText, formatReportMarkdown } from './attack/index.js';
 export type { Attack, AttackContext, AttackReport, RunAttacksOptions } from './attack/index.js';

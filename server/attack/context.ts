@@ -4,6 +4,7 @@ import { toBytes } from '../../client/body-digest.js';
 import { normalizeHtu } from '../../shared/htu.js';
 import { STAMP_HEADER, STAMP_TYP, type StampClaims } from '../../shared/schema.js';
 import type { AttackKey } from './attack-key.js';
+import type { TicketTools } from './ticket-tools.js';
 import { tokenTamper } from './token-tamper.js';
 import type { AttackContext, HttpAttackRequest, HttpOptions, SignOptions, StampOptions } from './types.js';
 
@@ -12,10 +13,11 @@ export interface ContextOptions {
   readonly ip: string;
   readonly key: AttackKey;
   readonly raceCopies: number;
+  readonly tickets?: TicketTools;
 }
 
 /** Documentation-range addresses (RFC 5737, RFC 3849): never the harness's own. */
-function spoofedAddressFor(ip: string): string {
+export function spoofedAddressFor(ip: string): string {
   if (ip.includes(':')) return ip === '2001:db8::9' ? '2001:db8::23' : '2001:db8::9';
   return ip === '203.0.113.9' ? '198.51.100.23' : '203.0.113.9';
 }
@@ -88,6 +90,7 @@ export function createAttackContext(options: ContextOptions): AttackContext {
     publicKey: key.publicKey,
     attackerPublicJwk: key.attacker.publicJwk,
     tamper: tokenTamper,
+    tickets: options.tickets,
   };
   return ctx;
 }

@@ -1,10 +1,11 @@
 export { runAttacks, type RunAttacksOptions } from './runner.js';
-export { ATTACK_CATALOG } from './catalog/index.js';
+export { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from './catalog/index.js';
 export { AttackSetupError, type AttackSetupProblem } from './setup-error.js';
 export { formatReportText } from './report-text.js';
 export { formatReportMarkdown } from './report-markdown.js';
 export { encodeProxyV1, encodeProxyV2, type ProxyEndpointSpec } from './proxy-header-bytes.js';
 export { tokenTamper, type TokenTamper } from './token-tamper.js';
+export type { IssuedTicket, TicketTools, TicketSigner } from './ticket-tools.js';
 export type {
   Attack,
   AttackContext,

@@ -35,7 +35,10 @@ export function describeOutcome(o: Outcome, timeoutMs: number): string {
     case 'unreachable':
       return `unreachable (${o.code})`;
     case 'response':
-      if (o.status >= 200 && o.status < 300) return `${o.status} accepted${o.agreement ? ` (${o.agreement})` : ''}`;
+      if (o.status >= 200 && o.status < 300) {
+        const shown = [o.agreement, o.source].filter((s) => s !== undefined);
+        return `${o.status} accepted${shown.length > 0 ? ` (${shown.join(', ')})` : ''}`;
+      }
       return `${o.status} ${o.reason ?? '(no reason)'}`;
   }
 }

@@ -20,6 +20,7 @@ export function formatReportMarkdown(report: AttackReport): string {
     `| target | \`${cell(report.target)}\` |`,
     `| address the target sees for the harness | \`${report.ip}\` (${report.ipSource === 'echo' ? 'from its /.well-known/ipstamp' : 'given with --ip'}) |`,
     `| client key | \`${cell(report.kid)}\` (${report.alg}) |`,
+    ...(report.ticketIssuer === undefined ? [] : [`| ticket issuer | \`${cell(report.ticketIssuer)}\` |`]),
     `| started | ${report.startedAt} |`,
     `| duration | ${report.ms} ms |`,
     '',

@@ -43,9 +43,10 @@ export function formatSummary(summary: AttackSummary): string {
   return `${summary.total} attacks: ${parts.join(', ')}`;
 }
 
-export function formatIntro(report: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg'>): string {
+export function formatIntro(report: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>): string {
   const from = report.ipSource === 'echo' ? "the target's echo" : 'given';
-  return `ipstamp attack  ${report.target}\n  as ${report.ip} (${from}), key ${report.kid} (${report.alg})`;
+  const tickets = report.ticketIssuer === undefined ? '' : `\n  tickets from ${report.ticketIssuer}`;
+  return `ipstamp attack  ${report.target}\n  as ${report.ip} (${from}), key ${report.kid} (${report.alg})${tickets}`;
 }
 
 /** The closing lines: summary, what failed by name, notes, and the verdict. */

@@ -3,6 +3,18 @@ import type { Outcome } from './types.js';
 /** Bodies are read up to this much: enough for any problem+json or verdict, bounded for a hostile target. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** A response body as text, read no further than MAX_BODY_BYTES. */
+export async function readBoundedText(body: AsyncIterable<unknown>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= MAX_BODY_BYTES) break;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+}
+
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -52,10 +64,13 @@ export function responseOutcome(status: number, bodyText: string): Outcome {
   const reason = typeof reasonValue === 'string' && /^[a-z-]{1,40}$/.test(reasonValue) ? reasonValue : undefined;
   const agreementValue = status >= 200 && status < 300 ? lookup(record, 'agreement') : undefined;
   const agreement = agreementValue === 'match' || agreementValue === 'mismatch' || agreementValue === 'unverifiable' ? agreementValue : undefined;
+  // only a ticket is worth naming: it says the address came from an issuer, not the client (§7.4)
+  const ticket = status >= 200 && status < 300 && lookup(record, 'source') === 'ticket';
   return {
     kind: 'response',
     status,
     ...(reason === undefined || status < 400 ? {} : { reason }),
     ...(agreement === undefined ? {} : { agreement }),
+    ...(ticket ? { source: 'ticket' as const } : {}),
   };
 }

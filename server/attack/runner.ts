@@ -1,25 +1,41 @@
 import { canonicalAddress } from '../../shared/address.js';
 import { loadAttackKey } from './attack-key.js';
-import { ATTACK_CATALOG } from './catalog/index.js';
+import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from './catalog/index.js';
 import { createAttackContext } from './context.js';
 import { discoverAddress, probeTarget } from './discover.js';
+import { findTicketEndpoint } from './issuer-discovery.js';
 import { describeExpectation } from './judge.js';
 import { runAttack } from './run-attack.js';
 import { AttackSetupError } from './setup-error.js';
+import { createTicketTools, type TicketTools } from './ticket-tools.js';
 import { createTransport } from './transport.js';
 import type { Attack, AttackReport, AttackResult, AttackSummary } from './types.js';
 
 export interface RunAttacksOptions {
   /** The URL under attack: a route that requires a stamp and answers GET and POST. */
   target: string | URL;
-  /** A client key the target trusts: a private JWK (or `oct`) with `kid` and `alg`. */
-  key: Readonly<Record<string, unknown>>;
+  /**
+   * A client key the target trusts: a private JWK (or `oct`) with `kid` and `alg`. Without
+   * one only the ticket attacks run (they use keys the harness makes: tickets need no registration).
+   */
+  key?: Readonly<Record<string, unknown>>;
   /** The address the target observes for us; default: ask its echo endpoint (PROTOCOL.md §6). */
   ip?: string;
   /** Run only these attacks (by name). */
   only?: readonly string[];
-  /** The catalog to run; default the built-in `ATTACK_CATALOG`. */
+  /** The catalog to run; default the built-in `ATTACK_CATALOG`, then `TICKET_ATTACK_CATALOG` when there is an issuer. */
   attacks?: readonly Attack[];
+  /**
+   * The ticket issuer the target trusts (its origin, or its ticket endpoint). Default: the
+   * target itself, when it publishes `/.well-known/ipstamp/issuer-jwks`; else no ticket attack runs.
+   */
+  issuer?: string | URL;
+  /** A local address the issuer trusts as a proxy: the ip-unverifiable ticket-request attacks connect from it. */
+  proxyAddress?: string;
+  /** The target's clock-skew tolerance in seconds (default 5): how long past a ticket's exp the expiry attack waits. */
+  skew?: number;
+  /** The longest the expiry attack waits for a ticket to run out, in ms. Default 15000; longer-lived tickets skip it. */
+  ticketWaitMs?: number;
   /** Per request, in ms. Default 3000. */
   timeoutMs?: number;
   /** Copies sent at once by race attacks. Default 8. */
@@ -33,7 +49,7 @@ export interface RunAttacksOptions {
   /** Told after each attack (for progress lines). */
   onResult?: (result: AttackResult, index: number, total: number) => void;
   /** Told once the address is known, before the first attack. */
-  onReady?: (info: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg'>) => void;
+  onReady?: (info: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>) => void;
   /** Told before each attack. */
   onStart?: (attack: Attack, index: number, total: number) => void;
 }
@@ -86,9 +102,17 @@ function summarize(results: readonly AttackResult[]): AttackSummary {
   return { total: results.length, passed: count('pass'), warnings: count('warn'), failed: count('fail'), skipped: count('skip'), errors: count('error') };
 }
 
+const isTicketAttack = (a: Pick<Attack, 'tags'>): boolean => a.tags?.includes('ticket') === true;
+
 function notesFor(results: readonly AttackResult[]): string[] {
   const notes: string[] = [];
-  if (results.some((r) => 'accept' in r.expect && r.verdict === 'fail')) {
+  const refused = results.filter((r) => 'accept' in r.expect && r.verdict === 'fail');
+  if (refused.some((r) => isTicketAttack(r))) {
+    notes.push(
+      "A ticket control was refused. Check that the target trusts the issuer: its issuers option must map the iss of the issuer's tickets to the issuer's JWK Set. Until the ticket controls pass, a ticket attack's rejection proves nothing.",
+    );
+  }
+  if (refused.some((r) => !isTicketAttack(r))) {
     notes.push(
       'A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST: until the controls pass, a rejection below proves nothing.',
     );
@@ -112,11 +136,15 @@ function notesFor(results: readonly AttackResult[]): string[] {
 export async function runAttacks(options: RunAttacksOptions): Promise<AttackReport> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   const target = checkTarget(options.target);
-  const key = loadAttackKey(options.key);
+  const givenKey = options.key === undefined ? undefined : loadAttackKey(options.key);
   const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 3000, 50, 60_000);
   const raceCopies = integerOption('raceCopies', options.raceCopies, 8, 2, 64);
   const maxRunMs = integerOption('maxRunMs', options.maxRunMs, 50_000, 100, 600_000);
-  const attacks = select(options.attacks ?? ATTACK_CATALOG, options.only);
+  const skew = integerOption('skew', options.skew, 5, 0, 86_400);
+  const maxWaitMs = integerOption('ticketWaitMs', options.ticketWaitMs, 15_000, 0, 900_000);
+  const proxyAddress = options.proxyAddress === undefined ? undefined : canonicalAddress(options.proxyAddress);
+  if (options.proxyAddress !== undefined && proxyAddress === undefined) throw new TypeError('proxyAddress must be a valid, specified IPv4 or IPv6 address');
+  let attacks = select(options.attacks ?? [...ATTACK_CATALOG, ...TICKET_ATTACK_CATALOG], options.only);
   const reach = {
     timeoutMs,
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
@@ -133,11 +161,26 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
     ip = await discoverAddress(target, reach);
   }
 
+  const endpoint = attacks.some(isTicketAttack) ? await findTicketEndpoint(target, options.issuer, reach) : undefined;
+  // named with `only`, a ticket attack runs even without an issuer, to say why it cannot apply
+  if (!endpoint && options.only === undefined) attacks = attacks.filter((a) => !isTicketAttack(a));
+  if (!givenKey) {
+    if (!endpoint) throw new AttackSetupError('no-issuer');
+    if (attacks.some((a) => !isTicketAttack(a))) {
+      if (options.only !== undefined) throw new TypeError('only: without a key only ticket attacks can run');
+      attacks = attacks.filter(isTicketAttack);
+    }
+  }
+  const tickets: TicketTools | undefined = endpoint && createTicketTools({ endpoint, target, skew, maxWaitMs, ...reach, ...(proxyAddress ? { proxyAddress } : {}) });
+  // without a client key the stamps of the run are the ticket holder's: its thumbprint is its kid
+  const key = givenKey ?? loadAttackKey(tickets!.key().privateJwk);
+
   const ipSource = options.ip === undefined ? 'echo' : 'given';
-  options.onReady?.({ target: target.href, ip, ipSource, kid: key.kid, alg: key.alg });
+  const ticketIssuer = endpoint === undefined ? {} : { ticketIssuer: endpoint.href };
+  options.onReady?.({ target: target.href, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
   const startedAt = new Date();
   const started = performance.now();
-  const ctx = createAttackContext({ target, ip, key, raceCopies });
+  const ctx = createAttackContext({ target, ip, key, raceCopies, ...(tickets ? { tickets } : {}) });
   const transport = createTransport(reach);
   const results: AttackResult[] = [];
   try {
@@ -149,6 +192,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
     }
   } finally {
     await transport.close();
+    await tickets?.close();
   }
   const summary = summarize(results);
   return {
@@ -157,6 +201,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
     ipSource,
     kid: key.kid,
     alg: key.alg,
+    ...ticketIssuer,
     startedAt: startedAt.toISOString(),
     ms: Math.round(performance.now() - started),
     results,

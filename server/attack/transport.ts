@@ -19,15 +19,27 @@ export interface Transport {
 }
 
 export function createTransport(options: TransportOptions): Transport {
-  const agent = new Agent({
-    connect: { timeout: options.timeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) },
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-  });
+  const agentFrom = (localAddress: string | undefined): Agent =>
+    new Agent({
+      connect: { timeout: options.timeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
+  const agent = agentFrom(options.localAddress);
+  // a request may play a proxy the target trusts: one agent per such address, made on first use
+  const others = new Map<string, Agent>();
+  const agentFor = (req: HttpAttackRequest): Agent => {
+    if (req.localAddress === undefined || req.localAddress === options.localAddress) return agent;
+    let other = others.get(req.localAddress);
+    if (!other) others.set(req.localAddress, (other = agentFrom(req.localAddress)));
+    return other;
+  };
   return {
-    send: (req, target) => (req.kind === 'raw' ? sendRaw(req, target, options) : sendHttp(req, agent, options.timeoutMs)),
-    close: () => agent.close(),
+    send: (req, target) => (req.kind === 'raw' ? sendRaw(req, target, options) : sendHttp(req, agentFor(req), options.timeoutMs)),
+    close: async () => {
+      await Promise.all([agent, ...others.values()].map((a) => a.close()));
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Reason } from '../../shared/reasons.js';
 import type { StampAlg, StampClaims } from '../../shared/schema.js';
+import type { TicketTools } from './ticket-tools.js';
 import type { TokenTamper } from './token-tamper.js';
 
 /** A wire reason (PROTOCOL.md §5), or `closed`: the target must drop the connection unanswered. */
@@ -19,6 +20,8 @@ export interface HttpAttackRequest {
   readonly body?: string | Uint8Array;
   /** A legitimate use that must be accepted before the attack proper (e.g. the original of a replay). */
   readonly setup?: boolean;
+  /** Connect from this local address instead of the run's own (a proxy address the target trusts). */
+  readonly localAddress?: string;
 }
 
 /** The two ends of the harness's own TCP connection, for bytes that name them (PROXY headers). */
@@ -119,6 +122,8 @@ export interface AttackContext {
   /** The public JWK of the throwaway attacker key (for embedded-`jwk` attacks). */
   readonly attackerPublicJwk: Readonly<Record<string, unknown>>;
   readonly tamper: TokenTamper;
+  /** Ticket tools (PROTOCOL.md §7), present when the target issues tickets or an issuer was named. */
+  readonly tickets: TicketTools | undefined;
 }
 
 export interface Attack {
@@ -134,7 +139,7 @@ export interface Attack {
 
 /** What came back for one request. */
 export type Outcome =
-  | { readonly kind: 'response'; readonly status: number; readonly reason?: string; readonly agreement?: string }
+  | { readonly kind: 'response'; readonly status: number; readonly reason?: string; readonly agreement?: string; readonly source?: 'ticket' }
   | { readonly kind: 'closed' }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'unreachable'; readonly code: string };
@@ -174,6 +179,8 @@ export interface AttackReport {
   readonly ipSource: 'echo' | 'given';
   readonly kid: string;
   readonly alg: StampAlg;
+  /** The ticket endpoint the ticket attacks asked, when they ran. */
+  readonly ticketIssuer?: string;
   readonly startedAt: string;
   readonly ms: number;
   readonly results: readonly AttackResult[];

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ATTACK_CATALOG } from '../../attack/catalog/index.js';
+import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from '../../attack/catalog/index.js';
 import { formatReportMarkdown } from '../../attack/report-markdown.js';
 import { columnsFor, formatHeaderLine, formatIntro, formatOutro, formatResultLine } from '../../attack/report-text.js';
 import { runAttacks } from '../../attack/runner.js';
@@ -9,10 +9,14 @@ import { parseFlags } from '../parse-flags.js';
 import { UsageError } from '../usage-error.js';
 
 export const usage = `Usage: ipstamp attack --target URL --key CLIENT_JWK_FILE [options]
+       ipstamp attack --target URL --issuer URL [options]   (ticket attacks only)
 
 Runs the replay/forgery catalog against a live verifier, speaking only the wire protocol.
 The target URL must require a stamp and answer GET and POST; the key is a private JWK (or
 oct) the target trusts. The target should run with onMismatch: 'reject' for the ip attacks.
+When the target issues tickets (it publishes /.well-known/ipstamp/issuer-jwks) or --issuer
+names the issuer it trusts, the ticket attacks (PROTOCOL §7) run too, with keys the harness
+makes itself: tickets need no registration, so without --key they run alone.
 
 Options:
   --target URL          the route under attack (e.g. http://127.0.0.1:8080/orders)
@@ -26,6 +30,14 @@ Options:
   --race N              copies of one stamp sent at once by replay-race (default 8)
   --local-address ADDR  connect from this local address
   --ca FILE             trust this CA certificate (PEM) for an https target
+  --issuer URL          the ticket issuer the target trusts: its origin or ticket endpoint
+                        (default: the target itself, when it issues tickets)
+  --proxy-address ADDR  a local address the issuer trusts as a proxy (without the PROXY
+                        protocol): enables the attacks that must get 403 ip-unverifiable
+  --skew S              the target's clock-skew tolerance (default 5): the expired-ticket
+                        attack waits this long past the ticket's exp
+  --ticket-wait S       longest wait for a ticket to expire (default 15); an issuer whose
+                        tickets live longer skips the expired-ticket attack
   --list                print the attack names and exit
 
 Exit status: 0 every attack rejected and every legitimate request accepted;
@@ -44,6 +56,10 @@ const FLAGS = {
   race: { type: 'string' },
   'local-address': { type: 'string' },
   ca: { type: 'string' },
+  issuer: { type: 'string' },
+  'proxy-address': { type: 'string' },
+  skew: { type: 'string' },
+  'ticket-wait': { type: 'string' },
   list: { type: 'boolean' },
 } as const;
 
@@ -95,30 +111,38 @@ function progress(): { show(text: string): void; clear(): void } {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, FLAGS);
+  const catalog = [...ATTACK_CATALOG, ...TICKET_ATTACK_CATALOG];
   if (values.list === true) {
-    const width = Math.max(...ATTACK_CATALOG.map((a) => a.name.length));
-    for (const a of ATTACK_CATALOG) process.stdout.write(`${a.name.padEnd(width)}  ${a.description}\n`);
+    const width = Math.max(...catalog.map((a) => a.name.length));
+    for (const a of catalog) process.stdout.write(`${a.name.padEnd(width)}  ${a.description}\n`);
     return 0;
   }
   const target = values.target as string | undefined;
   const keyPath = values.key as string | undefined;
   if (target === undefined) throw new UsageError('--target URL is required');
-  if (keyPath === undefined) throw new UsageError('--key FILE is required');
+  const issuer = values.issuer as string | undefined;
+  if (keyPath === undefined && issuer === undefined) throw new UsageError('--key FILE is required (or --issuer URL for the ticket attacks alone)');
   const json = values.json === true;
   const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
   const timeoutMs = integerFlag('timeout', values.timeout as string | undefined, 50, 60_000);
   const raceCopies = integerFlag('race', values.race as string | undefined, 2, 64);
-  const attacks = only === undefined ? ATTACK_CATALOG : ATTACK_CATALOG.filter((a) => only.includes(a.name));
+  const skew = integerFlag('skew', values.skew as string | undefined, 0, 86_400);
+  const ticketWait = integerFlag('ticket-wait', values['ticket-wait'] as string | undefined, 0, 900);
+  const attacks = only === undefined ? catalog : catalog.filter((a) => only.includes(a.name));
   const columns = columnsFor(attacks);
   const line = progress();
 
   let report: AttackReport;
   try {
-    const key = await readKeyFile(keyPath);
+    const key = keyPath === undefined ? undefined : await readKeyFile(keyPath);
     const ca = typeof values.ca === 'string' ? await readCaFile(values.ca) : undefined;
     report = await runAttacks({
       target,
-      key,
+      ...(key === undefined ? {} : { key }),
+      ...(issuer === undefined ? {} : { issuer }),
+      ...(values['proxy-address'] === undefined ? {} : { proxyAddress: values['proxy-address'] as string }),
+      ...(skew === undefined ? {} : { skew }),
+      ...(ticketWait === undefined ? {} : { ticketWaitMs: ticketWait * 1000 }),
       ...(values.ip === undefined ? {} : { ip: values.ip as string }),
       ...(only === undefined ? {} : { only }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
