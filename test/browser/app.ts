@@ -5,7 +5,7 @@ import { createKeyRegistry, type KeyRegistry } from '../../server/registry/key-r
 import { isKeyRegistryFullError } from '../../server/registry/registry-error.js';
 
 /** The page the tests drive: it loads the bundle and hands it to the test as `window.ipstamp`. */
-const PAGE = `<!doctype html>
+export const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <link rel="icon" href="data:,">
 <title>loading</title>

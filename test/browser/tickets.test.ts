@@ -8,6 +8,7 @@ import { ipstamp } from '../../server/plugin.js';
 import { decodeBase64urlText } from '../../shared/base64url.js';
 import { STAMP_HEADER, TICKET_HEADER } from '../../shared/schema.js';
 import { chromiumPath, collectPageProblems, launchChromium, type PageProblems } from '../support/chromium.js';
+import { PAGE } from './app.js';
 import type { PageReply } from './page-driver.js';
 
 /**
@@ -17,15 +18,6 @@ import type { PageReply } from './page-driver.js';
  */
 const executable = chromiumPath();
 
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<link rel="icon" href="data:,">
-<title>loading</title>
-<script type="module">
-  import * as ipstamp from '/ipstamp.js';
-  window.ipstamp = ipstamp;
-  document.title = 'ready';
-</script>`;
 
 const open = { config: { ipstamp: false as const } };
 
