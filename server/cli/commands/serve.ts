@@ -46,8 +46,12 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
 
 function verdictBody(verdict: Verdict | null): Record<string, unknown> {
   if (verdict === null) throw new Error('ipstamp: an unverified request reached the verdict route');
-  const { ip, agreement, kid, jti, iat, hints, source, issuer } = verdict;
-  return issuer === undefined ? { ip, agreement, kid, jti, iat, source, hints } : { ip, agreement, kid, jti, iat, source, issuer, hints };
+  const { ip, agreement, kid, jti, iat, hints, source, issuer, replayChecked } = verdict;
+  const body: Record<string, unknown> = { ip, agreement, kid, jti, iat, source, hints };
+  if (issuer !== undefined) body.issuer = issuer;
+  // only with --on-store-error accept: say so on the answer itself, not only in the log
+  if (!replayChecked) body.replayChecked = false;
+  return body;
 }
 
 function buildApp(config: ServeConfig): FastifyInstance {
