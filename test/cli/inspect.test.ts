@@ -134,7 +134,8 @@ describe('inspect agrees with the verifier', () => {
         expect(report.firstFailure ?? 'accepted').toBe(core.ok ? 'accepted' : core.reason);
         seen.add(core.ok ? 'accepted' : core.reason);
       }),
-      { numRuns: 600 },
+      // a fixed seed: 1the coverage assertion below must not depend on the draw
+      { numRuns: 600, seed: 1 },
     );
     // the generators reach every outcome a stamp alone can produce, or the property proves little
     expect([...seen].sort()).toEqual(
