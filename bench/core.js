@@ -3,11 +3,14 @@
  * tokens, and vs jose's jwtVerify with equivalent options. One core, no HTTP.
  *   node bench/core.js [--quick]
  */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { createHmac, createPrivateKey, createPublicKey, createSecretKey, sign, timingSafeEqual, verify } from 'node:crypto';
 import { exportJWK, generateKeyPair, generateSecret, jwtVerify, importJWK } from 'jose';
 import { createVerifierCore } from '../dist/server/verify/verifier.js';
 import { MemoryReplayStore } from '../dist/server/stores/memory.js';
-import { compareOps, fmt } from './measure.js';
+import { compareOpsByRound, fmt, median, medianRatio } from './measure.js';
 
 const ALGS = ['HS256', 'ES256', 'EdDSA'];
 
@@ -37,7 +40,9 @@ function makeTokens(alg, privateJwk, count) {
         : alg === 'ES256'
           ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
           : sign(null, Buffer.from(input), key);
-    tokens.push(`${input}.${sig.toString('base64url')}`);
+    // flat, as a header value from the HTTP parser is (a template literal makes a rope, which
+    // the first variant to read it would pay to flatten)
+    tokens.push(Buffer.from(`${input}.${sig.toString('base64url')}`).toString('latin1'));
   }
   return tokens;
 }
@@ -64,10 +69,13 @@ function rawPipeline(alg, publicJwk) {
 }
 
 export async function measureCore({ quick = false } = {}) {
-  const count = quick ? 5_000 : 20_000;
-  const rounds = quick ? 3 : 5;
+  // many alternating rounds, CPU time, the ratio taken per round: on a shared 2-core
+  // machine a round can be slowed by a neighbour, and then both of its variants are. A round
+  // lasts ~50 ms (quick) or ~150 ms, so garbage collections fall in proportion, not by phase.
+  const rounds = quick ? 7 : 15;
   const out = {};
   for (const alg of ALGS) {
+    const count = (alg === 'HS256' ? 10_000 : 700) * (quick ? 1 : 3);
     const { privateJwk, publicJwk } = await keyPair(alg);
     const tokens = makeTokens(alg, privateJwk, count);
     const inputs = tokens.map((t) => ({
@@ -78,29 +86,71 @@ export async function measureCore({ quick = false } = {}) {
     }));
     const raw = rawPipeline(alg, publicJwk);
     const joseKey = await importJWK(publicJwk, alg);
-    const ops = await compareOps(
+    // One verifier for the whole run, as a server keeps one (a verifier made per round would
+    // be measured half cold, its closures not yet optimized); the tokens are reused each round,
+    // so its store starts empty each round — through a forwarding store, whose call is charged.
+    const store = { current: new MemoryReplayStore(), insertIfAbsent: (key, ttlMs) => store.current.insertIfAbsent(key, ttlMs) };
+    const verifier = createVerifierCore({ keys: { keys: [publicJwk] }, replayStore: store, maxAge: 600 });
+    const byRound = await compareOpsByRound(
       {
         raw: () => (i) => raw(tokens[i]),
-        // a fresh store each round: the same jtis must be fresh again
         ipstamp: () => {
-          const v = createVerifierCore({ keys: { keys: [publicJwk] }, replayStore: new MemoryReplayStore(), maxAge: 600 });
+          store.current = new MemoryReplayStore();
           return async (i) => {
-            const r = await v.verify(inputs[i]);
+            const r = await verifier.verify(inputs[i]);
             if (!r.ok) throw new Error(`rejected: ${r.reason}`);
           };
         },
+      },
+      { count, rounds, clock: 'cpu' },
+    );
+    // jose alternates with raw on its own, after: the garbage of its promise-heavy path would
+    // otherwise land in the rounds of whichever variant follows it
+    const joseRounds = await compareOpsByRound(
+      {
+        raw: () => (i) => raw(tokens[i]),
         jose: () => (i) => jwtVerify(tokens[i], joseKey, { algorithms: [alg], typ: 'ipstamp+jwt', maxTokenAge: 600, clockTolerance: 5 }),
       },
-      { count, rounds },
+      { count: Math.min(count, 1_000), rounds: quick ? 3 : 5, clock: 'cpu' },
     );
-    out[alg] = { ...ops, ratioVsRaw: ops.ipstamp / ops.raw, ratioJoseVsRaw: ops.jose / ops.raw };
+    byRound.jose = joseRounds.jose;
+    const ops = Object.fromEntries(Object.entries(byRound).map(([k, v]) => [k, median(v)]));
+    out[alg] = { ...ops, ratioVsRaw: medianRatio(byRound.ipstamp, byRound.raw), ratioJoseVsRaw: medianRatio(joseRounds.jose, joseRounds.raw) };
   }
   return out;
 }
 
+/**
+ * The core figures as the median of `processes` separate runs (one child process each): the
+ * JIT can settle a pipeline into a faster or slower shape for a whole process (the raw one,
+ * here, now and then runs 15% faster from start to end), which no number of rounds inside
+ * one process averages out. Per alg, the run with the median ratio is kept whole.
+ */
+export async function measureCoreInProcesses({ quick = false, processes = 3 } = {}) {
+  const runs = [];
+  for (let i = 0; i < processes; i++) {
+    const child = fork(fileURLToPath(import.meta.url), ['--json', ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    const [code] = await once(child, 'exit');
+    if (code !== 0) throw new Error(`core bench process exited with ${code}`);
+    runs.push(JSON.parse(out));
+  }
+  const result = {};
+  for (const alg of ALGS) {
+    const sorted = runs.map((r) => r[alg]).sort((a, b) => a.ratioVsRaw - b.ratioVsRaw);
+    result[alg] = { ...sorted[sorted.length >> 1], ratioVsRawPerProcess: sorted.map((r) => r.ratioVsRaw) };
+  }
+  return result;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await measureCore({ quick: process.argv.includes('--quick') });
-  console.log('verifications/s, one core (median of alternating rounds)');
+  if (process.argv.includes('--json')) {
+    process.stdout.write(JSON.stringify(result));
+    process.exit(0);
+  }
+  console.log('verifications per CPU-second, one core (medians of alternating rounds; ratios per round)');
   console.log('alg     raw node:crypto   ipstamp core   jose jwtVerify   ipstamp/raw   jose/raw');
   for (const [alg, r] of Object.entries(result)) {
     console.log(

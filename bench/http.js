@@ -1,14 +1,24 @@
 /**
- * HTTP cost of ipstamp, measured honestly on 2 cores: the server is pinned to core 0 and the
- * load (autocannon, in this process) to core 1, and the figure that counts is the server's
- * own CPU time per answered request — the load generator saturates before the server does.
- * Variants alternate round by round so drift hits all of them; medians of the rounds.
+ * HTTP cost of ipstamp, measured honestly on 2 cores: every server is pinned to core 0 and the
+ * load (this process) to core 1, and the figure that counts is the server's own CPU time per
+ * answered request.
+ *
+ * - Load: bench/load.js, requests built before each window, 10 keep-alive connections each
+ *   sending its next request when the answer is in. It outruns every server here, so each
+ *   server runs saturated and batches as much as it can; a slow client would have charged the
+ *   server per-wakeup costs it does not pay under real load.
+ * - Noise: the servers of all variants run at once and take turns, one short window each per
+ *   round; a variant's ratio is the median over rounds of bare's CPU per request over the
+ *   variant's in the same round, so drift of a noisy machine cancels out. The full run starts
+ *   fresh processes several times (generations), so no one process's luck decides.
+ * - Latency: p99 at a fixed 5,000 req/s with autocannon, once per variant, in the last generation.
  */
 import { fork, execFileSync } from 'node:child_process';
 import { createHmac, createPrivateKey, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import autocannon from 'autocannon';
+import { blast, buildRequests } from './load.js';
 import { median } from './measure.js';
 
 function pin(pid, core) {
@@ -31,17 +41,16 @@ async function makeKeys() {
   return out;
 }
 
-/** Fresh, distinct stamps for one run (each is good once). */
-function makeStamps(jwk, port, count) {
+/** Makes fresh, distinct stamps for one server (each is good once), as many as asked each time. */
+function stampMaker(jwk, port) {
   const { alg, kid } = jwk;
   const header = Buffer.from(JSON.stringify({ alg, typ: 'ipstamp+jwt', kid })).toString('base64url');
   const key = alg === 'HS256' ? Buffer.from(jwk.k, 'base64url') : createPrivateKey({ key: jwk, format: 'jwk' });
-  const iat = Math.floor(Date.now() / 1000);
   const htu = `http://127.0.0.1:${port}/orders`;
-  const out = new Array(count);
   const salt = Math.random().toString(36).slice(2, 10);
-  for (let i = 0; i < count; i++) {
-    const claims = { ip: '127.0.0.1', iat, jti: `${salt}-${i.toString().padStart(16, '0')}`, htm: 'GET', htu };
+  let serial = 0;
+  return () => {
+    const claims = { ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu };
     const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const sig =
       alg === 'HS256'
@@ -49,9 +58,8 @@ function makeStamps(jwk, port, count) {
         : alg === 'ES256'
           ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
           : sign(null, Buffer.from(input), key);
-    out[i] = `${input}.${sig.toString('base64url')}`;
-  }
-  return out;
+    return `${input}.${sig.toString('base64url')}`;
+  };
 }
 
 async function startServer(variant, keys, redisUrl) {
@@ -66,39 +74,61 @@ async function startServer(variant, keys, redisUrl) {
   return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
 }
 
-async function load({ port, stamps, duration, overallRate, connections = 10 }) {
-  let i = 0;
-  const options = {
-    url: `http://127.0.0.1:${port}/orders`,
-    connections,
-    duration,
-    requests: stamps ? [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'client-ip-attestation': stamps[i++ % stamps.length] } }) }] : undefined,
-  };
-  if (overallRate) options.overallRate = overallRate;
-  const result = await autocannon(options);
-  return { ok: result['2xx'], errors: result.non2xx + result.errors + result.timeouts, rps: result.requests.average, p99: result.latency.p99 };
-}
-
 const STAMPED = { 'ipstamp-hs256-memory': 'hs256', 'ipstamp-es256-memory': 'es256', 'ipstamp-hs256-redis': 'hs256', 'naive-jose-hs256': 'hs256' };
 
-/** One window: server CPU per answered request (µs), req/s, p99; and p99 at a fixed rate. */
-async function measureVariant(variant, keys, { duration, rate, redisUrl }) {
-  const server = await startServer(variant, keys, redisUrl);
-  try {
-    const alg = STAMPED[variant];
-    const expectRps = alg === 'es256' ? 12_000 : 40_000;
-    const stampsFor = (seconds, rps) => (alg ? makeStamps(keys.private[alg], server.port, Math.ceil(seconds * rps * 1.3) + 1000) : undefined);
-    await load({ port: server.port, stamps: stampsFor(1, expectRps), duration: 1 }); // warm-up
-    const stamps = stampsFor(duration, expectRps);
-    await server.ask('cpu-start');
-    const run = await load({ port: server.port, stamps, duration });
-    const { cpuMicros } = await server.ask('cpu-stop');
-    const fixed = await load({ port: server.port, stamps: stampsFor(duration, rate), duration, overallRate: rate });
-    if (run.errors > 0 || fixed.errors > 0) throw new Error(`${variant}: ${run.errors + fixed.errors} failed requests`);
-    return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps, p99: run.p99, p99AtRate: fixed.p99 };
-  } finally {
-    await server.stop();
-  }
+/** One server and what it takes to load it: its requests come from here, built before each window. */
+function target(variant, server, keys) {
+  const alg = STAMPED[variant];
+  const nextStamp = alg ? stampMaker(keys.private[alg], server.port) : undefined;
+  const requests = (count) =>
+    buildRequests({
+      host: `127.0.0.1:${server.port}`,
+      path: '/orders',
+      count,
+      headersOf: nextStamp ? () => ({ 'client-ip-attestation': nextStamp() }) : undefined,
+    });
+  return { variant, server, requests, nextStamp, expectRps: alg === 'es256' ? 8_000 : 30_000 };
+}
+
+/** One window: the server's CPU per answered request (µs) and its rate. Failed answers fail the bench. */
+async function window(t, seconds) {
+  // enough requests for the window at 1.5× the rate seen so far; running out only ends it early
+  const requests = t.requests(Math.ceil(t.expectRps * seconds * 1.5) + 500);
+  await t.server.ask('cpu-start');
+  const run = await blast({ port: t.server.port, requests, duration: seconds });
+  const { cpuMicros } = await t.server.ask('cpu-stop');
+  if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests`);
+  t.expectRps = Math.max(1_000, run.rps);
+  return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps };
+}
+
+/** p99 latency at a fixed rate, fresh stamps per request (autocannon paces well at this rate). */
+async function latencyAt(t, rate, seconds) {
+  const stamps = t.nextStamp ? Array.from({ length: Math.ceil(rate * seconds * 1.2) + 200 }, t.nextStamp) : undefined;
+  let i = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${t.server.port}/orders`,
+    connections: 10,
+    duration: seconds,
+    overallRate: rate,
+    requests: stamps ? [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'client-ip-attestation': stamps[i++ % stamps.length] } }) }] : undefined,
+  });
+  if (result.non2xx + result.errors + result.timeouts > 0) throw new Error(`${t.variant}: failed requests at ${rate} req/s`);
+  return result.latency.p99;
+}
+
+/** Starts every variant's server at once. */
+async function startGeneration(variants, keys, redisUrl) {
+  const servers = await Promise.all(variants.map((v) => startServer(v, keys, redisUrl)));
+  return variants.map((v, i) => target(v, servers[i], keys));
+}
+
+/**
+ * A fresh process needs about a second of load before its CPU per request settles (JIT,
+ * compiler threads, pools); the last warm-up window also sets the rate estimate.
+ */
+async function warmUp(targets, seconds) {
+  for (const t of targets) for (let w = 0; w < seconds / 0.4; w++) await window(t, 0.4);
 }
 
 export async function measureHttp({ quick = false, redisUrl } = {}) {
@@ -106,23 +136,43 @@ export async function measureHttp({ quick = false, redisUrl } = {}) {
   const keys = await makeKeys();
   const variants = ['bare', 'trust-proxy', 'ipstamp-hs256-memory', 'ipstamp-es256-memory', 'naive-jose-hs256'];
   if (redisUrl) variants.push('ipstamp-hs256-redis');
-  const rounds = 3;
-  const settings = { duration: quick ? 1 : 4, rate: 5_000, redisUrl };
-  const samples = Object.fromEntries(variants.map((v) => [v, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const v of variants) samples[v].push(await measureVariant(v, keys, settings));
+  // Fresh server processes every generation: one process can run a fifth slower than its twin
+  // for its whole life (JIT and memory layout luck), which a median over processes absorbs.
+  const generations = quick ? 1 : 4;
+  const roundsPerGeneration = quick ? 5 : 3;
+  const seconds = quick ? 0.4 : 2;
+  const samples = new Map(variants.map((v) => [v, []]));
+  const p99 = new Map();
+  for (let g = 0; g < generations; g++) {
+    const targets = await startGeneration(variants, keys, redisUrl);
+    try {
+      await warmUp(targets, 1.2);
+      for (let r = 0; r < roundsPerGeneration; r++) {
+        // rotate who goes first, so no variant always follows the same neighbour
+        for (let k = 0; k < targets.length; k++) {
+          const t = targets[(k + r + g) % targets.length];
+          samples.get(t.variant).push(await window(t, seconds));
+        }
+      }
+      if (g === generations - 1) for (const t of targets) p99.set(t.variant, await latencyAt(t, 5_000, quick ? 1 : 3));
+    } finally {
+      await Promise.all(targets.map((t) => t.server.stop()));
+    }
   }
+
+  const bare = samples.get('bare');
   const out = {};
   for (const v of variants) {
-    const s = samples[v];
+    const s = samples.get(v);
     out[v] = {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
       rps: median(s.map((x) => x.rps)),
-      p99Ms: median(s.map((x) => x.p99)),
-      p99MsAt5k: median(s.map((x) => x.p99AtRate)),
+      p99MsAt5k: p99.get(v),
+      // per round, then the median: both windows of a round saw the same machine
+      bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
+      rounds: s.length,
     };
   }
-  for (const v of variants) out[v].bareOverVariant = out.bare.cpuPerRequestUs / out[v].cpuPerRequestUs;
   return out;
 }
 

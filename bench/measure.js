@@ -9,31 +9,54 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Operations per second of `fn(i)` (sync or async) over `count` calls. */
-export async function opsPerSecond(fn, count) {
-  const start = process.hrtime.bigint();
+/**
+ * Operations per second of `fn(i)` (sync or async) over `count` calls. `clock: 'cpu'` counts
+ * this process's CPU time instead of wall time: on a shared machine the time another process
+ * holds the core is then not charged to whichever variant happened to be running.
+ */
+export async function opsPerSecond(fn, count, { clock = 'wall' } = {}) {
+  // Every window starts with an empty young generation (with --expose-gc, as `npm run bench`
+  // runs): otherwise where the scavenges fall depends on the windows before, and a short
+  // window of an allocating pipeline can run with none at all, 15% faster than its steady state.
+  globalThis.gc?.({ type: 'minor' });
+  const start = clock === 'cpu' ? process.cpuUsage() : process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
     const r = fn(i);
     if (r && typeof r.then === 'function') await r;
+  }
+  if (clock === 'cpu') {
+    const used = process.cpuUsage(start);
+    return (count * 1e6) / (used.user + used.system);
   }
   const ns = Number(process.hrtime.bigint() - start);
   return (count * 1e9) / ns;
 }
 
 /**
- * Runs each variant `rounds` times, alternating (A B C A B C …), after one warm-up pass,
- * and returns the median ops/s of each.
+ * Runs each variant `rounds` times, alternating (A B C A B C …), after one warm-up pass, and
+ * returns every round's ops/s of each variant.
  */
-export async function compareOps(variants, { count, rounds = 5 }) {
+export async function compareOpsByRound(variants, { count, rounds = 5, clock = 'wall' }) {
   const results = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  for (const make of Object.values(variants)) await opsPerSecond(await make(), Math.min(count, 2000));
+  for (const make of Object.values(variants)) await opsPerSecond(await make(), Math.min(count, 2000), { clock });
   for (let r = 0; r < rounds; r++) {
     for (const [name, make] of Object.entries(variants)) {
       const fn = await make();
-      results[name].push(await opsPerSecond(fn, count));
+      results[name].push(await opsPerSecond(fn, count, { clock }));
     }
   }
+  return results;
+}
+
+/** The median ops/s of each variant over alternating rounds (see compareOpsByRound). */
+export async function compareOps(variants, options) {
+  const results = await compareOpsByRound(variants, options);
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
+}
+
+/** The median over rounds of a / b, each round's pair measured side by side. */
+export function medianRatio(a, b) {
+  return median(a.map((x, i) => x / b[i]));
 }
 
 export function fmt(n, digits = 0) {

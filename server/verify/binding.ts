@@ -7,33 +7,50 @@ import type { VerifyInput } from './types.js';
 /** What step 9 compares: the claims a request must be bound to (stamp claims, or a ticket request's). */
 type BindingClaims = Pick<StampClaims, 'htm' | 'htu' | 'cdg'>;
 
-// Host headers repeat; URL parsing them does not need to. Bounded like every cache here.
-const hostOrigins = new Map<string, string | null>();
-function hostOrigin(host: string, scheme: 'http' | 'https'): string | undefined {
-  const key = `${scheme} ${host}`;
-  let origin = hostOrigins.get(key);
+// Host headers repeat; URL parsing them does not need to. One map per scheme, so a lookup
+// builds no key, and the last answer first: every request brings its Host as a new string,
+// which a map must hash, while comparing it with the last one is a short memcmp.
+// Bounded like every cache here: when full it starts over.
+const MAX_CACHED_HOSTS = 1024;
+const hostOrigins = { http: new Map<string, string | null>(), https: new Map<string, string | null>() };
+let lastHost = '';
+let lastScheme = '';
+let lastOrigin: string | null = null;
+function hostOrigin(host: string, scheme: string): string | undefined {
+  if (host === lastHost && scheme === lastScheme) return lastOrigin ?? undefined;
+  const cache = scheme === 'http' ? hostOrigins.http : scheme === 'https' ? hostOrigins.https : undefined;
+  if (cache === undefined) return originFromHost(host, scheme as 'http');
+  let origin = cache.get(host);
   if (origin === undefined) {
-    origin = originFromHost(host, scheme) ?? null;
-    if (hostOrigins.size >= 1024) hostOrigins.clear();
-    hostOrigins.set(key, origin);
+    origin = originFromHost(host, scheme as 'http') ?? null;
+    if (cache.size >= MAX_CACHED_HOSTS) cache.clear();
+    cache.set(host, origin);
   }
+  lastHost = host;
+  lastScheme = scheme;
+  lastOrigin = origin;
   return origin ?? undefined;
 }
 
 /** PROTOCOL.md §5 step 9: method, target URI (origin pinned or from Host) and body digest. */
 export function bindingMatches(claims: BindingClaims, input: VerifyInput, opts: Pick<CompiledOptions, 'origins' | 'requireBodyDigest'>): boolean {
   if (claims.htm !== input.method) return false;
-  const query = input.url.indexOf('?');
-  const path = query === -1 ? input.url : input.url.slice(0, query);
-  const schemeEnd = claims.htu.indexOf('://') + 3;
-  const pathStart = claims.htu.indexOf('/', schemeEnd);
-  if (pathStart === -1 || claims.htu.slice(pathStart) !== path) return false;
-  const origin = claims.htu.slice(0, pathStart);
+  const { htu } = claims;
+  const { url } = input;
+  const query = url.indexOf('?');
+  const pathLength = query === -1 ? url.length : query;
+  const schemeEnd = htu.indexOf('://') + 3;
+  const pathStart = htu.indexOf('/', schemeEnd);
+  // htu's path is exactly the request path, compared in place
+  if (pathStart === -1 || htu.length - pathStart !== pathLength || !htu.startsWith(query === -1 ? url : url.slice(0, query), pathStart)) {
+    return false;
+  }
   if (opts.origins) {
-    if (!opts.origins.has(origin)) return false;
+    if (!opts.origins.has(htu.slice(0, pathStart))) return false;
   } else {
     const host = input.headers.host;
-    if (typeof host !== 'string' || hostOrigin(host, input.protocol ?? 'http') !== origin) return false;
+    const origin = typeof host === 'string' ? hostOrigin(host, input.protocol ?? 'http') : undefined;
+    if (origin === undefined || origin.length !== pathStart || !htu.startsWith(origin)) return false;
   }
   if (claims.cdg !== undefined) {
     const digest = createHash('sha256')

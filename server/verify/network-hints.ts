@@ -1,3 +1,4 @@
+import { hintAddress } from '../../shared/address.js';
 import { collectHints } from '../hints/collect.js';
 import { headerInstances } from '../hints/forwarding-header.js';
 import type { CompiledOptions } from './options.js';
@@ -10,6 +11,14 @@ import type { NetworkHints, VerifyInput } from './types.js';
  * so the hints serialize as JSON.
  */
 export function networkHints(input: Pick<VerifyInput, 'headers' | 'hints'>, opts: CompiledOptions): NetworkHints {
+  // The common case, answered without the general walk's arrays: a peer that is not one of
+  // our proxies. Its PROXY header and forwarding header are never believed, so the chain is
+  // the peer alone and the peer is the client — what collectHints answers too
+  // (test/verify/network-hints.property.test.ts).
+  const peer = input.hints.l3 === undefined ? undefined : hintAddress(input.hints.l3);
+  if (peer !== undefined && !opts.trust.contains(peer)) {
+    return { l3: peer, l4: undefined, proxy: undefined, l7: [], observed: peer, decidedBy: 'l3' };
+  }
   const hints = collectHints({
     l3: input.hints.l3,
     l4: input.hints.l4,

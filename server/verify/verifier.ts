@@ -1,18 +1,23 @@
 import { IpStampError } from '../../shared/errors.js';
 import type { Reason } from '../../shared/reasons.js';
-import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, stampClaimsSchema, type StampClaims } from '../../shared/schema.js';
+import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, parseStampClaims } from '../../shared/schema.js';
 import type { VerifiedTicket } from '../tickets/ticket-verifier.js';
 import { bindingMatches } from './binding.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
-import { decodeJsonSegment, splitCompact } from './compact.js';
+import { parseJsonBytes } from './compact.js';
 import { createHeaderDecoder } from './header-cache.js';
 import { compactHeaderValue } from './header-value.js';
 import { networkHints } from './network-hints.js';
 import { compileOptions, type CompiledOptions, type VerifierOptions } from './options.js';
 import { verifySignature } from './signature.js';
+import { readStamp } from './stamp-parts.js';
 import { REASON_STATUS } from './status.js';
 import type { NetworkHints, Verdict, VerifyInput, VerifyResult } from './types.js';
 import type { VerifierKey } from './verifier-key.js';
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
 
 export interface Verifier {
   /** Runs PROTOCOL.md §5 (and §7.4 for tickets) in order. Never throws for bad input: the result says why. */
@@ -42,14 +47,15 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     if (raw === undefined) {
       return input.required === false ? { ok: true, verdict: null, hints } : reject('missing', hints);
     }
-    const token = compactHeaderValue(raw);
+    // a single string goes straight to the split, whose alphabet has no comma: two instances
+    // Node joined with ", " are refused there, as compactHeaderValue would
+    const token = typeof raw === 'string' ? raw : compactHeaderValue(raw);
     if (token === undefined || token.length > MAX_STAMP_BYTES) return reject('malformed', hints);
-    const parts = splitCompact(token);
-    if (!parts) return reject('malformed', hints);
+    const parts = readStamp(token, decodeHeader);
+    if (typeof parts === 'string') return reject(parts, hints);
 
-    // 3: JOSE header
-    const header = decodeHeader(parts.headerSegment);
-    if (!header) return reject('bad-header', hints);
+    // 3: JOSE header (read with the split: the header cache answers most stamps)
+    const { header } = parts;
     const { alg, kid } = header;
     const nowMs = opts.now();
 
@@ -67,7 +73,9 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
       if (kid !== ticket.thumbprint) return reject('unknown-key', hints, kid);
     } else {
       try {
-        key = await opts.keySource(kid);
+        // awaiting a value that is not a promise still costs a trip through the microtask queue
+        const found = opts.keySource(kid);
+        key = isPromiseLike(found) ? await found : found;
       } catch {
         key = undefined; // a failing key lookup is treated as an unknown key: fail closed
       }
@@ -79,10 +87,9 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     if (!signatureOk) return reject('bad-signature', hints, kid);
 
     // 6: claims
-    const claimsJson = decodeJsonSegment(parts.payloadSegment);
-    const parsed = claimsJson && stampClaimsSchema.safeParse(claimsJson);
-    if (!parsed?.success) return reject('bad-claims', hints, kid);
-    const claims: StampClaims = parsed.data;
+    const claimsJson = parseJsonBytes(parts.payload);
+    const claims = claimsJson && parseStampClaims(claimsJson);
+    if (!claims) return reject('bad-claims', hints, kid);
     if (claimsBreakRules(claims, opts.maxAge, ticket !== undefined)) return reject('bad-claims', hints, kid);
 
     // 7–8: freshness
@@ -96,7 +103,8 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     // 10: single use, keyed by (kid, jti) — with a ticket the kid is the key's thumbprint
     let replayChecked = true;
     try {
-      const fresh = await opts.replayStore.insertIfAbsent(`${kid} ${claims.jti}`, replayTtlMs(claims.iat, nowMs, opts));
+      const inserted = opts.replayStore.insertIfAbsent(`${kid} ${claims.jti}`, replayTtlMs(claims.iat, nowMs, opts));
+      const fresh = typeof inserted === 'boolean' ? inserted : await inserted;
       if (!fresh) return reject('replay', hints, kid);
     } catch {
       if (opts.onStoreError !== 'accept') return reject('store-unavailable', hints, kid);

@@ -1,0 +1,108 @@
+/**
+ * A lean HTTP/1.1 load generator for the CPU-per-request window of bench/http.js.
+ *
+ * Why not autocannon there: with a fresh stamp per request (`setupRequest`) autocannon
+ * rebuilds every request in JavaScript, and on this machine it saturates its core at about a
+ * quarter of what the server can answer. An under-loaded server pays its per-wakeup costs
+ * (epoll, one write per response, an event-loop turn) for every request instead of sharing
+ * them across a batch, so its CPU per request rises with idleness — and a variant the client
+ * feeds slowly would be charged for the client's slowness. Here every request is built before
+ * the window opens (one Buffer, sliced), and a connection sends its next request as soon as
+ * the previous answer is complete: keep-alive, no pipelining, as a browser or undici does.
+ */
+import { connect } from 'node:net';
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;
+
+/** `count` requests `GET path`, as bytes: fixed `headers`, plus `headersOf(i)` for the i-th (a fresh stamp each). */
+export function buildRequests({ host, path, headers = {}, count = 1, headersOf }) {
+  const chunks = [];
+  for (let i = 0; i < count; i++) {
+    let text = `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
+    for (const [name, value] of Object.entries({ ...headers, ...(headersOf ? headersOf(i) : {}) })) text += `${name}: ${value}\r\n`;
+    chunks.push(Buffer.from(`${text}\r\n`, 'latin1'));
+  }
+  const all = Buffer.concat(chunks);
+  const out = new Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    out[i] = all.subarray(at, at + chunks[i].length);
+    at += chunks[i].length;
+  }
+  return out;
+}
+
+/**
+ * Sends `requests` in order (each used once; running out ends the window early) over
+ * `connections` keep-alive connections for `duration` seconds. Resolves with the answers by
+ * class and the rate. A malformed response or a closed connection counts as an error.
+ */
+export function blast({ port, host = '127.0.0.1', requests, connections = 10, duration }) {
+  return new Promise((resolve) => {
+    let next = 0;
+    let ok = 0;
+    let errors = 0;
+    let open = connections;
+    let stopping = false;
+    const started = process.hrtime.bigint();
+    const sockets = [];
+
+    const finish = () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      resolve({ ok, errors, rps: (ok + errors) / seconds, exhausted: next >= requests.length });
+    };
+
+    const start = () => {
+      const socket = connect({ port, host, noDelay: true });
+      sockets.push(socket);
+      let pending = Buffer.alloc(0);
+      const sendNext = () => {
+        if (stopping || next >= requests.length) {
+          socket.end();
+          return;
+        }
+        socket.write(requests[next++]);
+      };
+      socket.on('connect', sendNext);
+      socket.on('data', (chunk) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        // one request in flight per connection, so one response at most is complete here
+        const end = pending.indexOf(HEADER_END);
+        if (end === -1) return;
+        const head = pending.toString('latin1', 0, end);
+        const length = CONTENT_LENGTH.exec(head);
+        if (!length) {
+          errors++;
+          socket.destroy();
+          return;
+        }
+        const total = end + 4 + Number(length[1]);
+        if (pending.length < total) return;
+        if (head.startsWith('HTTP/1.1 2')) ok++;
+        else errors++;
+        pending = pending.subarray(total);
+        sendNext();
+      });
+      socket.on('error', () => {
+        errors++;
+      });
+      socket.on('close', () => {
+        if (--open === 0) finish();
+      });
+    };
+
+    for (let i = 0; i < connections; i++) start();
+    // Keep this process's event loop spinning (epoll with a zero timeout) so it never sleeps
+    // waiting for an answer: on loopback the kernel wakes a sleeping reader from inside the
+    // server's write, an inter-processor interrupt that costs a VM several µs, and that would
+    // be charged to the server's CPU — more for a slower server, whose client sleeps more.
+    const spin = () => {
+      if (open > 0) setImmediate(spin);
+    };
+    spin();
+    setTimeout(() => {
+      stopping = true;
+    }, duration * 1000).unref();
+  });
+}

@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bindingMatches } from '../../server/verify/binding.js';
+import { normalizeOrigin, originFromHost } from '../../shared/htu.js';
+
+/**
+ * Step 9 compares in place and remembers Host → origin answers (the last one first). Over
+ * sequences of requests that switch host, scheme, path and query, it must answer as the plain
+ * comparison does, with no memory at all.
+ */
+const RUNS = { numRuns: 1000 };
+
+function reference(claims: { htm: string; htu: string }, input: { method: string; url: string; headers: { host?: string }; protocol?: 'http' | 'https' }, origins?: Set<string>): boolean {
+  if (claims.htm !== input.method) return false;
+  const query = input.url.indexOf('?');
+  const path = query === -1 ? input.url : input.url.slice(0, query);
+  const pathStart = claims.htu.indexOf('/', claims.htu.indexOf('://') + 3);
+  if (pathStart === -1 || claims.htu.slice(pathStart) !== path) return false;
+  const origin = claims.htu.slice(0, pathStart);
+  if (origins) return origins.has(origin);
+  const host = input.headers.host;
+  return typeof host === 'string' && originFromHost(host, input.protocol ?? 'http') === origin;
+}
+
+const host = fc.constantFrom('api.example.com', 'API.example.com', 'api.example.com:443', 'api.example.com:80', 'api.example.com:8443', '127.0.0.1:3000', '[::1]:3000', 'a b', '', 'x/y', 'evil.example');
+const origin = fc.constantFrom('http://api.example.com', 'https://api.example.com', 'https://api.example.com:8443', 'http://127.0.0.1:3000', 'http://[::1]:3000', 'https://evil.example');
+const path = fc.constantFrom('/', '/orders', '/orders/1', '/a,b', '/%20', '');
+const request = fc.record({
+  claims: fc.record({ htm: fc.constantFrom('GET', 'POST'), htu: fc.tuple(origin, path).map(([o, p]) => `${o}${p}`) }),
+  input: fc.record({
+    method: fc.constantFrom('GET', 'POST'),
+    url: fc.tuple(path, fc.constantFrom('', '?', '?a=1', '?x=/orders')).map(([p, q]) => `${p}${q}`),
+    headers: fc.record({ host }, { requiredKeys: [] }),
+    protocol: fc.constantFrom<'http' | 'https' | undefined>('http', 'https', undefined),
+    hints: fc.constant({ l3: '192.0.2.7' }),
+  }),
+});
+
+describe('bindingMatches', () => {
+  it('answers like the plain comparison over sequences of requests (Host from the request)', () => {
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 20 }), (requests) => {
+        for (const { claims, input } of requests) {
+          expect(bindingMatches(claims, input, { origins: undefined, requireBodyDigest: false })).toBe(reference(claims, input));
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('answers like the plain comparison with pinned origins', () => {
+    const origins = new Set(['https://api.example.com', 'http://127.0.0.1:3000'].map((o) => normalizeOrigin(o)!));
+    fc.assert(
+      fc.property(request, ({ claims, input }) => {
+        expect(bindingMatches(claims, input, { origins, requireBodyDigest: false })).toBe(reference(claims, input, origins));
+      }),
+      RUNS,
+    );
+  });
+});
