@@ -97,9 +97,11 @@ async function window(t, seconds) {
   await t.server.ask('cpu-start');
   const run = await blast({ port: t.server.port, requests, duration: seconds });
   const { cpuMicros } = await t.server.ask('cpu-stop');
-  if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests`);
+  // A loaded machine can push a Redis answer past the store's deadline (a 503, as designed):
+  // a few are recorded, not fatal; more means the figure would not be about answered requests.
+  if (run.errors > Math.max(5, run.ok * 0.005)) throw new Error(`${t.variant}: ${run.errors} failed requests`);
   t.expectRps = Math.max(1_000, run.rps);
-  return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps };
+  return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps, errors: run.errors };
 }
 
 /** p99 latency at a fixed rate, fresh stamps per request (autocannon paces well at this rate). */
@@ -171,6 +173,7 @@ export async function measureHttp({ quick = false, redisUrl } = {}) {
       // per round, then the median: both windows of a round saw the same machine
       bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
       rounds: s.length,
+      failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
     };
   }
   return out;
