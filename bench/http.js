@@ -14,7 +14,7 @@
  * - Latency: p99 at a fixed 5,000 req/s with autocannon, once per variant, in the last generation.
  */
 import { fork, execFileSync } from 'node:child_process';
-import { createHmac, createPrivateKey, sign } from 'node:crypto';
+import { stampSigner } from './sign-stamp.js';
 import { once } from 'node:events';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import autocannon from 'autocannon';
@@ -43,23 +43,12 @@ async function makeKeys() {
 
 /** Makes fresh, distinct stamps for one server (each is good once), as many as asked each time. */
 function stampMaker(jwk, port) {
-  const { alg, kid } = jwk;
-  const header = Buffer.from(JSON.stringify({ alg, typ: 'ipstamp+jwt', kid })).toString('base64url');
-  const key = alg === 'HS256' ? Buffer.from(jwk.k, 'base64url') : createPrivateKey({ key: jwk, format: 'jwk' });
+  const signStamp = stampSigner(jwk);
   const htu = `http://127.0.0.1:${port}/orders`;
   const salt = Math.random().toString(36).slice(2, 10);
   let serial = 0;
-  return () => {
-    const claims = { ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu };
-    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const sig =
-      alg === 'HS256'
-        ? createHmac('sha256', key).update(input).digest()
-        : alg === 'ES256'
-          ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
-          : sign(null, Buffer.from(input), key);
-    return `${input}.${sig.toString('base64url')}`;
-  };
+  return () =>
+    signStamp({ ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu });
 }
 
 async function startServer(variant, keys, redisUrl) {
