@@ -19,6 +19,11 @@ export function networkHints(input: Pick<VerifyInput, 'headers' | 'hints'>, opts
   if (peer !== undefined && !opts.trust.contains(peer)) {
     return { l3: peer, l4: undefined, proxy: undefined, l7: [], observed: peer, decidedBy: 'l3' };
   }
+  return walkedHints(input, opts);
+}
+
+/** The general path: every hint through collectHints (the fast path above must agree with it). */
+export function walkedHints(input: Pick<VerifyInput, 'headers' | 'hints'>, opts: CompiledOptions): NetworkHints {
   const hints = collectHints({
     l3: input.hints.l3,
     l4: input.hints.l4,

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { collectHints } from '../../server/hints/collect.js';
-import { headerInstances } from '../../server/hints/forwarding-header.js';
-import { networkHints } from '../../server/verify/network-hints.js';
+import { networkHints, walkedHints } from '../../server/verify/network-hints.js';
 import { compileOptions } from '../../server/verify/options.js';
 import type { VerifyInput } from '../../server/verify/types.js';
 
@@ -21,23 +19,7 @@ const SETTINGS = [
   compileOptions({ keys, replayStore: store, trustedProxies: ['0.0.0.0/0', '::/0'], forwardedHeader: 'x-real-ip' }),
 ];
 
-function reference(input: Pick<VerifyInput, 'headers' | 'hints'>, opts: (typeof SETTINGS)[number]) {
-  const hints = collectHints({
-    l3: input.hints.l3,
-    l4: input.hints.l4,
-    headerValues: headerInstances(input.headers as Record<string, string | string[] | undefined>, opts.forwardedHeader.headerName),
-    trust: opts.trust,
-    forwardedHeader: opts.forwardedHeader,
-  });
-  return {
-    l3: hints.l3,
-    l4: hints.l4,
-    proxy: hints.l4 === undefined ? undefined : input.hints.proxy,
-    l7: hints.l7.map((entry) => entry ?? null),
-    observed: hints.observed,
-    decidedBy: hints.decidedBy,
-  };
-}
+const reference = walkedHints;
 
 const address = fc.oneof(
   fc.constantFrom('127.0.0.1', '::ffff:127.0.0.1', '::1', '10.1.2.3', '192.0.2.5', '192.0.2.77', '2001:db8::7', '0.0.0.0', '::', 'fe80::1%eth0', '[2001:db8::1]:443', '1.2.3.4:80', 'unknown', ''),
