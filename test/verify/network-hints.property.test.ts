@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { networkHints, walkedHints } from '../../server/verify/network-hints.js';
 import { compileOptions } from '../../server/verify/options.js';
-import type { VerifyInput } from '../../server/verify/types.js';
 
 /**
  * networkHints answers an untrusted peer without the general walk. It must give what the
