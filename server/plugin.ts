@@ -9,6 +9,7 @@ import { registerEchoRoute, registerMetricsRoute } from './plugin/routes.js';
 import { createVerifyHooks } from './plugin/verify-hook.js';
 import { registerTicketRoutes } from './plugin/ticket-routes.js';
 import { createVerifier } from './verify/create-verifier.js';
+import { trackPeerAddresses } from './hints/peer-address.js';
 
 export type { IpStampPluginOptions } from './plugin/options.js';
 export type { IpStampDecoration, IpStampRouteConfig } from './fastify-types.js';
@@ -29,6 +30,8 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
     );
   }
 
+  // l3 is read at accept (PROTOCOL §4): a late read of a reset connection finds nothing
+  trackPeerAddresses(fastify.server);
   installRawBodyParsers(fastify);
   const decoration: IpStampDecoration = {
     verifier,

@@ -5,8 +5,8 @@ import { observedIndex } from './observed.js';
 import type { TrustMatcher } from './trust.js';
 
 export interface HintSources {
-  /** The socket peer as Node reports it (`socket.remoteAddress`, e.g. `::ffff:127.0.0.1`). */
-  readonly l3: string | undefined;
+  /** The socket peer as Node reports it (`socket.remoteAddress`, e.g. `::ffff:127.0.0.1`); null/undefined when unknown. */
+  readonly l3: string | null | undefined;
   /** The connection's PROXY header (`proxyHeaderOf(socket)`), or just its source address, when it had one. */
   readonly l4?: ProxyHeader | string | undefined;
   /** Every instance of the configured forwarding header, in order (`req.headersDistinct[name] ?? []`). */
@@ -19,7 +19,7 @@ export interface HintSources {
 export type HintLayer = 'l3' | 'l4' | 'l7';
 
 export interface NetworkHints {
-  /** Canonical socket peer; undefined only when Node no longer knows it (socket gone). */
+  /** Canonical socket peer; undefined when it is unknown (socket gone, or an unspecified address). */
   readonly l3?: string;
   /** The PROXY header's source, present only when l3 is a trusted proxy and the header named one. */
   readonly l4?: string;
@@ -50,7 +50,7 @@ function readerFor(spec: ForwardingHeaderReader | string | undefined): Forwardin
  */
 export function collectHints(sources: HintSources): NetworkHints {
   const { trust } = sources;
-  const l3 = sources.l3 === undefined ? undefined : hintAddress(sources.l3);
+  const l3 = typeof sources.l3 === 'string' ? hintAddress(sources.l3) : undefined;
   const l3Trusted = l3 !== undefined && trust.contains(l3);
   const l4 = !l3Trusted ? undefined : typeof sources.l4 === 'string' ? hintAddress(sources.l4) : l4AddressOf(sources.l4);
   const peer = l4 ?? l3;

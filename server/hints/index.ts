@@ -11,6 +11,7 @@ export {
   type ForwardingLimits,
 } from './forwarding-header.js';
 export { observedAddress, observedIndex } from './observed.js';
+export { peerAddressOf, recordPeerAddress, trackPeerAddresses } from './peer-address.js';
 export {
   createProxyProtocolServer,
   installProxyProtocol,

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { l4AddressOf } from '../hints/proxy-header.js';
+import { peerAddressOf } from '../hints/peer-address.js';
 import { proxyHeaderOf } from '../hints/proxy-connection.js';
 import type { ConnectionHints } from '../verify/types.js';
 
@@ -9,7 +10,7 @@ import type { ConnectionHints } from '../verify/types.js';
  * never raw TLV bytes. The verifier decides whether l4 counts (only from a trusted peer).
  */
 export function connectionHints(socket: Socket | null | undefined): ConnectionHints {
-  const l3 = socket?.remoteAddress;
+  const l3 = peerAddressOf(socket);
   const header = proxyHeaderOf(socket);
   if (header === undefined) return { l3 };
   const proxy: Record<string, unknown> = { version: header.version, command: header.command, family: header.family };

@@ -13,6 +13,8 @@ export interface IpStampCounters {
   readonly unstamped: number;
   /** Stamps let through without a replay check (`onStoreError: 'accept'` while the store failed). */
   readonly replayUnchecked: number;
+  /** Of the `store-unavailable` refusals, those because the replay store was full (always refused). */
+  readonly storeFull: number;
 }
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
@@ -25,6 +27,7 @@ export class IpStampMetrics {
   readonly #rejected = zeroes(REASONS);
   #unstamped = 0;
   #replayUnchecked = 0;
+  #storeFull = 0;
 
   countAccepted(agreement: Agreement, replayChecked: boolean): void {
     this.#accepted[agreement]++;
@@ -33,6 +36,10 @@ export class IpStampMetrics {
 
   countRejected(reason: Reason): void {
     this.#rejected[reason]++;
+  }
+
+  countStoreFull(): void {
+    this.#storeFull++;
   }
 
   countUnstamped(): void {
@@ -45,6 +52,7 @@ export class IpStampMetrics {
       rejected: { ...this.#rejected },
       unstamped: this.#unstamped,
       replayUnchecked: this.#replayUnchecked,
+      storeFull: this.#storeFull,
     };
   }
 }
@@ -76,6 +84,11 @@ export function prometheusText(counters: IpStampCounters): string {
     'ipstamp_replay_unchecked_total',
     "Stamps accepted without a replay check because the store failed (onStoreError 'accept').",
     [['', counters.replayUnchecked]],
+  );
+  family(
+    'ipstamp_replay_store_full_total',
+    'Stamps refused store-unavailable because the replay store was full (whatever onStoreError says).',
+    [['', counters.storeFull]],
   );
   return `${lines.join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
+import { sendProblem } from './problem.js';
 
 export const ECHO_PATH = '/.well-known/ipstamp';
 export const METRICS_PATH = '/metrics';
@@ -15,7 +16,9 @@ export function registerEchoRoute(fastify: FastifyInstance, verifier: Verifier):
   fastify.get(ECHO_PATH, { config: { ipstamp: false } }, async (request, reply) => {
     const hints = verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });
     void reply.header('cache-control', 'no-store');
-    return { ip: hints.observed ?? hints.l3 ?? null };
+    // a peer unknown at accept (reset connection) has no address to echo: the same refusal a stamp would get
+    if (hints.l3 === undefined) return sendProblem(reply, 'ip-unverifiable');
+    return { ip: hints.observed ?? hints.l3 };
   });
 }
 

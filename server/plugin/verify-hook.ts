@@ -44,7 +44,12 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
     const result = await verifier.verify(verifyInputOf(request, required));
     if (!result.ok) {
       metrics.countRejected(result.reason);
-      request.log.info({ ipstamp: { reason: result.reason, kid: result.kid, hints: result.hints } }, 'ipstamp: stamp rejected');
+      if (result.store === 'full') {
+        metrics.countStoreFull();
+        request.log.warn({ ipstamp: { reason: result.reason, store: 'full', kid: result.kid } }, 'ipstamp: replay store FULL: stamp refused (store-unavailable)');
+      } else {
+        request.log.info({ ipstamp: { reason: result.reason, kid: result.kid, hints: result.hints } }, 'ipstamp: stamp rejected');
+      }
       // awaiting the reply is Fastify's "return reply": later hooks and the handler are skipped
       await sendProblem(reply, result.reason);
       return;

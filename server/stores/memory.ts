@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
 import { assertInsertArguments } from './insert-arguments.js';
-import type { ReplayStore } from './replay-store.js';
+import { ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 import { sipHash128, sipHashKeyFromBytes, type SipHashKey } from './siphash.js';
 
 export interface MemoryReplayStoreOptions {
@@ -80,7 +80,7 @@ export class MemoryReplayStore implements ReplayStore {
     const expiry = Math.min(Math.max(Math.ceil((elapsed + ttlMs) / TICK_MS), 1), MAX_TICK);
     sipHash128(this.#hashKey, key, this.#fingerprint);
     const result = table.insert(this.#fingerprint, expiry, now);
-    if (result === 'full') throw new IpStampError('store-unavailable');
+    if (result === 'full') throw new ReplayStoreFullError();
     return result === 'inserted';
   }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
 import { assertInsertArguments } from './insert-arguments.js';
-import type { ReplayStore } from './replay-store.js';
+import { ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 
 export interface RedisReplayStoreOptions {
   /** Prepended to every Redis key (default `ipstamp:replay:`). */
@@ -96,9 +96,9 @@ export class RedisReplayStore implements ReplayStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closed || this.#outstanding >= this.#maxPending) {
-      return Promise.reject(new IpStampError('store-unavailable'));
-    }
+    if (this.#closed) return Promise.reject(new IpStampError('store-unavailable'));
+    // a backlog a flood of stamps can fill is capacity, not an outage: full, whatever the policy
+    if (this.#outstanding >= this.#maxPending) return Promise.reject(new ReplayStoreFullError());
     const redisKey = this.#keyPrefix + hashedKey(key);
     const px = Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER);
     this.#outstanding++;
@@ -113,7 +113,7 @@ export class RedisReplayStore implements ReplayStore {
         // A command already on the wire stays outstanding until Redis answers or the
         // connection drops: that is what maxPending has to bound.
         if (!sent) this.#outstanding--;
-        if (answer === undefined) reject(new IpStampError('store-unavailable', { cause }));
+        if (answer === undefined) reject(isOutOfMemory(cause) ? new ReplayStoreFullError({ cause }) : new IpStampError('store-unavailable', { cause }));
         else resolve(answer);
       };
       const send = (): void => {
@@ -234,4 +234,9 @@ function isRedisClient(value: unknown): value is Redis | Cluster {
     typeof (value as Redis).on === 'function' &&
     typeof (value as Redis).status === 'string'
   );
+}
+
+/** Redis at `maxmemory` with `noeviction` answers writes with an OOM error: the store is full. */
+function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('OOM ');
 }

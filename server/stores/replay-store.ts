@@ -1,3 +1,5 @@
+import { IpStampError } from '../../shared/errors.js';
+
 /**
  * A replay store remembers opaque keys for a time. It knows nothing of stamps: the verifier
  * hands it a key derived from (kid, jti) and a TTL.
@@ -5,6 +7,9 @@
  * `insertIfAbsent` must be atomic: it returns true when the key was absent and is now
  * stored, false when it is already present (a replay). It throws (or rejects) when it cannot
  * answer — unreachable, or full — and the verifier then fails closed with `store-unavailable`.
+ * A store that cannot take a key for lack of room throws `ReplayStoreFullError`: capacity is
+ * something an attacker can exhaust, so no outage policy (`onStoreError: 'accept'`) lets that
+ * stamp through.
  * A store must never forget a key before its TTL has passed.
  */
 export interface ReplayStore {
@@ -18,4 +23,22 @@ export function isReplayStore(value: unknown): value is ReplayStore {
     value !== null &&
     typeof (value as { insertIfAbsent?: unknown }).insertIfAbsent === 'function'
   );
+}
+
+/**
+ * The store has no room for another key (memory table at its cap, Redis at `maxmemory`, too
+ * many commands already waiting). Still a `store-unavailable` refusal on the wire; the distinct
+ * code lets the verifier fail closed whatever the outage policy says, and logs and metrics say "full".
+ */
+export class ReplayStoreFullError extends IpStampError {
+  override readonly code = 'ERR_IPSTAMP_STORE_FULL';
+
+  constructor(options?: { cause?: unknown }) {
+    super('store-unavailable', options);
+  }
+}
+
+/** True for a full store's refusal, from this package or a store that sets the same code. */
+export function isReplayStoreFullError(error: unknown): boolean {
+  return error instanceof ReplayStoreFullError || (error as { code?: unknown } | null)?.code === 'ERR_IPSTAMP_STORE_FULL';
 }

@@ -28,9 +28,11 @@ export function freshnessFailure(claims: Pick<StampClaims, 'iat' | 'exp'>, nowMs
 }
 
 /**
- * Step 10's TTL: until the last instant the stamp could still pass step 8. A fixed
- * maxAge + skew from first sight would fall short for an iat up to `skew` in the future.
+ * Step 10's TTL: until `iat + maxAge + 2·skew` by this clock (PROTOCOL §5 step 10) — the last
+ * instant any verifier whose clock runs up to `skew` behind this one could still pass step 8,
+ * so instances sharing a store cannot replay into each other's window. One second more for the
+ * inclusive boundary and stores that count whole seconds.
  */
 export function replayTtlMs(iat: number, nowMs: number, rules: TimeRules): number {
-  return Math.max(1000, Math.ceil((iat + rules.maxAge + rules.skew + 1) * 1000 - nowMs));
+  return Math.max(1000, Math.ceil((iat + rules.maxAge + 2 * rules.skew + 1) * 1000 - nowMs));
 }

@@ -15,7 +15,7 @@ export function networkHints(input: Pick<VerifyInput, 'headers' | 'hints'>, opts
   // our proxies. Its PROXY header and forwarding header are never believed, so the chain is
   // the peer alone and the peer is the client — what collectHints answers too
   // (test/verify/network-hints.property.test.ts).
-  const peer = input.hints.l3 === undefined ? undefined : hintAddress(input.hints.l3);
+  const peer = typeof input.hints.l3 === 'string' ? hintAddress(input.hints.l3) : undefined;
   if (peer !== undefined && !opts.trust.contains(peer)) {
     return { l3: peer, l4: undefined, proxy: undefined, l7: [], observed: peer, decidedBy: 'l3' };
   }

@@ -7,8 +7,11 @@ export type HeaderMap = Readonly<Record<string, string | readonly string[] | und
 
 /** What the glue knows of the connection; the verifier derives the rest. */
 export interface ConnectionHints {
-  /** TCP peer address (`socket.remoteAddress`). */
-  l3: string | undefined;
+  /**
+   * TCP peer address, read when the connection was accepted (`peerAddressOf(socket)`). Unknown
+   * (`undefined`, `null`, `0.0.0.0`, `::`) makes every stamp `ip-unverifiable` (PROTOCOL §4).
+   */
+  l3: string | null | undefined;
   /** Source address of a PROXY protocol header, if the connection layer accepted one. */
   l4?: string | undefined;
   /** Anything else the connection layer learned (PROXY TLVs such as the unique id), echoed into the verdict. */
@@ -64,4 +67,13 @@ export type VerifyResult =
   | { ok: true; verdict: Verdict; hints: NetworkHints }
   /** No stamp, on a route that does not require one. */
   | { ok: true; verdict: null; hints: NetworkHints }
-  | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; kid?: string; hints: NetworkHints };
+  | {
+      ok: false;
+      reason: Reason;
+      status: 401 | 403 | 503;
+      error: IpStampError;
+      kid?: string;
+      hints: NetworkHints;
+      /** With `store-unavailable` from a store that had no room: `full` (always refused, whatever `onStoreError`). */
+      store?: 'full';
+    };

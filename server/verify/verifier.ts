@@ -2,6 +2,7 @@ import { IpStampError } from '../../shared/errors.js';
 import type { Reason } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, parseStampClaims } from '../../shared/schema.js';
 import type { VerifiedTicket } from '../tickets/ticket-verifier.js';
+import { isReplayStoreFullError, ReplayStoreFullError } from '../stores/replay-store.js';
 import { bindingMatches } from './binding.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
 import { parseJsonBytes } from './compact.js';
@@ -38,6 +39,15 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
       ? { ok: false, reason, status: REASON_STATUS[reason], error, hints }
       : { ok: false, reason, status: REASON_STATUS[reason], error, hints, kid };
   };
+  const storeFull = (hints: NetworkHints, kid: string): VerifyResult => ({
+    ok: false,
+    reason: 'store-unavailable',
+    status: REASON_STATUS['store-unavailable'],
+    error: new ReplayStoreFullError(),
+    hints,
+    kid,
+    store: 'full',
+  });
 
   async function verify(input: VerifyInput): Promise<VerifyResult> {
     const hints = networkHints(input, opts);
@@ -106,13 +116,20 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
       const inserted = opts.replayStore.insertIfAbsent(`${kid} ${claims.jti}`, replayTtlMs(claims.iat, nowMs, opts));
       const fresh = typeof inserted === 'boolean' ? inserted : await inserted;
       if (!fresh) return reject('replay', hints, kid);
-    } catch {
+    } catch (error) {
+      // a full store fails closed whatever onStoreError says: that policy covers outages, and
+      // capacity is something an attacker can exhaust (PROTOCOL §5, the store row)
+      if (isReplayStoreFullError(error)) return storeFull(hints, kid);
       if (opts.onStoreError !== 'accept') return reject('store-unavailable', hints, kid);
       replayChecked = false;
     }
 
     // 11: the key's allowed addresses (a ticket's key has none: the issuer vouched for the address)
     if (key?.allowedIps && !key.allowedIps.contains(claims.ip)) return reject('ip-not-allowed', hints, kid);
+
+    // 12′ first for an unknown peer (PROTOCOL §4): no l3 is no evidence at all — not "every hop
+    // trusted" — so neither the policy nor a ticket can turn it into an acceptance
+    if (hints.l3 === undefined) return reject('ip-unverifiable', hints, kid);
 
     // 12: agreement with the network. With a ticket the issuer observed the address at the edge,
     // so a verifier that cannot see it itself (behind trusted hops) still accepts.

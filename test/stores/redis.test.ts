@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
+import { isReplayStoreFullError } from '../../server/stores/replay-store.js';
 import { requireBinary } from '../support/binaries.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { describeReplayStoreContract } from './replay-store-contract.js';
@@ -25,6 +26,27 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   describeReplayStoreContract('RedisReplayStore (client passed in)', () => {
     const client = new Redis(redis.port, '127.0.0.1');
     return new RedisReplayStore(client, { keyPrefix: `test:${randomUUID()}:`, closeClient: true });
+  });
+
+  it('a Redis at maxmemory (noeviction) is a full store: ReplayStoreFullError, refused whatever onStoreError says', async () => {
+    const own = await startRedis(binary!);
+    const ownAdmin = new Redis(own.port, '127.0.0.1');
+    const store = new RedisReplayStore(own.url, { keyPrefix: `oom:${randomUUID()}:` });
+    try {
+      expect(await store.insertIfAbsent('kid jti-before', 30_000)).toBe(true);
+      await ownAdmin.config('SET', 'maxmemory-policy', 'noeviction');
+      await ownAdmin.config('SET', 'maxmemory', '1');
+      const error = await store.insertIfAbsent('kid jti-after', 30_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isReplayStoreFullError(error)).toBe(true);
+      expect(error).toMatchObject({ reason: 'store-unavailable', code: 'ERR_IPSTAMP_STORE_FULL' });
+    } finally {
+      await store.close();
+      ownAdmin.disconnect();
+      await own.close();
+    }
   });
 
   it('shares what it has seen between stores on the same Redis, as servers behind one LB must', async () => {

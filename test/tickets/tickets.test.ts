@@ -143,6 +143,14 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
     }
   });
 
+  it('a ticket cannot vouch for a request whose peer is unknown (reset connection): ip-unverifiable', async () => {
+    for (const l3 of [undefined, null, '0.0.0.0', '::']) {
+      const ticket = await ticketOf(es);
+      const headers = { host: 'api.example.com', 'client-ip-attestation': await stampWith(es, ticket), 'client-ip-ticket': ticket };
+      expect(reason(await apiVerifier().verify({ method: 'GET', url: '/orders', headers, hints: { l3 } }))).toBe('ip-unverifiable');
+    }
+  });
+
   it('still compares with the local observed address when there is one', async () => {
     const ticket = await ticketOf(es);
     expect(reason(await send(apiVerifier(), await stampWith(es, ticket), ticket, CLIENT_IP))).toBe('accepted');

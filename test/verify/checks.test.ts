@@ -264,8 +264,9 @@ describe('the order of checks (PROTOCOL §5)', () => {
     const ttls: number[] = [];
     const store = { insertIfAbsent: (_k: string, ttl: number) => (ttls.push(ttl), true) };
     await verify(signRaw(es.privateJwk, header(), claims({ iat: iat + 5 })), {}, {}, store as never);
-    // iat = now + skew: valid until iat + maxAge + skew = now + 40 s
-    expect(ttls[0]).toBeGreaterThanOrEqual(40_000);
+    // iat = now + skew: a verifier whose clock runs skew behind finds it fresh until
+    // iat + maxAge + 2·skew = now + 45 s (PROTOCOL §5 step 10)
+    expect(ttls[0]).toBeGreaterThanOrEqual(45_000);
   });
 });
 
@@ -278,6 +279,29 @@ describe('steps 10–12: policies', () => {
   it('onUnverifiable accept records unverifiable', async () => {
     const r = await verify(good(), {}, { trustedProxies: '192.0.2.0/24', onUnverifiable: 'accept' });
     expect(r.ok && r.verdict?.agreement).toBe('unverifiable');
+  });
+
+  // PROTOCOL §4: an unknown peer (a connection reset before the hook read it, or a runtime's
+  // placeholder) is no evidence at all — never "every hop trusted"
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['0.0.0.0', '0.0.0.0'],
+    ['::', '::'],
+    ['0.0.0.0:0', '0.0.0.0:0'],
+    ['[::]:0', '[::]:0'],
+  ])('an unknown l3 (%s) is ip-unverifiable whatever the policies say', async (_, l3) => {
+    for (const opts of [{}, { onUnverifiable: 'accept' as const }, { onUnverifiable: 'accept' as const, onMismatch: 'flag' as const }]) {
+      const r = await verify(good(), { hints: { l3 } }, opts);
+      expect(reason(r)).toBe('ip-unverifiable');
+      expect(r.hints).toMatchObject({ l3: undefined, observed: undefined });
+    }
+  });
+
+  it('an unknown l3 is refused even beside forwarding headers and a trusted-proxy configuration', async () => {
+    const headers = { host: 'api.example.com', 'client-ip-attestation': good(), 'x-forwarded-for': '192.0.2.7' };
+    const r = await verify(good(), { headers, hints: { l3: undefined } }, { trustedProxies: ['0.0.0.0/0', '::/0'], onUnverifiable: 'accept' });
+    expect(reason(r)).toBe('ip-unverifiable');
   });
 
   it('onStoreError accept lets a stamp through, marked unchecked', async () => {
