@@ -126,7 +126,7 @@ export function createTicketVerifier(issuers: IssuersOption, skew: number) {
       cache.set(text, ticket);
     }
     const now = nowMs / 1000;
-    if (ticket.iat > now + skew || now - skew >= ticket.exp) return undefined;
+    if (ticket.iat > now + skew || now - skew > ticket.exp) return undefined;
     return ticket;
   };
 }
