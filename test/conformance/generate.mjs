@@ -529,14 +529,81 @@ for (const [name, l3] of [['null', null], ['v4-unspecified', '0.0.0.0'], ['absen
   T.push(tv({ id: `ticket-unknown-l3-${name}`, spec: '§4 l3, §7.4', description: `l3 ${l3 === undefined ? 'absent' : JSON.stringify(l3)}: refused ip-unverifiable even with a valid ticket.`, connection: { l3 }, options: { onUnverifiable: 'accept' }, expect: refused('ip-unverifiable') }));
 }
 
+// ══ §7.1–7.2: asking an issuer for a ticket ═══════════════════════════════════════════════════
+const R = [];
+const EDGE_HOST = 'edge.example.com';
+const TICKET_URL = `https://${EDGE_HOST}/.well-known/ipstamp/ticket`;
+const ISSUER = { key: K['issuer-ed'], iss: ISS, lifetime: 300 };
+function proof({ client = 'client-ed', header = {}, claims: over = {}, signAs, signer } = {}) {
+  const jwk = K[client];
+  const h = { alg: jwk.alg, typ: 'ipstamp-ticket-req+jwt', jwk: bare(jwk), ...header };
+  for (const k of Object.keys(h)) if (h[k] === undefined) delete h[k];
+  const c = { iat: NOW, jti: nextJti(), htm: 'POST', htu: TICKET_URL, ...over };
+  for (const k of Object.keys(c)) if (c[k] === undefined) delete c[k];
+  return { token: jws(signer ? K[signer] : jwk, h, c, signAs ?? h.alg), claims: c, thumbprint: thumbprint(jwk) };
+}
+/** An issued ticket, described by what the spec requires of it (§7.1–7.2). */
+const issued = (ip, client = 'client-ed', iss = ISS, lifetime = 300) => ({
+  ok: true,
+  ticket: { iss, ip, iat: NOW, exp: NOW + lifetime, cnf: { jwk: bare(K[client]) }, kid: K['issuer-ed'].kid, alg: K['issuer-ed'].alg },
+});
+function rv({ id, spec = '§7.1', description, token, p = proof(), connection = {}, options = {}, issuer = ISSUER, replay = {}, expect, headers = {} }) {
+  const v = vector({ id, spec, description, token: token === null ? undefined : (token ?? p.token), connection, options: { ...options }, replay, expect, request: { method: 'POST', target: '/.well-known/ipstamp/ticket', protocolNote: undefined, headers: { host: EDGE_HOST, ...headers } } });
+  delete v.request.protocolNote;
+  // the issuer's own key and origin are part of its configuration
+  return { ...v, issuer: { key: issuer.key, ...(issuer.iss ? { iss: issuer.iss } : {}), lifetime: issuer.lifetime } };
+}
+R.push(rv({ id: 'issue-valid-eddsa', description: 'An EdDSA proof from a directly connected client over TLS: a ticket for its address.', connection: { tls: true }, expect: issued(CLIENT) }));
+{
+  const p = proof({ client: 'client-ec' });
+  R.push(rv({ id: 'issue-valid-es256', description: 'An ES256 proof: a ticket bound to the P-256 key.', p, connection: { tls: true }, expect: issued(CLIENT, 'client-ec') }));
+}
+R.push(rv({ id: 'issue-behind-proxy', description: 'Behind a trusted proxy: the ticket carries the observed address from X-Forwarded-For.', connection: { l3: PROXY, tls: true }, headers: { 'x-forwarded-for': CLIENT }, options: { trustedProxies: PROXIES }, expect: issued(CLIENT) }));
+R.push(rv({ id: 'issue-iss-from-binding', spec: '§7.2', description: 'No configured iss: the origin the proof was bound to.', connection: { tls: true }, issuer: { key: K['issuer-ed'], lifetime: 120 }, expect: issued(CLIENT, 'client-ed', `https://${EDGE_HOST}`, 120) }));
+R.push(rv({ id: 'issue-unverifiable', description: 'Behind a trusted proxy that sends no address: observed undefined, 403.', connection: { l3: PROXY, tls: true }, options: { trustedProxies: PROXIES }, expect: refused('ip-unverifiable') }));
+for (const [name, l3] of [['null', null], ['absent', undefined], ['v4-unspecified', '0.0.0.0']]) {
+  R.push(rv({ id: `issue-unknown-l3-${name}`, spec: '§4 l3, §7.1', description: `l3 ${l3 === undefined ? 'absent' : JSON.stringify(l3)}: an issuer never signs an unknown address.`, connection: { l3, tls: true }, expect: refused('ip-unverifiable') }));
+}
+R.push(rv({ id: 'issue-missing', description: 'No proof.', token: null, connection: { tls: true }, expect: refused('missing') }));
+{
+  const p = proof();
+  R.push(rv({ id: 'issue-malformed-two-proofs', description: 'The proof header twice.', token: [p.token, p.token], connection: { tls: true }, expect: refused('malformed') }));
+}
+R.push(rv({ id: 'issue-bad-header-hmac', description: 'A proof with alg HS256.', p: proof({ header: { alg: 'HS256' }, signer: 'hs-1' }), connection: { tls: true }, expect: refused('bad-header') }));
+R.push(rv({ id: 'issue-bad-header-no-jwk', description: 'A proof without jwk.', p: proof({ header: { jwk: undefined } }), connection: { tls: true }, expect: refused('bad-header') }));
+R.push(rv({ id: 'issue-bad-header-typ', description: 'A proof with the stamp typ.', p: proof({ header: { typ: 'ipstamp+jwt' } }), connection: { tls: true }, expect: refused('bad-header') }));
+R.push(rv({ id: 'issue-bad-header-private-jwk', description: 'A proof whose jwk has its private member d.', p: proof({ header: { jwk: { ...bare(K['client-ed']), d: K['client-ed'].d } } }), connection: { tls: true }, expect: refused('bad-header') }));
+R.push(rv({ id: 'issue-bad-header-jku', description: 'A proof with a jku member.', p: proof({ header: { jku: 'https://attacker.example/jwks' } }), connection: { tls: true }, expect: refused('bad-header') }));
+{
+  const ec = bare(K['client-ec']);
+  const y = Buffer.from(ec.y, 'base64url');
+  y[31] ^= 1;
+  R.push(rv({ id: 'issue-bad-header-not-on-curve', description: 'A P-256 jwk whose point is not on the curve.', p: proof({ client: 'client-ec', header: { jwk: { ...ec, y: y.toString('base64url') } } }), connection: { tls: true }, expect: refused('bad-header') }));
+}
+R.push(rv({ id: 'issue-bad-signature-other-key', description: 'Signed by another key than the jwk it carries.', p: proof({ signer: 'other-client-ed' }), connection: { tls: true }, expect: refused('bad-signature') }));
+R.push(rv({ id: 'issue-bad-signature-alg-not-the-curve', description: 'alg ES256 with an Ed25519 jwk.', p: proof({ header: { alg: 'ES256' }, signAs: 'EdDSA' }), connection: { tls: true }, expect: refused('bad-signature') }));
+R.push(rv({ id: 'issue-bad-claims-htm', description: 'htm GET in a proof.', p: proof({ claims: { htm: 'GET' } }), connection: { tls: true }, expect: refused('bad-claims') }));
+R.push(rv({ id: 'issue-bad-claims-jti', description: 'A jti of 21 characters.', p: proof({ claims: { jti: 'a'.repeat(21) } }), connection: { tls: true }, expect: refused('bad-claims') }));
+R.push(rv({ id: 'issue-not-yet-valid', description: 'Proof iat = now + skew + 1.', p: proof({ claims: { iat: NOW + 6 } }), connection: { tls: true }, expect: refused('not-yet-valid') }));
+R.push(rv({ id: 'issue-expired', description: 'Proof iat = now − maxAge − skew − 1.', p: proof({ claims: { iat: NOW - 36 } }), connection: { tls: true }, expect: refused('expired') }));
+R.push(rv({ id: 'issue-binding-path', description: 'A proof bound to another URL.', p: proof({ claims: { htu: `https://${EDGE_HOST}/other` } }), connection: { tls: true }, expect: refused('binding-mismatch') }));
+R.push(rv({ id: 'issue-binding-scheme', description: 'A proof bound to https over a plain connection without TLS evidence.', connection: { tls: false }, expect: refused('binding-mismatch') }));
+{
+  const p = proof();
+  R.push(rv({ id: 'issue-replay', description: 'The proof\'s (thumbprint, jti) was seen: proofs are single use.', p, connection: { tls: true }, replay: { seen: [{ kid: p.thumbprint, jti: p.claims.jti }] }, expect: refused('replay') }));
+}
+R.push(rv({ id: 'issue-store-unavailable', description: 'The replay store cannot answer: an issuer never signs without its replay check.', connection: { tls: true }, replay: { available: false }, expect: refused('store-unavailable') }));
+R.push(rv({ id: 'issue-store-full', description: 'A full replay store.', connection: { tls: true }, replay: { capacity: 1, seen: [{ kid: 'x', jti: nextJti() }] }, expect: refused('store-unavailable') }));
+
 // ── write ───────────────────────────────────────────────────────────────────────────────────
 const ids = new Set();
-for (const v of [...S, ...H, ...T]) {
+for (const v of [...S, ...H, ...T, ...R]) {
   if (ids.has(v.id)) throw new Error(`duplicate vector id ${v.id}`);
   ids.add(v.id);
 }
-const file = (section, title, vectors) => ({
+const file = (section, title, vectors, kind = 'verify') => ({
   protocol: '1.2',
+  kind,
   section,
   title,
   generatedBy: 'test/conformance/generate.mjs — expected outcomes stated from docs/protocol.md, never from running a verifier',
@@ -547,4 +614,5 @@ const write = (name, content) => writeFileSync(join(OUT, name), `${JSON.stringif
 write('stamps.json', file('§5', 'The stamp: every verification step, the scheme of htu, the replay store, CORS preflights', S));
 write('hints.json', file('§4', 'Network hints: l3, l4, l7 and the observed walk', H));
 write('tickets.json', file('§7', 'Tickets: verifying a stamp that carries a ticket', T));
-console.log(`wrote ${S.length} stamp, ${H.length} hint and ${T.length} ticket vectors`);
+write('ticket-requests.json', file('§7.1', 'Asking an issuer for a ticket: the proof, and the ticket it signs', R, 'ticket-request'));
+console.log(`wrote ${S.length} stamp, ${H.length} hint, ${T.length} ticket and ${R.length} ticket-request vectors`);

@@ -3,6 +3,7 @@ import type { ReplayStore } from '../../server/stores/replay-store.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput } from '../../server/verify/types.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createTicketIssuer } from '../../server/tickets/issuer.js';
 import type { ConformanceAdapter, ConformanceRun, ConformanceVector } from './vector-format.js';
 
 /** Large enough that no vector fills it unless it says `capacity`. */
@@ -37,7 +38,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
   async run(vector, keys) {
     const nowMs = vector.now * 1000;
     const remembered: ConformanceRun['remembered'] = [];
-    const { options, request, connection } = vector;
+    const { options } = vector;
     const verifierOptions: VerifierOptions & { protocolHeader: string } = {
       keys,
       maxAge: options.maxAge,
@@ -55,23 +56,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
     if (options.origins) verifierOptions.origins = options.origins;
     if (options.issuers) verifierOptions.issuers = options.issuers;
     const verifier = createVerifierCore(verifierOptions);
-
-    const body = request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
-    const input: VerifyInput = {
-      method: request.method,
-      url: request.target,
-      headers: request.headers,
-      body,
-      protocol: connection.tls ? 'https' : 'http',
-      hints: {
-        // null passes through as a runtime would hand it over
-        l3: connection.l3 as string | undefined,
-        l4: connection.l4,
-        proxy: connection.proxySsl === undefined ? undefined : { version: 2, command: 'PROXY', ssl: connection.proxySsl },
-      },
-      required: request.required,
-    };
-    const result = await verifier.verify(input);
+    const result = await verifier.verify(verifyInputOf(vector));
     if (!result.ok) return { outcome: { ok: false, reason: result.reason, status: result.status }, remembered };
     if (result.verdict === null) return { outcome: { ok: true, verdict: null }, remembered };
     const v = result.verdict;
@@ -94,4 +79,49 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
       remembered,
     };
   },
+
+  async issue(vector) {
+    const nowMs = vector.now * 1000;
+    const remembered: ConformanceRun['remembered'] = [];
+    const { options } = vector;
+    const issuer = vector.issuer!;
+    const ticketIssuer = createTicketIssuer({
+      key: issuer.key,
+      ...(issuer.iss === undefined ? {} : { issuer: issuer.iss }),
+      lifetime: issuer.lifetime,
+      maxAge: options.maxAge,
+      skew: options.skew,
+      now: () => nowMs,
+      trustedProxies: options.trustedProxies,
+      forwardedHeader: options.forwardedHeader,
+      ...(options.origins ? { origins: options.origins } : {}),
+      replayStore: replayStoreFor(vector, nowMs, remembered),
+    });
+    const result = await ticketIssuer.issue(verifyInputOf(vector));
+    return {
+      outcome: result.ok ? { ok: true, ticket: result.ticket, ip: result.ip, exp: result.exp } : { ok: false, reason: result.reason, status: result.status },
+      remembered,
+    };
+  },
 };
+
+/** The request and connection of a vector as the core's plain input. */
+function verifyInputOf(vector: ConformanceVector): VerifyInput {
+  const { request, connection } = vector;
+  const body = request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
+  return {
+    method: request.method,
+    url: request.target,
+    headers: request.headers,
+    body,
+    protocol: connection.tls ? 'https' : 'http',
+    hints: {
+      // null passes through as a runtime would hand it over
+      l3: connection.l3 as string | undefined,
+      l4: connection.l4,
+      // the PROXY v2 SSL TLV, for the scheme evidence of docs/protocol.md §5.1 (rule 2)
+      proxy: connection.proxySsl === undefined ? undefined : { version: 2, command: 'PROXY', ssl: connection.proxySsl },
+    },
+    required: request.required,
+  };
+}

@@ -80,6 +80,20 @@ export type VectorExpectation =
       remembers?: ExpectedRemembered[];
     };
 
+/** What an issuer is required to sign (§7.2); checked against the ticket it returns. */
+export interface ExpectedTicket {
+  iss: string;
+  ip: string;
+  /** The issuer's clock at signing: the ticket's iat may be this or up to a second earlier. */
+  iat: number;
+  /** iat + the configured lifetime. */
+  exp: number;
+  cnf: { jwk: Record<string, unknown> };
+  /** The issuer key's kid and alg. */
+  kid: string;
+  alg: string;
+}
+
 export interface ConformanceVector {
   id: string;
   spec: string;
@@ -92,11 +106,15 @@ export interface ConformanceVector {
   request: VectorRequest;
   connection: VectorConnection;
   replay: VectorReplayState;
-  expect: VectorExpectation;
+  expect: VectorExpectation | { ok: true; ticket: ExpectedTicket };
+  /** Ticket-request vectors only: the issuer's private key, its configured origin (optional) and ticket lifetime. */
+  issuer?: { key: Record<string, unknown>; iss?: string; lifetime: number };
 }
 
 export interface VectorFile {
   protocol: string;
+  /** `verify`: the request goes to a verifier (§5, §7.4). `ticket-request`: to an issuer's ticket endpoint (§7.1). */
+  kind: 'verify' | 'ticket-request';
   section: string;
   title: string;
   keys: { keys: Record<string, unknown>[] };
@@ -129,8 +147,16 @@ export interface ConformanceRun {
   remembered: { kid: string; jti: string; untilMs: number }[];
 }
 
-/** Plug an implementation in: build a verifier from the vector, feed it the request, report. */
+/** What an issuer answered a ticket request. */
+export interface TicketRequestRun {
+  outcome: { ok: false; reason: string; status: number } | { ok: true; ticket: string; ip: string; exp: number };
+  remembered: ConformanceRun['remembered'];
+}
+
+/** Plug an implementation in: build a verifier (or issuer) from the vector, feed it the request, report. */
 export interface ConformanceAdapter {
   readonly name: string;
   run(vector: ConformanceVector, keys: { keys: Record<string, unknown>[] }): Promise<ConformanceRun>;
+  /** Optional: implementations without an issuer skip the ticket-request vectors. */
+  issue?(vector: ConformanceVector): Promise<TicketRequestRun>;
 }

@@ -1,10 +1,11 @@
+import { createPublicKey, verify as verifySignature, type JsonWebKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REASONS } from '../../shared/reasons.js';
 import { ipstampCoreAdapter } from './ipstamp-adapter.js';
-import type { ConformanceAdapter, ConformanceRun, ConformanceVector, VectorFile } from './vector-format.js';
+import type { ConformanceAdapter, ConformanceRun, ConformanceVector, ExpectedTicket, TicketRequestRun, VectorFile } from './vector-format.js';
 
 /**
  * Runs every conformance vector (docs/protocol.md, test/conformance/README.md) against each
@@ -37,6 +38,7 @@ export const KNOWN_PENDING_ISSUE_12: Readonly<Record<string, string>> = Object.f
     'ticket-unknown-l3-null',
     'ticket-unknown-l3-v4-unspecified',
     'ticket-unknown-l3-absent',
+    'issue-unknown-l3-null',
   ].map((id) => [id, 'issue 12 item 1: unknown l3']),
   // item 4: replay TTL iat + maxAge + 2·skew
   ...['stamp-10-ttl', 'stamp-10-ttl-future-iat'].map((id) => [id, 'issue 12 item 4: replay TTL']),
@@ -79,6 +81,8 @@ function assertConforms(vector: ConformanceVector, run: ConformanceRun): void {
     expect(outcome.ok ? 'accepted' : { reason: outcome.reason, status: outcome.status }).toEqual({ reason: want.reason, status: want.status });
   } else if ('verdict' in want) {
     expect(outcome).toEqual({ ok: true, verdict: null });
+  } else if ('ticket' in want) {
+    throw new Error(`${vector.id}: a ticket is expected from an issuer, not a verifier`);
   } else {
     expect(outcome.ok ? 'accepted' : `refused ${outcome.reason}`).toBe('accepted');
     if (!outcome.ok || outcome.verdict === null) throw new Error('expected a verdict');
@@ -95,7 +99,7 @@ function assertConforms(vector: ConformanceVector, run: ConformanceRun): void {
     }
     expect(got).toEqual(wanted);
   }
-  for (const pair of want.ok && 'verdict' in want ? [] : (want.remembers ?? [])) {
+  for (const pair of want.ok && ('verdict' in want || 'ticket' in want) ? [] : (want.remembers ?? [])) {
     const held = run.remembered.filter((r) => r.kid === pair.kid && r.jti === pair.jti);
     expect(held.length, `(${pair.kid}, ${pair.jti}) remembered`).toBeGreaterThan(0);
     if (pair.untilAtLeast !== undefined) {
@@ -104,11 +108,37 @@ function assertConforms(vector: ConformanceVector, run: ConformanceRun): void {
   }
 }
 
+/** Checks an issued ticket against what §7.1–7.2 require of it, signature included. */
+function assertTicketConforms(vector: ConformanceVector, want: ExpectedTicket, run: TicketRequestRun): void {
+  const { outcome } = run;
+  expect(outcome.ok ? 'issued' : `refused ${outcome.reason}`).toBe('issued');
+  if (!outcome.ok) return;
+  const { ticket } = outcome;
+  expect(ticket.length).toBeLessThanOrEqual(2048);
+  const [h, c, sig] = ticket.split('.') as [string, string, string];
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const claims = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as Record<string, unknown>;
+  expect(header).toEqual({ alg: want.alg, typ: 'ipstamp-ticket+jwt', kid: want.kid });
+  expect({ iss: claims.iss, ip: claims.ip, cnf: claims.cnf }).toEqual({ iss: want.iss, ip: want.ip, cnf: want.cnf });
+  const iat = claims.iat as number;
+  expect(Number.isInteger(iat) && iat <= want.iat && iat >= want.iat - 1, `iat ${iat}`).toBe(true);
+  expect(claims.exp).toBe(iat + (want.exp - want.iat));
+  expect(claims.jti).toMatch(/^[A-Za-z0-9_-]{22,64}$/);
+  expect({ ip: outcome.ip, exp: outcome.exp }).toEqual({ ip: claims.ip, exp: claims.exp });
+  // signed with the issuer's key (EdDSA or ES256, r‖s)
+  const { d: _private, ...publicJwk } = vector.issuer!.key;
+  const key = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' });
+  const input = Buffer.from(`${h}.${c}`);
+  const signature = Buffer.from(sig, 'base64url');
+  const valid = want.alg === 'ES256' ? verifySignature('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature) : verifySignature(null, input, key, signature);
+  expect(valid, 'ticket signature').toBe(true);
+}
+
 describe('conformance vectors: the files themselves', () => {
   const all = files.flatMap(({ file }) => file.vectors);
 
   it('are present, for protocol 1.2, with unique ids', () => {
-    expect(files.map((f) => f.name)).toEqual(['hints.json', 'stamps.json', 'tickets.json']);
+    expect(files.map((f) => f.name)).toEqual(['hints.json', 'stamps.json', 'ticket-requests.json', 'tickets.json']);
     for (const { file } of files) expect(file.protocol).toBe('1.2');
     expect(new Set(all.map((v) => v.id)).size).toBe(all.length);
   });
@@ -139,6 +169,17 @@ for (const adapter of ADAPTERS) {
         for (const vector of file.vectors) {
           const pending = STRICT ? undefined : (KNOWN_PENDING_ISSUE_12[vector.id] ?? SPEC_DISAGREEMENTS[vector.id]);
           const test = pending ? it.fails : it;
+          if (file.kind === 'ticket-request') {
+            const { issue } = adapter;
+            if (issue === undefined) continue;
+            test(`${vector.id}${pending ? ` (pending: ${pending})` : ''}`, async () => {
+              const run = await issue.call(adapter, vector);
+              if ('ticket' in vector.expect) assertTicketConforms(vector, vector.expect.ticket, run);
+              else if (!vector.expect.ok) expect(run.outcome.ok ? 'issued' : { reason: run.outcome.reason, status: run.outcome.status }).toEqual({ reason: vector.expect.reason, status: vector.expect.status });
+              else throw new Error(`${vector.id}: a ticket request expects a ticket or a refusal`);
+            });
+            continue;
+          }
           test(`${vector.id}${pending ? ` (pending: ${pending})` : ''}`, async () => {
             assertConforms(vector, await adapter.run(vector, vector.keys ?? file.keys));
           });
