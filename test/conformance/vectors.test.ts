@@ -19,7 +19,7 @@ const ADAPTERS: readonly ConformanceAdapter[] = [ipstampCoreAdapter];
  * merged on this branch. `it.fails` keeps them honest: each must fail today, and the runner
  * goes red the moment a fix lands, so the lead removes its ids here after merging.
  */
-export const KNOWN_PENDING_ISSUE_12: Readonly<Record<string, string>> = Object.fromEntries([
+const KNOWN_PENDING_ISSUE_12: Readonly<Record<string, string>> = Object.fromEntries([
   // item 1: unknown l3 refused ip-unverifiable at step 12′ whatever the policies and tickets
   ...[
     'stamp-12p-unknown-l3-absent-accept-policy',
@@ -59,7 +59,7 @@ export const KNOWN_PENDING_ISSUE_12: Readonly<Record<string, string>> = Object.f
  * at `exp = now − skew` (server/verify/claim-rules.ts, server/tickets/ticket-verifier.ts use
  * `now − skew >= exp`). Reported to the lead; one of the two is a bug.
  */
-export const SPEC_DISAGREEMENTS: Readonly<Record<string, string>> = {
+const SPEC_DISAGREEMENTS: Readonly<Record<string, string>> = {
   'stamp-08-exp-at-limit': 'exp = now − skew: spec accepts, code refuses',
   'ticket-exp-at-limit': 'ticket exp = now − skew: spec accepts, code refuses',
 };
