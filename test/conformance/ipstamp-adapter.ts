@@ -1,0 +1,127 @@
+import { MemoryReplayStore } from '../../server/stores/memory.js';
+import type { ReplayStore } from '../../server/stores/replay-store.js';
+import type { VerifierOptions } from '../../server/verify/options.js';
+import type { VerifyInput } from '../../server/verify/types.js';
+import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createTicketIssuer } from '../../server/tickets/issuer.js';
+import type { ConformanceAdapter, ConformanceRun, ConformanceVector } from './vector-format.js';
+
+/** Large enough that no vector fills it unless it says `capacity`. */
+const AMPLE_CAPACITY = 1024;
+/** Pre-filled pairs stay live well past every vector's `now`. */
+const SEEN_TTL_MS = 3_600_000;
+
+/** The store the vector describes, recording what the verifier asks it to remember. */
+function replayStoreFor(vector: ConformanceVector, nowMs: number, remembered: ConformanceRun['remembered']): ReplayStore {
+  const { replay } = vector;
+  if (!replay.available) {
+    return {
+      insertIfAbsent() {
+        throw new Error('connect ECONNREFUSED (the vector says the store is unreachable)');
+      },
+    };
+  }
+  const memory = new MemoryReplayStore({ maxEntries: replay.capacity ?? AMPLE_CAPACITY, now: () => nowMs });
+  for (const { kid, jti } of replay.seen) memory.insertIfAbsent(`${kid} ${jti}`, SEEN_TTL_MS);
+  return {
+    insertIfAbsent(key, ttlMs) {
+      const space = key.indexOf(' ');
+      remembered.push({ kid: key.slice(0, space), jti: key.slice(space + 1), untilMs: nowMs + ttlMs });
+      return memory.insertIfAbsent(key, ttlMs);
+    },
+  };
+}
+
+/** ipstamp's pure core (`createVerifierCore`), fed each vector as plain data. */
+export const ipstampCoreAdapter: ConformanceAdapter = {
+  name: 'ipstamp verifier core',
+  async run(vector, keys) {
+    const nowMs = vector.now * 1000;
+    const remembered: ConformanceRun['remembered'] = [];
+    const { options } = vector;
+    const verifierOptions: VerifierOptions & { protocolHeader: string } = {
+      keys,
+      maxAge: options.maxAge,
+      skew: options.skew,
+      now: () => nowMs,
+      replayStore: replayStoreFor(vector, nowMs, remembered),
+      onStoreError: options.onStoreError,
+      trustedProxies: options.trustedProxies,
+      forwardedHeader: options.forwardedHeader,
+      protocolHeader: options.protocolHeader,
+      onMismatch: options.onMismatch,
+      onUnverifiable: options.onUnverifiable,
+      requireBodyDigest: options.requireBodyDigest,
+    };
+    if (options.origins) verifierOptions.origins = options.origins;
+    if (options.issuers) verifierOptions.issuers = options.issuers;
+    const verifier = createVerifierCore(verifierOptions);
+    const result = await verifier.verify(verifyInputOf(vector));
+    if (!result.ok) return { outcome: { ok: false, reason: result.reason, status: result.status }, remembered };
+    if (result.verdict === null) return { outcome: { ok: true, verdict: null }, remembered };
+    const v = result.verdict;
+    return {
+      outcome: {
+        ok: true,
+        verdict: {
+          source: v.source,
+          ip: v.ip,
+          agreement: v.agreement,
+          kid: v.kid,
+          jti: v.jti,
+          iat: v.iat,
+          issuer: v.issuer,
+          observed: v.hints.observed,
+          l4: v.hints.l4,
+          replayChecked: v.replayChecked,
+        },
+      },
+      remembered,
+    };
+  },
+
+  async issue(vector) {
+    const nowMs = vector.now * 1000;
+    const remembered: ConformanceRun['remembered'] = [];
+    const { options } = vector;
+    const issuer = vector.issuer!;
+    const ticketIssuer = createTicketIssuer({
+      key: issuer.key,
+      ...(issuer.iss === undefined ? {} : { issuer: issuer.iss }),
+      lifetime: issuer.lifetime,
+      maxAge: options.maxAge,
+      skew: options.skew,
+      now: () => nowMs,
+      trustedProxies: options.trustedProxies,
+      forwardedHeader: options.forwardedHeader,
+      ...(options.origins ? { origins: options.origins } : {}),
+      replayStore: replayStoreFor(vector, nowMs, remembered),
+    });
+    const result = await ticketIssuer.issue(verifyInputOf(vector));
+    return {
+      outcome: result.ok ? { ok: true, ticket: result.ticket, ip: result.ip, exp: result.exp } : { ok: false, reason: result.reason, status: result.status },
+      remembered,
+    };
+  },
+};
+
+/** The request and connection of a vector as the core's plain input. */
+function verifyInputOf(vector: ConformanceVector): VerifyInput {
+  const { request, connection } = vector;
+  const body = request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
+  return {
+    method: request.method,
+    url: request.target,
+    headers: request.headers,
+    body,
+    protocol: connection.tls ? 'https' : 'http',
+    hints: {
+      // null passes through as a runtime would hand it over
+      l3: connection.l3 as string | undefined,
+      l4: connection.l4,
+      // the PROXY v2 SSL TLV, for the scheme evidence of docs/protocol.md §5.1 (rule 2)
+      proxy: connection.proxySsl === undefined ? undefined : { version: 2, command: 'PROXY', ssl: connection.proxySsl },
+    },
+    required: request.required,
+  };
+}
