@@ -5,6 +5,7 @@ export type { KeysOption, JwkSet, KeySource } from './verify/key-source.js';
 export type { VerifierKeyInput, KeyWithAlg } from './verify/verifier-key.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export { REASON_STATUS } from './verify/status.js';
+export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.js';
 export type { ReplayStore } from './stores/replay-store.js';
 export { MemoryReplayStore, type MemoryReplayStoreOptions } from './stores/memory.js';
 export { compileTrust, TRUST_PRESETS, type TrustMatcher } from './hints/trust.js';
