@@ -10,6 +10,7 @@ import { STAMP_HEADER } from '../../shared/schema.js';
 import { chromiumPath, collectPageProblems, launchChromium, type PageProblems } from '../support/chromium.js';
 import { scratchDir, startServe, type RunningServe } from '../cli/cli-process.js';
 import { PAGE } from './app.js';
+import type { PageReply } from './page-driver.js';
 
 /**
  * Real Chromium, issue 12 item 10: the page comes from one origin (127.0.0.1:PORT_A), the api
@@ -118,7 +119,8 @@ describe.skipIf(!executable)('a page on another origin in headless Chromium', ()
               body: JSON.stringify({ item: 'tea', n: 2 }),
               headers: { 'content-type': 'application/json' },
             });
-            return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+            const reply: PageReply = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+            return reply;
           }, api.origin),
         ]);
         page.off('request', onRequest);

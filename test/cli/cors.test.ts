@@ -1,6 +1,9 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportJWK, generateKeyPair } from 'jose';
 import { createStamper } from '../../client/index.js';
+import { generateStampKey } from '../../client/browser-key.js';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
@@ -161,6 +164,34 @@ describe('serve --cors-origin', () => {
     const res = await send(`${serve.url}/orders`, 'OPTIONS', { origin: APP });
     expect(res.status).toBe(401);
     expect(res.headers['access-control-allow-origin']).toBe(APP);
+  });
+});
+
+describe('serve --cors-origin --issuer-key: the ticket routes work cross-origin', () => {
+  let serve: RunningServe;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('EdDSA', { extractable: true });
+    const issuerKey = scratch.file('issuer.json', { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'EdDSA' });
+    serve = await startServe(['--port', '0', '--keys', keysFile, '--issuer-key', issuerKey, '--ticket-rate-limit', '2', '--cors-origin', APP]);
+  });
+  afterAll(async () => {
+    await serve?.stop();
+  });
+
+  it('issued, refused (replayed proof) and rate-limited answers, and the issuer JWK Set, all carry Access-Control-Allow-Origin', async () => {
+    const client = await generateStampKey({ alg: 'ES256' });
+    const proof = await createTicketRequestProof(client, `${serve.url}/.well-known/ipstamp/ticket`);
+    const ask = () => send(`${serve.url}/.well-known/ipstamp/ticket`, 'POST', { origin: APP, 'client-ip-attestation': proof });
+    const answers = [await ask(), await ask(), await ask()];
+    expect(answers.map((a) => [a.status, a.headers['access-control-allow-origin']])).toEqual([
+      [200, APP],
+      [401, APP],
+      [429, APP],
+    ]);
+    expect(JSON.parse(answers[1]!.body)).toMatchObject({ reason: 'replay' });
+    const jwks = await send(`${serve.url}/.well-known/ipstamp/issuer-jwks`, 'GET', { origin: APP });
+    expect(jwks.status).toBe(200);
+    expect(jwks.headers['access-control-allow-origin']).toBe(APP);
   });
 });
 

@@ -7,6 +7,7 @@ import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { ipstamp } from '../../server/plugin.js';
 import { isCorsPreflight } from '../../server/index.js';
+import { registerCorsAnswers } from '../../server/plugin/cors-answers.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp } from './app.js';
 
@@ -214,3 +215,27 @@ for (const order of ['cors first', 'ipstamp first'] as const) {
     });
   });
 }
+
+describe('registerCorsAnswers (what serve --cors-origin uses)', () => {
+  it('refuses anything but http(s) origins at setup, naming the option', () => {
+    for (const origins of [['*'], ['app.example.com'], ['https://app.example.com/path'], 'https://app.example.com', [42]]) {
+      expect(() => registerCorsAnswers(Fastify(), { origins } as never)).toThrow(/^cors\.origins must/);
+    }
+  });
+
+  it("adds Origin to a Vary the handler set, once, and leaves a preflight's answer to itself", async () => {
+    const app = Fastify();
+    registerCorsAnswers(app, { origins: ['https://APP.example.com:443'] });
+    app.get('/v', async (_request, reply) => reply.header('vary', 'Accept-Encoding, origin').send('x'));
+    app.get('/w', async (_request, reply) => reply.header('vary', 'Accept-Encoding').send('x'));
+    const v = await app.inject({ url: '/v', headers: { origin: APP_ORIGIN } });
+    expect(v.headers.vary).toBe('Accept-Encoding, origin');
+    expect(v.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    const w = await app.inject({ url: '/w', headers: { origin: APP_ORIGIN } });
+    expect(w.headers.vary).toBe('Accept-Encoding, Origin');
+    const pre = await app.inject({ method: 'OPTIONS', url: '/w', headers: preflightHeaders });
+    expect(pre.statusCode).toBe(204);
+    expect(pre.headers['access-control-expose-headers']).toBeUndefined();
+    expect(pre.headers['access-control-allow-headers']).toBe('client-ip-attestation, client-ip-ticket, content-type');
+  });
+});
