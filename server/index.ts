@@ -6,6 +6,7 @@ export type { VerifierKeyInput, KeyWithAlg } from './verify/verifier-key.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export { REASON_STATUS } from './verify/status.js';
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from './stores/replay-store.js';
+export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.js';
 export { MemoryReplayStore, type MemoryReplayStoreOptions } from './stores/memory.js';
 export { compileTrust, TRUST_PRESETS, type TrustMatcher } from './hints/trust.js';
 export { IpStampError, isIpStampError, REASONS, REASON_TITLES, type Reason } from '../shared/index.js';

@@ -42,11 +42,11 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   fastify.decorateRequest('ipStamp', null);
 
   fastify.addHook('onRoute', checkRouteConfig);
+  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.requireStamp });
+  fastify.addHook('preParsing', hooks.preParsing);
   fastify.addHook('preParsing', async (request, _reply, payload) =>
     routePolicy(request, glue.requireStamp) === 'skip' ? payload : teeStampedBody(request, request.routeOptions.bodyLimit, payload),
   );
-  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.requireStamp });
-  fastify.addHook('onRequest', hooks.onRequest);
   fastify.addHook('preValidation', hooks.preValidation);
 
   if (glue.echo) registerEchoRoute(fastify, verifier);

@@ -18,6 +18,7 @@ export const SERVE_FLAGS = {
   'on-unverifiable': { type: 'string' },
   'require-body-digest': { type: 'boolean' },
   origin: { type: 'string', multiple: true },
+  'cors-origin': { type: 'string', multiple: true },
   'replay-store': { type: 'string' },
   'store-timeout': { type: 'string' },
   'on-store-error': { type: 'string' },
@@ -50,6 +51,8 @@ export interface ServeConfig {
   /** Set when this instance is itself a ticket issuer. */
   readonly issuing: boolean;
   readonly upstream: URL | undefined;
+  /** Origins whose pages may call (`--cors-origin`): serve then answers CORS itself. */
+  readonly corsOrigins: readonly string[];
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -100,6 +103,11 @@ export function readServeConfig(argv: string[]): ServeConfig {
     if (normalized === undefined) throw new UsageError('--origin must be an http(s) origin such as https://api.example.com');
     return normalized;
   });
+  const corsOrigins = (listFlag(values, 'cors-origin') ?? []).map((o) => {
+    const normalized = normalizeOrigin(o);
+    if (normalized === undefined) throw new UsageError('--cors-origin must be the origin of a page, such as https://app.example.com (no path, no *)');
+    return normalized;
+  });
   const verifier: Omit<IpStampPluginOptions, 'replayStore'> = {
     keys: keys.jwks,
     trustedProxies: trusted,
@@ -127,6 +135,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     proxyProtocol,
     replayStore: stringFlag(values, 'replay-store') ?? 'memory',
     upstream: upstreamOrigin(stringFlag(values, 'upstream')),
+    corsOrigins,
     bodyLimit: integerFlag(values, 'body-limit', 0, 1 << 30) ?? 1_048_576,
     logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? 'info',
   };

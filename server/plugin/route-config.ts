@@ -1,4 +1,5 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
+import { isCorsPreflight } from '../verify/cors-preflight.js';
 
 /** What the hook does on one route: skip it, or verify with the stamp required or not. */
 export type RoutePolicy = 'skip' | { required: boolean };
@@ -21,8 +22,13 @@ export function checkRouteConfig(route: RouteOptions): void {
   }
 }
 
-/** Reads `config.ipstamp`; anything unreadable (a route added before the plugin) counts as the default. */
+/**
+ * Reads `config.ipstamp`; anything unreadable (a route added before the plugin) counts as the
+ * default. A CORS preflight is skipped on every route: it never carries a stamp, and the
+ * handler that answers it (the app's, @fastify/cors's) sees `request.ipStamp` null.
+ */
 export function routePolicy(request: FastifyRequest, requireStamp: boolean): RoutePolicy {
+  if (isCorsPreflight(request.method, request.headers)) return 'skip';
   const setting: unknown = request.routeOptions.config.ipstamp;
   if (setting === false) return 'skip';
   const required = typeof setting === 'object' && setting !== null ? (setting as { required?: unknown }).required : undefined;

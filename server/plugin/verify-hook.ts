@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import type { Verifier } from '../verify/verifier.js';
 import type { VerifyInput } from '../verify/types.js';
@@ -29,8 +29,12 @@ export interface VerifyHookSettings {
 }
 
 export interface VerifyHooks {
-  /** Turns away a required route's stampless request before its body is read. */
-  readonly onRequest: onRequestAsyncHookHandler;
+  /**
+   * Turns away a required route's stampless request before its body is read. In preParsing,
+   * not onRequest: every onRequest hook (@fastify/cors's, registered before or after this
+   * plugin) has run by then, so the refusal carries their headers and a page can read it.
+   */
+  readonly preParsing: preParsingAsyncHookHandler;
   /** Verifies after the body is parsed (so its bytes are known), before the handler. */
   readonly preValidation: preValidationAsyncHookHandler;
 }
@@ -70,7 +74,7 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
   }
 
   return {
-    async onRequest(request, reply) {
+    async preParsing(request, reply) {
       if (request.headers[STAMP_HEADER] !== undefined) return;
       const policy = routePolicy(request, requireStamp);
       if (policy !== 'skip' && policy.required) await verifyRequest(request, reply, true);

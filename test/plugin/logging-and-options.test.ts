@@ -26,7 +26,7 @@ describe('logging', () => {
     await app.inject({ method: 'POST', url: '/orders', headers: { host: HOST, 'content-type': 'application/json' }, payload: '{}' });
     await app.close();
     const rejections = log.lines.filter((l) => l.msg === 'ipstamp: stamp rejected');
-    // once each: a stampless request is turned away in onRequest and not again in preValidation
+    // once each: a stampless request is turned away in preParsing and not again in preValidation
     expect(rejections.map((l) => (l.ipstamp as { reason: string }).reason)).toEqual(['ip-mismatch', 'binding-mismatch', 'missing']);
     for (const line of rejections) {
       expect(line.level).toBe(30);

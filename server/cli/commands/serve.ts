@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../plugin.js';
+import { registerCorsAnswers } from '../../plugin/cors-answers.js';
 import type { Verdict } from '../../verify/types.js';
 import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
@@ -40,6 +41,10 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
   --ticket-rate-limit N       ticket requests per observed address per minute (default 30; 0 = off)
   --issuers FILE              ticket issuers to trust: {"https://edge.example": <JWK Set> | "<jwks URL>"}
   --upstream URL              forward accepted requests to this http(s) origin
+  --cors-origin URL           a page origin that may call from another origin (repeatable):
+                              serve answers CORS preflights itself and adds the CORS headers
+                              to every answer, refusals too. Preflights are never verified;
+                              without this flag, --upstream forwards them (no attested address)
   --body-limit BYTES          largest body read (default 1048576; with --upstream only cdg bodies are read)
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
 `;
@@ -128,6 +133,9 @@ export async function run(argv: string[]): Promise<number> {
   log = (error) => app.log.warn({ err: { message: error.message } }, 'ipstamp serve: replay store connection error (failing closed meanwhile)');
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   try {
+    // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
+    // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
+    if (config.corsOrigins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, { origins: config.corsOrigins });
     await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
     if (config.upstream) {
       forwardBodiesUntouched(app, config.bodyLimit);
