@@ -56,7 +56,8 @@ const READERS = {
  */
 export function protoHeaderReader(value: unknown, option = 'protoHeader'): ProtoHeaderReader | undefined {
   if (value === false) return undefined;
-  if (value === 'x-forwarded-proto' || value === 'forwarded') return READERS[value];
+  const name = typeof value === 'string' ? value.toLowerCase() : undefined; // header names are case-insensitive
+  if (name === 'x-forwarded-proto' || name === 'forwarded') return READERS[name];
   throw new TypeError(`${option} must be one of 'x-forwarded-proto', 'forwarded', false`);
 }
 

@@ -96,7 +96,7 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
   const skew = seconds('skew', options.skew, 5, 0);
   // one family of headers by default: proxies that write Forwarded write its proto= too
   const forwardedOnly = typeof options.forwardedHeader === 'string' && options.forwardedHeader.toLowerCase() === 'forwarded';
-  const protoHeader = protoHeaderReader(options.protoHeader ?? (forwardedOnly ? 'forwarded' : 'x-forwarded-proto'));
+  const protoHeader = protoHeaderReader(options.protoHeader === undefined ? (forwardedOnly ? 'forwarded' : 'x-forwarded-proto') : options.protoHeader);
   return {
     keySource: compileKeySource(options.keys),
     maxAge: seconds('maxAge', options.maxAge, 30, 1),

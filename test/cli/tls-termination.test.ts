@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
+import { readServeConfig } from '../../server/cli/serve-config.js';
+import { UsageError } from '../../server/cli/usage-error.js';
 import { requireBinary } from '../support/binaries.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey } from '../support/keys.js';
@@ -212,5 +214,25 @@ http {
       // the same client with an http stamp: accepted, so the refusal above was the scheme alone
       expectMatch(await send(direct, { 'x-forwarded-proto': 'https' }));
     });
+  });
+});
+
+describe('serve --proto-header', () => {
+  const scratch = scratchDir();
+  afterAll(() => scratch.cleanup());
+  const keys = () => ['--keys', scratch.file('keys.json', { keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', kid: 'h', alg: 'HS256' }] })];
+
+  it('maps onto the verifier option: a header name, or none → false; absent → the verifier default', () => {
+    expect(readServeConfig([...keys(), '--proto-header', 'forwarded']).verifier.protoHeader).toBe('forwarded');
+    expect(readServeConfig([...keys(), '--proto-header', 'x-forwarded-proto']).verifier.protoHeader).toBe('x-forwarded-proto');
+    expect(readServeConfig([...keys(), '--proto-header', 'none']).verifier.protoHeader).toBe(false);
+    expect(readServeConfig(keys()).verifier.protoHeader).toBeUndefined();
+  });
+
+  it('anything else is a one-line usage error naming the flag', () => {
+    for (const bad of ['x-real-ip', 'false', '']) {
+      expect(() => readServeConfig([...keys(), '--proto-header', bad])).toThrow(UsageError);
+      expect(() => readServeConfig([...keys(), '--proto-header', bad])).toThrow(/^--proto-header must be one of x-forwarded-proto, forwarded, none$/);
+    }
   });
 });
