@@ -1,4 +1,8 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
+import { createTicketIssuer, type TicketIssuerOptions } from '../../server/tickets/issuer.js';
+import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { networkHints } from '../../server/verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../../server/verify/options.js';
 import { requestScheme } from '../../server/verify/scheme.js';
@@ -140,5 +144,37 @@ describe('the verifier: step 9 with the scheme from trusted evidence', () => {
       expect(make(bad)).toThrow(/^protoHeader must be one of/);
     }
     for (const good of ['x-forwarded-proto', 'X-Forwarded-Proto', 'forwarded', false, undefined]) expect(make(good)).not.toThrow();
+  });
+});
+
+describe('the ticket issuer binds its proofs the same way', () => {
+  async function issue(connection: ConnectionHints, headers: HeaderMap, options: Partial<TicketIssuerOptions> = {}): Promise<string> {
+    const issuerPair = await generateKeyPair('ES256', { extractable: true });
+    const issuer = createTicketIssuer({
+      key: { ...(await exportJWK(issuerPair.privateKey)), kid: 'edge-1', alg: 'ES256' },
+      replayStore: new MapReplayStore(),
+      trustedProxies: '10.0.0.0/8',
+      ...options,
+    });
+    const client = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = (await exportJWK(client.publicKey)) as ClientPublicJwk;
+    const proof = await createTicketRequestProof({ privateKey: client.privateKey, publicJwk, alg: 'ES256' }, 'https://edge.example.com/.well-known/ipstamp/ticket');
+    const result = await issuer.issue({
+      method: 'POST',
+      url: '/.well-known/ipstamp/ticket',
+      headers: { host: 'edge.example.com', 'client-ip-attestation': proof, ...headers },
+      hints: connection,
+    });
+    return result.ok ? `ticket for ${result.ip}` : result.reason;
+  }
+
+  it('behind a TLS-terminating proxy that writes X-Forwarded-Proto: a ticket, no origins configured', async () => {
+    expect(await issue({ l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT })).toBe(`ticket for ${CLIENT}`);
+    expect(await issue({ l3: EDGE, l4: CLIENT, proxyTls: true }, {})).toBe(`ticket for ${CLIENT}`);
+  });
+
+  it('the same header from an untrusted client, or with protoHeader: false, is binding-mismatch', async () => {
+    expect(await issue({ l3: CLIENT, tls: false }, { 'x-forwarded-proto': 'https' })).toBe('binding-mismatch');
+    expect(await issue({ l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT }, { protoHeader: false })).toBe('binding-mismatch');
   });
 });
