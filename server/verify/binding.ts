@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { originFromHost } from '../../shared/htu.js';
+import type { Scheme } from '../hints/forwarded-proto.js';
 import type { StampClaims } from '../../shared/schema.js';
 import type { CompiledOptions } from './options.js';
 import { requestScheme } from './scheme.js';
@@ -17,13 +18,12 @@ const hostOrigins = { http: new Map<string, string | null>(), https: new Map<str
 let lastHost = '';
 let lastScheme = '';
 let lastOrigin: string | null = null;
-function hostOrigin(host: string, scheme: string): string | undefined {
+function hostOrigin(host: string, scheme: Scheme): string | undefined {
   if (host === lastHost && scheme === lastScheme) return lastOrigin ?? undefined;
-  const cache = scheme === 'http' ? hostOrigins.http : scheme === 'https' ? hostOrigins.https : undefined;
-  if (cache === undefined) return originFromHost(host, scheme as 'http');
+  const cache = hostOrigins[scheme];
   let origin = cache.get(host);
   if (origin === undefined) {
-    origin = originFromHost(host, scheme as 'http') ?? null;
+    origin = originFromHost(host, scheme) ?? null;
     if (cache.size >= MAX_CACHED_HOSTS) cache.clear();
     cache.set(host, origin);
   }
