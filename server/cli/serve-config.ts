@@ -12,6 +12,7 @@ export const SERVE_FLAGS = {
   'trusted-proxies': { type: 'string', multiple: true },
   'proxy-protocol': { type: 'boolean' },
   'forwarded-header': { type: 'string' },
+  'proto-header': { type: 'string' },
   'max-age': { type: 'string' },
   skew: { type: 'string' },
   'on-mismatch': { type: 'string' },
@@ -98,6 +99,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
   }
   const forwardedHeader = stringFlag(values, 'forwarded-header');
   if (forwardedHeader !== undefined && !HEADER_NAME.test(forwardedHeader)) throw new UsageError('--forwarded-header must be an HTTP header name');
+  const protoHeader = choiceFlag(values, 'proto-header', ['x-forwarded-proto', 'forwarded', 'none'] as const);
   const origins = listFlag(values, 'origin')?.map((o) => {
     const normalized = normalizeOrigin(o);
     if (normalized === undefined) throw new UsageError('--origin must be an http(s) origin such as https://api.example.com');
@@ -112,6 +114,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     keys: keys.jwks,
     trustedProxies: trusted,
     forwardedHeader,
+    protoHeader: protoHeader === 'none' ? false : protoHeader,
     maxAge: integerFlag(values, 'max-age', 1, 86_400),
     skew: integerFlag(values, 'skew', 0, 86_400),
     onMismatch: choiceFlag(values, 'on-mismatch', ['reject', 'flag'] as const),

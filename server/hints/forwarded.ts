@@ -12,15 +12,32 @@ export function parseForwarded(values: readonly string[], limits: ForwardingLimi
 }
 
 const FOR = 1;
+const PROTO = 8;
 
 /**
  * The address in one element's `for=`; undefined when the element is malformed (a pair
  * without `=`, a name that is not a token, a bad quoted string, a parameter given twice),
  * has no `for`, or its `for` is not an address (`unknown`, `_obfuscated`).
- * Works on offsets: the only string it cuts out is the `for` value.
  */
 export function forwardedForOf(element: string): string | undefined {
-  let forValue: string | undefined;
+  const value = parameterOf(element, FOR);
+  return value === undefined ? undefined : hintAddress(value);
+}
+
+/**
+ * The `proto=` of one element, unquoted, as written; undefined when the element is malformed
+ * (the same rules as for `for=`) or has no `proto`.
+ */
+export function forwardedProtoOf(element: string): string | undefined {
+  return parameterOf(element, PROTO);
+}
+
+/**
+ * The value of the RFC 7239 parameter `wanted` (its bit) in a well-formed element.
+ * Works on offsets: the only string it cuts out is that value.
+ */
+function parameterOf(element: string, wanted: number): string | undefined {
+  let wantedValue: string | undefined;
   let seen = 0; // a bit per RFC 7239 parameter
   let others: string[] | undefined; // extension parameters, lower case
   for (let start = 0; start <= element.length; ) {
@@ -44,14 +61,14 @@ export function forwardedForOf(element: string): string | undefined {
       else if (others.includes(name)) return undefined;
       else others.push(name);
     }
-    if (bit === FOR) {
-      forValue = valueOf(element, eq + 1, b);
-      if (forValue === undefined) return undefined;
+    if (bit === wanted) {
+      wantedValue = valueOf(element, eq + 1, b);
+      if (wantedValue === undefined) return undefined;
     } else if (!isValue(element, eq + 1, b)) {
       return undefined;
     }
   }
-  return forValue === undefined ? undefined : hintAddress(forValue);
+  return wantedValue;
 }
 
 /** for=1, by=2, host=4, proto=8 (names are case-insensitive); 0 for anything else. */

@@ -1,6 +1,17 @@
 /** The network hints (PROTOCOL.md §4): PROXY protocol, forwarding headers, trust, the observed walk. */
 export { collectHints, type HintLayer, type HintSources, type NetworkHints } from './collect.js';
-export { parseForwarded, forwardedForOf } from './forwarded.js';
+export { parseForwarded, forwardedForOf, forwardedProtoOf } from './forwarded.js';
+export {
+  forwardedScheme,
+  parseForwardedProto,
+  parseXForwardedProto,
+  protoHeaderReader,
+  schemeOf,
+  type ProtoHeaderOption,
+  type ProtoHeaderReader,
+  type Scheme,
+  type SchemeEntries,
+} from './forwarded-proto.js';
 export {
   DEFAULT_FORWARDED_HEADER,
   DEFAULT_FORWARDING_LIMITS,

@@ -49,6 +49,7 @@ export function registerTicketRoutes(
     replayStore: verifier.options.replayStore,
     trustedProxies: verifierOptions.trustedProxies,
     forwardedHeader: verifierOptions.forwardedHeader,
+    protoHeader: verifierOptions.protoHeader,
     origins: verifierOptions.origins,
     maxAge: verifierOptions.maxAge,
     skew: verifierOptions.skew,

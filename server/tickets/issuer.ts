@@ -25,7 +25,7 @@ import { algsOfClientKey, importClientKey, jwkThumbprint } from './client-key.js
 import { compileIssuerKey } from './issuer-key.js';
 
 export interface TicketIssuerOptions
-  extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'origins'> {
+  extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'> {
   /** The issuer's private ES256 or EdDSA JWK, with kid. */
   key: Record<string, unknown>;
   /** The issuer's public origin, written as `iss`. Default: the request's Host header. */
@@ -93,7 +93,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     const nowMs = opts.now();
     const stale = freshnessFailure(proof.data, nowMs, opts);
     if (stale) return reject(stale, hints);
-    if (!bindingMatches(proof.data, input, opts)) return reject('binding-mismatch', hints);
+    if (!bindingMatches(proof.data, input, opts, hints)) return reject('binding-mismatch', hints);
 
     const thumbprint = jwkThumbprint(jwk);
     try {

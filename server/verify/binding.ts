@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { originFromHost } from '../../shared/htu.js';
+import type { Scheme } from '../hints/forwarded-proto.js';
 import type { StampClaims } from '../../shared/schema.js';
 import type { CompiledOptions } from './options.js';
-import type { VerifyInput } from './types.js';
+import { requestScheme } from './scheme.js';
+import type { NetworkHints, VerifyInput } from './types.js';
 
 /** What step 9 compares: the claims a request must be bound to (stamp claims, or a ticket request's). */
 type BindingClaims = Pick<StampClaims, 'htm' | 'htu' | 'cdg'>;
@@ -16,13 +18,12 @@ const hostOrigins = { http: new Map<string, string | null>(), https: new Map<str
 let lastHost = '';
 let lastScheme = '';
 let lastOrigin: string | null = null;
-function hostOrigin(host: string, scheme: string): string | undefined {
+function hostOrigin(host: string, scheme: Scheme): string | undefined {
   if (host === lastHost && scheme === lastScheme) return lastOrigin ?? undefined;
-  const cache = scheme === 'http' ? hostOrigins.http : scheme === 'https' ? hostOrigins.https : undefined;
-  if (cache === undefined) return originFromHost(host, scheme as 'http');
+  const cache = hostOrigins[scheme];
   let origin = cache.get(host);
   if (origin === undefined) {
-    origin = originFromHost(host, scheme as 'http') ?? null;
+    origin = originFromHost(host, scheme) ?? null;
     if (cache.size >= MAX_CACHED_HOSTS) cache.clear();
     cache.set(host, origin);
   }
@@ -32,8 +33,16 @@ function hostOrigin(host: string, scheme: string): string | undefined {
   return origin ?? undefined;
 }
 
-/** PROTOCOL.md §5 step 9: method, target URI (origin pinned or from Host) and body digest. */
-export function bindingMatches(claims: BindingClaims, input: VerifyInput, opts: Pick<CompiledOptions, 'origins' | 'requireBodyDigest'>): boolean {
+/**
+ * PROTOCOL.md §5 step 9: method, target URI and body digest. The origin is one of the
+ * configured `origins`, else Host with the scheme trusted evidence names (scheme.ts).
+ */
+export function bindingMatches(
+  claims: BindingClaims,
+  input: VerifyInput,
+  opts: Pick<CompiledOptions, 'origins' | 'requireBodyDigest' | 'trust' | 'protoHeader'>,
+  hints: Pick<NetworkHints, 'l3' | 'l4' | 'l7'>,
+): boolean {
   if (claims.htm !== input.method) return false;
   const { htu } = claims;
   const { url } = input;
@@ -49,7 +58,7 @@ export function bindingMatches(claims: BindingClaims, input: VerifyInput, opts: 
     if (!opts.origins.has(htu.slice(0, pathStart))) return false;
   } else {
     const host = input.headers.host;
-    const origin = typeof host === 'string' ? hostOrigin(host, input.protocol ?? 'http') : undefined;
+    const origin = typeof host === 'string' ? hostOrigin(host, requestScheme(input, hints, opts).scheme) : undefined;
     if (origin === undefined || origin.length !== pathStart || !htu.startsWith(origin)) return false;
   }
   if (claims.cdg !== undefined) {

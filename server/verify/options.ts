@@ -1,6 +1,7 @@
 import { normalizeOrigin } from '../../shared/htu.js';
 import { compileTrust, type TrustMatcher } from '../hints/trust.js';
 import { forwardingHeaderReader, type ForwardingHeaderReader } from '../hints/forwarding-header.js';
+import { protoHeaderReader, type ProtoHeaderOption, type ProtoHeaderReader } from '../hints/forwarded-proto.js';
 import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
 import { createTicketVerifier, type IssuersOption, type TicketVerifier } from '../tickets/ticket-verifier.js';
@@ -30,6 +31,12 @@ export interface VerifierOptions {
   requireBodyDigest?: boolean;
   /** Public origins (`https://api.example.com`) `htu` may name. Default: the request's Host header. */
   origins?: readonly string[];
+  /**
+   * The header your trusted proxies write the client's scheme into, for the Host-based origin:
+   * `x-forwarded-proto`, `forwarded` (its `proto=`), or `false` (none). Default `forwarded` when
+   * `forwardedHeader` is `forwarded`, else `x-forwarded-proto`. A PROXY v2 SSL TLV comes first.
+   */
+  protoHeader?: ProtoHeaderOption;
   /** Ticket issuers you trust (PROTOCOL.md §7): origin → JWK Set, or the URL of its issuer-jwks. */
   issuers?: IssuersOption;
 }
@@ -47,6 +54,8 @@ export interface CompiledOptions {
   readonly onUnverifiable: 'accept' | 'reject';
   readonly requireBodyDigest: boolean;
   readonly origins: ReadonlySet<string> | undefined;
+  /** Undefined when `protoHeader: false`. */
+  readonly protoHeader: ProtoHeaderReader | undefined;
   /** Present when `issuers` is configured. */
   readonly verifyTicket: TicketVerifier | undefined;
 }
@@ -85,6 +94,9 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
     );
   }
   const skew = seconds('skew', options.skew, 5, 0);
+  // one family of headers by default: proxies that write Forwarded write its proto= too
+  const forwardedOnly = typeof options.forwardedHeader === 'string' && options.forwardedHeader.toLowerCase() === 'forwarded';
+  const protoHeader = protoHeaderReader(options.protoHeader === undefined ? (forwardedOnly ? 'forwarded' : 'x-forwarded-proto') : options.protoHeader);
   return {
     keySource: compileKeySource(options.keys),
     maxAge: seconds('maxAge', options.maxAge, 30, 1),
@@ -98,6 +110,7 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
     onUnverifiable: oneOf('onUnverifiable', options.onUnverifiable, ['accept', 'reject'], 'reject'),
     requireBodyDigest: options.requireBodyDigest ?? false,
     origins,
+    protoHeader,
     verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew),
   };
 }

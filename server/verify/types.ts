@@ -16,6 +16,13 @@ export interface ConnectionHints {
   l4?: string | undefined;
   /** Anything else the connection layer learned (PROXY TLVs such as the unique id), echoed into the verdict. */
   proxy?: Readonly<Record<string, unknown>> | undefined;
+  /** The connection to this server is TLS (`socket.encrypted`): the scheme when no trusted evidence names one. */
+  tls?: boolean | undefined;
+  /**
+   * The PROXY v2 header's SSL TLV (0x20), when it had one: true when its client flag 0x01 says
+   * the client connected to the proxy over TLS, false when it says not. Believed only from a trusted l3.
+   */
+  proxyTls?: boolean | undefined;
 }
 
 /** Everything the verifier needs, as plain data (ARCHITECTURE.md: the core never sees a request object). */
@@ -26,7 +33,10 @@ export interface VerifyInput {
   headers: HeaderMap;
   /** The exact body bytes, when the request has a body. */
   body?: Uint8Array | undefined;
-  /** Scheme the request arrived with, for the Host-based origin. Default `http`. */
+  /**
+   * Scheme of the connection itself, for glue that cannot fill `hints.tls` (which wins). The
+   * verifier believes trusted evidence first (server/verify/scheme.ts). Default `http`.
+   */
   protocol?: 'http' | 'https';
   hints: ConnectionHints;
   /** Is a stamp required on this route? Default true. */

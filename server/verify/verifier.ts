@@ -107,7 +107,7 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     if (stale) return reject(stale, hints, kid);
 
     // 9: binding to this request (and, with a ticket, to the ticket and its address)
-    if (!bindingMatches(claims, input, opts)) return reject('binding-mismatch', hints, kid);
+    if (!bindingMatches(claims, input, opts, hints)) return reject('binding-mismatch', hints, kid);
     if (ticket && (claims.ip !== ticket.ip || claims.tth !== ticket.tth)) return reject('binding-mismatch', hints, kid);
 
     // 10: single use, keyed by (kid, jti) — with a ticket the kid is the key's thumbprint

@@ -1,14 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compileTrust } from '../../server/hints/trust.js';
 import { bindingMatches } from '../../server/verify/binding.js';
 import { normalizeOrigin, originFromHost } from '../../shared/htu.js';
 
 /**
  * Step 9 compares in place and remembers Host → origin answers (the last one first). Over
  * sequences of requests that switch host, scheme, path and query, it must answer as the plain
- * comparison does, with no memory at all.
+ * comparison does, with no memory at all. The peer is no proxy of ours, so the scheme is the
+ * connection's (`protocol`): which evidence wins is test/verify/scheme.test.ts.
  */
 const RUNS = { numRuns: 1000 };
+const hints = { l3: '192.0.2.7', l4: undefined, l7: [] };
+const opts = (origins: Set<string> | undefined) => ({ origins, requireBodyDigest: false, trust: compileTrust([]), protoHeader: undefined });
 
 function reference(claims: { htm: string; htu: string }, input: { method: string; url: string; headers: { host?: string }; protocol?: 'http' | 'https' }, origins?: Set<string>): boolean {
   if (claims.htm !== input.method) return false;
@@ -41,7 +45,7 @@ describe('bindingMatches', () => {
     fc.assert(
       fc.property(fc.array(request, { minLength: 1, maxLength: 20 }), (requests) => {
         for (const { claims, input } of requests) {
-          expect(bindingMatches(claims, input, { origins: undefined, requireBodyDigest: false })).toBe(reference(claims, input));
+          expect(bindingMatches(claims, input, opts(undefined), hints)).toBe(reference(claims, input));
         }
       }),
       RUNS,
@@ -52,7 +56,7 @@ describe('bindingMatches', () => {
     const origins = new Set(['https://api.example.com', 'http://127.0.0.1:3000'].map((o) => normalizeOrigin(o)!));
     fc.assert(
       fc.property(request, ({ claims, input }) => {
-        expect(bindingMatches(claims, input, { origins, requireBodyDigest: false })).toBe(reference(claims, input, origins));
+        expect(bindingMatches(claims, input, opts(origins), hints)).toBe(reference(claims, input, origins));
       }),
       RUNS,
     );

@@ -24,6 +24,9 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
   --proxy-protocol            read a PROXY v1/v2 header from trusted proxies (they must send
                               one); other peers are served plain HTTP
   --forwarded-header NAME     the one forwarding header your proxies write (default x-forwarded-for)
+  --proto-header NAME|none    where your proxies write the client's scheme: x-forwarded-proto or
+                              forwarded (default: forwarded with --forwarded-header forwarded, else
+                              x-forwarded-proto); a PROXY v2 SSL TLV comes first
   --max-age S                 stamp lifetime in seconds (default 30)
   --skew S                    clock skew tolerated in seconds (default 5)
   --on-mismatch reject|flag   attested ip disagrees with the network (default reject)
