@@ -39,7 +39,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
     const nowMs = vector.now * 1000;
     const remembered: ConformanceRun['remembered'] = [];
     const { options } = vector;
-    const verifierOptions: VerifierOptions & { protocolHeader: string } = {
+    const verifierOptions: VerifierOptions = {
       keys,
       maxAge: options.maxAge,
       skew: options.skew,
@@ -48,7 +48,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
       onStoreError: options.onStoreError,
       trustedProxies: options.trustedProxies,
       forwardedHeader: options.forwardedHeader,
-      protocolHeader: options.protocolHeader,
+      protoHeader: options.protocolHeader,
       onMismatch: options.onMismatch,
       onUnverifiable: options.onUnverifiable,
       requireBodyDigest: options.requireBodyDigest,
@@ -119,8 +119,9 @@ function verifyInputOf(vector: ConformanceVector): VerifyInput {
       // null passes through as a runtime would hand it over
       l3: connection.l3 as string | undefined,
       l4: connection.l4,
-      // the PROXY v2 SSL TLV, for the scheme evidence of docs/protocol.md §5.1 (rule 2)
-      proxy: connection.proxySsl === undefined ? undefined : { version: 2, command: 'PROXY', ssl: connection.proxySsl },
+      tls: connection.tls,
+      // the PROXY v2 SSL TLV, for the scheme evidence of docs/protocol.md §5.1 (rule 2): its client bit 0x01
+      proxyTls: connection.proxySsl === undefined ? undefined : (connection.proxySsl.client & 0x01) === 0x01,
     },
     required: request.required,
   };

@@ -14,59 +14,6 @@ import type { ConformanceAdapter, ConformanceRun, ConformanceVector, ExpectedTic
  */
 const ADAPTERS: readonly ConformanceAdapter[] = [ipstampCoreAdapter];
 
-/**
- * Vectors that state the contract of the hardening issue (issue 12) before its fixes are
- * merged on this branch. `it.fails` keeps them honest: each must fail today, and the runner
- * goes red the moment a fix lands, so the lead removes its ids here after merging.
- */
-const KNOWN_PENDING_ISSUE_12: Readonly<Record<string, string>> = Object.fromEntries([
-  // item 1: unknown l3 refused ip-unverifiable at step 12′ whatever the policies and tickets
-  ...[
-    'stamp-12p-unknown-l3-absent-accept-policy',
-    'stamp-12p-unknown-l3-null-accept-policy',
-    'stamp-12p-unknown-l3-null-reject-policy',
-    'stamp-12p-unknown-l3-v4-unspecified-accept-policy',
-    'stamp-12p-unknown-l3-v6-unspecified-accept-policy',
-    'stamp-12p-unknown-l3-with-trusted-xff',
-    'stamp-12p-unknown-l3-earlier-step-wins',
-    'stamp-12p-unknown-l3-consumes-jti',
-    'hints-unknown-l3-absent',
-    'hints-unknown-l3-null',
-    'hints-unknown-l3-v4-unspecified',
-    'hints-unknown-l3-v6-unspecified',
-    'hints-unknown-l3-v4-mapped-unspecified',
-    'ticket-unknown-l3-null',
-    'ticket-unknown-l3-v4-unspecified',
-    'ticket-unknown-l3-absent',
-    'issue-unknown-l3-null',
-  ].map((id) => [id, 'issue 12 item 1: unknown l3']),
-  // item 4: replay TTL iat + maxAge + 2·skew
-  ...['stamp-10-ttl', 'stamp-10-ttl-future-iat'].map((id) => [id, 'issue 12 item 4: replay TTL']),
-  // item 5: a full store is store-unavailable whatever onStoreError says
-  ...['store-unavailable-full-despite-accept'].map((id) => [id, 'issue 12 item 5: full store']),
-  // item 3: the scheme from trusted evidence
-  ...['scheme-proxy-ssl-tlv', 'scheme-proxy-ssl-tlv-http-htu', 'scheme-xfp-trusted', 'scheme-xfp-rightmost-wins', 'scheme-xfp-case-insensitive', 'scheme-forwarded-proto', 'scheme-tlv-before-header'].map((id) => [
-    id,
-    'issue 12 item 3: scheme evidence',
-  ]),
-  // item 10: CORS preflights are never stamp-checked
-  ...['cors-preflight-not-checked'].map((id) => [id, 'issue 12 item 10: CORS preflight']),
-]);
-
-/**
- * Where the specification (protocol 1.2) and the code disagree on a boundary, independent of
- * issue 12: the spec says a stamp or ticket passes while `exp ≥ now − skew`, the code refuses
- * at `exp = now − skew` (server/verify/claim-rules.ts, server/tickets/ticket-verifier.ts use
- * `now − skew >= exp`). Reported to the lead; one of the two is a bug.
- */
-const SPEC_DISAGREEMENTS: Readonly<Record<string, string>> = {
-  'stamp-08-exp-at-limit': 'exp = now − skew: spec accepts, code refuses',
-  'ticket-exp-at-limit': 'ticket exp = now − skew: spec accepts, code refuses',
-};
-
-/** CONFORMANCE_STRICT=1 runs every vector as a plain test, to see how the pending ones fail. */
-const STRICT = process.env.CONFORMANCE_STRICT === '1';
-
 const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), 'vectors');
 const files: { name: string; file: VectorFile }[] = readdirSync(VECTOR_DIR)
   .filter((name) => name.endsWith('.json'))
@@ -155,11 +102,6 @@ describe('conformance vectors: the files themselves', () => {
     expect(specs).toContain('step 12′');
     expect(specs).toContain('§5 store row');
   });
-
-  it('name only known-pending ids that exist', () => {
-    const ids = new Set(all.map((v) => v.id));
-    for (const id of [...Object.keys(KNOWN_PENDING_ISSUE_12), ...Object.keys(SPEC_DISAGREEMENTS)]) expect(ids.has(id), id).toBe(true);
-  });
 });
 
 for (const adapter of ADAPTERS) {
@@ -167,12 +109,10 @@ for (const adapter of ADAPTERS) {
     for (const { name, file } of files) {
       describe(`${name} — ${file.title}`, () => {
         for (const vector of file.vectors) {
-          const pending = STRICT ? undefined : (KNOWN_PENDING_ISSUE_12[vector.id] ?? SPEC_DISAGREEMENTS[vector.id]);
-          const test = pending ? it.fails : it;
           if (file.kind === 'ticket-request') {
             const { issue } = adapter;
             if (issue === undefined) continue;
-            test(`${vector.id}${pending ? ` (pending: ${pending})` : ''}`, async () => {
+            it(vector.id, async () => {
               const run = await issue.call(adapter, vector);
               if ('ticket' in vector.expect) assertTicketConforms(vector, vector.expect.ticket, run);
               else if (!vector.expect.ok) expect(run.outcome.ok ? 'issued' : { reason: run.outcome.reason, status: run.outcome.status }).toEqual({ reason: vector.expect.reason, status: vector.expect.status });
@@ -180,7 +120,7 @@ for (const adapter of ADAPTERS) {
             });
             continue;
           }
-          test(`${vector.id}${pending ? ` (pending: ${pending})` : ''}`, async () => {
+          it(vector.id, async () => {
             assertConforms(vector, await adapter.run(vector, vector.keys ?? file.keys));
           });
         }
