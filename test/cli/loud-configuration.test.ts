@@ -1,6 +1,10 @@
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
+import { requireBinary } from '../support/binaries.js';
+import { startHaproxy } from '../support/haproxy.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { freePorts } from '../support/ports.js';
 import { scratchDir, startServe, type RunningServe } from './cli-process.js';
 
 /** Issue 12, item 6: `serve` says, at start, every policy it runs loosened, and notices a proxy writing the other header. */
@@ -85,5 +89,67 @@ describe('ipstamp serve: a trusted proxy writing the other forwarding header', (
     const { agreements, warnings } = await run({ forwarded: 'for=198.51.100.44' });
     expect(agreements).toEqual(['match', 'match', 'match', 'match']);
     expect(warnings).toEqual([]);
+  });
+});
+
+const haproxy = requireBinary('haproxy');
+const CLIENT = '127.0.0.5';
+
+describe.skipIf(!haproxy)('behind HAProxy (mode http, option forwardfor: it writes X-Forwarded-For)', () => {
+  /** serve behind HAProxy with `--forwarded-header HEADER`; four stamped requests from 127.0.0.5 claiming `ip`. */
+  async function behindHaproxy(header: string, ip: string) {
+    const serve = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--forwarded-header', header, '--on-unverifiable', 'accept']);
+    const [front] = (await freePorts(1)) as [number];
+    const client = new Agent({ localAddress: CLIENT });
+    const answers: unknown[] = [];
+    try {
+      const proxy = await startHaproxy(
+        haproxy!,
+        `
+defaults
+    mode http
+    timeout connect 5s
+    timeout client  30s
+    timeout server  30s
+
+frontend front
+    bind 127.0.0.1:${front}
+    option forwardfor
+    default_backend serve
+
+backend serve
+    server serve 127.0.0.1:${serve.port}
+`,
+        [front],
+      );
+      try {
+        for (let i = 0; i < 4; i++) {
+          const url = `http://127.0.0.1:${front}/h${i}`;
+          const token = await createStamper({ key: key.privateJwk, ip }).stamp({ method: 'GET', url });
+          const response = await undiciFetch(url, { dispatcher: client, headers: { 'client-ip-attestation': token } });
+          answers.push(((await response.json()) as { agreement?: unknown; reason?: unknown }).agreement);
+        }
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      await client.close();
+      await serve.stop();
+    }
+    return { answers, serve };
+  }
+
+  it('--forwarded-header forwarded: a lie passes as unverifiable, and the log says why, exactly once', async () => {
+    const { answers, serve } = await behindHaproxy('forwarded', '198.51.100.44');
+    expect(answers).toEqual(['unverifiable', 'unverifiable', 'unverifiable', 'unverifiable']);
+    const output = await outputShowing(serve, 'forwarding header other than the configured one');
+    const warnings = logLines(output).filter((l) => l.level === 40 && String(l.msg).includes('forwarding header other than the configured one'));
+    expect(warnings.map((l) => l.ipstamp)).toEqual([{ forwardedHeader: 'forwarded', sent: ['x-forwarded-for'], peer: '127.0.0.1' }]);
+  });
+
+  it('--forwarded-header x-forwarded-for (what HAProxy writes): match, and no warning', async () => {
+    const { answers, serve } = await behindHaproxy('x-forwarded-for', CLIENT);
+    expect(answers).toEqual(['match', 'match', 'match', 'match']);
+    expect(logLines(serve.output()).filter((l) => l.level === 40 && String(l.msg).includes('forwarding header'))).toEqual([]);
   });
 });
