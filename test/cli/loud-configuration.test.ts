@@ -50,6 +50,13 @@ describe('ipstamp serve: loosened policies are loud', () => {
     } finally {
       await one.stop();
     }
+    // the gateway's start line is serve's: the same words (the upstream is not called at start)
+    const gateway = await startServe(['--port', '0', '--keys', keysFile, '--upstream', 'http://127.0.0.1:9', '--on-mismatch', 'flag'], 'gateway');
+    try {
+      expect(gateway.startLine).toMatch(/, LOOSENED: onMismatch: flag$/);
+    } finally {
+      await gateway.stop();
+    }
     const strict = await startServe(['--port', '0', '--keys', keysFile, '--on-store-error', 'reject']);
     try {
       expect(strict.startLine).not.toContain('LOOSENED');

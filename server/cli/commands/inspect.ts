@@ -102,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, FLAGS, true);
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a TOKEN to inspect is required' : 'exactly one TOKEN, please');
   const given = positionals[0]!;
+  if (given.trim() === '') throw new UsageError('a TOKEN to inspect is required');
   const pasted = stampFromPaste(given === '-' ? await readStdin() : given);
   if ('problem' in pasted) throw new UsageError(`${given === '-' ? 'stdin' : 'TOKEN'} ${pasted.problem}`);
   const { token } = pasted;

@@ -13,6 +13,8 @@ export const usage = `Usage: ipstamp keygen --alg ALG --kid KID [--allowed-ips C
 Makes a client key. The private JWK (with kid and alg) goes to stdout, or to --out (mode 0600,
 never overwriting). The public JWK — for HS*, the secret itself — is added to the verifier's
 JWK Set --jwks (created if absent; other keys kept; a kid already there is refused).
+Both destinations are checked (directory exists and is writable, --out is new, the two
+differ) before anything is written.
 
   --alg ALG             ${STAMP_ALGS.join(', ')}
   --kid KID             1–128 characters of [A-Za-z0-9._:-]
