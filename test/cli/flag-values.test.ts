@@ -95,3 +95,18 @@ describe('negative numbers reach the flag reader and get its message (issue 12, 
     );
   });
 });
+
+describe('parseFlags on anything typed', () => {
+  const OPTIONS = { port: { type: 'string' }, origin: { type: 'string', multiple: true }, verbose: { type: 'boolean' } } as const;
+
+  it('a negative number after a string flag is its value; any argv parses or is a UsageError', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1e9, max: -1 }), (n) => {
+        expect(parseFlags(['--port', String(n)], OPTIONS).values.port).toBe(String(n));
+        expect(parseFlags(['--origin', String(n), '--origin', 'a'], OPTIONS).values.origin).toEqual([String(n), 'a']);
+      }),
+    );
+    const token = fc.oneof(fc.constantFrom('--port', '--origin', '--verbose', '--', '-', '-1', '--port=-2', '-x', '--bogus'), fc.string({ maxLength: 6 }));
+    fc.assert(fc.property(fc.array(token, { maxLength: 8 }), (argv) => void outcome(() => parseFlags(argv, OPTIONS, true))));
+  });
+});
