@@ -10,6 +10,7 @@ import { createVerifyHooks } from './plugin/verify-hook.js';
 import { registerTicketRoutes } from './plugin/ticket-routes.js';
 import { createVerifier } from './verify/create-verifier.js';
 import { trackPeerAddresses } from './hints/peer-address.js';
+import { loosenedPolicies, loosenedPolicyNames } from './verify/loosened-policies.js';
 
 export type { IpStampPluginOptions } from './plugin/options.js';
 export type { IpStampDecoration, IpStampRouteConfig } from './fastify-types.js';
@@ -24,9 +25,11 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   const verifier = createVerifier(verifierOptions);
   const metrics = new IpStampMetrics();
 
-  if (verifier.options.onStoreError === 'accept') {
+  const loosened = loosenedPolicies(verifier.options);
+  if (loosened.length > 0) {
     fastify.log.warn(
-      "ipstamp: onStoreError is 'accept': when the replay store fails, stamps are accepted WITHOUT a replay check (replays possible)",
+      { ipstamp: { loosened: loosenedPolicyNames(loosened) } },
+      `ipstamp: LOOSENED policies: ${loosened.map((p) => `${p.option} is '${p.value}': ${p.consequence}`).join('; ')}`,
     );
   }
 

@@ -31,8 +31,14 @@ export function integerFlag(values: FlagValues, name: string, min: number, max: 
   const raw = stringFlag(values, name);
   if (raw === undefined) return undefined;
   const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${shownValue(raw)}`);
   return n;
+}
+
+/** What the user typed, for an error line: as typed when short and plain, else quoted and cut. */
+export function shownValue(raw: string): string {
+  if (/^[\x21-\x7e]{1,40}$/.test(raw)) return raw;
+  return raw.length > 40 ? `${JSON.stringify(raw.slice(0, 40))}…` : JSON.stringify(raw);
 }
 
 export function choiceFlag<T extends string>(values: FlagValues, name: string, choices: readonly T[]): T | undefined {

@@ -28,15 +28,55 @@ export function readJsonObjectFile(path: string, flag: string): Record<string, u
   return parsed;
 }
 
+/** Members only a private asymmetric key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). An `oct` key's `k` is not one: a verifier holds HMAC secrets. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const;
+
+function privateMember(jwk: Record<string, unknown>): string | undefined {
+  return PRIVATE_MEMBERS.find((m) => Object.hasOwn(jwk, m));
+}
+
+function kidText(jwk: Record<string, unknown>): string {
+  return typeof jwk.kid === 'string' ? ` (kid ${JSON.stringify(jwk.kid)})` : '';
+}
+
+/**
+ * What a key file holds, in words for an error line: "one private JWK (kid "a")", "a JWK Set
+ * (2 keys)". Undefined when it is neither, so the caller's own check speaks.
+ */
+export function describeKeyFile(parsed: Record<string, unknown>): string | undefined {
+  if (Array.isArray(parsed.keys)) return `a JWK Set (${parsed.keys.length} key${parsed.keys.length === 1 ? '' : 's'})`;
+  if (typeof parsed.kty === 'string') {
+    const kind = privateMember(parsed) !== undefined ? 'private' : parsed.kty === 'oct' ? 'secret' : 'public';
+    return `one ${kind} JWK${kidText(parsed)}`;
+  }
+  return undefined;
+}
+
 /**
  * A verifier JWK Set file (PROTOCOL.md §2.3), checked now with the same compilation the
  * verifier runs, so a short HMAC secret or a key that does not fit its alg stops the command
- * at start with the key's index — never a stack trace, never at the first request.
+ * at start with the key's index — never a stack trace, never at the first request. A private
+ * asymmetric key is refused: the verifier needs the public half, and a file it reads is no
+ * place for a client's signing key.
  */
 export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
   const parsed = readJsonObjectFile(path, flag);
-  if (!Array.isArray(parsed.keys)) throw new UsageError(`${flag} ${path}: not a JWK Set (it needs "keys": [ ... ])`);
+  if (!Array.isArray(parsed.keys)) {
+    const held = describeKeyFile(parsed);
+    if (held !== undefined) {
+      const wanted = held.startsWith('one private') ? 'a JWK Set of public keys' : 'a JWK Set';
+      throw new UsageError(`${flag} ${path}: holds ${held}, where ${wanted} belongs: {"keys": [ ... ]}`);
+    }
+    throw new UsageError(`${flag} ${path}: not a JWK Set (it needs "keys": [ ... ])`);
+  }
   if (parsed.keys.length === 0) throw new UsageError(`${flag} ${path}: the JWK Set holds no keys`);
+  parsed.keys.forEach((key: unknown, i) => {
+    if (typeof key !== 'object' || key === null) return; // the compilation below names it
+    const member = privateMember(key as Record<string, unknown>);
+    if (member !== undefined) {
+      throw new UsageError(`${flag} ${path}: keys[${i}]${kidText(key as Record<string, unknown>)} is a private key (it has "${member}"); the verifier needs only the public half`);
+    }
+  });
   const jwks = parsed as unknown as JwkSet;
   checked(flag, path, () => compileKeySource(jwks));
   return { jwks, count: jwks.keys.length };
@@ -55,13 +95,21 @@ function checked<T>(flag: string, path: string, compile: () => T): T {
 /** `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2). */
 export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<string, unknown> {
   const jwk = readJsonObjectFile(path, flag);
+  const held = describeKeyFile(jwk);
+  if (held?.startsWith('a JWK Set')) throw new UsageError(`${flag} ${path}: holds ${held}, where one private ES256/EdDSA JWK belongs (the issuer's signing key)`);
+  if (held?.startsWith('one public')) throw new UsageError(`${flag} ${path}: holds ${held}, where the issuer's private JWK belongs (it has no "d")`);
   checked(flag, path, () => compileIssuerKey(jwk, 'the key'));
   return jwk;
 }
 
+const ISSUERS_SHAPE = '{"https://edge.example.com": {"keys": [ ... ]} | "<URL of its issuer-jwks>"}';
+
 /** `--issuers FILE`: `{ "<iss origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2). */
 export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: IssuersOption; count: number } {
-  const issuers = readJsonObjectFile(path, flag) as IssuersOption;
+  const parsed = readJsonObjectFile(path, flag);
+  const held = describeKeyFile(parsed);
+  if (held !== undefined) throw new UsageError(`${flag} ${path}: holds ${held.startsWith('a JWK Set') ? 'a JWK Set' : held}, where a map of issuers belongs: ${ISSUERS_SHAPE}`);
+  const issuers = parsed as IssuersOption;
   checked(flag, path, () => createTicketVerifier(issuers, 0));
   const count = Object.keys(issuers).length;
   if (count === 0) throw new UsageError(`${flag} ${path}: names no issuer`);

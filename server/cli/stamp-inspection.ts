@@ -133,3 +133,22 @@ export async function inspectStamp(token: string, options: InspectOptions): Prom
   const firstFailure = checks.find((c) => c.status === 'fail')?.reason;
   return { bytes, ...(header && { header }), ...(claims && { claims }), checks, ...(firstFailure && { firstFailure }) };
 }
+
+const HEADER_LINE = /^client-ip-attestation[ \t]*:/i;
+
+/**
+ * The stamp in what a user pasted: the bare token, or a `Client-IP-Attestation: …` line (the
+ * name in any case), or a block of request headers holding exactly one such line. Surrounding
+ * whitespace is dropped. Anything else is a problem in words, never a throw.
+ */
+export function stampFromPaste(text: string): { token: string } | { problem: string } {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const stampLines = lines.filter((l) => HEADER_LINE.test(l));
+  if (stampLines.length > 1) return { problem: `holds ${stampLines.length} Client-IP-Attestation lines; paste one` };
+  const line = stampLines[0] ?? (lines.length === 1 ? lines[0] : undefined);
+  if (line === undefined) {
+    return { problem: lines.length === 0 ? 'held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)' : 'holds several lines and no Client-IP-Attestation: line' };
+  }
+  const token = line.replace(HEADER_LINE, '').trim();
+  return token === '' ? { problem: 'held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)' } : { token };
+}

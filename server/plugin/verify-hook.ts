@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
+import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hints/other-forwarding-header.js';
 import type { Verifier } from '../verify/verifier.js';
 import type { VerifyInput } from '../verify/types.js';
 import { connectionHints } from './connection-hints.js';
@@ -44,8 +45,12 @@ export interface VerifyHooks {
  * kid and hints. The token itself is never logged.
  */
 export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHookSettings): VerifyHooks {
+  const otherForwardingHeader = watchOtherForwardingHeader(verifier.options);
   async function verifyRequest(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<void> {
-    const result = await verifier.verify(verifyInputOf(request, required));
+    const input = verifyInputOf(request, required);
+    const misconfigured = otherForwardingHeader(input);
+    if (misconfigured) request.log.warn({ ipstamp: misconfigured }, otherForwardingHeaderMessage(misconfigured));
+    const result = await verifier.verify(input);
     if (!result.ok) {
       metrics.countRejected(result.reason);
       if (result.store === 'full') {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
@@ -89,5 +89,60 @@ describe('ipstamp keygen', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toBe(`${message}\n`);
     }
+  });
+
+  describe('every destination is checked before anything is written (issue 12, item 6)', () => {
+    const entries = () => readdirSync(scratch.dir).sort();
+
+    it('a --jwks in a missing directory: no private key left behind, a message naming --jwks', async () => {
+      const before = entries();
+      const out = join(scratch.dir, 'orphan.private.json');
+      const jwks = join(scratch.dir, 'no-such-dir', 'keys.json');
+      const result = await runCli(['keygen', '--alg', 'ES256', '--kid', 'orphan', '--out', out, '--jwks', jwks]);
+      expect([result.code, result.stderr]).toEqual([2, `ipstamp keygen: --jwks ${jwks}: the directory ${join(scratch.dir, 'no-such-dir')} does not exist\n`]);
+      expect(result.stdout).toBe('');
+      expect(existsSync(out)).toBe(false);
+      expect(entries()).toEqual(before);
+    });
+
+    it('an --out in a missing directory: the JWK Set is left as it was', async () => {
+      const jwks = scratch.file('untouched.json', { keys: [] });
+      const out = join(scratch.dir, 'nowhere', 'k.json');
+      const result = await runCli(['keygen', '--alg', 'EdDSA', '--kid', 'lost', '--out', out, '--jwks', jwks]);
+      expect([result.code, result.stderr]).toEqual([2, `ipstamp keygen: --out ${out}: the directory ${join(scratch.dir, 'nowhere')} does not exist\n`]);
+      expect(read(jwks).keys).toEqual([]);
+    });
+
+    it('a directory that cannot be written, a directory given as the file, and one file named twice', async () => {
+      const locked = join(scratch.dir, 'locked');
+      mkdirSync(locked);
+      chmodSync(locked, 0o500);
+      try {
+        const root = process.getuid?.() === 0; // root writes anywhere: the access check cannot refuse
+        const jwks = join(locked, 'keys.json');
+        const result = await runCli(['keygen', '--alg', 'ES256', '--kid', 'x', '--out', join(scratch.dir, 'x.json'), '--jwks', jwks]);
+        if (!root) {
+          expect([result.code, result.stderr]).toEqual([2, `ipstamp keygen: --jwks ${jwks}: the directory ${locked} is not writable\n`]);
+          expect(existsSync(join(scratch.dir, 'x.json'))).toBe(false);
+        }
+      } finally {
+        chmodSync(locked, 0o700);
+      }
+      const asDir = await runCli(['keygen', '--alg', 'ES256', '--kid', 'x', '--jwks', locked]);
+      expect([asDir.code, asDir.stderr]).toEqual([2, `ipstamp keygen: --jwks ${locked}: is a directory, not a file\n`]);
+      const same = join(scratch.dir, 'same.json');
+      const twice = await runCli(['keygen', '--alg', 'ES256', '--kid', 'x', '--out', same, '--jwks', same]);
+      expect([twice.code, twice.stderr]).toEqual([2, 'ipstamp keygen: --out and --jwks name the same file; the private key and the JWK Set need one each\n']);
+      expect(existsSync(same)).toBe(false);
+    });
+
+    it('a --jwks that holds one JWK (the private key file, say) is named for what it is', async () => {
+      const single = scratch.file('single.private.json', { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), d: 'B'.repeat(43), kid: 'k', alg: 'EdDSA' });
+      const result = await runCli(['keygen', '--alg', 'ES256', '--kid', 'y', '--jwks', single]);
+      expect([result.code, result.stderr]).toEqual([
+        2,
+        `ipstamp keygen: --jwks ${single}: holds one private JWK (kid "k"), where a JWK Set belongs: {"keys": [ ... ]}\n`,
+      ]);
+    });
   });
 });

@@ -56,6 +56,93 @@ describe('logging', () => {
   });
 });
 
+describe('loud configuration (issue 12, item 6)', () => {
+  const registrationWarnings = (log: { lines: Record<string, unknown>[] }) =>
+    log.lines.filter((l) => l.level === 40 && String(l.msg).startsWith('ipstamp: LOOSENED'));
+
+  it('one warning at register names every loosened policy, in a fixed order, with what it lets through', async () => {
+    const { app, log } = await buildApp({
+      keys: { keys: [key.publicJwk] },
+      onStoreError: 'accept',
+      onUnverifiable: 'accept',
+      onMismatch: 'flag',
+    });
+    await app.close();
+    const [warning, ...more] = registrationWarnings(log);
+    expect(more).toEqual([]);
+    expect(warning?.ipstamp).toEqual({ loosened: ['onMismatch: flag', 'onUnverifiable: accept', 'onStoreError: accept'] });
+    const msg = String(warning?.msg);
+    expect(msg.indexOf("onMismatch is 'flag'")).toBeGreaterThan(-1);
+    expect(msg.indexOf("onUnverifiable is 'accept'")).toBeGreaterThan(msg.indexOf("onMismatch is 'flag'"));
+    expect(msg.indexOf("onStoreError is 'accept'")).toBeGreaterThan(msg.indexOf("onUnverifiable is 'accept'"));
+  });
+
+  it('each loosened policy alone is named alone; the defaults, and explicit strict values, warn nothing', async () => {
+    for (const [over, expected] of [
+      [{ onMismatch: 'flag' }, ['onMismatch: flag']],
+      [{ onUnverifiable: 'accept' }, ['onUnverifiable: accept']],
+      [{}, undefined],
+      [{ onMismatch: 'reject', onUnverifiable: 'reject', onStoreError: 'reject' }, undefined],
+    ] as const) {
+      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, ...over });
+      await app.close();
+      expect(registrationWarnings(log).map((l) => (l.ipstamp as { loosened: string[] }).loosened)[0]).toEqual(expected);
+      expect(log.lines.filter((l) => l.level === 40)).toHaveLength(expected ? 1 : 0);
+    }
+  });
+
+  describe('a trusted proxy that writes the other forwarding header', () => {
+    const misconfigured = (log: { lines: Record<string, unknown>[] }) =>
+      log.lines.filter((l) => l.level === 40 && String(l.msg).includes('forwarding header'));
+
+    const send = async (app: Awaited<ReturnType<typeof buildApp>>['app'], headers: Record<string, string>, remoteAddress = '127.0.0.1') => {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/orders',
+        remoteAddress,
+        headers: { host: HOST, 'client-ip-attestation': await stamp('198.51.100.7'), ...headers },
+      });
+      return response.statusCode;
+    };
+
+    it('configured for forwarded, the trusted peer sends X-Forwarded-For: exactly one warning after several requests', async () => {
+      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['loopback'], forwardedHeader: 'forwarded', onUnverifiable: 'accept' });
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) codes.push(await send(app, { 'x-forwarded-for': '198.51.100.7' }));
+      await app.close();
+      // what the warning is about: any claimed address goes through as unverifiable
+      expect(codes).toEqual([200, 200, 200, 200, 200]);
+      const warnings = misconfigured(log);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.ipstamp).toEqual({ forwardedHeader: 'forwarded', sent: ['x-forwarded-for'], peer: '127.0.0.1' });
+      expect(String(warnings[0]!.msg)).toBe(
+        'ipstamp: a trusted proxy sent a forwarding header other than the configured one (x-forwarded-for, not forwarded): ' +
+          'client addresses cannot be observed; set forwardedHeader (--forwarded-header) to the header your proxies write',
+      );
+    });
+
+    it('with the right header, from an untrusted peer, or with no forwarding header at all: no warning', async () => {
+      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['loopback'], forwardedHeader: 'forwarded', onUnverifiable: 'accept' });
+      for (let i = 0; i < 3; i++) expect(await send(app, { forwarded: 'for=198.51.100.7' })).toBe(200);
+      // both headers: the configured one is there, the proxy is configured right
+      expect(await send(app, { forwarded: 'for=198.51.100.7', 'x-forwarded-for': '203.0.113.1' })).toBe(200);
+      // a client (not a proxy) sending X-Forwarded-For of its own says nothing about the proxies
+      await send(app, { 'x-forwarded-for': '198.51.100.7' }, '198.51.100.7');
+      await send(app, {});
+      await app.close();
+      expect(misconfigured(log)).toEqual([]);
+    });
+
+    it('names every other header the proxy sent (x-real-ip too), behind the default x-forwarded-for', async () => {
+      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['loopback'] });
+      await send(app, { 'x-real-ip': '198.51.100.7', forwarded: 'for=198.51.100.7' });
+      await send(app, { 'x-real-ip': '198.51.100.7' });
+      await app.close();
+      expect(misconfigured(log).map((l) => l.ipstamp)).toEqual([{ forwardedHeader: 'x-forwarded-for', sent: ['forwarded', 'x-real-ip'], peer: '127.0.0.1' }]);
+    });
+  });
+});
+
 describe('options are checked at register time', () => {
   const cases: [string, Partial<IpStampPluginOptions> & Record<string, unknown>, RegExp][] = [
     ['echo', { echo: 'yes' }, /^echo must be a boolean$/],

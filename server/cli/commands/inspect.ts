@@ -3,12 +3,13 @@ import { compileKeySource } from '../../verify/key-source.js';
 import { integerFlag, stringFlag } from '../flag-values.js';
 import { loadKeysFile } from '../load-keys.js';
 import { parseFlags } from '../parse-flags.js';
-import { inspectStamp, type StampInspection } from '../stamp-inspection.js';
+import { inspectStamp, stampFromPaste, type StampInspection } from '../stamp-inspection.js';
 import { UsageError } from '../usage-error.js';
 
-export const usage = `Usage: ipstamp inspect TOKEN [--keys FILE] [--max-age S] [--skew S]
+export const usage = `Usage: ipstamp inspect TOKEN|- [--keys FILE] [--max-age S] [--skew S]
 
-Decodes a Client-IP-Attestation stamp and explains it: the JOSE header, each claim, times
+Decodes a Client-IP-Attestation stamp and explains it (TOKEN - reads it from stdin: the bare
+stamp, its "Client-IP-Attestation: ..." line, or a block of request headers holding it): the JOSE header, each claim, times
 relative to now. With --keys (the verifier's JWK Set) it also verifies the stamp offline and
 lists every check of PROTOCOL §5 as pass, fail or skipped. Binding, replay and agreement need
 the live request and are always skipped. Exit 0 when no check failed, 1 when one did.
@@ -83,10 +84,28 @@ export function formatInspection(report: StampInspection, nowMs: number, withKey
   return `${lines.join('\n')}\n`;
 }
 
+/** Far more than any paste of request headers; a stamp itself is at most MAX_STAMP_BYTES. */
+const STDIN_LIMIT = 1 << 20;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > STDIN_LIMIT) throw new UsageError(`stdin holds more than ${STDIN_LIMIT} bytes; paste the stamp or its header line`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, FLAGS, true);
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a TOKEN to inspect is required' : 'exactly one TOKEN, please');
-  const token = positionals[0]!.trim();
+  const given = positionals[0]!;
+  if (given.trim() === '') throw new UsageError('a TOKEN to inspect is required');
+  const pasted = stampFromPaste(given === '-' ? await readStdin() : given);
+  if ('problem' in pasted) throw new UsageError(`${given === '-' ? 'stdin' : 'TOKEN'} ${pasted.problem}`);
+  const { token } = pasted;
   const keysFile = stringFlag(values, 'keys');
   const keys = keysFile === undefined ? undefined : loadKeysFile(keysFile);
   const nowMs = Date.now();

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { HMAC_ALGS, kidSchema, STAMP_ALGS, type StampAlg } from '../../../shared/schema.js';
 import { compileVerifierKey } from '../../verify/verifier-key.js';
 import { choiceFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from '../flag-values.js';
-import { commitJwksAddition, prepareJwksAddition } from '../jwks-file.js';
+import { checkDestination, commitJwksAddition, prepareJwksAddition } from '../jwks-file.js';
 import { parseFlags } from '../parse-flags.js';
 import { UsageError } from '../usage-error.js';
 
@@ -12,6 +13,8 @@ export const usage = `Usage: ipstamp keygen --alg ALG --kid KID [--allowed-ips C
 Makes a client key. The private JWK (with kid and alg) goes to stdout, or to --out (mode 0600,
 never overwriting). The public JWK — for HS*, the secret itself — is added to the verifier's
 JWK Set --jwks (created if absent; other keys kept; a kid already there is refused).
+Both destinations are checked (directory exists and is writable, --out is new, the two
+differ) before anything is written.
 
   --alg ALG             ${STAMP_ALGS.join(', ')}
   --kid KID             1–128 characters of [A-Za-z0-9._:-]
@@ -63,7 +66,12 @@ export async function run(argv: string[]): Promise<number> {
   if (allowedIps) trustFlag(allowedIps, 'allowed-ips');
   const out = stringFlag(values, 'out');
   const jwksPath = stringFlag(values, 'jwks');
-  // everything that can refuse does so before anything is written
+  // everything that can refuse does so before anything is written: a key whose public half
+  // never reached the JWK Set is a key nobody can use
+  if (out !== undefined && jwksPath !== undefined && resolve(out) === resolve(jwksPath)) {
+    throw new UsageError('--out and --jwks name the same file; the private key and the JWK Set need one each');
+  }
+  if (out !== undefined) checkDestination(out, '--out', 'refuse');
   const edit = jwksPath === undefined ? undefined : prepareJwksAddition(jwksPath, kid);
 
   const { privateJwk, publicJwk } = await generate(alg, kid);
@@ -71,17 +79,23 @@ export async function run(argv: string[]): Promise<number> {
   compileVerifierKey(publicJwk, 'generated key'); // what the verifier will load, loaded once here
 
   const secret = (HMAC_ALGS as readonly string[]).includes(alg);
-  if (out === undefined) process.stdout.write(`${JSON.stringify(privateJwk, null, 2)}\n`);
-  else {
-    writePrivateKey(out, privateJwk);
-    process.stderr.write(`ipstamp keygen: private key "${kid}" written to ${out} (mode 0600)\n`);
-  }
+  if (out !== undefined) writePrivateKey(out, privateJwk);
   if (edit) {
-    const count = commitJwksAddition(edit, publicJwk);
+    let count: number;
+    try {
+      count = commitJwksAddition(edit, publicJwk);
+    } catch (error) {
+      // the set could not take the public half after all (a race, a full disk): take back the private half
+      if (out !== undefined) rmSync(out, { force: true });
+      throw error;
+    }
+    if (out !== undefined) process.stderr.write(`ipstamp keygen: private key "${kid}" written to ${out} (mode 0600)\n`);
     process.stderr.write(`ipstamp keygen: ${secret ? 'secret' : 'public'} key "${kid}" added to ${edit.path} (${count} key${count === 1 ? '' : 's'})\n`);
-  } else if (!secret) {
-    process.stderr.write(`ipstamp keygen: public JWK for the verifier's JWK Set:\n${JSON.stringify(publicJwk)}\n`);
+  } else {
+    if (out !== undefined) process.stderr.write(`ipstamp keygen: private key "${kid}" written to ${out} (mode 0600)\n`);
+    if (!secret) process.stderr.write(`ipstamp keygen: public JWK for the verifier's JWK Set:\n${JSON.stringify(publicJwk)}\n`);
   }
+  if (out === undefined) process.stdout.write(`${JSON.stringify(privateJwk, null, 2)}\n`);
   if (secret) {
     process.stderr.write(
       `ipstamp keygen: warning: ${alg} is a shared secret — the verifier's JWK Set holds the secret itself. Keep both files private; never ship it to a browser (use ES256 or EdDSA there).\n`,

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../plugin.js';
 import { registerCorsAnswers } from '../../plugin/cors-answers.js';
+import { loosenedPolicies, loosenedPolicyNames } from '../../verify/loosened-policies.js';
 import type { Verdict } from '../../verify/types.js';
 import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
@@ -91,7 +92,9 @@ function startLine(config: ServeConfig, address: string, storeLabel: string): st
   const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
   const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
-  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream?.origin ?? 'none'}\n`;
+  const loosened = loosenedPolicyNames(loosenedPolicies(config.verifier));
+  const loud = loosened.length > 0 ? `, LOOSENED: ${loosened.join(', ')}` : '';
+  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream?.origin ?? 'none'}${loud}\n`;
 }
 
 /** Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. */

@@ -1,0 +1,43 @@
+import type { VerifierOptions } from './options.js';
+
+/** A policy set away from its strict default, and what that lets through. */
+export interface LoosenedPolicy {
+  readonly option: 'onMismatch' | 'onUnverifiable' | 'onStoreError';
+  readonly value: string;
+  /** One clause for a log line: what is accepted that the default refuses. */
+  readonly consequence: string;
+}
+
+type PolicyOptions = Partial<Pick<VerifierOptions, 'onMismatch' | 'onUnverifiable' | 'onStoreError'>>;
+
+/**
+ * The one list of loosened policies, in a fixed order, for everything that must say them out
+ * loud: the plugin's warning at registration and the CLI's start line. Takes the options as
+ * given or as compiled (a missing value is the strict default).
+ */
+export function loosenedPolicies(options: PolicyOptions): LoosenedPolicy[] {
+  const loosened: LoosenedPolicy[] = [];
+  if (options.onMismatch === 'flag') {
+    loosened.push({ option: 'onMismatch', value: 'flag', consequence: 'a stamp whose ip the network contradicts is ACCEPTED (agreement "mismatch")' });
+  }
+  if (options.onUnverifiable === 'accept') {
+    loosened.push({
+      option: 'onUnverifiable',
+      value: 'accept',
+      consequence: 'a stamp the network cannot confirm is ACCEPTED (agreement "unverifiable"): any claimed ip passes when no hint decides',
+    });
+  }
+  if (options.onStoreError === 'accept') {
+    loosened.push({
+      option: 'onStoreError',
+      value: 'accept',
+      consequence: 'when the replay store fails, stamps are accepted WITHOUT a replay check (replays possible)',
+    });
+  }
+  return loosened;
+}
+
+/** `onMismatch: flag, onStoreError: accept` — the short form for start lines and log fields. */
+export function loosenedPolicyNames(loosened: readonly LoosenedPolicy[]): string[] {
+  return loosened.map((p) => `${p.option}: ${p.value}`);
+}
