@@ -161,7 +161,7 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
     expect(names(report, 'fail')).toEqual(['control-get', 'replay-exact']);
     expect(report.notes[0]).toMatch(/control was refused/);
     expect(report).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
-    const reasons = (report as AttackReport & { inconclusive: string[] }).inconclusive.join('\n');
+    const reasons = report.inconclusive.join('\n');
     expect(reasons).toMatch(/control-get.*403 ip-mismatch/);
     expect(reasons).toMatch(/replay-exact.*original.*403 ip-mismatch/);
   });
@@ -174,7 +174,7 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
     const report = await runAttacks({ target: good.url, key: key.privateJwk, attacks });
     expect(report.results.map((r) => r.verdict)).toEqual(['fail', 'fail']);
     expect(report).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
-    const reasons = (report as AttackReport & { inconclusive: string[] }).inconclusive.join('\n');
+    const reasons = report.inconclusive.join('\n');
     expect(reasons).toMatch(/control-refused.*401 missing/);
     expect(reasons).toMatch(/accepted/);
   });

@@ -1,6 +1,10 @@
+import Fastify from 'fastify';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttackReport } from '../../server/attack/index.js';
+import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
+import { ipstamp } from '../../server/plugin.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { runCli, scratchDir } from '../cli/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
@@ -41,7 +45,7 @@ describe('ipstamp attack against a POST-only route', () => {
     const reportFile = scratch.file('placeholder.md', '');
     const run = await runCli(['attack', '--target', `${origin}/orders`, '--key', keyFile, '--json', '--report', reportFile], { timeoutMs: 20_000 });
     expect(run.code).toBe(2);
-    const report = JSON.parse(run.stdout) as AttackReport & { verdict: string; inconclusive: string[] };
+    const report = JSON.parse(run.stdout) as AttackReport;
     expect(report.verdict).toBe('INCONCLUSIVE');
     expect(report.exitCode).toBe(2);
     expect(report.inconclusive.join('\n')).toMatch(/control-get.*405/);
@@ -64,7 +68,7 @@ describe('ipstamp attack against a POST-only route', () => {
 
   it('with --method POST --path /orders every attack and control is a POST with a digested body: SAFE (exit 0)', async () => {
     const run = await runCli(['attack', '--target', origin, '--method', 'POST', '--path', '/orders', '--key', keyFile, '--json'], { timeoutMs: 20_000 });
-    const report = JSON.parse(run.stdout) as AttackReport & { verdict: string };
+    const report = JSON.parse(run.stdout) as AttackReport;
     expect(report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'skip').map((r) => `${r.name}: ${r.got}`)).toEqual([]);
     expect(byVerdict(report, 'skip')).toEqual(['alg-swap-hmac', 'replay-ed25519-twin']);
     expect(report.target).toBe(`${origin}/orders`);
@@ -87,6 +91,43 @@ describe('ipstamp attack against a POST-only route', () => {
       const run = await runCli(['attack', '--target', origin, '--key', keyFile, ...args]);
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/^ipstamp attack: (method|path)/);
+    }
+  });
+});
+
+describe('runAttacks with method and path: the ticket attacks too', () => {
+  it('ticket-bound stamps are made for the POST route and its body: every ticket attack rejected, the controls accepted', async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const issuerKey = { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'ES256' };
+    const issuer = Fastify();
+    await issuer.register(ipstamp, { keys: { keys: [] }, issuer: { key: issuerKey, origin: 'http://edge.example' } });
+    await issuer.listen({ host: '127.0.0.1', port: 0 });
+    const issuerOrigin = `http://127.0.0.1:${(issuer.server.address() as AddressInfo).port}`;
+    const jwks = (await (await fetch(`${issuerOrigin}/.well-known/ipstamp/issuer-jwks`)).json()) as { keys: JWK[] };
+    const postOnly = await startVerifierServer({
+      verify: createVerifierCore({ keys: { keys: [] }, issuers: { 'http://edge.example': jwks }, replayStore: new MapReplayStore(), requireBodyDigest: true }).verify,
+      proxyPeers: ['127.0.0.9'],
+      route: { method: 'POST', path: '/orders' },
+    });
+    try {
+      const target = new URL(postOnly.url).origin;
+      const run = (extra: { method?: string; path?: string }) =>
+        runAttacks({ target, issuer: issuerOrigin, ticketWaitMs: 0, localAddress: '127.0.0.35', only: ['control-ticket', 'ticket-no-tth', 'ticket-replay'], ...extra });
+      const wrong = await run({});
+      expect(wrong).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
+      expect(wrong.results[0]).toMatchObject({ name: 'control-ticket', got: '404 (no reason)', legitimateRefused: true });
+
+      const report = await run({ method: 'post', path: '/orders' });
+      expect(report.results.map((r) => [r.name, r.got, r.verdict])).toEqual([
+        ['control-ticket', '200 accepted (match)', 'pass'],
+        ['ticket-no-tth', '401 binding-mismatch', 'pass'],
+        ['ticket-replay', '401 replay', 'pass'],
+      ]);
+      expect(report).toMatchObject({ method: 'POST', verdict: 'SAFE', exitCode: 0, target: `${target}/orders` });
+      expect(TICKET_ATTACK_CATALOG.every((a) => a.ticketRequests !== undefined)).toBe(true);
+    } finally {
+      await postOnly.close();
+      await issuer.close();
     }
   });
 });

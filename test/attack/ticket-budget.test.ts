@@ -48,7 +48,7 @@ async function startTicketVerifier(issuer: Issuer): Promise<TestVerifierServer> 
   return server;
 }
 
-type Report = AttackReport & { verdict: string; inconclusive: string[]; ticketRequests?: { needed: number; sent: number; limit?: number } };
+type Report = AttackReport;
 
 const judgedOn429 = (report: AttackReport): string[] =>
   report.results
