@@ -121,25 +121,33 @@ function notRun(attack: Attack, note: string): AttackResult {
   };
 }
 
+/** An attack's own requests to the ticket endpoint (the held ticket aside). */
+function ownTicketRequests(attack: Attack, tickets: TicketTools): number {
+  const more = attack.ticketRequests?.more;
+  return typeof more === 'function' ? more(tickets) : (more ?? 0);
+}
+
 /** Requests an attack sends to the ticket endpoint now: the held ticket unless it is at hand, and its own. */
 function ticketCost(attack: Attack, tickets: TicketTools): number {
-  const cost = attack.ticketRequests;
-  if (cost === undefined) return 0;
-  const more = typeof cost.more === 'function' ? cost.more(tickets) : (cost.more ?? 0);
-  return (cost.held === true && !tickets.holding() ? 1 : 0) + more;
+  return (attack.ticketRequests?.held === true && !tickets.holding() ? 1 : 0) + ownTicketRequests(attack, tickets);
 }
 
 /** What the ticket attacks need of the endpoint in all: the held ticket once, and each one's own requests. */
 function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools): number {
   const held = attacks.some((a) => a.ticketRequests?.held === true) ? 1 : 0;
-  return held + attacks.reduce((sum, a) => sum + ticketCost({ ...a, ticketRequests: { ...a.ticketRequests, held: false } }, tickets), 0);
+  return held + attacks.reduce((sum, a) => sum + ownTicketRequests(a, tickets), 0);
 }
 
-const isRequestTo = (endpoint: URL) => (req: HttpAttackRequest | RawAttackRequest): boolean => {
-  if (req.kind !== 'http') return false;
-  const url = new URL(req.url);
-  return url.origin === endpoint.origin && url.pathname === endpoint.pathname;
-};
+/** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
+function ticketGate(tickets: TicketTools): (req: HttpAttackRequest | RawAttackRequest) => string | undefined {
+  const { endpoint, budget } = tickets;
+  return (req) => {
+    if (req.kind !== 'http') return undefined;
+    const url = new URL(req.url);
+    if (url.origin !== endpoint.origin || url.pathname !== endpoint.pathname || budget.take()) return undefined;
+    return `not sent: the issuer's rate limit has no request left (${budget.describe()})`;
+  };
+}
 
 function summarize(results: readonly AttackResult[]): AttackSummary {
   const count = (v: AttackResult['verdict']): number => results.filter((r) => r.verdict === v).length;
@@ -158,7 +166,7 @@ function notesFor(results: readonly AttackResult[]): string[] {
   }
   if (refused.some((r) => !isTicketAttack(r))) {
     notes.push(
-      'A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST: until the controls pass, a rejection below proves nothing.',
+      "A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST (or name the route's method and path: --method, --path): until the controls pass, a rejection below proves nothing.",
     );
   }
   const flagged = results.filter(
@@ -227,14 +235,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
   options.onReady?.({ target: target.href, method: ctx.method, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
   const startedAt = new Date();
   const started = performance.now();
-  const toIssuer = tickets && isRequestTo(tickets.endpoint);
-  const transport = createTransport({
-    ...reach,
-    // a request the issuer's limit has no room for is not sent: a 429 would prove nothing
-    ...(tickets && toIssuer
-      ? { gate: (req) => (toIssuer(req) && !tickets.budget.take() ? `not sent: the issuer's rate limit has no request left (${tickets.budget.describe()})` : undefined) }
-      : {}),
-  });
+  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets) } : {}) });
   const ticketAttacks = attacks.filter(isTicketAttack);
   const needed = tickets && plannedTicketRequests(ticketAttacks, tickets);
   let probed = false;

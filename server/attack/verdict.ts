@@ -31,7 +31,7 @@ export function conclude(results: readonly AttackResult[], budget?: { reason: st
   const accepted = results.filter((r) => r.verdict === 'fail' && r.legitimateRefused !== true);
   if (accepted.some((r) => !refusedKinds.has(kindOf(r)))) return { verdict: 'UNSAFE', inconclusive: [], exitCode: 1 };
 
-  const reasons = refused.map((r) => `${r.name}: ${r.got} (a legitimate request was refused)`);
+  const reasons = refused.map((r) => `${r.name}: a legitimate request was refused — ${r.got}`);
   if (accepted.length > 0) {
     reasons.push(
       `${listed(accepted.map((r) => r.name))} got through, but legitimate requests of the same kind were refused too: make the controls pass and run again`,
