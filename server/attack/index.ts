@@ -6,6 +6,7 @@ export { formatReportMarkdown } from './report-markdown.js';
 export { encodeProxyV1, encodeProxyV2, type ProxyEndpointSpec } from './proxy-header-bytes.js';
 export { tokenTamper, type TokenTamper } from './token-tamper.js';
 export type { IssuedTicket, TicketTools, TicketSigner } from './ticket-tools.js';
+export type { TicketBudget } from './ticket-budget.js';
 export type {
   Attack,
   AttackContext,
@@ -21,4 +22,7 @@ export type {
   RawAttackRequest,
   RawConnection,
   ResultVerdict,
+  RunVerdict,
+  TicketRequestBudget,
+  TicketRequestCost,
 } from './types.js';

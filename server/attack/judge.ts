@@ -5,6 +5,8 @@ import type { Expectation, Outcome, ResultVerdict } from './types.js';
 export interface Judgement {
   readonly verdict: Exclude<ResultVerdict, 'skip'>;
   readonly note?: string;
+  /** A legitimate request (a control, a replay's original) was refused: the result proves nothing. */
+  readonly legitimateRefused?: true;
 }
 
 const RANK: Readonly<Record<Judgement['verdict'], number>> = { pass: 0, warn: 1, fail: 2, error: 3 };
@@ -34,6 +36,8 @@ export function describeOutcome(o: Outcome, timeoutMs: number): string {
       return `no answer in ${timeoutMs} ms`;
     case 'unreachable':
       return `unreachable (${o.code})`;
+    case 'not-sent':
+      return 'not sent (rate limit)';
     case 'response':
       if (o.status >= 200 && o.status < 300) {
         const shown = [o.agreement, o.source].filter((s) => s !== undefined);
@@ -46,9 +50,12 @@ export function describeOutcome(o: Outcome, timeoutMs: number): string {
 /** One request's outcome against what a safe verifier must do. */
 export function judgeOutcome(expect: Expectation, o: Outcome, timeoutMs: number): Judgement {
   if (o.kind === 'unreachable') return { verdict: 'error', note: 'the target stopped accepting connections' };
+  if (o.kind === 'not-sent') return { verdict: 'error', note: o.why };
+  // a rate limiter refuses whatever the request carries: its 429 says nothing about the stamp check
+  if (o.kind === 'response' && o.status === 429) return { verdict: 'error', note: 'rate-limited (429): not judged' };
   if ('accept' in expect) {
     if (isAccepted(o)) return { verdict: 'pass' };
-    return { verdict: 'fail', note: 'a legitimate request was refused' };
+    return { verdict: 'fail', note: 'a legitimate request was refused', legitimateRefused: true };
   }
   if (isAccepted(o)) return { verdict: 'fail', note: 'the target accepted it' };
   if (o.kind === 'timeout') {

@@ -7,11 +7,12 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n
 /** The report as a Markdown document (`ipstamp attack --report FILE.md`). */
 export function formatReportMarkdown(report: AttackReport): string {
   const verdict =
-    report.exitCode === 0
+    report.verdict === 'SAFE'
       ? '**SAFE** — every attack was rejected and every legitimate request accepted.'
-      : report.exitCode === 1
-        ? '**UNSAFE** — at least one attack was accepted, or a legitimate request refused.'
-        : '**INCOMPLETE** — some attacks could not run.';
+      : report.verdict === 'UNSAFE'
+        ? '**UNSAFE** — at least one attack was accepted while the legitimate requests of its kind were.'
+        : '**INCONCLUSIVE** — the run cannot tell whether the target is safe:';
+  const budget = report.ticketRequests;
   const lines = [
     '# ipstamp attack report',
     '',
@@ -20,12 +21,17 @@ export function formatReportMarkdown(report: AttackReport): string {
     `| target | \`${cell(report.target)}\` |`,
     `| address the target sees for the harness | \`${report.ip}\` (${report.ipSource === 'echo' ? 'from its /.well-known/ipstamp' : 'given with --ip'}) |`,
     `| client key | \`${cell(report.kid)}\` (${report.alg}) |`,
+    `| method | ${report.method} |`,
     ...(report.ticketIssuer === undefined ? [] : [`| ticket issuer | \`${cell(report.ticketIssuer)}\` |`]),
+    ...(budget === undefined
+      ? []
+      : [`| ticket requests | ${budget.sent} sent of ${budget.needed} needed${budget.limit === undefined ? '' : `; the issuer allows ${budget.limit} per window`} |`]),
     `| started | ${report.startedAt} |`,
     `| duration | ${report.ms} ms |`,
     '',
     verdict,
     '',
+    ...(report.verdict === 'INCONCLUSIVE' ? [...report.inconclusive.map((r) => `- ${cell(r)}`), ''] : []),
     formatSummary(report.summary) + '.',
     '',
   ];

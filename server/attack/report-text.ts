@@ -43,25 +43,38 @@ export function formatSummary(summary: AttackSummary): string {
   return `${summary.total} attacks: ${parts.join(', ')}`;
 }
 
-export function formatIntro(report: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>): string {
+export function formatIntro(report: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'> & { method?: string }): string {
   const from = report.ipSource === 'echo' ? "the target's echo" : 'given';
   const tickets = report.ticketIssuer === undefined ? '' : `\n  tickets from ${report.ticketIssuer}`;
-  return `ipstamp attack  ${report.target}\n  as ${report.ip} (${from}), key ${report.kid} (${report.alg})${tickets}`;
+  const method = report.method === undefined || report.method === 'GET' ? '' : `${report.method} `;
+  return `ipstamp attack  ${method}${report.target}\n  as ${report.ip} (${from}), key ${report.kid} (${report.alg})${tickets}`;
+}
+
+/** The verdict in one sentence (and, when INCONCLUSIVE, why, one line each). */
+export function formatVerdict(report: Pick<AttackReport, 'verdict' | 'inconclusive' | 'ticketRequests'>): string {
+  const budget = report.ticketRequests;
+  const plan =
+    budget === undefined
+      ? ''
+      : `\nticket requests: ${budget.sent} sent of ${budget.needed} needed${budget.limit === undefined ? '' : `; the issuer allows ${budget.limit} per window`}`;
+  switch (report.verdict) {
+    case 'SAFE':
+      return `SAFE: every attack was rejected and every legitimate request accepted${plan}`;
+    case 'UNSAFE':
+      return `UNSAFE: an attack was accepted while the legitimate requests of its kind were; see the FAIL lines above${plan}`;
+    case 'INCONCLUSIVE':
+      return `INCONCLUSIVE: the run cannot tell whether the target is safe:\n${report.inconclusive.map((r) => `  - ${r}`).join('\n')}${plan}`;
+  }
 }
 
 /** The closing lines: summary, what failed by name, notes, and the verdict. */
 export function formatOutro(report: AttackReport): string {
   const lines = ['', formatSummary(report.summary)];
-  const failed = report.results.filter((r) => r.verdict === 'fail' || r.verdict === 'error');
-  if (failed.length > 0) lines.push(`got through or broke: ${failed.map((r) => r.name).join(', ')}`);
+  // refusals of legitimate requests and attacks that could not run are the verdict's to explain
+  const through = report.results.filter((r) => r.verdict === 'fail' && r.legitimateRefused !== true);
+  if (through.length > 0) lines.push(`got through: ${through.map((r) => r.name).join(', ')}`);
   for (const note of report.notes) lines.push(`note: ${note}`);
-  lines.push(
-    report.exitCode === 0
-      ? 'SAFE: every attack was rejected and every legitimate request accepted'
-      : report.exitCode === 1
-        ? 'UNSAFE: see the FAIL lines above'
-        : 'INCOMPLETE: some attacks could not run',
-  );
+  lines.push(formatVerdict(report));
   return lines.join('\n');
 }
 

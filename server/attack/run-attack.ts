@@ -29,8 +29,10 @@ async function runSequence(attack: Attack, requests: readonly AttackRequest[], c
       const setup = judgeOutcome(ACCEPT, outcome, timeoutMs);
       if (setup.verdict !== 'pass') {
         // without an accepted original the attack proves nothing: a control failure, stop here
-        const note = setup.verdict === 'error' ? setup.note : 'the legitimate original was refused, so the attack proves nothing';
-        return { judgement: { verdict: setup.verdict, ...(note ? { note } : {}) }, got: `original refused: ${describeOutcome(outcome, timeoutMs)}`, outcomes };
+        const judgement: Judgement =
+          setup.verdict === 'error' ? setup : { verdict: 'fail', note: 'the legitimate original was refused, so the attack proves nothing', legitimateRefused: true };
+        const got = setup.verdict === 'error' ? `original ${describeOutcome(outcome, timeoutMs)}` : `original refused: ${describeOutcome(outcome, timeoutMs)}`;
+        return { judgement, got, outcomes };
       }
       continue;
     }
@@ -59,8 +61,8 @@ async function runRace(attack: Attack, copies: readonly AttackRequest[], ctx: At
   let judgement = rest.map((o) => judgeOutcome(attack.expect, o, timeoutMs)).reduce(worse, { verdict: 'pass' });
   if (accepted > 1) {
     judgement = worse({ verdict: 'fail', note: `${accepted} of ${copies.length} copies of one stamp were accepted` }, judgement);
-  } else if (accepted === 0) {
-    judgement = worse({ verdict: 'fail', note: 'no copy was accepted: the first use of a fresh stamp (the control) was refused' }, judgement);
+  } else if (accepted === 0 && judgement.verdict !== 'error') {
+    judgement = { verdict: 'fail', note: 'no copy was accepted: the first use of a fresh stamp (the control) was refused', legitimateRefused: true };
   }
   const got = `${accepted} of ${copies.length} accepted${rest.length > 0 ? `; ${tally(rest, timeoutMs)}` : ''}`;
   return { judgement, got, outcomes };
@@ -82,6 +84,12 @@ export async function runAttack(attack: Attack, ctx: AttackContext, transport: T
   const judged = isRace(plan)
     ? await runRace(attack, plan.race, ctx, transport, timeoutMs)
     : await runSequence(attack, Array.isArray(plan) ? plan : [plan as AttackRequest], ctx, transport, timeoutMs);
-  const { note } = judged.judgement;
-  return finish({ verdict: judged.judgement.verdict, got: judged.got, outcomes: judged.outcomes, ...(note ? { note } : {}) });
+  const { note, legitimateRefused } = judged.judgement;
+  return finish({
+    verdict: judged.judgement.verdict,
+    got: judged.got,
+    outcomes: judged.outcomes,
+    ...(note ? { note } : {}),
+    ...(legitimateRefused ? { legitimateRefused } : {}),
+  });
 }

@@ -9,11 +9,22 @@ import { runAttack } from './run-attack.js';
 import { AttackSetupError } from './setup-error.js';
 import { createTicketTools, type TicketTools } from './ticket-tools.js';
 import { createTransport } from './transport.js';
-import type { Attack, AttackReport, AttackResult, AttackSummary } from './types.js';
+import type { Attack, AttackReport, AttackResult, AttackSummary, HttpAttackRequest, RawAttackRequest, TicketRequestBudget } from './types.js';
+import { conclude } from './verdict.js';
 
 export interface RunAttacksOptions {
-  /** The URL under attack: a route that requires a stamp and answers GET and POST. */
+  /** The URL under attack: a route that requires a stamp (and, unless `method` is given, answers GET and POST). */
   target: string | URL;
+  /**
+   * The route's path on the target's origin (`/orders`), replacing the target URL's path.
+   * Every attack and control goes there.
+   */
+  path?: string;
+  /**
+   * The route's method: every attack and control uses it. A POST, PUT or PATCH carries a small
+   * JSON body that every stamp digests (`cdg`). Default: GET, and POST for the body-digest attacks.
+   */
+  method?: string;
   /**
    * A client key the target trusts: a private JWK (or `oct`) with `kid` and `alg`. Without
    * one only the ticket attacks run (they use keys the harness makes: tickets need no registration).
@@ -49,7 +60,7 @@ export interface RunAttacksOptions {
   /** Told after each attack (for progress lines). */
   onResult?: (result: AttackResult, index: number, total: number) => void;
   /** Told once the address is known, before the first attack. */
-  onReady?: (info: Pick<AttackReport, 'target' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>) => void;
+  onReady?: (info: Pick<AttackReport, 'target' | 'method' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>) => void;
   /** Told before each attack. */
   onStart?: (attack: Attack, index: number, total: number) => void;
 }
@@ -64,6 +75,19 @@ function checkTarget(target: string | URL): URL {
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) throw new AttackSetupError('bad-target');
   url.hash = '';
   return url;
+}
+
+/** An absolute path on the target's origin: never `//host`, which would leave the origin. */
+function checkPath(target: URL, path: unknown): URL {
+  if (typeof path !== 'string' || !/^\/(?![/\\])[^\s#\\]*$/.test(path) || path.length > 2048) {
+    throw new TypeError('path must be an absolute path on the target, like /orders');
+  }
+  return new URL(path, target.origin);
+}
+
+function checkMethod(method: unknown): string {
+  if (typeof method !== 'string' || !/^[A-Za-z][A-Za-z-]{0,19}$/.test(method)) throw new TypeError('method must be an HTTP method name, like POST');
+  return method.toUpperCase();
 }
 
 function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -81,8 +105,8 @@ function select(catalog: readonly Attack[], only: readonly string[] | undefined)
   return catalog.filter((a) => wanted.has(a.name));
 }
 
-/** A target that answers too slowly must not hold the run for minutes: what is left is reported, not run. */
-function notRun(attack: Attack, maxRunMs: number): AttackResult {
+/** An attack reported, not run: the target answers too slowly, or the issuer's rate limit has no room for it. */
+function notRun(attack: Attack, note: string): AttackResult {
   return {
     name: attack.name,
     description: attack.description,
@@ -90,10 +114,38 @@ function notRun(attack: Attack, maxRunMs: number): AttackResult {
     must: describeExpectation(attack.expect),
     got: 'not run',
     verdict: 'error',
-    note: `the run stopped after ${Math.round(maxRunMs / 1000)} s: the target answers too slowly`,
+    note,
     outcomes: [],
     tags: attack.tags ?? [],
     ms: 0,
+  };
+}
+
+/** An attack's own requests to the ticket endpoint (the held ticket aside). */
+function ownTicketRequests(attack: Attack, tickets: TicketTools): number {
+  const more = attack.ticketRequests?.more;
+  return typeof more === 'function' ? more(tickets) : (more ?? 0);
+}
+
+/** Requests an attack sends to the ticket endpoint now: the held ticket unless it is at hand, and its own. */
+function ticketCost(attack: Attack, tickets: TicketTools): number {
+  return (attack.ticketRequests?.held === true && !tickets.holding() ? 1 : 0) + ownTicketRequests(attack, tickets);
+}
+
+/** What the ticket attacks need of the endpoint in all: the held ticket once, and each one's own requests. */
+function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools): number {
+  const held = attacks.some((a) => a.ticketRequests?.held === true) ? 1 : 0;
+  return held + attacks.reduce((sum, a) => sum + ownTicketRequests(a, tickets), 0);
+}
+
+/** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
+function ticketGate(tickets: TicketTools): (req: HttpAttackRequest | RawAttackRequest) => string | undefined {
+  const { endpoint, budget } = tickets;
+  return (req) => {
+    if (req.kind !== 'http') return undefined;
+    const url = new URL(req.url);
+    if (url.origin !== endpoint.origin || url.pathname !== endpoint.pathname || budget.take()) return undefined;
+    return `not sent: the issuer's rate limit has no request left (${budget.describe()})`;
   };
 }
 
@@ -114,7 +166,7 @@ function notesFor(results: readonly AttackResult[]): string[] {
   }
   if (refused.some((r) => !isTicketAttack(r))) {
     notes.push(
-      'A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST: until the controls pass, a rejection below proves nothing.',
+      "A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST (or name the route's method and path: --method, --path): until the controls pass, a rejection below proves nothing.",
     );
   }
   const flagged = results.filter(
@@ -135,7 +187,8 @@ function notesFor(results: readonly AttackResult[]): string[] {
  */
 export async function runAttacks(options: RunAttacksOptions): Promise<AttackReport> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const target = checkTarget(options.target);
+  const target = options.path === undefined ? checkTarget(options.target) : checkPath(checkTarget(options.target), options.path);
+  const method = options.method === undefined ? undefined : checkMethod(options.method);
   const givenKey = options.key === undefined ? undefined : loadAttackKey(options.key);
   const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 3000, 50, 60_000);
   const raceCopies = integerOption('raceCopies', options.raceCopies, 8, 2, 64);
@@ -171,22 +224,46 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
       attacks = attacks.filter(isTicketAttack);
     }
   }
-  const tickets: TicketTools | undefined = endpoint && createTicketTools({ endpoint, target, skew, maxWaitMs, ...reach, ...(proxyAddress ? { proxyAddress } : {}) });
+  const tickets: TicketTools | undefined =
+    endpoint && createTicketTools({ endpoint, target, skew, maxWaitMs, ...reach, ...(proxyAddress ? { proxyAddress } : {}), ...(method ? { method } : {}) });
   // without a client key the stamps of the run are the ticket holder's: its thumbprint is its kid
   const key = givenKey ?? loadAttackKey(tickets!.key().privateJwk);
 
   const ipSource = options.ip === undefined ? 'echo' : 'given';
   const ticketIssuer = endpoint === undefined ? {} : { ticketIssuer: endpoint.href };
-  options.onReady?.({ target: target.href, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
+  const ctx = createAttackContext({ target, ip, key, raceCopies, ...(method ? { method } : {}), ...(tickets ? { tickets } : {}) });
+  options.onReady?.({ target: target.href, method: ctx.method, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
   const startedAt = new Date();
   const started = performance.now();
-  const ctx = createAttackContext({ target, ip, key, raceCopies, ...(tickets ? { tickets } : {}) });
-  const transport = createTransport(reach);
+  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets) } : {}) });
+  const ticketAttacks = attacks.filter(isTicketAttack);
+  const needed = tickets && plannedTicketRequests(ticketAttacks, tickets);
+  let probed = false;
+  const overBudget: string[] = [];
   const results: AttackResult[] = [];
   try {
     for (const [i, attack] of attacks.entries()) {
       options.onStart?.(attack, i, attacks.length);
-      const result = performance.now() - started > maxRunMs ? notRun(attack, maxRunMs) : await runAttack(attack, ctx, transport, timeoutMs);
+      let result: AttackResult;
+      if (performance.now() - started > maxRunMs) {
+        result = notRun(attack, `the run stopped after ${Math.round(maxRunMs / 1000)} s: the target answers too slowly`);
+      } else if (tickets && isTicketAttack(attack)) {
+        if (!probed) {
+          probed = true;
+          // the held ticket, which the ticket attacks use anyway, is the probe: its answer states the issuer's limit
+          if (ticketAttacks.some((a) => a.ticketRequests?.held === true)) await tickets.held().catch(() => undefined);
+        }
+        const cost = ticketCost(attack, tickets);
+        const left = tickets.budget.left();
+        if (left !== undefined && cost > left) {
+          overBudget.push(attack.name);
+          result = notRun(attack, `the issuer's rate limit has no room for its ${cost} ticket request${cost === 1 ? '' : 's'} (see the verdict)`);
+        } else {
+          result = await runAttack(attack, ctx, transport, timeoutMs);
+        }
+      } else {
+        result = await runAttack(attack, ctx, transport, timeoutMs);
+      }
       results.push(result);
       options.onResult?.(result, i, attacks.length);
     }
@@ -195,18 +272,31 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
     await tickets?.close();
   }
   const summary = summarize(results);
+  let ticketRequests: TicketRequestBudget | undefined;
+  if (tickets && needed !== undefined && ticketAttacks.length > 0) {
+    const { limit, sent } = tickets.budget;
+    const left = tickets.budget.left();
+    ticketRequests = { needed, sent, ...(limit === undefined ? {} : { limit }), ...(left === undefined ? {} : { left }) };
+  }
+  const budgetReason =
+    tickets && needed !== undefined
+      ? `the issuer's rate limit (${tickets.budget.describe()}) has no room for the ${needed} ticket requests this run needs: ${overBudget.length} ticket attack${overBudget.length === 1 ? '' : 's'} not run (${overBudget.join(', ')}); raise the issuer's limit (the plugin's issuer.rateLimit, serve --ticket-rate-limit) or run again once the window resets`
+      : '';
+  const conclusion = conclude(results, { reason: budgetReason, notRun: overBudget });
   return {
     target: target.href,
+    method: ctx.method,
     ip,
     ipSource,
     kid: key.kid,
     alg: key.alg,
     ...ticketIssuer,
+    ...(ticketRequests ? { ticketRequests } : {}),
     startedAt: startedAt.toISOString(),
     ms: Math.round(performance.now() - started),
     results,
     summary,
     notes: notesFor(results),
-    exitCode: summary.errors > 0 ? 2 : summary.failed > 0 ? 1 : 0,
+    ...conclusion,
   };
 }

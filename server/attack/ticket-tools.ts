@@ -1,12 +1,14 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { canonicalAddress } from '../../shared/address.js';
 import { normalizeHtu } from '../../shared/htu.js';
 import { STAMP_HEADER, STAMP_TYP } from '../../shared/schema.js';
 import { MAX_TICKET_BYTES, TICKET_REQUEST_TYP, TICKET_TYP } from '../../shared/ticket-schema.js';
 import { randomJti } from '../../client/stamper.js';
+import { routeOf } from './context.js';
 import { describeOutcome } from './judge.js';
 import { outcomeOfError, readBoundedText, responseOutcome } from './response-reading.js';
+import { TicketBudget } from './ticket-budget.js';
 import { decodeSegment, generateTicketKey, segment, ticketHash, type TicketSigningKey } from './ticket-keys.js';
 import type { HttpAttackRequest } from './types.js';
 
@@ -32,6 +34,7 @@ export interface TicketStampOptions {
   /** Sign as this (HMAC) alg with `secret` instead of the signer's key. */
   readonly signAs?: string;
   readonly secret?: string | Uint8Array;
+  /** Default the route's method, and then its body's digest (`cdg`) when it has one. */
   readonly method?: string;
   readonly url?: string;
   /** Claims set after the usual ones (`undefined` leaves a claim out). */
@@ -57,9 +60,13 @@ export interface TicketTools {
   readonly skew: number;
   /** The longest the expiry attack may wait for a ticket to run out. */
   readonly maxWaitMs: number;
+  /** The issuer's rate limit as it stated it, and the requests the run sent to the endpoint. */
+  readonly budget: TicketBudget;
   key(signer?: TicketSigner): TicketSigningKey;
   /** The holder key's current ticket: asked once, reused while at least a second of it is left. */
   held(): Promise<IssuedTicket>;
+  /** Whether `held()` answers without asking the issuer. */
+  holding(): boolean;
   /** A new ticket, never cached; `headers` travel with the ticket request. */
   fresh(options?: { signer?: TicketSigner; headers?: Readonly<Record<string, string>> }): Promise<IssuedTicket>;
   /** A stamp bound to `ticket` (kid, ip, obs, tth as §7.3 says), with the changes asked for. */
@@ -82,6 +89,8 @@ export interface TicketToolsOptions {
   readonly proxyAddress?: string;
   readonly skew: number;
   readonly maxWaitMs: number;
+  /** The route's method, when the run fixed one: ticket-bound stamps are made for it (and its body). */
+  readonly method?: string;
 }
 
 /** The issuer's 200 body (§7.1), or undefined: the ticket is a bounded JWS, the ip canonical. */
@@ -113,8 +122,11 @@ export function createTicketTools(options: TicketToolsOptions): TicketTools {
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
   });
   const now = (): number => Math.floor(Date.now() / 1000);
+  const route = routeOf(options.method);
+  const budget = new TicketBudget();
   let held: Promise<IssuedTicket> | undefined;
   let heldExp = 0;
+  let heldReady = false;
 
   const signed = (header: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>, signer: (input: string) => Buffer): string => {
     const input = `${segment(header)}.${segment(payload)}`;
@@ -130,6 +142,7 @@ export function createTicketTools(options: TicketToolsOptions): TicketTools {
   }
 
   async function fresh(opts: { signer?: TicketSigner; headers?: Readonly<Record<string, string>> } = {}): Promise<IssuedTicket> {
+    if (!budget.take()) throw new Error(`not sent: the issuer's rate limit has no request left (${budget.describe()})`);
     let status: number;
     let text: string;
     try {
@@ -140,13 +153,14 @@ export function createTicketTools(options: TicketToolsOptions): TicketTools {
         signal: AbortSignal.timeout(options.timeoutMs),
       });
       status = res.statusCode;
+      budget.observe(status, res.headers);
       text = await readBoundedText(res.body);
     } catch (error) {
       throw new Error(`the issuer could not be asked for a ticket: ${describeOutcome(outcomeOfError(error), options.timeoutMs)}`);
     }
     const issued = status === 200 ? issuedTicketOf(text) : undefined;
     if (issued) return issued;
-    const why = status === 429 ? ' (its rate limit: wait a minute, or raise it)' : '';
+    const why = status === 429 ? ` (its rate limit: ${budget.describe()})` : '';
     throw new Error(`the issuer gave no ticket: ${describeOutcome(responseOutcome(status, text), options.timeoutMs)}${why}`);
   }
 
@@ -155,11 +169,14 @@ export function createTicketTools(options: TicketToolsOptions): TicketTools {
     proxyAddress: options.proxyAddress,
     skew: options.skew,
     maxWaitMs: options.maxWaitMs,
+    budget,
     key: (signer = 'holder') => keys[signer],
+    holding: () => heldReady && now() < heldExp - 1,
     held() {
       // a ticket is for every request of its lifetime: asking once per attack would meet the issuer's rate limit
       if (held === undefined || now() >= heldExp - 1) {
-        const asked = fresh().then((ticket) => ((heldExp = ticket.exp), ticket));
+        heldReady = false;
+        const asked = fresh().then((ticket) => ((heldExp = ticket.exp), (heldReady = true), ticket));
         held = asked;
         asked.catch(() => {
           if (held === asked) held = undefined; // the next attack asks again
@@ -171,14 +188,17 @@ export function createTicketTools(options: TicketToolsOptions): TicketTools {
     stamp(ticket, opts = {}) {
       const key = keys[opts.signer ?? 'holder'];
       const header = { alg: opts.signAs ?? key.alg, typ: STAMP_TYP, kid: opts.kid ?? key.kid };
+      // the route's own request: its method, and its body's digest when it has one
+      const body = opts.method === undefined ? route.body : undefined;
       const claims = {
         ip: ticket.ip,
         iat: now(),
         jti: randomJti(),
-        htm: (opts.method ?? 'GET').toUpperCase(),
+        htm: (opts.method ?? route.method).toUpperCase(),
         htu: normalizeHtu(opts.url ?? target),
         obs: 'ticket',
         tth: ticketHash(ticket.ticket),
+        ...(body === undefined ? {} : { cdg: createHash('sha256').update(body).digest('base64url') }),
         ...opts.claims,
       };
       return signed(header, claims, opts.secret === undefined ? key.signInput : hmac(header.alg, opts.secret));

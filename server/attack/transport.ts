@@ -10,6 +10,8 @@ export interface TransportOptions {
   readonly localAddress?: string;
   /** Extra CA certificates (PEM) for an https target signed by a private CA. */
   readonly ca?: string | Buffer;
+  /** Asked before each request: a reason not to send it (the issuer's rate limit has no room), or undefined to send. */
+  readonly gate?: (req: HttpAttackRequest | RawAttackRequest) => string | undefined;
 }
 
 /** Sends requests of both kinds; one per fresh connection, so no answer depends on an earlier one. */
@@ -36,7 +38,11 @@ export function createTransport(options: TransportOptions): Transport {
     return other;
   };
   return {
-    send: (req, target) => (req.kind === 'raw' ? sendRaw(req, target, options) : sendHttp(req, agentFor(req), options.timeoutMs)),
+    send: async (req, target) => {
+      const why = options.gate?.(req);
+      if (why !== undefined) return { kind: 'not-sent', why };
+      return req.kind === 'raw' ? sendRaw(req, target, options) : sendHttp(req, agentFor(req), options.timeoutMs);
+    },
     close: async () => {
       await Promise.all([agent, ...others.values()].map((a) => a.close()));
     },

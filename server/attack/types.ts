@@ -55,6 +55,7 @@ export type AttackPlan =
   | { readonly race: readonly AttackRequest[] }
   | { readonly skip: string };
 
+/** Without `method` a stamp or request is the route's own: its method, and its body (and `cdg`) when it has one. */
 export interface StampOptions {
   readonly method?: string;
   /** Absolute URL the stamp is bound to (`htu`); default the target. */
@@ -95,6 +96,15 @@ export interface SignOptions {
 export interface AttackContext {
   /** The URL under attack. */
   readonly target: URL;
+  /** The method of the route under attack: every request uses it unless an attack says otherwise. GET unless told. */
+  readonly method: string;
+  /** The JSON body every request carries when `method` carries one (POST, PUT, PATCH); stamps then digest it (`cdg`). */
+  readonly body: string | undefined;
+  /**
+   * The method for attacks that need a body (a digest control, an altered body): `method` when
+   * it carries one, POST when the run fixed no method; undefined for a fixed bodiless method.
+   */
+  readonly bodyMethod: string | undefined;
   /** The address the target observes for the harness. */
   readonly ip: string;
   /** An address of the same family that is not the harness's (documentation range). */
@@ -115,7 +125,7 @@ export interface AttackContext {
   stamp(options?: StampOptions): Promise<string>;
   /** An HTTP request to the target carrying `stamp` (an array sends the header once per element). */
   http(stamp: string | readonly string[] | undefined, options?: HttpOptions): HttpAttackRequest;
-  /** The HTTP/1.1 text of a GET to the target carrying `stamp`, for raw requests. */
+  /** The HTTP/1.1 text of the route's request (method, body) to the target carrying `stamp`, for raw requests. */
   httpText(stamp: string): Uint8Array;
   /** The public half of an asymmetric client key; undefined for HMAC keys. */
   readonly publicKey: PublicKeyForms | undefined;
@@ -126,6 +136,16 @@ export interface AttackContext {
   readonly tickets: TicketTools | undefined;
 }
 
+/**
+ * What an attack asks of the ticket issuer's rate-limited endpoint (PROTOCOL.md §7.1), so the
+ * run can budget the limit before it sends anything: whether it uses the run's held ticket
+ * (asked once, reused while it lasts), and how many other requests it sends there.
+ */
+export interface TicketRequestCost {
+  readonly held?: boolean;
+  readonly more?: number | ((tickets: TicketTools) => number);
+}
+
 export interface Attack {
   /** Stable, kebab-case: what `--only` matches. */
   readonly name: string;
@@ -134,6 +154,8 @@ export interface Attack {
   readonly expect: Expectation;
   /** `ip`: an attack on the agreement check (reported specially when the target only flags mismatches). */
   readonly tags?: readonly string[];
+  /** Requests to the ticket issuer (ticket attacks): budgeted against its rate limit. */
+  readonly ticketRequests?: TicketRequestCost;
   build(ctx: AttackContext): AttackPlan | Promise<AttackPlan>;
 }
 
@@ -142,7 +164,9 @@ export type Outcome =
   | { readonly kind: 'response'; readonly status: number; readonly reason?: string; readonly agreement?: string; readonly source?: 'ticket' }
   | { readonly kind: 'closed' }
   | { readonly kind: 'timeout' }
-  | { readonly kind: 'unreachable'; readonly code: string };
+  | { readonly kind: 'unreachable'; readonly code: string }
+  /** Not sent: the issuer's rate limit has no request left for it (`why` says so). */
+  | { readonly kind: 'not-sent'; readonly why: string };
 
 export type ResultVerdict = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
 
@@ -161,6 +185,11 @@ export interface AttackResult {
   readonly outcomes: readonly Outcome[];
   readonly tags: readonly string[];
   readonly ms: number;
+  /**
+   * A legitimate request of this attack was refused — it is a control, or the original a
+   * replay needs — so it proves nothing about the target: the run is INCONCLUSIVE, not UNSAFE.
+   */
+  readonly legitimateRefused?: true;
 }
 
 export interface AttackSummary {
@@ -185,8 +214,34 @@ export interface AttackReport {
   readonly ms: number;
   readonly results: readonly AttackResult[];
   readonly summary: AttackSummary;
+  /** The route attacked: every request uses this method (POST-like methods carry a digested body). */
+  readonly method: string;
+  /** The ticket issuer's rate limit as it stated it, and what the run planned and sent (when ticket attacks ran). */
+  readonly ticketRequests?: TicketRequestBudget;
   /** Things a reader must know to read the results (e.g. the target only flags ip mismatches). */
   readonly notes: readonly string[];
-  /** 0: every attack rejected and every control accepted; 1: not so; 2: the target stopped answering. */
+  /**
+   * SAFE: every attack rejected, every legitimate request accepted. UNSAFE: an attack was
+   * accepted while the legitimate requests of its kind (stamp or ticket) were. INCONCLUSIVE:
+   * the run cannot tell — a control or a replay's original was refused, an attack could not
+   * run, or the issuer's rate limit left no room; `inconclusive` says which.
+   */
+  readonly verdict: RunVerdict;
+  /** Why the verdict is INCONCLUSIVE, one sentence each; empty otherwise. */
+  readonly inconclusive: readonly string[];
+  /** The CLI's exit status: SAFE 0, UNSAFE 1, INCONCLUSIVE 2 (as when the run cannot start). */
   readonly exitCode: 0 | 1 | 2;
+}
+
+export type RunVerdict = 'SAFE' | 'UNSAFE' | 'INCONCLUSIVE';
+
+export interface TicketRequestBudget {
+  /** Requests to the ticket endpoint the selected attacks need (the held ticket once). */
+  readonly needed: number;
+  /** Requests the run sent there. */
+  readonly sent: number;
+  /** Requests per window, from the issuer's `x-ratelimit-limit`; absent when it states none. */
+  readonly limit?: number;
+  /** Requests left when the run ended, as the issuer last stated minus those sent since. */
+  readonly left?: number;
 }

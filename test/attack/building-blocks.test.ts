@@ -2,7 +2,9 @@ import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/proxy-header-bytes.js';
+import { judgeOutcome } from '../../server/attack/judge.js';
 import { responseOutcome } from '../../server/attack/response-reading.js';
+import { TicketBudget } from '../../server/attack/ticket-budget.js';
 import { tokenTamper } from '../../server/attack/token-tamper.js';
 import { parseProxyHeader } from '../../server/hints/proxy-protocol.js';
 import { canonicalAddress, formatIPv6 } from '../../shared/address.js';
@@ -102,5 +104,34 @@ describe('reading what a target answered', () => {
         if (outcome.kind === 'response' && outcome.agreement !== undefined) expect(['match', 'mismatch', 'unverifiable']).toContain(outcome.agreement);
       }),
     );
+  });
+});
+
+describe("the issuer's rate limit, as its headers state it", () => {
+  it('counts what is sent since the last statement, refuses to send past it, and gives the limit back when the window resets', () => {
+    let now = 1_000_000;
+    const budget = new TicketBudget(() => now);
+    expect(budget.left()).toBeUndefined(); // no statement yet: nothing to hold back
+    expect(budget.take()).toBe(true);
+    budget.observe(200, { 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': '60' });
+    expect([budget.limit, budget.left()]).toEqual([3, 2]);
+    expect([budget.take(), budget.take(), budget.take()]).toEqual([true, true, false]);
+    expect([budget.sent, budget.left()]).toEqual([3, 0]);
+    expect(budget.describe()).toBe('3 ticket requests per window from this address, none left; the window resets in 60 s');
+    now += 60_000;
+    expect(budget.left()).toBe(1); // the whole limit back, less what was sent since the statement (counted against it, to be safe)
+    budget.observe(429, { 'retry-after': '30', 'x-ratelimit-limit': '3' });
+    expect([budget.left(), budget.take()]).toEqual([0, false]);
+    expect(budget.describe()).toMatch(/none left \(it answered 429\); the window resets in 30 s/);
+    // headers that are not counts change nothing
+    budget.observe(200, { 'x-ratelimit-remaining': 'lots', 'x-ratelimit-limit': ['-1'] });
+    expect([budget.limit, budget.left()]).toEqual([3, 0]);
+  });
+
+  it('a 429 or a request not sent is never judged: it is an error (INCONCLUSIVE), whatever the attack expected', () => {
+    for (const expect_ of [{ accept: true } as const, { reject: true } as const, { reject: true, reason: 'replay' } as const]) {
+      expect(judgeOutcome(expect_, { kind: 'response', status: 429 }, 100)).toMatchObject({ verdict: 'error', note: expect.stringMatching(/429/) });
+      expect(judgeOutcome(expect_, { kind: 'not-sent', why: 'no room' }, 100)).toEqual({ verdict: 'error', note: 'no room' });
+    }
   });
 });

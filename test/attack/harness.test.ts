@@ -156,11 +156,27 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
     await expect(runAttacks({ target: good.url, key: key.privateJwk, only: ['no-such-attack'] })).rejects.toThrow(TypeError);
   });
 
-  it('a wrong --ip makes the controls fail, and the report says the results mean nothing', async () => {
-    const report = await runAttacks({ target: good.url, key: key.privateJwk, ip: '192.0.2.77', only: ['control-get', 'ip-spoofed'] });
-    expect(report.exitCode).toBe(1);
-    expect(names(report, 'fail')).toEqual(['control-get']);
+  it('a wrong --ip makes the controls fail: INCONCLUSIVE (exit 2), not UNSAFE, and the report says which control got what', async () => {
+    const report = await runAttacks({ target: good.url, key: key.privateJwk, ip: '192.0.2.77', only: ['control-get', 'ip-spoofed', 'replay-exact'] });
+    expect(names(report, 'fail')).toEqual(['control-get', 'replay-exact']);
     expect(report.notes[0]).toMatch(/control was refused/);
+    expect(report).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
+    const reasons = report.inconclusive.join('\n');
+    expect(reasons).toMatch(/control-get.*403 ip-mismatch/);
+    expect(reasons).toMatch(/replay-exact.*original.*403 ip-mismatch/);
+  });
+
+  it('an attack accepted while a control of its kind was refused is INCONCLUSIVE, and says it was accepted', async () => {
+    const attacks: Attack[] = [
+      { name: 'control-refused', description: 'a control the target refuses', expect: { accept: true }, build: (ctx) => ctx.http(undefined) },
+      { name: 'accepted', description: 'an "attack" that is legitimate', expect: { reject: true }, build: async (ctx) => ctx.http(await ctx.stamp()) },
+    ];
+    const report = await runAttacks({ target: good.url, key: key.privateJwk, attacks });
+    expect(report.results.map((r) => r.verdict)).toEqual(['fail', 'fail']);
+    expect(report).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
+    const reasons = report.inconclusive.join('\n');
+    expect(reasons).toMatch(/control-refused.*401 missing/);
+    expect(reasons).toMatch(/accepted/);
   });
 
   it('users add attacks without touching the runner; a rejection for another reason is a warning, not a failure', async () => {

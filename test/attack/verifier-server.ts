@@ -22,6 +22,11 @@ export interface TestVerifierOptions {
   proxyPeers: readonly string[];
   /** Serve https with this key and certificate (PEM), without the PROXY layer (it is not for TLS servers). */
   tls?: { key: string; cert: string };
+  /**
+   * Serve only this route (the echo route aside): another path gets 404, another method on
+   * the path 405, both without an ipstamp reason, as a framework's router answers them.
+   */
+  route?: { method: string; path: string };
 }
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
@@ -56,6 +61,15 @@ export async function startVerifierServer(options: TestVerifierOptions): Promise
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify({ ip: hints.observed ?? hints.l3 }));
         return;
+      }
+      const { route } = options;
+      if (route) {
+        const path = (req.url ?? '/').split('?')[0];
+        if (path !== route.path || req.method !== route.method) {
+          res.writeHead(path === route.path ? 405 : 404, { 'content-type': 'text/plain', ...(path === route.path ? { allow: route.method } : {}) });
+          res.end(path === route.path ? 'Method Not Allowed' : 'Not Found');
+          return;
+        }
       }
       const result = await options.verify(input);
       if (result.ok) {

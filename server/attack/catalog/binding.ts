@@ -4,9 +4,9 @@ import type { Attack } from '../types.js';
 export const bindingAttacks: readonly Attack[] = [
   {
     name: 'binding-other-method',
-    description: 'A stamp made for POST, sent with GET.',
+    description: "A stamp made for another method (POST; GET when the route's is another), sent with the route's.",
     expect: { reject: true, reason: 'binding-mismatch' },
-    build: async (ctx) => ctx.http(await ctx.stamp({ method: 'POST' })),
+    build: async (ctx) => ctx.http(await ctx.stamp({ method: ctx.method === 'GET' ? 'POST' : 'GET', body: ctx.body })),
   },
   {
     name: 'binding-other-path',
@@ -34,8 +34,10 @@ export const bindingAttacks: readonly Attack[] = [
     description: 'A stamp with a body digest (cdg), sent with another body.',
     expect: { reject: true, reason: 'binding-mismatch' },
     build: async (ctx) => {
-      const stamp = await ctx.stamp({ method: 'POST', body: '{"amount":1}' });
-      return ctx.http(stamp, { method: 'POST', body: '{"amount":1000}', headers: { 'content-type': 'application/json' } });
+      const method = ctx.bodyMethod;
+      if (method === undefined) return { skip: `the route's method (${ctx.method}) carries no body` };
+      const stamp = await ctx.stamp({ method, body: '{"amount":1}' });
+      return ctx.http(stamp, { method, body: '{"amount":1000}', headers: { 'content-type': 'application/json' } });
     },
   },
 ];

@@ -1,6 +1,6 @@
 import { TICKET_HEADER } from '../../../shared/schema.js';
 import type { TicketTools } from '../ticket-tools.js';
-import type { Attack, AttackContext, AttackPlan, Expectation, ExpectedReason, HttpOptions } from '../types.js';
+import type { Attack, AttackContext, AttackPlan, Expectation, ExpectedReason, HttpOptions, TicketRequestCost } from '../types.js';
 
 /** What every ticket attack shares: the `ticket` tag, and a skip when there is no issuer to ask. */
 
@@ -11,6 +11,8 @@ export interface TicketAttackSpec {
   readonly description: string;
   readonly expect: Expectation;
   readonly tags?: readonly string[];
+  /** What it asks of the issuer's ticket endpoint, budgeted against its rate limit: say it, even when it is only the held ticket. */
+  readonly ticketRequests: TicketRequestCost;
   build(ctx: AttackContext, tickets: TicketTools): AttackPlan | Promise<AttackPlan>;
 }
 
@@ -19,8 +21,13 @@ export const ticketAttack = (spec: TicketAttackSpec): Attack => ({
   description: spec.description,
   expect: spec.expect,
   tags: ['ticket', ...(spec.tags ?? [])],
+  ticketRequests: spec.ticketRequests,
   build: (ctx) => (ctx.tickets ? spec.build(ctx, ctx.tickets) : { skip: NO_ISSUER }),
 });
+
+/** Costs, named: the held ticket only; `n` requests of the attack's own. */
+export const HELD: TicketRequestCost = { held: true };
+export const own = (n: number): TicketRequestCost => ({ more: n });
 
 export const reject = (reason: Exclude<ExpectedReason, 'closed'>): Expectation => ({ reject: true, reason });
 

@@ -4,7 +4,7 @@ import { spoofedAddressFor } from '../context.js';
 import { decodeSegment, segment } from '../ticket-keys.js';
 import type { IssuedTicket, TicketTools } from '../ticket-tools.js';
 import type { Attack } from '../types.js';
-import { forwardingHeaders, reject, ticketAttack, withTicket } from './ticket-attack.js';
+import { forwardingHeaders, HELD, own, reject, ticketAttack, withTicket } from './ticket-attack.js';
 import { ticketRequestAttacks } from './ticket-requests.js';
 
 /**
@@ -29,6 +29,7 @@ function ticketClaims(held: IssuedTicket, tickets: TicketTools, iss: string): Re
 const controls: readonly Attack[] = [
   ticketAttack({
     name: 'control-ticket',
+    ticketRequests: HELD,
     description: "A ticket from the issuer for the harness's own ES256 key, and a fresh stamp bound to it: no key registered anywhere.",
     expect: { accept: true },
     build: async (ctx, t) => {
@@ -38,6 +39,7 @@ const controls: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'control-ticket-eddsa',
+    ticketRequests: own(1),
     description: 'The same with an Ed25519 key (alg EdDSA).',
     expect: { accept: true },
     build: async (ctx, t) => {
@@ -51,6 +53,7 @@ const controls: readonly Attack[] = [
 const ticketUseAttacks: readonly Attack[] = [
   ticketAttack({
     name: 'ticket-spoofed-forwarding-at-issuer',
+    ticketRequests: own(1),
     description: 'A ticket asked for with self-written X-Forwarded-For/Forwarded/X-Real-IP naming another address, then a stamp claiming that address.',
     expect: reject('binding-mismatch'),
     tags: ['ip'],
@@ -62,6 +65,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-other-key',
+    ticketRequests: HELD,
     description: "Someone else's ticket with a stamp signed by the harness's other key, kid = that key's thumbprint.",
     expect: reject('unknown-key'),
     build: async (ctx, t) => {
@@ -71,6 +75,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-stolen',
+    ticketRequests: HELD,
     description: "A stolen ticket with a stamp from another key claiming the ticket key's kid.",
     expect: reject('bad-signature'),
     build: async (ctx, t) => {
@@ -80,6 +85,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-hmac-public-key',
+    ticketRequests: HELD,
     description: "A ticket with a stamp HMAC-signed (HS256) with the ticket's public key as the secret: it is in the ticket for all to read.",
     expect: reject('bad-signature'),
     build: async (ctx, t) => {
@@ -89,6 +95,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-altered-ip',
+    ticketRequests: HELD,
     description: "A real ticket whose ip claim was changed (issuer's signature kept), with a stamp for that address bound to the altered text.",
     expect: reject('bad-ticket'),
     tags: ['ip'],
@@ -101,6 +108,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-rebound-key',
+    ticketRequests: HELD,
     description: "A real ticket whose cnf.jwk was swapped for the attacker's key (issuer's signature kept), with a stamp from that key.",
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
@@ -111,6 +119,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-unknown-issuer',
+    ticketRequests: HELD,
     description: 'A ticket from an issuer the target was never told to trust (the harness signed it as https://issuer.attacker.example).',
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
@@ -121,6 +130,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-issuer-impersonated',
+    ticketRequests: HELD,
     description: "A ticket naming the real issuer (its iss and kid) but signed with the harness's own issuer key.",
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
@@ -131,6 +141,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-alg-none',
+    ticketRequests: HELD,
     description: 'A ticket naming the real issuer with alg none and no signature.',
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
@@ -141,6 +152,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-ip-differs',
+    ticketRequests: HELD,
     description: "A real ticket with a stamp claiming another address than the ticket's.",
     expect: reject('binding-mismatch'),
     tags: ['ip'],
@@ -151,6 +163,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-no-tth',
+    ticketRequests: HELD,
     description: 'A real ticket with a stamp that does not name it (no tth claim).',
     expect: reject('binding-mismatch'),
     build: async (ctx, t) => {
@@ -160,6 +173,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-other-tth',
+    ticketRequests: { held: true, more: 1 },
     description: 'A real ticket with a stamp bound to another ticket of the same key (tth of that one).',
     expect: reject('binding-mismatch'),
     build: async (ctx, t) => {
@@ -169,6 +183,7 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-replay',
+    ticketRequests: HELD,
     description: 'The same ticket and stamp sent twice: the ticket is reusable, the stamp is not.',
     expect: reject('replay'),
     build: async (ctx, t) => {
@@ -179,12 +194,14 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-alone',
+    ticketRequests: HELD,
     description: 'A real ticket and no stamp: the ticket is no credential without the key that signs stamps.',
     expect: reject('missing'),
     build: async (ctx, t) => withTicket(ctx, undefined, (await t.held()).ticket),
   }),
   ticketAttack({
     name: 'ticket-twice',
+    ticketRequests: HELD,
     description: 'The Client-IP-Ticket header sent twice, with a stamp bound to it.',
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
@@ -194,12 +211,14 @@ const ticketUseAttacks: readonly Attack[] = [
   }),
   ticketAttack({
     name: 'ticket-as-stamp',
+    ticketRequests: HELD,
     description: 'The ticket itself sent as the Client-IP-Attestation: a token of another type.',
     expect: reject('bad-header'),
     build: async (ctx, t) => ctx.http((await t.held()).ticket),
   }),
   ticketAttack({
     name: 'ticket-expired',
+    ticketRequests: HELD,
     description: 'A real ticket used, with a fresh stamp, once its exp and the skew have passed (waits for it: only against short ticket lifetimes).',
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {

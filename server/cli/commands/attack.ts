@@ -12,14 +12,19 @@ export const usage = `Usage: ipstamp attack --target URL --key CLIENT_JWK_FILE [
        ipstamp attack --target URL --issuer URL [options]   (ticket attacks only)
 
 Runs the replay/forgery catalog against a live verifier, speaking only the wire protocol.
-The target URL must require a stamp and answer GET and POST; the key is a private JWK (or
-oct) the target trusts. The target should run with onMismatch: 'reject' for the ip attacks.
+The target URL must require a stamp and answer GET and POST, or name the route's method
+with --method; the key is a private JWK (or oct) the target trusts. The target should run
+with onMismatch: 'reject' for the ip attacks.
 When the target issues tickets (it publishes /.well-known/ipstamp/issuer-jwks) or --issuer
 names the issuer it trusts, the ticket attacks (PROTOCOL §7) run too, with keys the harness
 makes itself: tickets need no registration, so without --key they run alone.
 
 Options:
   --target URL          the route under attack (e.g. http://127.0.0.1:8080/orders)
+  --method M            the route's method: every attack and control uses it; POST, PUT
+                        and PATCH carry a small JSON body every stamp digests (cdg)
+                        (default: GET, and POST for the body-digest attacks)
+  --path /P             the route's path on the target's origin (replaces the URL's path)
   --key FILE            the client key: a private JWK (EC/OKP) or an oct JWK, with kid and alg
   --ip ADDR             the address the target sees for this machine
                         (default: ask GET <origin>/.well-known/ipstamp)
@@ -40,13 +45,20 @@ Options:
                         tickets live longer skips the expired-ticket attack
   --list                print the attack names and exit
 
-Exit status: 0 every attack rejected and every legitimate request accepted;
-1 an attack got through or a legitimate request was refused; 2 the target cannot
-be reached or the key cannot be used.
+Exit status:
+  0  SAFE: every attack was rejected and every legitimate request accepted
+  1  UNSAFE: an attack was accepted while the legitimate requests of its kind
+     (stamp or ticket controls) were accepted
+  2  INCONCLUSIVE: a legitimate request was refused (a control, or the original a
+     replay needs: check the route, the key, --ip), an attack could not run, the
+     issuer's rate limit had no room for the ticket attacks, the target cannot be
+     reached, or the key cannot be used; the report says which
 `;
 
 const FLAGS = {
   target: { type: 'string' },
+  method: { type: 'string' },
+  path: { type: 'string' },
   key: { type: 'string' },
   ip: { type: 'string' },
   only: { type: 'string' },
@@ -138,6 +150,8 @@ export async function run(argv: string[]): Promise<number> {
     const ca = typeof values.ca === 'string' ? await readCaFile(values.ca) : undefined;
     report = await runAttacks({
       target,
+      ...(values.method === undefined ? {} : { method: values.method as string }),
+      ...(values.path === undefined ? {} : { path: values.path as string }),
       ...(key === undefined ? {} : { key }),
       ...(issuer === undefined ? {} : { issuer }),
       ...(values['proxy-address'] === undefined ? {} : { proxyAddress: values['proxy-address'] as string }),
