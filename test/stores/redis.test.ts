@@ -68,7 +68,8 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
 
   it('measures what a key costs Redis (for sizing)', async () => {
     const prefix = `ipstamp:replay:`;
-    const store = new RedisReplayStore(admin, { keyPrefix: prefix });
+    // a sizing run, not a deadline test: 500 inserts at once on a loaded machine can take longer than the 200 ms default
+    const store = new RedisReplayStore(admin, { keyPrefix: prefix, timeoutMs: 60_000 });
     await admin.flushdb();
     const before = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
     const count = 20_000;
