@@ -89,8 +89,9 @@ export function checkMaxHeaderBytes(value: number | undefined, option = 'maxHead
  * Incremental reader for one connection: feed it chunks as they arrive. Memory follows what the
  * header declares, never the cap: a fragmented header is gathered into 107 bytes (all a v1 line
  * or a v2 length field needs), and a v2 header longer than that into one buffer of exactly its
- * declared length once its 16 fixed bytes are in. Every byte is copied once; bytes past the
- * header are never copied into the gathering buffer — they are handed back in `rest`.
+ * declared length once its 16 fixed bytes are in (the bytes gathered so far are copied over
+ * once, the rest straight in: linear, never a copy per chunk). Bytes past the header are never
+ * gathered — they are handed back in `rest`.
  */
 export class ProxyHeaderParser {
   readonly #maxHeaderBytes: number;
