@@ -38,6 +38,7 @@ export {
   l4AddressOf,
   parseProxyHeader,
   PROXY_V1_MAX_BYTES,
+  PROXY_V2_MAX_BYTES,
   PROXY_V2_SIGNATURE,
   ProxyHeaderParser,
   ProxyProtocolError,

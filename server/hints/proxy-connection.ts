@@ -13,7 +13,7 @@ export interface ProxyProtocolOptions {
   proxyProtocol?: 'required' | 'optional';
   /** The header (or, from an untrusted peer, enough bytes to tell) must arrive within this. Default 5000. */
   timeoutMs?: number;
-  /** Cap on a v2 header's size; default 2048. v1 is capped at 107 by the spec. */
+  /** Cap on a v2 header's size: default 65,551, all the spec's 16-bit length allows; lower it explicitly. v1 is capped at 107 by the spec. */
   maxHeaderBytes?: number;
   /** Told of every closed connection: a reason code and the peer, never the bytes. */
   onReject?: (event: ProxyRejectEvent) => void;

@@ -9,11 +9,17 @@ export { ProxyProtocolError, isProxyProtocolError, type ProxyProtocolErrorDetail
 export { PROXY_V1_MAX_BYTES } from './proxy-protocol-v1.js';
 export { PROXY_V2_SIGNATURE } from './proxy-protocol-v2.js';
 
-/** v2 headers longer than this are refused unless `maxHeaderBytes` says otherwise. */
-export const DEFAULT_PROXY_MAX_HEADER_BYTES = 2048;
+/** The largest v2 header the spec's 16-bit length field can declare: 16 fixed bytes + 65,535. */
+export const PROXY_V2_MAX_BYTES = 16 + 0xffff;
+/**
+ * By default every size the spec allows: a trusted proxy's header is not ours to trim, and the
+ * header timeout and the per-connection buffer (never more than the declared length) bound abuse.
+ */
+export const DEFAULT_PROXY_MAX_HEADER_BYTES = PROXY_V2_MAX_BYTES;
 /** 16 fixed bytes + the 216-byte UNIX address block: the smallest cap every family fits in. */
 const MIN_MAX_HEADER_BYTES = 232;
-const MAX_MAX_HEADER_BYTES = 16 + 0xffff;
+/** Enough for a whole v1 line and for a v2 header's 16 fixed bytes, which hold its length. */
+const FIRST_GATHER_BYTES = PROXY_V1_MAX_BYTES;
 
 export type ProxySignature = 'v1' | 'v2' | 'not-proxy' | 'undecided';
 
@@ -67,22 +73,25 @@ export type ProxyParseStep =
 const NEED_MORE_STEP: ProxyParseStep = Object.freeze({ state: 'need-more' });
 
 export interface ProxyHeaderParserOptions {
-  /** Cap on a v2 header's total size in bytes (v1 is always capped at 107). Default 2048. */
+  /** Cap on a v2 header's total size in bytes (v1 is always capped at 107). Default 65,551, the spec's maximum. */
   maxHeaderBytes?: number;
 }
 
 export function checkMaxHeaderBytes(value: number | undefined, option = 'maxHeaderBytes'): number {
   if (value === undefined) return DEFAULT_PROXY_MAX_HEADER_BYTES;
-  if (!Number.isInteger(value) || value < MIN_MAX_HEADER_BYTES || value > MAX_MAX_HEADER_BYTES) {
-    throw new TypeError(`${option} must be an integer from ${MIN_MAX_HEADER_BYTES} to ${MAX_MAX_HEADER_BYTES}`);
+  if (!Number.isInteger(value) || value < MIN_MAX_HEADER_BYTES || value > PROXY_V2_MAX_BYTES) {
+    throw new TypeError(`${option} must be an integer from ${MIN_MAX_HEADER_BYTES} to ${PROXY_V2_MAX_BYTES}`);
   }
   return value;
 }
 
 /**
- * Incremental reader for one connection: feed it chunks as they arrive. Memory is bounded by
- * the cap: a fragmented header is gathered into one buffer of at most `maxHeaderBytes`, and
- * bytes past the cap are never copied — they are handed back in `rest`.
+ * Incremental reader for one connection: feed it chunks as they arrive. Memory follows what the
+ * header declares, never the cap: a fragmented header is gathered into 107 bytes (all a v1 line
+ * or a v2 length field needs), and a v2 header longer than that into one buffer of exactly its
+ * declared length once its 16 fixed bytes are in (the bytes gathered so far are copied over
+ * once, the rest straight in: linear, never a copy per chunk). Bytes past the header are never
+ * gathered — they are handed back in `rest`.
  */
 export class ProxyHeaderParser {
   readonly #maxHeaderBytes: number;
@@ -97,24 +106,36 @@ export class ProxyHeaderParser {
   push(chunk: Buffer): ProxyParseStep {
     if (this.#finished) throw new Error('ProxyHeaderParser: push after the parser finished');
     if (chunk.length === 0) return NEED_MORE_STEP;
+    let used = 0;
     if (this.#length === 0) {
       const read = this.#read(chunk);
       if (read.state === 'done') return { state: 'done', header: read.header, rest: chunk.subarray(read.header.length) };
       if (read.state === 'not-proxy') return { state: 'not-proxy', rest: chunk };
-      this.#gathered = Buffer.allocUnsafe(Math.max(PROXY_V1_MAX_BYTES, this.#maxHeaderBytes));
+      this.#gathered = Buffer.allocUnsafe(Math.max(FIRST_GATHER_BYTES, declaredV2Length(chunk)));
     }
-    const gathered = this.#gathered!;
-    const copied = Math.min(chunk.length, gathered.length - this.#length);
-    chunk.copy(gathered, this.#length, 0, copied);
-    this.#length += copied;
-    const data = gathered.subarray(0, this.#length);
-    const read = this.#read(data);
-    if (read.state === 'need-more') return read;
-    this.#gathered = undefined;
-    const tail = chunk.subarray(copied);
-    if (read.state === 'not-proxy') return { state: 'not-proxy', rest: Buffer.concat([data, tail]) };
-    const rest = read.header.length === data.length ? tail : Buffer.concat([data.subarray(read.header.length), tail]);
-    return { state: 'done', header: read.header, rest };
+    for (;;) {
+      const gathered = this.#gathered!;
+      const copied = Math.min(chunk.length - used, gathered.length - this.#length);
+      chunk.copy(gathered, this.#length, used, used + copied);
+      this.#length += copied;
+      used += copied;
+      const data = gathered.subarray(0, this.#length);
+      const read = this.#read(data);
+      if (read.state === 'need-more') {
+        // the 16 fixed bytes are in and declare more than fits: grow once, to exactly that
+        const declared = declaredV2Length(data);
+        if (declared <= gathered.length) return read;
+        this.#gathered = Buffer.allocUnsafe(declared);
+        data.copy(this.#gathered);
+        if (used === chunk.length) return read;
+        continue;
+      }
+      this.#gathered = undefined;
+      const tail = chunk.subarray(used);
+      if (read.state === 'not-proxy') return { state: 'not-proxy', rest: Buffer.concat([data, tail]) };
+      const rest = read.header.length === data.length ? tail : Buffer.concat([data.subarray(read.header.length), tail]);
+      return { state: 'done', header: read.header, rest };
+    }
   }
 
   #read(data: Buffer): ProxyHeaderRead {
@@ -128,4 +149,9 @@ export class ProxyHeaderParser {
       throw error;
     }
   }
+}
+
+/** What a v2 header's fixed part says its total size is; 0 before those 16 bytes are in (or for v1). */
+function declaredV2Length(data: Uint8Array): number {
+  return data.length >= 16 && data[0] === PROXY_V2_SIGNATURE[0] ? 16 + ((data[14]! << 8) | data[15]!) : 0;
 }

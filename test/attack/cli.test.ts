@@ -171,11 +171,10 @@ describe('ipstamp attack against ipstamp serve (two processes)', () => {
 });
 
 describe('npm start (ipstamp demo)', () => {
-  it('exits 0 in well under 20 s, showing both clients accepted with match and forgeries rejected with reasons', async () => {
-    const started = Date.now();
+  it('exits 0 by itself, showing both clients accepted with match and forgeries rejected with reasons', async () => {
     const run = await runCli(['demo'], 20_000);
+    // it finished by itself: runCli kills and rejects at its 20 s safety limit
     expect(run.code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(20_000);
     for (const client of ['127.0.0.5', '127.0.0.6']) {
       expect(run.stdout).toMatch(new RegExp(`^\\s+${client.replace(/\./g, '\\.')}\\s+GET /orders\\s+200\\s+${client.replace(/\./g, '\\.')}\\s+match\\s`, 'm'));
     }

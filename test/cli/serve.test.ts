@@ -120,9 +120,8 @@ describe('ipstamp serve options', () => {
 
   it('shuts down on SIGTERM with exit 0', async () => {
     const s = await startServe(['--port', '0', '--keys', keysFile]);
-    const started = Date.now();
+    // exit code 0, not null: it exited by itself, before stop()'s safety SIGKILL
     expect(await s.stop()).toBe(0);
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
 

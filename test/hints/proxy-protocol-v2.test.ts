@@ -97,15 +97,18 @@ describe('PROXY v2', () => {
     expect(header.tlvs.raw[7]!.value).toEqual(Buffer.from([1, 2]));
   });
 
-  it('caps the total size: 2048 by default, or as configured', () => {
-    const big = { address: v4(), tlvs: [tlv(0xe0, Buffer.alloc(2048 - 28 - 3))] };
-    expect(v2(big).length).toBe(2048);
-    expect(v2Detail({ ...big, tlvs: [tlv(0xe0, Buffer.alloc(2048 - 28 - 2))] })).toBe('v2-too-long');
-    expect(v2Detail({ address: v4(), tlvs: [tlv(0xe0, Buffer.alloc(300))] }, 300)).toBe('v2-too-long');
+  it('accepts every size the 16-bit length allows by default; a lower cap is an explicit option', () => {
+    const sized = (total: number) => ({ address: v4(), tlvs: [tlv(0x04, Buffer.alloc(total - 28 - 3))] });
+    expect(v2(sized(2060)).length).toBe(2060);
+    expect(v2(sized(16 + 0xffff)).length).toBe(16 + 0xffff);
+    expect(v2Detail(sized(2060), 2048)).toBe('v2-too-long');
+    expect(parseProxyHeader(buildV2(sized(2048)), 2048).length).toBe(2048);
     // the length field alone decides: the bytes need not have arrived
     const lengthOnly = Buffer.concat([buildV2({ address: v4() }).subarray(0, 14), Buffer.from([0xff, 0xff])]);
-    expect(() => readProxyHeader(lengthOnly)).toThrow(ProxyProtocolError);
+    expect(readProxyHeader(lengthOnly).state).toBe('need-more');
+    expect(() => readProxyHeader(lengthOnly, 2048)).toThrow(ProxyProtocolError);
     expect(() => new ProxyHeaderParser({ maxHeaderBytes: 100 })).toThrow(TypeError);
+    expect(() => new ProxyHeaderParser({ maxHeaderBytes: 16 + 0xffff + 1 })).toThrow(TypeError);
   });
 
   it('refuses version, command and family as soon as their byte arrives', () => {

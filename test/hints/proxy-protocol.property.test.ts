@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseProxyHeader, ProxyHeaderParser, ProxyProtocolError, readProxyHeader, type ProxyHeader } from '../../server/hints/proxy-protocol.js';
 import { referenceOutcome, type Outcome } from './proxy-reference.js';
 import { buildV2, inetAddress, tlv, V2_SIGNATURE } from './proxy-v2-builder.js';
@@ -14,7 +14,10 @@ function stripUndefined<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-function outcome(data: Buffer, maxBytes = 2048): Outcome {
+/** What the spec's 16-bit length allows: 16 fixed bytes + 65,535. The parser's default cap. */
+const SPEC_MAX = 16 + 0xffff;
+
+function outcome(data: Buffer, maxBytes?: number): Outcome {
   try {
     const read = readProxyHeader(data, maxBytes);
     if (read.state !== 'done') return read.state;
@@ -25,7 +28,7 @@ function outcome(data: Buffer, maxBytes = 2048): Outcome {
   }
 }
 
-function referenceComparable(data: Buffer, maxBytes = 2048): Outcome {
+function referenceComparable(data: Buffer, maxBytes = SPEC_MAX): Outcome {
   const ref = referenceOutcome(data, maxBytes);
   if (typeof ref === 'string') return ref;
   const { tlvs, ...rest } = ref.header as { tlvs?: Record<string, unknown>; command?: string };
@@ -84,6 +87,13 @@ const tlvList = fc
     return fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length });
   });
 const nonZero = (n: number) => bytes(n, n).filter((b) => b.some((x) => x !== 0));
+/** NOOP padding: none, a little, any amount up to the 16-bit length, or exactly up to it. */
+const padding = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<number | 'max' | null>(null) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 64 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+  { weight: 1, arbitrary: fc.constant<'max'>('max') },
+);
 const v2Header = fc
   .record({
     command: fc.constantFrom(0, 1, 1, 1),
@@ -96,6 +106,7 @@ const v2Header = fc
     ports: fc.tuple(port, port),
     tlvs: tlvList,
     crc: fc.boolean(),
+    pad: padding,
   })
   .map((r) => {
     const address =
@@ -106,9 +117,14 @@ const v2Header = fc
           : r.fam >> 4 === 3
             ? r.unix
             : Buffer.alloc(0);
-    return buildV2({ command: r.command, fam: r.fam, address, tlvs: r.tlvs, crc: r.crc });
+    const unpadded = buildV2({ command: r.command, fam: r.fam, address, tlvs: r.tlvs, crc: r.crc }).length;
+    // 'max': one NOOP TLV that brings the header to exactly 16 + 65,535 bytes; never past it
+    const room = SPEC_MAX - unpadded - 3;
+    const noop = r.pad === 'max' ? room : r.pad === null ? null : Math.min(r.pad, room);
+    const tlvs = noop === null || noop < 0 ? r.tlvs : [tlv(4, Buffer.alloc(noop)), ...r.tlvs];
+    return buildV2({ command: r.command, fam: r.fam, address, tlvs, crc: r.crc });
   })
-  .filter((h) => h.length <= 2048 && referenceOutcome(h) !== 'error');
+  .filter((h) => h.length <= SPEC_MAX && referenceOutcome(h) !== 'error');
 const anyHeader = fc.oneof(v1Header, v2Header);
 
 const mutation = (header: Buffer) =>
@@ -189,8 +205,10 @@ describe('PROXY parser properties', () => {
         fc.boolean(),
         (header, rest, cutsRaw, oneByteAtATime) => {
           const stream = Buffer.concat([header, rest]);
+          // byte by byte up to 4 KiB; a longer header in as many equal small pieces (bounded work)
+          const step = Math.max(1, Math.ceil(stream.length / 4096));
           const cuts = oneByteAtATime
-            ? Array.from({ length: stream.length }, (_, i) => i + 1)
+            ? Array.from({ length: Math.ceil(stream.length / step) }, (_, i) => Math.min(stream.length, (i + 1) * step))
             : [...new Set(cutsRaw.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b).concat(stream.length);
           const parser = new ProxyHeaderParser();
           let from = 0;
@@ -219,8 +237,8 @@ describe('PROXY parser properties', () => {
 
   it('random chunks never throw anything but the typed error, and never loop', () => {
     fc.assert(
-      fc.property(fc.array(bytes(0, 50), { maxLength: 60 }), fc.boolean(), (chunks, v2) => {
-        const parser = new ProxyHeaderParser({ maxHeaderBytes: 512 });
+      fc.property(fc.array(bytes(0, 50), { maxLength: 60 }), fc.boolean(), fc.constantFrom(512, undefined), (chunks, v2, cap) => {
+        const parser = new ProxyHeaderParser({ maxHeaderBytes: cap });
         const all = [v2 ? V2_SIGNATURE : Buffer.from('PROXY '), ...chunks];
         try {
           for (const chunk of all) if (parser.push(chunk).state !== 'need-more') return;
@@ -229,7 +247,43 @@ describe('PROXY parser properties', () => {
           return;
         }
         // still waiting: only possible while under the caps
-        expect(Buffer.concat(all).length).toBeLessThan(v2 ? 512 : 107);
+        expect(Buffer.concat(all).length).toBeLessThan(v2 ? (cap ?? SPEC_MAX) : 107);
+      }),
+      RUNS,
+    );
+  });
+
+  // No growth before the length is known, no copy of a copy: what a connection can make the
+  // parser allocate is linear in the header it declared (the gathered bytes once, the TLVs
+  // once), whatever the pieces — never a fixed 64 KiB for a 40-byte v1 line, never n² for a trickle.
+  it('memory: a header fed in any pieces costs at most its declared length, twice, plus 107', () => {
+    fc.assert(
+      fc.property(anyHeader, bytes(0, 40), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), (header, rest, cutsRaw, small) => {
+        const stream = Buffer.concat([header, rest]);
+        const step = Math.max(1, Math.ceil(stream.length / 200)); // many small pieces, bounded in count
+        const cuts = small
+          ? Array.from({ length: Math.ceil(stream.length / step) }, (_, i) => Math.min(stream.length, (i + 1) * step))
+          : [...new Set(cutsRaw.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b).concat(stream.length);
+        const parser = new ProxyHeaderParser();
+        const allocations = vi.spyOn(Buffer, 'allocUnsafe');
+        let from = 0;
+        let tail = 0;
+        let allocated = 0;
+        try {
+          for (const cut of cuts) {
+            if (cut <= from) continue;
+            const piece = stream.subarray(from, cut);
+            from = cut;
+            if (parser.push(piece).state === 'done') {
+              tail = piece.length;
+              break;
+            }
+          }
+        } finally {
+          allocated = allocations.mock.calls.reduce((sum, [size]) => sum + size, 0);
+          allocations.mockRestore();
+        }
+        expect(allocated).toBeLessThanOrEqual(107 + 2 * header.length + tail);
       }),
       RUNS,
     );

@@ -22,7 +22,7 @@ function canonical(text: string): string | undefined {
   return v6 === '::' ? undefined : v6;
 }
 
-export function referenceOutcome(data: Buffer, maxBytes = 2048): Outcome {
+export function referenceOutcome(data: Buffer, maxBytes = 16 + 0xffff): Outcome {
   const isV2 = data[0] === 0x0d;
   const sig = isV2 ? V2_SIGNATURE : V1_PREFIX;
   for (let i = 0; i < Math.min(data.length, sig.length); i++) if (data[i] !== sig[i]) return 'not-proxy';
