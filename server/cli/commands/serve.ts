@@ -3,17 +3,22 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../plugin.js';
 import type { Verdict } from '../../verify/types.js';
+import { registerReadiness, type Drain } from '../readiness.js';
 import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
+import { answerServiceErrorsAsProblems } from '../service-refusals.js';
 import { registerUpstreamProxy } from '../upstream-proxy.js';
+import { describeUpstream } from '../upstream-target.js';
 
 export const usage = `Usage: ipstamp serve --keys FILE [options]
 
 A standalone verifier. Without --upstream every stamped request (any path, any method) is
 answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
 X-Attested-Client-IP and X-Attested-Client-IP-Agreement. Rejections are problem+json.
-GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
+GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
+SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
+in flight, then exits.
 
   --keys FILE                 JWK Set of client keys (required unless --issuers is given)
   --host HOST                 address to listen on (default 127.0.0.1)
@@ -39,7 +44,10 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
   --ticket-lifetime S         ticket lifetime in seconds (default 300, at most 600)
   --ticket-rate-limit N       ticket requests per observed address per minute (default 30; 0 = off)
   --issuers FILE              ticket issuers to trust: {"https://edge.example": <JWK Set> | "<jwks URL>"}
-  --upstream URL              forward accepted requests to this http(s) origin
+  --upstream URL              forward accepted requests to this http(s) URL; a path is a base
+                              (http://127.0.0.1:9000/api sends /x to /api/x)
+  --upstream-timeout S        longest wait for the upstream to connect, answer, or send the
+                              next body chunk, else 504 upstream-timeout (default 60)
   --body-limit BYTES          largest body read (default 1048576; with --upstream only cdg bodies are read)
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
 `;
@@ -61,6 +69,8 @@ function buildApp(config: ServeConfig): FastifyInstance {
     logger: { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // the drain answers requests that arrive on open connections itself (readiness.ts)
+    return503OnClosing: false,
   };
   if (config.proxyProtocol) {
     const serverFactory: FastifyServerFactory<Server> = (handler) =>
@@ -78,16 +88,20 @@ function buildApp(config: ServeConfig): FastifyInstance {
   return app;
 }
 
-function startLine(config: ServeConfig, address: string, storeLabel: string): string {
+function startLine(config: ServeConfig, address: string, storeLabel: string, command: string): string {
   const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
   const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
   const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
-  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream?.origin ?? 'none'}\n`;
+  return `ipstamp ${command}: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream ? describeUpstream(config.upstream) : 'none'}\n`;
 }
 
-/** Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. */
-function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
+/**
+ * Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. The
+ * drain has no deadline of its own: requests in flight finish (the upstream timeout bounds
+ * them), then it exits. A second signal finds no handler and ends the process at once.
+ */
+function untilStopped(app: FastifyInstance, drain: Drain, command: string, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
   let stop: (signal: NodeJS.Signals) => void = () => undefined;
   const cancel = (): void => {
     process.off('SIGTERM', stop);
@@ -96,17 +110,15 @@ function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { 
   const done = new Promise<number>((resolve) => {
     stop = (signal) => {
       cancel();
-      app.log.info(`ipstamp serve: ${signal}, shutting down`);
-      // in-flight requests get a moment; then whatever is still open is cut
-      const force = setTimeout(() => app.server.closeAllConnections(), 5000);
-      force.unref();
+      drain.begin();
+      app.log.info(`ipstamp ${command}: ${signal}, shutting down`);
       app
         .close()
         .then(closeStore)
         .then(
           () => resolve(0),
           (error: unknown) => {
-            app.log.error({ err: error }, 'ipstamp serve: error while shutting down');
+            app.log.error({ err: error }, `ipstamp ${command}: error while shutting down`);
             resolve(1);
           },
         );
@@ -117,7 +129,7 @@ function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { 
   return { done, cancel };
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
   let log: ((error: Error) => void) | undefined;
   const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, onError: (error) => log?.(error) });
@@ -125,13 +137,15 @@ export async function run(argv: string[]): Promise<number> {
     await store.close?.();
   };
   const app = buildApp(config);
-  log = (error) => app.log.warn({ err: { message: error.message } }, 'ipstamp serve: replay store connection error (failing closed meanwhile)');
+  log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   try {
+    answerServiceErrorsAsProblems(app);
     await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
+    const drain = registerReadiness(app);
     if (config.upstream) {
       forwardBodiesUntouched(app, config.bodyLimit);
-      await registerUpstreamProxy(app, config.upstream);
+      await registerUpstreamProxy(app, config.upstream, { timeoutMs: config.upstreamTimeoutMs, forwardedHeader: config.verifier.forwardedHeader });
     } else {
       acceptAnyBodyAsBytes(app);
       const answer = async (request: { ipStamp: Verdict | null }) => verdictBody(request.ipStamp);
@@ -139,15 +153,15 @@ export async function run(argv: string[]): Promise<number> {
       app.all('/*', answer);
     }
     // handlers first: a supervisor may signal the moment it reads the start line
-    stopped = untilStopped(app, closeStore);
+    stopped = untilStopped(app, drain, command, closeStore);
     const address = await app.listen({ host: config.host, port: config.port });
-    process.stdout.write(startLine(config, address, label));
+    process.stdout.write(startLine(config, address, label, command));
   } catch (error) {
     stopped?.cancel();
     await app.close().catch(() => undefined);
     await closeStore();
     const code = (error as { code?: unknown }).code;
-    process.stderr.write(`ipstamp serve: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
+    process.stderr.write(`ipstamp ${command}: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
     return 1;
   }
   return stopped.done;
