@@ -14,11 +14,20 @@ export interface UpstreamProxyOptions {
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-/** What the request carries to the upstream: the verified bytes, the stream as it arrives, or nothing. */
+function hasFramedBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * What the request carries to the upstream: the verified bytes, the stream as it arrives, or
+ * nothing. Fastify parses no GET or HEAD body: one that came anyway goes as it arrives.
+ */
 function bodyOf(request: FastifyRequest): Buffer | Readable | undefined {
   const { body } = request;
   if (Buffer.isBuffer(body)) return body;
   if (body !== null && typeof body === 'object' && typeof (body as Readable).pipe === 'function') return body as Readable;
+  if (body === undefined && hasFramedBody(request) && !request.raw.readableEnded) return request.raw;
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.node.js';
@@ -66,8 +67,9 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     res.end('part two');
     return;
   }
-  res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
-  res.end(JSON.stringify(record));
+  const json = JSON.stringify(record);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'x-upstream': 'yes' });
+  res.end(req.method === 'HEAD' ? undefined : json);
 }
 
 async function stampFor(method: string, url: string, body?: string): Promise<string> {
@@ -187,6 +189,39 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
     const got = JSON.parse(final.body) as Seen;
     expect(got.body).toBe(body);
     expect(got.lines.map(([n]) => n)).not.toContain('expect');
+  });
+});
+
+describe('bodies and methods', () => {
+  it('HEAD: the upstream\'s Content-Length, no body', async () => {
+    const token = await stampFor('HEAD', `${gateway.url}/head`);
+    const response = await fetch(`${gateway.url}/head`, { method: 'HEAD', headers: { 'client-ip-attestation': token } });
+    expect(response.status).toBe(200);
+    expect(Number(response.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await response.text()).toBe('');
+    expect(seen.at(-1)).toMatchObject({ method: 'HEAD', url: '/head' });
+  });
+
+  it('a body on a GET (which Fastify does not parse) still reaches the upstream', async () => {
+    const token = await stampFor('GET', `${gateway.url}/get-with-body`);
+    const exchange = await rawExchange(
+      gateway.port,
+      `GET /get-with-body HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nConnection: close\r\nContent-Length: 4\r\nClient-IP-Attestation: ${token}\r\n\r\nabcd`,
+    );
+    expect(JSON.parse(exchange.responses[0]!.body)).toMatchObject({ url: '/get-with-body', body: 'abcd' });
+  });
+
+  it('a client that goes away takes its upstream request with it', async () => {
+    const heldBefore = held.length;
+    const token = await stampFor('GET', `${gateway.url}/hold`);
+    let closedAtUpstream = false;
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`GET /hold HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nClient-IP-Attestation: ${token}\r\n\r\n`);
+    await waitFor('the upstream to hold the request', () => held.length > heldBefore, 10_000);
+    held.at(-1)!.once('close', () => (closedAtUpstream = true));
+    socket.destroy();
+    await waitFor('the upstream request to be aborted', () => closedAtUpstream, 10_000);
   });
 });
 
