@@ -72,7 +72,10 @@ export function isStrippedRequestHeader(name: string, listed: ReadonlySet<string
 
 /** What the gateway knows and tells the upstream. */
 export interface UpstreamFacts {
-  readonly verdict: Pick<Verdict, 'ip' | 'agreement' | 'source' | 'issuer' | 'hints'>;
+  /** The accepted stamp; `null` for a request forwarded unverified (no X-Attested-Client-IP* then). */
+  readonly verdict: Pick<Verdict, 'ip' | 'agreement' | 'source' | 'issuer'> | null;
+  /** The address the gateway itself observed for the client (after its trusted proxies), if any. */
+  readonly clientAddress: string | undefined;
   /** `http` or `https`: how the client reached the gateway. */
   readonly protocol: string;
   /** The client's own forwarding header, when the verifier was told to read a non-standard one (`--forwarded-header`). */
@@ -113,11 +116,12 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
     out.push(name, value);
   }
   const { verdict } = facts;
-  out.push(ATTESTED_IP_HEADER, verdict.ip, ATTESTED_AGREEMENT_HEADER, verdict.agreement, ATTESTED_SOURCE_HEADER, verdict.source);
-  if (verdict.source === 'ticket' && verdict.issuer !== undefined) out.push(ATTESTED_ISSUER_HEADER, verdict.issuer);
-  // the address the gateway itself saw for the client (after its trusted proxies), whatever the stamp says
-  const seen = verdict.hints.observed ?? verdict.hints.l3;
-  if (seen !== undefined) out.push('x-forwarded-for', seen);
+  if (verdict !== null) {
+    out.push(ATTESTED_IP_HEADER, verdict.ip, ATTESTED_AGREEMENT_HEADER, verdict.agreement, ATTESTED_SOURCE_HEADER, verdict.source);
+    if (verdict.source === 'ticket' && verdict.issuer !== undefined) out.push(ATTESTED_ISSUER_HEADER, verdict.issuer);
+  }
+  // what the gateway itself saw, whatever the stamp says: the upstream can compare the two
+  if (facts.clientAddress !== undefined) out.push('x-forwarded-for', facts.clientAddress);
   out.push('x-forwarded-proto', facts.protocol);
   if (host !== undefined) out.push('x-forwarded-host', host);
   return out;

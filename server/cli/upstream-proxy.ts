@@ -58,6 +58,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     const body = bodyOf(request);
     const headers = upstreamRequestHeaders(request.raw.rawHeaders, {
       verdict,
+      clientAddress: verdict.hints.observed ?? verdict.hints.l3,
       protocol: request.protocol,
       forwardedHeader: options.forwardedHeader,
       reframeBody: Buffer.isBuffer(body),

@@ -6,14 +6,13 @@ import {
   upstreamRequestHeaders,
   type UpstreamFacts,
 } from '../../server/cli/forwarded-headers.js';
-import type { NetworkHints } from '../../server/verify/types.js';
-
-const HINTS: NetworkHints = { l3: '127.0.0.1', l4: undefined, proxy: undefined, l7: [], observed: '127.0.0.1', decidedBy: 'l3' };
-const STAMP_FACTS: UpstreamFacts = { verdict: { ip: '192.0.2.7', agreement: 'match', source: 'stamp', hints: HINTS }, protocol: 'http' };
+const STAMP_FACTS: UpstreamFacts = { verdict: { ip: '192.0.2.7', agreement: 'match', source: 'stamp' }, clientAddress: '127.0.0.1', protocol: 'http' };
 const TICKET_FACTS: UpstreamFacts = {
-  verdict: { ip: '192.0.2.8', agreement: 'unverifiable', source: 'ticket', issuer: 'https://edge.example.com', hints: { ...HINTS, observed: undefined } },
+  verdict: { ip: '192.0.2.8', agreement: 'unverifiable', source: 'ticket', issuer: 'https://edge.example.com' },
+  clientAddress: '127.0.0.1',
   protocol: 'https',
 };
+const UNVERIFIED_FACTS: UpstreamFacts = { verdict: null, clientAddress: undefined, protocol: 'http' };
 
 /** What the gateway writes, by canonical name, for each set of facts. */
 const OURS_FOR_STAMP: Record<string, string[]> = {
@@ -107,13 +106,24 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
     );
   });
 
-  it('a ticket says so, with its issuer; no X-Forwarded-For when the gateway observed nothing', () => {
+  it('a request forwarded unverified gets no X-Attested-Client-IP* at all, and no X-Forwarded-For when nothing was observed', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (lines) => {
+        const got = byCanonicalName(upstreamRequestHeaders(lines.flat(), UNVERIFIED_FACTS));
+        for (const name of got.keys()) expect(name.startsWith('x-attested-client-ip')).toBe(false);
+        expect(got.has('x-forwarded-for')).toBe(false);
+        expect(got.get('x-forwarded-proto')).toEqual(['http']);
+      }),
+    );
+  });
+
+  it('a ticket says so, with its issuer', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (lines) => {
         const got = byCanonicalName(upstreamRequestHeaders(lines.flat(), TICKET_FACTS));
         expect(got.get('x-attested-client-ip-source')).toEqual(['ticket']);
         expect(got.get('x-attested-client-ip-issuer')).toEqual(['https://edge.example.com']);
-        expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']); // l3, as the gateway saw it
+        expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
         expect(got.get('x-forwarded-proto')).toEqual(['https']);
         expect(got.has('x-forwarded-host')).toBe(false); // no Host line was sent
       }),

@@ -15,7 +15,8 @@ export const usage = `Usage: ipstamp serve --keys FILE [options]
 
 A standalone verifier. Without --upstream every stamped request (any path, any method) is
 answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
-X-Attested-Client-IP and X-Attested-Client-IP-Agreement. Rejections are problem+json.
+X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --help for all
+it writes and strips). Rejections are problem+json.
 GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
 SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
 in flight, then exits.
@@ -69,7 +70,8 @@ function buildApp(config: ServeConfig): FastifyInstance {
     logger: { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
-    // the drain answers requests that arrive on open connections itself (readiness.ts)
+    // while draining, a request on a connection still open is served (with Connection: close);
+    // only readiness answers 503, as problem+json (readiness.ts)
     return503OnClosing: false,
   };
   if (config.proxyProtocol) {
