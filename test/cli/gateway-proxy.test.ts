@@ -279,6 +279,23 @@ describe('what the upstream is told', () => {
     expect(got.lines.map(([n]) => n)).not.toContain('client-ip-attestation');
   });
 
+  it('behind a trusted proxy, X-Forwarded-For is the one address the gateway observed, not the chain it was sent', async () => {
+    const behind = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`], 'gateway');
+    try {
+      const url = `${behind.url}/behind`;
+      const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.9' }).stamp({ method: 'GET', url });
+      // the "proxy" (127.0.0.1, trusted) says the client is 127.0.0.9; the client had claimed 203.0.113.1
+      const response = await fetch(url, { headers: { 'client-ip-attestation': token, 'x-forwarded-for': '203.0.113.1, 127.0.0.9' } });
+      expect(response.status).toBe(200);
+      const got = (await response.json()) as Seen;
+      expect(lineValues(got, 'x-forwarded-for')).toEqual(['127.0.0.9']);
+      expect(lineValues(got, 'x-attested-client-ip')).toEqual(['127.0.0.9']);
+      expect(lineValues(got, 'x-attested-client-ip-agreement')).toEqual(['match']);
+    } finally {
+      await behind.stop();
+    }
+  });
+
   it("the client's Host arrives as received (and as X-Forwarded-Host)", async () => {
     const url = `http://api.example.com/host-check`;
     const token = await stampFor('GET', url);
@@ -421,6 +438,17 @@ describe('readiness and shutdown', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ ready: true });
     expect(seen.length).toBe(before);
+  });
+
+  it('plain serve (no --upstream) has the readiness route too', async () => {
+    const plain = await startServe(['--port', '0', '--keys', keysFile]);
+    try {
+      const response = await fetch(`${plain.url}/.well-known/ipstamp/ready`);
+      expect([response.status, await response.json()]).toEqual([200, { ready: true }]);
+      expect(plain.startLine).toMatch(/^ipstamp serve: listening on /);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it('SIGTERM: readiness turns 503, the in-flight request completes (Connection: close), then the process exits', async () => {
