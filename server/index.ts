@@ -13,6 +13,7 @@ export { IpStampError, isIpStampError, REASONS, REASON_TITLES, type Reason } fro
 export { ipstamp, ipstamp as default, type IpStampPluginOptions, type IpStampDecoration, type IpStampRouteConfig } from './plugin.js';
 export { prometheusText, type IpStampCounters } from './plugin/metrics.js';
 export { problemOf, PROBLEM_CONTENT_TYPE, type IpStampProblem } from './plugin/problem.js';
+export { serviceProblemOf, SERVICE_REASON_STATUS, type ServiceProblem } from './plugin/problem.js';
 export { keepRawBody } from './plugin/raw-body.js';
 export { createProxyProtocolServer, installProxyProtocol, proxyHeaderOf, type ProxyProtocolOptions } from './hints/proxy-connection.js';
 export { createKeyRegistry, type KeyRegistry, type KeyRegistryOptions, type RegisterKeyOptions, type RegisteredKey } from './registry/key-registry.js';

@@ -3,6 +3,7 @@ import type { IpStampPluginOptions } from '../plugin/options.js';
 import { choiceFlag, integerFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from './flag-values.js';
 import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
+import { parseUpstreamUrl, type UpstreamTarget } from './upstream-target.js';
 import { UsageError } from './usage-error.js';
 
 export const SERVE_FLAGS = {
@@ -29,6 +30,7 @@ export const SERVE_FLAGS = {
   'ticket-rate-limit': { type: 'string' },
   issuers: { type: 'string' },
   upstream: { type: 'string' },
+  'upstream-timeout': { type: 'string' },
   'body-limit': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
@@ -51,18 +53,25 @@ export interface ServeConfig {
   readonly issuerCount: number;
   /** Set when this instance is itself a ticket issuer. */
   readonly issuing: boolean;
-  readonly upstream: URL | undefined;
+  readonly upstream: UpstreamTarget | undefined;
+  /** With --upstream: longest wait for the upstream (connect, response head, between body chunks). */
+  readonly upstreamTimeoutMs: number;
   /** Origins whose pages may call (`--cors-origin`): serve then answers CORS itself. */
   readonly corsOrigins: readonly string[];
   readonly bodyLimit: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
-function upstreamOrigin(raw: string | undefined): URL | undefined {
+function upstreamTarget(raw: string | undefined): UpstreamTarget | undefined {
   if (raw === undefined) return undefined;
-  const origin = normalizeOrigin(raw);
-  if (origin === undefined) throw new UsageError('--upstream must be an http(s) origin such as http://127.0.0.1:3000 (no path)');
-  return new URL(origin);
+  const target = parseUpstreamUrl(raw);
+  if (target === undefined) throw new UsageError('--upstream must be an http(s) URL such as http://127.0.0.1:3000 or http://127.0.0.1:3000/api (no query)');
+  return target;
+}
+
+function upstreamTimeoutMs(values: Parameters<typeof integerFlag>[0]): number {
+  if (values['upstream-timeout'] !== undefined && values.upstream === undefined) throw new UsageError('--upstream-timeout goes with --upstream');
+  return (integerFlag(values, 'upstream-timeout', 1, 3600) ?? 60) * 1000;
 }
 
 /** Every flag checked here, each failure a one-line UsageError naming the flag (exit 2). */
@@ -137,7 +146,8 @@ export function readServeConfig(argv: string[]): ServeConfig {
     trustedRanges,
     proxyProtocol,
     replayStore: stringFlag(values, 'replay-store') ?? 'memory',
-    upstream: upstreamOrigin(stringFlag(values, 'upstream')),
+    upstream: upstreamTarget(stringFlag(values, 'upstream')),
+    upstreamTimeoutMs: upstreamTimeoutMs(values),
     corsOrigins,
     bodyLimit: integerFlag(values, 'body-limit', 0, 1 << 30) ?? 1_048_576,
     logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? 'info',

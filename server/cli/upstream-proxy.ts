@@ -1,65 +1,103 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerBase, RouteGenericInterface } from 'fastify';
-import { STAMP_HEADER, TICKET_HEADER } from '../../shared/schema.js';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Pool, type Dispatcher } from 'undici';
+import { connectionHints } from '../plugin/connection-hints.js';
+import { sendServiceProblem } from '../plugin/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import type { Verdict } from '../verify/types.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
+import { upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
-export const ATTESTED_IP_HEADER = 'x-attested-client-ip';
-export const ATTESTED_AGREEMENT_HEADER = 'x-attested-client-ip-agreement';
-
-/**
- * The headers the upstream receives: the client's own, minus the stamp and ticket (consumed
- * here) and minus anything named like ours (a client must never choose what the upstream
- * trusts), plus the verdict — none for a CORS preflight, which is never verified.
- */
-export function upstreamHeaders(headers: IncomingHttpHeaders, verdict: Verdict | null): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower === STAMP_HEADER || lower === TICKET_HEADER || lower.startsWith(ATTESTED_IP_HEADER)) continue;
-    out[name] = value;
-  }
-  if (verdict === null) return out;
-  out[ATTESTED_IP_HEADER] = verdict.ip;
-  out[ATTESTED_AGREEMENT_HEADER] = verdict.agreement;
-  return out;
+export interface UpstreamProxyOptions {
+  /** Longest wait for the upstream: to connect, for its response head, and between body chunks. */
+  readonly timeoutMs: number;
+  /** The verifier's `forwardedHeader`, when not a standard one: consumed here, never forwarded. */
+  readonly forwardedHeader?: string | undefined;
 }
 
-/** The client learns that the upstream failed, not where it lives or how (the log says). */
-function upstreamFailed(reply: FastifyReply<RouteGenericInterface, RawServerBase>, { error }: { error: Error }): void {
-  reply.log.warn({ err: error }, 'ipstamp serve: the upstream request failed');
-  const timedOut = (error as { statusCode?: number }).statusCode === 504;
-  void reply
-    .code(timedOut ? 504 : 502)
-    .send({ statusCode: timedOut ? 504 : 502, error: timedOut ? 'Gateway Timeout' : 'Bad Gateway', message: 'the upstream did not answer' });
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function hasFramedBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
- * Every path, every method, forwarded to `upstream` once the plugin accepted the stamp
- * (the route requires one, so `request.ipStamp` is set here), and CORS preflights, which
- * carry no stamp by design, forwarded without any attested address. Method, path, query and
- * headers go as received; the body as the request stream, or as the exact bytes when it was
- * buffered for `cdg`.
+ * What the request carries to the upstream: the verified bytes, the stream as it arrives, or
+ * nothing. Fastify parses no GET or HEAD body: one that came anyway goes as it arrives.
  */
-export async function registerUpstreamProxy(app: FastifyInstance, upstream: URL): Promise<void> {
-  await app.register(replyFrom, { base: upstream.origin, disableRequestLogging: true });
-  const forward = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+function bodyOf(request: FastifyRequest): Buffer | Readable | undefined {
+  const { body } = request;
+  if (Buffer.isBuffer(body)) return body;
+  if (body !== null && typeof body === 'object' && typeof (body as Readable).pipe === 'function') return body as Readable;
+  if (body === undefined && hasFramedBody(request) && !request.raw.readableEnded) return request.raw;
+  return undefined;
+}
+
+function bodyless(method: string, status: number): boolean {
+  return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/**
+ * Every path, every method, forwarded to the upstream once the plugin accepted the stamp
+ * (the route requires one, so `request.ipStamp` is set here), by undici directly: the
+ * gateway decides every header line that crosses it (forwarded-headers.ts), never retries,
+ * and answers the upstream's failures as problem+json.
+ */
+export async function registerUpstreamProxy(app: FastifyInstance, target: UpstreamTarget, options: UpstreamProxyOptions): Promise<void> {
+  const pool = new Pool(target.origin, {
+    connectTimeout: options.timeoutMs,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+  });
+  // onClose runs once the server has closed, i.e. after the last response: nothing is cut
+  app.addHook('onClose', async () => {
+    await pool.close();
+  });
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const verdict = request.ipStamp;
-    // the one request the plugin lets through unverified: a CORS preflight, for the upstream to answer
-    if (verdict === null && !isCorsPreflight(request.method, request.headers)) throw new Error('ipstamp: an unverified request reached the upstream route');
-    const options: FastifyReplyFromHooks = {
-      rewriteRequestHeaders: (_req, headers) => upstreamHeaders(headers as IncomingHttpHeaders, verdict),
-      // never resend: the upstream would see one client request twice (reply-from retries a GET on 503)
-      retryDelay: () => null,
-      onError: upstreamFailed,
-    };
-    if (Buffer.isBuffer(request.body)) {
-      // as bytes with their own type: reply-from would JSON.stringify a Buffer sent as JSON
-      options.body = request.body;
-      options.contentType = request.headers['content-type'] ?? 'application/octet-stream';
+    // the one request the plugin lets through unverified: a CORS preflight, for the upstream to
+    // answer — sanitised like the rest, with no attested address
+    const preflight = verdict === null && isCorsPreflight(request.method, request.headers);
+    if (verdict === null && !preflight) throw new Error('ipstamp: an unverified request reached the upstream route');
+    const hints = verdict?.hints ?? app.ipstamp.verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });
+    const body = bodyOf(request);
+    const headers = upstreamRequestHeaders(request.raw.rawHeaders, {
+      verdict,
+      clientAddress: hints.observed ?? hints.l3,
+      protocol: request.protocol,
+      forwardedHeader: options.forwardedHeader,
+      reframeBody: Buffer.isBuffer(body),
+    });
+    // the client went away: so does the upstream request
+    const abort = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await pool.request({
+        method: request.method as Dispatcher.HttpMethod,
+        // as received, before any rewriteUrl (the same target the stamp was bound to)
+        path: upstreamPath(target, request.raw.url ?? '/'),
+        headers,
+        body: body ?? null,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      if (abort.signal.aborted) return reply;
+      const code = (error as { code?: unknown }).code;
+      request.log.warn({ err: { code, message: (error as Error).message } }, 'ipstamp gateway: the upstream request failed');
+      return sendServiceProblem(reply, typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'upstream-timeout' : 'upstream-unavailable');
     }
-    return reply.from(undefined, options);
+    void reply.code(response.statusCode).headers(clientResponseHeaders(response.headers));
+    // an HTTP/1 connection cannot be reused before the client's body was read to its end
+    if (!request.raw.complete) void reply.header('connection', 'close');
+    if (bodyless(request.method, response.statusCode)) {
+      await response.body.dump();
+      return reply.send();
+    }
+    return reply.send(response.body);
   };
   app.all('/', forward);
   app.all('/*', forward);

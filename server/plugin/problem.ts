@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { REASON_TITLES, type Reason } from '../../shared/reasons.js';
+import { SERVICE_REASON_TITLES, type ServiceReason } from '../../shared/service-reasons.js';
 import { REASON_STATUS } from '../verify/status.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -23,6 +24,36 @@ export function problemOf(reason: Reason): IpStampProblem {
  */
 export function sendProblem(reply: FastifyReply, reason: Reason): FastifyReply {
   const problem = problemOf(reason);
+  return reply
+    .code(problem.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('cache-control', 'no-store')
+    .send(Buffer.from(JSON.stringify(problem)));
+}
+
+/** HTTP status of the service refusals (shared/service-reasons.ts): not protocol reasons, same body shape. */
+export const SERVICE_REASON_STATUS: Readonly<Record<ServiceReason, 413 | 429 | 502 | 503 | 504>> = {
+  'body-too-large': 413,
+  'rate-limited': 429,
+  'upstream-unavailable': 502,
+  'upstream-timeout': 504,
+  'shutting-down': 503,
+};
+
+export interface ServiceProblem {
+  type: `urn:ipstamp:${ServiceReason}`;
+  title: string;
+  status: 413 | 429 | 502 | 503 | 504;
+  reason: ServiceReason;
+}
+
+export function serviceProblemOf(reason: ServiceReason): ServiceProblem {
+  return { type: `urn:ipstamp:${reason}`, title: SERVICE_REASON_TITLES[reason], status: SERVICE_REASON_STATUS[reason], reason };
+}
+
+/** Like sendProblem, for a refusal by the service around the verifier (body size, rate, upstream, shutdown). */
+export function sendServiceProblem(reply: FastifyReply, reason: ServiceReason): FastifyReply {
+  const problem = serviceProblemOf(reason);
   return reply
     .code(problem.status)
     .header('content-type', PROBLEM_CONTENT_TYPE)

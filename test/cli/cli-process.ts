@@ -40,9 +40,13 @@ export interface RunningServe {
   output(): string;
   /** SIGTERM, then the exit code (SIGKILL after 5 s: a hung shutdown fails the test, not the run). */
   stop(): Promise<number | null>;
+  /** Sends `signal` and nothing else (no SIGKILL later): for tests of the shutdown itself. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
 }
 
-const START_LINE = /^ipstamp serve: listening on (http:\/\/[^\s]+) .*$/m;
+const START_LINE = /^ipstamp (?:serve|gateway): listening on (http:\/\/[^\s]+) .*$/m;
 
 /** Spawns `ipstamp serve ARGS` (or `gateway`, which is serve too) and resolves once its start line names the address. */
 export function startServe(args: readonly string[], command: 'serve' | 'gateway' = 'serve'): Promise<RunningServe> {
@@ -69,7 +73,7 @@ export function startServe(args: readonly string[], command: 'serve' | 'gateway'
       if (!m) return;
       clearTimeout(timer);
       const url = m[1]!;
-      resolvePromise({ url, port: Number(new URL(url).port), startLine: m[0], output: () => output, stop });
+      resolvePromise({ url, port: Number(new URL(url).port), startLine: m[0], output: () => output, stop, signal: (s) => void child.kill(s), exited });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -159,7 +159,9 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
     ['a bad max age', () => ['--keys', keysFile, '--max-age', '0'], /^--max-age must be a whole number from 1 to 86400, got 0$/],
     ['a bad origin', () => ['--keys', keysFile, '--origin', 'api.example.com'], /^--origin must be an http\(s\) origin/],
     ['a bad header name', () => ['--keys', keysFile, '--forwarded-header', 'x forwarded'], /^--forwarded-header must be an HTTP header name$/],
-    ['an upstream with a path', () => ['--keys', keysFile, '--upstream', 'http://127.0.0.1:1/api'], /^--upstream must be an http\(s\) origin/],
+    ['an upstream with a query', () => ['--keys', keysFile, '--upstream', 'http://127.0.0.1:1/api?x=1'], /^--upstream must be an http\(s\) URL/],
+    ['an upstream with credentials', () => ['--keys', keysFile, '--upstream', 'http://user:pw@127.0.0.1:1/'], /^--upstream must be an http\(s\) URL/],
+    ['an upstream timeout without an upstream', () => ['--keys', keysFile, '--upstream-timeout', '5'], /^--upstream-timeout goes with --upstream/],
     ['--proxy-protocol without trusted proxies', () => ['--keys', keysFile, '--proxy-protocol'], /^--proxy-protocol needs --trusted-proxies/],
   ];
   for (const [what, args, message] of checked) {

@@ -1,17 +1,36 @@
 import { UsageError } from '../usage-error.js';
 import { run as serve, usage as serveUsage } from './serve.js';
 
+/** serve's option lines, from its first `--flag` on: one table, two doors. */
+const optionLines = serveUsage.slice(serveUsage.indexOf('\n  --') + 1);
+
 export const usage = `Usage: ipstamp gateway --upstream URL --keys FILE [options]
 
-A verifying reverse proxy in front of an app in any language: \`ipstamp serve\` with
---upstream required. Accepted requests reach the upstream with X-Attested-Client-IP and
-X-Attested-Client-IP-Agreement (client-sent copies removed); rejections never do.
+A verifying reverse proxy in front of an app in any language. A request whose stamp (or
+ticket) verifies goes to URL with its method, path, query, body and Host as received (a path
+in URL is a base: --upstream http://127.0.0.1:9000/api sends /x to /api/x). The upstream gets:
 
-${serveUsage.split('\n').slice(1).join('\n')}`;
+  X-Attested-Client-IP            the attested address
+  X-Attested-Client-IP-Agreement  match | mismatch | unverifiable
+  X-Attested-Client-IP-Source     stamp | ticket
+  X-Attested-Client-IP-Issuer     the ticket's issuer (tickets only)
+  X-Forwarded-For                 the address the gateway itself saw (after --trusted-proxies)
+  X-Forwarded-Proto, -Host        the scheme and Host the client used
+
+Every client-sent header of those names (any case, _ for -), every other X-Forwarded-*,
+Forwarded and X-Real-IP, the stamp and ticket, and hop-by-hop headers (Connection and what
+it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Connection) stop here.
+Refusals never reach the upstream; they are problem+json with a reason: the stamp's (401,
+403, 503), body-too-large (413), rate-limited (429), upstream-unavailable (502),
+upstream-timeout (504). GET /.well-known/ipstamp/ready answers 200 for health checks, 503
+once SIGTERM came; SIGTERM lets requests in flight finish, then exits.
+
+Options (the same as ipstamp serve, --upstream required):
+${optionLines}`;
 
 export async function run(argv: string[]): Promise<number> {
   if (!argv.some((arg) => arg === '--upstream' || arg.startsWith('--upstream='))) {
     throw new UsageError('gateway needs --upstream URL (the app to forward accepted requests to)');
   }
-  return serve(argv);
+  return serve(argv, 'gateway');
 }

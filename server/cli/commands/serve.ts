@@ -5,17 +5,23 @@ import { ipstamp } from '../../plugin.js';
 import { registerCorsAnswers } from '../../plugin/cors-answers.js';
 import { loosenedPolicies, loosenedPolicyNames } from '../../verify/loosened-policies.js';
 import type { Verdict } from '../../verify/types.js';
+import { registerReadiness, type Drain } from '../readiness.js';
 import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
+import { answerServiceErrorsAsProblems } from '../service-refusals.js';
 import { registerUpstreamProxy } from '../upstream-proxy.js';
+import { describeUpstream } from '../upstream-target.js';
 
 export const usage = `Usage: ipstamp serve --keys FILE [options]
 
 A standalone verifier. Without --upstream every stamped request (any path, any method) is
 answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
-X-Attested-Client-IP and X-Attested-Client-IP-Agreement. Rejections are problem+json.
-GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
+X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --help for all
+it writes and strips). Rejections are problem+json.
+GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
+SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
+in flight, then exits.
 
   --keys FILE                 JWK Set of client keys (required unless --issuers is given)
   --host HOST                 address to listen on (default 127.0.0.1)
@@ -44,7 +50,10 @@ GET /.well-known/ipstamp (echo) and GET /metrics (Prometheus) are served too.
   --ticket-lifetime S         ticket lifetime in seconds (default 300, at most 600)
   --ticket-rate-limit N       ticket requests per observed address per minute (default 30; 0 = off)
   --issuers FILE              ticket issuers to trust: {"https://edge.example": <JWK Set> | "<jwks URL>"}
-  --upstream URL              forward accepted requests to this http(s) origin
+  --upstream URL              forward accepted requests to this http(s) URL; a path is a base
+                              (http://127.0.0.1:9000/api sends /x to /api/x)
+  --upstream-timeout S        longest wait for the upstream to connect, answer, or send the
+                              next body chunk, else 504 upstream-timeout (default 60)
   --cors-origin URL           a page origin that may call from another origin (repeatable):
                               serve answers CORS preflights itself and adds the CORS headers
                               to every answer, refusals too. Preflights are never verified;
@@ -70,6 +79,9 @@ function buildApp(config: ServeConfig): FastifyInstance {
     logger: { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    // while draining, a request on a connection still open is served (with Connection: close);
+    // only readiness answers 503, as problem+json (readiness.ts)
+    return503OnClosing: false,
   };
   if (config.proxyProtocol) {
     const serverFactory: FastifyServerFactory<Server> = (handler) =>
@@ -87,18 +99,22 @@ function buildApp(config: ServeConfig): FastifyInstance {
   return app;
 }
 
-function startLine(config: ServeConfig, address: string, storeLabel: string): string {
+function startLine(config: ServeConfig, address: string, storeLabel: string, command: string): string {
   const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
   const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
   const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
   const loosened = loosenedPolicyNames(loosenedPolicies(config.verifier));
   const loud = loosened.length > 0 ? `, LOOSENED: ${loosened.join(', ')}` : '';
-  return `ipstamp serve: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream?.origin ?? 'none'}${loud}\n`;
+  return `ipstamp ${command}: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream ? describeUpstream(config.upstream) : 'none'}${loud}\n`;
 }
 
-/** Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. */
-function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
+/**
+ * Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. The
+ * drain has no deadline of its own: requests in flight finish (the upstream timeout bounds
+ * them), then it exits. A second signal finds no handler and ends the process at once.
+ */
+function untilStopped(app: FastifyInstance, drain: Drain, command: string, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
   let stop: (signal: NodeJS.Signals) => void = () => undefined;
   const cancel = (): void => {
     process.off('SIGTERM', stop);
@@ -107,17 +123,15 @@ function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { 
   const done = new Promise<number>((resolve) => {
     stop = (signal) => {
       cancel();
-      app.log.info(`ipstamp serve: ${signal}, shutting down`);
-      // in-flight requests get a moment; then whatever is still open is cut
-      const force = setTimeout(() => app.server.closeAllConnections(), 5000);
-      force.unref();
+      drain.begin();
+      app.log.info(`ipstamp ${command}: ${signal}, shutting down`);
       app
         .close()
         .then(closeStore)
         .then(
           () => resolve(0),
           (error: unknown) => {
-            app.log.error({ err: error }, 'ipstamp serve: error while shutting down');
+            app.log.error({ err: error }, `ipstamp ${command}: error while shutting down`);
             resolve(1);
           },
         );
@@ -128,7 +142,7 @@ function untilStopped(app: FastifyInstance, closeStore: () => Promise<void>): { 
   return { done, cancel };
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
   let log: ((error: Error) => void) | undefined;
   const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, onError: (error) => log?.(error) });
@@ -136,16 +150,18 @@ export async function run(argv: string[]): Promise<number> {
     await store.close?.();
   };
   const app = buildApp(config);
-  log = (error) => app.log.warn({ err: { message: error.message } }, 'ipstamp serve: replay store connection error (failing closed meanwhile)');
+  log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   try {
+    answerServiceErrorsAsProblems(app);
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
     if (config.corsOrigins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, { origins: config.corsOrigins });
     await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
+    const drain = registerReadiness(app);
     if (config.upstream) {
       forwardBodiesUntouched(app, config.bodyLimit);
-      await registerUpstreamProxy(app, config.upstream);
+      await registerUpstreamProxy(app, config.upstream, { timeoutMs: config.upstreamTimeoutMs, forwardedHeader: config.verifier.forwardedHeader });
     } else {
       acceptAnyBodyAsBytes(app);
       const answer = async (request: { ipStamp: Verdict | null }) => verdictBody(request.ipStamp);
@@ -153,15 +169,15 @@ export async function run(argv: string[]): Promise<number> {
       app.all('/*', answer);
     }
     // handlers first: a supervisor may signal the moment it reads the start line
-    stopped = untilStopped(app, closeStore);
+    stopped = untilStopped(app, drain, command, closeStore);
     const address = await app.listen({ host: config.host, port: config.port });
-    process.stdout.write(startLine(config, address, label));
+    process.stdout.write(startLine(config, address, label, command));
   } catch (error) {
     stopped?.cancel();
     await app.close().catch(() => undefined);
     await closeStore();
     const code = (error as { code?: unknown }).code;
-    process.stderr.write(`ipstamp serve: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
+    process.stderr.write(`ipstamp ${command}: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
     return 1;
   }
   return stopped.done;

@@ -1,0 +1,102 @@
+import { connect, type Socket } from 'node:net';
+
+/** One HTTP response as bytes on the wire, split into its parts (header names lower-cased, in order). */
+export interface RawResponse {
+  readonly statusLine: string;
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: string;
+}
+
+export function header(response: RawResponse, name: string): string | undefined {
+  return response.headers.find(([n]) => n === name)?.[1];
+}
+
+/** Splits `text` into the responses it holds (Content-Length, chunked, or to the end). */
+export function parseResponses(text: string): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const [statusLine = '', ...lines] = rest.slice(0, end).split('\r\n');
+    const headers = lines.map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
+    });
+    rest = rest.slice(end + 4);
+    let body = '';
+    const status = Number(statusLine.split(' ')[1]);
+    if (status < 200) {
+      // an interim answer (100 Continue) has no body
+      responses.push({ statusLine, status, headers, body });
+      continue;
+    }
+    const length = headers.find(([n]) => n === 'content-length')?.[1];
+    if (length !== undefined) {
+      body = rest.slice(0, Number(length));
+      rest = rest.slice(Number(length));
+    } else if (headers.some(([n, v]) => n === 'transfer-encoding' && v.includes('chunked'))) {
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, lineEnd), 16);
+        rest = rest.slice(lineEnd + 2);
+        if (size === 0) {
+          // trailers, then the empty line
+          const trailersEnd = rest.indexOf('\r\n\r\n');
+          const trailers = rest.slice(0, trailersEnd < 0 ? 0 : trailersEnd);
+          if (trailers.length > 0) body += `\n[trailers] ${trailers}`;
+          rest = trailersEnd < 0 ? rest.slice(2) : rest.slice(trailersEnd + 4);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else {
+      body = rest;
+      rest = '';
+    }
+    responses.push({ statusLine, status, headers, body });
+  }
+  return responses;
+}
+
+export interface RawExchange {
+  /** Everything the server sent. */
+  readonly text: string;
+  /** Did the server close the connection (true), or was it still open when we gave up (false)? */
+  readonly closed: boolean;
+  readonly responses: RawResponse[];
+}
+
+/**
+ * Writes `request` as bytes and reads until the server closes the connection; a connection
+ * still open after `giveUpMs` is reported as `closed: false` (a hang, bounded).
+ */
+export function rawExchange(
+  port: number,
+  request: string | Buffer | ((socket: Socket) => void),
+  { giveUpMs = 5000, localAddress }: { giveUpMs?: number; localAddress?: string } = {},
+): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    let text = '';
+    const finish = (closed: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, closed, responses: parseResponses(text) });
+    };
+    const timer = setTimeout(() => finish(false), giveUpMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.once('close', () => finish(true));
+    socket.once('connect', () => {
+      if (typeof request === 'function') request(socket);
+      else socket.write(request);
+    });
+  });
+}
