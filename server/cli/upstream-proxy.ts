@@ -4,6 +4,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { connectionHints } from '../plugin/connection-hints.js';
 import { sendServiceProblem } from '../plugin/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
+import { requestScheme } from '../verify/scheme.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
 import { upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
@@ -60,12 +61,17 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // answer — sanitised like the rest, with no attested address
     const preflight = verdict === null && isCorsPreflight(request.method, request.headers);
     if (verdict === null && !preflight) throw new Error('ipstamp: an unverified request reached the upstream route');
-    const hints = verdict?.hints ?? app.ipstamp.verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });
+    const { verifier } = app.ipstamp;
+    const connection = connectionHints(request.socket);
+    const hints = verdict?.hints ?? verifier.hints({ headers: request.headers, hints: connection });
+    // the scheme the client used, from the same trusted evidence the binding check believes
+    // (a TLS-terminating proxy in front), not merely this hop's
+    const { scheme } = requestScheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints, verifier.options);
     const body = bodyOf(request);
     const headers = upstreamRequestHeaders(request.raw.rawHeaders, {
       verdict,
       clientAddress: hints.observed ?? hints.l3,
-      protocol: request.protocol,
+      protocol: scheme,
       forwardedHeader: options.forwardedHeader,
       reframeBody: Buffer.isBuffer(body),
     });

@@ -296,6 +296,28 @@ describe('what the upstream is told', () => {
     }
   });
 
+  it('behind a TLS-terminating trusted proxy, X-Forwarded-Proto is the scheme the client used, as the binding check believed it', async () => {
+    const behind = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`], 'gateway');
+    try {
+      const url = `https://127.0.0.1:${behind.port}/behind-tls`;
+      const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.9' }).stamp({ method: 'GET', url });
+      const response = await fetch(`${behind.url}/behind-tls`, {
+        headers: { 'client-ip-attestation': token, 'x-forwarded-for': '127.0.0.9', 'x-forwarded-proto': 'https' },
+      });
+      expect(response.status).toBe(200);
+      const got = (await response.json()) as Seen;
+      expect(lineValues(got, 'x-forwarded-proto')).toEqual(['https']);
+      // from an untrusted client the same header is the client's word: the connection decides
+      const direct = await fetch(`${gateway.url}/direct`, {
+        headers: { 'client-ip-attestation': await stampFor('GET', `${gateway.url}/direct`), 'x-forwarded-proto': 'https' },
+      });
+      expect(direct.status).toBe(200);
+      expect(lineValues((await direct.json()) as Seen, 'x-forwarded-proto')).toEqual(['http']);
+    } finally {
+      await behind.stop();
+    }
+  });
+
   it("the client's Host arrives as received (and as X-Forwarded-Host)", async () => {
     const url = `http://api.example.com/host-check`;
     const token = await stampFor('GET', url);
