@@ -31,7 +31,7 @@ async function build() {
     app.get('/orders', async (request) => ({ ip: request.clientIp }));
     return app;
   }
-  const { ipstamp } = await import('../dist/server/plugin.js');
+  const { ipstamp } = await import('../dist/server/fastify/plugin.js');
   const alg = variant.includes('es256') ? 'es256' : variant.includes('eddsa') ? 'eddsa' : 'hs256';
   let replayStore;
   if (variant.endsWith('redis')) {

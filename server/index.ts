@@ -1,26 +1,23 @@
+/**
+ * `ipstamp/server`: the framework-neutral verifier core — verifier, network hints and trust,
+ * the replay-store contract and the memory store, the ticket issuer core, errors. Loads no
+ * framework, no Redis client, no HTTP client and no attack harness: those have their own
+ * entries (`ipstamp/fastify`, `ipstamp/redis`, `ipstamp/attack`).
+ */
 export { createVerifier, type CreateVerifierOptions } from './verify/create-verifier.js';
 export { createVerifierCore, type Verifier } from './verify/verifier.js';
 export type { VerifierOptions } from './verify/options.js';
 export type { KeysOption, JwkSet, KeySource } from './verify/key-source.js';
 export type { VerifierKeyInput, KeyWithAlg } from './verify/verifier-key.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
-export { REASON_STATUS } from './verify/status.js';
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from './stores/replay-store.js';
 export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.js';
 export { MemoryReplayStore, type MemoryReplayStoreOptions } from './stores/memory.js';
 export { compileTrust, TRUST_PRESETS, type TrustMatcher } from './hints/trust.js';
-export { IpStampError, isIpStampError, REASONS, REASON_TITLES, type Reason } from '../shared/index.js';
-export { ipstamp, ipstamp as default, type IpStampPluginOptions, type IpStampDecoration, type IpStampRouteConfig } from './plugin.js';
-export { prometheusText, type IpStampCounters } from './plugin/metrics.js';
-export { problemOf, PROBLEM_CONTENT_TYPE, type IpStampProblem } from './plugin/problem.js';
-export { serviceProblemOf, SERVICE_REASON_STATUS, type ServiceProblem } from './plugin/problem.js';
-export { keepRawBody } from './plugin/raw-body.js';
+export { IpStampError, isIpStampError, REASONS, REASON_TITLES, REASON_STATUS, type Reason } from '../shared/index.js';
 export { createProxyProtocolServer, installProxyProtocol, proxyHeaderOf, type ProxyProtocolOptions } from './hints/proxy-connection.js';
 export { createKeyRegistry, type KeyRegistry, type KeyRegistryOptions, type RegisterKeyOptions, type RegisteredKey } from './registry/key-registry.js';
 export { KeyRegistryFullError, isKeyRegistryFullError } from './registry/registry-error.js';
-export { RedisReplayStore, REDIS_CLIENT_OPTIONS, type RedisReplayStoreOptions } from './stores/redis.js';
 export * from './hints/index.js';
-export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './tickets/issuer.js';
-export type { IssuersOption, VerifiedTicket } from './tickets/ticket-verifier.js';
-export { runAttacks, ATTACK_CATALOG, TICKET_ATTACK_CATALOG, AttackSetupError, formatReportText, formatReportMarkdown } from './attack/index.js';
-export type { Attack, AttackContext, AttackReport, RunAttacksOptions } from './attack/index.js';
+export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './issuer/issuer.js';
+export type { IssuersOption, VerifiedTicket } from './verify/ticket-verifier.js';

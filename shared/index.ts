@@ -1,4 +1,4 @@
-export { REASONS, REASON_TITLES, isReason, type Reason } from './reasons.js';
+export { REASONS, REASON_TITLES, REASON_STATUS, isReason, type Reason } from './reasons.js';
 export { SERVICE_REASONS, SERVICE_REASON_TITLES, isServiceReason, type ServiceReason } from './service-reasons.js';
 export { IpStampError, isIpStampError, errorCodeOf, type IpStampErrorCode } from './errors.js';
 export {

@@ -46,3 +46,25 @@ export const REASON_TITLES: Readonly<Record<Reason, string>> = {
   'ip-unverifiable': 'Client IP cannot be verified against the network',
   'store-unavailable': 'Replay protection is unavailable',
 };
+
+/**
+ * HTTP status by reason (PROTOCOL §5, §7): protocol data, beside the codes, so every verifier
+ * (Node, the web, another language) answers a reason with the same status.
+ */
+export const REASON_STATUS: Readonly<Record<Reason, 401 | 403 | 503>> = {
+  missing: 401,
+  malformed: 401,
+  'bad-header': 401,
+  'bad-ticket': 401,
+  'unknown-key': 401,
+  'bad-signature': 401,
+  'bad-claims': 401,
+  'not-yet-valid': 401,
+  expired: 401,
+  'binding-mismatch': 401,
+  replay: 401,
+  'ip-not-allowed': 403,
+  'ip-mismatch': 403,
+  'ip-unverifiable': 403,
+  'store-unavailable': 503,
+};

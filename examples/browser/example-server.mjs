@@ -10,6 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 export const DEFAULT_BUNDLE = resolve(root, 'dist/browser/ipstamp.js');
 const SERVER_ENTRY = resolve(root, 'dist/server/index.js');
+const FASTIFY_ENTRY = resolve(root, 'dist/server/fastify/index.js');
 
 /** How long a login lasts: the registry forgets the key after this (seconds). */
 const LOGIN_TTL = 3600;
@@ -27,10 +28,11 @@ function verdictOf(request) {
  * @returns {Promise<{ url: string, close(): Promise<void> }>}
  */
 export async function startExampleServer({ host = '127.0.0.1', port = 8787, bundleFile = DEFAULT_BUNDLE, logger = false } = {}) {
-  for (const file of [SERVER_ENTRY, bundleFile]) {
+  for (const file of [SERVER_ENTRY, FASTIFY_ENTRY, bundleFile]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
-  const { ipstamp, createKeyRegistry, isKeyRegistryFullError } = await import(SERVER_ENTRY);
+  const { createKeyRegistry, isKeyRegistryFullError } = await import(SERVER_ENTRY);
+  const { ipstamp } = await import(FASTIFY_ENTRY);
   const assets = {
     '/': ['text/html; charset=utf-8', readFileSync(resolve(here, 'index.html'))],
     '/app.js': ['text/javascript; charset=utf-8', readFileSync(resolve(here, 'app.js'))],

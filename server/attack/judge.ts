@@ -1,5 +1,5 @@
 import { isReason } from '../../shared/reasons.js';
-import { REASON_STATUS } from '../verify/status.js';
+import { REASON_STATUS } from '../../shared/reasons.js';
 import type { Expectation, Outcome, ResultVerdict } from './types.js';
 
 export interface Judgement {

@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { ClientPublicJwk, TicketAlg } from '../../shared/ticket-schema.js';
-import { jwkThumbprint } from '../tickets/client-key.js';
+import { jwkThumbprint } from '../jws/public-jwk.js';
 
 /**
  * The harness's own ticket keys. A ticket needs no registration — the issuer vouches for

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
 import { compileKeySource, type JwkSet } from '../verify/key-source.js';
-import { compileIssuerKey } from '../tickets/issuer-key.js';
-import { createTicketVerifier, type IssuersOption } from '../tickets/ticket-verifier.js';
+import { compileIssuerKey } from '../issuer/issuer-key.js';
+import { createTicketVerifier, type IssuersOption } from '../verify/ticket-verifier.js';
 import { UsageError } from './usage-error.js';
 
 export interface LoadedKeys {

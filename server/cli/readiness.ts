@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sendServiceProblem } from '../plugin/problem.js';
+import { sendServiceProblem } from '../fastify/problem.js';
 
 /** For load-balancer health checks: no stamp needed, never forwarded. */
 export const READY_PATH = '/.well-known/ipstamp/ready';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
-import { keepRawBody, stampDeclaresBodyDigest } from '../plugin/raw-body.js';
+import { keepRawBody, stampDeclaresBodyDigest } from '../fastify/raw-body.js';
 
 function tooLarge(): Error {
   return Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });

@@ -1,5 +1,5 @@
 import { normalizeOrigin } from '../../shared/htu.js';
-import type { IpStampPluginOptions } from '../plugin/options.js';
+import type { IpStampPluginOptions } from '../fastify/options.js';
 import { choiceFlag, integerFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from './flag-values.js';
 import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';

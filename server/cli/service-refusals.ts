@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ServiceReason } from '../../shared/service-reasons.js';
-import { sendServiceProblem } from '../plugin/problem.js';
+import { sendServiceProblem } from '../fastify/problem.js';
 
 const BY_STATUS: ReadonlyMap<number, ServiceReason> = new Map([
   [413, 'body-too-large'],

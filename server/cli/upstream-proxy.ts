@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
-import { connectionHints } from '../plugin/connection-hints.js';
-import { sendServiceProblem } from '../plugin/problem.js';
+import { connectionHints } from '../fastify/connection-hints.js';
+import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { requestScheme } from '../verify/scheme.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';

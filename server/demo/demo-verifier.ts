@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { createProxyProtocolServer } from '../hints/proxy-connection.js';
-import { ipstamp } from '../plugin.js';
+import { ipstamp } from '../fastify/plugin.js';
 
 export interface DemoVerifier {
   readonly app: FastifyInstance;

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { clientPublicJwkSchema, type ClientPublicJwk } from '../../shared/ticket-schema.js';
 import type { StampAlg } from '../../shared/schema.js';
-import { algsOfClientKey, importClientKey, jwkThumbprint } from '../tickets/client-key.js';
+import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 
 /** A registered public key, checked and imported: what `lookup` hands the verifier. */
 export interface RegistryKey {

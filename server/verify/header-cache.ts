@@ -1,5 +1,5 @@
 import { stampHeaderSchema, type StampHeader } from '../../shared/schema.js';
-import { decodeJsonSegment } from './compact.js';
+import { decodeJsonSegment } from '../jws/compact.js';
 
 const MAX_CACHED_HEADERS = 1024;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;

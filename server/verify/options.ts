@@ -4,7 +4,7 @@ import { forwardingHeaderReader, type ForwardingHeaderReader } from '../hints/fo
 import { protoHeaderReader, type ProtoHeaderOption, type ProtoHeaderReader } from '../hints/forwarded-proto.js';
 import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
-import { createTicketVerifier, type IssuersOption, type TicketVerifier } from '../tickets/ticket-verifier.js';
+import { createTicketVerifier, type IssuersOption, type TicketVerifier } from './ticket-verifier.js';
 
 export interface VerifierOptions {
   /** A JWK Set, or a function kid → key. */

@@ -1,5 +1,5 @@
 import type { StampHeader } from '../../shared/schema.js';
-import { asciiBytesOf, decodeBase64urlBytes } from './base64url-segment.js';
+import { asciiBytesOf, decodeBase64urlBytes } from '../jws/base64url-segment.js';
 import type { HeaderDecoder } from './header-cache.js';
 
 /** A stamp split and decoded as far as steps 2–5 need; the claims are parsed at step 6. */

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { runCli, scratchDir } from '../cli/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';

@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAttacks, type AttackReport } from '../../server/attack/index.js';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { createKeyRegistry, type KeyRegistry } from '../../server/registry/key-registry.js';
 import { isKeyRegistryFullError } from '../../server/registry/registry-error.js';
 

@@ -6,7 +6,7 @@ import type { StampKeyInput } from '../../client/signing-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof, ticketKid, type TicketKey } from '../../client/ticket-proof.js';
 import { createKeyRegistry } from '../../server/registry/key-registry.js';
-import { createTicketIssuer } from '../../server/tickets/issuer.js';
+import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 

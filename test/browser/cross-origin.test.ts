@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowserBundle } from '../../examples/browser/build-bundle.mjs';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { decodeBase64urlText } from '../../shared/base64url.js';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { chromiumPath, collectPageProblems, launchChromium, type PageProblems } from '../support/chromium.js';

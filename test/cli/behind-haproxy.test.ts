@@ -4,7 +4,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
 import { createProxyProtocolServer } from '../../server/hints/proxy-connection.js';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { requireBinary } from '../support/binaries.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';

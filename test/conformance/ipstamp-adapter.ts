@@ -3,7 +3,7 @@ import type { ReplayStore } from '../../server/stores/replay-store.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput } from '../../server/verify/types.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
-import { createTicketIssuer } from '../../server/tickets/issuer.js';
+import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import type { ConformanceAdapter, ConformanceRun, ConformanceVector } from './vector-format.js';
 
 /** Large enough that no vector fills it unless it says `capacity`. */

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REASONS } from '../../shared/reasons.js';
-import { REASON_STATUS } from '../../server/verify/status.js';
+import { REASON_STATUS } from '../../shared/reasons.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const doc = readFileSync(join(root, 'docs/protocol.md'), 'utf8');

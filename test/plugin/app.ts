@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ipstamp, type IpStampPluginOptions } from '../../server/plugin.js';
+import { ipstamp, type IpStampPluginOptions } from '../../server/fastify/plugin.js';
 
 /** Everything the app's logger wrote, one parsed JSON line each (and the raw text). */
 export interface CapturedLog {

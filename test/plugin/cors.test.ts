@@ -5,9 +5,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateStampKey, type StampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
-import { ipstamp } from '../../server/plugin.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { isCorsPreflight } from '../../server/index.js';
-import { registerCorsAnswers } from '../../server/plugin/cors-answers.js';
+import { registerCorsAnswers } from '../../server/cli/cors-answers.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp } from './app.js';
 

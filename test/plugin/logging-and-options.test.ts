@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
-import { ipstamp, type IpStampPluginOptions } from '../../server/plugin.js';
+import { ipstamp, type IpStampPluginOptions } from '../../server/fastify/plugin.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp, captureLog } from './app.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
-import type { IpStampPluginOptions } from '../../server/plugin.js';
+import type { IpStampPluginOptions } from '../../server/fastify/plugin.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
-import { REASON_STATUS } from '../../server/verify/status.js';
+import { REASON_STATUS } from '../../shared/reasons.js';
 import { REASON_TITLES, REASONS, type Reason } from '../../shared/reasons.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';

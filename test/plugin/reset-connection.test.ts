@@ -6,8 +6,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateStampKey, type StampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
-import type { IpStampCounters } from '../../server/plugin/metrics.js';
-import type { IpStampPluginOptions } from '../../server/plugin.js';
+import type { IpStampCounters } from '../../server/fastify/metrics.js';
+import type { IpStampPluginOptions } from '../../server/fastify/plugin.js';
 import { writeAndReset } from '../support/reset-client.js';
 import { buildApp } from './app.js';
 

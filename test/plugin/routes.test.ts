@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
-import { ipstamp, type IpStampPluginOptions } from '../../server/plugin.js';
+import { ipstamp, type IpStampPluginOptions } from '../../server/fastify/plugin.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp } from './app.js';
 

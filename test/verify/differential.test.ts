@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeJsonSegment, splitCompact } from '../../server/verify/compact.js';
+import { decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
 import { compileVerifierKey, type VerifierKey } from '../../server/verify/verifier-key.js';
-import { verifySignature } from '../../server/verify/signature.js';
+import { verifySignature } from '../../server/jws/signature.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 

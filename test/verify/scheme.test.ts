@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
-import { createTicketIssuer, type TicketIssuerOptions } from '../../server/tickets/issuer.js';
+import { createTicketIssuer, type TicketIssuerOptions } from '../../server/issuer/issuer.js';
 import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { networkHints } from '../../server/verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../../server/verify/options.js';

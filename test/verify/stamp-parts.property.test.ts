@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeJsonSegment } from '../../server/verify/compact.js';
+import { decodeJsonSegment } from '../../server/jws/compact.js';
 import { createHeaderDecoder } from '../../server/verify/header-cache.js';
 import { readStamp } from '../../server/verify/stamp-parts.js';
 import { stampHeaderSchema } from '../../shared/schema.js';

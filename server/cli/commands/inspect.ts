@@ -1,4 +1,4 @@
-import { REASON_STATUS } from '../../verify/status.js';
+import { REASON_STATUS } from '../../../shared/reasons.js';
 import { compileKeySource } from '../../verify/key-source.js';
 import { integerFlag, stringFlag } from '../flag-values.js';
 import { loadKeysFile } from '../load-keys.js';

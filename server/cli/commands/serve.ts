@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
-import { ipstamp } from '../../plugin.js';
-import { registerCorsAnswers } from '../../plugin/cors-answers.js';
+import { ipstamp } from '../../fastify/plugin.js';
+import { registerCorsAnswers } from '../cors-answers.js';
 import { loosenedPolicies, loosenedPolicyNames } from '../../verify/loosened-policies.js';
 import type { Verdict } from '../../verify/types.js';
 import { registerReadiness, type Drain } from '../readiness.js';

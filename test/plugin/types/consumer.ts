@@ -4,7 +4,8 @@
  * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
  */
 import Fastify from 'fastify';
-import ipstamp, { ipstamp as named, type IpStampCounters, type Verdict } from 'ipstamp/server';
+import ipstamp, { ipstamp as named, type IpStampCounters } from 'ipstamp/fastify';
+import type { Verdict } from 'ipstamp/server';
 
 const app = Fastify();
 await app.register(ipstamp, { keys: { keys: [] }, echo: false, metrics: true, requireStamp: true });

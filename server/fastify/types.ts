@@ -1,6 +1,6 @@
-import type { IpStampCounters } from './plugin/metrics.js';
-import type { Verifier } from './verify/verifier.js';
-import type { Verdict } from './verify/types.js';
+import type { IpStampCounters } from './metrics.js';
+import type { Verifier } from '../verify/verifier.js';
+import type { Verdict } from '../verify/types.js';
 
 /**
  * Per-route settings, in the route's `config.ipstamp`:

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { REASON_TITLES, type Reason } from '../../shared/reasons.js';
 import { SERVICE_REASON_TITLES, type ServiceReason } from '../../shared/service-reasons.js';
-import { REASON_STATUS } from '../verify/status.js';
+import { REASON_STATUS } from '../../shared/reasons.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

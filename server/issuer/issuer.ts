@@ -13,15 +13,15 @@ import {
 import type { ReplayStore } from '../stores/replay-store.js';
 import { bindingMatches } from '../verify/binding.js';
 import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
-import { decodeJsonSegment, splitCompact } from '../verify/compact.js';
-import { compactHeaderValue } from '../verify/header-value.js';
+import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
+import { compactHeaderValue } from '../jws/header-value.js';
 import { networkHints } from '../verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../verify/options.js';
-import { verifySignature } from '../verify/signature.js';
-import { REASON_STATUS } from '../verify/status.js';
+import { verifySignature } from '../jws/signature.js';
+import { REASON_STATUS } from '../../shared/reasons.js';
 import type { NetworkHints, VerifyInput } from '../verify/types.js';
 import type { JwkSet } from '../verify/key-source.js';
-import { algsOfClientKey, importClientKey, jwkThumbprint } from './client-key.js';
+import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 import { compileIssuerKey } from './issuer-key.js';
 
 export interface TicketIssuerOptions

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
-import { createTicketIssuer, type TicketIssuer } from '../tickets/issuer.js';
+import { createTicketIssuer, type TicketIssuer } from '../issuer/issuer.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';

@@ -1,8 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
-import { decodeJsonSegment, splitCompact } from '../verify/compact.js';
-import { compactHeaderValue } from '../verify/header-value.js';
+import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
+import { compactHeaderValue } from '../jws/header-value.js';
 
 /**
  * The exact body bytes of a request, for the `cdg` check (PROTOCOL.md §2.2).

@@ -8,11 +8,11 @@ import {
   ticketHeaderSchema,
   type TicketAlg,
 } from '../../shared/ticket-schema.js';
-import { decodeJsonSegment, splitCompact } from '../verify/compact.js';
-import { compactHeaderValue } from '../verify/header-value.js';
-import { verifySignature } from '../verify/signature.js';
-import { compileKeySource, type JwkSet } from '../verify/key-source.js';
-import { algsOfClientKey, importClientKey, jwkThumbprint } from './client-key.js';
+import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
+import { compactHeaderValue } from '../jws/header-value.js';
+import { verifySignature } from '../jws/signature.js';
+import { compileKeySource, type JwkSet } from './key-source.js';
+import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 
 /** Trusted issuers: their public origin (`iss`) → their JWK Set, or the URL it is published at. */
 export type IssuersOption = Readonly<Record<string, JwkSet | string>>;

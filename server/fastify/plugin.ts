@@ -1,19 +1,19 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import type { IpStampDecoration } from './fastify-types.js';
-import { IpStampMetrics, prometheusText } from './plugin/metrics.js';
-import { splitPluginOptions, type IpStampPluginOptions } from './plugin/options.js';
-import { installRawBodyParsers, teeStampedBody } from './plugin/raw-body.js';
-import { checkRouteConfig, routePolicy } from './plugin/route-config.js';
-import { registerEchoRoute, registerMetricsRoute } from './plugin/routes.js';
-import { createVerifyHooks } from './plugin/verify-hook.js';
-import { registerTicketRoutes } from './plugin/ticket-routes.js';
-import { createVerifier } from './verify/create-verifier.js';
-import { trackPeerAddresses } from './hints/peer-address.js';
-import { loosenedPolicies, loosenedPolicyNames } from './verify/loosened-policies.js';
+import type { IpStampDecoration } from './types.js';
+import { IpStampMetrics, prometheusText } from './metrics.js';
+import { splitPluginOptions, type IpStampPluginOptions } from './options.js';
+import { installRawBodyParsers, teeStampedBody } from './raw-body.js';
+import { checkRouteConfig, routePolicy } from './route-config.js';
+import { registerEchoRoute, registerMetricsRoute } from './routes.js';
+import { createVerifyHooks } from './verify-hook.js';
+import { registerTicketRoutes } from './ticket-routes.js';
+import { createVerifier } from '../verify/create-verifier.js';
+import { trackPeerAddresses } from '../hints/peer-address.js';
+import { loosenedPolicies, loosenedPolicyNames } from '../verify/loosened-policies.js';
 
-export type { IpStampPluginOptions } from './plugin/options.js';
-export type { IpStampDecoration, IpStampRouteConfig } from './fastify-types.js';
+export type { IpStampPluginOptions } from './options.js';
+export type { IpStampDecoration, IpStampRouteConfig } from './types.js';
 
 /**
  * The Fastify glue: verifies every request in a preValidation hook (after body parsing, so
