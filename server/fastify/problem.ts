@@ -1,7 +1,6 @@
 import type { FastifyReply } from 'fastify';
-import { REASON_TITLES, type Reason } from '../../shared/reasons.js';
+import { REASON_STATUS, REASON_TITLES, type Reason } from '../../shared/reasons.js';
 import { SERVICE_REASON_TITLES, type ServiceReason } from '../../shared/service-reasons.js';
-import { REASON_STATUS } from '../../shared/reasons.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -23,7 +22,10 @@ export function problemOf(reason: Reason): IpStampProblem {
  * PROTOCOL.md names it (no `; charset` appended). `no-store`: it is about this one request.
  */
 export function sendProblem(reply: FastifyReply, reason: Reason): FastifyReply {
-  const problem = problemOf(reason);
+  return sendProblemBody(reply, problemOf(reason));
+}
+
+function sendProblemBody(reply: FastifyReply, problem: IpStampProblem | ServiceProblem): FastifyReply {
   return reply
     .code(problem.status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
@@ -53,10 +55,5 @@ export function serviceProblemOf(reason: ServiceReason): ServiceProblem {
 
 /** Like sendProblem, for a refusal by the service around the verifier (body size, rate, upstream, shutdown). */
 export function sendServiceProblem(reply: FastifyReply, reason: ServiceReason): FastifyReply {
-  const problem = serviceProblemOf(reason);
-  return reply
-    .code(problem.status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .header('cache-control', 'no-store')
-    .send(Buffer.from(JSON.stringify(problem)));
+  return sendProblemBody(reply, serviceProblemOf(reason));
 }
