@@ -1,16 +1,22 @@
-import { canonicalAddress } from '../../shared/address.js';
-import { loadAttackKey } from './attack-key.js';
+import { canonicalAddress } from '../../shared/index.js';
 import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from './catalog/index.js';
+import type { Attack, AttackRequest, TicketTools } from './catalog/types.js';
 import { createAttackContext } from './context.js';
-import { discoverAddress, probeTarget } from './discover.js';
-import { findTicketEndpoint } from './issuer-discovery.js';
-import { describeExpectation } from './judge.js';
+import { discoverAddress, findTicketEndpoint, probeTarget } from './discovery.js';
+import { conclude, describeExpectation } from './judge.js';
+import { loadAttackKey } from './keys.js';
+import {
+  AttackSetupError,
+  type AttackReport,
+  type AttackResult,
+  type AttackRunInfo,
+  type AttackSummary,
+  type TicketRequestBudget,
+} from './results.js';
 import { runAttack } from './run-attack.js';
-import { AttackSetupError } from './setup-error.js';
-import { createTicketTools, type TicketTools } from './ticket-tools.js';
+import { TicketBudget } from './ticket-budget.js';
+import { createTicketTools, type RunTicketTools } from './ticket-tools.js';
 import { createTransport } from './transport.js';
-import type { Attack, AttackReport, AttackResult, AttackSummary, HttpAttackRequest, RawAttackRequest, TicketRequestBudget } from './types.js';
-import { conclude } from './verdict.js';
 
 export interface RunAttacksOptions {
   /** The URL under attack: a route that requires a stamp (and, unless `method` is given, answers GET and POST). */
@@ -60,7 +66,7 @@ export interface RunAttacksOptions {
   /** Told after each attack (for progress lines). */
   onResult?: (result: AttackResult, index: number, total: number) => void;
   /** Told once the address is known, before the first attack. */
-  onReady?: (info: Pick<AttackReport, 'target' | 'method' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>) => void;
+  onReady?: (info: AttackRunInfo) => void;
   /** Told before each attack. */
   onStart?: (attack: Attack, index: number, total: number) => void;
 }
@@ -139,8 +145,7 @@ function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools)
 }
 
 /** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
-function ticketGate(tickets: TicketTools): (req: HttpAttackRequest | RawAttackRequest) => string | undefined {
-  const { endpoint, budget } = tickets;
+function ticketGate(endpoint: URL, budget: TicketBudget): (req: AttackRequest) => string | undefined {
   return (req) => {
     if (req.kind !== 'http') return undefined;
     const url = new URL(req.url);
@@ -224,8 +229,10 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
       attacks = attacks.filter(isTicketAttack);
     }
   }
-  const tickets: TicketTools | undefined =
-    endpoint && createTicketTools({ endpoint, target, skew, maxWaitMs, ...reach, ...(proxyAddress ? { proxyAddress } : {}), ...(method ? { method } : {}) });
+  const budget = new TicketBudget();
+  const tickets: RunTicketTools | undefined =
+    endpoint &&
+    createTicketTools({ endpoint, target, skew, maxWaitMs, budget, ...reach, ...(proxyAddress ? { proxyAddress } : {}), ...(method ? { method } : {}) });
   // without a client key the stamps of the run are the ticket holder's: its thumbprint is its kid
   const key = givenKey ?? loadAttackKey(tickets!.key().privateJwk);
 
@@ -235,7 +242,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
   options.onReady?.({ target: target.href, method: ctx.method, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
   const startedAt = new Date();
   const started = performance.now();
-  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets) } : {}) });
+  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets.endpoint, budget) } : {}) });
   const ticketAttacks = attacks.filter(isTicketAttack);
   const needed = tickets && plannedTicketRequests(ticketAttacks, tickets);
   let probed = false;
@@ -254,7 +261,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
           if (ticketAttacks.some((a) => a.ticketRequests?.held === true)) await tickets.held().catch(() => undefined);
         }
         const cost = ticketCost(attack, tickets);
-        const left = tickets.budget.left();
+        const left = budget.left();
         if (left !== undefined && cost > left) {
           overBudget.push(attack.name);
           result = notRun(attack, `the issuer's rate limit has no room for its ${cost} ticket request${cost === 1 ? '' : 's'} (see the verdict)`);
@@ -274,13 +281,13 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
   const summary = summarize(results);
   let ticketRequests: TicketRequestBudget | undefined;
   if (tickets && needed !== undefined && ticketAttacks.length > 0) {
-    const { limit, sent } = tickets.budget;
-    const left = tickets.budget.left();
+    const { limit, sent } = budget;
+    const left = budget.left();
     ticketRequests = { needed, sent, ...(limit === undefined ? {} : { limit }), ...(left === undefined ? {} : { left }) };
   }
   const budgetReason =
     tickets && needed !== undefined
-      ? `the issuer's rate limit (${tickets.budget.describe()}) has no room for the ${needed} ticket requests this run needs: ${overBudget.length} ticket attack${overBudget.length === 1 ? '' : 's'} not run (${overBudget.join(', ')}); raise the issuer's limit (the plugin's issuer.rateLimit, serve --ticket-rate-limit) or run again once the window resets`
+      ? `the issuer's rate limit (${budget.describe()}) has no room for the ${needed} ticket requests this run needs: ${overBudget.length} ticket attack${overBudget.length === 1 ? '' : 's'} not run (${overBudget.join(', ')}); raise the issuer's limit (the plugin's issuer.rateLimit, serve --ticket-rate-limit) or run again once the window resets`
       : '';
   const conclusion = conclude(results, { reason: budgetReason, notRun: overBudget });
   return {

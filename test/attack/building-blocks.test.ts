@@ -1,11 +1,11 @@
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/proxy-header-bytes.js';
+import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/catalog/proxy-header-bytes.js';
 import { judgeOutcome } from '../../server/attack/judge.js';
-import { responseOutcome } from '../../server/attack/response-reading.js';
+import { responseOutcome } from '../../server/attack/transport.js';
 import { TicketBudget } from '../../server/attack/ticket-budget.js';
-import { tokenTamper } from '../../server/attack/token-tamper.js';
+import { tokenTamper } from '../../server/attack/catalog/forge.js';
 import { parseProxyHeader } from '../../server/hints/proxy-protocol.js';
 import { canonicalAddress, formatIPv6 } from '../../shared/address.js';
 import { makeKey } from '../support/keys.js';
