@@ -1,6 +1,6 @@
 import { canonicalAddress } from '../../shared/index.js';
 import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from './catalog/index.js';
-import type { Attack, AttackRequest, TicketTools } from './catalog/types.js';
+import type { Attack } from './catalog/types.js';
 import { createAttackContext } from './context.js';
 import { discoverAddress, findTicketEndpoint, probeTarget } from './discovery.js';
 import { conclude, describeExpectation } from './judge.js';
@@ -14,7 +14,7 @@ import {
   type TicketRequestBudget,
 } from './results.js';
 import { runAttack } from './run-attack.js';
-import { TicketBudget } from './ticket-budget.js';
+import { plannedTicketRequests, TicketBudget, ticketCost, ticketGate } from './ticket-budget.js';
 import { createTicketTools, type RunTicketTools } from './ticket-tools.js';
 import { createTransport } from './transport.js';
 
@@ -124,33 +124,6 @@ function notRun(attack: Attack, note: string): AttackResult {
     outcomes: [],
     tags: attack.tags ?? [],
     ms: 0,
-  };
-}
-
-/** An attack's own requests to the ticket endpoint (the held ticket aside). */
-function ownTicketRequests(attack: Attack, tickets: TicketTools): number {
-  const more = attack.ticketRequests?.more;
-  return typeof more === 'function' ? more(tickets) : (more ?? 0);
-}
-
-/** Requests an attack sends to the ticket endpoint now: the held ticket unless it is at hand, and its own. */
-function ticketCost(attack: Attack, tickets: TicketTools): number {
-  return (attack.ticketRequests?.held === true && !tickets.holding() ? 1 : 0) + ownTicketRequests(attack, tickets);
-}
-
-/** What the ticket attacks need of the endpoint in all: the held ticket once, and each one's own requests. */
-function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools): number {
-  const held = attacks.some((a) => a.ticketRequests?.held === true) ? 1 : 0;
-  return held + attacks.reduce((sum, a) => sum + ownTicketRequests(a, tickets), 0);
-}
-
-/** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
-function ticketGate(endpoint: URL, budget: TicketBudget): (req: AttackRequest) => string | undefined {
-  return (req) => {
-    if (req.kind !== 'http') return undefined;
-    const url = new URL(req.url);
-    if (url.origin !== endpoint.origin || url.pathname !== endpoint.pathname || budget.take()) return undefined;
-    return `not sent: the issuer's rate limit has no request left (${budget.describe()})`;
   };
 }
 
