@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createStamper, randomJti, type Stamper } from '../../client/stamper.js';
-import { toBytes } from '../../client/body-digest.js';
-import { normalizeHtu } from '../../shared/htu.js';
-import { STAMP_HEADER, STAMP_TYP, type StampClaims } from '../../shared/schema.js';
-import type { AttackKey } from './attack-key.js';
-import type { TicketTools } from './ticket-tools.js';
-import { tokenTamper } from './token-tamper.js';
-import type { AttackContext, HttpAttackRequest, HttpOptions, SignOptions, StampOptions } from './types.js';
+import { createStamper, randomJti, type Stamper } from '../../client/index.js';
+import { normalizeHtu, STAMP_HEADER, STAMP_TYP, type StampClaims } from '../../shared/index.js';
+import { signCompact, spoofedAddressFor, tokenTamper } from './catalog/forge.js';
+import type { AttackContext, HttpAttackRequest, HttpOptions, SignOptions, StampOptions, TicketTools } from './catalog/types.js';
+import type { AttackKey } from './keys.js';
 
 export interface ContextOptions {
   readonly target: URL;
@@ -16,16 +13,6 @@ export interface ContextOptions {
   readonly key: AttackKey;
   readonly raceCopies: number;
   readonly tickets?: TicketTools;
-}
-
-/** Documentation-range addresses (RFC 5737, RFC 3849): never the harness's own. */
-export function spoofedAddressFor(ip: string): string {
-  if (ip.includes(':')) return ip === '2001:db8::9' ? '2001:db8::23' : '2001:db8::9';
-  return ip === '203.0.113.9' ? '198.51.100.23' : '203.0.113.9';
-}
-
-function segment(part: Readonly<Record<string, unknown>> | string): string {
-  return Buffer.from(typeof part === 'string' ? part : JSON.stringify(part)).toString('base64url');
 }
 
 /** Methods whose requests carry a body; the others are sent without one. */
@@ -75,18 +62,16 @@ export function createAttackContext(options: ContextOptions): AttackContext {
         htu: normalizeHtu(opts.url ?? target),
         obs: 'static',
       };
-      if (body !== undefined) claims.cdg = createHash('sha256').update(toBytes(body)).digest('base64url');
+      if (body !== undefined) claims.cdg = createHash('sha256').update(body).digest('base64url');
       return { ...claims, ...opts.claims };
     },
     header(extra = {}) {
       return { alg: key.alg, typ: STAMP_TYP, kid: key.kid, ...extra };
     },
     sign(header, payload, signOptions: SignOptions = {}) {
-      const input = `${segment(header)}.${segment(payload)}`;
-      const signature = signOptions.attackerKey
-        ? key.attacker.signInput(input)
-        : key.signInput(input, signOptions.signAs, signOptions.secret);
-      return `${input}.${signature.toString('base64url')}`;
+      return signCompact(header, payload, (input) =>
+        signOptions.attackerKey ? key.attacker.signInput(input) : key.signInput(input, signOptions.signAs, signOptions.secret),
+      );
     },
     async stamp(opts: StampOptions = {}) {
       const body = bodyFor(opts, route.body);

@@ -1,6 +1,7 @@
-import { describeExpectation, describeOutcome, isAccepted, judgeOutcome, worse, type Judgement } from './judge.js';
-import type { Transport } from './transport.js';
-import type { Attack, AttackContext, AttackPlan, AttackRequest, AttackResult, Outcome } from './types.js';
+import type { Attack, AttackContext, AttackPlan, AttackRequest } from './catalog/types.js';
+import { describeExpectation, isAccepted, judgeOutcome, worse, type Judgement } from './judge.js';
+import type { AttackResult, Outcome } from './results.js';
+import { describeOutcome, type Transport } from './transport.js';
 
 const ACCEPT = { accept: true } as const;
 

@@ -1,16 +1,22 @@
-import { canonicalAddress } from '../../shared/address.js';
-import { loadAttackKey } from './attack-key.js';
+import { canonicalAddress } from '../../shared/index.js';
 import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from './catalog/index.js';
+import type { Attack } from './catalog/types.js';
 import { createAttackContext } from './context.js';
-import { discoverAddress, probeTarget } from './discover.js';
-import { findTicketEndpoint } from './issuer-discovery.js';
-import { describeExpectation } from './judge.js';
+import { discoverAddress, findTicketEndpoint, probeTarget } from './discovery.js';
+import { conclude, describeExpectation } from './judge.js';
+import { loadAttackKey } from './keys.js';
+import {
+  AttackSetupError,
+  type AttackReport,
+  type AttackResult,
+  type AttackRunInfo,
+  type AttackSummary,
+  type TicketRequestBudget,
+} from './results.js';
 import { runAttack } from './run-attack.js';
-import { AttackSetupError } from './setup-error.js';
-import { createTicketTools, type TicketTools } from './ticket-tools.js';
+import { plannedTicketRequests, TicketBudget, ticketCost, ticketGate } from './ticket-budget.js';
+import { createTicketTools, type RunTicketTools } from './ticket-tools.js';
 import { createTransport } from './transport.js';
-import type { Attack, AttackReport, AttackResult, AttackSummary, HttpAttackRequest, RawAttackRequest, TicketRequestBudget } from './types.js';
-import { conclude } from './verdict.js';
 
 export interface RunAttacksOptions {
   /** The URL under attack: a route that requires a stamp (and, unless `method` is given, answers GET and POST). */
@@ -60,7 +66,7 @@ export interface RunAttacksOptions {
   /** Told after each attack (for progress lines). */
   onResult?: (result: AttackResult, index: number, total: number) => void;
   /** Told once the address is known, before the first attack. */
-  onReady?: (info: Pick<AttackReport, 'target' | 'method' | 'ip' | 'ipSource' | 'kid' | 'alg' | 'ticketIssuer'>) => void;
+  onReady?: (info: AttackRunInfo) => void;
   /** Told before each attack. */
   onStart?: (attack: Attack, index: number, total: number) => void;
 }
@@ -118,34 +124,6 @@ function notRun(attack: Attack, note: string): AttackResult {
     outcomes: [],
     tags: attack.tags ?? [],
     ms: 0,
-  };
-}
-
-/** An attack's own requests to the ticket endpoint (the held ticket aside). */
-function ownTicketRequests(attack: Attack, tickets: TicketTools): number {
-  const more = attack.ticketRequests?.more;
-  return typeof more === 'function' ? more(tickets) : (more ?? 0);
-}
-
-/** Requests an attack sends to the ticket endpoint now: the held ticket unless it is at hand, and its own. */
-function ticketCost(attack: Attack, tickets: TicketTools): number {
-  return (attack.ticketRequests?.held === true && !tickets.holding() ? 1 : 0) + ownTicketRequests(attack, tickets);
-}
-
-/** What the ticket attacks need of the endpoint in all: the held ticket once, and each one's own requests. */
-function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools): number {
-  const held = attacks.some((a) => a.ticketRequests?.held === true) ? 1 : 0;
-  return held + attacks.reduce((sum, a) => sum + ownTicketRequests(a, tickets), 0);
-}
-
-/** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
-function ticketGate(tickets: TicketTools): (req: HttpAttackRequest | RawAttackRequest) => string | undefined {
-  const { endpoint, budget } = tickets;
-  return (req) => {
-    if (req.kind !== 'http') return undefined;
-    const url = new URL(req.url);
-    if (url.origin !== endpoint.origin || url.pathname !== endpoint.pathname || budget.take()) return undefined;
-    return `not sent: the issuer's rate limit has no request left (${budget.describe()})`;
   };
 }
 
@@ -224,8 +202,10 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
       attacks = attacks.filter(isTicketAttack);
     }
   }
-  const tickets: TicketTools | undefined =
-    endpoint && createTicketTools({ endpoint, target, skew, maxWaitMs, ...reach, ...(proxyAddress ? { proxyAddress } : {}), ...(method ? { method } : {}) });
+  const budget = new TicketBudget();
+  const tickets: RunTicketTools | undefined =
+    endpoint &&
+    createTicketTools({ endpoint, target, skew, maxWaitMs, budget, ...reach, ...(proxyAddress ? { proxyAddress } : {}), ...(method ? { method } : {}) });
   // without a client key the stamps of the run are the ticket holder's: its thumbprint is its kid
   const key = givenKey ?? loadAttackKey(tickets!.key().privateJwk);
 
@@ -235,7 +215,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
   options.onReady?.({ target: target.href, method: ctx.method, ip, ipSource, kid: key.kid, alg: key.alg, ...ticketIssuer });
   const startedAt = new Date();
   const started = performance.now();
-  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets) } : {}) });
+  const transport = createTransport({ ...reach, ...(tickets ? { gate: ticketGate(tickets.endpoint, budget) } : {}) });
   const ticketAttacks = attacks.filter(isTicketAttack);
   const needed = tickets && plannedTicketRequests(ticketAttacks, tickets);
   let probed = false;
@@ -254,7 +234,7 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
           if (ticketAttacks.some((a) => a.ticketRequests?.held === true)) await tickets.held().catch(() => undefined);
         }
         const cost = ticketCost(attack, tickets);
-        const left = tickets.budget.left();
+        const left = budget.left();
         if (left !== undefined && cost > left) {
           overBudget.push(attack.name);
           result = notRun(attack, `the issuer's rate limit has no room for its ${cost} ticket request${cost === 1 ? '' : 's'} (see the verdict)`);
@@ -274,13 +254,13 @@ export async function runAttacks(options: RunAttacksOptions): Promise<AttackRepo
   const summary = summarize(results);
   let ticketRequests: TicketRequestBudget | undefined;
   if (tickets && needed !== undefined && ticketAttacks.length > 0) {
-    const { limit, sent } = tickets.budget;
-    const left = tickets.budget.left();
+    const { limit, sent } = budget;
+    const left = budget.left();
     ticketRequests = { needed, sent, ...(limit === undefined ? {} : { limit }), ...(left === undefined ? {} : { left }) };
   }
   const budgetReason =
     tickets && needed !== undefined
-      ? `the issuer's rate limit (${tickets.budget.describe()}) has no room for the ${needed} ticket requests this run needs: ${overBudget.length} ticket attack${overBudget.length === 1 ? '' : 's'} not run (${overBudget.join(', ')}); raise the issuer's limit (the plugin's issuer.rateLimit, serve --ticket-rate-limit) or run again once the window resets`
+      ? `the issuer's rate limit (${budget.describe()}) has no room for the ${needed} ticket requests this run needs: ${overBudget.length} ticket attack${overBudget.length === 1 ? '' : 's'} not run (${overBudget.join(', ')}); raise the issuer's limit (the plugin's issuer.rateLimit, serve --ticket-rate-limit) or run again once the window resets`
       : '';
   const conclusion = conclude(results, { reason: budgetReason, notRun: overBudget });
   return {

@@ -1,10 +1,12 @@
+import type { Attack, AttackRequest, TicketTools } from './catalog/types.js';
+
 /**
- * The issuer's rate limit on its ticket endpoint, as the run learns it and spends it. An
- * issuer limits ticket requests per observed address (the plugin: 30 a minute by default,
- * @fastify/rate-limit); a run that simply asks would meet 429s and judge attacks on them. So
- * the run reads what the limiter states on every answer — `x-ratelimit-limit`,
- * `x-ratelimit-remaining`, `x-ratelimit-reset` (seconds), `retry-after` on a 429 — counts what
- * it sends since, and sends nothing the issuer said it would refuse.
+ * The issuer's rate limit on its ticket endpoint, as the run learns it and spends it, and
+ * what each ticket attack costs of it. An issuer limits ticket requests per observed address
+ * (the plugin: 30 a minute by default, @fastify/rate-limit); a run that simply asks would meet
+ * 429s and judge attacks on them. So the run reads what the limiter states on every answer —
+ * `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` (seconds), `retry-after` on
+ * a 429 — counts what it sends since, and sends nothing the issuer said it would refuse.
  */
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -81,4 +83,31 @@ export class TicketBudget {
     const wait = this.#resetAt === undefined ? undefined : Math.max(0, Math.ceil((this.#resetAt - this.#now()) / 1000));
     return `${parts.join(', ')}${wait === undefined ? '' : `; the window resets in ${wait} s`}`;
   }
+}
+
+/** An attack's own requests to the ticket endpoint (the held ticket aside). */
+function ownTicketRequests(attack: Attack, tickets: TicketTools): number {
+  const more = attack.ticketRequests?.more;
+  return typeof more === 'function' ? more(tickets) : (more ?? 0);
+}
+
+/** Requests an attack sends to the ticket endpoint now: the held ticket unless it is at hand, and its own. */
+export function ticketCost(attack: Attack, tickets: TicketTools): number {
+  return (attack.ticketRequests?.held === true && !tickets.holding() ? 1 : 0) + ownTicketRequests(attack, tickets);
+}
+
+/** What the ticket attacks need of the endpoint in all: the held ticket once, and each one's own requests. */
+export function plannedTicketRequests(attacks: readonly Attack[], tickets: TicketTools): number {
+  const held = attacks.some((a) => a.ticketRequests?.held === true) ? 1 : 0;
+  return held + attacks.reduce((sum, a) => sum + ownTicketRequests(a, tickets), 0);
+}
+
+/** The transport's gate: a request to the ticket endpoint that the issuer's limit has no room for is not sent (its 429 would prove nothing). */
+export function ticketGate(endpoint: URL, budget: TicketBudget): (req: AttackRequest) => string | undefined {
+  return (req) => {
+    if (req.kind !== 'http') return undefined;
+    const url = new URL(req.url);
+    if (url.origin !== endpoint.origin || url.pathname !== endpoint.pathname || budget.take()) return undefined;
+    return `not sent: the issuer's rate limit has no request left (${budget.describe()})`;
+  };
 }

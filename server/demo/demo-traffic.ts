@@ -3,7 +3,7 @@ import { createStamper } from '../../client/stamper.js';
 import { createStampedFetch } from '../../client/stamped-fetch.js';
 import type { FetchLike } from '../../client/fetch-like.js';
 import type { StampKeyInput } from '../../client/signing-key.js';
-import { tokenTamper } from '../attack/token-tamper.js';
+import { tokenTamper } from '../attack/index.js';
 
 /** One line of the demo's tables: who sent what, and what the verifier made of it. */
 export interface TrafficRow {

@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { encodeProxyV1, encodeProxyV2 } from '../attack/proxy-header-bytes.js';
+import { encodeProxyV1, encodeProxyV2 } from '../attack/index.js';
 
 export interface ProxyForwarderOptions {
   /** Where the forwarder listens. Default 127.0.0.1, port 0. */

@@ -1,13 +1,18 @@
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/proxy-header-bytes.js';
+import { encodeProxyV1, encodeProxyV2 } from '../../server/attack/catalog/proxy-header-bytes.js';
+import { jwkThumbprint, TICKET_WIRE } from '../../server/attack/catalog/forge.js';
+import { generateTicketKey } from '../../server/attack/keys.js';
 import { judgeOutcome } from '../../server/attack/judge.js';
-import { responseOutcome } from '../../server/attack/response-reading.js';
+import { responseOutcome } from '../../server/attack/transport.js';
 import { TicketBudget } from '../../server/attack/ticket-budget.js';
-import { tokenTamper } from '../../server/attack/token-tamper.js';
+import { tokenTamper } from '../../server/attack/catalog/forge.js';
 import { parseProxyHeader } from '../../server/hints/proxy-protocol.js';
+import { jwkThumbprint as libraryThumbprint } from '../../server/jws/public-jwk.js';
 import { canonicalAddress, formatIPv6 } from '../../shared/address.js';
+import { ISSUER_JWKS_PATH, MAX_TICKET_BYTES, TICKET_PATH, TICKET_REQUEST_TYP, TICKET_TYP } from '../../shared/ticket-schema.js';
+import { ticketKid } from '../../client/ticket-proof.js';
 import { makeKey } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
 
@@ -132,6 +137,27 @@ describe("the issuer's rate limit, as its headers state it", () => {
     for (const expect_ of [{ accept: true } as const, { reject: true } as const, { reject: true, reason: 'replay' } as const]) {
       expect(judgeOutcome(expect_, { kind: 'response', status: 429 }, 100)).toMatchObject({ verdict: 'error', note: expect.stringMatching(/429/) });
       expect(judgeOutcome(expect_, { kind: 'not-sent', why: 'no room' }, 100)).toEqual({ verdict: 'error', note: 'no room' });
+    }
+  });
+});
+
+describe("the harness's own copies of what the library keeps internal", () => {
+  it('its §7 wire values are the library\'s', () => {
+    expect(TICKET_WIRE).toEqual({
+      ticketTyp: TICKET_TYP,
+      requestTyp: TICKET_REQUEST_TYP,
+      ticketPath: TICKET_PATH,
+      issuerJwksPath: ISSUER_JWKS_PATH,
+      maxTicketBytes: MAX_TICKET_BYTES,
+    });
+  });
+
+  it('its RFC 7638 thumbprint of a ticket key is the verifier\'s and the client\'s kid', async () => {
+    for (const alg of ['ES256', 'EdDSA', 'ES256', 'EdDSA'] as const) {
+      const key = generateTicketKey(alg);
+      expect(key.kid).toBe(jwkThumbprint(key.publicJwk));
+      expect(key.kid).toBe(libraryThumbprint(key.publicJwk));
+      expect(key.kid).toBe(await ticketKid(key.publicJwk));
     }
   });
 });

@@ -4,7 +4,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
-import { decodeSegment } from '../../server/attack/ticket-keys.js';
+import { decodeSegment } from '../../server/attack/catalog/forge.js';
 import { issuedTicketOf } from '../../server/attack/ticket-tools.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import type { TicketVerifier } from '../../server/verify/ticket-verifier.js';

@@ -1,4 +1,4 @@
-import type { Attack } from '../types.js';
+import type { Attack } from './types.js';
 
 /** §5 step 9: a stamp is good for the one request it was made for. Each stamp here is fresh and validly signed. */
 export const bindingAttacks: readonly Attack[] = [

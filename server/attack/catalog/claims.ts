@@ -1,5 +1,5 @@
-import { parseIPv6 } from '../../../shared/address.js';
-import type { Attack, AttackContext } from '../types.js';
+import { parseIPv6 } from '../../../shared/index.js';
+import type { Attack, AttackContext } from './types.js';
 
 /**
  * Attacks on §2.2 and §5 steps 6–8. Offsets are two days: beyond the largest maxAge and skew

@@ -1,4 +1,4 @@
-import type { Attack } from '../types.js';
+import type { Attack } from './types.js';
 
 /**
  * Legitimate requests. If the target refuses these, every rejection below proves nothing:

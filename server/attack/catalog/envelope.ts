@@ -1,4 +1,4 @@
-import type { Attack } from '../types.js';
+import type { Attack } from './types.js';
 
 /** §2 and §5 steps 1–2: the header itself — present, once, bounded, three segments. */
 export const envelopeAttacks: readonly Attack[] = [

@@ -1,4 +1,4 @@
-import type { Attack } from '../types.js';
+import type { Attack } from './types.js';
 import { bindingAttacks } from './binding.js';
 import { claimAttacks } from './claims.js';
 import { controls } from './controls.js';

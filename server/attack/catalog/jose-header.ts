@@ -1,4 +1,4 @@
-import type { Attack, AttackContext } from '../types.js';
+import type { Attack, AttackContext } from './types.js';
 
 /** Attacks on §2.1 and §5 steps 3–5: the JOSE header, the key it names, the signature. */
 

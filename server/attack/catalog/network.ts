@@ -1,6 +1,6 @@
-import { canonicalAddress } from '../../../shared/address.js';
-import { encodeProxyV1, encodeProxyV2, type ProxyEndpointSpec } from '../proxy-header-bytes.js';
-import type { Attack, AttackContext, RawConnection } from '../types.js';
+import { canonicalAddress } from '../../../shared/index.js';
+import { encodeProxyV1, encodeProxyV2, type ProxyEndpointSpec } from './proxy-header-bytes.js';
+import type { Attack, AttackContext, RawConnection } from './types.js';
 
 /**
  * §5 step 12 and §4: an ip claim that is not the caller's. The key holder signs it, so only

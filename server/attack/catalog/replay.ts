@@ -1,4 +1,4 @@
-import type { Attack } from '../types.js';
+import type { Attack } from './types.js';
 
 /** One stamp, used more than once: the (kid, jti) pair must be consumed at its first use (§5 step 10). */
 export const replays: readonly Attack[] = [

@@ -1,6 +1,5 @@
-import { TICKET_HEADER } from '../../../shared/schema.js';
-import type { TicketTools } from '../ticket-tools.js';
-import type { Attack, AttackContext, AttackPlan, Expectation, ExpectedReason, HttpOptions, TicketRequestCost } from '../types.js';
+import { TICKET_HEADER } from '../../../shared/index.js';
+import type { Attack, AttackContext, AttackPlan, Expectation, ExpectedReason, HttpOptions, TicketRequestCost, TicketTools } from './types.js';
 
 /** What every ticket attack shares: the `ticket` tag, and a skip when there is no issuer to ask. */
 

@@ -1,6 +1,5 @@
-import { normalizeHtu } from '../../../shared/htu.js';
-import { STAMP_TYP } from '../../../shared/schema.js';
-import type { Attack } from '../types.js';
+import { normalizeHtu, STAMP_TYP } from '../../../shared/index.js';
+import type { Attack } from './types.js';
 import { forwardingHeaders, own, reject, ticketAttack } from './ticket-attack.js';
 
 const NO_PROXY_ADDRESS = "needs a local address the issuer trusts as a proxy (--proxy-address ADDR): only a trusted hop can leave the issuer's observed address undefined";

@@ -1,9 +1,6 @@
-import { TICKET_TYP } from '../../../shared/ticket-schema.js';
-import { randomJti } from '../../../client/stamper.js';
-import { spoofedAddressFor } from '../context.js';
-import { decodeSegment, segment } from '../ticket-keys.js';
-import type { IssuedTicket, TicketTools } from '../ticket-tools.js';
-import type { Attack } from '../types.js';
+import { randomJti } from '../../../client/index.js';
+import { decodeSegment, segment, spoofedAddressFor, TICKET_WIRE } from './forge.js';
+import type { Attack, IssuedTicket, TicketTools } from './types.js';
 import { forwardingHeaders, HELD, own, reject, ticketAttack, withTicket } from './ticket-attack.js';
 import { ticketRequestAttacks } from './ticket-requests.js';
 
@@ -146,7 +143,7 @@ const ticketUseAttacks: readonly Attack[] = [
     expect: reject('bad-ticket'),
     build: async (ctx, t) => {
       const held = await t.held();
-      const forged = `${segment({ alg: 'none', typ: TICKET_TYP, kid: held.issuerKid })}.${segment(ticketClaims(held, t, held.iss))}.`;
+      const forged = `${segment({ alg: 'none', typ: TICKET_WIRE.ticketTyp, kid: held.issuerKid })}.${segment(ticketClaims(held, t, held.iss))}.`;
       return withTicket(ctx, t.stamp({ ticket: forged, ip: held.ip }), forged);
     },
   }),

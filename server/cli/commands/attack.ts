@@ -1,10 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from '../../attack/catalog/index.js';
-import { formatReportMarkdown } from '../../attack/report-markdown.js';
-import { columnsFor, formatHeaderLine, formatIntro, formatOutro, formatResultLine } from '../../attack/report-text.js';
-import { runAttacks } from '../../attack/runner.js';
-import { AttackSetupError } from '../../attack/setup-error.js';
-import type { AttackReport } from '../../attack/types.js';
+import {
+  ATTACK_CATALOG,
+  AttackSetupError,
+  createTextReport,
+  formatReportMarkdown,
+  runAttacks,
+  TICKET_ATTACK_CATALOG,
+  type AttackReport,
+} from '../../attack/index.js';
 import { parseFlags } from '../parse-flags.js';
 import { UsageError } from '../usage-error.js';
 
@@ -141,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   const skew = integerFlag('skew', values.skew as string | undefined, 0, 86_400);
   const ticketWait = integerFlag('ticket-wait', values['ticket-wait'] as string | undefined, 0, 900);
   const attacks = only === undefined ? catalog : catalog.filter((a) => only.includes(a.name));
-  const columns = columnsFor(attacks);
+  const text = createTextReport(attacks);
   const line = progress();
 
   let report: AttackReport;
@@ -164,14 +167,14 @@ export async function run(argv: string[]): Promise<number> {
       ...(values['local-address'] === undefined ? {} : { localAddress: values['local-address'] as string }),
       ...(ca === undefined ? {} : { ca }),
       onReady(info) {
-        if (!json) process.stdout.write(`${formatIntro(info)}\n\n${formatHeaderLine(columns)}\n`);
+        if (!json) process.stdout.write(`${text.intro(info)}\n\n${text.header()}\n`);
       },
       onStart(attack, index, total) {
         line.show(`[${index + 1}/${total}] ${attack.name}…`);
       },
       onResult(result) {
         line.clear();
-        if (!json) process.stdout.write(`${formatResultLine(result, columns)}\n`);
+        if (!json) process.stdout.write(`${text.line(result)}\n`);
       },
     });
   } catch (error) {
@@ -187,7 +190,7 @@ export async function run(argv: string[]): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    process.stdout.write(`${formatOutro(report)}\n`);
+    process.stdout.write(`${text.outro(report)}\n`);
   }
   if (typeof values.report === 'string') {
     try {

@@ -1,10 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Agent } from 'undici';
-import { formatHeaderLine, formatOutro, formatResultLine, columnsFor } from '../../attack/report-text.js';
-import { ATTACK_CATALOG } from '../../attack/catalog/index.js';
-import { runAttacks } from '../../attack/runner.js';
-import type { AttackReport } from '../../attack/types.js';
+import { ATTACK_CATALOG, createTextReport, runAttacks, type AttackReport } from '../../attack/index.js';
 import { startDemoVerifier, type DemoVerifier } from '../../demo/demo-verifier.js';
 import { clientAgent, forgedTraffic, legitimateTraffic, type TrafficRow } from '../../demo/demo-traffic.js';
 import { startProxyForwarder, type ProxyForwarder } from '../../demo/proxy-forwarder.js';
@@ -120,15 +117,15 @@ export async function run(argv: string[]): Promise<number> {
     part(`3. The attack catalog (ipstamp attack), straight at the verifier from ${ATTACKER}`);
     out(`  what an attacker who gets past the balancer can try; PROXY headers from ${ATTACKER} are not trusted`);
     out();
-    const columns = columnsFor(ATTACK_CATALOG);
-    out(formatHeaderLine(columns));
+    const text = createTextReport(ATTACK_CATALOG);
+    out(text.header());
     const report: AttackReport = await runAttacks({
       target: verifier.url,
       key: key.privateJwk,
       localAddress: ATTACKER,
-      onResult: (result) => out(formatResultLine(result, columns)),
+      onResult: (result) => out(text.line(result)),
     });
-    out(formatOutro(report));
+    out(text.outro(report));
 
     const legitGood = legit.every(legitimateOk);
     const forgedGood = forged.every((r) => r.reason === r.expected);

@@ -1,4 +1,4 @@
-import { canonicalAddress, parseIPv4, parseIPv6 } from '../../shared/address.js';
+import { canonicalAddress, parseIPv4, parseIPv6 } from '../../../shared/index.js';
 
 /** One end of a proxied connection. */
 export interface ProxyEndpointSpec {

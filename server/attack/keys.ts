@@ -8,9 +8,12 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { kidSchema, STAMP_ALGS, type StampAlg } from '../../shared/schema.js';
-import { AttackSetupError } from './setup-error.js';
-import type { PublicKeyForms } from './types.js';
+import { kidSchema, STAMP_ALGS, type StampAlg } from '../../shared/index.js';
+import { jwkThumbprint } from './catalog/forge.js';
+import type { PublicKeyForms, TicketAlg, TicketPublicJwk, TicketSigningKey } from './catalog/types.js';
+import { AttackSetupError } from './results.js';
+
+/** The harness's keys: the client key it is given, and the ones it makes (an attacker's, ticket keys). */
 
 /** A client JWK as the harness needs it: to stamp, to sign anything, and to derive public forms. */
 export interface AttackKey {
@@ -111,5 +114,24 @@ export function loadAttackKey(input: unknown): AttackKey {
       return signAsymmetric(signAs, key, signingInput);
     },
     attacker: makeAttacker(stampAlg),
+  };
+}
+
+function publicMembers(key: KeyObject): TicketPublicJwk {
+  const { kty, crv, x, y } = createPublicKey(key).export({ format: 'jwk' });
+  return (kty === 'EC' ? { kty, crv, x, y } : { kty, crv, x }) as TicketPublicJwk;
+}
+
+/** A fresh ticket key: tickets need no registration, so the harness asks for none. */
+export function generateTicketKey(alg: TicketAlg): TicketSigningKey {
+  const { privateKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const publicJwk = publicMembers(privateKey);
+  const kid = jwkThumbprint(publicJwk);
+  return {
+    alg,
+    kid,
+    publicJwk,
+    privateJwk: { ...(privateKey.export({ format: 'jwk' }) as Record<string, unknown>), kid, alg },
+    signInput: (input) => signAsymmetric(alg, privateKey, input),
   };
 }

@@ -1,10 +1,13 @@
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
-import { canonicalAddress } from '../../shared/address.js';
-import { MAX_BODY_BYTES, outcomeOfError } from './response-reading.js';
-import { AttackSetupError } from './setup-error.js';
+import { canonicalAddress } from '../../shared/index.js';
+import { TICKET_WIRE } from './catalog/forge.js';
+import { AttackSetupError } from './results.js';
+import { MAX_BODY_BYTES, outcomeOfError, readBoundedText } from './transport.js';
 
-interface ReachOptions {
+/** What a run learns before it starts: the address the target sees, whether it is up, the ticket endpoint. */
+
+export interface ReachOptions {
   readonly timeoutMs: number;
   readonly localAddress?: string;
   readonly ca?: string | Buffer;
@@ -73,4 +76,49 @@ export function probeTarget(target: URL, options: ReachOptions): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The ticket endpoint of an issuer named by its origin or by the endpoint's own URL (as `ipstamp/client` reads it). */
+function ticketEndpoint(issuer: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError('issuer must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('issuer must be an absolute http(s) URL');
+  return url.pathname === '/' ? new URL(TICKET_WIRE.ticketPath, url) : url;
+}
+
+/** Does `origin` publish an issuer JWK Set (PROTOCOL.md §7.2)? Then it issues tickets itself. */
+async function publishesIssuerKeys(origin: string, options: ReachOptions): Promise<boolean> {
+  const agent = new Agent({
+    connect: { timeout: options.timeoutMs, ...(options.ca === undefined ? {} : { ca: options.ca }) },
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+  });
+  try {
+    const res = await request(new URL(TICKET_WIRE.issuerJwksPath, origin), { dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs) });
+    const text = await readBoundedText(res.body);
+    if (res.statusCode !== 200) return false;
+    const keys = (JSON.parse(text) as { keys?: unknown }).keys;
+    return Array.isArray(keys) && keys.length > 0;
+  } catch {
+    return false; // no answer, or no JWK Set: the target is no issuer
+  } finally {
+    await agent.close();
+  }
+}
+
+/**
+ * The ticket endpoint the ticket attacks ask: the one given (an origin or the endpoint URL,
+ * checked to accept connections), else the target's own when it publishes issuer keys, else
+ * undefined — the target neither issues nor was told of an issuer, so no ticket attack runs.
+ */
+export async function findTicketEndpoint(target: URL, given: string | URL | undefined, options: ReachOptions): Promise<URL | undefined> {
+  if (given !== undefined) {
+    const endpoint = ticketEndpoint(given);
+    await probeTarget(endpoint, options);
+    return endpoint;
+  }
+  return (await publishesIssuerKeys(target.origin, options)) ? new URL(TICKET_WIRE.ticketPath, target.origin) : undefined;
 }

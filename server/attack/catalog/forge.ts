@@ -1,4 +1,68 @@
+import { createHash } from 'node:crypto';
+
 /**
+ * What the harness makes by hand, as an attacker would: compact JWS text, its re-encodings,
+ * thumbprints and ticket hashes, addresses that are not ours. No JOSE library in between to
+ * tidy up what an attack means to break.
+ */
+
+/**
+ * The wire values of PROTOCOL.md §7 the ticket attacks speak. `ipstamp` (shared) does not
+ * export them; the harness writes them down from the spec, and test/attack checks they equal
+ * the library's.
+ */
+export const TICKET_WIRE = {
+  ticketTyp: 'ipstamp-ticket+jwt',
+  requestTyp: 'ipstamp-ticket-req+jwt',
+  ticketPath: '/.well-known/ipstamp/ticket',
+  issuerJwksPath: '/.well-known/ipstamp/issuer-jwks',
+  maxTicketBytes: 2048,
+} as const;
+
+/** One segment of a compact JWS; a string is taken as the exact JSON text, so duplicate members survive. */
+export function segment(part: Readonly<Record<string, unknown>> | string): string {
+  return Buffer.from(typeof part === 'string' ? part : JSON.stringify(part)).toString('base64url');
+}
+
+/** The JSON of one segment of a compact JWS, or an empty object when it is not one. */
+export function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token.split('.')[index] ?? '', 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** `header.payload.signature`, the signature made by `signInput` over the first two segments. */
+export function signCompact(
+  header: Readonly<Record<string, unknown>> | string,
+  payload: Readonly<Record<string, unknown>> | string,
+  signInput: (input: string) => Uint8Array,
+): string {
+  const input = `${segment(header)}.${segment(payload)}`;
+  return `${input}.${Buffer.from(signInput(input)).toString('base64url')}`;
+}
+
+/** base64url SHA-256 of a ticket's text: what a stamp's `tth` must be (PROTOCOL.md §7.3). */
+export function ticketHash(ticket: string): string {
+  return createHash('sha256').update(ticket).digest('base64url');
+}
+
+/** RFC 7638 thumbprint (SHA-256) of an EC P-256 or Ed25519 public JWK: the kid a ticket-bound stamp names. */
+export function jwkThumbprint(jwk: { readonly kty: string; readonly crv: string; readonly x: string; readonly y?: string }): string {
+  // the required members only, in lexicographic order
+  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/** Documentation-range addresses (RFC 5737, RFC 3849): never the harness's own. */
+export function spoofedAddressFor(ip: string): string {
+  if (ip.includes(':')) return ip === '2001:db8::9' ? '2001:db8::23' : '2001:db8::9';
+  return ip === '203.0.113.9' ? '198.51.100.23' : '203.0.113.9';
+}
+
+/*
  * Re-encodings of a signed stamp that keep it valid for a careless verifier: a replay cache
  * keyed on the token text, or a signature check that takes any encoding, lets them through.
  */
@@ -35,8 +99,7 @@ function fromBigInt(n: bigint, length: number): Buffer {
 /** The same header and signature over another payload: what a verifier that skips the signature accepts. */
 function withPayload(token: string, payload: Readonly<Record<string, unknown>> | string): string {
   const [header, , signature] = segments(token);
-  const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
-  return `${header}.${Buffer.from(text).toString('base64url')}.${signature}`;
+  return `${header}.${segment(payload)}.${signature}`;
 }
 
 /** The decoded payload of a token, as an object. */

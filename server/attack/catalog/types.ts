@@ -1,7 +1,10 @@
-import type { Reason } from '../../shared/reasons.js';
-import type { StampAlg, StampClaims } from '../../shared/schema.js';
-import type { TicketTools } from './ticket-tools.js';
-import type { TokenTamper } from './token-tamper.js';
+import type { Reason, StampAlg, StampClaims } from '../../../shared/index.js';
+import type { TokenTamper } from './forge.js';
+
+/**
+ * What an attack is, and everything its `build` may use: the catalog is written against
+ * these interfaces alone, and the runner (one folder up) implements them.
+ */
 
 /** A wire reason (PROTOCOL.md §5), or `closed`: the target must drop the connection unanswered. */
 export type ExpectedReason = Reason | 'closed';
@@ -159,89 +162,89 @@ export interface Attack {
   build(ctx: AttackContext): AttackPlan | Promise<AttackPlan>;
 }
 
-/** What came back for one request. */
-export type Outcome =
-  | { readonly kind: 'response'; readonly status: number; readonly reason?: string; readonly agreement?: string; readonly source?: 'ticket' }
-  | { readonly kind: 'closed' }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'unreachable'; readonly code: string }
-  /** Not sent: the issuer's rate limit has no request left for it (`why` says so). */
-  | { readonly kind: 'not-sent'; readonly why: string };
+/** The harness's ticket keys: `holder` and `other` are ES256 (two keys, one kind), `eddsa` the other kind. */
+export type TicketSigner = 'holder' | 'other' | 'eddsa';
 
-export type ResultVerdict = 'pass' | 'warn' | 'fail' | 'skip' | 'error';
+/** The algs a ticket-bound key signs with (PROTOCOL.md §7). */
+export type TicketAlg = 'ES256' | 'EdDSA';
 
-export interface AttackResult {
-  readonly name: string;
-  readonly description: string;
-  readonly expect: Expectation;
-  /** What a safe verifier must do, in words: `reject 401 replay`. */
-  readonly must: string;
-  /** What came back, in words: `401 replay`, `200 accepted (match)`, `connection closed`. */
-  readonly got: string;
-  readonly verdict: ResultVerdict;
-  /** Why a result is not a plain pass. */
-  readonly note?: string;
-  /** Every request's outcome, in the order sent. */
-  readonly outcomes: readonly Outcome[];
-  readonly tags: readonly string[];
-  readonly ms: number;
-  /**
-   * A legitimate request of this attack was refused — it is a control, or the original a
-   * replay needs — so it proves nothing about the target: the run is INCONCLUSIVE, not UNSAFE.
-   */
-  readonly legitimateRefused?: true;
-}
+/** A ticket key's public members, as a ticket request carries them and a ticket's `cnf.jwk` names them. */
+export type TicketPublicJwk =
+  | { readonly kty: 'EC'; readonly crv: 'P-256'; readonly x: string; readonly y: string }
+  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string };
 
-export interface AttackSummary {
-  readonly total: number;
-  readonly passed: number;
-  readonly warnings: number;
-  readonly failed: number;
-  readonly skipped: number;
-  readonly errors: number;
-}
-
-export interface AttackReport {
-  readonly target: string;
-  readonly ip: string;
-  /** Where `ip` came from: the target's echo endpoint, or the caller. */
-  readonly ipSource: 'echo' | 'given';
+/**
+ * One of the harness's own ticket keys. A ticket needs no registration — the issuer vouches
+ * for whatever public key the proof carries — so the harness makes fresh ones for each run.
+ */
+export interface TicketSigningKey {
+  readonly alg: TicketAlg;
+  /** The RFC 7638 thumbprint: a ticket-bound stamp's kid. */
   readonly kid: string;
-  readonly alg: StampAlg;
-  /** The ticket endpoint the ticket attacks asked, when they ran. */
-  readonly ticketIssuer?: string;
-  readonly startedAt: string;
-  readonly ms: number;
-  readonly results: readonly AttackResult[];
-  readonly summary: AttackSummary;
-  /** The route attacked: every request uses this method (POST-like methods carry a digested body). */
-  readonly method: string;
-  /** The ticket issuer's rate limit as it stated it, and what the run planned and sent (when ticket attacks ran). */
-  readonly ticketRequests?: TicketRequestBudget;
-  /** Things a reader must know to read the results (e.g. the target only flags ip mismatches). */
-  readonly notes: readonly string[];
-  /**
-   * SAFE: every attack rejected, every legitimate request accepted. UNSAFE: an attack was
-   * accepted while the legitimate requests of its kind (stamp or ticket) were. INCONCLUSIVE:
-   * the run cannot tell — a control or a replay's original was refused, an attack could not
-   * run, or the issuer's rate limit left no room; `inconclusive` says which.
-   */
-  readonly verdict: RunVerdict;
-  /** Why the verdict is INCONCLUSIVE, one sentence each; empty otherwise. */
-  readonly inconclusive: readonly string[];
-  /** The CLI's exit status: SAFE 0, UNSAFE 1, INCONCLUSIVE 2 (as when the run cannot start). */
-  readonly exitCode: 0 | 1 | 2;
+  readonly publicJwk: TicketPublicJwk;
+  /** The private JWK with kid and alg, as a client key file would hold it. */
+  readonly privateJwk: Readonly<Record<string, unknown>> & { kid: string; alg: string };
+  signInput(input: string): Buffer;
 }
 
-export type RunVerdict = 'SAFE' | 'UNSAFE' | 'INCONCLUSIVE';
+/** A ticket the issuer gave the harness, with what attacks need from its text. */
+export interface IssuedTicket {
+  readonly ticket: string;
+  readonly ip: string;
+  readonly exp: number;
+  /** base64url SHA-256 of `ticket`. */
+  readonly tth: string;
+  readonly iss: string;
+  readonly issuerKid: string;
+}
 
-export interface TicketRequestBudget {
-  /** Requests to the ticket endpoint the selected attacks need (the held ticket once). */
-  readonly needed: number;
-  /** Requests the run sent there. */
-  readonly sent: number;
-  /** Requests per window, from the issuer's `x-ratelimit-limit`; absent when it states none. */
-  readonly limit?: number;
-  /** Requests left when the run ended, as the issuer last stated minus those sent since. */
-  readonly left?: number;
+export interface TicketStampOptions {
+  /** Whose private key signs. Default `holder`. */
+  readonly signer?: TicketSigner;
+  /** Default: the signer's thumbprint. */
+  readonly kid?: string;
+  /** Sign as this (HMAC) alg with `secret` instead of the signer's key. */
+  readonly signAs?: string;
+  readonly secret?: string | Uint8Array;
+  /** Default the route's method, and then its body's digest (`cdg`) when it has one. */
+  readonly method?: string;
+  readonly url?: string;
+  /** Claims set after the usual ones (`undefined` leaves a claim out). */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+export interface TicketProofOptions {
+  readonly signer?: TicketSigner;
+  /** Members set over `{alg, typ, jwk}` of the signer (`undefined` leaves one out). */
+  readonly header?: Readonly<Record<string, unknown>>;
+  readonly claims?: Readonly<Record<string, unknown>>;
+  /** HMAC with this secret instead of the signer's key. */
+  readonly secret?: string;
+}
+
+/** What ticket attacks (PROTOCOL.md §7) use: an issuer to ask, keys of the harness's own, raw signers. */
+export interface TicketTools {
+  /** The issuer's ticket endpoint. */
+  readonly endpoint: URL;
+  /** A local address the issuer trusts as a proxy, when the caller named one. */
+  readonly proxyAddress: string | undefined;
+  /** The target's clock-skew tolerance in seconds, as the caller stated it. */
+  readonly skew: number;
+  /** The longest the expiry attack may wait for a ticket to run out. */
+  readonly maxWaitMs: number;
+  key(signer?: TicketSigner): TicketSigningKey;
+  /** The holder key's current ticket: asked once, reused while at least a second of it is left. */
+  held(): Promise<IssuedTicket>;
+  /** Whether `held()` answers without asking the issuer. */
+  holding(): boolean;
+  /** A new ticket, never cached; `headers` travel with the ticket request. */
+  fresh(options?: { signer?: TicketSigner; headers?: Readonly<Record<string, string>> }): Promise<IssuedTicket>;
+  /** A stamp bound to `ticket` (kid, ip, obs, tth as §7.3 says), with the changes asked for. */
+  stamp(ticket: Pick<IssuedTicket, 'ticket' | 'ip'>, options?: TicketStampOptions): string;
+  /** A ticket-request proof (§7.1) for the endpoint, with the changes asked for. */
+  proof(options?: TicketProofOptions): string;
+  /** A POST to the ticket endpoint carrying `proof`. */
+  request(proof: string | undefined, options?: { headers?: Readonly<Record<string, string>>; localAddress?: string; setup?: boolean }): HttpAttackRequest;
+  /** A ticket signed by an issuer key the harness made, which no verifier trusts. */
+  forgeTicket(claims: Readonly<Record<string, unknown>>, header?: Readonly<Record<string, unknown>>): string;
 }
