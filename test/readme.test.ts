@@ -51,6 +51,7 @@ const expectations: Record<string, Expectation> = {
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },
+  'tickets-round-trip': { output: [/^200 127\.0\.0\.1 match ticket true$/m] },
   'redis-two-instances': { output: [/^true$/m, /^replay$/m], needs: 'redis-server' },
   'attack-keygen': { output: [/private key "attack-test" written to client\.jwk\.json/] },
   'attack-serve': { output: [/ipstamp serve: listening on/] },
