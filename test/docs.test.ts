@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -101,5 +102,29 @@ describe('docs: links and anchors', () => {
     expect(readme.split('\n').length).toBeLessThanOrEqual(300);
     const linked = new Set(linksOf(readme).map((l) => l.split('#')[0]));
     for (const page of pages.filter((p) => p.startsWith('docs/') || p === 'bench/README.md')) expect(linked, page).toContain(page);
+  });
+
+  it('every name a code block imports from an ipstamp entry is exported by that entry (fragments too)', async () => {
+    const exportsMap = JSON.parse(text('package.json')) as { exports: Record<string, string | { default: string }> };
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const m of text(page).matchAll(/^import\s+(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\})?\s*from\s+'(ipstamp(?:\/[\w/]+)?)';?$/gm)) {
+        const [, defaultName, named = '', specifier] = m as unknown as [string, string | undefined, string | undefined, string];
+        const target = exportsMap.exports[specifier === 'ipstamp' ? '.' : `./${specifier.slice('ipstamp/'.length)}`];
+        if (target === undefined) {
+          missing.push(`${page}: no entry ${specifier}`);
+          continue;
+        }
+        const entry = (await import(pathToFileURL(join(root, typeof target === 'string' ? target : target.default)).href)) as Record<string, unknown>;
+        const names = named
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== '' && !n.startsWith('type '))
+          .map((n) => n.split(/\s+as\s+/)[0]!);
+        if (defaultName !== undefined) names.push('default');
+        for (const name of names) if (!(name in entry)) missing.push(`${page}: ${specifier} has no export ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });
