@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
+import { publicJwkOf } from '../../shared/public-jwk.js';
 import type { Reason } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER } from '../../shared/schema.js';
 import {
@@ -110,8 +111,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
 
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + lifetime;
-    const publicJwk = jwk.kty === 'EC' ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: (jwk as { y: string }).y } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
-    const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwk } };
+    const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwkOf(jwk) } };
     const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const ticket = `${signingInput}.${key.sign(signingInput).toString('base64url')}`;
     return { ok: true, ticket, ip: hints.observed, exp, hints };

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { publicJwkOf } from '../../shared/public-jwk.js';
 import { clientPublicJwkSchema, type ClientPublicJwk } from '../../shared/ticket-schema.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
@@ -28,8 +29,7 @@ export function parseRegistryKey(input: unknown): RegistryKey {
   if (Object.hasOwn(jwk, 'd') || Object.hasOwn(jwk, 'k') || jwk.kty === 'oct') refuse('must be a public key (private and oct keys are refused)');
   const parsed = clientPublicJwkSchema.safeParse(jwk);
   if (!parsed.success) refuse('must be a public EC P-256 or OKP Ed25519 key');
-  const { kty, crv, x } = parsed.data;
-  const members: ClientPublicJwk = kty === 'EC' ? { kty, crv, x, y: (parsed.data as { y: string }).y } : { kty, crv, x };
+  const members: ClientPublicJwk = publicJwkOf(parsed.data);
   if (jwk.use !== undefined && jwk.use !== 'sig') refuse('use must be "sig" when present');
   const kid = jwkThumbprint(members);
   if (jwk.kid !== undefined && jwk.kid !== kid) refuse('kid must be the RFC 7638 SHA-256 thumbprint of the key (or absent)');

@@ -1,4 +1,5 @@
 import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
+import { publicJwkOf } from '../../shared/public-jwk.js';
 import { HMAC_ALGS, kidSchema, STAMP_ALGS, type StampAlg } from '../../shared/schema.js';
 import { compileTrust, type TrustMatcher } from '../hints/trust.js';
 
@@ -69,9 +70,10 @@ function fromJwk(jwk: Record<string, unknown>, alg: StampAlg, where: string): Ke
     return createSecretKey(secret);
   }
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
-  const { d: _private, ...publicJwk } = jwk;
+  const publicJwk = publicJwkOf(jwk);
+  if (publicJwk === undefined) fail(where, 'is not a valid public JWK');
   try {
-    return createPublicKey({ key: publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    return createPublicKey({ key: publicJwk, format: 'jwk' });
   } catch {
     return fail(where, 'is not a valid public JWK');
   }
