@@ -1,21 +1,18 @@
 import { IpStampError } from '../../shared/errors.js';
-import type { Reason } from '../../shared/reasons.js';
+import { type Reason, REASON_STATUS } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, parseStampClaims } from '../../shared/schema.js';
 import type { VerifiedTicket } from './ticket-verifier.js';
 import { isReplayStoreFullError, ReplayStoreFullError } from '../stores/replay-store.js';
 import { bindingMatches } from './binding.js';
 import { isCorsPreflight } from './cors-preflight.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
-import { parseJsonBytes } from '../jws/compact.js';
-import { createHeaderDecoder } from './header-cache.js';
-import { compactHeaderValue } from '../jws/header-value.js';
+import { parseJsonBytes, compactHeaderValue } from '../jws/compact.js';
+import { createHeaderDecoder, readStamp } from './stamp-reader.js';
 import { networkHints } from './network-hints.js';
 import { compileOptions, type CompiledOptions, type VerifierOptions } from './options.js';
 import { verifySignature } from '../jws/signature.js';
-import { readStamp } from './stamp-parts.js';
-import { REASON_STATUS } from '../../shared/reasons.js';
 import type { NetworkHints, Verdict, VerifyInput, VerifyResult } from './types.js';
-import type { VerifierKey } from './verifier-key.js';
+import type { VerifierKey } from './key-source.js';
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
