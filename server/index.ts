@@ -6,7 +6,8 @@
  */
 export { createVerifier, type CreateVerifierOptions } from './verify/create-verifier.js';
 export { createVerifierCore, type Verifier } from './verify/verifier.js';
-export type { VerifierOptions } from './verify/options.js';
+export type { VerifierOptions, VerifierSettings } from './verify/options.js';
+export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { KeysOption, JwkSet, KeySource, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from './stores/replay-store.js';
