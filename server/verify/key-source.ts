@@ -1,7 +1,31 @@
+/**
+ * Verification keys (PROTOCOL.md §5 steps 4–5): the `keys` option — a JWK Set or a function
+ * kid → key — compiled into a key source, and each key checked and imported once, at load
+ * time, so the hot path only looks up a ready KeyObject with its pinned alg.
+ */
 import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import { HMAC_ALGS, kidSchema, STAMP_ALGS, type StampAlg } from '../../shared/schema.js';
 import { compileTrust, type TrustMatcher } from '../hints/trust.js';
+
+/** A verification key ready for the hot path: imported once, alg pinned, allowed_ips compiled. */
+export interface VerifierKey {
+  readonly kid: string;
+  readonly alg: StampAlg;
+  readonly keyObject: KeyObject;
+  readonly allowedIps?: TrustMatcher;
+}
+
+/** What a JWK Set member or a key function may give: a public JWK / oct JWK, or a key object with its alg. */
+export interface KeyWithAlg {
+  key: KeyObject | CryptoKey;
+  alg: StampAlg;
+  kid?: string;
+  allowed_ips?: readonly string[];
+}
+export type VerifierKeyInput = Record<string, unknown> | KeyWithAlg;
+
+export const MIN_HMAC_SECRET_BYTES = 32;
 
 /** A JWK Set (RFC 7517 §5) object. */
 export interface JwkSet {
@@ -55,25 +79,6 @@ function functionKeySource(lookup: Extract<KeysOption, (kid: string) => unknown>
     return found instanceof Promise ? found.then((input) => compile(kid, input)) : compile(kid, found);
   };
 }
-
-/** A verification key ready for the hot path: imported once, alg pinned, allowed_ips compiled. */
-export interface VerifierKey {
-  readonly kid: string;
-  readonly alg: StampAlg;
-  readonly keyObject: KeyObject;
-  readonly allowedIps?: TrustMatcher;
-}
-
-/** What a JWK Set member or a key function may give: a public JWK / oct JWK, or a key object with its alg. */
-export interface KeyWithAlg {
-  key: KeyObject | CryptoKey;
-  alg: StampAlg;
-  kid?: string;
-  allowed_ips?: readonly string[];
-}
-export type VerifierKeyInput = Record<string, unknown> | KeyWithAlg;
-
-export const MIN_HMAC_SECRET_BYTES = 32;
 
 const CURVE_OF_ALG: Partial<Record<StampAlg, string>> = { ES256: 'P-256', ES384: 'P-384', EdDSA: 'Ed25519', Ed25519: 'Ed25519' };
 
