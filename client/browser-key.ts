@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { publicJwkOf } from '../shared/public-jwk.js';
 import type { ClientPublicJwk, TicketAlg } from '../shared/ticket-schema.js';
 
 /** The algs a generated key may use: the asymmetric ones tickets accept too (PROTOCOL.md §7.1). */
@@ -45,11 +46,9 @@ export function subtleCrypto(): SubtleCrypto {
 
 /** Only the members RFC 7638 hashes: `ext`, `key_ops` and the like say nothing about the key. */
 export function publicMembers(jwk: JsonWebKey): ClientPublicJwk | undefined {
-  if (jwk.kty === 'EC' && jwk.crv === 'P-256' && typeof jwk.x === 'string' && typeof jwk.y === 'string') {
-    return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
-  }
-  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && typeof jwk.x === 'string') return { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
-  return undefined;
+  const members = publicJwkOf(jwk);
+  if (members === undefined || members.crv !== (members.kty === 'EC' ? 'P-256' : 'Ed25519')) return undefined;
+  return members as ClientPublicJwk;
 }
 
 /** The alg a key of this public JWK signs with. */

@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, CompactSign, type JWK, type KeyObject } from 'jose';
 import { normalizeHtu } from '../shared/htu.js';
 import { TICKET_REQUEST_TYP } from '../shared/constants.js';
+import { publicJwkOf } from '../shared/public-jwk.js';
 import type { ClientPublicJwk, TicketAlg } from '../shared/ticket-schema.js';
 import { randomJti } from './stamper.js';
 
@@ -18,8 +19,7 @@ export function ticketKid(publicJwk: ClientPublicJwk): Promise<string> {
 
 /** PROTOCOL.md §7.1: the proof JWS a client sends to `POST /.well-known/ipstamp/ticket`. */
 export async function createTicketRequestProof(key: TicketKey, ticketUrl: string | URL, now: () => number = Date.now): Promise<string> {
-  const { kty, crv, x } = key.publicJwk;
-  const jwk = kty === 'EC' ? { kty, crv, x, y: (key.publicJwk as { y: string }).y } : { kty, crv, x };
+  const jwk = publicJwkOf(key.publicJwk);
   const claims = { iat: Math.floor(now() / 1000), jti: randomJti(), htm: 'POST', htu: normalizeHtu(ticketUrl) };
   return new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg: key.alg, typ: TICKET_REQUEST_TYP, jwk })

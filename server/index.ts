@@ -6,9 +6,9 @@
  */
 export { createVerifier, type CreateVerifierOptions } from './verify/create-verifier.js';
 export { createVerifierCore, type Verifier } from './verify/verifier.js';
-export type { VerifierOptions } from './verify/options.js';
-export type { KeysOption, JwkSet, KeySource } from './verify/key-source.js';
-export type { VerifierKeyInput, KeyWithAlg } from './verify/verifier-key.js';
+export type { VerifierOptions, VerifierSettings } from './verify/options.js';
+export type { RequestScheme, SchemeSource } from './verify/scheme.js';
+export type { KeysOption, JwkSet, KeySource, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from './stores/replay-store.js';
 export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.js';
@@ -16,8 +16,15 @@ export { MemoryReplayStore, type MemoryReplayStoreOptions } from './stores/memor
 export { compileTrust, TRUST_PRESETS, type TrustMatcher } from './hints/trust.js';
 export { IpStampError, isIpStampError, REASONS, REASON_TITLES, REASON_STATUS, type Reason } from '../shared/index.js';
 export { createProxyProtocolServer, installProxyProtocol, proxyHeaderOf, type ProxyProtocolOptions } from './hints/proxy-connection.js';
-export { createKeyRegistry, type KeyRegistry, type KeyRegistryOptions, type RegisterKeyOptions, type RegisteredKey } from './registry/key-registry.js';
-export { KeyRegistryFullError, isKeyRegistryFullError } from './registry/registry-error.js';
+export {
+  createKeyRegistry,
+  KeyRegistryFullError,
+  isKeyRegistryFullError,
+  type KeyRegistry,
+  type KeyRegistryOptions,
+  type RegisterKeyOptions,
+  type RegisteredKey,
+} from './registry/key-registry.js';
 export * from './hints/index.js';
 export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './issuer/issuer.js';
 export type { IssuersOption, VerifiedTicket } from './verify/ticket-verifier.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCanonicalClaimAddress } from './address.js';
+import { publicJwkOf } from './public-jwk.js';
 import { FORBIDDEN_HEADER_MEMBERS, kidSchema } from './schema.js';
 
 /** PROTOCOL.md §7: tickets — an issuer's signature over the address it observed, bound to the client's key. */
@@ -78,7 +79,5 @@ export interface TicketResponse {
 
 /** The members RFC 7638 hashes, in their lexicographic order, for the two key types tickets allow. */
 export function thumbprintInput(jwk: ClientPublicJwk): string {
-  return jwk.kty === 'EC'
-    ? JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: (jwk as { y: string }).y })
-    : JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  return JSON.stringify(publicJwkOf(jwk));
 }

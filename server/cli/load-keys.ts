@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
 import { compileKeySource, type JwkSet } from '../verify/key-source.js';
-import { compileIssuerKey } from '../issuer/issuer-key.js';
+import { compileIssuerKey } from '../issuer/issuer.js';
 import { createTicketVerifier, type IssuersOption } from '../verify/ticket-verifier.js';
 import { UsageError } from './usage-error.js';
 

@@ -1,11 +1,9 @@
 import type { Reason } from '../../shared/reasons.js';
 import { FORBIDDEN_HEADER_MEMBERS, kidSchema, MAX_STAMP_BYTES, STAMP_ALGS, stampClaimsSchema, stampHeaderSchema, STAMP_TYP, type StampClaims } from '../../shared/schema.js';
 import { claimsBreakRules, freshnessFailure } from '../verify/claim-rules.js';
-import { decodeJsonSegment, splitCompact, type CompactParts } from '../jws/compact.js';
-import { compactHeaderValue } from '../jws/header-value.js';
-import type { KeySource } from '../verify/key-source.js';
+import { decodeJsonSegment, splitCompact, type CompactParts, compactHeaderValue } from '../jws/compact.js';
+import type { KeySource, VerifierKey } from '../verify/key-source.js';
 import { verifySignature } from '../jws/signature.js';
-import type { VerifierKey } from '../verify/verifier-key.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
 

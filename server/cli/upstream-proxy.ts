@@ -4,7 +4,6 @@ import { Pool, type Dispatcher } from 'undici';
 import { connectionHints } from '../fastify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import { requestScheme } from '../verify/scheme.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
 import { upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
@@ -66,7 +65,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     const hints = verdict?.hints ?? verifier.hints({ headers: request.headers, hints: connection });
     // the scheme the client used, from the same trusted evidence the binding check believes
     // (a TLS-terminating proxy in front), not merely this hop's
-    const { scheme } = requestScheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints, verifier.options);
+    const { scheme } = verifier.scheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints);
     const body = bodyOf(request);
     const headers = upstreamRequestHeaders(request.raw.rawHeaders, {
       verdict,

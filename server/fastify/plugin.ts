@@ -9,6 +9,7 @@ import { registerEchoRoute, registerMetricsRoute } from './routes.js';
 import { createVerifyHooks } from './verify-hook.js';
 import { registerTicketRoutes } from './ticket-routes.js';
 import { createVerifier } from '../verify/create-verifier.js';
+import { compiledOptionsOf } from '../verify/verifier.js';
 import { trackPeerAddresses } from '../hints/peer-address.js';
 import { loosenedPolicies, loosenedPolicyNames } from '../verify/loosened-policies.js';
 
@@ -25,7 +26,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   const verifier = createVerifier(verifierOptions);
   const metrics = new IpStampMetrics();
 
-  const loosened = loosenedPolicies(verifier.options);
+  const loosened = loosenedPolicies(verifier.settings);
   if (loosened.length > 0) {
     fastify.log.warn(
       { ipstamp: { loosened: loosenedPolicyNames(loosened) } },
@@ -58,7 +59,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
 
   // a store the plugin made is the plugin's to close; one passed in belongs to the caller
   if (verifierOptions.replayStore === undefined) {
-    const store = verifier.options.replayStore;
+    const store = compiledOptionsOf(verifier).replayStore;
     fastify.addHook('onClose', async () => {
       await store.close?.();
     });

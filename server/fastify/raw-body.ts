@@ -1,8 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
-import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
-import { compactHeaderValue } from '../jws/header-value.js';
+import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
 
 /**
  * The exact body bytes of a request, for the `cdg` check (PROTOCOL.md §2.2).

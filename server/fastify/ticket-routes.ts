@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
 import { createTicketIssuer, type TicketIssuer } from '../issuer/issuer.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
-import type { Verifier } from '../verify/verifier.js';
+import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
@@ -46,7 +46,7 @@ export function registerTicketRoutes(
     key: options.key,
     issuer: options.origin,
     lifetime: options.lifetime,
-    replayStore: verifier.options.replayStore,
+    replayStore: compiledOptionsOf(verifier).replayStore,
     trustedProxies: verifierOptions.trustedProxies,
     forwardedHeader: verifierOptions.forwardedHeader,
     protoHeader: verifierOptions.protoHeader,

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hints/other-forwarding-header.js';
-import type { Verifier } from '../verify/verifier.js';
+import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import type { VerifyInput } from '../verify/types.js';
 import { connectionHints } from './connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
@@ -45,7 +45,7 @@ export interface VerifyHooks {
  * kid and hints. The token itself is never logged.
  */
 export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHookSettings): VerifyHooks {
-  const otherForwardingHeader = watchOtherForwardingHeader(verifier.options);
+  const otherForwardingHeader = watchOtherForwardingHeader(compiledOptionsOf(verifier));
   async function verifyRequest(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<void> {
     const input = verifyInputOf(request, required);
     const misconfigured = otherForwardingHeader(input);

@@ -1,7 +1,6 @@
+import { hintAddress } from '../../shared/address.js';
 import { parseForwarded } from './forwarded.js';
-import { checkForwardingLimits, type ForwardingLimits } from './forwarding-list.js';
-import { parseSingleAddressHeader } from './single-address-header.js';
-import { parseXForwardedFor } from './x-forwarded-for.js';
+import { checkForwardingLimits, DEFAULT_FORWARDING_LIMITS, trimOws, walkCommaList, type ForwardingLimits } from './forwarding-list.js';
 
 export { DEFAULT_FORWARDING_LIMITS, type ForwardingLimits } from './forwarding-list.js';
 
@@ -49,4 +48,31 @@ export function forwardingHeaderReader(
 export function headerInstances(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): readonly string[] {
   const value = headers[name];
   return value === undefined ? [] : typeof value === 'string' ? [value] : value;
+}
+
+/**
+ * X-Forwarded-For, all instances in order (pass `req.headersDistinct['x-forwarded-for']`):
+ * every comma-separated entry becomes its canonical address, or undefined when it is not
+ * one (`unknown`, empty, garbage). Never throws.
+ */
+export function parseXForwardedFor(
+  values: readonly string[],
+  limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS,
+): (string | undefined)[] {
+  return walkCommaList(values, limits, hintAddress);
+}
+
+/**
+ * A header that holds one address (`x-real-ip`, `cf-connecting-ip`, `true-client-ip`, …).
+ * The trusted proxy overwrites it, so a second instance means someone else wrote one too:
+ * that, a list, or an over-long value is a single invalid entry. No instance: no entries.
+ */
+export function parseSingleAddressHeader(
+  values: readonly string[],
+  limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS,
+): (string | undefined)[] {
+  if (values.length === 0) return [];
+  const value = values[0]!;
+  if (values.length > 1 || value.length > limits.maxBytes) return [undefined];
+  return [hintAddress(trimOws(value))];
 }

@@ -1,5 +1,5 @@
 /** The network hints (PROTOCOL.md §4): PROXY protocol, forwarding headers, trust, the observed walk. */
-export { collectHints, type HintLayer, type HintSources, type NetworkHints } from './collect.js';
+export { collectHints, observedAddress, observedIndex, type HintLayer, type HintSources, type NetworkHints } from './collect.js';
 export { parseForwarded, forwardedForOf, forwardedProtoOf } from './forwarded.js';
 export {
   forwardedScheme,
@@ -17,11 +17,12 @@ export {
   DEFAULT_FORWARDING_LIMITS,
   forwardingHeaderReader,
   headerInstances,
+  parseSingleAddressHeader,
+  parseXForwardedFor,
   type ForwardingEntries,
   type ForwardingHeaderReader,
   type ForwardingLimits,
 } from './forwarding-header.js';
-export { observedAddress, observedIndex } from './observed.js';
 export { peerAddressOf, recordPeerAddress, trackPeerAddresses } from './peer-address.js';
 export {
   createProxyProtocolServer,
@@ -56,6 +57,4 @@ export {
   type ProxyTlvs,
 } from './proxy-protocol.js';
 export { PROXY_PROTOCOL_ERROR_DETAILS } from './proxy-protocol-error.js';
-export { parseSingleAddressHeader } from './single-address-header.js';
 export { compileTrust, TRUST_PRESETS, type TrustMatcher } from './trust.js';
-export { parseXForwardedFor } from './x-forwarded-for.js';

@@ -1,5 +1,4 @@
-import { parseIPv6 } from '../../shared/address.js';
-import { canonicalFromGroups, isStrictIPv4 } from '../../shared/address.js';
+import { parseIPv6, canonicalFromGroups, isStrictIPv4 } from '../../shared/address.js';
 import { NO_TLVS, type ProxyEndpoint, type ProxyHeader } from './proxy-header.js';
 import { ProxyProtocolError } from './proxy-protocol-error.js';
 

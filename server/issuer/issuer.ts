@@ -1,28 +1,28 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
-import type { Reason } from '../../shared/reasons.js';
-import { MAX_STAMP_BYTES, STAMP_HEADER } from '../../shared/schema.js';
+import { publicJwkOf } from '../../shared/public-jwk.js';
+import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
+import { kidSchema, MAX_STAMP_BYTES, STAMP_HEADER } from '../../shared/schema.js';
 import {
   MAX_TICKET_LIFETIME,
+  TICKET_ALGS,
   TICKET_TYP,
   ticketRequestClaimsSchema,
   ticketRequestHeaderSchema,
+  type TicketAlg,
   type TicketResponse,
 } from '../../shared/ticket-schema.js';
+import { compactHeaderValue, decodeJsonSegment, splitCompact } from '../jws/compact.js';
+import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
+import { verifySignature } from '../jws/signature.js';
 import type { ReplayStore } from '../stores/replay-store.js';
 import { bindingMatches } from '../verify/binding.js';
 import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
-import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
-import { compactHeaderValue } from '../jws/header-value.js';
+import type { JwkSet } from '../verify/key-source.js';
 import { networkHints } from '../verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../verify/options.js';
-import { verifySignature } from '../jws/signature.js';
-import { REASON_STATUS } from '../../shared/reasons.js';
 import type { NetworkHints, VerifyInput } from '../verify/types.js';
-import type { JwkSet } from '../verify/key-source.js';
-import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
-import { compileIssuerKey } from './issuer-key.js';
 
 export interface TicketIssuerOptions
   extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'> {
@@ -110,12 +110,44 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
 
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + lifetime;
-    const publicJwk = jwk.kty === 'EC' ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: (jwk as { y: string }).y } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
-    const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwk } };
+    const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwkOf(jwk) } };
     const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const ticket = `${signingInput}.${key.sign(signingInput).toString('base64url')}`;
     return { ok: true, ticket, ip: hints.observed, exp, hints };
   }
 
   return { jwks: key.jwks, issue };
+}
+
+/** The issuer's signing key, imported once, with the public JWK Set it publishes. */
+export interface IssuerKey {
+  readonly kid: string;
+  readonly alg: TicketAlg;
+  readonly sign: (signingInput: string) => Buffer;
+  readonly jwks: JwkSet;
+}
+
+const CURVE: Record<TicketAlg, string> = { ES256: 'prime256v1', EdDSA: 'ed25519' };
+
+/** Throws TypeError naming `option` for anything but a private ES256 (P-256) or EdDSA (Ed25519) JWK with a kid. */
+export function compileIssuerKey(jwk: unknown, option = 'issuerKey'): IssuerKey {
+  if (typeof jwk !== 'object' || jwk === null) throw new TypeError(`${option} must be a private JWK`);
+  const { kid, alg, d } = jwk as { kid?: unknown; alg?: unknown; d?: unknown };
+  if (!kidSchema.safeParse(kid).success) throw new TypeError(`${option}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
+  if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${option}.alg must be ES256 or EdDSA`);
+  if (typeof d !== 'string') throw new TypeError(`${option} must be a private key (it has no "d")`);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch {
+    throw new TypeError(`${option} is not a valid private JWK`);
+  }
+  const curve = privateKey.asymmetricKeyType === 'ed25519' ? 'ed25519' : privateKey.asymmetricKeyDetails?.namedCurve;
+  if (curve !== CURVE[alg as TicketAlg]) throw new TypeError(`${option} does not fit alg ${String(alg)}`);
+  const publicJwk = { ...createPublicKey(privateKey).export({ format: 'jwk' }), kid, alg, use: 'sig' };
+  const signer =
+    alg === 'ES256'
+      ? (input: string) => sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
+      : (input: string) => sign(null, Buffer.from(input), privateKey);
+  return { kid: kid as string, alg: alg as TicketAlg, sign: signer, jwks: { keys: [publicJwk] } };
 }

@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { publicJwkOf } from '../../shared/public-jwk.js';
 import { thumbprintInput, type ClientPublicJwk } from '../../shared/ticket-schema.js';
 import type { StampAlg } from '../../shared/schema.js';
 
@@ -14,9 +15,7 @@ export function algsOfClientKey(jwk: ClientPublicJwk): readonly StampAlg[] {
 
 export function importClientKey(jwk: ClientPublicJwk): KeyObject | undefined {
   try {
-    const { kty, crv, x } = jwk;
-    const members = kty === 'EC' ? { kty, crv, x, y: (jwk as { y: string }).y } : { kty, crv, x };
-    return createPublicKey({ key: members, format: 'jwk' });
+    return createPublicKey({ key: publicJwkOf(jwk), format: 'jwk' });
   } catch {
     return undefined; // not a point on the curve
   }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
-import { assertInsertArguments } from './insert-arguments.js';
-import { ReplayStoreFullError, type ReplayStore } from './replay-store.js';
+import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 import { sipHash128, sipHashKeyFromBytes, type SipHashKey } from './siphash.js';
 
 export interface MemoryReplayStoreOptions {

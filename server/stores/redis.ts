@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
-import { assertInsertArguments } from './insert-arguments.js';
-import { ReplayStoreFullError, type ReplayStore } from './replay-store.js';
+import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 
 export interface RedisReplayStoreOptions {
   /** Prepended to every Redis key (default `ipstamp:replay:`). */

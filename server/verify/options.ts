@@ -114,3 +114,47 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
     verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew),
   };
 }
+
+/**
+ * What a verifier runs with, as a user may read it back (`verifier.settings`): plain, frozen
+ * data with every default filled in — for a start line, a health page, a test. The compiled
+ * machinery (key source, trust matcher, ticket check, store, clock) stays inside: a caller
+ * that could reach it could change what the verifier accepts.
+ */
+export interface VerifierSettings {
+  /** Seconds a stamp stays valid after `iat`. */
+  readonly maxAge: number;
+  /** Seconds of clock difference tolerated. */
+  readonly skew: number;
+  readonly onStoreError: 'reject' | 'accept';
+  readonly onMismatch: 'reject' | 'flag';
+  readonly onUnverifiable: 'accept' | 'reject';
+  readonly requireBodyDigest: boolean;
+  /** The trusted proxies as CIDRs, presets expanded (`loopback` → `127.0.0.0/8`, `::1/128`); empty when none. */
+  readonly trustedProxies: readonly string[];
+  /** The forwarding header read from trusted peers, lower case. */
+  readonly forwardedHeader: string;
+  /** The protocol header read from trusted peers, lower case, or false. */
+  readonly protoHeader: 'x-forwarded-proto' | 'forwarded' | false;
+  /** The configured origins, normalized; undefined when the Host header decides. */
+  readonly origins: readonly string[] | undefined;
+  /** The origins of the trusted ticket issuers; empty when tickets are not accepted. */
+  readonly issuers: readonly string[];
+}
+
+/** The read-only view of compiled options (and the issuers' origins, which only the ticket check keeps). */
+export function verifierSettings(opts: CompiledOptions, issuers: VerifierOptions['issuers']): VerifierSettings {
+  return Object.freeze({
+    maxAge: opts.maxAge,
+    skew: opts.skew,
+    onStoreError: opts.onStoreError,
+    onMismatch: opts.onMismatch,
+    onUnverifiable: opts.onUnverifiable,
+    requireBodyDigest: opts.requireBodyDigest,
+    trustedProxies: Object.freeze([...opts.trust.ranges]),
+    forwardedHeader: opts.forwardedHeader.headerName,
+    protoHeader: opts.protoHeader === undefined ? false : opts.protoHeader.headerName,
+    origins: opts.origins === undefined ? undefined : Object.freeze([...opts.origins]),
+    issuers: Object.freeze(issuers === undefined ? [] : Object.keys(issuers)),
+  });
+}

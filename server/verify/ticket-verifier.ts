@@ -8,8 +8,7 @@ import {
   ticketHeaderSchema,
   type TicketAlg,
 } from '../../shared/ticket-schema.js';
-import { decodeJsonSegment, splitCompact } from '../jws/compact.js';
-import { compactHeaderValue } from '../jws/header-value.js';
+import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
 import { verifySignature } from '../jws/signature.js';
 import { compileKeySource, type JwkSet } from './key-source.js';
 import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';

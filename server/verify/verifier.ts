@@ -1,21 +1,19 @@
 import { IpStampError } from '../../shared/errors.js';
-import type { Reason } from '../../shared/reasons.js';
+import { type Reason, REASON_STATUS } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, parseStampClaims } from '../../shared/schema.js';
 import type { VerifiedTicket } from './ticket-verifier.js';
 import { isReplayStoreFullError, ReplayStoreFullError } from '../stores/replay-store.js';
 import { bindingMatches } from './binding.js';
 import { isCorsPreflight } from './cors-preflight.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
-import { parseJsonBytes } from '../jws/compact.js';
-import { createHeaderDecoder } from './header-cache.js';
-import { compactHeaderValue } from '../jws/header-value.js';
+import { parseJsonBytes, compactHeaderValue } from '../jws/compact.js';
+import { createHeaderDecoder, readStamp } from './stamp-reader.js';
 import { networkHints } from './network-hints.js';
-import { compileOptions, type CompiledOptions, type VerifierOptions } from './options.js';
+import { compileOptions, verifierSettings, type CompiledOptions, type VerifierOptions, type VerifierSettings } from './options.js';
+import { requestScheme, type RequestScheme } from './scheme.js';
 import { verifySignature } from '../jws/signature.js';
-import { readStamp } from './stamp-parts.js';
-import { REASON_STATUS } from '../../shared/reasons.js';
 import type { NetworkHints, Verdict, VerifyInput, VerifyResult } from './types.js';
-import type { VerifierKey } from './verifier-key.js';
+import type { VerifierKey } from './key-source.js';
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
@@ -26,7 +24,29 @@ export interface Verifier {
   verify(input: VerifyInput): Promise<VerifyResult>;
   /** The network's view of a request alone (PROTOCOL.md §4): what the echo route answers and rate limits key on. */
   hints(input: Pick<VerifyInput, 'headers' | 'hints'>): NetworkHints;
-  readonly options: CompiledOptions;
+  /**
+   * The scheme the client used, from trusted evidence only — the same answer step 9 builds the
+   * Host-based origin from (scheme.ts): what a gateway forwards as X-Forwarded-Proto. Pass the
+   * request's `hints` when you have them (a verdict carries them); else they are worked out.
+   */
+  scheme(input: Pick<VerifyInput, 'headers' | 'hints' | 'protocol'>, hints?: NetworkHints): RequestScheme;
+  /** What this verifier runs with, every default filled in: frozen, read-only. */
+  readonly settings: VerifierSettings;
+}
+
+// The compiled options behind each verifier, for this package's own glue (compiledOptionsOf);
+// kept off the object so no user of a verifier can read or swap its key source, trust or store.
+const compiledOptions = new WeakMap<Verifier, CompiledOptions>();
+
+/**
+ * The compiled options of a verifier this package made: the Fastify plugin shares its replay
+ * store with the ticket issuer and closes the one it made; the other-forwarding-header watch
+ * needs the trust matcher. Not part of the public entry points.
+ */
+export function compiledOptionsOf(verifier: Verifier): CompiledOptions {
+  const opts = compiledOptions.get(verifier);
+  if (opts === undefined) throw new TypeError('verifier must come from createVerifier or createVerifierCore');
+  return opts;
 }
 
 /** The pure core: plain data in, a verdict out. Store and keys come in through the options. */
@@ -165,5 +185,12 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     return { ok: true, verdict, hints };
   }
 
-  return { verify, hints: (input) => networkHints(input, opts), options: opts };
+  const verifier: Verifier = {
+    verify,
+    hints: (input) => networkHints(input, opts),
+    scheme: (input, hints = networkHints(input, opts)) => requestScheme(input, hints, opts),
+    settings: verifierSettings(opts, options.issuers),
+  };
+  compiledOptions.set(verifier, opts);
+  return verifier;
 }

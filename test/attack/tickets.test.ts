@@ -10,7 +10,7 @@ import { ipstamp } from '../../server/fastify/plugin.js';
 import type { TicketVerifier } from '../../server/verify/ticket-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { compiledOptionsOf, createVerifierCore } from '../../server/verify/verifier.js';
 import { scratchDir, startServe, runCli, type RunningServe } from '../cli/cli-process.js';
 import { makeKey } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
@@ -63,7 +63,7 @@ function ticketVerifier(hole: TicketHole): (input: VerifyInput) => Promise<Verif
   if (hole === 'none') return createVerifierCore(base).verify;
   return (input) => {
     const core = createVerifierCore(base);
-    const options = core.options as { verifyTicket: TicketVerifier };
+    const options = compiledOptionsOf(core) as { verifyTicket: TicketVerifier };
     const real = options.verifyTicket;
     const claims = claimsOf(input);
     options.verifyTicket = async (raw, nowMs) => {

@@ -1,8 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { ipstamp } from '../../server/fastify/plugin.js';
-import { createKeyRegistry, type KeyRegistry } from '../../server/registry/key-registry.js';
-import { isKeyRegistryFullError } from '../../server/registry/registry-error.js';
+import { createKeyRegistry, type KeyRegistry, isKeyRegistryFullError } from '../../server/registry/key-registry.js';
 
 /** The page the tests drive: it loads the bundle and hands it to the test as `window.ipstamp`. */
 export const PAGE = `<!doctype html>

@@ -4,7 +4,6 @@ import type { JWK } from 'jose';
 import { decodeBase64urlText } from '../../shared/base64url.js';
 import { REASON_TITLES } from '../../shared/reasons.js';
 import { STAMP_HEADER } from '../../shared/schema.js';
-import { networkHints } from '../../server/verify/network-hints.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyResult } from '../../server/verify/types.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
@@ -93,7 +92,7 @@ export async function startVerifyingServer(options: VerifyingServerOptions): Pro
       if (input.url === '/.well-known/ipstamp') {
         state.echoCount++;
         if (state.echoReply) return send(res, state.echoReply);
-        const hints = networkHints(input, verifier.options);
+        const hints = verifier.hints(input);
         const ip = state.echoAnswer ?? hints.observed ?? hints.l3;
         return send(res, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify({ ip }) });
       }

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalAddress } from '../../shared/address.js';
 import { collectHints } from '../../server/hints/collect.js';
 import { parseForwarded } from '../../server/hints/forwarded.js';
-import { parseSingleAddressHeader } from '../../server/hints/single-address-header.js';
+import { parseSingleAddressHeader, parseXForwardedFor } from '../../server/hints/forwarding-header.js';
 import { compileTrust } from '../../server/hints/trust.js';
-import { parseXForwardedFor } from '../../server/hints/x-forwarded-for.js';
 
 const RUNS = { numRuns: 500 };
 const trust = compileTrust(['10.0.0.0/8', 'fd00::/8']);

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forwardedForOf, parseForwarded } from '../../server/hints/forwarded.js';
-import { forwardingHeaderReader, headerInstances } from '../../server/hints/forwarding-header.js';
-import { parseSingleAddressHeader } from '../../server/hints/single-address-header.js';
-import { parseXForwardedFor } from '../../server/hints/x-forwarded-for.js';
+import { forwardingHeaderReader, headerInstances, parseSingleAddressHeader, parseXForwardedFor } from '../../server/hints/forwarding-header.js';
 
 const U = undefined;
 

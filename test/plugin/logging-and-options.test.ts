@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { ipstamp, type IpStampPluginOptions } from '../../server/fastify/plugin.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
+import { compiledOptionsOf } from '../../server/verify/verifier.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp, captureLog } from './app.js';
 
@@ -187,7 +188,7 @@ describe('options are checked at register time', () => {
     const own = Fastify();
     await own.register(ipstamp, { keys: { keys: [key.publicJwk] } });
     await own.ready();
-    const store = own.ipstamp.verifier.options.replayStore;
+    const store = compiledOptionsOf(own.ipstamp.verifier).replayStore;
     expect(store.insertIfAbsent('k 1', 1000)).toBe(true);
     await own.close();
     expect(() => store.insertIfAbsent('k 2', 1000)).toThrow(/unavailable/);

@@ -1,8 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/stamper.js';
-import { createKeyRegistry, type KeyRegistry } from '../../server/registry/key-registry.js';
-import { isKeyRegistryFullError, KeyRegistryFullError } from '../../server/registry/registry-error.js';
+import { createKeyRegistry, type KeyRegistry, isKeyRegistryFullError, KeyRegistryFullError } from '../../server/registry/key-registry.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 

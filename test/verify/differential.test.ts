@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
-import { compileVerifierKey, type VerifierKey } from '../../server/verify/verifier-key.js';
+import { compileVerifierKey, type VerifierKey } from '../../server/verify/key-source.js';
 import { verifySignature } from '../../server/jws/signature.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';

@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { HMAC_ALGS, kidSchema, STAMP_ALGS, type StampAlg } from '../../../shared/schema.js';
-import { compileVerifierKey } from '../../verify/verifier-key.js';
+import { compileVerifierKey } from '../../verify/key-source.js';
 import { choiceFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from '../flag-values.js';
 import { checkDestination, commitJwksAddition, prepareJwksAddition } from '../jwks-file.js';
 import { parseFlags } from '../parse-flags.js';

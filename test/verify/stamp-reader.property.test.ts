@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJsonSegment } from '../../server/jws/compact.js';
-import { createHeaderDecoder } from '../../server/verify/header-cache.js';
-import { readStamp } from '../../server/verify/stamp-parts.js';
+import { createHeaderDecoder, readStamp } from '../../server/verify/stamp-reader.js';
 import { stampHeaderSchema } from '../../shared/schema.js';
 
 /**

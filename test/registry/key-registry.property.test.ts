@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseRegistryKey } from '../../server/registry/registry-key.js';
+import { parseRegistryKey } from '../../server/registry/key-registry.js';
 
 let ec: JWK;
 let okp: JWK;

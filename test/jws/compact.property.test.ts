@@ -1,8 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64urlSegment } from '../../server/jws/base64url-segment.js';
-import { decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
+import { decodeBase64urlSegment, decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
 
 /**
  * The split and the decoders of the hot path were rewritten for speed: each is held here to
