@@ -36,7 +36,7 @@ beforeAll(async () => {
   issuerJwk = { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'ES256' };
   const other = await generateKeyPair('ES256', { extractable: true });
   otherIssuerJwk = { ...(await exportJWK(other.privateKey)), kid: 'edge-1', alg: 'ES256' };
-  issuer = createTicketIssuer({ key: issuerJwk, issuer: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+  issuer = createTicketIssuer({ key: issuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
   es = await clientKey('ES256');
   ed = await clientKey('EdDSA');
 });
@@ -175,7 +175,7 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
   it.each([
     ['altered ticket', async (t: string) => { const [h, p, s] = t.split('.'); const c = JSON.parse(Buffer.from(p!, 'base64url').toString()); c.ip = '203.0.113.9'; return `${h}.${Buffer.from(JSON.stringify(c)).toString('base64url')}.${s}`; }],
     ['ticket from an unknown issuer', async () => {
-      const rogue = createTicketIssuer({ key: otherIssuerJwk, issuer: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+      const rogue = createTicketIssuer({ key: otherIssuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
       const r = await getTicket(es, {}, rogue);
       return r.ok ? r.ticket : '';
     }],
