@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { shownValue, type FlagValues } from './flag-values.js';
+import { integerFlag, listFlag, shownValue, type FlagValues } from './flag-values.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -197,15 +197,6 @@ export function appliedDefault(flag: ServeFlag): string | number | undefined {
   return typeof flag.default === 'string' && flag.default.startsWith('(') ? undefined : flag.default;
 }
 
-function listOf(raw: unknown, name: string): string[] {
-  const list = (Array.isArray(raw) ? raw : [raw])
-    .flatMap((v) => String(v).split(','))
-    .map((v) => v.trim())
-    .filter((v) => v !== '');
-  if (list.length === 0) throw new UsageError(`--${name} needs a value`);
-  return list;
-}
-
 /** `--max-age 08` → 8; what is not a whole number is passed on as typed, for the library to name. */
 function numberOf(raw: string): number | string {
   return /^-?\d{1,10}$/.test(raw) ? Number(raw) : raw;
@@ -216,15 +207,11 @@ export function flagValue(values: FlagValues, flag: ServeFlag): unknown {
   const raw = values[flag.name];
   if (raw === undefined) return undefined;
   if (flag.kind === 'switch') return raw === true;
-  if (flag.kind === 'list') return listOf(raw, flag.name);
+  if (flag.kind === 'list') return listFlag(values, flag.name);
   const text = String(raw);
   if (flag.words !== undefined && Object.hasOwn(flag.words, text)) return flag.words[text];
   if (flag.kind !== 'number') return text;
-  if (flag.range === undefined) return numberOf(text);
-  const [min, max] = flag.range;
-  const n = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`--${flag.name} must be a whole number from ${min} to ${max}, got ${shownValue(text)}`);
-  return n;
+  return flag.range === undefined ? numberOf(text) : integerFlag(values, flag.name, ...flag.range);
 }
 
 /** Sets `path` (`issuer.lifetime`) in `target`, making the objects on the way. */

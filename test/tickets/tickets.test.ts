@@ -130,6 +130,12 @@ describe('issuer (PROTOCOL §7.1)', () => {
     expect(() => createTicketIssuer({ key: { kty: 'oct', k: 'x', kid: 'a', alg: 'HS256' }, replayStore: new MapReplayStore() })).toThrow(TypeError);
     expect(() => createTicketIssuer({ key: issuerJwk, lifetime: 601, replayStore: new MapReplayStore() })).toThrow(/lifetime/);
   });
+
+  it('the issuer origin is the option origin: a bad one, or the old name issuer, is refused naming it', () => {
+    expect(() => createTicketIssuer({ key: issuerJwk, origin: 'edge.example', replayStore: new MapReplayStore() })).toThrow(/^origin must be an http\(s\) origin/);
+    const renamed = { key: issuerJwk, issuer: EDGE, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
+    expect(() => createTicketIssuer(renamed)).toThrow(new TypeError('issuer is now called origin (the issuer origin written as iss)'));
+  });
 });
 
 describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
