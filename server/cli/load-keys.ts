@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
-import { compileKeySource, type JwkSet } from '../verify/key-source.js';
-import { compileIssuerKey } from '../issuer/issuer.js';
-import { createTicketVerifier, type IssuersOption } from '../verify/ticket-verifier.js';
+import type { JwkSet } from '../verify/key-source.js';
+import type { IssuersOption } from '../verify/ticket-verifier.js';
 import { UsageError } from './usage-error.js';
 
 export interface LoadedKeys {
@@ -53,11 +52,11 @@ export function describeKeyFile(parsed: Record<string, unknown>): string | undef
 }
 
 /**
- * A verifier JWK Set file (PROTOCOL.md §2.3), checked now with the same compilation the
- * verifier runs, so a short HMAC secret or a key that does not fit its alg stops the command
- * at start with the key's index — never a stack trace, never at the first request. A private
- * asymmetric key is refused: the verifier needs the public half, and a file it reads is no
- * place for a client's signing key.
+ * A verifier JWK Set file (PROTOCOL.md §2.3): what the CLI checks of the file itself. The keys
+ * are the library's to check — the verifier compiles them once, when it is built, and a short
+ * HMAC secret or a key that does not fit its alg stops the command at start, named by its
+ * index (`--keys FILE: keys.keys[0]: …`). A private asymmetric key is refused here: the
+ * verifier needs the public half, and a file it reads is no place for a client's signing key.
  */
 export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
   const parsed = readJsonObjectFile(path, flag);
@@ -78,12 +77,11 @@ export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
     }
   });
   const jwks = parsed as unknown as JwkSet;
-  checked(flag, path, () => compileKeySource(jwks));
   return { jwks, count: jwks.keys.length };
 }
 
-/** Runs a compile step, turning its TypeError into a one-line UsageError naming flag and file. */
-function checked<T>(flag: string, path: string, compile: () => T): T {
+/** Runs a library compile step, turning its TypeError into a one-line UsageError naming flag and file. */
+export function compiledFromFile<T>(flag: string, path: string, compile: () => T): T {
   try {
     return compile();
   } catch (error) {
@@ -92,25 +90,23 @@ function checked<T>(flag: string, path: string, compile: () => T): T {
   }
 }
 
-/** `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2). */
+/** `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2); the issuer checks the key itself. */
 export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<string, unknown> {
   const jwk = readJsonObjectFile(path, flag);
   const held = describeKeyFile(jwk);
   if (held?.startsWith('a JWK Set')) throw new UsageError(`${flag} ${path}: holds ${held}, where one private ES256/EdDSA JWK belongs (the issuer's signing key)`);
   if (held?.startsWith('one public')) throw new UsageError(`${flag} ${path}: holds ${held}, where the issuer's private JWK belongs (it has no "d")`);
-  checked(flag, path, () => compileIssuerKey(jwk, 'the key'));
   return jwk;
 }
 
 const ISSUERS_SHAPE = '{"https://edge.example.com": {"keys": [ ... ]} | "<URL of its issuer-jwks>"}';
 
-/** `--issuers FILE`: `{ "<iss origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2). */
+/** `--issuers FILE`: `{ "<issuer origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2); the verifier checks the entries. */
 export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: IssuersOption; count: number } {
   const parsed = readJsonObjectFile(path, flag);
   const held = describeKeyFile(parsed);
   if (held !== undefined) throw new UsageError(`${flag} ${path}: holds ${held.startsWith('a JWK Set') ? 'a JWK Set' : held}, where a map of issuers belongs: ${ISSUERS_SHAPE}`);
   const issuers = parsed as IssuersOption;
-  checked(flag, path, () => createTicketVerifier(issuers, 0));
   const count = Object.keys(issuers).length;
   if (count === 0) throw new UsageError(`${flag} ${path}: names no issuer`);
   return { issuers, count };

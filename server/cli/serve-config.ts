@@ -1,50 +1,29 @@
-import { normalizeOrigin } from '../../shared/htu.js';
+import { compileTrust } from '../hints/trust.js';
 import type { IpStampPluginOptions } from '../fastify/options.js';
-import { choiceFlag, integerFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from './flag-values.js';
+import type { CorsAnswerOptions } from './cors-answers.js';
+import { choiceFlag, requiredStringFlag, stringFlag, type FlagValues } from './flag-values.js';
 import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
+import { appliedDefault, flagValue, optionErrorAsUsage, SERVE_FLAG_TABLE, SERVE_PARSE_OPTIONS, serveFlag, setOption } from './serve-flags.js';
 import { parseUpstreamUrl, type UpstreamTarget } from './upstream-target.js';
 import { UsageError } from './usage-error.js';
 
-export const SERVE_FLAGS = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  keys: { type: 'string' },
-  'trusted-proxies': { type: 'string', multiple: true },
-  'proxy-protocol': { type: 'boolean' },
-  'forwarded-header': { type: 'string' },
-  'proto-header': { type: 'string' },
-  'max-age': { type: 'string' },
-  skew: { type: 'string' },
-  'on-mismatch': { type: 'string' },
-  'on-unverifiable': { type: 'string' },
-  'require-body-digest': { type: 'boolean' },
-  origin: { type: 'string', multiple: true },
-  'cors-origin': { type: 'string', multiple: true },
-  'replay-store': { type: 'string' },
-  'store-timeout': { type: 'string' },
-  'on-store-error': { type: 'string' },
-  'issuer-key': { type: 'string' },
-  'issuer-origin': { type: 'string' },
-  'ticket-lifetime': { type: 'string' },
-  'ticket-rate-limit': { type: 'string' },
-  issuers: { type: 'string' },
-  upstream: { type: 'string' },
-  'upstream-timeout': { type: 'string' },
-  'body-limit': { type: 'string' },
-  'log-level': { type: 'string' },
-} as const;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const LOG_LEVELS = serveFlag('log-level').value!.split('|') as readonly LogLevel[];
+type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface ServeConfig {
   readonly host: string;
   readonly port: number;
   readonly keysFile: string;
   readonly keyCount: number;
-  /** The verifier's options, as the plugin takes them (minus the replay store, opened later). */
+  /**
+   * The plugin's options as a library user writes them (minus the replay store, opened later),
+   * unchecked: the plugin checks them when it is registered (serve.ts), and
+   * `optionErrorAsUsage(error, flags)` names the flag of a refused one.
+   */
   readonly verifier: Omit<IpStampPluginOptions, 'replayStore'>;
+  /** The options of the CLI's own CORS answers (cors-answers.ts checks them). */
+  readonly cors: CorsAnswerOptions;
   readonly trustedRanges: readonly string[];
   readonly proxyProtocol: boolean;
   readonly replayStore: string;
@@ -56,10 +35,10 @@ export interface ServeConfig {
   readonly upstream: UpstreamTarget | undefined;
   /** With --upstream: longest wait for the upstream (connect, response head, between body chunks). */
   readonly upstreamTimeoutMs: number;
-  /** Origins whose pages may call (`--cors-origin`): serve then answers CORS itself. */
-  readonly corsOrigins: readonly string[];
   readonly bodyLimit: number;
-  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logLevel: LogLevel;
+  /** The flags as typed, to tell a library TypeError in the name of its flag. */
+  readonly flags: FlagValues;
 }
 
 function upstreamTarget(raw: string | undefined): UpstreamTarget | undefined {
@@ -69,87 +48,77 @@ function upstreamTarget(raw: string | undefined): UpstreamTarget | undefined {
   return target;
 }
 
-function upstreamTimeoutMs(values: Parameters<typeof integerFlag>[0]): number {
-  if (values['upstream-timeout'] !== undefined && values.upstream === undefined) throw new UsageError('--upstream-timeout goes with --upstream');
-  return (integerFlag(values, 'upstream-timeout', 1, 3600) ?? 60) * 1000;
+/** A CLI flag's value, or the table's default for it. */
+function own<T>(values: FlagValues, name: string): T {
+  const flag = serveFlag(name);
+  return (flagValue(values, flag) ?? appliedDefault(flag)) as T;
 }
 
-/** Every flag checked here, each failure a one-line UsageError naming the flag (exit 2). */
-export function readServeConfig(argv: string[]): ServeConfig {
-  const { values } = parseFlags(argv, SERVE_FLAGS);
+/** The file flags, read with the CLI's checks (readable, a JSON object of the right kind); the library checks the keys in them. */
+function readFiles(values: FlagValues) {
   const issuersFile = stringFlag(values, 'issuers');
   const issuers = issuersFile === undefined ? undefined : loadIssuersFile(issuersFile);
   // a verifier that only takes tickets needs no key file of its own
   const keysFile = issuers ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
   const keys = keysFile === undefined ? { jwks: { keys: [] }, count: 0 } : loadKeysFile(keysFile);
   const issuerKeyFile = stringFlag(values, 'issuer-key');
-  const issuerOrigin = stringFlag(values, 'issuer-origin');
-  if (issuerOrigin !== undefined && normalizeOrigin(issuerOrigin) === undefined) {
-    throw new UsageError('--issuer-origin must be an http(s) origin such as https://edge.example.com');
-  }
-  if (issuerKeyFile === undefined && (issuerOrigin !== undefined || values['ticket-lifetime'] !== undefined || values['ticket-rate-limit'] !== undefined)) {
+  const issuerKey = issuerKeyFile === undefined ? undefined : loadIssuerKeyFile(issuerKeyFile);
+  return { keysFile, keys, issuers, issuerKey };
+}
+
+/**
+ * Reads the flags into the option objects a library user writes (each flag's row in
+ * serve-flags.ts says where it goes). Checked here: what is the CLI's own — the files, where
+ * to listen, the upstream, flags that need another flag — each failure a one-line UsageError
+ * naming the flag (exit 2). The options are the library's to check (serve.ts).
+ */
+export function readServeConfig(argv: string[]): ServeConfig {
+  const { values } = parseFlags(argv, SERVE_PARSE_OPTIONS);
+  const files = readFiles(values);
+  if (files.issuerKey === undefined && ['issuer-origin', 'ticket-lifetime', 'ticket-rate-limit'].some((name) => values[name] !== undefined)) {
     throw new UsageError('--issuer-origin, --ticket-lifetime and --ticket-rate-limit go with --issuer-key');
   }
-  const rate = integerFlag(values, 'ticket-rate-limit', 0, 1_000_000);
-  const issuer =
-    issuerKeyFile === undefined
-      ? undefined
-      : {
-          key: loadIssuerKeyFile(issuerKeyFile),
-          origin: issuerOrigin,
-          lifetime: integerFlag(values, 'ticket-lifetime', 1, 600),
-          rateLimit: rate === 0 ? (false as const) : rate,
-        };
-  const trusted = listFlag(values, 'trusted-proxies') ?? [];
-  const trustedRanges = trustFlag(trusted, 'trusted-proxies').ranges;
+  const options: Record<string, unknown> = {};
+  for (const flag of SERVE_FLAG_TABLE) {
+    if (flag.option === undefined || flag.kind === 'file') continue;
+    const value = flagValue(values, flag);
+    if (value !== undefined) setOption(options, flag.option, value);
+  }
+  setOption(options, 'keys', files.keys.jwks);
+  if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
+  if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey);
+  const { cors, ...verifier } = options as Omit<IpStampPluginOptions, 'replayStore'> & { cors?: CorsAnswerOptions };
+
+  let trustedRanges: readonly string[];
+  try {
+    // the PROXY layer's trust, compiled by the library as the verifier compiles it
+    trustedRanges = compileTrust(verifier.trustedProxies).ranges;
+  } catch (error) {
+    throw optionErrorAsUsage(error, values) ?? error;
+  }
   const proxyProtocol = values['proxy-protocol'] === true;
   if (proxyProtocol && trustedRanges.length === 0) {
     throw new UsageError('--proxy-protocol needs --trusted-proxies (the peers allowed to send a PROXY header)');
   }
-  const forwardedHeader = stringFlag(values, 'forwarded-header');
-  if (forwardedHeader !== undefined && !HEADER_NAME.test(forwardedHeader)) throw new UsageError('--forwarded-header must be an HTTP header name');
-  const protoHeader = choiceFlag(values, 'proto-header', ['x-forwarded-proto', 'forwarded', 'none'] as const);
-  const origins = listFlag(values, 'origin')?.map((o) => {
-    const normalized = normalizeOrigin(o);
-    if (normalized === undefined) throw new UsageError('--origin must be an http(s) origin such as https://api.example.com');
-    return normalized;
-  });
-  const corsOrigins = (listFlag(values, 'cors-origin') ?? []).map((o) => {
-    const normalized = normalizeOrigin(o);
-    if (normalized === undefined) throw new UsageError('--cors-origin must be the origin of a page, such as https://app.example.com (no path, no *)');
-    return normalized;
-  });
-  const verifier: Omit<IpStampPluginOptions, 'replayStore'> = {
-    keys: keys.jwks,
-    trustedProxies: trusted,
-    forwardedHeader,
-    protoHeader: protoHeader === 'none' ? false : protoHeader,
-    maxAge: integerFlag(values, 'max-age', 1, 86_400),
-    skew: integerFlag(values, 'skew', 0, 86_400),
-    onMismatch: choiceFlag(values, 'on-mismatch', ['reject', 'flag'] as const),
-    onUnverifiable: choiceFlag(values, 'on-unverifiable', ['accept', 'reject'] as const),
-    requireBodyDigest: values['require-body-digest'] === true,
-    onStoreError: choiceFlag(values, 'on-store-error', ['reject', 'accept'] as const),
-    origins,
-    issuers: issuers?.issuers,
-    issuer,
-  };
+  const upstream = upstreamTarget(stringFlag(values, 'upstream'));
+  if (values['upstream-timeout'] !== undefined && upstream === undefined) throw new UsageError('--upstream-timeout goes with --upstream');
   return {
-    host: stringFlag(values, 'host') ?? '127.0.0.1',
-    port: integerFlag(values, 'port', 0, 65_535) ?? 8080,
-    keysFile: keysFile ?? '(none: tickets only)',
-    keyCount: keys.count,
-    issuerCount: issuers?.count ?? 0,
-    issuing: issuer !== undefined,
-    storeTimeoutMs: integerFlag(values, 'store-timeout', 1, 60_000),
+    host: own(values, 'host'),
+    port: own(values, 'port'),
+    keysFile: files.keysFile ?? '(none: tickets only)',
+    keyCount: files.keys.count,
+    issuerCount: files.issuers?.count ?? 0,
+    issuing: files.issuerKey !== undefined,
+    storeTimeoutMs: own(values, 'store-timeout'),
     verifier,
+    cors: cors ?? { origins: [] },
     trustedRanges,
     proxyProtocol,
-    replayStore: stringFlag(values, 'replay-store') ?? 'memory',
-    upstream: upstreamTarget(stringFlag(values, 'upstream')),
-    upstreamTimeoutMs: upstreamTimeoutMs(values),
-    corsOrigins,
-    bodyLimit: integerFlag(values, 'body-limit', 0, 1 << 30) ?? 1_048_576,
-    logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? 'info',
+    replayStore: own(values, 'replay-store'),
+    upstream,
+    upstreamTimeoutMs: own<number>(values, 'upstream-timeout') * 1000,
+    bodyLimit: own(values, 'body-limit'),
+    logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? own(values, 'log-level'),
+    flags: values,
   };
 }

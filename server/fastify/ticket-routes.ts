@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
-import { createTicketIssuer, type TicketIssuer } from '../issuer/issuer.js';
+import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';
@@ -10,13 +10,7 @@ import { sendProblem } from './problem.js';
 import { verifyInputOf } from './verify-hook.js';
 
 /** The `issuer` plugin option: serve tickets (PROTOCOL.md §7.1) from this verifier. */
-export interface IssuerPluginOptions {
-  /** The issuer's private ES256 or EdDSA JWK, with kid. */
-  key: Record<string, unknown>;
-  /** The public origin written as `iss`. Default: the origin the client's proof was bound to. */
-  origin?: string;
-  /** Ticket lifetime in seconds. Default 300, at most 600. */
-  lifetime?: number;
+export interface IssuerPluginOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
   /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
   rateLimit?: number | false;
 }
@@ -26,6 +20,16 @@ function checkIssuerOptions(options: unknown): asserts options is IssuerPluginOp
   const { rateLimit: limit } = options as IssuerPluginOptions;
   if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
     throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
+  }
+}
+
+/** The issuer's TypeError names the plugin option the user wrote: `issuer.lifetime`, not `lifetime`. */
+function issuerNamedInErrors(create: () => TicketIssuer): TicketIssuer {
+  try {
+    return create();
+  } catch (error) {
+    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
+    throw error;
   }
 }
 
@@ -42,9 +46,9 @@ export function registerTicketRoutes(
   metrics: IpStampMetrics,
 ): TicketIssuer {
   checkIssuerOptions(options);
-  const issuer = createTicketIssuer({
+  const issuer = issuerNamedInErrors(() => createTicketIssuer({
     key: options.key,
-    issuer: options.origin,
+    origin: options.origin,
     lifetime: options.lifetime,
     replayStore: compiledOptionsOf(verifier).replayStore,
     trustedProxies: verifierOptions.trustedProxies,
@@ -54,7 +58,7 @@ export function registerTicketRoutes(
     maxAge: verifierOptions.maxAge,
     skew: verifierOptions.skew,
     now: verifierOptions.now,
-  });
+  }));
   const limit = options.rateLimit ?? 30;
   const observedKey = (request: FastifyRequest): string => {
     const hints = verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });

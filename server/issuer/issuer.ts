@@ -28,8 +28,8 @@ export interface TicketIssuerOptions
   extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'> {
   /** The issuer's private ES256 or EdDSA JWK, with kid. */
   key: Record<string, unknown>;
-  /** The issuer's public origin, written as `iss`. Default: the request's Host header. */
-  issuer?: string;
+  /** The issuer origin, written as `iss`. Default: the origin the client's proof was bound to (a pinned origin, else Host's). */
+  origin?: string;
   /** Ticket lifetime in seconds. Default 300, at most 600. */
   lifetime?: number;
   /** Where proof (thumbprint, jti) pairs are remembered: proofs are single use too. */
@@ -54,8 +54,10 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TICKET_LIFETIME) {
     throw new TypeError(`lifetime must be a whole number of seconds from 1 to ${MAX_TICKET_LIFETIME}`);
   }
-  const configuredIss = options.issuer === undefined ? undefined : normalizeOrigin(options.issuer);
-  if (options.issuer !== undefined && !configuredIss) throw new TypeError('issuer must be an origin like https://edge.example.com');
+  // renamed in 0.x: an old `issuer` would otherwise be ignored, and iss silently follow Host
+  if (Object.hasOwn(options, 'issuer')) throw new TypeError('issuer is now called origin (the issuer origin written as iss)');
+  const configuredIss = options.origin === undefined ? undefined : normalizeOrigin(options.origin);
+  if (options.origin !== undefined && !configuredIss) throw new TypeError('origin must be an http(s) origin like https://edge.example.com');
   // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks
   const opts = compileOptions({ ...options, keys: { keys: [] } });
   const header = Buffer.from(JSON.stringify({ alg: key.alg, typ: TICKET_TYP, kid: key.kid })).toString('base64url');

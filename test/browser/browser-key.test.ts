@@ -44,7 +44,7 @@ describe('generateStampKey (WebCrypto)', () => {
 
     it(`${alg}: works as a TicketKey: an issuer accepts its ticket request proof`, async () => {
       const key = await generateStampKey({ alg });
-      const issuer = createTicketIssuer({ key: await issuerJwk(), issuer: 'https://edge.test', origins: ['https://edge.test'], replayStore: new MapReplayStore() });
+      const issuer = createTicketIssuer({ key: await issuerJwk(), origin: 'https://edge.test', origins: ['https://edge.test'], replayStore: new MapReplayStore() });
       const proof = await createTicketRequestProof(key, 'https://edge.test/.well-known/ipstamp/ticket');
       const result = await issuer.issue({
         method: 'POST',

@@ -135,6 +135,11 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
       () => ['--keys', scratch.file('short.json', { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] })],
       /^ipstamp serve: --keys .*short\.json: keys\.keys\[0\]: HMAC secret must be at least 32 bytes$/,
     ],
+    // checked by the library (compileOptions), its TypeError told in the flag's name
+    ['a bad policy', () => ['--keys', keysFile, '--on-mismatch', 'ignore'], /^ipstamp serve: --on-mismatch must be one of reject, flag$/],
+    ['a bad max age', () => ['--keys', keysFile, '--max-age', '0'], /^ipstamp serve: --max-age must be a whole number of seconds from 1 to 86400, got 0$/],
+    ['a bad origin', () => ['--keys', keysFile, '--origin', 'api.example.com'], /^ipstamp serve: --origin: each must be an http\(s\) origin/],
+    ['a bad header name', () => ['--keys', keysFile, '--forwarded-header', 'x forwarded'], /^ipstamp serve: --forwarded-header must be an HTTP header name$/],
   ];
   for (const [what, args, message] of spawned) {
     it(what, async () => {
@@ -155,10 +160,6 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
     ['an empty JWK Set', () => ['--keys', scratch.file('empty.json', { keys: [] })], /: the JWK Set holds no keys$/],
     ['a bad port', () => ['--keys', keysFile, '--port', '70000'], /^--port must be a whole number from 0 to 65535, got 70000$/],
     ['a bad CIDR', () => ['--keys', keysFile, '--trusted-proxies', '10.0.0.0/99'], /^--trusted-proxies: invalid CIDR prefix in "10\.0\.0\.0\/99"$/],
-    ['a bad policy', () => ['--keys', keysFile, '--on-mismatch', 'ignore'], /^--on-mismatch must be one of reject, flag$/],
-    ['a bad max age', () => ['--keys', keysFile, '--max-age', '0'], /^--max-age must be a whole number from 1 to 86400, got 0$/],
-    ['a bad origin', () => ['--keys', keysFile, '--origin', 'api.example.com'], /^--origin must be an http\(s\) origin/],
-    ['a bad header name', () => ['--keys', keysFile, '--forwarded-header', 'x forwarded'], /^--forwarded-header must be an HTTP header name$/],
     ['an upstream with a query', () => ['--keys', keysFile, '--upstream', 'http://127.0.0.1:1/api?x=1'], /^--upstream must be an http\(s\) URL/],
     ['an upstream with credentials', () => ['--keys', keysFile, '--upstream', 'http://user:pw@127.0.0.1:1/'], /^--upstream must be an http\(s\) URL/],
     ['an upstream timeout without an upstream', () => ['--keys', keysFile, '--upstream-timeout', '5'], /^--upstream-timeout goes with --upstream/],

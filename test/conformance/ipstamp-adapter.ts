@@ -87,7 +87,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
     const issuer = vector.issuer!;
     const ticketIssuer = createTicketIssuer({
       key: issuer.key,
-      ...(issuer.iss === undefined ? {} : { issuer: issuer.iss }),
+      ...(issuer.iss === undefined ? {} : { origin: issuer.iss }),
       lifetime: issuer.lifetime,
       maxAge: options.maxAge,
       skew: options.skew,

@@ -44,7 +44,7 @@ beforeAll(async () => {
   });
   servers.push(issuerServer);
   issuerUrl = await listen(issuerServer);
-  issuer = createTicketIssuer({ key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' }, issuer: issuerUrl, replayStore: new MapReplayStore() });
+  issuer = createTicketIssuer({ key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' }, origin: issuerUrl, replayStore: new MapReplayStore() });
 
   // the API sits behind a hop it trusts (loopback): it cannot see the client, the ticket can
   const api = createVerifierCore({ keys: { keys: [] }, issuers: { [issuerUrl]: issuer.jwks }, replayStore: new MapReplayStore(), trustedProxies: 'loopback' });

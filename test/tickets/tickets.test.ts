@@ -36,7 +36,7 @@ beforeAll(async () => {
   issuerJwk = { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'ES256' };
   const other = await generateKeyPair('ES256', { extractable: true });
   otherIssuerJwk = { ...(await exportJWK(other.privateKey)), kid: 'edge-1', alg: 'ES256' };
-  issuer = createTicketIssuer({ key: issuerJwk, issuer: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+  issuer = createTicketIssuer({ key: issuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
   es = await clientKey('ES256');
   ed = await clientKey('EdDSA');
 });
@@ -130,6 +130,12 @@ describe('issuer (PROTOCOL §7.1)', () => {
     expect(() => createTicketIssuer({ key: { kty: 'oct', k: 'x', kid: 'a', alg: 'HS256' }, replayStore: new MapReplayStore() })).toThrow(TypeError);
     expect(() => createTicketIssuer({ key: issuerJwk, lifetime: 601, replayStore: new MapReplayStore() })).toThrow(/lifetime/);
   });
+
+  it('the issuer origin is the option origin: a bad one, or the old name issuer, is refused naming it', () => {
+    expect(() => createTicketIssuer({ key: issuerJwk, origin: 'edge.example', replayStore: new MapReplayStore() })).toThrow(/^origin must be an http\(s\) origin/);
+    const renamed = { key: issuerJwk, issuer: EDGE, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
+    expect(() => createTicketIssuer(renamed)).toThrow(new TypeError('issuer is now called origin (the issuer origin written as iss)'));
+  });
 });
 
 describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
@@ -175,7 +181,7 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
   it.each([
     ['altered ticket', async (t: string) => { const [h, p, s] = t.split('.'); const c = JSON.parse(Buffer.from(p!, 'base64url').toString()); c.ip = '203.0.113.9'; return `${h}.${Buffer.from(JSON.stringify(c)).toString('base64url')}.${s}`; }],
     ['ticket from an unknown issuer', async () => {
-      const rogue = createTicketIssuer({ key: otherIssuerJwk, issuer: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+      const rogue = createTicketIssuer({ key: otherIssuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
       const r = await getTicket(es, {}, rogue);
       return r.ok ? r.ticket : '';
     }],

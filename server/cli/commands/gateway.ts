@@ -1,8 +1,6 @@
 import { UsageError } from '../usage-error.js';
-import { run as serve, usage as serveUsage } from './serve.js';
-
-/** serve's option lines, from its first `--flag` on: one table, two doors. */
-const optionLines = serveUsage.slice(serveUsage.indexOf('\n  --') + 1);
+import { serveOptionLines } from '../serve-flags.js';
+import { run as serve } from './serve.js';
 
 export const usage = `Usage: ipstamp gateway --upstream URL --keys FILE [options]
 
@@ -26,7 +24,8 @@ upstream-timeout (504). GET /.well-known/ipstamp/ready answers 200 for health ch
 once SIGTERM came; SIGTERM lets requests in flight finish, then exits.
 
 Options (the same as ipstamp serve, --upstream required):
-${optionLines}`;
+${serveOptionLines()}
+`;
 
 export async function run(argv: string[]): Promise<number> {
   if (!argv.some((arg) => arg === '--upstream' || arg.startsWith('--upstream='))) {

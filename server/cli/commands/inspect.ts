@@ -1,7 +1,7 @@
 import { REASON_STATUS } from '../../../shared/reasons.js';
 import { compileKeySource } from '../../verify/key-source.js';
 import { integerFlag, stringFlag } from '../flag-values.js';
-import { loadKeysFile } from '../load-keys.js';
+import { compiledFromFile, loadKeysFile } from '../load-keys.js';
 import { parseFlags } from '../parse-flags.js';
 import { inspectStamp, stampFromPaste, type StampInspection } from '../stamp-inspection.js';
 import { UsageError } from '../usage-error.js';
@@ -108,9 +108,11 @@ export async function run(argv: string[]): Promise<number> {
   const { token } = pasted;
   const keysFile = stringFlag(values, 'keys');
   const keys = keysFile === undefined ? undefined : loadKeysFile(keysFile);
+  // compiled once, by the verifier's own key source; its TypeError names the flag and file
+  const keySource = keys && compiledFromFile('--keys', keysFile!, () => compileKeySource(keys.jwks));
   const nowMs = Date.now();
   const report = await inspectStamp(token, {
-    ...(keys && { keySource: compileKeySource(keys.jwks), keysLabel: keysFile }),
+    ...(keySource && { keySource, keysLabel: keysFile }),
     nowMs,
     maxAge: integerFlag(values, 'max-age', 1, 86_400) ?? 30,
     skew: integerFlag(values, 'skew', 0, 86_400) ?? 5,

@@ -9,6 +9,7 @@ import { registerReadiness, type Drain } from '../readiness.js';
 import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
+import { optionErrorAsUsage, serveOptionLines } from '../serve-flags.js';
 import { answerServiceErrorsAsProblems } from '../service-refusals.js';
 import { registerUpstreamProxy } from '../upstream-proxy.js';
 import { describeUpstream } from '../upstream-target.js';
@@ -23,43 +24,7 @@ GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 
 SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
 in flight, then exits.
 
-  --keys FILE                 JWK Set of client keys (required unless --issuers is given)
-  --host HOST                 address to listen on (default 127.0.0.1)
-  --port PORT                 port (default 8080; 0 = any free port, printed at start)
-  --trusted-proxies CIDRS     your proxies: CIDRs or loopback/private/linklocal/uniquelocal,
-                              comma-separated or repeated
-  --proxy-protocol            read a PROXY v1/v2 header from trusted proxies (they must send
-                              one); other peers are served plain HTTP
-  --forwarded-header NAME     the one forwarding header your proxies write (default x-forwarded-for)
-  --proto-header NAME|none    where your proxies write the client's scheme: x-forwarded-proto or
-                              forwarded (default: forwarded with --forwarded-header forwarded, else
-                              x-forwarded-proto); a PROXY v2 SSL TLV comes first
-  --max-age S                 stamp lifetime in seconds (default 30)
-  --skew S                    clock skew tolerated in seconds (default 5)
-  --on-mismatch reject|flag   attested ip disagrees with the network (default reject)
-  --on-unverifiable accept|reject   network cannot tell (default reject)
-  --require-body-digest       refuse stamps without cdg
-  --origin URL                public origin(s) htu may name (default: the Host header)
-  --replay-store SPEC         where used stamps are remembered: memory (default) or
-                              redis://HOST:PORT[/DB], shared by every instance
-  --store-timeout MS          longest wait for the replay store (default 200 for Redis)
-  --on-store-error reject|accept   replay store down: 503 (default) or accept UNCHECKED
-  --issuer-key FILE           also issue tickets (PROTOCOL §7), signed with this private
-                              ES256/EdDSA JWK; publishes /.well-known/ipstamp/issuer-jwks
-  --issuer-origin URL         the iss written into tickets (default: the origin the proof names)
-  --ticket-lifetime S         ticket lifetime in seconds (default 300, at most 600)
-  --ticket-rate-limit N       ticket requests per observed address per minute (default 30; 0 = off)
-  --issuers FILE              ticket issuers to trust: {"https://edge.example": <JWK Set> | "<jwks URL>"}
-  --upstream URL              forward accepted requests to this http(s) URL; a path is a base
-                              (http://127.0.0.1:9000/api sends /x to /api/x)
-  --upstream-timeout S        longest wait for the upstream to connect, answer, or send the
-                              next body chunk, else 504 upstream-timeout (default 60)
-  --cors-origin URL           a page origin that may call from another origin (repeatable):
-                              serve answers CORS preflights itself and adds the CORS headers
-                              to every answer, refusals too. Preflights are never verified;
-                              without this flag, --upstream forwards them (no attested address)
-  --body-limit BYTES          largest body read (default 1048576; with --upstream only cdg bodies are read)
-  --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
+${serveOptionLines()}
 `;
 
 function verdictBody(verdict: Verdict | null): Record<string, unknown> {
@@ -156,7 +121,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     answerServiceErrorsAsProblems(app);
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
-    if (config.corsOrigins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, { origins: config.corsOrigins });
+    if (config.cors.origins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, config.cors);
     await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
     const drain = registerReadiness(app);
     if (config.upstream) {
@@ -176,6 +141,9 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     stopped?.cancel();
     await app.close().catch(() => undefined);
     await closeStore();
+    // the library checked the options the flags made: a refused one is told by its flag (exit 2)
+    const usage = optionErrorAsUsage(error, config.flags);
+    if (usage) throw usage;
     const code = (error as { code?: unknown }).code;
     process.stderr.write(`ipstamp ${command}: cannot start: ${typeof code === 'string' ? `${code} ` : ''}${(error as Error).message}\n`);
     return 1;
