@@ -1,5 +1,5 @@
 /** The network hints (PROTOCOL.md §4): PROXY protocol, forwarding headers, trust, the observed walk. */
-export { collectHints, type HintLayer, type HintSources, type NetworkHints } from './collect.js';
+export { collectHints, type HintLayer, type HintSources, type CollectedHints } from './collect.js';
 export { parseForwarded, forwardedForOf, forwardedProtoOf } from './forwarded.js';
 export {
   forwardedScheme,
