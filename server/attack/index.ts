@@ -5,7 +5,8 @@ export { formatReportText } from './report-text.js';
 export { formatReportMarkdown } from './report-markdown.js';
 export { encodeProxyV1, encodeProxyV2, type ProxyEndpointSpec } from './proxy-header-bytes.js';
 export { tokenTamper, type TokenTamper } from './token-tamper.js';
-export type { IssuedTicket, TicketTools, TicketSigner } from './ticket-tools.js';
+export type { IssuedTicket, TicketTools, TicketSigner, TicketStampOptions, TicketProofOptions } from './ticket-tools.js';
+export type { TicketSigningKey } from './ticket-keys.js';
 export type { TicketBudget } from './ticket-budget.js';
 export type {
   Attack,
@@ -18,11 +19,15 @@ export type {
   Expectation,
   ExpectedReason,
   HttpAttackRequest,
+  HttpOptions,
   Outcome,
+  PublicKeyForms,
   RawAttackRequest,
   RawConnection,
   ResultVerdict,
   RunVerdict,
+  SignOptions,
+  StampOptions,
   TicketRequestBudget,
   TicketRequestCost,
 } from './types.js';
