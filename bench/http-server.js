@@ -35,7 +35,7 @@ async function build() {
   const alg = variant.includes('es256') ? 'es256' : variant.includes('eddsa') ? 'eddsa' : 'hs256';
   let replayStore;
   if (variant.endsWith('redis')) {
-    const { RedisReplayStore } = await import('../dist/server/stores/redis.js');
+    const { RedisReplayStore } = await import('../dist/server/redis.js');
     replayStore = new RedisReplayStore(redisUrl);
   }
   const app = Fastify({ logger: false });

@@ -42,7 +42,7 @@ export async function startRedis() {
 
 /** Round trip of the store's own command (SET NX PX) through ioredis, µs, median of sequential calls. */
 export async function redisRoundTripUs(url, count = 5_000) {
-  const { RedisReplayStore } = await import('../dist/server/stores/redis.js');
+  const { RedisReplayStore } = await import('../dist/server/redis.js');
   const store = new RedisReplayStore(url);
   const times = [];
   for (let i = 0; i < count; i++) {

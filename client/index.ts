@@ -4,7 +4,16 @@ export { importSigningKey, type StampKeyInput, type SigningKey } from './signing
 export { sha256Base64url, type BodyInput } from './body-digest.js';
 export { IpStampError, isIpStampError } from '../shared/errors.js';
 export type { Reason } from '../shared/reasons.js';
-export { createStampedFetch, type StampedFetch, type StampedFetchOptions } from './stamped-fetch.js';
+export {
+  createStampedFetch,
+  type StampedFetch,
+  type StampedFetchOptions,
+  type AddressFetchOptions,
+  type EchoFetchOptions,
+  type TicketFetchOptions,
+  type AddressLiteral,
+} from './stamped-fetch.js';
+export type { TicketKey } from './ticket-proof.js';
 export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';
 export { cachedAddress, type RefreshableAddressSource, type CachedAddressOptions } from './cached-address.js';

@@ -1,11 +1,16 @@
-import { resolveNodeAddressOption, type NodeAddressOption, type SocketSettings } from './node-address-option.node.js';
+import { resolveNodeAddressOption, type SocketSettings } from './node-address-option.node.js';
 import type { ResponseLike } from './fetch-like.js';
-import { createStampedFetch as createUniversalStampedFetch, type StampedFetch, type StampedFetchOptions } from './stamped-fetch.js';
+import { createStampedFetch as createUniversalStampedFetch, type AddressFetchOptions, type StampedFetch, type StampedFetchOptions } from './stamped-fetch.js';
 
-export interface NodeStampedFetchOptions<R extends ResponseLike = Response> extends Omit<StampedFetchOptions<R>, 'ip'>, SocketSettings {
-  /** Everything the universal entry takes, plus `'socket'`: the local address of a TCP connection to each target. */
-  ip: NodeAddressOption;
+/** `ip: 'socket'`: the local address of a TCP connection to each target (Node only). */
+export interface SocketFetchOptions<R extends ResponseLike = Response> extends Omit<AddressFetchOptions<R>, 'ip'>, SocketSettings {
+  ip: 'socket';
 }
+
+/** Everything the universal entry takes, plus `ip: 'socket'` with its settings (which belong to it alone). */
+export type NodeStampedFetchOptions<R extends ResponseLike = Response> =
+  | (StampedFetchOptions<R> & { localAddress?: undefined; socketTtlMs?: undefined })
+  | SocketFetchOptions<R>;
 
 /** `createStampedFetch` with `ip: 'socket'` available (Node only). */
 export function createStampedFetch<R extends ResponseLike = Response>(options: NodeStampedFetchOptions<R>): StampedFetch<R> {
@@ -16,5 +21,5 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: N
   }
   // Throws the TypeError for socket settings given without ip: 'socket'.
   const ip = resolveNodeAddressOption(options.ip, { now: options.now }, { localAddress, socketTtlMs });
-  return createUniversalStampedFetch({ ...rest, ip });
+  return createUniversalStampedFetch({ ...rest, ip } as StampedFetchOptions<R>);
 }

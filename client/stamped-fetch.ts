@@ -4,33 +4,64 @@ import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './f
 import { isBadTicketResponse, isIpMismatchResponse } from './ip-mismatch.js';
 import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
-import { staticAddress } from './address-source.js';
+import { staticAddress, type AddressSource } from './address-source.js';
+import type { PerOriginAddress } from './per-origin-address.js';
 import { prepareBody } from './request-body.js';
 import { createRequestStamper, stampedAddress } from './request-stamper.js';
 import type { StampKeyInput } from './signing-key.js';
 
-export interface StampedFetchOptions<R extends ResponseLike = Response> {
-  /** The signing key. With `ip: 'ticket'`, an asymmetric key with its `publicJwk` (e.g. from `generateStampKey`). */
-  key: StampKeyInput | (TicketKey & Partial<StampKeyInput>);
-  /**
-   * The address to sign: a literal (`'203.0.113.7'`), `'echo'` (learned from each target's
-   * `/.well-known/ipstamp`), `'ticket'` (attested by `issuer`, PROTOCOL.md §7), an
-   * `AddressSource`, or a `PerOriginAddress`.
-   */
-  ip: AddressOption | 'ticket';
-  /** With `ip: 'ticket'`: the issuer's origin or its ticket endpoint. */
-  issuer?: string | URL;
+interface FetchOptionsBase<R extends ResponseLike> {
   /** Sign a SHA-256 of the body (`cdg`). Stream bodies then fail with `ERR_IPSTAMP_BODY_NOT_DIGESTIBLE`. */
   bodyDigest?: boolean;
-  /** With `ip: 'echo'`: one echo endpoint for every target instead of each origin's own. */
-  echoUrl?: string | URL;
-  /** With `ip: 'echo'`: how long a learned address is reused. Default 5 minutes. */
-  echoTtlMs?: number;
-  /** The fetch to wrap (and to ask the echo endpoint with). Default: the global fetch. */
+  /** The fetch to wrap (and to ask the echo endpoint or the issuer with). Default: the global fetch. */
   fetch?: FetchLike<R>;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
+
+/**
+ * An address written in the code: an IPv4 dotted quad or an IPv6 address (checked at run
+ * time). A `string` from configuration is no `AddressLiteral`: pass `staticAddress(value)`, so
+ * that `'echo'` or `'ticket'` read from a file can never pick a mode by accident.
+ */
+export type AddressLiteral = `${number}.${number}.${number}.${number}` | `${string}:${string}`;
+
+/** `ip` names the address itself: a literal, an `AddressSource`, or a `PerOriginAddress`. */
+export interface AddressFetchOptions<R extends ResponseLike = Response> extends FetchOptionsBase<R> {
+  key: StampKeyInput;
+  ip: AddressLiteral | AddressSource | PerOriginAddress;
+  issuer?: undefined;
+  echoUrl?: undefined;
+  echoTtlMs?: undefined;
+}
+
+/** `ip: 'echo'`: the address each target's `/.well-known/ipstamp` reports. */
+export interface EchoFetchOptions<R extends ResponseLike = Response> extends FetchOptionsBase<R> {
+  key: StampKeyInput;
+  ip: 'echo';
+  /** One echo endpoint for every target instead of each origin's own. */
+  echoUrl?: string | URL;
+  /** How long a learned address is reused. Default 5 minutes. */
+  echoTtlMs?: number;
+  issuer?: undefined;
+}
+
+/** `ip: 'ticket'`: the address an issuer attests (PROTOCOL.md §7). */
+export interface TicketFetchOptions<R extends ResponseLike = Response> extends FetchOptionsBase<R> {
+  /** An asymmetric key (ES256, EdDSA) with its `publicJwk`, e.g. from `generateStampKey`. */
+  key: TicketKey | (TicketKey & StampKeyInput);
+  ip: 'ticket';
+  /** The issuer's origin or its ticket endpoint. */
+  issuer: string | URL;
+  echoUrl?: undefined;
+  echoTtlMs?: undefined;
+}
+
+/**
+ * The options of `createStampedFetch`, one shape per address mode (`ip`): what only one mode
+ * reads (`issuer`, `echoUrl`, `echoTtlMs`) does not type-check with another.
+ */
+export type StampedFetchOptions<R extends ResponseLike = Response> = AddressFetchOptions<R> | EchoFetchOptions<R> | TicketFetchOptions<R>;
 
 export type StampedFetch<R extends ResponseLike = Response> = (input: string | URL | Request, init?: RequestInit) => Promise<R>;
 
@@ -90,14 +121,14 @@ export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; 
 }
 
 /** With a ticket, the stamp's kid is the key's thumbprint and its ip, obs and tth come from the ticket. */
-function ticketMode<R extends ResponseLike>(options: StampedFetchOptions<R>, fetchFn: FetchLike<R>) {
+function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>) {
   const key = options.key as TicketKey & { key?: TicketKey['privateKey'] };
   const privateKey = key.privateKey ?? key.key;
   if (typeof key.publicJwk !== 'object' || key.publicJwk === null || privateKey === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
     throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
   }
   const ticketKey: TicketKey = { privateKey, publicJwk: key.publicJwk, alg: key.alg };
-  const holder = createTicketHolder({ issuer: options.issuer!, key: ticketKey, fetch: fetchFn as FetchLike<ResponseLike>, now: options.now });
+  const holder = createTicketHolder({ issuer: options.issuer, key: ticketKey, fetch: fetchFn as FetchLike<ResponseLike>, now: options.now });
   const stamper = ticketKid(ticketKey.publicJwk).then((kid) =>
     createRequestStamper({ key: { key: privateKey as CryptoKey, kid, alg: ticketKey.alg }, bodyDigest: options.bodyDigest, now: options.now }),
   );
@@ -146,7 +177,7 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
 }
 
 /** `ip: 'ticket'`: every request carries the ticket and a stamp bound to it; on `bad-ticket`, one new ticket and one retry. */
-function ticketFetch<R extends ResponseLike>(options: StampedFetchOptions<R>, fetchFn: FetchLike<R>): StampedFetch<R> {
+function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>): StampedFetch<R> {
   const { holder, stamper } = ticketMode(options, fetchFn);
   return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
     const request = isRequestLike(input) ? input : undefined;

@@ -29,6 +29,7 @@ export {
   type StampClaims,
   type ObservationSource,
 } from './schema.js';
+export type { ClientPublicJwk, TicketResponse } from './ticket-schema.js';
 export { normalizeHtu, normalizeOrigin } from './htu.js';
 export { encodeBase64url, decodeBase64url } from './base64url.js';
 export { parseStrictJsonObject } from './strict-json.js';

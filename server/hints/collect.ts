@@ -17,7 +17,7 @@ export interface HintSources {
 
 export type HintLayer = 'l3' | 'l4' | 'l7';
 
-export interface NetworkHints {
+export interface CollectedHints {
   /** Canonical socket peer; undefined when it is unknown (socket gone, or an unspecified address). */
   readonly l3?: string;
   /** The PROXY header's source, present only when l3 is a trusted proxy and the header named one. */
@@ -47,7 +47,7 @@ function readerFor(spec: ForwardingHeaderReader | string | undefined): Forwardin
  * The hints of one request, from plain data (PROTOCOL.md §4). l4 counts only when l3 is
  * trusted; l7 only when the immediate peer — l4 if present, else l3 — is trusted. Pure.
  */
-export function collectHints(sources: HintSources): NetworkHints {
+export function collectHints(sources: HintSources): CollectedHints {
   const { trust } = sources;
   const l3 = typeof sources.l3 === 'string' ? hintAddress(sources.l3) : undefined;
   const l3Trusted = l3 !== undefined && trust.contains(l3);

@@ -1,6 +1,6 @@
 import { Agent, request, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectHints, type NetworkHints } from '../../server/hints/collect.js';
+import { collectHints, type CollectedHints } from '../../server/hints/collect.js';
 import { headerInstances } from '../../server/hints/forwarding-header.js';
 import { createProxyProtocolServer, proxyHeaderOf } from '../../server/hints/proxy-connection.js';
 import { compileTrust } from '../../server/hints/trust.js';
@@ -19,7 +19,7 @@ const CLIENT = '127.0.0.5';
 const trust = compileTrust(['127.0.0.1']);
 
 interface Answer {
-  hints: NetworkHints;
+  hints: CollectedHints;
   proxy: { version: number; family: string; crc32c?: string; uniqueId?: string } | null;
   peerPort: number;
 }

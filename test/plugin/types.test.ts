@@ -8,11 +8,11 @@ const root = resolve(import.meta.dirname, '../..');
 
 /**
  * The augmentation (`request.ipStamp`, `config.ipstamp`, `fastify.ipstamp`) must reach an app
- * through `ipstamp/server` as built — types/consumer.ts is such an app. vitest alone does not
+ * through `ipstamp/fastify` as built — types/consumer.ts is such an app. vitest alone does not
  * type-check, so this runs the compiler on it.
  */
 describe('shipped Fastify type augmentation', () => {
-  it('an app importing ipstamp/server sees request.ipStamp, route config and fastify.ipstamp with their types', () => {
+  it('an app importing ipstamp/fastify sees request.ipStamp, route config and fastify.ipstamp with their types', () => {
     // dist/ is fresh under `npm test` (pretest builds); a direct vitest run needs `npx tsc -p tsconfig.json` first
     expect(existsSync(resolve(root, 'dist/server/index.d.ts')), 'dist/ is missing: run npm run build').toBe(true);
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

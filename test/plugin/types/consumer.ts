@@ -1,5 +1,5 @@
 /**
- * Compiled by types.test.ts against the BUILT package (`ipstamp/server` → dist/*.d.ts), the
+ * Compiled by types.test.ts against the BUILT package (`ipstamp/fastify` → dist/*.d.ts), the
  * way an app sees it. Every line either must compile or carries @ts-expect-error: if the
  * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
  */

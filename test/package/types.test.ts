@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Entry, EntrySurface } from './public-surface.js';
+
+/**
+ * Type tests against the BUILT package, resolved through package.json's exports map the way a
+ * user's compiler resolves `ipstamp/…`. vitest alone does not type-check, so this runs tsc.
+ */
+const root = resolve(import.meta.dirname, '../..');
+// inside the package folder, so `ipstamp/…` resolves to this package (self-reference)
+const scratch = mkdtempSync(join(root, '.types-consumer-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function compile(files: string[]): string {
+  const tsconfig = {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      lib: ['ES2023', 'DOM'],
+      types: ['node'],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      verbatimModuleSyntax: true,
+    },
+    files,
+  };
+  writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify(tsconfig));
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(scratch, 'tsconfig.json')], { cwd: root, encoding: 'utf8' });
+    return '';
+  } catch (error) {
+    return String((error as { stdout?: string }).stdout ?? error);
+  }
+}
+
+describe('the package as a TypeScript user sees it', () => {
+  it('dist/ is built (npm test builds first; a direct vitest run needs `npx tsc -p tsconfig.json`)', () => {
+    expect(existsSync(join(root, 'dist/server/index.d.ts'))).toBe(true);
+  });
+
+  it('every name of public-surface.json imports by its entry, and StampedFetchOptions refuses what no mode reads', () => {
+    // One consumer names every export of every entry (the export test keeps that list equal
+    // to the package, and every type reachable from it exported); tsc fails on a name an
+    // entry does not give. types/stamped-fetch.ts holds the @ts-expect-error cases.
+    const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
+    const lines = Object.entries(surface).flatMap(([entry, { values, types }], i) => [
+      `import type { ${types.map((name) => `${name} as entry${i}_${name}`).join(', ')} } from '${entry}';`,
+      `export type { ${types.map((name) => `entry${i}_${name}`).join(', ')} };`,
+      `import * as entry${i} from '${entry}';`,
+      `export const entry${i}Values = [${values.map((name) => `entry${i}[${JSON.stringify(name)}]`).join(', ')}];`,
+    ]);
+    writeFileSync(join(scratch, 'every-name.ts'), `${lines.join('\n')}\n`);
+    const output = compile(['every-name.ts', join(import.meta.dirname, 'types/stamped-fetch.ts')]);
+    expect(output).toBe('');
+  }, 120_000);
+});
