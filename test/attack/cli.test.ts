@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePort } from '../support/ports.js';
 import { startBrokenVerifier, startGoodVerifier } from './broken-verifier.js';
-import type { TestVerifierServer } from './verifier-server.js';
 
 // the built CLI: `npm test` builds first (pretest); run `npx tsc -p tsconfig.json` before a direct vitest run
 const MAIN = new URL('../../dist/server/cli/main.js', import.meta.url).pathname;

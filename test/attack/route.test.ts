@@ -62,7 +62,7 @@ describe('ipstamp attack against a POST-only route', () => {
 
     const text = await runCli(['attack', '--target', `${origin}/orders`, '--key', keyFile, '--only', 'control-get,alg-none-none'], { timeoutMs: 20_000 });
     expect(text.code).toBe(2);
-    expect(text.stdout).toMatch(/^INCONCLUSIVE: [^\n]*\n  - control-get: a legitimate request was refused — 405/m);
+    expect(text.stdout).toMatch(/^INCONCLUSIVE: [^\n]*\n {2}- control-get: a legitimate request was refused — 405/m);
     expect(text.stdout).not.toMatch(/UNSAFE/);
   });
 

@@ -111,6 +111,7 @@ describe('loadStampKey refusals', () => {
     const secret = 'SECRET-MATERIAL-do-not-log';
     const error = await loadStampKey(await writeKeyFile('broken.json', `{"kty":"oct","k":"${secret}"`)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_IPSTAMP_KEY_FILE' });
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever the cause prints must not hold the secret
     expect(JSON.stringify(error, Object.getOwnPropertyNames(error)) + String((error as Error).cause ?? '')).not.toContain(secret);
   });
 
