@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
-import { runCli, scratchDir } from '../cli/cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';
