@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, loadStampKey, type NodeStampedFetchOptions } from '../../client/index.node.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey } from '../support/keys.js';
-import { startVerifyingServer } from './verifying-server.js';
+import { startVerifyingServer } from '../support/verifying-server.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, IpStampClientError } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { startVerifyingServer, type VerifyingServer } from './verifying-server.js';
+import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
 let key: TestKeyPair;
 let server: VerifyingServer;
