@@ -74,7 +74,10 @@ export default tseslint.config(
     files: ['client/**/*.ts', 'shared/**/*.ts'],
     ignores: ['**/*.node.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'client/ and shared/ are browser-safe: put Node-only code in a *.node.ts file.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*'], message: 'client/ and shared/ are browser-safe: put Node-only code in a *.node.ts file.' }] },
+      ],
     },
   },
   {
