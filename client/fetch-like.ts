@@ -16,6 +16,7 @@ export interface ResponseLike {
  * typed loosely because undici's own Request and RequestInit types are not the DOM's, and
  * `fetch: (input, init) => undici.fetch(input, { ...init, dispatcher })` should just compile.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loose on purpose, see above
 export type FetchLike<R extends ResponseLike = Response> = (input: any, init?: any) => Promise<R>;
 
 export function resolveFetch<R extends ResponseLike = Response>(name: string, value: unknown): FetchLike<R> {
@@ -25,6 +26,7 @@ export function resolveFetch<R extends ResponseLike = Response>(name: string, va
   }
   if (typeof globalThis.fetch !== 'function') throw new TypeError(`${name} is required where there is no global fetch`);
   // Looked up per call, not captured, so a fetch installed later (or a test's mock) is the one used.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- FetchLike's loose parameters, passed on as they came
   const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, init);
   return globalFetch as unknown as FetchLike<R>;
 }

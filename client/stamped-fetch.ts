@@ -1,5 +1,5 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
-import { resolveAddressOption, type AddressOption } from './address-option.js';
+import { resolveAddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isIpMismatchResponse } from './ip-mismatch.js';
 import { createTicketHolder, type HeldTicket } from './ticket-holder.js';

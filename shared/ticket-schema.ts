@@ -5,7 +5,7 @@ import { FORBIDDEN_HEADER_MEMBERS, kidSchema } from './schema.js';
 
 /** PROTOCOL.md §7: tickets — an issuer's signature over the address it observed, bound to the client's key. */
 
-import { MAX_TICKET_BYTES, MAX_TICKET_LIFETIME, TICKET_ALGS, TICKET_REQUEST_TYP, TICKET_TYP } from './constants.js';
+import { MAX_TICKET_LIFETIME, TICKET_ALGS, TICKET_REQUEST_TYP, TICKET_TYP } from './constants.js';
 
 export {
   TICKET_TYP,

@@ -136,11 +136,17 @@ describe('README and docs examples run as written', () => {
               const timer = setTimeout(() => fail(new Error(`${example.name} printed no "listening on" in 20 s:\n${output}`)), 20_000);
               const read = (chunk: Buffer): void => {
                 output += chunk.toString();
-                if (/listening on/.test(output)) (clearTimeout(timer), ready());
+                if (/listening on/.test(output)) {
+                  clearTimeout(timer);
+                  ready();
+                }
               };
               child.stdout!.on('data', read);
               child.stderr!.on('data', read);
-              child.once('exit', (status) => (clearTimeout(timer), fail(new Error(`${example.name} exited (${status}):\n${output}`))));
+              child.once('exit', (status) => {
+                clearTimeout(timer);
+                fail(new Error(`${example.name} exited (${status}):\n${output}`));
+              });
             });
             expectInOrder(output, expectation.output);
             return;

@@ -99,6 +99,6 @@ export function installRawBodyParsers(fastify: FastifyInstance): void {
     }
   };
   // secure-json-parse reads a Buffer as UTF-8, the same as the string Fastify would hand it
-  replaceDefault('application/json', (request, body, done) => parseJson(request, body as unknown as string, done));
+  replaceDefault('application/json', (request, body, done) => void parseJson(request, body as unknown as string, done));
   replaceDefault('text/plain', (_request, body, done) => done(null, body.toString('utf8')));
 }

@@ -46,7 +46,7 @@ export function compileKeySource(option: KeysOption | undefined): KeySource {
     throw new TypeError('keys must be a JWK Set ({ keys: [...] }) or a function kid → key');
   }
   const byKid = new Map<string, VerifierKey>();
-  option.keys.forEach((jwk, i) => {
+  option.keys.forEach((jwk: VerifierKeyInput, i) => {
     const key = compileVerifierKey(jwk, `keys.keys[${i}]`);
     if (byKid.has(key.kid)) throw new TypeError(`keys.keys[${i}]: duplicate kid`);
     byKid.set(key.kid, key);

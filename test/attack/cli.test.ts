@@ -1,39 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePort } from '../support/ports.js';
+import { runCli, startServe, type RunningServe } from '../support/cli-process.js';
 import { startBrokenVerifier, startGoodVerifier } from './broken-verifier.js';
-
-// the built CLI: `npm test` builds first (pretest); run `npx tsc -p tsconfig.json` before a direct vitest run
-const MAIN = new URL('../../dist/server/cli/main.js', import.meta.url).pathname;
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ipstamp ${args[0]} did not finish in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir: string;
 let key: TestKeyPair;
@@ -106,52 +78,25 @@ describe('ipstamp attack (built CLI)', () => {
   });
 });
 
-/** `ipstamp serve` as a process; resolves with its URL once it printed its start line. */
-async function startServe(extra: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, 'serve', '--port', '0', '--keys', join(dir, 'keys.jwks.json'), '--trusted-proxies', '127.0.0.9', '--proxy-protocol', '--log-level', 'warn', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`ipstamp serve did not start: ${seen}`)), 10_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      seen += c.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(seen);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => (seen += c.toString()));
-    child.once('exit', (code) => reject(new Error(`ipstamp serve exited (${code}): ${seen}`)));
-  });
-  return { url, child };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+/** `ipstamp serve` as a process behind a PROXY-protocol load balancer at 127.0.0.9 that never connects. */
+function startServeForAttack(extra: string[]): Promise<RunningServe> {
+  return startServe(['--port', '0', '--keys', join(dir, 'keys.jwks.json'), '--trusted-proxies', '127.0.0.9', '--proxy-protocol', '--log-level', 'warn', ...extra]);
 }
 
 describe('ipstamp attack against ipstamp serve (two processes)', () => {
   it('serve --proxy-protocol with default policy: every attack rejected, exit 0', async () => {
-    const serve = await startServe([]);
+    const serve = await startServeForAttack([]);
     try {
       const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', keyFile]);
       expect(run.stdout).toMatch(/^SAFE/m);
       expect(run.code).toBe(0);
     } finally {
-      await stop(serve.child);
+      await serve.stop();
     }
   });
 
   it("serve --on-mismatch flag: the ip attacks get through, and the report says why", async () => {
-    const serve = await startServe(['--on-mismatch', 'flag']);
+    const serve = await startServeForAttack(['--on-mismatch', 'flag']);
     try {
       const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', keyFile, '--json']);
       expect(run.code).toBe(1);
@@ -164,14 +109,14 @@ describe('ipstamp attack against ipstamp serve (two processes)', () => {
       ]);
       expect(report.notes.join(' ')).toMatch(/onMismatch: 'flag'/);
     } finally {
-      await stop(serve.child);
+      await serve.stop();
     }
   });
 });
 
 describe('npm start (ipstamp demo)', () => {
   it('exits 0 by itself, showing both clients accepted with match and forgeries rejected with reasons', async () => {
-    const run = await runCli(['demo'], 20_000);
+    const run = await runCli(['demo'], { timeoutMs: 20_000 });
     // it finished by itself: runCli kills and rejects at its 20 s safety limit
     expect(run.code).toBe(0);
     for (const client of ['127.0.0.5', '127.0.0.6']) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
-import { runCli, scratchDir } from '../cli/cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';
@@ -62,7 +62,7 @@ describe('ipstamp attack against a POST-only route', () => {
 
     const text = await runCli(['attack', '--target', `${origin}/orders`, '--key', keyFile, '--only', 'control-get,alg-none-none'], { timeoutMs: 20_000 });
     expect(text.code).toBe(2);
-    expect(text.stdout).toMatch(/^INCONCLUSIVE: [^\n]*\n  - control-get: a legitimate request was refused — 405/m);
+    expect(text.stdout).toMatch(/^INCONCLUSIVE: [^\n]*\n {2}- control-get: a legitimate request was refused — 405/m);
     expect(text.stdout).not.toMatch(/UNSAFE/);
   });
 

@@ -11,7 +11,7 @@ import type { TicketVerifier } from '../../server/verify/ticket-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import { compiledOptionsOf, createVerifierCore } from '../../server/verify/verifier.js';
-import { scratchDir, startServe, runCli, type RunningServe } from '../cli/cli-process.js';
+import { scratchDir, startServe, runCli, type RunningServe } from '../support/cli-process.js';
 import { makeKey } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';

@@ -144,7 +144,7 @@ describe.skipIf(!executable)('ipstamp/client in headless Chromium (dist/browser/
       await window.ipstamp.saveStampKey('tampered', window.keys.reloaded!);
       await new Promise<void>((resolve, reject) => {
         const open = indexedDB.open('ipstamp', 1);
-        open.onerror = () => reject(open.error);
+        open.onerror = () => reject(open.error ?? new Error('indexedDB.open failed'));
         open.onsuccess = () => {
           const tx = open.result.transaction('keys', 'readwrite');
           tx.objectStore('keys').put({ v: 1, privateKey: 'not a key', publicJwk: window.keys.reloaded!.publicJwk }, 'tampered');

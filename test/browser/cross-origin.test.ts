@@ -8,7 +8,7 @@ import { ipstamp } from '../../server/fastify/plugin.js';
 import { decodeBase64urlText } from '../../shared/base64url.js';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { chromiumPath, collectPageProblems, launchChromium, type PageProblems } from '../support/chromium.js';
-import { scratchDir, startServe, type RunningServe } from '../cli/cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { PAGE } from './app.js';
 import type { PageReply } from './page-driver.js';
 

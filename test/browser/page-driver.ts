@@ -59,7 +59,8 @@ export function registerInPage(page: Page, name: string): Promise<PageReply> {
 
 export interface StampedCall {
   key: string;
-  ip: string;
+  /** An address literal, or 'echo'. */
+  ip: `${number}.${number}.${number}.${number}` | 'echo';
   method: 'GET' | 'POST';
   path: string;
   json?: unknown;

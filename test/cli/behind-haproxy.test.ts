@@ -9,7 +9,7 @@ import { requireBinary } from '../support/binaries.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePorts } from '../support/ports.js';
-import { scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 /**
  * client (bound to 127.0.0.5) → HAProxy 2.6, mode tcp, send-proxy-v2 → two verifiers that

@@ -6,7 +6,7 @@ import { generateStampKey } from '../../client/browser-key.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 /**
  * `ipstamp serve` and `ipstamp gateway` with a page on another origin (issue 12 item 10):

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { choiceFlag, integerFlag, listFlag, trustFlag } from '../../server/cli/flag-values.js';
 import { parseFlags } from '../../server/cli/parse-flags.js';
 import { UsageError } from '../../server/cli/usage-error.js';
-import { runCli, scratchDir } from './cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 
 /** Whatever a user types, a flag reader answers a valid value or a UsageError — never anything else. */
 const outcome = (read: () => unknown): unknown => {

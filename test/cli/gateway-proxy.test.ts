@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.node.js';
 import { freePort, listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { header, rawExchange } from './raw-http.js';
 import { waitFor } from './stamped-traffic.js';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 const scratch = scratchDir();
 let upstream: Server;

@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
-import { spawn } from 'node:child_process';
 import { inspectStamp, stampFromPaste } from '../../server/cli/stamp-inspection.js';
 import { compileKeySource } from '../../server/verify/key-source.js';
 import { createVerifierCore } from '../../server/verify/verifier.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
-import { CLI, runCli, scratchDir, type CliResult } from './cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 
 const scratch = scratchDir();
 let es: TestKeyPair;
@@ -145,27 +144,6 @@ describe('inspect agrees with the verifier', () => {
   }, 30_000);
 });
 
-/** `ipstamp ARGS` with `input` on its stdin (runCli gives the child no stdin). */
-function runCliWithInput(args: readonly string[], input: string): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`ipstamp ${args.join(' ')} did not finish\n${stdout}\n${stderr}`));
-    }, 15_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
-
 describe('ipstamp inspect - (issue 12, item 6)', () => {
   it('reads the stamp from stdin, bare or as a pasted header line in any case, and explains it like the argument', async () => {
     const token = await createStamper({ key: es.privateJwk, ip: '192.0.2.7' }).stamp({ method: 'GET', url: 'https://api.example.com/x' });
@@ -173,7 +151,7 @@ describe('ipstamp inspect - (issue 12, item 6)', () => {
     expect(direct.code).toBe(0);
     const strip = (out: string) => out.replace(/\((now|\d+ s ago|in \d+ s)\)/g, '(…)');
     for (const pasted of [`${token}\n`, `  Client-IP-Attestation: ${token}  \r\n`, `CLIENT-IP-ATTESTATION:${token}`, `\tclient-ip-attestation:   ${token}\n\n`]) {
-      const result = await runCliWithInput(['inspect', '-', '--keys', keysFile], pasted);
+      const result = await runCli(['inspect', '-', '--keys', keysFile], { input: pasted });
       expect([result.code, result.stderr]).toEqual([0, '']);
       expect(strip(result.stdout)).toBe(strip(direct.stdout));
     }
@@ -182,15 +160,15 @@ describe('ipstamp inspect - (issue 12, item 6)', () => {
   it('a pasted block of request headers: the stamp line is picked out', async () => {
     const token = await createStamper({ key: es.privateJwk, ip: '192.0.2.7' }).stamp({ method: 'GET', url: 'https://api.example.com/x' });
     const block = `GET /x HTTP/1.1\r\nHost: api.example.com\r\nclient-ip-attestation: ${token}\r\nAccept: */*\r\n\r\n`;
-    const result = await runCliWithInput(['inspect', '-', '--keys', keysFile], block);
+    const result = await runCli(['inspect', '-', '--keys', keysFile], { input: block });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Result: passes every check that can run offline/);
   });
 
   it('empty stdin, or several stamps, is one clear line and exit 2', async () => {
-    const empty = await runCliWithInput(['inspect', '-'], '  \n');
+    const empty = await runCli(['inspect', '-'], { input: '  \n' });
     expect([empty.code, empty.stderr]).toEqual([2, 'ipstamp inspect: stdin held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)\n']);
-    const two = await runCliWithInput(['inspect', '-'], 'client-ip-attestation: a.b.c\nClient-IP-Attestation: d.e.f\n');
+    const two = await runCli(['inspect', '-'], { input: 'client-ip-attestation: a.b.c\nClient-IP-Attestation: d.e.f\n' });
     expect([two.code, two.stderr]).toEqual([2, 'ipstamp inspect: stdin holds 2 Client-IP-Attestation lines; paste one\n']);
   });
 

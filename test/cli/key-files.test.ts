@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from '../../server/cli/load-keys.js';
 import { UsageError } from '../../server/cli/usage-error.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { runCli, scratchDir } from './cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 
 /** Issue 12, item 6: a key file of the wrong kind says what it holds and what belongs there. */
 const scratch = scratchDir();

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync }
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
-import { runCli, scratchDir, startServe } from './cli-process.js';
+import { runCli, scratchDir, startServe } from '../support/cli-process.js';
 
 const scratch = scratchDir();
 afterAll(() => scratch.cleanup());

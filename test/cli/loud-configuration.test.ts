@@ -5,7 +5,7 @@ import { requireBinary } from '../support/binaries.js';
 import { startHaproxy } from '../support/haproxy.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePorts } from '../support/ports.js';
-import { scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 /** Issue 12, item 6: `serve` says, at start, every policy it runs loosened, and notices a proxy writing the other header. */
 const scratch = scratchDir();

@@ -3,7 +3,7 @@ import { createStamper, type Stamper } from '../../client/stamper.js';
 import { requireBinary } from '../support/binaries.js';
 import { makeKey } from '../support/keys.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
-import { scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { CRASH_TRACES, sendStamped, startTraffic, waitFor, type Answer } from './stamped-traffic.js';
 
 const binary = requireBinary('redis-server');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { writeAndReset } from '../support/reset-client.js';
-import { scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 /**
  * Regression (issue 12 item 1) through the standalone verifier, whose request logging is off —

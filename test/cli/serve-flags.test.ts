@@ -10,7 +10,7 @@ import { UsageError } from '../../server/cli/usage-error.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { compileOptions } from '../../server/verify/options.js';
-import { runCli, scratchDir } from './cli-process.js';
+import { runCli, scratchDir } from '../support/cli-process.js';
 
 const scratch = scratchDir();
 afterAll(() => scratch.cleanup());

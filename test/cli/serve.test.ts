@@ -4,7 +4,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { openReplayStore } from '../../server/cli/replay-store-option.js';
 import { readServeConfig } from '../../server/cli/serve-config.js';
 import { UsageError } from '../../server/cli/usage-error.js';
-import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 const scratch = scratchDir();
 let key: TestKeyPair;

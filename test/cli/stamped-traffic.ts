@@ -1,4 +1,4 @@
-import type { RunningServe } from './cli-process.js';
+import type { RunningServe } from '../support/cli-process.js';
 
 /** One request to an `ipstamp serve` process, as the client saw it (times from `performance.now()`). */
 export interface Answer {

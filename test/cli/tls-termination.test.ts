@@ -10,7 +10,7 @@ import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey } from '../support/keys.js';
 import { startNginx } from '../support/nginx.js';
 import { freePorts } from '../support/ports.js';
-import { runCli, scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 /**
  * Issue 12 item 3: TLS terminated at the load balancer. The client (bound to 127.0.0.5)

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { freePort, listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { scratchDir, startServe, type RunningServe } from './cli-process.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 
 interface Seen {
   method: string;

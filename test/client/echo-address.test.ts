@@ -2,7 +2,7 @@ import { Agent, fetch as undiciFetch, type Response as UndiciResponse } from 'un
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, echoAddress, IpStampClientError, type FetchLike } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { startVerifyingServer, type VerifyingServer } from './verifying-server.js';
+import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
 let key: TestKeyPair;
 let server: VerifyingServer;

@@ -3,7 +3,7 @@ import { Agent, Client, fetch as undiciFetch, interceptors, request, type Dispat
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipstampInterceptor, type StampInterceptorOptions } from '../../client/index.node.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { startVerifyingServer, type Attempt, type Reply, type VerifyingServer } from './verifying-server.js';
+import { startVerifyingServer, type Attempt, type Reply, type VerifyingServer } from '../support/verifying-server.js';
 
 let key: TestKeyPair;
 let server: VerifyingServer;

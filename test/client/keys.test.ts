@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStampedFetch, loadStampKey, type NodeStampedFetchOptions } from '../../client/index.node.js';
+import { createStampedFetch, loadStampKey, type AddressFetchOptions } from '../../client/index.node.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey } from '../support/keys.js';
-import { startVerifyingServer } from './verifying-server.js';
+import { startVerifyingServer } from '../support/verifying-server.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** Signs one request with this key and returns what a verifier holding `publicJwk` says. */
-async function roundTrip(key: NodeStampedFetchOptions['key'], publicJwk: JWK): Promise<{ status: number; body: Record<string, unknown> }> {
+async function roundTrip(key: AddressFetchOptions['key'], publicJwk: JWK): Promise<{ status: number; body: Record<string, unknown> }> {
   const server = await startVerifyingServer({ keys: [publicJwk] });
   try {
     const stampedFetch = createStampedFetch({ key, ip: '127.0.0.1', bodyDigest: true });
@@ -111,6 +111,7 @@ describe('loadStampKey refusals', () => {
     const secret = 'SECRET-MATERIAL-do-not-log';
     const error = await loadStampKey(await writeKeyFile('broken.json', `{"kty":"oct","k":"${secret}"`)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_IPSTAMP_KEY_FILE' });
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever the cause prints must not hold the secret
     expect(JSON.stringify(error, Object.getOwnPropertyNames(error)) + String((error as Error).cause ?? '')).not.toContain(secret);
   });
 

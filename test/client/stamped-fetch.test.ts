@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, IpStampClientError } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { startVerifyingServer, type VerifyingServer } from './verifying-server.js';
+import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
 let key: TestKeyPair;
 let server: VerifyingServer;
@@ -70,10 +70,13 @@ describe('createStampedFetch (global fetch, static address)', () => {
   });
 
   it('rejects bad options at setup with a TypeError naming the option', () => {
+    // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: key.privateJwk, ip: 'not-an-ip' })).toThrow(/ip must be/);
     expect(() => createStampedFetch({ key: { ...key.privateJwk, kid: '' }, ip: '127.0.0.1' })).toThrow(/key\.kid/);
     expect(() => createStampedFetch({ key: { ...key.privateJwk, alg: 'none' }, ip: '127.0.0.1' })).toThrow(/key\.alg/);
+    // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: key.privateJwk, ip: 'socket' })).toThrow(/client\/node/);
+    // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', echoUrl: 'http://x/' })).toThrow(/echoUrl/);
     expect(() => createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', fetch: 'no' as never })).toThrow(/fetch/);
   });

@@ -145,7 +145,7 @@ describe('loud configuration (issue 12, item 6)', () => {
 });
 
 describe('options are checked at register time', () => {
-  const cases: [string, Partial<IpStampPluginOptions> & Record<string, unknown>, RegExp][] = [
+  const cases: [string, Record<string, unknown>, RegExp][] = [
     ['echo', { echo: 'yes' }, /^echo must be a boolean$/],
     ['metrics', { metrics: 1 }, /^metrics must be a boolean$/],
     ['requireStamp', { requireStamp: null }, /^requireStamp must be a boolean$/],

@@ -11,7 +11,7 @@ const fingerprint = (key: number): Int32Array => Int32Array.of([0, 1, 14, 15, -1
 
 type Op = { kind: 'insert'; key: number; ttl: number } | { kind: 'advance'; ticks: number } | { kind: 'sweep' };
 
-const ops = fc.array(
+const ops: fc.Arbitrary<Op[]> = fc.array(
   fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('insert' as const), key: fc.nat(60), ttl: fc.integer({ min: 1, max: 8 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ticks: fc.integer({ min: 0, max: 3 }) }) },

@@ -2,7 +2,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.node.js';
-import { runCli, scratchDir, startServe, type RunningServe } from '../cli/cli-process.js';
+import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { requireBinary } from '../support/binaries.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';

@@ -98,7 +98,9 @@ describe("createStampedFetch with ip: 'ticket'", () => {
 
   it('refuses a symmetric key or a missing issuer at setup', async () => {
     const hs = { kty: 'oct', k: Buffer.alloc(32).toString('base64url'), kid: 'h', alg: 'HS256' };
+    // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: hs, ip: 'ticket', issuer: issuerUrl })).toThrow(TypeError);
+    // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: hs, ip: 'ticket' })).toThrow(/issuer/);
   });
 });

@@ -99,7 +99,7 @@ describe('step 3: bad-header', () => {
 
 describe('steps 4–5: key and signature', () => {
   it('alg is pinned to the key: an HS256 token under an ES256 kid (alg confusion) is bad-signature', async () => {
-    const pub = es.publicJwk as Record<string, string>;
+    const pub = es.publicJwk;
     const confused = signRaw({ k: Buffer.from(JSON.stringify(pub)).toString('base64url') }, header({ alg: 'HS256' }), claims(), 'HS256');
     expect(reason(await verify(confused))).toBe('bad-signature');
   });

@@ -12,23 +12,34 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunCliOptions {
+  cwd?: string;
+  /** Kills the process and rejects after this long (default 20 s): a hang fails the test, not the run. */
+  timeoutMs?: number;
+  /** Written to the child's stdin, which is then closed; without it the child has no stdin. */
+  input?: string;
+}
+
 /** Runs `ipstamp ARGS` to completion (bounded by `timeoutMs`). */
-export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ipstamp ${args.join(' ')} did not finish\n${stdout}\n${stderr}`));
-    }, options.timeoutMs ?? 15_000);
+      reject(new Error(`ipstamp ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
   });
 }
 
