@@ -123,7 +123,10 @@ export async function measureCore({ quick = false } = {}) {
 export async function measureCoreInProcesses({ quick = false, processes = 3 } = {}) {
   const runs = [];
   for (let i = 0; i < processes; i++) {
-    const child = fork(fileURLToPath(import.meta.url), ['--json', ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+    const child = fork(fileURLToPath(import.meta.url), ['--json', ...(quick ? ['--quick'] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      execArgv: ['--expose-gc'],
+    });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     const [code] = await once(child, 'exit');

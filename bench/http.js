@@ -33,7 +33,10 @@ function pin(pid, core) {
 async function makeKeys() {
   const hs = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
   const out = { hs256: hs, private: { hs256: hs } };
-  for (const [name, alg] of [['es256', 'ES256'], ['eddsa', 'EdDSA']]) {
+  for (const [name, alg] of [
+    ['es256', 'ES256'],
+    ['eddsa', 'EdDSA'],
+  ]) {
     const pair = await generateKeyPair(alg, { extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
     out[name] = { ...(await exportJWK(pair.publicKey)), kid: `bench-${name}`, alg };
     out.private[name] = { ...(await exportJWK(pair.privateKey)), kid: `bench-${name}`, alg };
@@ -47,8 +50,7 @@ function stampMaker(jwk, port) {
   const htu = `http://127.0.0.1:${port}/orders`;
   const salt = Math.random().toString(36).slice(2, 10);
   let serial = 0;
-  return () =>
-    signStamp({ ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu });
+  return () => signStamp({ ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu });
 }
 
 async function startServer(variant, keys, redisUrl) {

@@ -93,7 +93,13 @@ export async function measureMemoryStore({ entries = 1_000_000 } = {}) {
 function printTable(figures) {
   const rows = [
     ['store', 'live entries', 'bytes/entry', 'inserts/s', 'replay checks/s'],
-    ['MemoryReplayStore', fmt(figures.entries), fmt(figures.memoryStore.bytesPerEntry, 1), fmt(figures.memoryStore.insertsPerSecond), fmt(figures.memoryStore.replayChecksPerSecond)],
+    [
+      'MemoryReplayStore',
+      fmt(figures.entries),
+      fmt(figures.memoryStore.bytesPerEntry, 1),
+      fmt(figures.memoryStore.insertsPerSecond),
+      fmt(figures.memoryStore.replayChecksPerSecond),
+    ],
     ['Map<string, number>', fmt(figures.entries), fmt(figures.map.bytesPerEntry, 1), fmt(figures.map.insertsPerSecond), fmt(figures.map.replayChecksPerSecond)],
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));

@@ -111,13 +111,19 @@ async function measure() {
   const closed = results.map((r) => r.closedAfterMs).sort((a, b) => a - b);
   const sent = results.map((r) => r.sent).sort((a, b) => a - b);
   const growth = report.peak.rss - report.baseline.rss;
-  console.log(`PROXY v2 trickle: ${connections} connections, each a ${TOTAL}-byte header in ${piece}-byte pieces every ${gapMs} ms; server timeout ${timeoutMs} ms; node ${process.version}`);
+  console.log(
+    `PROXY v2 trickle: ${connections} connections, each a ${TOTAL}-byte header in ${piece}-byte pieces every ${gapMs} ms; server timeout ${timeoutMs} ms; node ${process.version}`,
+  );
   console.log(`  closed by the server: ${results.length}/${connections}; complete headers sent: ${results.filter((r) => r.complete).length}`);
   console.log(`  server reject reasons: ${JSON.stringify(report.reasons)}; connections still open at the end: ${report.open}`);
   console.log(`  bytes sent per connection before the close: min ${sent[0]}, median ${sent[sent.length >> 1]}, max ${sent.at(-1)}`);
-  console.log(`  closed after (ms, from connect): min ${closed[0].toFixed(0)}, median ${closed[closed.length >> 1].toFixed(0)}, max ${closed.at(-1).toFixed(0)}`);
+  console.log(
+    `  closed after (ms, from connect): min ${closed[0].toFixed(0)}, median ${closed[closed.length >> 1].toFixed(0)}, max ${closed.at(-1).toFixed(0)}`,
+  );
   for (const key of ['rss', 'heapUsed', 'external', 'arrayBuffers']) {
-    console.log(`  server ${key.padEnd(12)} baseline ${mib(report.baseline[key]).padStart(9)}  peak ${mib(report.peak[key]).padStart(9)}  after gc ${mib(report.after[key]).padStart(9)}`);
+    console.log(
+      `  server ${key.padEnd(12)} baseline ${mib(report.baseline[key]).padStart(9)}  peak ${mib(report.peak[key]).padStart(9)}  after gc ${mib(report.after[key]).padStart(9)}`,
+    );
   }
   console.log(`  peak RSS growth per connection: ${(growth / connections / 1024).toFixed(1)} KiB (the header alone: ${(TOTAL / 1024).toFixed(1)} KiB)`);
 }

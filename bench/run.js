@@ -72,16 +72,26 @@ try {
   console.log('|---|---|---|---|---|');
   for (const alg of ['HS256', 'ES256', 'EdDSA']) {
     const key = `core_${alg.toLowerCase()}_vs_raw`;
-    console.log(`| core ${alg} verify/s (1 core) | ${fmt(core[alg].ipstamp)} | raw node:crypto ${fmt(core[alg].raw)} (jose ${fmt(core[alg].jose)}) | ${fmt(core[alg].ratioVsRaw, 2)} | ${results.goals[key]} ${met(key)} |`);
+    console.log(
+      `| core ${alg} verify/s (1 core) | ${fmt(core[alg].ipstamp)} | raw node:crypto ${fmt(core[alg].raw)} (jose ${fmt(core[alg].jose)}) | ${fmt(core[alg].ratioVsRaw, 2)} | ${results.goals[key]} ${met(key)} |`,
+    );
   }
-  for (const [variant, key] of [['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare'], ['ipstamp-es256-memory', null], ['ipstamp-hs256-redis', 'http_hs256_redis_vs_bare'], ['naive-jose-hs256', null], ['trust-proxy', null]]) {
+  for (const [variant, key] of [
+    ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare'],
+    ['ipstamp-es256-memory', null],
+    ['ipstamp-hs256-redis', 'http_hs256_redis_vs_bare'],
+    ['naive-jose-hs256', null],
+    ['trust-proxy', null],
+  ]) {
     const h = http[variant];
     if (!h) continue;
     console.log(
       `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s saturated, p99 @5k/s ${h.p99MsAt5k} ms) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, p99 @5k/s ${http.bare.p99MsAt5k} ms) | ${fmt(h.bareOverVariant, 2)} | ${key ? `${results.goals[key]} ${met(key)}` : '—'} |`,
     );
   }
-  console.log(`| memory store bytes/live entry @1M | ${fmt(memory.memoryStore.bytesPerEntry, 1)} | Map ${fmt(memory.map.bytesPerEntry, 1)} | ${fmt(memory.mapToMemoryBytesRatio, 1)}x smaller | <= 64 ${met('memory_store_bytes_per_entry')} |`);
+  console.log(
+    `| memory store bytes/live entry @1M | ${fmt(memory.memoryStore.bytesPerEntry, 1)} | Map ${fmt(memory.map.bytesPerEntry, 1)} | ${fmt(memory.mapToMemoryBytesRatio, 1)}x smaller | <= 64 ${met('memory_store_bytes_per_entry')} |`,
+  );
   console.log(`| memory store inserts/s | ${fmt(memory.memoryStore.insertsPerSecond)} | Map ${fmt(memory.map.insertsPerSecond)} | | |`);
   if (redisRoundTrip !== undefined) console.log(`| Redis SET NX PX round trip | ${fmt(redisRoundTrip, 1)} µs median | | | |`);
   console.log(`| PROXY v2 parse (HAProxy capture) | ${fmt(parsers.proxyV2ParseNs)} ns/header | | | |`);

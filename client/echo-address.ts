@@ -60,7 +60,9 @@ export function echoAddress(options: EchoAddressOptions): RefreshableAddressSour
         signal: AbortSignal.timeout(timeoutMs),
       });
       if (response.status !== 200) {
-        await bodyStream(response)?.cancel().catch(() => undefined);
+        await bodyStream(response)
+          ?.cancel()
+          .catch(() => undefined);
         throw failed();
       }
       text = await readBoundedText(bodyStream(response), MAX_ECHO_BYTES);

@@ -11,14 +11,7 @@ export { sha256Base64url, type BodyInput } from './body-digest.js';
 export { IpStampError, isIpStampError } from '../shared/errors.js';
 export type { Reason } from '../shared/reasons.js';
 export { createStampedFetch, type NodeStampedFetchOptions, type SocketFetchOptions } from './stamped-fetch.node.js';
-export type {
-  StampedFetch,
-  StampedFetchOptions,
-  AddressFetchOptions,
-  EchoFetchOptions,
-  TicketFetchOptions,
-  AddressLiteral,
-} from './stamped-fetch.js';
+export type { StampedFetch, StampedFetchOptions, AddressFetchOptions, EchoFetchOptions, TicketFetchOptions, AddressLiteral } from './stamped-fetch.js';
 export type { TicketKey } from './ticket-proof.js';
 export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';

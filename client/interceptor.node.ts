@@ -91,9 +91,8 @@ export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher
     return function ipstampIntercept(opts, handler) {
       stamped(opts).then(
         ({ token, source, opts: sent }) => {
-          const observed = typeof source.invalidate === 'function'
-            ? new IpMismatchObserver(handler, () => source.invalidate?.(stampedAddress(token)))
-            : handler;
+          const observed =
+            typeof source.invalidate === 'function' ? new IpMismatchObserver(handler, () => source.invalidate?.(stampedAddress(token))) : handler;
           try {
             dispatch(sent, observed);
           } catch (error) {

@@ -24,7 +24,12 @@ export class IpMismatchObserver implements Dispatcher.DispatchHandler {
     this.#handler.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[3]): void {
+  onRequestUpgrade(
+    controller: Controller,
+    statusCode: number,
+    headers: Headers,
+    socket: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[3],
+  ): void {
     this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 

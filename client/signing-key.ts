@@ -3,9 +3,7 @@ import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
 
 /** A client key: a private JWK (or `oct`) carrying `kid` and `alg`, or a key object with them beside it. */
-export type StampKeyInput =
-  | (JWK & { kid: string; alg: string })
-  | { key: CryptoKey | KeyObject | Uint8Array; kid: string; alg: StampAlg };
+export type StampKeyInput = (JWK & { kid: string; alg: string }) | { key: CryptoKey | KeyObject | Uint8Array; kid: string; alg: StampAlg };
 
 export interface SigningKey {
   readonly kid: string;

@@ -64,7 +64,12 @@ export function socketAddress(options: SocketAddressOptions): RefreshableAddress
   if (typeof options.host !== 'string' || options.host === '') throw new TypeError('host must be a host name or address');
   if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) throw new TypeError('port must be 1–65535');
   const { host, port, localAddress } = options;
-  return cachedAddress('socket', () => probe(host, port, localAddress, timeoutMs), () => failed(), { ttlMs, now: options.now });
+  return cachedAddress(
+    'socket',
+    () => probe(host, port, localAddress, timeoutMs),
+    () => failed(),
+    { ttlMs, now: options.now },
+  );
 }
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443 };
@@ -75,7 +80,7 @@ export function socketAddressPerOrigin(options: SocketAddressSettings = {}): Per
   return perOriginAddress((origin) => {
     const url = new URL(origin);
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port === '' ? DEFAULT_PORTS[url.protocol] ?? 80 : Number(url.port);
+    const port = url.port === '' ? (DEFAULT_PORTS[url.protocol] ?? 80) : Number(url.port);
     return socketAddress({ ...options, host, port });
   });
 }

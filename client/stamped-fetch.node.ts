@@ -9,8 +9,7 @@ export interface SocketFetchOptions<R extends ResponseLike = Response> extends O
 
 /** Everything the universal entry takes, plus `ip: 'socket'` with its settings (which belong to it alone). */
 export type NodeStampedFetchOptions<R extends ResponseLike = Response> =
-  | (StampedFetchOptions<R> & { localAddress?: undefined; socketTtlMs?: undefined })
-  | SocketFetchOptions<R>;
+  (StampedFetchOptions<R> & { localAddress?: undefined; socketTtlMs?: undefined }) | SocketFetchOptions<R>;
 
 /** `createStampedFetch` with `ip: 'socket'` available (Node only). */
 export function createStampedFetch<R extends ResponseLike = Response>(options: NodeStampedFetchOptions<R>): StampedFetch<R> {

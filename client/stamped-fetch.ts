@@ -72,7 +72,13 @@ function wireMethod(method: unknown): string {
 }
 
 function isRequestLike(input: unknown): input is Request {
-  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).clone === 'function' && typeof (input as Request).url === 'string';
+  return (
+    typeof input === 'object' &&
+    input !== null &&
+    !(input instanceof URL) &&
+    typeof (input as Request).clone === 'function' &&
+    typeof (input as Request).url === 'string'
+  );
 }
 
 /** A page resolves relative URLs against its location, exactly as its fetch will. */
@@ -171,7 +177,9 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
     if (typeof source.invalidate !== 'function' || !(await isIpMismatchResponse(first.response))) return first.response;
     source.invalidate(stampedAddress(first.token));
     if (!body.replayable) return first.response;
-    await bodyStream(first.response)?.cancel().catch(() => undefined);
+    await bodyStream(first.response)
+      ?.cancel()
+      .catch(() => undefined);
     return (await send()).response;
   };
 }
@@ -197,7 +205,9 @@ function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fet
     if (!(await isBadTicketResponse(first))) return first;
     holder.invalidate(held.ticket);
     if (!body.replayable) return first;
-    await bodyStream(first)?.cancel().catch(() => undefined);
+    await bodyStream(first)
+      ?.cancel()
+      .catch(() => undefined);
     return send(await holder.get());
   };
 }

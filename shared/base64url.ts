@@ -44,18 +44,14 @@ export function decodeBase64url(text: string): Uint8Array | undefined {
   let i = 0;
   for (; i + 3 < text.length; i += 4) {
     const n =
-      (LOOKUP[text.charCodeAt(i)]! << 18) |
-      (LOOKUP[text.charCodeAt(i + 1)]! << 12) |
-      (LOOKUP[text.charCodeAt(i + 2)]! << 6) |
-      LOOKUP[text.charCodeAt(i + 3)]!;
+      (LOOKUP[text.charCodeAt(i)]! << 18) | (LOOKUP[text.charCodeAt(i + 1)]! << 12) | (LOOKUP[text.charCodeAt(i + 2)]! << 6) | LOOKUP[text.charCodeAt(i + 3)]!;
     out[o++] = n >> 16;
     out[o++] = (n >> 8) & 255;
     out[o++] = n & 255;
   }
   const rest = text.length - i;
   if (rest >= 2) {
-    const n = (LOOKUP[text.charCodeAt(i)]! << 18) | (LOOKUP[text.charCodeAt(i + 1)]! << 12) |
-      (rest === 3 ? LOOKUP[text.charCodeAt(i + 2)]! << 6 : 0);
+    const n = (LOOKUP[text.charCodeAt(i)]! << 18) | (LOOKUP[text.charCodeAt(i + 1)]! << 12) | (rest === 3 ? LOOKUP[text.charCodeAt(i + 2)]! << 6 : 0);
     out[o++] = n >> 16;
     if (rest === 3) out[o++] = (n >> 8) & 255;
   }

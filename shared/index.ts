@@ -1,15 +1,7 @@
 export { REASONS, REASON_TITLES, REASON_STATUS, isReason, type Reason } from './reasons.js';
 export { SERVICE_REASONS, SERVICE_REASON_TITLES, isServiceReason, type ServiceReason } from './service-reasons.js';
 export { IpStampError, isIpStampError, errorCodeOf, type IpStampErrorCode } from './errors.js';
-export {
-  canonicalAddress,
-  hintAddress,
-  isCanonicalClaimAddress,
-  sameAddress,
-  parseIPv4,
-  parseIPv6,
-  formatIPv6,
-} from './address.js';
+export { canonicalAddress, hintAddress, isCanonicalClaimAddress, sameAddress, parseIPv4, parseIPv6, formatIPv6 } from './address.js';
 export {
   STAMP_ALGS,
   HMAC_ALGS,

@@ -26,8 +26,7 @@ export const FORBIDDEN_HEADER_MEMBERS = ['crit', 'b64', 'jku', 'jwk', 'x5u', 'x5
 
 export const kidSchema = z.string().regex(KID_PATTERN);
 
-const noForbiddenMembers = (header: Record<string, unknown>): boolean =>
-  FORBIDDEN_HEADER_MEMBERS.every((member) => !Object.hasOwn(header, member));
+const noForbiddenMembers = (header: Record<string, unknown>): boolean => FORBIDDEN_HEADER_MEMBERS.every((member) => !Object.hasOwn(header, member));
 
 export const stampHeaderSchema = z
   .looseObject({
@@ -72,11 +71,9 @@ export type StampClaims = z.infer<typeof stampClaimsSchema>;
  * exactly what the schema accepts, and parseStampClaims asks zod whenever the twin says no.
  */
 
-const isEpochSeconds = (value: unknown): boolean =>
-  typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
+const isEpochSeconds = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
 const isClaimString = (value: unknown): value is string => typeof value === 'string' && value.length <= MAX_STRING_CLAIM;
-const isOptionalDigest = (value: unknown): boolean =>
-  value === undefined || (typeof value === 'string' && BASE64URL_SHA256_PATTERN.test(value));
+const isOptionalDigest = (value: unknown): boolean => value === undefined || (typeof value === 'string' && BASE64URL_SHA256_PATTERN.test(value));
 
 /** True exactly when `stampClaimsSchema.safeParse(value).success` would be, for any value JSON.parse can return. */
 export function matchesStampClaims(value: unknown): value is StampClaims {

@@ -21,10 +21,12 @@ export {
 const b64u = (min: number, max: number) => z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${min},${max}}$`));
 
 /** A client's public key as tickets carry it: P-256 or Ed25519, public members only. */
-export const clientPublicJwkSchema = z.union([
-  z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), x: b64u(43, 43), y: b64u(43, 43) }),
-  z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: b64u(43, 43) }),
-]).refine((jwk) => !Object.hasOwn(jwk, 'd') && !Object.hasOwn(jwk, 'k'));
+export const clientPublicJwkSchema = z
+  .union([
+    z.looseObject({ kty: z.literal('EC'), crv: z.literal('P-256'), x: b64u(43, 43), y: b64u(43, 43) }),
+    z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: b64u(43, 43) }),
+  ])
+  .refine((jwk) => !Object.hasOwn(jwk, 'd') && !Object.hasOwn(jwk, 'k'));
 export type ClientPublicJwk = z.infer<typeof clientPublicJwkSchema>;
 
 const epochSeconds = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -44,7 +46,10 @@ export const ticketRequestClaimsSchema = z.looseObject({
   iat: epochSeconds,
   jti,
   htm: z.literal('POST'),
-  htu: z.string().max(2048).regex(/^https?:\/\/[^/?#\s]+\/[^?#\s]*$/),
+  htu: z
+    .string()
+    .max(2048)
+    .regex(/^https?:\/\/[^/?#\s]+\/[^?#\s]*$/),
 });
 export type TicketRequestClaims = z.infer<typeof ticketRequestClaimsSchema>;
 
@@ -60,7 +65,10 @@ export type TicketHeader = z.infer<typeof ticketHeaderSchema>;
 
 export const ticketClaimsSchema = z
   .looseObject({
-    iss: z.string().max(2048).regex(/^https?:\/\/[^/?#\s]+$/),
+    iss: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/[^/?#\s]+$/),
     ip: z.string().max(2048).refine(isCanonicalClaimAddress),
     iat: epochSeconds,
     exp: epochSeconds,

@@ -53,9 +53,7 @@ function anchorsOf(markdown: string): Set<string> {
 
 /** Markdown links `[text](target)` in prose, inline code removed first (`[v6]:port` is no link). */
 function linksOf(markdown: string): string[] {
-  return prose(markdown).flatMap((line) =>
-    [...line.replace(/`[^`]*`/g, '``').matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!),
-  );
+  return prose(markdown).flatMap((line) => [...line.replace(/`[^`]*`/g, '``').matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!));
 }
 
 describe('docs: links and anchors', () => {

@@ -58,7 +58,12 @@ const expectations: Record<string, Expectation> = {
   'attack-run': { output: [/control-get\s.*PASS/, /replay-race\s.*PASS/, /^\d+ attacks: \d+ passed, \d+ warnings?, 0 failed/m, /^SAFE: /m] },
 };
 
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const marker = /<!-- readme-example: ([\w-]+)(, background)? -->\n(```(\w*)\n([\s\S]*?)```)?/g;
 
 function examplesOf(page: string): Example[] {

@@ -70,6 +70,8 @@ export function contributions(metafile) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { bytes, gzipBytes, metafile } = await buildBrowserBundle();
-  const parts = contributions(metafile).map(([owner, n]) => `${owner} ${(n / 1024).toFixed(1)} KB`).join(', ');
+  const parts = contributions(metafile)
+    .map(([owner, n]) => `${owner} ${(n / 1024).toFixed(1)} KB`)
+    .join(', ');
   console.log(`${relative(root, BUNDLE_OUTFILE)}: ${(bytes / 1024).toFixed(1)} KB, ${(gzipBytes / 1024).toFixed(1)} KB gzipped (${parts})`);
 }

@@ -51,7 +51,10 @@ export function judgeOutcome(expect: Expectation, o: Outcome, timeoutMs: number)
   if (predicted === 'closed') {
     return o.kind === 'closed'
       ? { verdict: 'pass' }
-      : { verdict: 'warn', note: 'answered instead of closing the connection (a server without the PROXY protocol layer reads the header as bad HTTP); PROTOCOL §4 says to close it unanswered' };
+      : {
+          verdict: 'warn',
+          note: 'answered instead of closing the connection (a server without the PROXY protocol layer reads the header as bad HTTP); PROTOCOL §4 says to close it unanswered',
+        };
   }
   if (o.kind === 'closed') return { verdict: 'warn', note: `rejected by closing the connection; PROTOCOL §5 predicts ${predicted}` };
   if (o.reason !== predicted) {

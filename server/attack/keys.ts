@@ -1,13 +1,4 @@
-import {
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  sign,
-  type JsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { kidSchema, STAMP_ALGS, type StampAlg } from '../../shared/index.js';
 import { jwkThumbprint } from './catalog/forge.js';
 import type { PublicKeyForms, TicketAlg, TicketPublicJwk, TicketSigningKey } from './catalog/types.js';
@@ -33,9 +24,7 @@ function hashOf(alg: string): string {
 }
 
 function signAsymmetric(alg: string, key: KeyObject, input: string): Buffer {
-  return alg.startsWith('ES')
-    ? sign(hashOf(alg), Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
-    : sign(null, Buffer.from(input), key);
+  return alg.startsWith('ES') ? sign(hashOf(alg), Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }) : sign(null, Buffer.from(input), key);
 }
 
 function publicForms(key: KeyObject, kid: string, alg: string): PublicKeyForms {
@@ -60,9 +49,7 @@ function makeAttacker(alg: StampAlg): AttackKey['attacker'] {
     };
   }
   const { privateKey, publicKey } =
-    alg === 'ES256' || alg === 'ES384'
-      ? generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' })
-      : generateKeyPairSync('ed25519');
+    alg === 'ES256' || alg === 'ES384' ? generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' }) : generateKeyPairSync('ed25519');
   return {
     publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
     signInput: (input) => signAsymmetric(alg, privateKey, input),

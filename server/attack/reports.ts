@@ -133,7 +133,9 @@ export function formatReportMarkdown(report: AttackReport): string {
     ...(report.ticketIssuer === undefined ? [] : [`| ticket issuer | \`${cell(report.ticketIssuer)}\` |`]),
     ...(budget === undefined
       ? []
-      : [`| ticket requests | ${budget.sent} sent of ${budget.needed} needed${budget.limit === undefined ? '' : `; the issuer allows ${budget.limit} per window`} |`]),
+      : [
+          `| ticket requests | ${budget.sent} sent of ${budget.needed} needed${budget.limit === undefined ? '' : `; the issuer allows ${budget.limit} per window`} |`,
+        ]),
     `| started | ${report.startedAt} |`,
     `| duration | ${report.ms} ms |`,
     '',

@@ -31,7 +31,9 @@ async function runSequence(attack: Attack, requests: readonly AttackRequest[], c
       if (setup.verdict !== 'pass') {
         // without an accepted original the attack proves nothing: a control failure, stop here
         const judgement: Judgement =
-          setup.verdict === 'error' ? setup : { verdict: 'fail', note: 'the legitimate original was refused, so the attack proves nothing', legitimateRefused: true };
+          setup.verdict === 'error'
+            ? setup
+            : { verdict: 'fail', note: 'the legitimate original was refused, so the attack proves nothing', legitimateRefused: true };
         const got = setup.verdict === 'error' ? `original ${describeOutcome(outcome, timeoutMs)}` : `original refused: ${describeOutcome(outcome, timeoutMs)}`;
         return { judgement, got, outcomes };
       }

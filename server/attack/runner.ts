@@ -5,14 +5,7 @@ import { createAttackContext } from './context.js';
 import { discoverAddress, findTicketEndpoint, probeTarget } from './discovery.js';
 import { conclude, describeExpectation } from './judge.js';
 import { loadAttackKey } from './keys.js';
-import {
-  AttackSetupError,
-  type AttackReport,
-  type AttackResult,
-  type AttackRunInfo,
-  type AttackSummary,
-  type TicketRequestBudget,
-} from './results.js';
+import { AttackSetupError, type AttackReport, type AttackResult, type AttackRunInfo, type AttackSummary, type TicketRequestBudget } from './results.js';
 import { runAttack } from './run-attack.js';
 import { plannedTicketRequests, TicketBudget, ticketCost, ticketGate } from './ticket-budget.js';
 import { createTicketTools, type RunTicketTools } from './ticket-tools.js';

@@ -77,7 +77,8 @@ export class TicketBudget {
   /** The limit in words, for a report: `5 ticket requests per window from this address, none left; the window resets in 57 s`. */
   describe(): string {
     const left = this.left();
-    const limit = this.#limit === undefined ? 'a limit it did not state' : `${this.#limit} ticket request${this.#limit === 1 ? '' : 's'} per window from this address`;
+    const limit =
+      this.#limit === undefined ? 'a limit it did not state' : `${this.#limit} ticket request${this.#limit === 1 ? '' : 's'} per window from this address`;
     const parts = [limit];
     if (left !== undefined) parts.push(left === 0 ? (this.#refused ? 'none left (it answered 429)' : 'none left') : `${left} left`);
     const wait = this.#resetAt === undefined ? undefined : Math.max(0, Math.ceil((this.#resetAt - this.#now()) / 1000));

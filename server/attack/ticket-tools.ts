@@ -63,7 +63,10 @@ export function createTicketTools(options: TicketToolsOptions): RunTicketTools {
   let heldExp = 0;
   let heldReady = false;
 
-  const hmac = (alg: string, secret: string | Uint8Array) => (input: string) => createHmac(`sha${alg.slice(2)}`, secret).update(input).digest();
+  const hmac = (alg: string, secret: string | Uint8Array) => (input: string) =>
+    createHmac(`sha${alg.slice(2)}`, secret)
+      .update(input)
+      .digest();
 
   function proof(opts: TicketProofOptions = {}): string {
     const key = keys[opts.signer ?? 'holder'];

@@ -33,7 +33,10 @@ function allowedOrigins(origins: unknown): ReadonlySet<string> {
 /** Adds `token` to Vary unless it is there already (an upstream may have set its own). */
 function varyOn(reply: FastifyReply, token: string): void {
   const current = reply.getHeader('vary');
-  const list = (Array.isArray(current) ? current.join(',') : String(current ?? '')).split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const list = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   if (list.includes('*') || list.some((t) => t.toLowerCase() === token.toLowerCase())) return;
   void reply.header('vary', [...list, token].join(', '));
 }

@@ -54,7 +54,11 @@ export function prepareJwksAddition(path: string, kid: string): JwksFileEdit {
   const parsed = readJsonObjectFile(path, '--jwks');
   if (!Array.isArray(parsed.keys)) {
     const held = describeKeyFile(parsed);
-    throw new UsageError(held === undefined ? `--jwks ${path}: not a JWK Set (it needs "keys": [ ... ])` : `--jwks ${path}: holds ${held}, where a JWK Set belongs: {"keys": [ ... ]}`);
+    throw new UsageError(
+      held === undefined
+        ? `--jwks ${path}: not a JWK Set (it needs "keys": [ ... ])`
+        : `--jwks ${path}: holds ${held}, where a JWK Set belongs: {"keys": [ ... ]}`,
+    );
   }
   if (!parsed.keys.every((k) => typeof k === 'object' && k !== null && !Array.isArray(k))) {
     throw new UsageError(`--jwks ${path}: not a JWK Set (each of "keys" must be a JWK object)`);

@@ -73,7 +73,9 @@ export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
     if (typeof key !== 'object' || key === null) return; // the compilation below names it
     const member = privateMember(key as Record<string, unknown>);
     if (member !== undefined) {
-      throw new UsageError(`${flag} ${path}: keys[${i}]${kidText(key as Record<string, unknown>)} is a private key (it has "${member}"); the verifier needs only the public half`);
+      throw new UsageError(
+        `${flag} ${path}: keys[${i}]${kidText(key as Record<string, unknown>)} is a private key (it has "${member}"); the verifier needs only the public half`,
+      );
     }
   });
   const jwks = parsed as unknown as JwkSet;
@@ -94,7 +96,8 @@ export function compiledFromFile<T>(flag: string, path: string, compile: () => T
 export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<string, unknown> {
   const jwk = readJsonObjectFile(path, flag);
   const held = describeKeyFile(jwk);
-  if (held?.startsWith('a JWK Set')) throw new UsageError(`${flag} ${path}: holds ${held}, where one private ES256/EdDSA JWK belongs (the issuer's signing key)`);
+  if (held?.startsWith('a JWK Set'))
+    throw new UsageError(`${flag} ${path}: holds ${held}, where one private ES256/EdDSA JWK belongs (the issuer's signing key)`);
   if (held?.startsWith('one public')) throw new UsageError(`${flag} ${path}: holds ${held}, where the issuer's private JWK belongs (it has no "d")`);
   return jwk;
 }
@@ -105,7 +108,8 @@ const ISSUERS_SHAPE = '{"https://edge.example.com": {"keys": [ ... ]} | "<URL of
 export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: IssuersOption; count: number } {
   const parsed = readJsonObjectFile(path, flag);
   const held = describeKeyFile(parsed);
-  if (held !== undefined) throw new UsageError(`${flag} ${path}: holds ${held.startsWith('a JWK Set') ? 'a JWK Set' : held}, where a map of issuers belongs: ${ISSUERS_SHAPE}`);
+  if (held !== undefined)
+    throw new UsageError(`${flag} ${path}: holds ${held.startsWith('a JWK Set') ? 'a JWK Set' : held}, where a map of issuers belongs: ${ISSUERS_SHAPE}`);
   const issuers = parsed as IssuersOption;
   const count = Object.keys(issuers).length;
   if (count === 0) throw new UsageError(`${flag} ${path}: names no issuer`);

@@ -54,7 +54,14 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     kind: 'switch',
     help: 'read a PROXY v1/v2 header from trusted proxies (they must send one); other peers are served plain HTTP',
   },
-  { name: 'forwarded-header', value: 'NAME', kind: 'text', option: 'forwardedHeader', default: 'x-forwarded-for', help: 'the one forwarding header your proxies write' },
+  {
+    name: 'forwarded-header',
+    value: 'NAME',
+    kind: 'text',
+    option: 'forwardedHeader',
+    default: 'x-forwarded-for',
+    help: 'the one forwarding header your proxies write',
+  },
   {
     name: 'proto-header',
     value: 'x-forwarded-proto|forwarded|none',
@@ -69,7 +76,14 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
   { name: 'on-mismatch', value: 'reject|flag', kind: 'text', option: 'onMismatch', default: 'reject', help: 'attested ip disagrees with the network' },
   { name: 'on-unverifiable', value: 'accept|reject', kind: 'text', option: 'onUnverifiable', default: 'reject', help: 'network cannot tell' },
   { name: 'require-body-digest', kind: 'switch', option: 'requireBodyDigest', help: 'refuse stamps without cdg' },
-  { name: 'origin', value: 'URL', kind: 'list', option: 'origins', default: '(the Host header)', help: 'public origin(s) htu may name, comma-separated or repeated' },
+  {
+    name: 'origin',
+    value: 'URL',
+    kind: 'list',
+    option: 'origins',
+    default: '(the Host header)',
+    help: 'public origin(s) htu may name, comma-separated or repeated',
+  },
   {
     name: 'replay-store',
     value: 'SPEC',
@@ -246,7 +260,8 @@ export function optionErrorAsUsage(error: unknown, values: FlagValues): UsageErr
   if (flag === undefined) return undefined;
   const raw = values[flag.name];
   if (flag.kind === 'file') return new UsageError(`--${flag.name} ${String(raw)}: ${error.message}`);
-  if (flag.words !== undefined && flag.value?.includes('|') === true) return new UsageError(`--${flag.name} must be one of ${flag.value.split('|').join(', ')}`);
+  if (flag.words !== undefined && flag.value?.includes('|') === true)
+    return new UsageError(`--${flag.name} must be one of ${flag.value.split('|').join(', ')}`);
   let rest = error.message.slice(flag.option!.length);
   // `or false` is `or 0` on the command line
   for (const [word, value] of Object.entries(flag.words ?? {})) rest = rest.replace(new RegExp(`\\b${String(value)}\\b`, 'g'), word);

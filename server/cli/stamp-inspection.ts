@@ -1,5 +1,14 @@
 import type { Reason } from '../../shared/reasons.js';
-import { FORBIDDEN_HEADER_MEMBERS, kidSchema, MAX_STAMP_BYTES, STAMP_ALGS, stampClaimsSchema, stampHeaderSchema, STAMP_TYP, type StampClaims } from '../../shared/schema.js';
+import {
+  FORBIDDEN_HEADER_MEMBERS,
+  kidSchema,
+  MAX_STAMP_BYTES,
+  STAMP_ALGS,
+  stampClaimsSchema,
+  stampHeaderSchema,
+  STAMP_TYP,
+  type StampClaims,
+} from '../../shared/schema.js';
 import { claimsBreakRules, freshnessFailure } from '../verify/claim-rules.js';
 import { decodeJsonSegment, splitCompact, type CompactParts, compactHeaderValue } from '../jws/compact.js';
 import type { KeySource, VerifierKey } from '../verify/key-source.js';
@@ -82,7 +91,13 @@ export async function inspectStamp(token: string, options: InspectOptions): Prom
   else if (kid === undefined) add('4', 'unknown-key', 'key known', 'skipped', 'needs step 3');
   else {
     key = await options.keySource(kid);
-    add('4', 'unknown-key', 'key known', key ? 'pass' : 'fail', key ? `kid "${kid}" (${key.alg}) in ${options.keysLabel}` : `no kid "${kid}" in ${options.keysLabel}`);
+    add(
+      '4',
+      'unknown-key',
+      'key known',
+      key ? 'pass' : 'fail',
+      key ? `kid "${kid}" (${key.alg}) in ${options.keysLabel}` : `no kid "${kid}" in ${options.keysLabel}`,
+    );
   }
 
   if (!key || !parts) add('5', 'bad-signature', 'signature', 'skipped', options.keySource ? 'needs step 4' : 'no --keys');
@@ -100,7 +115,13 @@ export async function inspectStamp(token: string, options: InspectOptions): Prom
     const problems = claimProblems(claims);
     const parsed = problems === '' ? stampClaimsSchema.parse(claims) : undefined;
     if (parsed && claimsBreakRules(parsed, options.maxAge)) {
-      add('6', 'bad-claims', 'claims', 'fail', parsed.tth !== undefined ? 'tth belongs to stamps that carry a ticket' : `exp must be after iat and at most iat + ${options.maxAge}`);
+      add(
+        '6',
+        'bad-claims',
+        'claims',
+        'fail',
+        parsed.tth !== undefined ? 'tth belongs to stamps that carry a ticket' : `exp must be after iat and at most iat + ${options.maxAge}`,
+      );
     } else if (parsed) {
       valid = parsed;
       add('6', 'bad-claims', 'claims', 'pass');
@@ -120,11 +141,18 @@ export async function inspectStamp(token: string, options: InspectOptions): Prom
   const binding = valid ? `htm ${valid.htm}, htu ${valid.htu}${valid.cdg ? ', and the body (cdg)' : ''}` : 'htm, htu';
   add('9', 'binding-mismatch', 'bound to the request', 'skipped', `needs the request: ${binding}`);
   add('10', 'replay', 'single use', 'skipped', 'offline: no replay store (taken as never seen)');
-  if (!key || !valid) add('11', 'ip-not-allowed', "inside the key's allowed_ips", 'skipped', key ? 'needs step 6' : options.keySource ? 'needs step 4' : 'no --keys');
+  if (!key || !valid)
+    add('11', 'ip-not-allowed', "inside the key's allowed_ips", 'skipped', key ? 'needs step 6' : options.keySource ? 'needs step 4' : 'no --keys');
   else if (!key.allowedIps) add('11', 'ip-not-allowed', "inside the key's allowed_ips", 'pass', 'the key has no allowed_ips');
   else {
     const inside = key.allowedIps.contains(valid.ip);
-    add('11', 'ip-not-allowed', "inside the key's allowed_ips", inside ? 'pass' : 'fail', `${valid.ip} ${inside ? 'in' : 'not in'} ${key.allowedIps.ranges.join(', ')}`);
+    add(
+      '11',
+      'ip-not-allowed',
+      "inside the key's allowed_ips",
+      inside ? 'pass' : 'fail',
+      `${valid.ip} ${inside ? 'in' : 'not in'} ${key.allowedIps.ranges.join(', ')}`,
+    );
   }
   add('12', 'ip-mismatch', 'agrees with the network', 'skipped', 'needs the connection (l3, PROXY header, forwarding header)');
 
@@ -140,12 +168,18 @@ const HEADER_LINE = /^client-ip-attestation[ \t]*:/i;
  * whitespace is dropped. Anything else is a problem in words, never a throw.
  */
 export function stampFromPaste(text: string): { token: string } | { problem: string } {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const stampLines = lines.filter((l) => HEADER_LINE.test(l));
   if (stampLines.length > 1) return { problem: `holds ${stampLines.length} Client-IP-Attestation lines; paste one` };
   const line = stampLines[0] ?? (lines.length === 1 ? lines[0] : undefined);
   if (line === undefined) {
-    return { problem: lines.length === 0 ? 'held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)' : 'holds several lines and no Client-IP-Attestation: line' };
+    return {
+      problem:
+        lines.length === 0 ? 'held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)' : 'holds several lines and no Client-IP-Attestation: line',
+    };
   }
   const token = line.replace(HEADER_LINE, '').trim();
   return token === '' ? { problem: 'held no TOKEN (paste the stamp, or its Client-IP-Attestation: line)' } : { token };

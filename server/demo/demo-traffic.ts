@@ -34,9 +34,7 @@ function rowOf(client: string, what: string, status: number, body: Record<string
     client,
     what,
     status,
-    ...(status < 300
-      ? { ip: text(body.ip), agreement: text(body.agreement), decidedBy: text(body.decidedBy) }
-      : { reason: text(body.reason) }),
+    ...(status < 300 ? { ip: text(body.ip), agreement: text(body.agreement), decidedBy: text(body.decidedBy) } : { reason: text(body.reason) }),
     ...(expected === undefined ? {} : { expected }),
   };
 }
@@ -51,8 +49,7 @@ export function clientAgent(localAddress: string): Agent {
  * address from the verifier's echo (through the balancer), with body digests.
  */
 export async function legitimateTraffic(key: StampKeyInput, url: string, agent: Agent, client: string): Promise<TrafficRow[]> {
-  const viaAgent = ((input: string | URL, init?: RequestInit) =>
-    undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as FetchLike;
+  const viaAgent = ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as FetchLike;
   const stampedFetch = createStampedFetch({ key, ip: 'echo', bodyDigest: true, fetch: viaAgent });
   const rows: TrafficRow[] = [];
   const get = await stampedFetch(url);
@@ -62,7 +59,12 @@ export async function legitimateTraffic(key: StampKeyInput, url: string, agent: 
   return rows;
 }
 
-async function send(url: string, agent: Agent, stamp: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function send(
+  url: string,
+  agent: Agent,
+  stamp: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await request(url, { dispatcher: agent, headers: { 'client-ip-attestation': stamp, ...headers }, signal: AbortSignal.timeout(3000) });
   return { status: res.statusCode, body: await readJson(await res.body.text()) };
 }

@@ -80,15 +80,11 @@ export function prometheusText(counters: IpStampCounters): string {
     REASONS.map((r) => [`{reason="${r}"}`, counters.rejected[r]]),
   );
   family('ipstamp_unstamped_total', 'Requests without a stamp on routes where it is optional.', [['', counters.unstamped]]);
-  family(
-    'ipstamp_replay_unchecked_total',
-    "Stamps accepted without a replay check because the store failed (onStoreError 'accept').",
-    [['', counters.replayUnchecked]],
-  );
-  family(
-    'ipstamp_replay_store_full_total',
-    'Stamps refused store-unavailable because the replay store was full (whatever onStoreError says).',
-    [['', counters.storeFull]],
-  );
+  family('ipstamp_replay_unchecked_total', "Stamps accepted without a replay check because the store failed (onStoreError 'accept').", [
+    ['', counters.replayUnchecked],
+  ]);
+  family('ipstamp_replay_store_full_total', 'Stamps refused store-unavailable because the replay store was full (whatever onStoreError says).', [
+    ['', counters.storeFull],
+  ]);
   return `${lines.join('\n')}\n`;
 }

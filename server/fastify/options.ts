@@ -39,7 +39,15 @@ export function splitPluginOptions(options: IpStampPluginOptions): { glue: GlueS
     requireStamp: flag(options, 'requireStamp', true),
     issuer: options.issuer,
   };
-  const { echo: _echo, metrics: _metrics, requireStamp: _require, issuer: _issuer, prefix: _prefix, logLevel: _logLevel, logSerializers: _serializers, ...verifier } =
-    options as IpStampPluginOptions & Record<'prefix' | 'logLevel' | 'logSerializers', unknown>;
+  const {
+    echo: _echo,
+    metrics: _metrics,
+    requireStamp: _require,
+    issuer: _issuer,
+    prefix: _prefix,
+    logLevel: _logLevel,
+    logSerializers: _serializers,
+    ...verifier
+  } = options as IpStampPluginOptions & Record<'prefix' | 'logLevel' | 'logSerializers', unknown>;
   return { glue, verifier };
 }

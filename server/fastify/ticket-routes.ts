@@ -46,19 +46,21 @@ export function registerTicketRoutes(
   metrics: IpStampMetrics,
 ): TicketIssuer {
   checkIssuerOptions(options);
-  const issuer = issuerNamedInErrors(() => createTicketIssuer({
-    key: options.key,
-    origin: options.origin,
-    lifetime: options.lifetime,
-    replayStore: compiledOptionsOf(verifier).replayStore,
-    trustedProxies: verifierOptions.trustedProxies,
-    forwardedHeader: verifierOptions.forwardedHeader,
-    protoHeader: verifierOptions.protoHeader,
-    origins: verifierOptions.origins,
-    maxAge: verifierOptions.maxAge,
-    skew: verifierOptions.skew,
-    now: verifierOptions.now,
-  }));
+  const issuer = issuerNamedInErrors(() =>
+    createTicketIssuer({
+      key: options.key,
+      origin: options.origin,
+      lifetime: options.lifetime,
+      replayStore: compiledOptionsOf(verifier).replayStore,
+      trustedProxies: verifierOptions.trustedProxies,
+      forwardedHeader: verifierOptions.forwardedHeader,
+      protoHeader: verifierOptions.protoHeader,
+      origins: verifierOptions.origins,
+      maxAge: verifierOptions.maxAge,
+      skew: verifierOptions.skew,
+      now: verifierOptions.now,
+    }),
+  );
   const limit = options.rateLimit ?? 30;
   const observedKey = (request: FastifyRequest): string => {
     const hints = verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });

@@ -55,7 +55,10 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
       metrics.countRejected(result.reason);
       if (result.store === 'full') {
         metrics.countStoreFull();
-        request.log.warn({ ipstamp: { reason: result.reason, store: 'full', kid: result.kid } }, 'ipstamp: replay store FULL: stamp refused (store-unavailable)');
+        request.log.warn(
+          { ipstamp: { reason: result.reason, store: 'full', kid: result.kid } },
+          'ipstamp: replay store FULL: stamp refused (store-unavailable)',
+        );
       } else {
         request.log.info({ ipstamp: { reason: result.reason, kid: result.kid, hints: result.hints } }, 'ipstamp: stamp rejected');
       }

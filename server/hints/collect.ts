@@ -53,8 +53,7 @@ export function collectHints(sources: HintSources): CollectedHints {
   const l3Trusted = l3 !== undefined && trust.contains(l3);
   const l4 = !l3Trusted ? undefined : typeof sources.l4 === 'string' ? hintAddress(sources.l4) : l4AddressOf(sources.l4);
   const peer = l4 ?? l3;
-  const l7: ForwardingEntries =
-    peer !== undefined && trust.contains(peer) ? readerFor(sources.forwardedHeader)(sources.headerValues) : [];
+  const l7: ForwardingEntries = peer !== undefined && trust.contains(peer) ? readerFor(sources.forwardedHeader)(sources.headerValues) : [];
 
   const chain: (string | undefined)[] = l7.slice();
   if (l4 !== undefined) chain.push(l4);

@@ -40,7 +40,7 @@ function parameterOf(element: string, wanted: number): string | undefined {
   let wantedValue: string | undefined;
   let seen = 0; // a bit per RFC 7239 parameter
   let others: string[] | undefined; // extension parameters, lower case
-  for (let start = 0; start <= element.length; ) {
+  for (let start = 0; start <= element.length;) {
     let semi = element.indexOf(';', start);
     if (semi === -1) semi = element.length;
     let a = start;
@@ -141,8 +141,21 @@ function isToken(text: string, from: number, to: number): boolean {
 function isTchar(c: number): boolean {
   if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) return true;
   switch (c) {
-    case 0x21: case 0x23: case 0x24: case 0x25: case 0x26: case 0x27: case 0x2a:
-    case 0x2b: case 0x2d: case 0x2e: case 0x5e: case 0x5f: case 0x60: case 0x7c: case 0x7e:
+    case 0x21:
+    case 0x23:
+    case 0x24:
+    case 0x25:
+    case 0x26:
+    case 0x27:
+    case 0x2a:
+    case 0x2b:
+    case 0x2d:
+    case 0x2e:
+    case 0x5e:
+    case 0x5f:
+    case 0x60:
+    case 0x7c:
+    case 0x7e:
       return true;
     default:
       return false;

@@ -35,8 +35,7 @@ export function forwardingHeaderReader(
   } catch (error) {
     throw new TypeError(`${option}: ${(error as Error).message}`);
   }
-  const parse =
-    headerName === 'x-forwarded-for' ? parseXForwardedFor : headerName === 'forwarded' ? parseForwarded : parseSingleAddressHeader;
+  const parse = headerName === 'x-forwarded-for' ? parseXForwardedFor : headerName === 'forwarded' ? parseForwarded : parseSingleAddressHeader;
   return Object.assign((values: readonly string[]) => parse(values, checked), { headerName });
 }
 
@@ -55,10 +54,7 @@ export function headerInstances(headers: Readonly<Record<string, string | string
  * every comma-separated entry becomes its canonical address, or undefined when it is not
  * one (`unknown`, empty, garbage). Never throws.
  */
-export function parseXForwardedFor(
-  values: readonly string[],
-  limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS,
-): (string | undefined)[] {
+export function parseXForwardedFor(values: readonly string[], limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS): (string | undefined)[] {
   return walkCommaList(values, limits, hintAddress);
 }
 
@@ -67,10 +63,7 @@ export function parseXForwardedFor(
  * The trusted proxy overwrites it, so a second instance means someone else wrote one too:
  * that, a list, or an over-long value is a single invalid entry. No instance: no entries.
  */
-export function parseSingleAddressHeader(
-  values: readonly string[],
-  limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS,
-): (string | undefined)[] {
+export function parseSingleAddressHeader(values: readonly string[], limits: ForwardingLimits = DEFAULT_FORWARDING_LIMITS): (string | undefined)[] {
   if (values.length === 0) return [];
   const value = values[0]!;
   if (values.length > 1 || value.length > limits.maxBytes) return [undefined];

@@ -32,11 +32,7 @@ export function checkForwardingLimits(limits: Partial<ForwardingLimits> | undefi
  * is `undefined`: a marker that the observed walk cannot step over, so addresses that were
  * cut off can never be mistaken for the client.
  */
-export function walkCommaList(
-  values: readonly string[],
-  limits: ForwardingLimits,
-  toEntry: (element: string) => string | undefined,
-): (string | undefined)[] {
+export function walkCommaList(values: readonly string[], limits: ForwardingLimits, toEntry: (element: string) => string | undefined): (string | undefined)[] {
   const reversed: (string | undefined)[] = [];
   let budget = limits.maxBytes;
   for (let v = values.length - 1; v >= 0; v--) {

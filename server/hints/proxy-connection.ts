@@ -79,10 +79,7 @@ export function installProxyProtocol<S extends NetServer>(server: S, options: Pr
 }
 
 /** `http.createServer` with the PROXY protocol installed; fits Fastify's `serverFactory`. */
-export function createProxyProtocolServer(
-  handler: RequestListener | undefined,
-  options: ProxyProtocolOptions & { http?: ServerOptions },
-): HttpServer {
+export function createProxyProtocolServer(handler: RequestListener | undefined, options: ProxyProtocolOptions & { http?: ServerOptions }): HttpServer {
   const server = createServer(options.http ?? {}, handler);
   return installProxyProtocol(server, options);
 }

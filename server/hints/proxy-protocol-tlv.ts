@@ -44,7 +44,7 @@ class ParsedTlvs implements ProxyTlvs {
     if (this.#raw === undefined) {
       const list: ProxyTlv[] = [];
       const bytes = this.#bytes;
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const to = at + 3 + ((bytes[at + 1]! << 8) | bytes[at + 2]!);
         list.push(Object.freeze({ type: bytes[at]!, value: bytes.subarray(at + 3, to) }));
         at = to;
@@ -68,7 +68,7 @@ export function parseProxyV2Tlvs(header: Uint8Array, start: number): ProxyTlvs {
   let seen = 0; // bit per singleton type
   let crcAt = -1;
   let expectedCrc = 0;
-  for (let at = start; at < end; ) {
+  for (let at = start; at < end;) {
     if (at + 3 > end) throw new ProxyProtocolError('tlv-overrun');
     const type = header[at]!;
     const length = (header[at + 1]! << 8) | header[at + 2]!;
@@ -146,7 +146,7 @@ function parseSsl(value: Buffer): ProxySslInfo {
   if (value.length < 5) throw new ProxyProtocolError('tlv-bad-ssl');
   const ssl: Mutable<ProxySslInfo> = { client: value[0]!, verify: value.readUInt32BE(1) };
   let seen = 0;
-  for (let at = 5; at < value.length; ) {
+  for (let at = 5; at < value.length;) {
     if (at + 3 > value.length) throw new ProxyProtocolError('tlv-overrun');
     const type = value[at]!;
     const from = at + 3;

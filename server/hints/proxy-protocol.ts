@@ -37,10 +37,7 @@ export function detectProxySignature(data: Uint8Array): ProxySignature {
   return signature === PROXY_V2_SIGNATURE ? 'v2' : 'v1';
 }
 
-export type ProxyHeaderRead =
-  | { readonly state: 'need-more' }
-  | { readonly state: 'not-proxy' }
-  | { readonly state: 'done'; readonly header: ProxyHeader };
+export type ProxyHeaderRead = { readonly state: 'need-more' } | { readonly state: 'not-proxy' } | { readonly state: 'done'; readonly header: ProxyHeader };
 
 const NEED_MORE: ProxyHeaderRead = Object.freeze({ state: 'need-more' });
 const NOT_PROXY: ProxyHeaderRead = Object.freeze({ state: 'not-proxy' });

@@ -24,8 +24,10 @@ import { networkHints } from '../verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../verify/options.js';
 import type { NetworkHints, VerifyInput } from '../verify/types.js';
 
-export interface TicketIssuerOptions
-  extends Pick<VerifierOptions, 'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'> {
+export interface TicketIssuerOptions extends Pick<
+  VerifierOptions,
+  'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'
+> {
   /** The issuer's private ES256 or EdDSA JWK, with kid. */
   key: Record<string, unknown>;
   /** The issuer origin, written as `iss`. Default: the origin the client's proof was bound to (a pinned origin, else Host's). */
@@ -37,8 +39,7 @@ export interface TicketIssuerOptions
 }
 
 export type IssueResult =
-  | ({ ok: true; hints: NetworkHints } & TicketResponse)
-  | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; hints: NetworkHints };
+  ({ ok: true; hints: NetworkHints } & TicketResponse) | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; hints: NetworkHints };
 
 export interface TicketIssuer {
   /** The public JWK Set to publish at /.well-known/ipstamp/issuer-jwks. */

@@ -31,12 +31,7 @@ export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: str
   }
 }
 
-function verifyOrFalse(
-  hash: string | null,
-  signingInput: string,
-  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' },
-  signature: Buffer,
-): boolean {
+function verifyOrFalse(hash: string | null, signingInput: string, key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' }, signature: Buffer): boolean {
   try {
     return verify(hash, Buffer.from(signingInput, 'latin1'), key, signature);
   } catch {

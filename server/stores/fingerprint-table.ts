@@ -67,7 +67,10 @@ export class FingerprintTable {
    * there. `now` is the current tick; `expiry` must be in 1..MAX_TICK.
    */
   insert(fp: Int32Array, expiry: number, now: number): FingerprintInsert {
-    const f0 = fp[0]! | 0, f1 = fp[1]! | 0, f2 = fp[2]! | 0, f3 = fp[3]! | 0;
+    const f0 = fp[0]! | 0,
+      f1 = fp[1]! | 0,
+      f2 = fp[2]! | 0,
+      f3 = fp[3]! | 0;
     const slots = this.#slots;
     const mask = this.#mask;
     let i = f0 & mask;

@@ -138,10 +138,7 @@ export class RedisReplayStore implements ReplayStore {
           },
         );
       };
-      const deadline = setTimeout(
-        () => settle(undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
+      const deadline = setTimeout(() => settle(undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
       const status = this.#client.status;
       if (status === 'ready') send();
       else if (status === 'end') settle(undefined, new Error('Redis connection is closed'));
@@ -165,10 +162,7 @@ export class RedisReplayStore implements ReplayStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       if (client.status === 'ready') {
-        await Promise.race([
-          client.quit(),
-          new Promise((resolve) => (timer = setTimeout(resolve, this.#timeoutMs))),
-        ]);
+        await Promise.race([client.quit(), new Promise((resolve) => (timer = setTimeout(resolve, this.#timeoutMs)))]);
       }
     } catch {
       // quit failing means the connection is already gone: disconnect below is all that is left.

@@ -18,11 +18,7 @@ export interface ReplayStore {
 }
 
 export function isReplayStore(value: unknown): value is ReplayStore {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { insertIfAbsent?: unknown }).insertIfAbsent === 'function'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as { insertIfAbsent?: unknown }).insertIfAbsent === 'function';
 }
 
 /**

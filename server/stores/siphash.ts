@@ -27,12 +27,22 @@ export function sipHashKeyFromBytes(bytes: Uint8Array): SipHashKey {
  * test vectors.
  */
 export function sipHash128(key: SipHashKey, message: string, out: Int32Array, c = 1, d = 3): void {
-  const k0l = key[0]! | 0, k0h = key[1]! | 0, k1l = key[2]! | 0, k1h = key[3]! | 0;
-  let v0l = k0l ^ 0x70736575, v0h = k0h ^ 0x736f6d65;
-  let v1l = k1l ^ 0x6e646f6d ^ 0xee, v1h = k1h ^ 0x646f7261;
-  let v2l = k0l ^ 0x6e657261, v2h = k0h ^ 0x6c796765;
-  let v3l = k1l ^ 0x79746573, v3h = k1h ^ 0x74656462;
-  let lo = 0, t = 0, ml = 0, mh = 0;
+  const k0l = key[0]! | 0,
+    k0h = key[1]! | 0,
+    k1l = key[2]! | 0,
+    k1h = key[3]! | 0;
+  let v0l = k0l ^ 0x70736575,
+    v0h = k0h ^ 0x736f6d65;
+  let v1l = k1l ^ 0x6e646f6d ^ 0xee,
+    v1h = k1h ^ 0x646f7261;
+  let v2l = k0l ^ 0x6e657261,
+    v2h = k0h ^ 0x6c796765;
+  let v3l = k1l ^ 0x79746573,
+    v3h = k1h ^ 0x74656462;
+  let lo = 0,
+    t = 0,
+    ml = 0,
+    mh = 0;
 
   // The rounds are written out twice below (absorb, finalize) on purpose: the state must stay
   // in local variables, which a helper function could not update without an object.
@@ -49,35 +59,77 @@ export function sipHash128(key: SipHashKey, message: string, out: Int32Array, c 
       if (rest >= 2) ml |= message.charCodeAt(i + 1) << 16;
       mh = (((units * 2) & 0xff) << 24) | (rest === 3 ? message.charCodeAt(i + 2) : 0);
     }
-    v3l ^= ml; v3h ^= mh;
+    v3l ^= ml;
+    v3h ^= mh;
     for (let r = 0; r < c; r++) {
-      lo = (v0l + v1l) | 0; v0h = (v0h + v1h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = lo;
-      t = v1h; v1h = ((v1h << 13) | (v1l >>> 19)) ^ v0h; v1l = ((v1l << 13) | (t >>> 19)) ^ v0l;
-      t = v0l; v0l = v0h; v0h = t;
-      lo = (v2l + v3l) | 0; v2h = (v2h + v3h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = lo;
-      t = v3h; v3h = ((v3h << 16) | (v3l >>> 16)) ^ v2h; v3l = ((v3l << 16) | (t >>> 16)) ^ v2l;
-      lo = (v0l + v3l) | 0; v0h = (v0h + v3h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = lo;
-      t = v3h; v3h = ((v3h << 21) | (v3l >>> 11)) ^ v0h; v3l = ((v3l << 21) | (t >>> 11)) ^ v0l;
-      lo = (v2l + v1l) | 0; v2h = (v2h + v1h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = lo;
-      t = v1h; v1h = ((v1h << 17) | (v1l >>> 15)) ^ v2h; v1l = ((v1l << 17) | (t >>> 15)) ^ v2l;
-      t = v2l; v2l = v2h; v2h = t;
+      lo = (v0l + v1l) | 0;
+      v0h = (v0h + v1h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = lo;
+      t = v1h;
+      v1h = ((v1h << 13) | (v1l >>> 19)) ^ v0h;
+      v1l = ((v1l << 13) | (t >>> 19)) ^ v0l;
+      t = v0l;
+      v0l = v0h;
+      v0h = t;
+      lo = (v2l + v3l) | 0;
+      v2h = (v2h + v3h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = lo;
+      t = v3h;
+      v3h = ((v3h << 16) | (v3l >>> 16)) ^ v2h;
+      v3l = ((v3l << 16) | (t >>> 16)) ^ v2l;
+      lo = (v0l + v3l) | 0;
+      v0h = (v0h + v3h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = lo;
+      t = v3h;
+      v3h = ((v3h << 21) | (v3l >>> 11)) ^ v0h;
+      v3l = ((v3l << 21) | (t >>> 11)) ^ v0l;
+      lo = (v2l + v1l) | 0;
+      v2h = (v2h + v1h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = lo;
+      t = v1h;
+      v1h = ((v1h << 17) | (v1l >>> 15)) ^ v2h;
+      v1l = ((v1l << 17) | (t >>> 15)) ^ v2l;
+      t = v2l;
+      v2l = v2h;
+      v2h = t;
     }
-    v0l ^= ml; v0h ^= mh;
+    v0l ^= ml;
+    v0h ^= mh;
   }
 
   v2l ^= 0xee;
   for (let half = 0; half < 4; half += 2) {
     for (let r = 0; r < d; r++) {
-      lo = (v0l + v1l) | 0; v0h = (v0h + v1h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = lo;
-      t = v1h; v1h = ((v1h << 13) | (v1l >>> 19)) ^ v0h; v1l = ((v1l << 13) | (t >>> 19)) ^ v0l;
-      t = v0l; v0l = v0h; v0h = t;
-      lo = (v2l + v3l) | 0; v2h = (v2h + v3h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = lo;
-      t = v3h; v3h = ((v3h << 16) | (v3l >>> 16)) ^ v2h; v3l = ((v3l << 16) | (t >>> 16)) ^ v2l;
-      lo = (v0l + v3l) | 0; v0h = (v0h + v3h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0; v0l = lo;
-      t = v3h; v3h = ((v3h << 21) | (v3l >>> 11)) ^ v0h; v3l = ((v3l << 21) | (t >>> 11)) ^ v0l;
-      lo = (v2l + v1l) | 0; v2h = (v2h + v1h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0; v2l = lo;
-      t = v1h; v1h = ((v1h << 17) | (v1l >>> 15)) ^ v2h; v1l = ((v1l << 17) | (t >>> 15)) ^ v2l;
-      t = v2l; v2l = v2h; v2h = t;
+      lo = (v0l + v1l) | 0;
+      v0h = (v0h + v1h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = lo;
+      t = v1h;
+      v1h = ((v1h << 13) | (v1l >>> 19)) ^ v0h;
+      v1l = ((v1l << 13) | (t >>> 19)) ^ v0l;
+      t = v0l;
+      v0l = v0h;
+      v0h = t;
+      lo = (v2l + v3l) | 0;
+      v2h = (v2h + v3h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = lo;
+      t = v3h;
+      v3h = ((v3h << 16) | (v3l >>> 16)) ^ v2h;
+      v3l = ((v3l << 16) | (t >>> 16)) ^ v2l;
+      lo = (v0l + v3l) | 0;
+      v0h = (v0h + v3h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+      v0l = lo;
+      t = v3h;
+      v3h = ((v3h << 21) | (v3l >>> 11)) ^ v0h;
+      v3l = ((v3l << 21) | (t >>> 11)) ^ v0l;
+      lo = (v2l + v1l) | 0;
+      v2h = (v2h + v1h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+      v2l = lo;
+      t = v1h;
+      v1h = ((v1h << 17) | (v1l >>> 15)) ^ v2h;
+      v1l = ((v1l << 17) | (t >>> 15)) ^ v2l;
+      t = v2l;
+      v2l = v2h;
+      v2h = t;
     }
     out[half] = v0l ^ v1l ^ v2l ^ v3l;
     out[half + 1] = v0h ^ v1h ^ v2h ^ v3h;

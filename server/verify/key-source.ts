@@ -33,9 +33,7 @@ export interface JwkSet {
 }
 
 /** The `keys` option: a JWK Set, or a function from kid to a key (sync or async) — a database, a registry. */
-export type KeysOption =
-  | JwkSet
-  | ((kid: string) => VerifierKeyInput | undefined | null | Promise<VerifierKeyInput | undefined | null>);
+export type KeysOption = JwkSet | ((kid: string) => VerifierKeyInput | undefined | null | Promise<VerifierKeyInput | undefined | null>);
 
 /** Resolves a kid to a ready key; undefined means unknown. */
 export type KeySource = (kid: string) => VerifierKey | undefined | Promise<VerifierKey | undefined>;
@@ -145,6 +143,13 @@ function checkKeyFitsAlg(key: KeyObject, alg: StampAlg, where: string): void {
   }
   if (key.type === 'secret') fail(where, `${alg} needs a public key`);
   const details = key.asymmetricKeyDetails;
-  const curve = key.asymmetricKeyType === 'ed25519' ? 'Ed25519' : details?.namedCurve === 'prime256v1' ? 'P-256' : details?.namedCurve === 'secp384r1' ? 'P-384' : undefined;
+  const curve =
+    key.asymmetricKeyType === 'ed25519'
+      ? 'Ed25519'
+      : details?.namedCurve === 'prime256v1'
+        ? 'P-256'
+        : details?.namedCurve === 'secp384r1'
+          ? 'P-384'
+          : undefined;
   if (curve !== CURVE_OF_ALG[alg]) fail(where, `key does not fit alg ${alg}`);
 }

@@ -2,12 +2,7 @@ import { createHash, KeyObject } from 'node:crypto';
 import { createRemoteJWKSet } from 'jose';
 import { normalizeOrigin } from '../../shared/htu.js';
 import type { StampAlg } from '../../shared/schema.js';
-import {
-  MAX_TICKET_BYTES,
-  ticketClaimsSchema,
-  ticketHeaderSchema,
-  type TicketAlg,
-} from '../../shared/ticket-schema.js';
+import { MAX_TICKET_BYTES, ticketClaimsSchema, ticketHeaderSchema, type TicketAlg } from '../../shared/ticket-schema.js';
 import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
 import { verifySignature } from '../jws/signature.js';
 import { compileKeySource, type JwkSet } from './key-source.js';

@@ -80,7 +80,10 @@ describe('the attack harness as its own part', () => {
     for (const [file, deps] of graph) {
       if (!inHarness(file)) continue;
       const from = relative(ROOT, join(ROOT, dirname(file)));
-      const to = deps.filter(inHarness).map((d) => dirname(d)).filter((d) => d !== from);
+      const to = deps
+        .filter(inHarness)
+        .map((d) => dirname(d))
+        .filter((d) => d !== from);
       folders.set(from, [...new Set([...(folders.get(from) ?? []), ...to])]);
     }
     expect(cycles(folders)).toEqual([]);

@@ -17,7 +17,10 @@ import { makeKey } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
 
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.integer({ min: 1, max: 255 })).map((o) => o.join('.'));
-const ipv6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => formatIPv6(g)).filter((a) => canonicalAddress(a) === a);
+const ipv6 = fc
+  .array(fc.nat(0xffff), { minLength: 8, maxLength: 8 })
+  .map((g) => formatIPv6(g))
+  .filter((a) => canonicalAddress(a) === a);
 const port = fc.nat(65535);
 
 describe('PROXY header encoders, read back by the real parser', () => {
@@ -102,12 +105,16 @@ describe('reading what a target answered', () => {
 
   it('never throws, and never lets a hostile body put arbitrary text into the report', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 100, max: 599 }), fc.oneof(fc.string(), fc.json(), fc.constantFrom('{"reason":"<script>"}', '{"reason":{}}')), (status, body) => {
-        const outcome = responseOutcome(status, body);
-        expect(outcome.kind).toBe('response');
-        if (outcome.kind === 'response' && outcome.reason !== undefined) expect(outcome.reason).toMatch(/^[a-z-]{1,40}$/);
-        if (outcome.kind === 'response' && outcome.agreement !== undefined) expect(['match', 'mismatch', 'unverifiable']).toContain(outcome.agreement);
-      }),
+      fc.property(
+        fc.integer({ min: 100, max: 599 }),
+        fc.oneof(fc.string(), fc.json(), fc.constantFrom('{"reason":"<script>"}', '{"reason":{}}')),
+        (status, body) => {
+          const outcome = responseOutcome(status, body);
+          expect(outcome.kind).toBe('response');
+          if (outcome.kind === 'response' && outcome.reason !== undefined) expect(outcome.reason).toMatch(/^[a-z-]{1,40}$/);
+          if (outcome.kind === 'response' && outcome.agreement !== undefined) expect(['match', 'mismatch', 'unverifiable']).toContain(outcome.agreement);
+        },
+      ),
     );
   });
 });
@@ -142,7 +149,7 @@ describe("the issuer's rate limit, as its headers state it", () => {
 });
 
 describe("the harness's own copies of what the library keeps internal", () => {
-  it('its §7 wire values are the library\'s', () => {
+  it("its §7 wire values are the library's", () => {
     expect(TICKET_WIRE).toEqual({
       ticketTyp: TICKET_TYP,
       requestTyp: TICKET_REQUEST_TYP,
@@ -152,7 +159,7 @@ describe("the harness's own copies of what the library keeps internal", () => {
     });
   });
 
-  it('its RFC 7638 thumbprint of a ticket key is the verifier\'s and the client\'s kid', async () => {
+  it("its RFC 7638 thumbprint of a ticket key is the verifier's and the client's kid", async () => {
     for (const alg of ['ES256', 'EdDSA', 'ES256', 'EdDSA'] as const) {
       const key = generateTicketKey(alg);
       expect(key.kid).toBe(jwkThumbprint(key.publicJwk));

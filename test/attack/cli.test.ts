@@ -44,7 +44,12 @@ describe('ipstamp attack (built CLI)', () => {
       expect(run.code).toBe(1);
       const report = JSON.parse(run.stdout) as { exitCode: number; results: { name: string; verdict: string; got: string }[] };
       expect(report.exitCode).toBe(1);
-      expect(report.results.filter((r) => r.verdict === 'fail').map((r) => r.name)).toEqual(['alg-none-none', 'alg-none-None', 'alg-none-NONE', 'alg-none-nOnE']);
+      expect(report.results.filter((r) => r.verdict === 'fail').map((r) => r.name)).toEqual([
+        'alg-none-none',
+        'alg-none-None',
+        'alg-none-NONE',
+        'alg-none-nOnE',
+      ]);
       const markdown = await readFile(reportFile, 'utf8');
       expect(markdown).toMatch(/\*\*UNSAFE\*\*/);
       expect(markdown).toMatch(/\| `alg-none-nOnE` \| .* \| reject 401 bad-header \| 200 accepted \(match\) \| \*\*FAIL\*\* \|/);
@@ -70,7 +75,9 @@ describe('ipstamp attack (built CLI)', () => {
         expect(run.stderr).toMatch(/^ipstamp attack: the key is not a usable private JWK/);
         expect(run.stderr).not.toContain(String(key.publicJwk.x));
       }
-      expect((await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'nope'])).stderr).toMatch(/^ipstamp attack: only: no attack named "nope"/);
+      expect((await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'nope'])).stderr).toMatch(
+        /^ipstamp attack: only: no attack named "nope"/,
+      );
       expect((await runCli(['attack', '--target', good.url, '--race', '1'])).code).toBe(2);
     } finally {
       await good.close();
@@ -80,7 +87,18 @@ describe('ipstamp attack (built CLI)', () => {
 
 /** `ipstamp serve` as a process behind a PROXY-protocol load balancer at 127.0.0.9 that never connects. */
 function startServeForAttack(extra: string[]): Promise<RunningServe> {
-  return startServe(['--port', '0', '--keys', join(dir, 'keys.jwks.json'), '--trusted-proxies', '127.0.0.9', '--proxy-protocol', '--log-level', 'warn', ...extra]);
+  return startServe([
+    '--port',
+    '0',
+    '--keys',
+    join(dir, 'keys.jwks.json'),
+    '--trusted-proxies',
+    '127.0.0.9',
+    '--proxy-protocol',
+    '--log-level',
+    'warn',
+    ...extra,
+  ]);
 }
 
 describe('ipstamp attack against ipstamp serve (two processes)', () => {
@@ -95,7 +113,7 @@ describe('ipstamp attack against ipstamp serve (two processes)', () => {
     }
   });
 
-  it("serve --on-mismatch flag: the ip attacks get through, and the report says why", async () => {
+  it('serve --on-mismatch flag: the ip attacks get through, and the report says why', async () => {
     const serve = await startServeForAttack(['--on-mismatch', 'flag']);
     try {
       const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', keyFile, '--json']);

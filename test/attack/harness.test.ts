@@ -12,7 +12,10 @@ import { freePort } from '../support/ports.js';
 import { HOLES, startBrokenVerifier, startGoodVerifier, type Hole } from './broken-verifier.js';
 
 const names = (report: AttackReport, verdict: string): string[] =>
-  report.results.filter((r) => r.verdict === verdict).map((r) => r.name).sort();
+  report.results
+    .filter((r) => r.verdict === verdict)
+    .map((r) => r.name)
+    .sort();
 
 /** What must get through each hole with an ES256 key — no more (no false alarms), no less. */
 const GETS_THROUGH: Readonly<Record<Hole, readonly string[]>> = {
@@ -71,8 +74,29 @@ describe('ipstamp attack against an https target', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ipstamp-tls-'));
     try {
       const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-      execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile,
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
+      execFileSync(
+        openssl,
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-days',
+          '1',
+        ],
+        { stdio: 'ignore' },
+      );
       const tls = { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8') };
       const key = await makeKey('ES256');
       const good = await startGoodVerifier(key, tls);
@@ -206,7 +230,14 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
 
   it('an attack whose build throws is reported as an error (exit 2), the run goes on', async () => {
     const attacks: Attack[] = [
-      { name: 'broken-build', description: 'throws', expect: { reject: true }, build: () => { throw new Error('oops'); } },
+      {
+        name: 'broken-build',
+        description: 'throws',
+        expect: { reject: true },
+        build: () => {
+          throw new Error('oops');
+        },
+      },
       { name: 'after', description: 'still runs', expect: { accept: true }, build: async (ctx) => ctx.http(await ctx.stamp()) },
     ];
     const report = await runAttacks({ target: good.url, key: key.privateJwk, attacks });
@@ -220,7 +251,13 @@ describe('runAttacks: setup, selection, custom attacks, honesty', () => {
     await new Promise<void>((resolve) => tarpit.listen(0, '127.0.0.1', resolve));
     const { port } = tarpit.address() as { port: number };
     try {
-      const report = await runAttacks({ target: `http://127.0.0.1:${port}/`, key: key.privateJwk, ip: '127.0.0.1', timeoutMs: 200, only: ['control-get', 'stamp-missing'] });
+      const report = await runAttacks({
+        target: `http://127.0.0.1:${port}/`,
+        key: key.privateJwk,
+        ip: '127.0.0.1',
+        timeoutMs: 200,
+        only: ['control-get', 'stamp-missing'],
+      });
       // the requests reached the tarpit, which never answered: the runner's own timeout ended them
       expect(held.size).toBeGreaterThan(0);
       expect(report.results.map((r) => [r.verdict, r.got])).toEqual([

@@ -38,7 +38,10 @@ afterAll(async () => {
 });
 
 const byVerdict = (report: AttackReport, verdict: string): string[] =>
-  report.results.filter((r) => r.verdict === verdict).map((r) => r.name).sort();
+  report.results
+    .filter((r) => r.verdict === verdict)
+    .map((r) => r.name)
+    .sort();
 
 describe('ipstamp attack against a POST-only route', () => {
   it('without --method/--path the controls are refused: INCONCLUSIVE (exit 2), the refusal shown in JSON, Markdown and text', async () => {
@@ -87,7 +90,11 @@ describe('ipstamp attack against a POST-only route', () => {
   });
 
   it('--method and --path are checked: a bad method or a path that is not absolute is a usage error', async () => {
-    for (const args of [['--method', 'PO ST'], ['--path', 'orders'], ['--path', '//evil.example/x']]) {
+    for (const args of [
+      ['--method', 'PO ST'],
+      ['--path', 'orders'],
+      ['--path', '//evil.example/x'],
+    ]) {
       const run = await runCli(['attack', '--target', origin, '--key', keyFile, ...args]);
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/^ipstamp attack: (method|path)/);
@@ -105,14 +112,22 @@ describe('runAttacks with method and path: the ticket attacks too', () => {
     const issuerOrigin = `http://127.0.0.1:${(issuer.server.address() as AddressInfo).port}`;
     const jwks = (await (await fetch(`${issuerOrigin}/.well-known/ipstamp/issuer-jwks`)).json()) as { keys: JWK[] };
     const postOnly = await startVerifierServer({
-      verify: createVerifierCore({ keys: { keys: [] }, issuers: { 'http://edge.example': jwks }, replayStore: new MapReplayStore(), requireBodyDigest: true }).verify,
+      verify: createVerifierCore({ keys: { keys: [] }, issuers: { 'http://edge.example': jwks }, replayStore: new MapReplayStore(), requireBodyDigest: true })
+        .verify,
       proxyPeers: ['127.0.0.9'],
       route: { method: 'POST', path: '/orders' },
     });
     try {
       const target = new URL(postOnly.url).origin;
       const run = (extra: { method?: string; path?: string }) =>
-        runAttacks({ target, issuer: issuerOrigin, ticketWaitMs: 0, localAddress: '127.0.0.35', only: ['control-ticket', 'ticket-no-tth', 'ticket-replay'], ...extra });
+        runAttacks({
+          target,
+          issuer: issuerOrigin,
+          ticketWaitMs: 0,
+          localAddress: '127.0.0.35',
+          only: ['control-ticket', 'ticket-no-tth', 'ticket-replay'],
+          ...extra,
+        });
       const wrong = await run({});
       expect(wrong).toMatchObject({ verdict: 'INCONCLUSIVE', exitCode: 2 });
       expect(wrong.results[0]).toMatchObject({ name: 'control-ticket', got: '404 (no reason)', legitimateRefused: true });

@@ -25,7 +25,10 @@ const EDGE = 'http://edge.example';
 const LOAD_BALANCER = '127.0.0.9';
 
 const names = (report: AttackReport, verdict: string): string[] =>
-  report.results.filter((r) => r.verdict === verdict).map((r) => r.name).sort();
+  report.results
+    .filter((r) => r.verdict === verdict)
+    .map((r) => r.name)
+    .sort();
 const TICKET_NAMES = TICKET_ATTACK_CATALOG.map((a) => a.name);
 
 let issuerKey: JWK;
@@ -59,7 +62,13 @@ function claimsOf(input: VerifyInput): Record<string, unknown> {
 
 /** The real core; for a hole, its ticket check is wrapped per request to forget one fact of the ticket. */
 function ticketVerifier(hole: TicketHole): (input: VerifyInput) => Promise<VerifyResult> {
-  const base: VerifierOptions = { keys: { keys: [] }, issuers: { [EDGE]: issuerJwks }, replayStore: new MapReplayStore(), trustedProxies: ['loopback'], skew: 0 };
+  const base: VerifierOptions = {
+    keys: { keys: [] },
+    issuers: { [EDGE]: issuerJwks },
+    replayStore: new MapReplayStore(),
+    trustedProxies: ['loopback'],
+    skew: 0,
+  };
   if (hole === 'none') return createVerifierCore(base).verify;
   return (input) => {
     const core = createVerifierCore(base);
@@ -179,14 +188,29 @@ describe('ipstamp attack against ipstamp serve as issuer and verifier (processes
     const client = await makeKey('ES256', 'cli-client');
     const issuers = scratch.file('issuers.json', { [EDGE]: issuerJwks });
     serve = await startServe([
-      '--port', '0', '--keys', scratch.file('keys.json', { keys: [client.publicJwk] }), '--trusted-proxies', LOAD_BALANCER, '--proxy-protocol',
-      '--issuer-key', scratch.file('issuer.json', issuerKey), '--issuer-origin', EDGE, '--issuers', issuers,
-      '--ticket-lifetime', '2', '--skew', '1', '--log-level', 'warn',
+      '--port',
+      '0',
+      '--keys',
+      scratch.file('keys.json', { keys: [client.publicJwk] }),
+      '--trusted-proxies',
+      LOAD_BALANCER,
+      '--proxy-protocol',
+      '--issuer-key',
+      scratch.file('issuer.json', issuerKey),
+      '--issuer-origin',
+      EDGE,
+      '--issuers',
+      issuers,
+      '--ticket-lifetime',
+      '2',
+      '--skew',
+      '1',
+      '--log-level',
+      'warn',
     ]);
-    const run = await runCli(
-      ['attack', '--target', `${serve.url}/orders`, '--key', scratch.file('client.json', client.privateJwk), '--skew', '1', '--json'],
-      { timeoutMs: 20_000 },
-    );
+    const run = await runCli(['attack', '--target', `${serve.url}/orders`, '--key', scratch.file('client.json', client.privateJwk), '--skew', '1', '--json'], {
+      timeoutMs: 20_000,
+    });
     const report = JSON.parse(run.stdout) as AttackReport;
     expect(report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'skip').map((r) => `${r.name}: ${r.got}`)).toEqual([]);
     expect(run.code).toBe(0);
@@ -198,7 +222,17 @@ describe('ipstamp attack against ipstamp serve as issuer and verifier (processes
 
     // a verifier with no client keys at all, trusting that issuer: no --key, the ticket attacks alone
     ticketsOnly = await startServe(['--port', '0', '--issuers', issuers, '--log-level', 'warn']);
-    const alone = await runCli(['attack', '--target', `${ticketsOnly.url}/orders`, '--issuer', serve.url, '--ticket-wait', '0', '--local-address', '127.0.0.7']);
+    const alone = await runCli([
+      'attack',
+      '--target',
+      `${ticketsOnly.url}/orders`,
+      '--issuer',
+      serve.url,
+      '--ticket-wait',
+      '0',
+      '--local-address',
+      '127.0.0.7',
+    ]);
     expect(alone.stdout).toMatch(new RegExp(`^  tickets from ${serve.url}/.well-known/ipstamp/ticket$`, 'm'));
     expect(alone.stdout).toMatch(/^\s+control-ticket\s+accept 2xx\s+200 accepted \(match, ticket\)\s+PASS$/m);
     expect(alone.stdout).toMatch(/^\s+ticket-stolen\s+reject 401 bad-signature\s+401 bad-signature\s+PASS$/m);
@@ -213,7 +247,13 @@ describe("reading an issuer's answer (the harness trusts no target)", () => {
     const ticketish = fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map((p) => p.join('.'));
     const body = fc.oneof(
       fc.string(),
-      fc.record({ ticket: fc.oneof(ticketish, fc.string(), fc.integer()), ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()), exp: fc.oneof(fc.integer(), fc.double(), fc.string()) }).map((o) => JSON.stringify(o)),
+      fc
+        .record({
+          ticket: fc.oneof(ticketish, fc.string(), fc.integer()),
+          ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()),
+          exp: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        })
+        .map((o) => JSON.stringify(o)),
     );
     fc.assert(
       fc.property(body, (text) => {
@@ -229,9 +269,11 @@ describe("reading an issuer's answer (the harness trusts no target)", () => {
   });
 
   it('decodeSegment: any text gives a plain object, never a throw', () => {
-    fc.assert(fc.property(fc.string(), fc.constantFrom(0 as const, 1 as const), (token, index) => {
-      const value = decodeSegment(token, index);
-      expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.string(), fc.constantFrom(0 as const, 1 as const), (token, index) => {
+        const value = decodeSegment(token, index);
+        expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true);
+      }),
+    );
   });
 });

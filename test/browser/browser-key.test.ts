@@ -38,13 +38,23 @@ describe('generateStampKey (WebCrypto)', () => {
       expect(registry.registerKey(key.publicJwk).kid).toBe(key.kid);
       const token = await createStamper({ key, ip: '127.0.0.1' }).stamp({ method: 'GET', url: 'http://api.test/x' });
       const verifier = createVerifierCore({ keys: registry.lookup, replayStore: new MapReplayStore() });
-      const result = await verifier.verify({ method: 'GET', url: '/x', headers: { host: 'api.test', 'client-ip-attestation': token }, hints: { l3: '127.0.0.1' } });
+      const result = await verifier.verify({
+        method: 'GET',
+        url: '/x',
+        headers: { host: 'api.test', 'client-ip-attestation': token },
+        hints: { l3: '127.0.0.1' },
+      });
       expect(result).toMatchObject({ ok: true, verdict: { kid: key.kid, agreement: 'match' } });
     });
 
     it(`${alg}: works as a TicketKey: an issuer accepts its ticket request proof`, async () => {
       const key = await generateStampKey({ alg });
-      const issuer = createTicketIssuer({ key: await issuerJwk(), origin: 'https://edge.test', origins: ['https://edge.test'], replayStore: new MapReplayStore() });
+      const issuer = createTicketIssuer({
+        key: await issuerJwk(),
+        origin: 'https://edge.test',
+        origins: ['https://edge.test'],
+        replayStore: new MapReplayStore(),
+      });
       const proof = await createTicketRequestProof(key, 'https://edge.test/.well-known/ipstamp/ticket');
       const result = await issuer.issue({
         method: 'POST',

@@ -131,7 +131,13 @@ describe.skipIf(!executable)('a page on another origin in headless Chromium', ()
 
         const headers = await captured.allHeaders();
         const token = headers[STAMP_HEADER]!;
-        expect(claimsOf(token)).toMatchObject({ ip: '127.0.0.1', obs: 'echo', htm: 'POST', htu: `${api.origin}/orders`, cdg: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+        expect(claimsOf(token)).toMatchObject({
+          ip: '127.0.0.1',
+          obs: 'echo',
+          htm: 'POST',
+          htu: `${api.origin}/orders`,
+          cdg: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        });
 
         // the page sends the captured stamp again, same body: refused, and the refusal is readable cross-origin
         const replay = await page.evaluate(

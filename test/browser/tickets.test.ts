@@ -18,7 +18,6 @@ import type { PageReply } from './page-driver.js';
  */
 const executable = chromiumPath();
 
-
 const open = { config: { ipstamp: false as const } };
 
 function claimsOf(token: string): Record<string, unknown> {
@@ -124,7 +123,11 @@ describe.skipIf(!executable)('tickets in headless Chromium: key made in the page
       const headers = await captured.allHeaders();
       expect(claimsOf(headers[STAMP_HEADER]!)).toMatchObject({ obs: 'ticket', ip: '127.0.0.1', htm: 'POST', tth: expect.any(String), cdg: expect.any(String) });
       // what an eavesdropper took from the page is spent: the stamp was single use
-      const again = await fetch(captured.url(), { method: 'POST', headers: { 'content-type': 'application/json', [STAMP_HEADER]: headers[STAMP_HEADER]!, [TICKET_HEADER]: headers[TICKET_HEADER]! }, body: captured.postData()! });
+      const again = await fetch(captured.url(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [STAMP_HEADER]: headers[STAMP_HEADER]!, [TICKET_HEADER]: headers[TICKET_HEADER]! },
+        body: captured.postData()!,
+      });
       expect(again.status).toBe(401);
       expect(((await again.json()) as { reason: string }).reason).toBe('replay');
       expect(problems.errors).toEqual([]);

@@ -33,7 +33,15 @@ describe.skipIf(!haproxy)('end to end behind HAProxy send-proxy-v2', () => {
   beforeAll(async () => {
     key = await makeKey('ES256', 'e2e-es');
     stamper = createStamper({ key: key.privateJwk, ip: CLIENT });
-    serve = await startServe(['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--proxy-protocol', '--trusted-proxies', '127.0.0.1']);
+    serve = await startServe([
+      '--port',
+      '0',
+      '--keys',
+      scratch.file('keys.json', { keys: [key.publicJwk] }),
+      '--proxy-protocol',
+      '--trusted-proxies',
+      '127.0.0.1',
+    ]);
 
     app = Fastify({
       serverFactory: (handler) => createProxyProtocolServer(handler, { trustedProxies: '127.0.0.1' }) as Server,

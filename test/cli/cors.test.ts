@@ -120,7 +120,9 @@ describe('serve --cors-origin', () => {
       expect(res.status, path).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe(APP);
       expect(res.headers['access-control-allow-methods']).toMatch(/\bPOST\b/);
-      expect(res.headers['access-control-allow-headers']?.split(/,\s*/)).toEqual(expect.arrayContaining(['client-ip-attestation', 'client-ip-ticket', 'content-type']));
+      expect(res.headers['access-control-allow-headers']?.split(/,\s*/)).toEqual(
+        expect.arrayContaining(['client-ip-attestation', 'client-ip-ticket', 'content-type']),
+      );
       expect(Number(res.headers['access-control-max-age'])).toBeGreaterThan(0);
       expect(res.headers.vary).toMatch(/\bOrigin\b/);
     }

@@ -66,9 +66,7 @@ describe('negative numbers reach the flag reader and get its message (issue 12, 
   });
 
   it('parseFlags: a value starting with a dash that is not a number names the flag and the way to pass it', () => {
-    expect(() => parseFlags(['--port', '-x'], OPTIONS)).toThrow(
-      new UsageError("--port needs a value; to give one that starts with a dash, write --port=-x"),
-    );
+    expect(() => parseFlags(['--port', '-x'], OPTIONS)).toThrow(new UsageError('--port needs a value; to give one that starts with a dash, write --port=-x'));
   });
 
   it('the CLI answers one clear line, exit 2', async () => {

@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  clientResponseHeaders,
-  isStrippedRequestHeader,
-  upstreamRequestHeaders,
-  type UpstreamFacts,
-} from '../../server/cli/forwarded-headers.js';
+import { clientResponseHeaders, isStrippedRequestHeader, upstreamRequestHeaders, type UpstreamFacts } from '../../server/cli/forwarded-headers.js';
 const STAMP_FACTS: UpstreamFacts = { verdict: { ip: '192.0.2.7', agreement: 'match', source: 'stamp' }, clientAddress: '127.0.0.1', protocol: 'http' };
 const TICKET_FACTS: UpstreamFacts = {
   verdict: { ip: '192.0.2.8', agreement: 'unverifiable', source: 'ticket', issuer: 'https://edge.example.com' },
@@ -55,9 +50,9 @@ const headerValue = fc.string({ maxLength: 20 }).map((s) => s.replace(/[\r\n\0]/
 
 /** A name in another spelling: each letter's case flipped at will, each `-` possibly `_`. */
 function respelled(name: string): fc.Arbitrary<string> {
-  return fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: name.length, maxLength: name.length }).map((flips) =>
-    [...name].map((c, i) => (c === '-' && flips[i]![1] ? '_' : flips[i]![0] ? c.toUpperCase() : c)).join(''),
-  );
+  return fc
+    .array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: name.length, maxLength: name.length })
+    .map((flips) => [...name].map((c, i) => (c === '-' && flips[i]![1] ? '_' : flips[i]![0] ? c.toUpperCase() : c)).join(''));
 }
 
 const protectedSpelling = fc.constantFrom(...PROTECTED).chain(respelled);
@@ -81,7 +76,7 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
     fc.assert(fc.property(protectedSpelling, (name) => isStrippedRequestHeader(name)));
   });
 
-  it('whatever lines a client sends, the upstream gets exactly the gateway\'s own values for the gateway\'s names', () => {
+  it("whatever lines a client sends, the upstream gets exactly the gateway's own values for the gateway's names", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 30 }), (lines) => {
         const raw = ['Host', 'api.example.com', ...lines.flat()];
@@ -133,20 +128,40 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
   it("the upstream's hop-by-hop headers and what its Connection names never reach the client", () => {
     const hop = fc.constantFrom('connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade');
     fc.assert(
-      fc.property(fc.dictionary(fc.oneof(hop, tokenName.map((n) => n.toLowerCase())), headerValue, { maxKeys: 12 }), tokenName, (headers, named) => {
-        const lowerNamed = named.toLowerCase();
-        const response = { ...headers, connection: `close, ${named}`, [lowerNamed]: 'private' };
-        const out = clientResponseHeaders(response);
-        for (const name of Object.keys(out)) {
-          expect(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']).not.toContain(canonicalHeaderName(name));
-          expect(canonicalHeaderName(name)).not.toBe(canonicalHeaderName(named));
-        }
-        for (const [name, value] of Object.entries(headers)) {
-          const canonical = canonicalHeaderName(name);
-          const dropped = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', canonicalHeaderName(named)].includes(canonical);
-          if (!dropped) expect(out[name]).toBe(value);
-        }
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.oneof(
+            hop,
+            tokenName.map((n) => n.toLowerCase()),
+          ),
+          headerValue,
+          { maxKeys: 12 },
+        ),
+        tokenName,
+        (headers, named) => {
+          const lowerNamed = named.toLowerCase();
+          const response = { ...headers, connection: `close, ${named}`, [lowerNamed]: 'private' };
+          const out = clientResponseHeaders(response);
+          for (const name of Object.keys(out)) {
+            expect(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']).not.toContain(canonicalHeaderName(name));
+            expect(canonicalHeaderName(name)).not.toBe(canonicalHeaderName(named));
+          }
+          for (const [name, value] of Object.entries(headers)) {
+            const canonical = canonicalHeaderName(name);
+            const dropped = [
+              'connection',
+              'keep-alive',
+              'proxy-connection',
+              'te',
+              'trailer',
+              'transfer-encoding',
+              'upgrade',
+              canonicalHeaderName(named),
+            ].includes(canonical);
+            if (!dropped) expect(out[name]).toBe(value);
+          }
+        },
+      ),
     );
   });
 });

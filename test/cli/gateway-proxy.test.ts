@@ -157,7 +157,10 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
 
   it("the upstream's hop-by-hop headers and trailers never reach the client", async () => {
     const token = await stampFor('GET', `${gateway.url}/hop`);
-    const exchange = await rawExchange(gateway.port, `GET /hop HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nConnection: close\r\nClient-IP-Attestation: ${token}\r\n\r\n`);
+    const exchange = await rawExchange(
+      gateway.port,
+      `GET /hop HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nConnection: close\r\nClient-IP-Attestation: ${token}\r\n\r\n`,
+    );
     const response = exchange.responses[0]!;
     expect(response.status).toBe(200);
     expect(response.body).toBe('part one;part two');
@@ -193,7 +196,7 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
 });
 
 describe('bodies and methods', () => {
-  it('HEAD: the upstream\'s Content-Length, no body', async () => {
+  it("HEAD: the upstream's Content-Length, no body", async () => {
     const token = await stampFor('HEAD', `${gateway.url}/head`);
     const response = await fetch(`${gateway.url}/head`, { method: 'HEAD', headers: { 'client-ip-attestation': token } });
     expect(response.status).toBe(200);
@@ -280,7 +283,10 @@ describe('what the upstream is told', () => {
   });
 
   it('behind a trusted proxy, X-Forwarded-For is the one address the gateway observed, not the chain it was sent', async () => {
-    const behind = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`], 'gateway');
+    const behind = await startServe(
+      ['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      'gateway',
+    );
     try {
       const url = `${behind.url}/behind`;
       const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.9' }).stamp({ method: 'GET', url });
@@ -297,7 +303,10 @@ describe('what the upstream is told', () => {
   });
 
   it('behind a TLS-terminating trusted proxy, X-Forwarded-Proto is the scheme the client used, as the binding check believed it', async () => {
-    const behind = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`], 'gateway');
+    const behind = await startServe(
+      ['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      'gateway',
+    );
     try {
       const url = `https://127.0.0.1:${behind.port}/behind-tls`;
       const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.9' }).stamp({ method: 'GET', url });
@@ -345,7 +354,18 @@ describe('what the upstream is told', () => {
     const { d: _private, ...issuerPublic } = issuerKey;
     const issuers = scratch.file('issuers.json', { [EDGE]: { keys: [issuerPublic] } });
     const edge = await startServe(
-      ['--port', '0', '--issuers', issuers, '--issuer-key', scratch.file('issuer.json', issuerKey), '--issuer-origin', EDGE, '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      [
+        '--port',
+        '0',
+        '--issuers',
+        issuers,
+        '--issuer-key',
+        scratch.file('issuer.json', issuerKey),
+        '--issuer-origin',
+        EDGE,
+        '--upstream',
+        `http://127.0.0.1:${upstreamPort}`,
+      ],
       'gateway',
     );
     try {
@@ -402,7 +422,18 @@ describe('refusals are problem+json with a reason', () => {
     const pair = await generateKeyPair('EdDSA', { extractable: true });
     const issuerKey = { ...(await exportJWK(pair.privateKey)), kid: 'edge-2', alg: 'EdDSA' };
     const edge = await startServe(
-      ['--port', '0', '--keys', keysFile, '--issuer-key', scratch.file('issuer2.json', issuerKey), '--ticket-rate-limit', '1', '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      [
+        '--port',
+        '0',
+        '--keys',
+        keysFile,
+        '--issuer-key',
+        scratch.file('issuer2.json', issuerKey),
+        '--ticket-rate-limit',
+        '1',
+        '--upstream',
+        `http://127.0.0.1:${upstreamPort}`,
+      ],
       'gateway',
     );
     try {

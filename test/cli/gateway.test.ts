@@ -15,7 +15,10 @@ beforeAll(async () => {
   upstream = createServer((req, res) => res.end(JSON.stringify({ ip: req.headers['x-attested-client-ip'] ?? null })));
   const port = await listenOnFreePort(upstream);
   key = await makeKey('ES256', 'gw');
-  gateway = await startServe(['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--upstream', `http://127.0.0.1:${port}`], 'gateway');
+  gateway = await startServe(
+    ['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--upstream', `http://127.0.0.1:${port}`],
+    'gateway',
+  );
 });
 afterAll(async () => {
   await gateway?.stop();

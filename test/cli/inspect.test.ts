@@ -57,9 +57,18 @@ describe('ipstamp inspect', () => {
   });
 
   it('without --keys it decodes and checks what it can, and says the signature was not checked', async () => {
-    const old = signRaw(hs.privateJwk, { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'inspect-hs' }, {
-      ip: '192.0.2.7', iat: Math.floor(Date.now() / 1000) - 7200, jti: 'AAAAAAAAAAAAAAAAAAAAAA', htm: 'GET', htu: 'https://a.example/x', extra: 1,
-    });
+    const old = signRaw(
+      hs.privateJwk,
+      { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'inspect-hs' },
+      {
+        ip: '192.0.2.7',
+        iat: Math.floor(Date.now() / 1000) - 7200,
+        jti: 'AAAAAAAAAAAAAAAAAAAAAA',
+        htm: 'GET',
+        htu: 'https://a.example/x',
+        extra: 1,
+      },
+    );
     const result = await runCli(['inspect', old]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/\(2 h ago\)/);
@@ -85,7 +94,7 @@ describe('inspect agrees with the verifier', () => {
     const verifier = createVerifierCore({ keys: jwks, replayStore: { insertIfAbsent: () => true }, now: () => NOW, onUnverifiable: 'accept' });
     const keySource = compileKeySource(jwks);
     // each part is usually right and sometimes wrong, so every step gets reached and failed
-    const mostly = <T,>(good: T, ...bad: T[]) => fc.oneof({ arbitrary: fc.constant(good), weight: 12 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
+    const mostly = <T>(good: T, ...bad: T[]) => fc.oneof({ arbitrary: fc.constant(good), weight: 12 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
     const header = fc.record({
       alg: mostly('ES256', 'HS256', 'none', 'ES384'),
       typ: mostly('ipstamp+jwt', 'JWT'),
@@ -150,7 +159,12 @@ describe('ipstamp inspect - (issue 12, item 6)', () => {
     const direct = await runCli(['inspect', token, '--keys', keysFile]);
     expect(direct.code).toBe(0);
     const strip = (out: string) => out.replace(/\((now|\d+ s ago|in \d+ s)\)/g, '(…)');
-    for (const pasted of [`${token}\n`, `  Client-IP-Attestation: ${token}  \r\n`, `CLIENT-IP-ATTESTATION:${token}`, `\tclient-ip-attestation:   ${token}\n\n`]) {
+    for (const pasted of [
+      `${token}\n`,
+      `  Client-IP-Attestation: ${token}  \r\n`,
+      `CLIENT-IP-ATTESTATION:${token}`,
+      `\tclient-ip-attestation:   ${token}\n\n`,
+    ]) {
       const result = await runCli(['inspect', '-', '--keys', keysFile], { input: pasted });
       expect([result.code, result.stderr]).toEqual([0, '']);
       expect(strip(result.stdout)).toBe(strip(direct.stdout));
@@ -174,9 +188,9 @@ describe('ipstamp inspect - (issue 12, item 6)', () => {
 
   it('stampFromPaste: the token back from any case of the header name and any surrounding whitespace', () => {
     const token = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{0,40}$/);
-    const name = fc.array(fc.boolean(), { minLength: 21, maxLength: 21 }).map((upper) =>
-      [...'client-ip-attestation'].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''),
-    );
+    const name = fc
+      .array(fc.boolean(), { minLength: 21, maxLength: 21 })
+      .map((upper) => [...'client-ip-attestation'].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''));
     const space = fc.stringMatching(/^[ \t\r\n]{0,4}$/);
     const inner = fc.stringMatching(/^[ \t]{0,3}$/);
     fc.assert(

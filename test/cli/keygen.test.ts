@@ -83,7 +83,10 @@ describe('ipstamp keygen', () => {
       [['--alg', 'ES256'], 'ipstamp keygen: --kid KID is required'],
       [['--alg', 'ES256', '--kid', 'has space'], 'ipstamp keygen: --kid must be 1–128 characters of [A-Za-z0-9._:-]'],
       [['--alg', 'ES256', '--kid', 'k', '--allowed-ips', '10.0.0.0/40'], 'ipstamp keygen: --allowed-ips: invalid CIDR prefix in "10.0.0.0/40"'],
-      [['--alg', 'ES256', '--kid', 'k', '--jwks', scratch.file('notset.json', '[1]')], `ipstamp keygen: --jwks ${join(scratch.dir, 'notset.json')}: not a JSON object, or a member name is repeated`],
+      [
+        ['--alg', 'ES256', '--kid', 'k', '--jwks', scratch.file('notset.json', '[1]')],
+        `ipstamp keygen: --jwks ${join(scratch.dir, 'notset.json')}: not a JSON object, or a member name is repeated`,
+      ],
     ] as const) {
       const result = await runCli(['keygen', ...args]);
       expect(result.code).toBe(2);

@@ -69,7 +69,18 @@ describe('ipstamp serve: loosened policies are loud', () => {
 
 describe('ipstamp serve: a trusted proxy writing the other forwarding header', () => {
   const run = async (forwarding: Record<string, string>) => {
-    const serve = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', 'loopback', '--forwarded-header', 'forwarded', '--on-unverifiable', 'accept']);
+    const serve = await startServe([
+      '--port',
+      '0',
+      '--keys',
+      keysFile,
+      '--trusted-proxies',
+      'loopback',
+      '--forwarded-header',
+      'forwarded',
+      '--on-unverifiable',
+      'accept',
+    ]);
     const agreements: unknown[] = [];
     try {
       for (let i = 0; i < 4; i++) {
@@ -105,7 +116,18 @@ const CLIENT = '127.0.0.5';
 describe.skipIf(!haproxy)('behind HAProxy (mode http, option forwardfor: it writes X-Forwarded-For)', () => {
   /** serve behind HAProxy with `--forwarded-header HEADER`; four stamped requests from 127.0.0.5 claiming `ip`. */
   async function behindHaproxy(header: string, ip: string) {
-    const serve = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', '127.0.0.1', '--forwarded-header', header, '--on-unverifiable', 'accept']);
+    const serve = await startServe([
+      '--port',
+      '0',
+      '--keys',
+      keysFile,
+      '--trusted-proxies',
+      '127.0.0.1',
+      '--forwarded-header',
+      header,
+      '--on-unverifiable',
+      'accept',
+    ]);
     const [front] = (await freePorts(1)) as [number];
     const client = new Agent({ localAddress: CLIENT });
     const answers: unknown[] = [];

@@ -101,7 +101,11 @@ describe.skipIf(!binary)('ipstamp serve --replay-store redis://: many servers, o
     let restartingAt = Infinity;
     let answers: Answer[] = [];
     try {
-      await waitFor('traffic accepted by both servers before the outage', () => [a, b].every((s) => traffic.answers.some((x) => x.server === s && accepted(x))), 5000);
+      await waitFor(
+        'traffic accepted by both servers before the outage',
+        () => [a, b].every((s) => traffic.answers.some((x) => x.server === s && accepted(x))),
+        5000,
+      );
       await redis!.stop();
       // Redis has exited: whatever is sent from here on cannot reach it, so cannot be accepted
       stoppedAt = performance.now();
@@ -146,7 +150,7 @@ describe.skipIf(!binary)('ipstamp serve --replay-store redis://: many servers, o
     for (const server of [a, b]) await expectHealthy(server);
   }, 20_000);
 
-  it("--on-store-error accept: Redis down, stamps accepted unchecked, counted, and a warning logged per request", async () => {
+  it('--on-store-error accept: Redis down, stamps accepted unchecked, counted, and a warning logged per request', async () => {
     const warnings = () => lenient.output().match(/^\{.*"level":40.*ACCEPTED WITHOUT a replay check.*\}$/gm)?.length ?? 0;
     expect(lenient.output()).toMatch(/^\{.*"level":40.*onStoreError is 'accept'.*replays possible.*\}$/m);
     const warnedBefore = warnings();

@@ -48,7 +48,10 @@ async function refusal(args: string[]): Promise<string> {
 
 /** For every flag that fills a library option: a value the library refuses, and what the user reads. */
 const REFUSED: Readonly<Record<string, [args: string[], line: RegExp]>> = {
-  keys: [['--keys', scratch.file('short.json', { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] })], /^--keys \S+short\.json: keys\.keys\[0\]: HMAC secret/],
+  keys: [
+    ['--keys', scratch.file('short.json', { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] })],
+    /^--keys \S+short\.json: keys\.keys\[0\]: HMAC secret/,
+  ],
   'trusted-proxies': [['--trusted-proxies', '10.0.0.0/99'], /^--trusted-proxies: invalid CIDR prefix in "10\.0\.0\.0\/99"$/],
   'forwarded-header': [['--forwarded-header', 'x forwarded'], /^--forwarded-header must be an HTTP header name$/],
   'proto-header': [['--proto-header', 'x-real-ip'], /^--proto-header must be one of x-forwarded-proto, forwarded, none$/],
@@ -58,11 +61,23 @@ const REFUSED: Readonly<Record<string, [args: string[], line: RegExp]>> = {
   'on-unverifiable': [['--on-unverifiable', 'maybe'], /^--on-unverifiable must be one of accept, reject$/],
   origin: [['--origin', 'api.example.com'], /^--origin: each must be an http\(s\) origin/],
   'on-store-error': [['--on-store-error', 'retry'], /^--on-store-error must be one of reject, accept$/],
-  'issuer-key': [['--issuer-key', scratch.file('bad-kid.json', { ...issuerJwk, kid: 'has space' })], /^--issuer-key \S+bad-kid\.json: issuer\.key\.kid must be/],
+  'issuer-key': [
+    ['--issuer-key', scratch.file('bad-kid.json', { ...issuerJwk, kid: 'has space' })],
+    /^--issuer-key \S+bad-kid\.json: issuer\.key\.kid must be/,
+  ],
   'issuer-origin': [['--issuer-key', issuerKeyFile, '--issuer-origin', 'edge.example'], /^--issuer-origin must be an http\(s\) origin/],
-  'ticket-lifetime': [['--issuer-key', issuerKeyFile, '--ticket-lifetime', '601'], /^--ticket-lifetime must be a whole number of seconds from 1 to 600, got 601$/],
-  'ticket-rate-limit': [['--issuer-key', issuerKeyFile, '--ticket-rate-limit', '-1'], /^--ticket-rate-limit must be a positive whole number of requests per minute, or 0, got -1$/],
-  issuers: [['--issuers', scratch.file('issuers.json', { 'edge.example': { keys: [] } })], /^--issuers \S+issuers\.json: issuers: "edge\.example" must be a normalized origin/],
+  'ticket-lifetime': [
+    ['--issuer-key', issuerKeyFile, '--ticket-lifetime', '601'],
+    /^--ticket-lifetime must be a whole number of seconds from 1 to 600, got 601$/,
+  ],
+  'ticket-rate-limit': [
+    ['--issuer-key', issuerKeyFile, '--ticket-rate-limit', '-1'],
+    /^--ticket-rate-limit must be a positive whole number of requests per minute, or 0, got -1$/,
+  ],
+  issuers: [
+    ['--issuers', scratch.file('issuers.json', { 'edge.example': { keys: [] } })],
+    /^--issuers \S+issuers\.json: issuers: "edge\.example" must be a normalized origin/,
+  ],
   'cors-origin': [['--cors-origin', 'https://app.example/path'], /^--cors-origin must hold http\(s\) origins/],
 };
 
@@ -82,7 +97,12 @@ describe('one table: the flags of serve and gateway', () => {
 
   it('every flag of the table is documented (README.md or docs/)', () => {
     const root = resolve(import.meta.dirname, '../..');
-    const docs = [join(root, 'README.md'), ...readdirSync(join(root, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => join(root, 'docs', f))];
+    const docs = [
+      join(root, 'README.md'),
+      ...readdirSync(join(root, 'docs'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join(root, 'docs', f)),
+    ];
     const text = docs.map((f) => readFileSync(f, 'utf8')).join('\n');
     const missing = SERVE_FLAG_TABLE.filter((f) => !text.includes(`\`--${f.name}`)).map((f) => f.name);
     expect(missing).toEqual([]);

@@ -36,9 +36,7 @@ async function stamped(path: string, init: { method?: string; body?: string; ip?
 describe('ipstamp serve (standalone verifier)', () => {
   it('prints one start line with the real address, the keys, the trusted proxies and the store', () => {
     expect(serve.port).toBeGreaterThan(0);
-    expect(serve.startLine).toBe(
-      `ipstamp serve: listening on ${serve.url} — 1 key from ${keysFile}, trusted proxies: none, store: memory, upstream: none`,
-    );
+    expect(serve.startLine).toBe(`ipstamp serve: listening on ${serve.url} — 1 key from ${keysFile}, trusted proxies: none, store: memory, upstream: none`);
   });
 
   it('answers a stamped request on any path and method with the verdict as JSON', async () => {
@@ -103,7 +101,18 @@ describe('ipstamp serve options', () => {
   });
 
   it('--trusted-proxies with --on-unverifiable accept and --forwarded-header x-real-ip', async () => {
-    const s = await startServe(['--port', '0', '--keys', keysFile, '--trusted-proxies', 'loopback', '--on-unverifiable', 'accept', '--forwarded-header', 'X-Real-IP']);
+    const s = await startServe([
+      '--port',
+      '0',
+      '--keys',
+      keysFile,
+      '--trusted-proxies',
+      'loopback',
+      '--on-unverifiable',
+      'accept',
+      '--forwarded-header',
+      'X-Real-IP',
+    ]);
     try {
       expect(s.startLine).toContain('trusted proxies: 127.0.0.0/8,::1/128,');
       const url = `${s.url}/a`;
@@ -155,8 +164,16 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
   const checked: [string, () => string[], RegExp][] = [
     ['a flag without its value', () => ['--keys'], /^Option '--keys <value>' argument missing$/],
     ['no --keys', () => ['--port', '0'], /^--keys FILE \(a JWK Set\) is required$/],
-    ['a keys file that is not JSON', () => ['--keys', scratch.file('bad.json', '{"keys": [')], /^--keys .*bad\.json: not a JSON object, or a member name is repeated$/],
-    ['a keys file that is not a JWK Set', () => ['--keys', scratch.file('obj.json', { kty: 'oct' })], /: holds one secret JWK, where a JWK Set belongs: \{"keys": \[ \.\.\. \]\}$/],
+    [
+      'a keys file that is not JSON',
+      () => ['--keys', scratch.file('bad.json', '{"keys": [')],
+      /^--keys .*bad\.json: not a JSON object, or a member name is repeated$/,
+    ],
+    [
+      'a keys file that is not a JWK Set',
+      () => ['--keys', scratch.file('obj.json', { kty: 'oct' })],
+      /: holds one secret JWK, where a JWK Set belongs: \{"keys": \[ \.\.\. \]\}$/,
+    ],
     ['an empty JWK Set', () => ['--keys', scratch.file('empty.json', { keys: [] })], /: the JWK Set holds no keys$/],
     ['a bad port', () => ['--keys', keysFile, '--port', '70000'], /^--port must be a whole number from 0 to 65535, got 70000$/],
     ['a bad CIDR', () => ['--keys', keysFile, '--trusted-proxies', '10.0.0.0/99'], /^--trusted-proxies: invalid CIDR prefix in "10\.0\.0\.0\/99"$/],

@@ -40,10 +40,29 @@ describe.skipIf(!openssl || !(haproxy || nginx))('TLS terminated in front of ips
     // a self-signed certificate for 127.0.0.1; HAProxy wants certificate and key in one PEM
     const cert = join(scratch.dir, 'cert.pem');
     const key = join(scratch.dir, 'key.pem');
-    execFileSync(openssl!, [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore' });
+    execFileSync(
+      openssl!,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     writeFileSync(join(scratch.dir, 'bundle.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
     client = new Agent({ localAddress: CLIENT, connect: { ca: readFileSync(cert, 'utf8') } });
 
@@ -219,7 +238,10 @@ http {
 describe('serve --proto-header', () => {
   const scratch = scratchDir();
   afterAll(() => scratch.cleanup());
-  const keys = () => ['--keys', scratch.file('keys.json', { keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', kid: 'h', alg: 'HS256' }] })];
+  const keys = () => [
+    '--keys',
+    scratch.file('keys.json', { keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', kid: 'h', alg: 'HS256' }] }),
+  ];
 
   it('maps onto the verifier option: a header name, or none → false; absent → the verifier default', () => {
     expect(readServeConfig([...keys(), '--proto-header', 'forwarded']).verifier.protoHeader).toBe('forwarded');

@@ -88,7 +88,12 @@ describe('ipstamp serve --upstream (verifying reverse proxy)', () => {
 
   it('a cdg body over --body-limit is refused with 413 before the upstream sees anything', async () => {
     const before = seen.length;
-    const response = await send('/upload', { method: 'PUT', body: Buffer.alloc(100_000, 0x62), digest: true, headers: { 'content-type': 'application/octet-stream' } });
+    const response = await send('/upload', {
+      method: 'PUT',
+      body: Buffer.alloc(100_000, 0x62),
+      digest: true,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(response.status).toBe(413);
     expect(seen.length).toBe(before);
   });

@@ -16,7 +16,7 @@ describe('cachedAddress', () => {
     expect(await cachedAddress('echo', async () => '2001:DB8:0:0:0:0:0:1', invalid, { ttlMs: 1000 }).current()).toBe('2001:db8::1');
   });
 
-  it('refuses an unspecified or invalid address with the source\'s own error', async () => {
+  it("refuses an unspecified or invalid address with the source's own error", async () => {
     for (const bad of ['0.0.0.0', '::', '010.0.0.1', 'fe80::1%eth0', '']) {
       const error = await Promise.resolve(cachedAddress('echo', async () => bad, invalid, { ttlMs: 1000 }).current()).catch((e: unknown) => e);
       expect(isIpStampClientError(error)).toBe(true);
@@ -48,10 +48,15 @@ describe('cachedAddress', () => {
 
   it('does not cache a failure', async () => {
     let fail = true;
-    const source = cachedAddress('echo', async () => {
-      if (fail) throw new Error('down');
-      return '192.0.2.1';
-    }, invalid, { ttlMs: 1000 });
+    const source = cachedAddress(
+      'echo',
+      async () => {
+        if (fail) throw new Error('down');
+        return '192.0.2.1';
+      },
+      invalid,
+      { ttlMs: 1000 },
+    );
     await expect(source.current()).rejects.toThrow('down');
     fail = false;
     expect(await source.current()).toBe('192.0.2.1');

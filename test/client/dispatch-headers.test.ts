@@ -5,7 +5,13 @@ import { headerEntries, headerValue, withHeader } from '../../client/dispatch-he
 const STAMP = 'client-ip-attestation';
 const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,11}$/);
 const value = fc.string({ maxLength: 12 });
-const entries = fc.array(fc.tuple(fc.oneof(name, fc.constantFrom('Client-IP-Attestation', 'CLIENT-IP-ATTESTATION', STAMP)), fc.oneof(value, fc.array(value, { minLength: 1, maxLength: 3 }))), { maxLength: 8 });
+const entries = fc.array(
+  fc.tuple(
+    fc.oneof(name, fc.constantFrom('Client-IP-Attestation', 'CLIENT-IP-ATTESTATION', STAMP)),
+    fc.oneof(value, fc.array(value, { minLength: 1, maxLength: 3 })),
+  ),
+  { maxLength: 8 },
+);
 
 type Entry = [string, string | string[]];
 const shapes = {

@@ -81,7 +81,7 @@ describe("ip: 'echo'", () => {
     expect(await response.json()).toMatchObject({ ip: '127.0.0.6', agreement: 'match' });
     expect(server.echoCount - echoes).toBe(1);
     const tries = server.attempts.slice(attempts);
-    expect(tries.map((a) => a.result.ok ? 'ok' : a.result.reason)).toEqual(['ip-mismatch', 'ok']);
+    expect(tries.map((a) => (a.result.ok ? 'ok' : a.result.reason))).toEqual(['ip-mismatch', 'ok']);
     expect(tries[0]!.claims!.jti).not.toBe(tries[1]!.claims!.jti);
   });
 
@@ -108,7 +108,12 @@ describe("ip: 'echo'", () => {
     expect((await stampedFetch(`${server.origin}/s`)).status).toBe(200);
     client.use(agents.six);
     const attempts = server.attempts.length;
-    const stream = new ReadableStream({ start: (c) => { c.enqueue(new Uint8Array([1, 2])); c.close(); } });
+    const stream = new ReadableStream({
+      start: (c) => {
+        c.enqueue(new Uint8Array([1, 2]));
+        c.close();
+      },
+    });
     const rejected = await stampedFetch(`${server.origin}/s`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
     expect(rejected.status).toBe(403);
     expect(await rejected.json()).toMatchObject({ reason: 'ip-mismatch' });

@@ -55,7 +55,10 @@ describe('ipstampInterceptor', () => {
     expect(response.statusCode).toBe(200);
     await response.body.dump();
     const tries = since(n);
-    expect(tries.map((a) => [a.status, outcome(a)])).toEqual([[503, 'ok'], [200, 'ok']]);
+    expect(tries.map((a) => [a.status, outcome(a)])).toEqual([
+      [503, 'ok'],
+      [200, 'ok'],
+    ]);
     expect(tries[0]!.claims!.jti).not.toBe(tries[1]!.claims!.jti);
   });
 
@@ -65,15 +68,15 @@ describe('ipstampInterceptor', () => {
     expect(response.statusCode).toBe(200);
     await response.body.dump();
     const hops = since(n);
-    expect(hops.map((a) => [a.path, a.status, outcome(a)])).toEqual([['/old/place', 302, 'ok'], ['/new/place', 200, 'ok']]);
+    expect(hops.map((a) => [a.path, a.status, outcome(a)])).toEqual([
+      ['/old/place', 302, 'ok'],
+      ['/new/place', 200, 'ok'],
+    ]);
     expect(hops.map((a) => a.claims!.htu)).toEqual([`${server.origin}/old/place`, `${server.origin}/new/place`]);
   });
 
   it('composed the wrong way round (outside retry), a retry resends the old stamp and is refused as a replay', async () => {
-    const wrong = agent.compose(
-      interceptors.retry({ minTimeout: 10, maxTimeout: 10, timeoutFactor: 1, maxRetries: 2 }),
-      ipstampInterceptor(stampOptions()),
-    );
+    const wrong = agent.compose(interceptors.retry({ minTimeout: 10, maxTimeout: 10, timeoutFactor: 1, maxRetries: 2 }), ipstampInterceptor(stampOptions()));
     flakyOnce.add('/flaky-wrong');
     const n = server.attempts.length;
     const response = await request(`${server.origin}/flaky-wrong`, { dispatcher: wrong });
@@ -85,8 +88,22 @@ describe('ipstampInterceptor', () => {
   const shapes: [string, () => Dispatcher.DispatchOptions['headers']][] = [
     ['an object', () => ({ 'x-one': '1', 'x-many': ['a', 'b'] })],
     ['a flat array', () => ['x-one', '1', 'x-many', 'a', 'x-many', 'b']],
-    ['an array of pairs', () => [['x-one', '1'], ['x-many', ['a', 'b']]] as unknown as string[]],
-    ['an iterable (Map)', () => new Map<string, string | string[]>([['x-one', '1'], ['x-many', ['a', 'b']]])],
+    [
+      'an array of pairs',
+      () =>
+        [
+          ['x-one', '1'],
+          ['x-many', ['a', 'b']],
+        ] as unknown as string[],
+    ],
+    [
+      'an iterable (Map)',
+      () =>
+        new Map<string, string | string[]>([
+          ['x-one', '1'],
+          ['x-many', ['a', 'b']],
+        ]),
+    ],
   ];
   for (const [name, make] of shapes) {
     it(`headers as ${name}: kept, stamped, and the caller's options object untouched`, async () => {
@@ -182,7 +199,10 @@ describe('ipstampInterceptor', () => {
   it('a Client composed directly has no origin in its dispatches: the origin option supplies it', async () => {
     const client = new Client(server.origin, { localAddress: '127.0.0.5' });
     try {
-      const bare = await client.compose(ipstampInterceptor(stampOptions())).request({ path: '/c', method: 'GET' }).catch((e: unknown) => e);
+      const bare = await client
+        .compose(ipstampInterceptor(stampOptions()))
+        .request({ path: '/c', method: 'GET' })
+        .catch((e: unknown) => e);
       expect(bare).toMatchObject({ code: 'ERR_IPSTAMP_NO_ORIGIN' });
       const response = await client.compose(ipstampInterceptor(stampOptions({ origin: server.origin }))).request({ path: '/c', method: 'GET' });
       expect(response.statusCode).toBe(200);

@@ -34,15 +34,23 @@ describe('stampedAddress', () => {
   });
 
   it('never throws, whatever the token', () => {
-    fc.assert(fc.property(fc.string(), (token) => {
-      const ip = stampedAddress(token);
-      return ip === undefined || typeof ip === 'string';
-    }));
+    fc.assert(
+      fc.property(fc.string(), (token) => {
+        const ip = stampedAddress(token);
+        return ip === undefined || typeof ip === 'string';
+      }),
+    );
   });
 });
 
 describe('readBoundedText', () => {
-  const streamOf = (chunks: Uint8Array[]) => new ReadableStream<Uint8Array>({ start: (c) => { chunks.forEach((x) => c.enqueue(x)); c.close(); } });
+  const streamOf = (chunks: Uint8Array[]) =>
+    new ReadableStream<Uint8Array>({
+      start: (c) => {
+        chunks.forEach((x) => c.enqueue(x));
+        c.close();
+      },
+    });
 
   it('returns the text up to the bound, undefined past it, for any chunking', async () => {
     await fc.assert(

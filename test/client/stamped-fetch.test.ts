@@ -32,7 +32,7 @@ describe('createStampedFetch (global fetch, static address)', () => {
     expect(a!.claims!.jti).not.toBe(b!.claims!.jti);
   });
 
-  it('accepts a URL object and a Request, and leaves the caller\'s Request unread', async () => {
+  it("accepts a URL object and a Request, and leaves the caller's Request unread", async () => {
     const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', bodyDigest: true });
     expect((await stampedFetch(new URL(`${server.origin}/u`))).status).toBe(200);
     const request = new Request(`${server.origin}/r`, { method: 'PUT', body: '{"x":1}', headers: { 'x-trace': 't1' } });
@@ -90,12 +90,15 @@ describe('createStampedFetch with bodyDigest', () => {
     ['ArrayBuffer', () => new Uint8Array([5, 6, 7]).buffer],
     ['URLSearchParams', () => new URLSearchParams({ q: 'a b&c', n: 'é' })],
     ['Blob', () => new Blob(['blob ', 'body'], { type: 'text/plain' })],
-    ['FormData', () => {
-      const form = new FormData();
-      form.set('field', 'value');
-      form.set('file', new Blob(['content']), 'f.txt');
-      return form;
-    }],
+    [
+      'FormData',
+      () => {
+        const form = new FormData();
+        form.set('field', 'value');
+        form.set('file', new Blob(['content']), 'f.txt');
+        return form;
+      },
+    ],
   ];
 
   for (const [name, make] of bodies) {
@@ -121,7 +124,12 @@ describe('createStampedFetch with bodyDigest', () => {
   it('a stream body fails with ERR_IPSTAMP_BODY_NOT_DIGESTIBLE before anything is sent', async () => {
     const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', bodyDigest: true });
     const before = server.attempts.length;
-    const stream = new ReadableStream({ start: (c) => { c.enqueue(new Uint8Array([1])); c.close(); } });
+    const stream = new ReadableStream({
+      start: (c) => {
+        c.enqueue(new Uint8Array([1]));
+        c.close();
+      },
+    });
     const error = await stampedFetch(`${server.origin}/s`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IpStampClientError);
     expect(error).toMatchObject({ code: 'ERR_IPSTAMP_BODY_NOT_DIGESTIBLE' });
@@ -130,7 +138,12 @@ describe('createStampedFetch with bodyDigest', () => {
 
   it('without bodyDigest, a stream body is sent as is', async () => {
     const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1' });
-    const stream = new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
+    const stream = new ReadableStream({
+      start: (c) => {
+        c.enqueue(new TextEncoder().encode('streamed'));
+        c.close();
+      },
+    });
     const response = await stampedFetch(`${server.origin}/s`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
     expect(response.status).toBe(200);
     expect(lastAttempt().claims).not.toHaveProperty('cdg');

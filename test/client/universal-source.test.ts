@@ -10,7 +10,9 @@ const universal = readdirSync(clientDir).filter((f) => f.endsWith('.ts') && !isN
 
 /** Source without comments, so a comment that mentions Buffer or node: does not count. */
 function code(file: string): string {
-  return readFileSync(join(clientDir, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+  return readFileSync(join(clientDir, file), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:])\/\/.*$/gm, '$1');
 }
 
 function relativeImports(file: string): string[] {

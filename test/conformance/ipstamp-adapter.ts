@@ -108,7 +108,8 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
 /** The request and connection of a vector as the core's plain input. */
 function verifyInputOf(vector: ConformanceVector): VerifyInput {
   const { request, connection } = vector;
-  const body = request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
+  const body =
+    request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
   return {
     method: request.method,
     url: request.target,

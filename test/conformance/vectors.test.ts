@@ -34,8 +34,26 @@ function assertConforms(vector: ConformanceVector, run: ConformanceRun): void {
     expect(outcome.ok ? 'accepted' : `refused ${outcome.reason}`).toBe('accepted');
     if (!outcome.ok || outcome.verdict === null) throw new Error('expected a verdict');
     const v = outcome.verdict;
-    const got: Record<string, unknown> = { source: v.source, ip: v.ip, agreement: v.agreement, kid: v.kid, jti: v.jti, iat: v.iat, observed: v.observed ?? null, issuer: v.issuer };
-    const wanted: Record<string, unknown> = { source: want.source, ip: want.ip, agreement: want.agreement, kid: want.kid, jti: want.jti, iat: want.iat, observed: want.observed, issuer: want.issuer };
+    const got: Record<string, unknown> = {
+      source: v.source,
+      ip: v.ip,
+      agreement: v.agreement,
+      kid: v.kid,
+      jti: v.jti,
+      iat: v.iat,
+      observed: v.observed ?? null,
+      issuer: v.issuer,
+    };
+    const wanted: Record<string, unknown> = {
+      source: want.source,
+      ip: want.ip,
+      agreement: want.agreement,
+      kid: want.kid,
+      jti: want.jti,
+      iat: want.iat,
+      observed: want.observed,
+      issuer: want.issuer,
+    };
     if ('l4' in want) {
       got.l4 = v.l4 ?? null;
       wanted.l4 = want.l4;
@@ -77,7 +95,8 @@ function assertTicketConforms(vector: ConformanceVector, want: ExpectedTicket, r
   const key = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' });
   const input = Buffer.from(`${h}.${c}`);
   const signature = Buffer.from(sig, 'base64url');
-  const valid = want.alg === 'ES256' ? verifySignature('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature) : verifySignature(null, input, key, signature);
+  const valid =
+    want.alg === 'ES256' ? verifySignature('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, signature) : verifySignature(null, input, key, signature);
   expect(valid, 'ticket signature').toBe(true);
 }
 
@@ -115,7 +134,11 @@ for (const adapter of ADAPTERS) {
             it(vector.id, async () => {
               const run = await issue.call(adapter, vector);
               if ('ticket' in vector.expect) assertTicketConforms(vector, vector.expect.ticket, run);
-              else if (!vector.expect.ok) expect(run.outcome.ok ? 'issued' : { reason: run.outcome.reason, status: run.outcome.status }).toEqual({ reason: vector.expect.reason, status: vector.expect.status });
+              else if (!vector.expect.ok)
+                expect(run.outcome.ok ? 'issued' : { reason: run.outcome.reason, status: run.outcome.status }).toEqual({
+                  reason: vector.expect.reason,
+                  status: vector.expect.status,
+                });
               else throw new Error(`${vector.id}: a ticket request expects a ticket or a refusal`);
             });
             continue;

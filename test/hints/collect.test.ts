@@ -18,18 +18,58 @@ const U = undefined;
 
 describe('collectHints', () => {
   it.each([
-    ['a direct client: its headers are ignored', { l3: '192.0.2.7', headerValues: ['198.51.100.1'] }, { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' }],
-    ['Node writes IPv4 peers as mapped IPv6', { l3: '::ffff:192.0.2.7', headerValues: [] }, { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' }],
-    ['behind a trusted proxy: the entry it appended', { l3: '10.0.0.1', headerValues: ['198.51.100.1, 192.0.2.7'] }, { l3: '10.0.0.1', l7: ['198.51.100.1', '192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' }],
-    ['two trusted proxies', { l3: '10.0.0.1', headerValues: ['192.0.2.7, 10.0.0.2'] }, { l3: '10.0.0.1', l7: ['192.0.2.7', '10.0.0.2'], observed: '192.0.2.7', decidedBy: 'l7' }],
-    ['PROXY header from a trusted peer: l4 wins, forged XFF ignored', { l3: '10.0.0.1', l4: proxyFrom('192.0.2.7'), headerValues: ['198.51.100.1'] }, { l3: '10.0.0.1', l4: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l4' }],
-    ['PROXY header from an untrusted peer counts for nothing', { l3: '192.0.2.7', l4: proxyFrom('198.51.100.1'), headerValues: [] }, { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' }],
-    ['PROXY source is itself a trusted proxy: read its XFF', { l3: '10.0.0.1', l4: proxyFrom('2001:db8:ffff::9'), headerValues: ['192.0.2.7'] }, { l3: '10.0.0.1', l4: '2001:db8:ffff::9', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' }],
-    ['LOCAL (a health check): no l4, l3 is the immediate peer', { l3: '10.0.0.1', l4: local, headerValues: ['192.0.2.7'] }, { l3: '10.0.0.1', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' }],
+    [
+      'a direct client: its headers are ignored',
+      { l3: '192.0.2.7', headerValues: ['198.51.100.1'] },
+      { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' },
+    ],
+    [
+      'Node writes IPv4 peers as mapped IPv6',
+      { l3: '::ffff:192.0.2.7', headerValues: [] },
+      { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' },
+    ],
+    [
+      'behind a trusted proxy: the entry it appended',
+      { l3: '10.0.0.1', headerValues: ['198.51.100.1, 192.0.2.7'] },
+      { l3: '10.0.0.1', l7: ['198.51.100.1', '192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
+    [
+      'two trusted proxies',
+      { l3: '10.0.0.1', headerValues: ['192.0.2.7, 10.0.0.2'] },
+      { l3: '10.0.0.1', l7: ['192.0.2.7', '10.0.0.2'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
+    [
+      'PROXY header from a trusted peer: l4 wins, forged XFF ignored',
+      { l3: '10.0.0.1', l4: proxyFrom('192.0.2.7'), headerValues: ['198.51.100.1'] },
+      { l3: '10.0.0.1', l4: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l4' },
+    ],
+    [
+      'PROXY header from an untrusted peer counts for nothing',
+      { l3: '192.0.2.7', l4: proxyFrom('198.51.100.1'), headerValues: [] },
+      { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' },
+    ],
+    [
+      'PROXY source is itself a trusted proxy: read its XFF',
+      { l3: '10.0.0.1', l4: proxyFrom('2001:db8:ffff::9'), headerValues: ['192.0.2.7'] },
+      { l3: '10.0.0.1', l4: '2001:db8:ffff::9', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
+    [
+      'LOCAL (a health check): no l4, l3 is the immediate peer',
+      { l3: '10.0.0.1', l4: local, headerValues: ['192.0.2.7'] },
+      { l3: '10.0.0.1', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
     ['every address trusted: unknown', { l3: '10.0.0.1', headerValues: ['10.0.0.3'] }, { l3: '10.0.0.1', l7: ['10.0.0.3'] }],
     ['no header behind a trusted proxy: unknown', { l3: '10.0.0.1', headerValues: [] }, { l3: '10.0.0.1', l7: [] }],
-    ['an invalid entry stops the walk', { l3: '10.0.0.1', headerValues: ['192.0.2.7, unknown, 10.0.0.2'] }, { l3: '10.0.0.1', l7: ['192.0.2.7', U, '10.0.0.2'] }],
-    ['an invalid entry left of the client does not matter', { l3: '10.0.0.1', headerValues: ['garbage, 192.0.2.7'] }, { l3: '10.0.0.1', l7: [U, '192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' }],
+    [
+      'an invalid entry stops the walk',
+      { l3: '10.0.0.1', headerValues: ['192.0.2.7, unknown, 10.0.0.2'] },
+      { l3: '10.0.0.1', l7: ['192.0.2.7', U, '10.0.0.2'] },
+    ],
+    [
+      'an invalid entry left of the client does not matter',
+      { l3: '10.0.0.1', headerValues: ['garbage, 192.0.2.7'] },
+      { l3: '10.0.0.1', l7: [U, '192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
     ['no socket address: unknown', { l3: undefined, headerValues: ['192.0.2.7'] }, { l7: [] }],
   ] as const)('%s', (_name, input, expected) => {
     expect(collectHints({ ...input, trust })).toEqual(expected);

@@ -43,7 +43,9 @@ describe('X-Forwarded-Proto reads element by element', () => {
   it('each comma-separated element is its scheme, or undefined when it is not exactly one', () => {
     const element = fc.oneof(
       spelledScheme.map((s) => ({ text: s.text, expected: s.scheme as Scheme | undefined })),
-      fc.string({ unit: fc.constantFrom(...'htpsHTPSwx :;="'.split('')), maxLength: 8 }).map((text) => ({ text, expected: schemeOf(text.replace(/^[ \t]+|[ \t]+$/g, '')) })),
+      fc
+        .string({ unit: fc.constantFrom(...'htpsHTPSwx :;="'.split('')), maxLength: 8 })
+        .map((text) => ({ text, expected: schemeOf(text.replace(/^[ \t]+|[ \t]+$/g, '')) })),
     );
     fc.assert(
       fc.property(fc.array(element, { minLength: 1, maxLength: 10 }), fc.boolean(), (elements, separate) => {
@@ -122,11 +124,15 @@ describe('what trusted hops wrote wins over any client-written prefix', () => {
 
   it('forwardedScheme never reaches further left than the trusted writers', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom<Scheme | undefined>('http', 'https', undefined), { maxLength: 12 }), fc.integer({ min: 0, max: 14 }), (entries, writers) => {
-        const found = forwardedScheme(entries, writers);
-        if (writers === 0 || entries.length === 0) expect(found).toBeUndefined();
-        else expect(found).toBe(entries[Math.max(0, entries.length - writers)]);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom<Scheme | undefined>('http', 'https', undefined), { maxLength: 12 }),
+        fc.integer({ min: 0, max: 14 }),
+        (entries, writers) => {
+          const found = forwardedScheme(entries, writers);
+          if (writers === 0 || entries.length === 0) expect(found).toBeUndefined();
+          else expect(found).toBe(entries[Math.max(0, entries.length - writers)]);
+        },
+      ),
       RUNS,
     );
   });

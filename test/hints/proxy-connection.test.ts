@@ -4,12 +4,7 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectHints } from '../../server/hints/collect.js';
 import { headerInstances } from '../../server/hints/forwarding-header.js';
-import {
-  createProxyProtocolServer,
-  proxyHeaderOf,
-  type ProxyProtocolOptions,
-  type ProxyRejectEvent,
-} from '../../server/hints/proxy-connection.js';
+import { createProxyProtocolServer, proxyHeaderOf, type ProxyProtocolOptions, type ProxyRejectEvent } from '../../server/hints/proxy-connection.js';
 import { compileTrust } from '../../server/hints/trust.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
@@ -105,7 +100,12 @@ describe('connection layer: trusted peers', () => {
 
   it('reads a v2 header with TLVs', async () => {
     const { port } = await start();
-    const header = buildV2({ fam: 0x21, address: inetAddress([0x20, 1, 0xd, 0xb8, ...Array(11).fill(0), 7], Array(16).fill(1), 1, 2), tlvs: [tlv(5, 'req-42')], crc: true });
+    const header = buildV2({
+      fam: 0x21,
+      address: inetAddress([0x20, 1, 0xd, 0xb8, ...Array(11).fill(0), 7], Array(16).fill(1), 1, 2),
+      tlvs: [tlv(5, 'req-42')],
+      crc: true,
+    });
     const body = bodyOf((await exchange(port, [Buffer.concat([header, Buffer.from(GET())])])).text);
     expect(body.hints.observed).toBe('2001:db8::7');
     expect(Buffer.from(body.uniqueId!, 'hex').toString()).toBe('req-42');
@@ -114,7 +114,11 @@ describe('connection layer: trusted peers', () => {
   it('works when every byte arrives on its own', async () => {
     const { port } = await start();
     const bytes = Buffer.from(v1Header + GET('/slow'));
-    const r = await exchange(port, [...bytes].map((b) => Buffer.from([b])), { gapMs: 1 });
+    const r = await exchange(
+      port,
+      [...bytes].map((b) => Buffer.from([b])),
+      { gapMs: 1 },
+    );
     expect(bodyOf(r.text)).toMatchObject({ url: '/slow', hints: { observed: '192.0.2.7' } });
   });
 
@@ -190,7 +194,11 @@ describe('connection layer: trusted peers', () => {
 describe('connection layer: untrusted peers', () => {
   it('closes a connection that starts with a PROXY header, v1 or v2, even split', async () => {
     const { port, rejects } = await start();
-    const attempts = [[v1Header + GET()], ['PRO', 'XY TCP4 '], [Buffer.concat([buildV2({ address: inetAddress([192, 0, 2, 7], [127, 0, 0, 1], 1, 2) }), Buffer.from(GET())])]];
+    const attempts = [
+      [v1Header + GET()],
+      ['PRO', 'XY TCP4 '],
+      [Buffer.concat([buildV2({ address: inetAddress([192, 0, 2, 7], [127, 0, 0, 1], 1, 2) }), Buffer.from(GET())])],
+    ];
     for (const chunks of attempts) {
       const r = await exchange(port, chunks, { localAddress: '127.0.0.5', gapMs: 20 });
       expect(r).toMatchObject({ text: '', closed: true });

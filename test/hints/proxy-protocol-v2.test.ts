@@ -40,32 +40,34 @@ describe('PROXY v2', () => {
     }
   });
 
-  it.each([
-    ['version 1', { version: 1, address: v4() }, 'v2-bad-version'],
-    ['version 3', { version: 3, address: v4() }, 'v2-bad-version'],
-    ['command 2', { command: 2, address: v4() }, 'v2-bad-command'],
-    ['command 0xf', { command: 0xf, address: v4() }, 'v2-bad-command'],
-    ['family 0x10', { fam: 0x10, address: v4() }, 'v2-bad-family'],
-    ['family 0x13', { fam: 0x13, address: v4() }, 'v2-bad-family'],
-    ['family 0x41', { fam: 0x41, address: v4() }, 'v2-bad-family'],
-    ['TCP4 with 11 address bytes', { fam: 0x11, address: Buffer.alloc(11, 1) }, 'v2-short-address'],
-    ['TCP6 with 12 address bytes', { fam: 0x21, address: v4() }, 'v2-short-address'],
-    ['UNIX with 215 address bytes', { fam: 0x31, address: Buffer.alloc(215) }, 'v2-short-address'],
-    ['source 0.0.0.0', { address: v4([0, 0, 0, 0]) }, 'unspecified-source'],
-    ['source ::', { fam: 0x21, address: Buffer.alloc(36) }, 'unspecified-source'],
-    ['a TLV cut short', { address: Buffer.concat([v4(), Buffer.from([0x04, 0x00, 0x05, 1, 2])]) }, 'tlv-overrun'],
-    ['a TLV one byte past the end', { address: Buffer.concat([v4(), Buffer.from([0xe0, 0x00, 0x02, 1])]) }, 'tlv-overrun'],
-    ['a TLV header cut short', { address: Buffer.concat([v4(), Buffer.from([0x04, 0x00])]) }, 'tlv-overrun'],
-    ['two AUTHORITY', { address: v4(), tlvs: [tlv(2, 'a.example'), tlv(2, 'b.example')] }, 'tlv-duplicate'],
-    ['CRC32C of 3 bytes', { address: v4(), tlvs: [tlv(3, Buffer.alloc(3))] }, 'tlv-bad-crc32c'],
-    ['a wrong CRC32C', { address: v4(), crc: true, badCrc: true }, 'crc-mismatch'],
-    ['UNIQUE_ID of 129 bytes', { address: v4(), tlvs: [tlv(5, Buffer.alloc(129, 0x41))] }, 'tlv-unique-id-too-long'],
-    ['AUTHORITY of 256 bytes', { address: v4(), tlvs: [tlv(2, 'a'.repeat(256))] }, 'tlv-authority-too-long'],
-    ['AUTHORITY not UTF-8', { address: v4(), tlvs: [tlv(2, Buffer.from([0xc3, 0x28]))] }, 'tlv-bad-text'],
-    ['SSL of 4 bytes', { address: v4(), tlvs: [tlv(0x20, Buffer.alloc(4))] }, 'tlv-bad-ssl'],
-    ['SSL sub-TLV overrun', { address: v4(), tlvs: [tlv(0x20, Buffer.from([1, 0, 0, 0, 0, 0x21, 0, 9, 0x41]))] }, 'tlv-overrun'],
-    ['NETNS not ASCII', { address: v4(), tlvs: [tlv(0x30, Buffer.from([0xff]))] }, 'tlv-bad-text'],
-  ].map(([name, spec, detail]) => [name, detail, spec] as const))('%s → %s', (_name, detail, spec) => {
+  it.each(
+    [
+      ['version 1', { version: 1, address: v4() }, 'v2-bad-version'],
+      ['version 3', { version: 3, address: v4() }, 'v2-bad-version'],
+      ['command 2', { command: 2, address: v4() }, 'v2-bad-command'],
+      ['command 0xf', { command: 0xf, address: v4() }, 'v2-bad-command'],
+      ['family 0x10', { fam: 0x10, address: v4() }, 'v2-bad-family'],
+      ['family 0x13', { fam: 0x13, address: v4() }, 'v2-bad-family'],
+      ['family 0x41', { fam: 0x41, address: v4() }, 'v2-bad-family'],
+      ['TCP4 with 11 address bytes', { fam: 0x11, address: Buffer.alloc(11, 1) }, 'v2-short-address'],
+      ['TCP6 with 12 address bytes', { fam: 0x21, address: v4() }, 'v2-short-address'],
+      ['UNIX with 215 address bytes', { fam: 0x31, address: Buffer.alloc(215) }, 'v2-short-address'],
+      ['source 0.0.0.0', { address: v4([0, 0, 0, 0]) }, 'unspecified-source'],
+      ['source ::', { fam: 0x21, address: Buffer.alloc(36) }, 'unspecified-source'],
+      ['a TLV cut short', { address: Buffer.concat([v4(), Buffer.from([0x04, 0x00, 0x05, 1, 2])]) }, 'tlv-overrun'],
+      ['a TLV one byte past the end', { address: Buffer.concat([v4(), Buffer.from([0xe0, 0x00, 0x02, 1])]) }, 'tlv-overrun'],
+      ['a TLV header cut short', { address: Buffer.concat([v4(), Buffer.from([0x04, 0x00])]) }, 'tlv-overrun'],
+      ['two AUTHORITY', { address: v4(), tlvs: [tlv(2, 'a.example'), tlv(2, 'b.example')] }, 'tlv-duplicate'],
+      ['CRC32C of 3 bytes', { address: v4(), tlvs: [tlv(3, Buffer.alloc(3))] }, 'tlv-bad-crc32c'],
+      ['a wrong CRC32C', { address: v4(), crc: true, badCrc: true }, 'crc-mismatch'],
+      ['UNIQUE_ID of 129 bytes', { address: v4(), tlvs: [tlv(5, Buffer.alloc(129, 0x41))] }, 'tlv-unique-id-too-long'],
+      ['AUTHORITY of 256 bytes', { address: v4(), tlvs: [tlv(2, 'a'.repeat(256))] }, 'tlv-authority-too-long'],
+      ['AUTHORITY not UTF-8', { address: v4(), tlvs: [tlv(2, Buffer.from([0xc3, 0x28]))] }, 'tlv-bad-text'],
+      ['SSL of 4 bytes', { address: v4(), tlvs: [tlv(0x20, Buffer.alloc(4))] }, 'tlv-bad-ssl'],
+      ['SSL sub-TLV overrun', { address: v4(), tlvs: [tlv(0x20, Buffer.from([1, 0, 0, 0, 0, 0x21, 0, 9, 0x41]))] }, 'tlv-overrun'],
+      ['NETNS not ASCII', { address: v4(), tlvs: [tlv(0x30, Buffer.from([0xff]))] }, 'tlv-bad-text'],
+    ].map(([name, spec, detail]) => [name, detail, spec] as const),
+  )('%s → %s', (_name, detail, spec) => {
     expect(v2Detail(spec as Parameters<typeof buildV2>[0])).toBe(detail);
   });
 
@@ -83,7 +85,16 @@ describe('PROXY v2', () => {
     const header = v2({
       address: v4(),
       crc: true,
-      tlvs: [tlv(1, 'h2'), tlv(2, 'api.example'), tlv(4, Buffer.alloc(3)), tlv(4, ''), tlv(5, Buffer.from([0, 1, 0xfe])), tlv(0x20, ssl), tlv(0x30, 'blue'), tlv(0xea, Buffer.from([1, 2]))],
+      tlvs: [
+        tlv(1, 'h2'),
+        tlv(2, 'api.example'),
+        tlv(4, Buffer.alloc(3)),
+        tlv(4, ''),
+        tlv(5, Buffer.from([0, 1, 0xfe])),
+        tlv(0x20, ssl),
+        tlv(0x30, 'blue'),
+        tlv(0xea, Buffer.from([1, 2])),
+      ],
     });
     expect(header.tlvs).toMatchObject({
       alpn: 'h2',

@@ -141,9 +141,7 @@ const mutation = (header: Buffer) =>
       return copy;
     }),
     fc.nat(header.length).map((n) => header.subarray(0, n)),
-    fc.record({ at: fc.nat(header.length), extra: bytes(1, 4) }).map(({ at, extra }) =>
-      Buffer.concat([header.subarray(0, at), extra, header.subarray(at)]),
-    ),
+    fc.record({ at: fc.nat(header.length), extra: bytes(1, 4) }).map(({ at, extra }) => Buffer.concat([header.subarray(0, at), extra, header.subarray(at)])),
     fc.nat(header.length - 1).map((at) => Buffer.concat([header.subarray(0, at), header.subarray(at + 1)])),
   );
 
@@ -186,7 +184,16 @@ describe('PROXY parser properties', () => {
 
   it('random bytes behind either signature: only the typed error, or the reference verdict', () => {
     const prefixed = fc
-      .tuple(fc.constantFrom(Buffer.from('PROXY '), Buffer.from('PROXY TCP4 '), Buffer.from('PROXY TCP6 '), V2_SIGNATURE, Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x00])])), bytes(0, 300))
+      .tuple(
+        fc.constantFrom(
+          Buffer.from('PROXY '),
+          Buffer.from('PROXY TCP4 '),
+          Buffer.from('PROXY TCP6 '),
+          V2_SIGNATURE,
+          Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x00])]),
+        ),
+        bytes(0, 300),
+      )
       .map(([head, tail]) => Buffer.concat([head, tail]));
     fc.assert(
       fc.property(fc.oneof(prefixed, bytes(0, 64)), (data) => {
@@ -198,39 +205,33 @@ describe('PROXY parser properties', () => {
 
   it('a header fed in pieces, cut anywhere, gives the same header and leaves the rest intact', () => {
     fc.assert(
-      fc.property(
-        anyHeader,
-        bytes(0, 40),
-        fc.array(fc.nat(), { maxLength: 6 }),
-        fc.boolean(),
-        (header, rest, cutsRaw, oneByteAtATime) => {
-          const stream = Buffer.concat([header, rest]);
-          // byte by byte up to 4 KiB; a longer header in as many equal small pieces (bounded work)
-          const step = Math.max(1, Math.ceil(stream.length / 4096));
-          const cuts = oneByteAtATime
-            ? Array.from({ length: Math.ceil(stream.length / step) }, (_, i) => Math.min(stream.length, (i + 1) * step))
-            : [...new Set(cutsRaw.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b).concat(stream.length);
-          const parser = new ProxyHeaderParser();
-          let from = 0;
-          let done: { header: ProxyHeader; rest: Buffer } | undefined;
-          const tail: Buffer[] = [];
-          for (const cut of cuts) {
-            if (cut <= from) continue;
-            const piece = stream.subarray(from, cut);
-            from = cut;
-            if (done) {
-              tail.push(piece);
-              continue;
-            }
-            const step = parser.push(piece);
-            expect(step.state).not.toBe('not-proxy');
-            if (step.state === 'done') done = step;
+      fc.property(anyHeader, bytes(0, 40), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (header, rest, cutsRaw, oneByteAtATime) => {
+        const stream = Buffer.concat([header, rest]);
+        // byte by byte up to 4 KiB; a longer header in as many equal small pieces (bounded work)
+        const step = Math.max(1, Math.ceil(stream.length / 4096));
+        const cuts = oneByteAtATime
+          ? Array.from({ length: Math.ceil(stream.length / step) }, (_, i) => Math.min(stream.length, (i + 1) * step))
+          : [...new Set(cutsRaw.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b).concat(stream.length);
+        const parser = new ProxyHeaderParser();
+        let from = 0;
+        let done: { header: ProxyHeader; rest: Buffer } | undefined;
+        const tail: Buffer[] = [];
+        for (const cut of cuts) {
+          if (cut <= from) continue;
+          const piece = stream.subarray(from, cut);
+          from = cut;
+          if (done) {
+            tail.push(piece);
+            continue;
           }
-          expect(done).toBeDefined();
-          expect(comparable(done!.header)).toEqual(comparable(parseProxyHeader(header)));
-          expect(Buffer.concat([done!.rest, ...tail])).toEqual(rest);
-        },
-      ),
+          const step = parser.push(piece);
+          expect(step.state).not.toBe('not-proxy');
+          if (step.state === 'done') done = step;
+        }
+        expect(done).toBeDefined();
+        expect(comparable(done!.header)).toEqual(comparable(parseProxyHeader(header)));
+        expect(Buffer.concat([done!.rest, ...tail])).toEqual(rest);
+      }),
       RUNS,
     );
   });

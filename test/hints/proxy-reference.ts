@@ -49,7 +49,13 @@ function referenceV1(data: Buffer): Outcome {
   if (source === undefined) return 'error';
   const destination = canonical(dst) ?? (family === 'TCP4' ? '0.0.0.0' : '::');
   return {
-    header: { version: 1, command: 'PROXY', family, source: { address: source, port: Number(sport) }, destination: { address: destination, port: Number(dport) } },
+    header: {
+      version: 1,
+      command: 'PROXY',
+      family,
+      source: { address: source, port: Number(sport) },
+      destination: { address: destination, port: Number(dport) },
+    },
     length,
   };
 }
@@ -77,9 +83,7 @@ function referenceV2(data: Buffer, maxBytes: number): Outcome {
   if (length - 16 < addressLength) return 'error';
   const header: Record<string, unknown> = { version: 2, command: 'PROXY', family };
   const ip = (at: number, n: number) =>
-    n === 4
-      ? [...data.subarray(at, at + 4)].join('.')
-      : Array.from({ length: 8 }, (_, i) => data.readUInt16BE(at + 2 * i).toString(16)).join(':');
+    n === 4 ? [...data.subarray(at, at + 4)].join('.') : Array.from({ length: 8 }, (_, i) => data.readUInt16BE(at + 2 * i).toString(16)).join(':');
   const n = addressLength === 12 ? 4 : addressLength === 36 ? 16 : 0;
   if (n > 0) {
     const source = canonical(ip(16, n));

@@ -50,7 +50,7 @@ describe('splitCompact', () => {
 });
 
 describe('decodeBase64urlSegment', () => {
-  it("decodes valid base64url as Node does, unused trailing bits included, from any offset", () => {
+  it('decodes valid base64url as Node does, unused trailing bits included, from any offset', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 10 }), segment, (before, text) => {
         const expected = text.length % 4 === 1 ? undefined : Buffer.from(text, 'base64url');
@@ -76,7 +76,11 @@ describe('decodeJsonSegment', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 40 }),
       // near-valid UTF-8: overlong forms, surrogates, truncated sequences, a literal U+FFFD
-      fc.array(fc.constantFrom([0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xef, 0xbf, 0xbd], [0xc3, 0xa9], [0x61]), { maxLength: 6 }).map((parts) => Uint8Array.from(parts.flat())),
+      fc
+        .array(fc.constantFrom([0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xef, 0xbf, 0xbd], [0xc3, 0xa9], [0x61]), {
+          maxLength: 6,
+        })
+        .map((parts) => Uint8Array.from(parts.flat())),
     );
     fc.assert(
       fc.property(bytes, (raw) => {

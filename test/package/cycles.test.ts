@@ -10,7 +10,6 @@ import { findCycles, partGraph, sourceImportGraph, type ImportGraph } from './im
 const root = resolve(import.meta.dirname, '../..');
 const files = sourceImportGraph(root, ['shared', 'client', 'server']);
 
-
 describe('the import graph of shared/, client/ and server/', () => {
   it('is read from the sources (a sanity check on the reader)', () => {
     expect(files.size).toBeGreaterThan(100);

@@ -30,9 +30,7 @@ function runtimeExports(): Record<Entry, string[]> {
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 }));
 }
 
-const { surface, unexportedTypes } = existsSync(join(dist, 'server/index.d.ts'))
-  ? readPublicSurface(dist)
-  : { surface: undefined, unexportedTypes: [] };
+const { surface, unexportedTypes } = existsSync(join(dist, 'server/index.d.ts')) ? readPublicSurface(dist) : { surface: undefined, unexportedTypes: [] };
 
 describe('the public surface', () => {
   it('dist/ is built', () => {
@@ -47,7 +45,10 @@ describe('the public surface', () => {
     if (process.env.UPDATE_SURFACE === '1') writeFileSync(snapshotFile, `${JSON.stringify(actual, null, 2)}\n`);
     // the declarations promise the same values the JavaScript has
     for (const entry of Object.keys(ENTRIES) as Entry[]) {
-      expect(surface![entry].values.filter((n) => n !== 'default'), `${entry}: declared values`).toEqual(runtime[entry].filter((n) => n !== 'default'));
+      expect(
+        surface![entry].values.filter((n) => n !== 'default'),
+        `${entry}: declared values`,
+      ).toEqual(runtime[entry].filter((n) => n !== 'default'));
     }
     const expected = JSON.parse(readFileSync(snapshotFile, 'utf8'));
     expect(actual, 'the public surface changed: if deliberate, UPDATE_SURFACE=1 (see above) and a CHANGELOG line').toEqual(expected);
@@ -81,9 +82,7 @@ describe('the public surface', () => {
     for (const [entry, file] of Object.entries(ENTRIES)) {
       const key = entry === 'ipstamp' ? '.' : `.${entry.slice('ipstamp'.length)}`;
       const js = `./dist/${file.replace(/\.d\.ts$/, '.js')}`;
-      const expected = universal.has(entry)
-        ? { types: `./dist/${file}`, default: js }
-        : { types: `./dist/${file}`, browser: null, default: js };
+      const expected = universal.has(entry) ? { types: `./dist/${file}`, default: js } : { types: `./dist/${file}`, browser: null, default: js };
       expect(pkg.exports[key], key).toEqual(expected);
       expect(Object.keys(pkg.exports[key])[0], `${key}: types first`).toBe('types');
     }

@@ -27,7 +27,12 @@ export function sourceImportGraph(root: string, folders: readonly string[]): Imp
     const targets = importedFiles
       .map((i) => i.fileName)
       .filter((s) => s.startsWith('.'))
-      .map((s) => relative(root, resolve(root, dirname(file), s)).split('\\').join('/').replace(/\.js$/, '.ts'));
+      .map((s) =>
+        relative(root, resolve(root, dirname(file), s))
+          .split('\\')
+          .join('/')
+          .replace(/\.js$/, '.ts'),
+      );
     graph.set(file, [...new Set(targets)].sort());
   }
   return graph;

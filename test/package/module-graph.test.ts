@@ -32,7 +32,10 @@ function load(specifier: string): Loaded {
   const files = modules.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url));
   return {
     packages: [...new Set(files.map((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1]).filter((p) => p !== undefined))].sort(),
-    own: files.filter((f) => f.startsWith(`${dist}/`)).map((f) => f.slice(dist.length + 1)).sort(),
+    own: files
+      .filter((f) => f.startsWith(`${dist}/`))
+      .map((f) => f.slice(dist.length + 1))
+      .sort(),
     builtins: modules.filter((url) => url.startsWith('node:')).sort(),
   };
 }

@@ -162,7 +162,11 @@ class TypeWalker {
       for (const member of type.types) this.walkType(member, here);
       return;
     }
-    if (alias === undefined && named !== undefined && named.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeLiteral | ts.SymbolFlags.Enum)) {
+    if (
+      alias === undefined &&
+      named !== undefined &&
+      named.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeLiteral | ts.SymbolFlags.Enum)
+    ) {
       if (!named.name.startsWith('__') && this.meet(named, here) === 'foreign') {
         // A foreign generic (Promise<T>, ReadonlyArray<T>, Record<…>) can still carry our types.
         for (const argument of checker.getTypeArguments(type as import('typescript').TypeReference) ?? []) this.walkType(argument, `${here}<>`);

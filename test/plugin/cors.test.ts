@@ -91,7 +91,11 @@ describe('the plugin never stamp-checks a CORS preflight', () => {
 
   it('a stamped plain OPTIONS request is verified and accepted', async () => {
     const { app } = await buildApp({ keys: { keys: [key.publicJwk] } });
-    const res = await app.inject({ method: 'OPTIONS', url: '/orders', headers: { origin: APP_ORIGIN, 'client-ip-attestation': await stamp('OPTIONS', '/orders') } });
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/orders',
+      headers: { origin: APP_ORIGIN, 'client-ip-attestation': await stamp('OPTIONS', '/orders') },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json().ipStamp).toMatchObject({ ip: '127.0.0.1', agreement: 'match' });
   });
@@ -100,7 +104,11 @@ describe('the plugin never stamp-checks a CORS preflight', () => {
     const { app } = await buildApp({ keys: { keys: [key.publicJwk] } }, (a) => {
       a.options('/items', async (request) => ({ ipStamp: request.ipStamp }));
     });
-    const res = await app.inject({ method: 'OPTIONS', url: '/items', headers: { ...preflightHeaders, 'client-ip-attestation': await stamp('OPTIONS', '/items', '203.0.113.9') } });
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/items',
+      headers: { ...preflightHeaders, 'client-ip-attestation': await stamp('OPTIONS', '/items', '203.0.113.9') },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ ipStamp: null });
   });
@@ -166,7 +174,10 @@ for (const order of ['cors first', 'ipstamp first'] as const) {
       expect(missing.json()).toMatchObject({ reason: 'missing' });
       expectCors(missing);
 
-      const mismatch = await app.inject({ url: '/orders', headers: { origin: APP_ORIGIN, 'client-ip-attestation': await stamp('GET', '/orders', '203.0.113.9') } });
+      const mismatch = await app.inject({
+        url: '/orders',
+        headers: { origin: APP_ORIGIN, 'client-ip-attestation': await stamp('GET', '/orders', '203.0.113.9') },
+      });
       expect(mismatch.statusCode).toBe(403);
       expect(mismatch.json()).toMatchObject({ reason: 'ip-mismatch' });
       expectCors(mismatch);

@@ -14,8 +14,7 @@ beforeAll(async () => {
   key = await makeKey('ES256', 'client-es');
 });
 
-const stamp = (ip = '127.0.0.1', path = '/orders') =>
-  createStamper({ key: key.privateJwk, ip }).stamp({ method: 'GET', url: `http://${HOST}${path}` });
+const stamp = (ip = '127.0.0.1', path = '/orders') => createStamper({ key: key.privateJwk, ip }).stamp({ method: 'GET', url: `http://${HOST}${path}` });
 
 describe('logging', () => {
   it('logs each rejection once at info with reason, kid and hints, and never the token', async () => {
@@ -93,8 +92,7 @@ describe('loud configuration (issue 12, item 6)', () => {
   });
 
   describe('a trusted proxy that writes the other forwarding header', () => {
-    const misconfigured = (log: { lines: Record<string, unknown>[] }) =>
-      log.lines.filter((l) => l.level === 40 && String(l.msg).includes('forwarding header'));
+    const misconfigured = (log: { lines: Record<string, unknown>[] }) => log.lines.filter((l) => l.level === 40 && String(l.msg).includes('forwarding header'));
 
     const send = async (app: Awaited<ReturnType<typeof buildApp>>['app'], headers: Record<string, string>, remoteAddress = '127.0.0.1') => {
       const response = await app.inject({
@@ -107,7 +105,12 @@ describe('loud configuration (issue 12, item 6)', () => {
     };
 
     it('configured for forwarded, the trusted peer sends X-Forwarded-For: exactly one warning after several requests', async () => {
-      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['loopback'], forwardedHeader: 'forwarded', onUnverifiable: 'accept' });
+      const { app, log } = await buildApp({
+        keys: { keys: [key.publicJwk] },
+        trustedProxies: ['loopback'],
+        forwardedHeader: 'forwarded',
+        onUnverifiable: 'accept',
+      });
       const codes: number[] = [];
       for (let i = 0; i < 5; i++) codes.push(await send(app, { 'x-forwarded-for': '198.51.100.7' }));
       await app.close();
@@ -123,7 +126,12 @@ describe('loud configuration (issue 12, item 6)', () => {
     });
 
     it('with the right header, from an untrusted peer, or with no forwarding header at all: no warning', async () => {
-      const { app, log } = await buildApp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['loopback'], forwardedHeader: 'forwarded', onUnverifiable: 'accept' });
+      const { app, log } = await buildApp({
+        keys: { keys: [key.publicJwk] },
+        trustedProxies: ['loopback'],
+        forwardedHeader: 'forwarded',
+        onUnverifiable: 'accept',
+      });
       for (let i = 0; i < 3; i++) expect(await send(app, { forwarded: 'for=198.51.100.7' })).toBe(200);
       // both headers: the configured one is there, the proxy is configured right
       expect(await send(app, { forwarded: 'for=198.51.100.7', 'x-forwarded-for': '203.0.113.1' })).toBe(200);
@@ -158,10 +166,13 @@ describe('options are checked at register time', () => {
     it(`a bad ${name} rejects registration with a TypeError naming it`, async () => {
       const app = Fastify();
       const options = { keys: { keys: [key.publicJwk] }, ...over } as IpStampPluginOptions;
-      const error = await app.register(ipstamp, options).ready().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await app
+        .register(ipstamp, options)
+        .ready()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(TypeError);
       expect((error as Error).message).toMatch(message);
       await app.close();

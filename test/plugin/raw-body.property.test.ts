@@ -50,7 +50,12 @@ describe('raw body bytes, property-based', () => {
         const i = flipAt % tampered.length;
         tampered[i] = tampered[i]! ^ 0x01;
         const token2 = await stamper.stamp({ method: 'POST', url: `http://${HOST}/orders`, body: bytes });
-        const bad = await app.inject({ method: 'POST', url: '/orders', headers: { ...headers, 'client-ip-attestation': token2 }, payload: chunked(tampered, cuts) });
+        const bad = await app.inject({
+          method: 'POST',
+          url: '/orders',
+          headers: { ...headers, 'client-ip-attestation': token2 },
+          payload: chunked(tampered, cuts),
+        });
         expect(bad.json().reason).toBe('binding-mismatch');
       }),
       { numRuns: 60 },
@@ -78,8 +83,10 @@ describe('raw body bytes, property-based', () => {
         const request = { routeOptions: { config: { ipstamp: setting } } } as never;
         const policy = routePolicy(request, requireStamp);
         if (setting === false) expect(policy).toBe('skip');
-        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === false) expect(policy).toEqual({ required: false });
-        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === true) expect(policy).toEqual({ required: true });
+        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === false)
+          expect(policy).toEqual({ required: false });
+        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === true)
+          expect(policy).toEqual({ required: true });
         else expect(policy).toEqual({ required: requireStamp });
       }),
     );

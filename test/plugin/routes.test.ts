@@ -81,7 +81,7 @@ describe('echo route (PROTOCOL §6)', () => {
     expect(response.json()).toStrictEqual({ ip: '127.0.0.1' });
   });
 
-  it('answers from a trusted proxy\'s forwarding header, as step 12 would compare', async () => {
+  it("answers from a trusted proxy's forwarding header, as step 12 would compare", async () => {
     const a = await start({ trustedProxies: ['loopback'] });
     const response = await get(a, '/.well-known/ipstamp', undefined, { 'x-forwarded-for': '198.51.100.4' });
     expect(response.json()).toStrictEqual({ ip: '198.51.100.4' });

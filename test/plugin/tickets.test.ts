@@ -87,6 +87,8 @@ describe('plugin issuer routes', () => {
     await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, rateLimit: -1 } })).rejects.toThrow(/rateLimit/);
     // the issuer's own checks name the plugin option the user wrote
     await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, lifetime: 601 } })).rejects.toThrow(/^issuer\.lifetime must be/);
-    await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, origin: 'edge.example' } })).rejects.toThrow(/^issuer\.origin must be an http\(s\) origin/);
+    await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, origin: 'edge.example' } })).rejects.toThrow(
+      /^issuer\.origin must be an http\(s\) origin/,
+    );
   });
 });

@@ -26,7 +26,10 @@ const MEMBERS = ['kty', 'crv', 'x', 'y', 'd', 'k', 'kid', 'alg', 'use', 'key_ops
 
 describe('parseRegistryKey (property)', () => {
   it('any JSON value: a parsed key or a TypeError, never anything else', () => {
-    fc.assert(fc.property(fc.jsonValue(), (value) => void outcome(value)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => void outcome(value)),
+      { numRuns: 500 },
+    );
   });
 
   it('a valid key with members replaced by arbitrary values: parsed only if still a public P-256/Ed25519 key of that thumbprint', () => {

@@ -34,7 +34,7 @@ describe('publicJwkOf', () => {
     }
   });
 
-  it('returns a new object: the caller\'s key is neither kept nor changed', () => {
+  it("returns a new object: the caller's key is neither kept nor changed", () => {
     const key = { ...KEYS.ed25519, kid: 'a' };
     const members = publicJwkOf(key)!;
     expect(members).not.toBe(key);
@@ -56,10 +56,13 @@ describe('publicJwkOf', () => {
     ]) {
       expect(publicJwkOf(bad)).toBeUndefined();
     }
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      if (typeof value !== 'object' || value === null) return;
-      const members = publicJwkOf(value);
-      if (members !== undefined) expect(['EC', 'OKP']).toContain(members.kty);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        if (typeof value !== 'object' || value === null) return;
+        const members = publicJwkOf(value);
+        if (members !== undefined) expect(['EC', 'OKP']).toContain(members.kty);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

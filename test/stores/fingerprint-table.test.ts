@@ -32,8 +32,7 @@ describe('FingerprintTable against a model (property)', () => {
           else if (step.kind === 'sweep') table.sweep(now);
           else {
             const live = [...model.values()].filter((expiry) => expiry > now).length;
-            const expected: FingerprintInsert =
-              (model.get(step.key) ?? 0) > now ? 'present' : live >= maxEntries ? 'full' : 'inserted';
+            const expected: FingerprintInsert = (model.get(step.key) ?? 0) > now ? 'present' : live >= maxEntries ? 'full' : 'inserted';
             expect(table.insert(fingerprint(step.key), now + step.ttl, now)).toBe(expected);
             if (expected === 'inserted') model.set(step.key, now + step.ttl);
           }

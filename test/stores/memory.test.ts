@@ -177,7 +177,10 @@ describe('MemoryReplayStore against a model (property)', () => {
   it('never forgets a key before its TTL and forgets it within a second after (any times)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(op(5000), fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2500 }) })), { maxLength: 300, size: 'max' }),
+        fc.array(fc.oneof(op(5000), fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2500 }) })), {
+          maxLength: 300,
+          size: 'max',
+        }),
         (ops) => {
           let now = 1_000_000 + 123;
           const store = new MemoryReplayStore({ now: () => now });

@@ -57,9 +57,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
       expect(await one.insertIfAbsent('kid jti-1', 30_000)).toBe(true);
       expect(await two.insertIfAbsent('kid jti-1', 30_000)).toBe(false);
       for (let round = 0; round < 5; round++) {
-        const answers = await Promise.all(
-          Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).insertIfAbsent(`race ${round}`, 30_000)),
-        );
+        const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).insertIfAbsent(`race ${round}`, 30_000)));
         expect(answers.filter(Boolean)).toHaveLength(1);
       }
     } finally {

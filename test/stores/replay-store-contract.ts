@@ -49,11 +49,7 @@ export const AWKWARD_KEYS: readonly string[] = [
  * opaque; concurrent inserts of one key let exactly one through; a closed store answers
  * store-unavailable, never "absent".
  */
-export function describeReplayStoreContract(
-  name: string,
-  makeStore: () => Promise<ReplayStore> | ReplayStore,
-  options: ReplayStoreContractOptions = {},
-): void {
+export function describeReplayStoreContract(name: string, makeStore: () => Promise<ReplayStore> | ReplayStore, options: ReplayStoreContractOptions = {}): void {
   const { advance = sleep, ttlMs = 300, expirySlackMs = 50 } = options;
   const LONG = 60_000;
 
@@ -137,8 +133,7 @@ export function describeReplayStoreContract(
 
     it('rejects arguments no caller should pass with a TypeError, not an answer', async () => {
       const store = await open();
-      const call = (key: unknown, ttl: unknown): Promise<unknown> =>
-        Promise.resolve().then(() => store.insertIfAbsent(key as string, ttl as number));
+      const call = (key: unknown, ttl: unknown): Promise<unknown> => Promise.resolve().then(() => store.insertIfAbsent(key as string, ttl as number));
       for (const ttl of [0, -1, Number.NaN, Infinity, '1000', undefined]) {
         await expect(call('k', ttl)).rejects.toThrow(TypeError);
       }
@@ -157,7 +152,10 @@ export function describeReplayStoreContract(
       for (const key of ['before close', 'after close']) {
         const outcome = await Promise.resolve()
           .then(() => store.insertIfAbsent(key, LONG))
-          .then((answer) => ({ answer }), (error: unknown) => ({ error }));
+          .then(
+            (answer) => ({ answer }),
+            (error: unknown) => ({ error }),
+          );
         expect(outcome).not.toHaveProperty('answer');
         expect(isIpStampError((outcome as { error: unknown }).error)).toBe(true);
         expect((outcome as { error: { reason: string } }).error.reason).toBe('store-unavailable');

@@ -15,7 +15,9 @@ export function signRaw(
   const input = `${seg(header)}.${seg(payload)}`;
   let signature: Buffer;
   if (signAs.startsWith('HS')) {
-    signature = createHmac(`sha${signAs.slice(2)}`, Buffer.from(String(privateJwk.k), 'base64url')).update(input).digest();
+    signature = createHmac(`sha${signAs.slice(2)}`, Buffer.from(String(privateJwk.k), 'base64url'))
+      .update(input)
+      .digest();
   } else if (signAs === 'none') {
     signature = Buffer.alloc(0);
   } else {

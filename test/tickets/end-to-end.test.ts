@@ -38,12 +38,31 @@ describe.skipIf(!haproxy)('tickets end to end: an issuer behind HAProxy send-pro
     const issuers = scratch.file('issuers.json', { [EDGE]: { keys: [issuerPublic] } });
     registered = await makeKey('ES256', 'registered');
     edge = await startServe([
-      '--port', '0', '--issuers', issuers, '--issuer-key', scratch.file('issuer.json', issuerKey), '--issuer-origin', EDGE,
-      '--proxy-protocol', '--trusted-proxies', '127.0.0.1', '--log-level', 'warn',
+      '--port',
+      '0',
+      '--issuers',
+      issuers,
+      '--issuer-key',
+      scratch.file('issuer.json', issuerKey),
+      '--issuer-origin',
+      EDGE,
+      '--proxy-protocol',
+      '--trusted-proxies',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
     ]);
     api = await startServe([
-      '--port', '0', '--issuers', issuers, '--keys', scratch.file('keys.json', { keys: [registered.publicJwk] }),
-      '--trusted-proxies', '127.0.0.1', '--log-level', 'warn',
+      '--port',
+      '0',
+      '--issuers',
+      issuers,
+      '--keys',
+      scratch.file('keys.json', { keys: [registered.publicJwk] }),
+      '--trusted-proxies',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
     ]);
     const [toEdge, toApi] = (await freePorts(2)) as [number, number];
     proxy = await startHaproxy(
@@ -92,7 +111,10 @@ backend api
     it(`${alg}: the Node SDK gets a ticket through HAProxy and the api accepts it — source ticket, ip 127.0.0.5, no key registered`, async () => {
       const key = await generateStampKey({ alg });
       const stampedFetch = createStampedFetch({ key, ip: 'ticket', issuer: edgeUrl, fetch: fetchAsClient });
-      for (const [method, path] of [['GET', '/orders'], ['POST', '/orders/42']] as const) {
+      for (const [method, path] of [
+        ['GET', '/orders'],
+        ['POST', '/orders/42'],
+      ] as const) {
         const response = await stampedFetch(`${apiUrl}${path}`, { method, ...(method === 'POST' ? { body: '{"item":"tea"}' } : {}) });
         expect(response.status).toBe(200);
         const verdict = (await response.json()) as Record<string, unknown>;
@@ -118,7 +140,9 @@ backend api
   });
 
   it('ipstamp attack through both proxies, as 127.0.0.5 with no key of its own: every ticket attack rejected, exit 0', async () => {
-    const run = await runCli(['attack', '--target', `${apiUrl}/orders`, '--issuer', edgeUrl, '--local-address', CLIENT, '--ticket-wait', '0', '--json'], { timeoutMs: 20_000 });
+    const run = await runCli(['attack', '--target', `${apiUrl}/orders`, '--issuer', edgeUrl, '--local-address', CLIENT, '--ticket-wait', '0', '--json'], {
+      timeoutMs: 20_000,
+    });
     const report = JSON.parse(run.stdout) as { exitCode: number; results: { name: string; verdict: string; got: string }[] };
     expect(report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'skip').map((r) => `${r.name}: ${r.got}`)).toEqual([]);
     expect(report.results.filter((r) => r.verdict === 'skip').map((r) => r.name)).toEqual([

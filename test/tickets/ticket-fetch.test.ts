@@ -30,9 +30,14 @@ beforeAll(async () => {
   const pair = await generateKeyPair('EdDSA', { extractable: true });
   const issuerServer = createServer(async (req, res) => {
     issuerRequests++;
-    const r = await (unverifiable
-      ? createTicketIssuer({ key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' }, replayStore: new MapReplayStore(), trustedProxies: 'loopback' })
-      : issuer
+    const r = await (
+      unverifiable
+        ? createTicketIssuer({
+            key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' },
+            replayStore: new MapReplayStore(),
+            trustedProxies: 'loopback',
+          })
+        : issuer
     ).issue(input(req));
     if (!r.ok) {
       res.writeHead(r.status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ reason: r.reason, status: r.status }));
@@ -44,7 +49,11 @@ beforeAll(async () => {
   });
   servers.push(issuerServer);
   issuerUrl = await listen(issuerServer);
-  issuer = createTicketIssuer({ key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' }, origin: issuerUrl, replayStore: new MapReplayStore() });
+  issuer = createTicketIssuer({
+    key: { ...(await exportJWK(pair.privateKey)), kid: 'edge', alg: 'EdDSA' },
+    origin: issuerUrl,
+    replayStore: new MapReplayStore(),
+  });
 
   // the API sits behind a hop it trusts (loopback): it cannot see the client, the ticket can
   const api = createVerifierCore({ keys: { keys: [] }, issuers: { [issuerUrl]: issuer.jwks }, replayStore: new MapReplayStore(), trustedProxies: 'loopback' });

@@ -117,11 +117,22 @@ describe('issuer (PROTOCOL §7.1)', () => {
     const hmac = signRaw({ k: Buffer.alloc(32, 1).toString('base64url') }, { alg: 'HS256', typ: 'ipstamp-ticket-req+jwt', jwk: es.publicJwk }, {}, 'HS256');
     const noJwk = signRaw(es.privateJwk as never, { alg: 'ES256', typ: 'ipstamp-ticket-req+jwt' }, {}, 'ES256');
     for (const proof of [hmac, noJwk]) {
-      const r = await issuer.issue({ method: 'POST', url: '/.well-known/ipstamp/ticket', headers: { host: 'edge.example.com', 'client-ip-attestation': proof }, hints: { l3: CLIENT_IP } });
+      const r = await issuer.issue({
+        method: 'POST',
+        url: '/.well-known/ipstamp/ticket',
+        headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
+        hints: { l3: CLIENT_IP },
+      });
       expect(reason(r as never)).toBe('bad-header');
     }
     const proof = await createTicketRequestProof(es, `${EDGE}/.well-known/ipstamp/ticket`);
-    const input = { method: 'POST', url: '/.well-known/ipstamp/ticket', protocol: 'https' as const, headers: { host: 'edge.example.com', 'client-ip-attestation': proof }, hints: { l3: CLIENT_IP } };
+    const input = {
+      method: 'POST',
+      url: '/.well-known/ipstamp/ticket',
+      protocol: 'https' as const,
+      headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
+      hints: { l3: CLIENT_IP },
+    };
     expect((await issuer.issue(input)).ok).toBe(true);
     expect(reason((await issuer.issue(input)) as never)).toBe('replay');
   });
@@ -132,7 +143,9 @@ describe('issuer (PROTOCOL §7.1)', () => {
   });
 
   it('the issuer origin is the option origin: a bad one, or the old name issuer, is refused naming it', () => {
-    expect(() => createTicketIssuer({ key: issuerJwk, origin: 'edge.example', replayStore: new MapReplayStore() })).toThrow(/^origin must be an http\(s\) origin/);
+    expect(() => createTicketIssuer({ key: issuerJwk, origin: 'edge.example', replayStore: new MapReplayStore() })).toThrow(
+      /^origin must be an http\(s\) origin/,
+    );
     const renamed = { key: issuerJwk, issuer: EDGE, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
     expect(() => createTicketIssuer(renamed)).toThrow(new TypeError('issuer is now called origin (the issuer origin written as iss)'));
   });
@@ -179,12 +192,23 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
   });
 
   it.each([
-    ['altered ticket', async (t: string) => { const [h, p, s] = t.split('.'); const c = JSON.parse(Buffer.from(p!, 'base64url').toString()); c.ip = '203.0.113.9'; return `${h}.${Buffer.from(JSON.stringify(c)).toString('base64url')}.${s}`; }],
-    ['ticket from an unknown issuer', async () => {
-      const rogue = createTicketIssuer({ key: otherIssuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
-      const r = await getTicket(es, {}, rogue);
-      return r.ok ? r.ticket : '';
-    }],
+    [
+      'altered ticket',
+      async (t: string) => {
+        const [h, p, s] = t.split('.');
+        const c = JSON.parse(Buffer.from(p!, 'base64url').toString());
+        c.ip = '203.0.113.9';
+        return `${h}.${Buffer.from(JSON.stringify(c)).toString('base64url')}.${s}`;
+      },
+    ],
+    [
+      'ticket from an unknown issuer',
+      async () => {
+        const rogue = createTicketIssuer({ key: otherIssuerJwk, origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+        const r = await getTicket(es, {}, rogue);
+        return r.ok ? r.ticket : '';
+      },
+    ],
     ['two ticket headers', async (t: string) => [t, t]],
     ['oversized ticket', async (t: string) => t + 'A'.repeat(2100)],
   ])('%s → bad-ticket', async (_, mutate) => {
@@ -213,13 +237,13 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
     expect(reason(await send(apiVerifier(), await stampWith(ed, ticket), ticket))).toBe('unknown-key');
   });
 
-  it('a stamp by another key claiming the ticket key\'s kid → bad-signature', async () => {
+  it("a stamp by another key claiming the ticket key's kid → bad-signature", async () => {
     const ticket = await ticketOf(es);
     const forger = await clientKey('ES256');
     expect(reason(await send(apiVerifier(), await stampWith(forger, ticket, {}, es.kid), ticket))).toBe('bad-signature');
   });
 
-  it('a stamp whose ip differs from the ticket\'s → binding-mismatch', async () => {
+  it("a stamp whose ip differs from the ticket's → binding-mismatch", async () => {
     const ticket = await ticketOf(es);
     expect(reason(await send(apiVerifier(), await stampWith(es, ticket, { ip: '203.0.113.9' }), ticket))).toBe('binding-mismatch');
   });

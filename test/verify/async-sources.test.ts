@@ -20,13 +20,17 @@ beforeAll(async () => {
 
 let n = 0;
 const stamp = () =>
-  signRaw(hs.privateJwk, { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'h1' }, {
-    ip: '192.0.2.7',
-    iat: NOW / 1000,
-    jti: `async-${String(++n).padStart(20, '0')}`,
-    htm: 'GET',
-    htu: 'https://api.example.com/a',
-  });
+  signRaw(
+    hs.privateJwk,
+    { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'h1' },
+    {
+      ip: '192.0.2.7',
+      iat: NOW / 1000,
+      jti: `async-${String(++n).padStart(20, '0')}`,
+      htm: 'GET',
+      htu: 'https://api.example.com/a',
+    },
+  );
 
 function verifier(opts: Partial<VerifierOptions>) {
   const v = createVerifierCore({ keys: { keys: [hs.publicJwk] }, replayStore: new MapReplayStore(), now: () => NOW, ...opts });
@@ -56,7 +60,15 @@ describe('replay stores answering in any shape', () => {
     ['a promise', (seen) => ({ insertIfAbsent: async (k) => !seen.has(k) && !!seen.add(k) }), 'replay'],
     ['a foreign thenable', (seen) => ({ insertIfAbsent: (k) => thenable(!seen.has(k) && !!seen.add(k)) as unknown as Promise<boolean> }), 'replay'],
     ['a rejection', () => ({ insertIfAbsent: () => Promise.reject(new Error('down')) }), 'store-unavailable'],
-    ['a throw', () => ({ insertIfAbsent: () => { throw new Error('down'); } }), 'store-unavailable'],
+    [
+      'a throw',
+      () => ({
+        insertIfAbsent: () => {
+          throw new Error('down');
+        },
+      }),
+      'store-unavailable',
+    ],
   ];
   it.each(stores)('%s: first use is decided by the store, the second is %s', async (_, make, second) => {
     const verify = verifier({ replayStore: make(new Set()) });

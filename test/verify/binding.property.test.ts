@@ -14,7 +14,11 @@ const RUNS = { numRuns: 1000 };
 const hints = { l3: '192.0.2.7', l4: undefined, l7: [] };
 const opts = (origins: Set<string> | undefined) => ({ origins, requireBodyDigest: false, trust: compileTrust([]), protoHeader: undefined });
 
-function reference(claims: { htm: string; htu: string }, input: { method: string; url: string; headers: { host?: string }; protocol?: 'http' | 'https' }, origins?: Set<string>): boolean {
+function reference(
+  claims: { htm: string; htu: string },
+  input: { method: string; url: string; headers: { host?: string }; protocol?: 'http' | 'https' },
+  origins?: Set<string>,
+): boolean {
   if (claims.htm !== input.method) return false;
   const query = input.url.indexOf('?');
   const path = query === -1 ? input.url : input.url.slice(0, query);
@@ -26,8 +30,27 @@ function reference(claims: { htm: string; htu: string }, input: { method: string
   return typeof host === 'string' && originFromHost(host, input.protocol ?? 'http') === origin;
 }
 
-const host = fc.constantFrom('api.example.com', 'API.example.com', 'api.example.com:443', 'api.example.com:80', 'api.example.com:8443', '127.0.0.1:3000', '[::1]:3000', 'a b', '', 'x/y', 'evil.example');
-const origin = fc.constantFrom('http://api.example.com', 'https://api.example.com', 'https://api.example.com:8443', 'http://127.0.0.1:3000', 'http://[::1]:3000', 'https://evil.example');
+const host = fc.constantFrom(
+  'api.example.com',
+  'API.example.com',
+  'api.example.com:443',
+  'api.example.com:80',
+  'api.example.com:8443',
+  '127.0.0.1:3000',
+  '[::1]:3000',
+  'a b',
+  '',
+  'x/y',
+  'evil.example',
+);
+const origin = fc.constantFrom(
+  'http://api.example.com',
+  'https://api.example.com',
+  'https://api.example.com:8443',
+  'http://127.0.0.1:3000',
+  'http://[::1]:3000',
+  'https://evil.example',
+);
 const path = fc.constantFrom('/', '/orders', '/orders/1', '/a,b', '/%20', '');
 const request = fc.record({
   claims: fc.record({ htm: fc.constantFrom('GET', 'POST'), htu: fc.tuple(origin, path).map(([o, p]) => `${o}${p}`) }),

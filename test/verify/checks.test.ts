@@ -113,7 +113,15 @@ describe('steps 4–5: key and signature', () => {
   });
 
   it('a key function that throws fails closed as unknown-key', async () => {
-    const r = await verify(good(), {}, { keys: () => { throw new Error('db down'); } });
+    const r = await verify(
+      good(),
+      {},
+      {
+        keys: () => {
+          throw new Error('db down');
+        },
+      },
+    );
     expect(reason(r)).toBe('unknown-key');
   });
 
@@ -305,7 +313,11 @@ describe('steps 10–12: policies', () => {
   });
 
   it('onStoreError accept lets a stamp through, marked unchecked', async () => {
-    const broken = { insertIfAbsent: () => { throw new Error('down'); } };
+    const broken = {
+      insertIfAbsent: () => {
+        throw new Error('down');
+      },
+    };
     const r = await verify(good(), {}, { onStoreError: 'accept' }, broken as never);
     expect(r.ok && r.verdict?.replayChecked).toBe(false);
   });

@@ -18,7 +18,19 @@ const anyJson = fc.jsonValue({ maxDepth: 2 });
 /** Right, nearly right, and wrong values for each claim: the edges are where a twin would drift. */
 const CLAIMS: Record<string, fc.Arbitrary<unknown>> = {
   ip: fc.oneof(
-    fc.constantFrom('192.0.2.7', '2001:db8::1', '::ffff:192.0.2.7', '010.0.0.1', '0.0.0.0', '::', '2001:DB8::1', '2001:db8:0:0:0:0:0:1', '1.2.3', '1.2.3.4 ', ''),
+    fc.constantFrom(
+      '192.0.2.7',
+      '2001:db8::1',
+      '::ffff:192.0.2.7',
+      '010.0.0.1',
+      '0.0.0.0',
+      '::',
+      '2001:DB8::1',
+      '2001:db8:0:0:0:0:0:1',
+      '1.2.3',
+      '1.2.3.4 ',
+      '',
+    ),
     fc.ipV4(),
     fc.ipV6(),
     fc.ipV4Extended(),
@@ -32,10 +44,30 @@ const CLAIMS: Record<string, fc.Arbitrary<unknown>> = {
     anyJson,
   ),
   exp: fc.oneof(fc.constantFrom(0, -0, -1, 2.5, Number.MAX_SAFE_INTEGER, 2 ** 53, '5'), fc.integer(), fc.double(), anyJson),
-  jti: fc.oneof(b64String(20, 66), fc.constantFrom('a'.repeat(21), 'a'.repeat(22), 'a'.repeat(64), 'a'.repeat(65), `${'a'.repeat(22)}=`, `${'a'.repeat(22)}.`), fc.string(), anyJson),
-  htm: fc.oneof(fc.constantFrom('GET', 'POST', 'get', '', 'G ET', "!#$%&'*+.^_`|~-", 'GET\n', long, 'A'.repeat(2048), 'A'.repeat(2049)), fc.string({ maxLength: 8 }), anyJson),
+  jti: fc.oneof(
+    b64String(20, 66),
+    fc.constantFrom('a'.repeat(21), 'a'.repeat(22), 'a'.repeat(64), 'a'.repeat(65), `${'a'.repeat(22)}=`, `${'a'.repeat(22)}.`),
+    fc.string(),
+    anyJson,
+  ),
+  htm: fc.oneof(
+    fc.constantFrom('GET', 'POST', 'get', '', 'G ET', "!#$%&'*+.^_`|~-", 'GET\n', long, 'A'.repeat(2048), 'A'.repeat(2049)),
+    fc.string({ maxLength: 8 }),
+    anyJson,
+  ),
   htu: fc.oneof(
-    fc.constantFrom('https://api.example.com/orders', 'http://a/', 'http://a', 'https://a/b?c', 'https://a/b#c', 'ftp://a/', 'https://a b/', 'https://a/b c', 'HTTPS://a/', `https://a/${long}`),
+    fc.constantFrom(
+      'https://api.example.com/orders',
+      'http://a/',
+      'http://a',
+      'https://a/b?c',
+      'https://a/b#c',
+      'ftp://a/',
+      'https://a b/',
+      'https://a/b c',
+      'HTTPS://a/',
+      `https://a/${long}`,
+    ),
     fc.webUrl(),
     fc.string({ maxLength: 20 }),
     anyJson,
@@ -47,10 +79,7 @@ const CLAIMS: Record<string, fc.Arbitrary<unknown>> = {
 
 /** A claims object as JSON.parse makes it: some claims left out, some unknown members added. */
 const claimsObject = fc
-  .record(
-    Object.fromEntries(Object.entries(CLAIMS).map(([name, arb]) => [name, fc.option(arb, { nil: undefined, freq: 4 })])),
-    { requiredKeys: [] },
-  )
+  .record(Object.fromEntries(Object.entries(CLAIMS).map(([name, arb]) => [name, fc.option(arb, { nil: undefined, freq: 4 })])), { requiredKeys: [] })
   .chain((claims) =>
     fc.dictionary(fc.constantFrom('x', 'nonce', '__proto__', 'constructor', 'ip2'), anyJson, { maxKeys: 2 }).map((extra) => {
       const entries = [...Object.entries(claims).filter(([, v]) => v !== undefined), ...Object.entries(extra)];
@@ -89,7 +118,18 @@ describe('the compiled claims check agrees with stampClaimsSchema on every input
 
   it('on values that are not claims objects, and objects JSON cannot spell', () => {
     fc.assert(fc.property(anyJson, expectSameAnswer), { numRuns: 500 });
-    for (const value of [null, undefined, [], [VALID], 'x', 1, { ...VALID, iat: Infinity }, { ...VALID, iat: NaN }, { ...VALID, exp: undefined }, { ...VALID, obs: undefined }]) {
+    for (const value of [
+      null,
+      undefined,
+      [],
+      [VALID],
+      'x',
+      1,
+      { ...VALID, iat: Infinity },
+      { ...VALID, iat: NaN },
+      { ...VALID, exp: undefined },
+      { ...VALID, obs: undefined },
+    ]) {
       expectSameAnswer(value);
     }
   });

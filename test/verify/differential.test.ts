@@ -74,7 +74,11 @@ const tamperings: fc.Arbitrary<Tamper> = fc.oneof(
     parts[seg] = f.otherTokens[which]!.split('.')[seg]!;
     return parts.join('.');
   }),
-  fc.nat(8).map((n): Tamper => (t) => t.slice(0, t.length - n)),
+  fc.nat(8).map(
+    (n): Tamper =>
+      (t) =>
+        t.slice(0, t.length - n),
+  ),
   fc.constant<Tamper>((t) => {
     // flip the unused low bits of the last signature character: same bytes, other text
     const last = t.at(-1)!;

@@ -21,7 +21,22 @@ const SETTINGS = [
 const reference = walkedHints;
 
 const address = fc.oneof(
-  fc.constantFrom('127.0.0.1', '::ffff:127.0.0.1', '::1', '10.1.2.3', '192.0.2.5', '192.0.2.77', '2001:db8::7', '0.0.0.0', '::', 'fe80::1%eth0', '[2001:db8::1]:443', '1.2.3.4:80', 'unknown', ''),
+  fc.constantFrom(
+    '127.0.0.1',
+    '::ffff:127.0.0.1',
+    '::1',
+    '10.1.2.3',
+    '192.0.2.5',
+    '192.0.2.77',
+    '2001:db8::7',
+    '0.0.0.0',
+    '::',
+    'fe80::1%eth0',
+    '[2001:db8::1]:443',
+    '1.2.3.4:80',
+    'unknown',
+    '',
+  ),
   fc.ipV4(),
   fc.ipV6(),
   fc.string({ maxLength: 12 }),
@@ -33,7 +48,11 @@ const headerValue = fc.oneof(
 );
 const input = fc.record({
   hints: fc.record(
-    { l3: fc.option(address, { nil: undefined }), l4: fc.option(address, { nil: undefined }), proxy: fc.option(fc.constant({ version: 2 }), { nil: undefined }) },
+    {
+      l3: fc.option(address, { nil: undefined }),
+      l4: fc.option(address, { nil: undefined }),
+      proxy: fc.option(fc.constant({ version: 2 }), { nil: undefined }),
+    },
     { requiredKeys: ['l3'] },
   ),
   headers: fc.record(

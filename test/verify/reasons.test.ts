@@ -66,11 +66,9 @@ const CASES: Record<Exclude<Reason, 'bad-ticket'>, () => Promise<VerifyResult>> 
     expect(reasonOf(await v.verify(input(token)))).toBe('accepted');
     return v.verify(input(token));
   },
-  'ip-not-allowed': () =>
-    makeVerifier().verify(input(signRaw(hs.privateJwk, header({ alg: 'HS256', kid: 'client-hs' }), claims()))),
+  'ip-not-allowed': () => makeVerifier().verify(input(signRaw(hs.privateJwk, header({ alg: 'HS256', kid: 'client-hs' }), claims()))),
   'ip-mismatch': () => makeVerifier().verify(input(signRaw(es.privateJwk, header(), claims({ ip: '203.0.113.9' })))),
-  'ip-unverifiable': () =>
-    makeVerifier({ trustedProxies: ['192.0.2.0/24'] }).verify(input(signRaw(es.privateJwk, header(), claims()))),
+  'ip-unverifiable': () => makeVerifier({ trustedProxies: ['192.0.2.0/24'] }).verify(input(signRaw(es.privateJwk, header(), claims()))),
   'store-unavailable': () => {
     const broken: ReplayStore = { insertIfAbsent: () => Promise.reject(new Error('connection refused')) };
     return makeVerifier({ replayStore: broken }).verify(input(signRaw(es.privateJwk, header(), claims())));

@@ -19,13 +19,17 @@ describe('one replay store, verifiers with offset clocks', () => {
       createVerifierCore({ keys: { keys: [key.publicJwk] }, replayStore: store, now: () => trueNow + offsetMs, maxAge: 30, skew: 5 });
     const fast = verifier(+1500);
     const slow = verifier(-1500);
-    const token = signRaw(key.privateJwk, { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'clock-es' }, {
-      ip: '192.0.2.7',
-      iat: Math.floor(trueNow / 1000),
-      jti: 'offset-clocks-jti-000000001',
-      htm: 'GET',
-      htu: 'http://api.example.com/orders',
-    });
+    const token = signRaw(
+      key.privateJwk,
+      { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'clock-es' },
+      {
+        ip: '192.0.2.7',
+        iat: Math.floor(trueNow / 1000),
+        jti: 'offset-clocks-jti-000000001',
+        htm: 'GET',
+        htu: 'http://api.example.com/orders',
+      },
+    );
     const input = { method: 'GET', url: '/orders', headers: { host: 'api.example.com', 'client-ip-attestation': token }, hints: { l3: '192.0.2.7' } };
 
     const first = await fast.verify(input);
@@ -45,21 +49,43 @@ describe('one replay store, verifiers with offset clocks', () => {
 
   it('a full store refuses with store-unavailable, marked full, even when outages are accepted', async () => {
     const key = await makeKey('ES256', 'full-es');
-    const full = { insertIfAbsent: () => { throw new ReplayStoreFullError(); } };
+    const full = {
+      insertIfAbsent: () => {
+        throw new ReplayStoreFullError();
+      },
+    };
     const v = createVerifierCore({ keys: { keys: [key.publicJwk] }, replayStore: full, onStoreError: 'accept', now: () => 1_764_000_000_000 });
-    const token = signRaw(key.privateJwk, { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'full-es' }, {
-      ip: '192.0.2.7',
-      iat: 1_764_000_000,
-      jti: 'full-store-jti-00000000001',
-      htm: 'GET',
-      htu: 'http://api.example.com/orders',
+    const token = signRaw(
+      key.privateJwk,
+      { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'full-es' },
+      {
+        ip: '192.0.2.7',
+        iat: 1_764_000_000,
+        jti: 'full-store-jti-00000000001',
+        htm: 'GET',
+        htu: 'http://api.example.com/orders',
+      },
+    );
+    const r = await v.verify({
+      method: 'GET',
+      url: '/orders',
+      headers: { host: 'api.example.com', 'client-ip-attestation': token },
+      hints: { l3: '192.0.2.7' },
     });
-    const r = await v.verify({ method: 'GET', url: '/orders', headers: { host: 'api.example.com', 'client-ip-attestation': token }, hints: { l3: '192.0.2.7' } });
     expect(r).toMatchObject({ ok: false, reason: 'store-unavailable', status: 503, store: 'full' });
     // a store of another package that only sets the code is recognised too
-    const foreign = { insertIfAbsent: () => { throw Object.assign(new Error('no room'), { code: 'ERR_IPSTAMP_STORE_FULL' }); } };
+    const foreign = {
+      insertIfAbsent: () => {
+        throw Object.assign(new Error('no room'), { code: 'ERR_IPSTAMP_STORE_FULL' });
+      },
+    };
     const v2 = createVerifierCore({ keys: { keys: [key.publicJwk] }, replayStore: foreign, onStoreError: 'accept', now: () => 1_764_000_000_000 });
-    const r2 = await v2.verify({ method: 'GET', url: '/orders', headers: { host: 'api.example.com', 'client-ip-attestation': token }, hints: { l3: '192.0.2.7' } });
+    const r2 = await v2.verify({
+      method: 'GET',
+      url: '/orders',
+      headers: { host: 'api.example.com', 'client-ip-attestation': token },
+      hints: { l3: '192.0.2.7' },
+    });
     expect(r2).toMatchObject({ ok: false, reason: 'store-unavailable', store: 'full' });
   });
 });

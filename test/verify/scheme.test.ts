@@ -22,12 +22,7 @@ const CLIENT = '192.0.2.7';
 const EDGE = '10.0.0.1';
 const INNER = '10.0.0.2';
 
-function decide(
-  connection: ConnectionHints,
-  headers: HeaderMap = {},
-  options: Partial<VerifierOptions> = {},
-  protocol?: 'http' | 'https',
-): string {
+function decide(connection: ConnectionHints, headers: HeaderMap = {}, options: Partial<VerifierOptions> = {}, protocol?: 'http' | 'https'): string {
   const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8', ...options });
   const input: Pick<VerifyInput, 'headers' | 'hints' | 'protocol'> = { headers, hints: connection };
   if (protocol) input.protocol = protocol;
@@ -42,28 +37,82 @@ describe('the precedence table', () => {
     ['a client straight on a TLS socket', { l3: CLIENT, tls: true }, {}, {}, 'https connection'],
     ['an untrusted client writing X-Forwarded-Proto: https', { l3: CLIENT, tls: false }, { 'x-forwarded-proto': 'https' }, {}, 'http connection'],
     ['an untrusted client on TLS writing X-Forwarded-Proto: http', { l3: CLIENT, tls: true }, { 'x-forwarded-proto': 'http' }, {}, 'https connection'],
-    ['an untrusted client writing Forwarded proto=https', { l3: CLIENT }, { forwarded: 'for=192.0.2.7;proto=https' }, { protoHeader: 'forwarded' }, 'http connection'],
+    [
+      'an untrusted client writing Forwarded proto=https',
+      { l3: CLIENT },
+      { forwarded: 'for=192.0.2.7;proto=https' },
+      { protoHeader: 'forwarded' },
+      'http connection',
+    ],
     ['an SSL TLV on a connection from an untrusted peer', { l3: CLIENT, tls: false, proxyTls: true }, {}, {}, 'http connection'],
     // (2) the PROXY v2 SSL TLV from a trusted l3
     ['HAProxy tcp, send-proxy-v2-ssl, client on TLS', { l3: EDGE, l4: CLIENT, proxyTls: true, tls: false }, {}, {}, 'https proxy-tls'],
     ['HAProxy tcp, send-proxy-v2-ssl, client on plain TCP, re-encrypted to us', { l3: EDGE, l4: CLIENT, proxyTls: false, tls: true }, {}, {}, 'http proxy-tls'],
-    ['the SSL TLV beats a trusted header', { l3: EDGE, l4: INNER, proxyTls: true }, { 'x-forwarded-proto': 'http', 'x-forwarded-for': CLIENT }, {}, 'https proxy-tls'],
+    [
+      'the SSL TLV beats a trusted header',
+      { l3: EDGE, l4: INNER, proxyTls: true },
+      { 'x-forwarded-proto': 'http', 'x-forwarded-for': CLIENT },
+      {},
+      'https proxy-tls',
+    ],
     ['the SSL TLV beats configured protoHeader: false', { l3: EDGE, l4: CLIENT, proxyTls: true }, {}, { protoHeader: false }, 'https proxy-tls'],
     // send-proxy-v2 without -ssl: no TLV, so no word on the scheme from the PROXY layer
-    ['plain send-proxy-v2: the client header through l4 is not believed', { l3: EDGE, l4: CLIENT, tls: false }, { 'x-forwarded-proto': 'https' }, {}, 'http connection'],
-    ['plain send-proxy-v2 from a trusted l4 proxy: its header counts', { l3: EDGE, l4: INNER }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT }, {}, 'https proto-header'],
+    [
+      'plain send-proxy-v2: the client header through l4 is not believed',
+      { l3: EDGE, l4: CLIENT, tls: false },
+      { 'x-forwarded-proto': 'https' },
+      {},
+      'http connection',
+    ],
+    [
+      'plain send-proxy-v2 from a trusted l4 proxy: its header counts',
+      { l3: EDGE, l4: INNER },
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT },
+      {},
+      'https proto-header',
+    ],
     // (3) the protocol header from a trusted immediate peer
-    ['HAProxy http, set-header X-Forwarded-Proto https', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT }, {}, 'https proto-header'],
-    ['the header beats the connection (TLS re-encrypted to us, client on http)', { l3: EDGE, tls: true }, { 'x-forwarded-proto': 'http' }, {}, 'http proto-header'],
+    [
+      'HAProxy http, set-header X-Forwarded-Proto https',
+      { l3: EDGE, tls: false },
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT },
+      {},
+      'https proto-header',
+    ],
+    [
+      'the header beats the connection (TLS re-encrypted to us, client on http)',
+      { l3: EDGE, tls: true },
+      { 'x-forwarded-proto': 'http' },
+      {},
+      'http proto-header',
+    ],
     ['any case, OWS trimmed', { l3: EDGE }, { 'x-forwarded-proto': ' HTTPS\t' }, {}, 'https proto-header'],
     ['a value that is not http/https: the connection decides', { l3: EDGE, tls: true }, { 'x-forwarded-proto': 'wss' }, {}, 'https connection'],
     ['an empty value: the connection decides', { l3: EDGE, tls: false }, { 'x-forwarded-proto': '' }, {}, 'http connection'],
     ['protoHeader: false: nothing is read', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https' }, { protoHeader: false }, 'http connection'],
     ['protoHeader forwarded: X-Forwarded-Proto is ignored', { l3: EDGE }, { 'x-forwarded-proto': 'https' }, { protoHeader: 'forwarded' }, 'http connection'],
     ['protoHeader forwarded: its proto=', { l3: EDGE }, { forwarded: 'for=192.0.2.7;proto=https' }, { protoHeader: 'forwarded' }, 'https proto-header'],
-    ['forwardedHeader forwarded makes Forwarded the default protocol header', { l3: EDGE }, { forwarded: 'for=192.0.2.7;proto=https', 'x-forwarded-proto': 'http' }, { forwardedHeader: 'forwarded' }, 'https proto-header'],
-    ['an element without proto=: the connection decides', { l3: EDGE, tls: false }, { forwarded: 'for=192.0.2.7' }, { protoHeader: 'forwarded' }, 'http connection'],
-    ['a malformed element: the connection decides', { l3: EDGE, tls: false }, { forwarded: 'for=192.0.2.7;proto=https;proto=https' }, { protoHeader: 'forwarded' }, 'http connection'],
+    [
+      'forwardedHeader forwarded makes Forwarded the default protocol header',
+      { l3: EDGE },
+      { forwarded: 'for=192.0.2.7;proto=https', 'x-forwarded-proto': 'http' },
+      { forwardedHeader: 'forwarded' },
+      'https proto-header',
+    ],
+    [
+      'an element without proto=: the connection decides',
+      { l3: EDGE, tls: false },
+      { forwarded: 'for=192.0.2.7' },
+      { protoHeader: 'forwarded' },
+      'http connection',
+    ],
+    [
+      'a malformed element: the connection decides',
+      { l3: EDGE, tls: false },
+      { forwarded: 'for=192.0.2.7;proto=https;proto=https' },
+      { protoHeader: 'forwarded' },
+      'http connection',
+    ],
     ['a quoted proto', { l3: EDGE }, { forwarded: 'for=192.0.2.7;proto="https"' }, { protoHeader: 'forwarded' }, 'https proto-header'],
   ])('%s → %s', (_what, connection, headers, options, expected) => {
     expect(decide(connection, headers, options)).toBe(expected);
@@ -82,12 +131,37 @@ describe('several protocol-header entries: the one the outermost trusted hop wro
     ['one trusted hop appended after a client-written entry', { 'x-forwarded-for': CLIENT, 'x-forwarded-proto': 'https, http' }, {}, 'http proto-header'],
     ['the same as two instances', { 'x-forwarded-for': CLIENT, 'x-forwarded-proto': ['https', 'http'] }, {}, 'http proto-header'],
     ['two trusted hops, both appended', { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https, http' }, {}, 'https proto-header'],
-    ['two trusted hops, both appended after a client-written entry', { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https, http, http' }, {}, 'http proto-header'],
-    ['two trusted hops, the header set once (replaced, not appended)', { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https' }, {}, 'https proto-header'],
-    ['the hop count stops at the first untrusted address', { 'x-forwarded-for': `${INNER}, ${CLIENT}`, 'x-forwarded-proto': 'https, http' }, {}, 'http proto-header'],
+    [
+      'two trusted hops, both appended after a client-written entry',
+      { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https, http, http' },
+      {},
+      'http proto-header',
+    ],
+    [
+      'two trusted hops, the header set once (replaced, not appended)',
+      { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https' },
+      {},
+      'https proto-header',
+    ],
+    [
+      'the hop count stops at the first untrusted address',
+      { 'x-forwarded-for': `${INNER}, ${CLIENT}`, 'x-forwarded-proto': 'https, http' },
+      {},
+      'http proto-header',
+    ],
     ['the hop count stops at an invalid entry', { 'x-forwarded-for': `${INNER}, unknown`, 'x-forwarded-proto': 'https, http' }, {}, 'http proto-header'],
-    ['the outermost trusted hop wrote garbage: the connection decides', { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'ftp, https' }, {}, 'http connection'],
-    ['an inner hop wrote garbage: the outermost hop still decides', { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https, ftp' }, {}, 'https proto-header'],
+    [
+      'the outermost trusted hop wrote garbage: the connection decides',
+      { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'ftp, https' },
+      {},
+      'http connection',
+    ],
+    [
+      'an inner hop wrote garbage: the outermost hop still decides',
+      { 'x-forwarded-for': `${CLIENT}, ${INNER}`, 'x-forwarded-proto': 'https, ftp' },
+      {},
+      'https proto-header',
+    ],
     [
       'Forwarded: the element that names the client',
       { forwarded: `for=${CLIENT};proto=https, for=${INNER};proto=http` },
@@ -114,9 +188,24 @@ describe('the verifier: step 9 with the scheme from trusted evidence', () => {
   });
 
   async function verify(htu: string, connection: ConnectionHints, headers: HeaderMap = {}, options: Partial<VerifierOptions> = {}): Promise<string> {
-    const token = signRaw(key.privateJwk, { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'k1' }, { ip: CLIENT, iat: NOW / 1000, jti: `jti-${String(++n).padStart(20, '0')}`, htm: 'GET', htu });
-    const verifier = createVerifierCore({ keys: { keys: [key.publicJwk] }, replayStore: new MapReplayStore(), now: () => NOW, trustedProxies: '10.0.0.0/8', ...options });
-    const result = await verifier.verify({ method: 'GET', url: '/orders', headers: { host: 'api.example.com', 'client-ip-attestation': token, ...headers }, hints: connection });
+    const token = signRaw(
+      key.privateJwk,
+      { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'k1' },
+      { ip: CLIENT, iat: NOW / 1000, jti: `jti-${String(++n).padStart(20, '0')}`, htm: 'GET', htu },
+    );
+    const verifier = createVerifierCore({
+      keys: { keys: [key.publicJwk] },
+      replayStore: new MapReplayStore(),
+      now: () => NOW,
+      trustedProxies: '10.0.0.0/8',
+      ...options,
+    });
+    const result = await verifier.verify({
+      method: 'GET',
+      url: '/orders',
+      headers: { host: 'api.example.com', 'client-ip-attestation': token, ...headers },
+      hints: connection,
+    });
     return result.ok ? result.verdict!.agreement : result.reason;
   }
 
@@ -128,17 +217,22 @@ describe('the verifier: step 9 with the scheme from trusted evidence', () => {
   it('the same stamp without trusted evidence is binding-mismatch', async () => {
     expect(await verify('https://api.example.com/orders', { l3: CLIENT, tls: false }, { 'x-forwarded-proto': 'https' })).toBe('binding-mismatch');
     expect(await verify('https://api.example.com/orders', { l3: EDGE, l4: CLIENT }, { 'x-forwarded-proto': 'https' })).toBe('binding-mismatch');
-    expect(await verify('http://api.example.com/orders', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT })).toBe('binding-mismatch');
+    expect(await verify('http://api.example.com/orders', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'https', 'x-forwarded-for': CLIENT })).toBe(
+      'binding-mismatch',
+    );
   });
 
   it('configured origins come first: the evidence is not consulted', async () => {
     const origins = { origins: ['https://api.example.com'] };
     expect(await verify('https://api.example.com/orders', { l3: CLIENT, tls: false }, {}, origins)).toBe('match');
-    expect(await verify('http://api.example.com/orders', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'http', 'x-forwarded-for': CLIENT }, origins)).toBe('binding-mismatch');
+    expect(await verify('http://api.example.com/orders', { l3: EDGE, tls: false }, { 'x-forwarded-proto': 'http', 'x-forwarded-for': CLIENT }, origins)).toBe(
+      'binding-mismatch',
+    );
   });
 
   it('a wrong protoHeader is a TypeError naming it, at setup', () => {
-    const make = (protoHeader: unknown) => () => createVerifierCore({ keys: { keys: [] }, replayStore: new MapReplayStore(), protoHeader } as unknown as VerifierOptions);
+    const make = (protoHeader: unknown) => () =>
+      createVerifierCore({ keys: { keys: [] }, replayStore: new MapReplayStore(), protoHeader } as unknown as VerifierOptions);
     for (const bad of ['x-real-ip', 'x_forwarded_proto', true, null, 0, '']) {
       expect(make(bad)).toThrow(TypeError);
       expect(make(bad)).toThrow(/^protoHeader must be one of/);
@@ -158,7 +252,10 @@ describe('the ticket issuer binds its proofs the same way', () => {
     });
     const client = await generateKeyPair('ES256', { extractable: true });
     const publicJwk = (await exportJWK(client.publicKey)) as ClientPublicJwk;
-    const proof = await createTicketRequestProof({ privateKey: client.privateKey, publicJwk, alg: 'ES256' }, 'https://edge.example.com/.well-known/ipstamp/ticket');
+    const proof = await createTicketRequestProof(
+      { privateKey: client.privateKey, publicJwk, alg: 'ES256' },
+      'https://edge.example.com/.well-known/ipstamp/ticket',
+    );
     const result = await issuer.issue({
       method: 'POST',
       url: '/.well-known/ipstamp/ticket',

@@ -12,7 +12,13 @@ const RUNS = { numRuns: 2000 };
 type Model = { object: [string, Model][] } | { array: Model[] } | { leaf: string | number | boolean | null };
 
 const names = fc.constantFrom('a', 'b', 'ab', 'ip', 'jti', '__proto__', '', ',', 'a,b', '"', '\\', ':', '{', 'é', '\u2028');
-const leaves = fc.oneof(fc.constantFrom('x', 'a,b', ',,,', '{"a":1}', '"', '\\', ''), fc.integer(), fc.boolean(), fc.constant(null), fc.double({ noNaN: true, noDefaultInfinity: true }));
+const leaves = fc.oneof(
+  fc.constantFrom('x', 'a,b', ',,,', '{"a":1}', '"', '\\', ''),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+);
 
 const model: fc.Arbitrary<Model> = fc.letrec<{ node: Model }>((tie) => ({
   node: fc.oneof(
@@ -60,12 +66,19 @@ describe('parseStrictJsonObject refuses exactly the objects that repeat a member
 
   it('on anything at all: never throws, and returns only objects JSON.parse agrees with', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-        const parsed = parseStrictJsonObject(text);
-        if (parsed === undefined) return;
-        expect(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)).toBe(true);
-        expect(parsed).toStrictEqual(JSON.parse(text));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        (text) => {
+          const parsed = parseStrictJsonObject(text);
+          if (parsed === undefined) return;
+          expect(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)).toBe(true);
+          expect(parsed).toStrictEqual(JSON.parse(text));
+        },
+      ),
       RUNS,
     );
   });

@@ -79,7 +79,7 @@ describe('verifier.settings', () => {
   });
 });
 
-describe('compiledOptionsOf (the glue\'s way in)', () => {
+describe("compiledOptionsOf (the glue's way in)", () => {
   it('gives the compiled options of a verifier this package made, its store the one passed in', () => {
     const replayStore = new MapReplayStore();
     const opts = compiledOptionsOf(createVerifierCore({ keys: { keys: [] }, replayStore }));

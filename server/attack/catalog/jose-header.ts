@@ -31,8 +31,7 @@ const hostileKid = (name: string, what: string, kid: (ctx: AttackContext) => str
 });
 
 /** Fullwidth forms fold back to ASCII under NFKC: a verifier that normalizes finds the real key. */
-const fullwidth = (text: string): string =>
-  Array.from(text, (c) => (c >= '!' && c <= '~' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join('');
+const fullwidth = (text: string): string => Array.from(text, (c) => (c >= '!' && c <= '~' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join('');
 
 const forbiddenMember = (member: 'jku' | 'x5u' | 'crit', value: unknown, why: string): Attack => ({
   name: `header-${member}`,
@@ -111,7 +110,7 @@ export const joseHeaderAttacks: readonly Attack[] = [
   forbiddenMember('crit', ['exp'], 'a token that dictates its own processing rules'),
   {
     name: 'header-jwk',
-    description: "An embedded \"jwk\": the attacker's own public key, the stamp signed with its private half.",
+    description: 'An embedded "jwk": the attacker\'s own public key, the stamp signed with its private half.',
     expect: { reject: true, reason: 'bad-header' },
     build: (ctx) => ctx.http(ctx.sign(ctx.header({ jwk: ctx.attackerPublicJwk }), ctx.claims(), { attackerKey: true })),
   },

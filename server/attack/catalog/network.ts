@@ -7,11 +7,7 @@ import type { Attack, AttackContext, RawConnection } from './types.js';
  * the network can contradict it — these pass against `onMismatch: 'reject'` only.
  */
 
-const spoofed = (
-  name: string,
-  description: string,
-  headers: (ctx: AttackContext) => Record<string, string>,
-): Attack => ({
+const spoofed = (name: string, description: string, headers: (ctx: AttackContext) => Record<string, string>): Attack => ({
   name,
   description,
   expect: { reject: true, reason: 'ip-mismatch' },

@@ -2,7 +2,8 @@ import { normalizeHtu, STAMP_TYP } from '../../../shared/index.js';
 import type { Attack } from './types.js';
 import { forwardingHeaders, own, reject, ticketAttack } from './ticket-attack.js';
 
-const NO_PROXY_ADDRESS = "needs a local address the issuer trusts as a proxy (--proxy-address ADDR): only a trusted hop can leave the issuer's observed address undefined";
+const NO_PROXY_ADDRESS =
+  "needs a local address the issuer trusts as a proxy (--proxy-address ADDR): only a trusted hop can leave the issuer's observed address undefined";
 
 /** §7.1: the issuer checks the proof like a stamp, and signs only what it observed itself. */
 export const ticketRequestAttacks: readonly Attack[] = [
@@ -66,9 +67,6 @@ export const ticketRequestAttacks: readonly Attack[] = [
     expect: reject('ip-unverifiable'),
     tags: ['ip'],
     build: (_ctx, t) =>
-      t.proxyAddress
-        ? t.request(t.proof(), { localAddress: t.proxyAddress, headers: forwardingHeaders('unknown') })
-        : { skip: NO_PROXY_ADDRESS },
+      t.proxyAddress ? t.request(t.proof(), { localAddress: t.proxyAddress, headers: forwardingHeaders('unknown') }) : { skip: NO_PROXY_ADDRESS },
   }),
 ];
-

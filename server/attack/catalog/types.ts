@@ -52,11 +52,7 @@ export type AttackRequest = HttpAttackRequest | RawAttackRequest;
  * accepted, the rest are judged); `race`: copies sent at once, of which exactly one must be
  * accepted — it plays the control — and every other is judged; `skip`: not applicable to this key.
  */
-export type AttackPlan =
-  | AttackRequest
-  | readonly AttackRequest[]
-  | { readonly race: readonly AttackRequest[] }
-  | { readonly skip: string };
+export type AttackPlan = AttackRequest | readonly AttackRequest[] | { readonly race: readonly AttackRequest[] } | { readonly skip: string };
 
 /** Without `method` a stamp or request is the route's own: its method, and its body (and `cdg`) when it has one. */
 export interface StampOptions {
@@ -170,8 +166,7 @@ export type TicketAlg = 'ES256' | 'EdDSA';
 
 /** A ticket key's public members, as a ticket request carries them and a ticket's `cnf.jwk` names them. */
 export type TicketPublicJwk =
-  | { readonly kty: 'EC'; readonly crv: 'P-256'; readonly x: string; readonly y: string }
-  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string };
+  { readonly kty: 'EC'; readonly crv: 'P-256'; readonly x: string; readonly y: string } | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string };
 
 /**
  * One of the harness's own ticket keys. A ticket needs no registration — the issuer vouches

@@ -138,7 +138,13 @@ export async function run(argv: string[]): Promise<number> {
   const issuer = values.issuer as string | undefined;
   if (keyPath === undefined && issuer === undefined) throw new UsageError('--key FILE is required (or --issuer URL for the ticket attacks alone)');
   const json = values.json === true;
-  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
+  const only =
+    typeof values.only === 'string'
+      ? values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : undefined;
   const timeoutMs = integerFlag('timeout', values.timeout as string | undefined, 50, 60_000);
   const raceCopies = integerFlag('race', values.race as string | undefined, 2, 64);
   const skew = integerFlag('skew', values.skew as string | undefined, 0, 86_400);

@@ -100,17 +100,36 @@ export async function run(argv: string[]): Promise<number> {
     out(
       formatTable(
         ['CLIENT', 'REQUEST', 'STATUS', 'ATTESTED IP', 'AGREEMENT', 'DECIDED BY', ''],
-        legit.map((r) => [r.client, r.what, String(r.status), r.ip ?? r.reason ?? '-', r.agreement ?? '-', LAYER[r.decidedBy ?? ''] ?? '-', legitimateOk(r) ? 'ok' : 'UNEXPECTED']),
+        legit.map((r) => [
+          r.client,
+          r.what,
+          String(r.status),
+          r.ip ?? r.reason ?? '-',
+          r.agreement ?? '-',
+          LAYER[r.decidedBy ?? ''] ?? '-',
+          legitimateOk(r) ? 'ok' : 'UNEXPECTED',
+        ]),
       ),
     );
 
     part('2. Forged traffic, through the load balancer');
     const attackerAgent = agents[1]!;
-    const forged = await forgedTraffic(key.privateJwk, viaBalancer, { victim: agents[0]!, attacker: attackerAgent }, { victim: CLIENTS[0], attacker: CLIENTS[1] });
+    const forged = await forgedTraffic(
+      key.privateJwk,
+      viaBalancer,
+      { victim: agents[0]!, attacker: attackerAgent },
+      { victim: CLIENTS[0], attacker: CLIENTS[1] },
+    );
     out(
       formatTable(
         ['FROM', 'ATTEMPT', 'STATUS', 'REASON', ''],
-        forged.map((r) => [r.client, r.what, String(r.status), r.reason ?? (r.status < 300 ? 'ACCEPTED' : '-'), r.reason === r.expected ? 'rejected, as it must be' : `UNEXPECTED (must be ${r.expected})`]),
+        forged.map((r) => [
+          r.client,
+          r.what,
+          String(r.status),
+          r.reason ?? (r.status < 300 ? 'ACCEPTED' : '-'),
+          r.reason === r.expected ? 'rejected, as it must be' : `UNEXPECTED (must be ${r.expected})`,
+        ]),
       ),
     );
 

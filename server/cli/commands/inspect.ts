@@ -31,14 +31,21 @@ const CLAIM_NOTES: Readonly<Record<string, string>> = {
   htm: 'HTTP method it was made for',
   htu: 'URL (no query) it was made for',
   obs: 'how the client learned ip',
-  cdg: "SHA-256 of the request body: binds the body",
+  cdg: 'SHA-256 of the request body: binds the body',
   tth: 'hash of the Client-IP-Ticket it rides with',
 };
 
 function relative(seconds: number, nowMs: number): string {
   const delta = Math.round(seconds - nowMs / 1000);
   const size = Math.abs(delta);
-  const amount = size < 120 ? `${size} s` : size < 7200 ? `${Math.round(size / 60)} min` : size < 172_800 ? `${Math.round(size / 3600)} h` : `${Math.round(size / 86_400)} days`;
+  const amount =
+    size < 120
+      ? `${size} s`
+      : size < 7200
+        ? `${Math.round(size / 60)} min`
+        : size < 172_800
+          ? `${Math.round(size / 3600)} h`
+          : `${Math.round(size / 86_400)} days`;
   return delta === 0 ? 'now' : delta < 0 ? `${amount} ago` : `in ${amount}`;
 }
 
