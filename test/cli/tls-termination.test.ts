@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +6,7 @@ import { readServeConfig } from '../../server/cli/serve-config.js';
 import { requireBinary } from '../support/binaries.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
 import { makeKey } from '../support/keys.js';
+import { makeTestCertificate } from '../support/tls-certificate.js';
 import { startNginx } from '../support/nginx.js';
 import { freePorts } from '../support/ports.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
@@ -37,34 +36,9 @@ describe.skipIf(!openssl || !(haproxy || nginx))('TLS terminated in front of ips
   let proxyVerifier: RunningServe; // --proxy-protocol: behind HAProxy mode tcp
 
   beforeAll(async () => {
-    // a self-signed certificate for 127.0.0.1; HAProxy wants certificate and key in one PEM
-    const cert = join(scratch.dir, 'cert.pem');
-    const key = join(scratch.dir, 'key.pem');
-    execFileSync(
-      openssl!,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    writeFileSync(join(scratch.dir, 'bundle.pem'), readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
-    client = new Agent({ localAddress: CLIENT, connect: { ca: readFileSync(cert, 'utf8') } });
+    // a self-signed certificate for 127.0.0.1, and the key beside it in one PEM for HAProxy
+    const certificate = makeTestCertificate(openssl!, scratch.dir);
+    client = new Agent({ localAddress: CLIENT, connect: { ca: certificate.certPem } });
 
     const pair = await makeKey('ES256', 'tls-edge');
     stamper = createStamper({ key: pair.privateJwk, ip: CLIENT });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { createStamper, type Stamper } from '../../client/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { requireBinary } from '../support/binaries.js';
 import { makeKey } from '../support/keys.js';
+import { makeTestCertificate } from '../support/tls-certificate.js';
 
 /**
  * The plugin's glue hands the verifier the socket's own TLS state (`hints.tls`), never
@@ -28,37 +28,14 @@ describe.skipIf(!openssl)('the connection itself, as the plugin reads it', () =>
   let plainPort = 0;
 
   beforeAll(async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      openssl!,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    client = new Agent({ localAddress: CLIENT, connect: { ca: readFileSync(cert, 'utf8') } });
+    // a self-signed certificate for 127.0.0.1 (openssl)
+    const certificate = makeTestCertificate(openssl!, dir);
+    client = new Agent({ localAddress: CLIENT, connect: { ca: certificate.certPem } });
     const pair = await makeKey('ES256', 'conn');
     stamper = createStamper({ key: pair.privateJwk, ip: CLIENT });
     const options = { keys: { keys: [pair.publicJwk] }, trustedProxies: ['127.0.0.1'] };
 
-    tlsApp = Fastify({ https: { key: readFileSync(key), cert: readFileSync(cert) } });
+    tlsApp = Fastify({ https: { key: readFileSync(certificate.keyFile), cert: certificate.certPem } });
     await tlsApp.register(ipstamp, options);
     tlsApp.get('/orders', async (request) => request.ipStamp);
     await tlsApp.listen({ host: '127.0.0.1', port: 0 });
