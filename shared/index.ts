@@ -1,4 +1,5 @@
 export { REASONS, REASON_TITLES, REASON_STATUS, isReason, type Reason } from './reasons.js';
+export { PROBLEM_CONTENT_TYPE, problemOf, serviceProblemOf, SERVICE_REASON_STATUS, type IpStampProblem, type ServiceProblem } from './problem.js';
 export { SERVICE_REASONS, SERVICE_REASON_TITLES, isServiceReason, type ServiceReason } from './service-reasons.js';
 export { IpStampError, isIpStampError, errorCodeOf, type IpStampErrorCode } from './errors.js';
 export { canonicalAddress, hintAddress, isCanonicalClaimAddress, sameAddress, parseIPv4, parseIPv6, formatIPv6 } from './address.js';

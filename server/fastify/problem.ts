@@ -1,20 +1,9 @@
 import type { FastifyReply } from 'fastify';
-import { REASON_STATUS, REASON_TITLES, type Reason } from '../../shared/reasons.js';
-import { SERVICE_REASON_TITLES, type ServiceReason } from '../../shared/service-reasons.js';
+import type { Reason } from '../../shared/reasons.js';
+import type { ServiceReason } from '../../shared/service-reasons.js';
+import { PROBLEM_CONTENT_TYPE, problemOf, serviceProblemOf, type IpStampProblem, type ServiceProblem } from '../../shared/problem.js';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** The RFC 9457 body of PROTOCOL.md §5: fixed strings only, never anything from the request. */
-export interface IpStampProblem {
-  type: `urn:ipstamp:${Reason}`;
-  title: string;
-  status: 401 | 403 | 503;
-  reason: Reason;
-}
-
-export function problemOf(reason: Reason): IpStampProblem {
-  return { type: `urn:ipstamp:${reason}`, title: REASON_TITLES[reason], status: REASON_STATUS[reason], reason };
-}
+export { PROBLEM_CONTENT_TYPE, problemOf, serviceProblemOf, SERVICE_REASON_STATUS, type IpStampProblem, type ServiceProblem } from '../../shared/problem.js';
 
 /**
  * Sends the rejection. The body is serialized here, so no reply serializer or schema of the
@@ -31,26 +20,6 @@ function sendProblemBody(reply: FastifyReply, problem: IpStampProblem | ServiceP
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .header('cache-control', 'no-store')
     .send(Buffer.from(JSON.stringify(problem)));
-}
-
-/** HTTP status of the service refusals (shared/service-reasons.ts): not protocol reasons, same body shape. */
-export const SERVICE_REASON_STATUS: Readonly<Record<ServiceReason, 413 | 429 | 502 | 503 | 504>> = {
-  'body-too-large': 413,
-  'rate-limited': 429,
-  'upstream-unavailable': 502,
-  'upstream-timeout': 504,
-  'shutting-down': 503,
-};
-
-export interface ServiceProblem {
-  type: `urn:ipstamp:${ServiceReason}`;
-  title: string;
-  status: 413 | 429 | 502 | 503 | 504;
-  reason: ServiceReason;
-}
-
-export function serviceProblemOf(reason: ServiceReason): ServiceProblem {
-  return { type: `urn:ipstamp:${reason}`, title: SERVICE_REASON_TITLES[reason], status: SERVICE_REASON_STATUS[reason], reason };
 }
 
 /** Like sendProblem, for a refusal by the service around the verifier (body size, rate, upstream, shutdown). */
