@@ -15,5 +15,4 @@ export {
 } from './middleware.js';
 export { rawBodyVerify } from './raw-body.js';
 export { trackPeerAddresses, peerAddressOf } from '../hints/peer-address.js';
-export { createProxyProtocolServer, installProxyProtocol, proxyHeaderOf, type ProxyProtocolOptions } from '../hints/proxy-connection.js';
 export type { Verdict } from '../verify/types.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
-import { connectionHints } from '../fastify/connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
+import type { Verdict } from '../../server/index.js';
 import { requireBinary } from '../support/binaries.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 import { startHaproxy, type RunningProxy } from '../support/haproxy.js';
@@ -19,21 +20,29 @@ const PROXY = '127.0.0.2';
 const STRANGER = '127.0.0.3';
 const haproxy = requireBinary('haproxy');
 
+/** What the test app and the middleware answer: a verdict echo, an echo-route address or a problem. */
+interface AnswerJson {
+  ipStamp?: Verdict | null;
+  body?: unknown;
+  length?: number;
+  ip?: string;
+  reason?: string;
+  refused?: number;
+  accepted?: number;
+}
+
 interface Answer {
   status: number;
   type: string | undefined;
-  json: Record<string, any>;
+  json: AnswerJson;
 }
 
-async function send(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; from?: string } = {},
-): Promise<Answer> {
+async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; from?: string } = {}): Promise<Answer> {
   const dispatcher = new Agent({ localAddress: options.from ?? '127.0.0.1' });
   try {
     const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body, dispatcher });
     const text = await res.body.text();
-    return { status: res.statusCode, type: res.headers['content-type'] as string | undefined, json: text ? JSON.parse(text) : {} };
+    return { status: res.statusCode, type: res.headers['content-type'] as string | undefined, json: text ? (JSON.parse(text) as AnswerJson) : {} };
   } finally {
     await dispatcher.close();
   }
@@ -67,7 +76,7 @@ describe.each<Framework>(['express5', 'express4', 'http'])('ipstamp/node on %s (
     const token = await stamper('127.0.0.1', true).stamp({ method: 'POST', url: `${app.url}/whoami`, body });
     const res = await send(`${app.url}/whoami`, { method: 'POST', body, headers: { 'client-ip-attestation': token, 'content-type': 'application/json' } });
     expect(res.status).toBe(200);
-    expect(res.json.ipStamp.agreement).toBe('match');
+    expect(res.json.ipStamp?.agreement).toBe('match');
     expect(res.json.body).toEqual({ item: 42 });
   });
 
@@ -78,7 +87,11 @@ describe.each<Framework>(['express5', 'express4', 'http'])('ipstamp/node on %s (
     const ok = await send(`${app.url}/raw`, { method: 'POST', body, headers });
     expect([ok.status, ok.json.ipStamp?.agreement, ok.json.length]).toEqual([200, 'match', 5]);
     const token2 = await stamper('127.0.0.1', true).stamp({ method: 'POST', url: `${app.url}/raw`, body });
-    const bad = await send(`${app.url}/raw`, { method: 'POST', body: Buffer.from([0, 1, 2, 3, 251]), headers: { ...headers, 'client-ip-attestation': token2 } });
+    const bad = await send(`${app.url}/raw`, {
+      method: 'POST',
+      body: Buffer.from([0, 1, 2, 3, 251]),
+      headers: { ...headers, 'client-ip-attestation': token2 },
+    });
     expect([bad.status, bad.json.reason]).toEqual([401, 'binding-mismatch']);
   });
 
