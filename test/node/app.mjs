@@ -2,7 +2,8 @@
 // { framework: 'express5' | 'express4' | 'http', keys, trustedProxies?, proxyProtocol?, issuer? }.
 // Prints one JSON line `{ "port": N }` once listening. Loads the built package (`ipstamp/node`).
 import { createServer } from 'node:http';
-import { ipstamp, rawBodyVerify, trackPeerAddresses, createProxyProtocolServer } from 'ipstamp/node';
+import { ipstamp, rawBodyVerify, trackPeerAddresses } from 'ipstamp/node';
+import { createProxyProtocolServer } from 'ipstamp/server';
 
 const config = JSON.parse(process.argv[2]);
 const stamp = ipstamp({ keys: config.keys, trustedProxies: config.trustedProxies ?? [], ...config.options });
