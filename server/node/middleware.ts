@@ -104,8 +104,12 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
     return result.verdict;
   }
 
+  // a request this verifier already accepted (app-wide and again on a route) is not verified twice: that would be a replay
+  const accepted = new WeakSet<IncomingMessage>();
+
   function middlewareFor(requireStamp: boolean): IpStampMiddleware {
     return (req, res, next) => {
+      if (accepted.has(req)) return next();
       (req as { ipStamp?: Verdict | null }).ipStamp = null;
       if (isCorsPreflight(req.method ?? '', req.headers)) return next();
       const path = pathOf(targetOf(req));
@@ -118,6 +122,7 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       }
       verify(req, res, requireStamp).then((verdict) => {
         if (verdict === undefined) return;
+        if (verdict !== null) accepted.add(req);
         (req as { ipStamp?: Verdict | null }).ipStamp = verdict;
         next();
       }, next);

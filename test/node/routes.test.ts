@@ -89,6 +89,21 @@ describe('ipstamp/node options and surface', () => {
     expect(res.status).toBe(200);
   });
 
+  it('the same middleware twice on one request (app-wide, then on the route) verifies once; a required one after an optional one still refuses a missing stamp', async () => {
+    const key = await makeKey('HS256', 'twice');
+    const stamp = ipstamp({ keys: { keys: [key.publicJwk] }, required: false });
+    const app = express();
+    app.use(stamp);
+    app.get('/orders', stamp, (req, res) => void res.json(req.ipStamp));
+    app.get('/strict', ipstamp({ keys: { keys: [key.publicJwk] } }), (req, res) => void res.json(req.ipStamp));
+    const origin = await listen(app);
+    const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
+    const res = await fetch(`${origin}/orders`, { headers: { 'client-ip-attestation': token } });
+    expect([res.status, ((await res.json()) as Verdict).agreement]).toEqual([200, 'match']);
+    const plain = await fetch(`${origin}/strict`);
+    expect([plain.status, ((await plain.json()) as { reason: string }).reason]).toEqual([401, 'missing']);
+  });
+
   it('req.ipStamp is typed on http.IncomingMessage and so on Express requests', () => {
     expectTypeOf<IncomingMessage['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
     expectTypeOf<express.Request['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
