@@ -1,9 +1,10 @@
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { l4AddressOf } from '../hints/proxy-header.js';
 import { peerAddressOf } from '../hints/peer-address.js';
 import { proxyHeaderOf } from '../hints/proxy-connection.js';
 import type { ConnectionHints } from './types.js';
+
+/** The accepted socket (`req.socket`); named through the hints layer, so this layer loads no `node:` module. */
+type ConnectionSocket = Parameters<typeof peerAddressOf>[0];
 
 /** PP2_CLIENT_SSL: the client connected to the proxy over TLS. */
 const PP2_CLIENT_SSL = 0x01;
@@ -17,9 +18,9 @@ const PP2_CLIENT_SSL = 0x01;
  * The PROXY header was taken off when the connection was accepted, and `encrypted` is set when
  * a TLSSocket is made: neither is read from a socket that may be gone by now.
  */
-export function connectionHints(socket: Socket | null | undefined): ConnectionHints {
+export function connectionHints(socket: ConnectionSocket): ConnectionHints {
   const l3 = peerAddressOf(socket);
-  const tls = socket ? (socket as Partial<TLSSocket>).encrypted === true : undefined;
+  const tls = socket ? (socket as { encrypted?: boolean }).encrypted === true : undefined;
   const header = proxyHeaderOf(socket);
   if (header === undefined) return { l3, tls };
   const proxy: Record<string, unknown> = { version: header.version, command: header.command, family: header.family };
