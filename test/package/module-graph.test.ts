@@ -94,6 +94,16 @@ describe('what each entry point loads', () => {
     expect(under(loaded.own, 'server/attack/', 'server/cli/', 'server/demo/', 'server/stores/redis.js')).toEqual([]);
   });
 
+  it('ipstamp/node: the node:http/Express middleware — no framework package, Redis client, HTTP client, other adapter, harness or CLI', () => {
+    const loaded = load('ipstamp/node');
+    expect(loaded.own).toContain('server/node/middleware.js');
+    expect(matching(loaded.packages, FRAMEWORK)).toEqual([]);
+    expect(matching(loaded.packages, /^(express|hono|@hono\/.*)$/)).toEqual([]);
+    expect(matching(loaded.packages, REDIS)).toEqual([]);
+    expect(matching(loaded.packages, HTTP_CLIENT)).toEqual([]);
+    expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/', 'server/stores/redis.js', 'client/')).toEqual([]);
+  });
+
   it('ipstamp/redis: the store and ioredis — no framework, HTTP client, harness or CLI', () => {
     const loaded = load('ipstamp/redis');
     expect(loaded.packages).toContain('ioredis');

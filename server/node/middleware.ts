@@ -1,0 +1,204 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STAMP_HEADER } from '../../shared/schema.js';
+import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
+import { connectionHints } from '../verify/connection-hints.js';
+import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
+import { isCorsPreflight } from '../verify/cors-preflight.js';
+import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
+import type { Verdict, VerifyInput } from '../verify/types.js';
+import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import { WindowLimiter } from './rate-limit.js';
+import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
+import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
+
+export const ECHO_PATH = '/.well-known/ipstamp';
+
+/** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware. */
+export interface IssuerMiddlewareOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
+  /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
+  rateLimit?: number | false;
+}
+
+/** `ipstamp(options)`: the verifier's options, plus what the middleware adds. */
+export interface IpStampMiddlewareOptions extends CreateVerifierOptions {
+  /** Refuse a request without a stamp. Default true; `middleware.optional` is the same middleware with false. */
+  required?: boolean;
+  /** Serve `GET /.well-known/ipstamp` (PROTOCOL.md §6). Default true. */
+  echo?: boolean;
+  /** Also be a ticket issuer (PROTOCOL.md §7): serve POST /.well-known/ipstamp/ticket and the issuer JWK Set. */
+  issuer?: IssuerMiddlewareOptions;
+  /** Largest ticket-request body the middleware reads itself, in bytes. Default 16384. */
+  bodyLimit?: number;
+}
+
+/** A connect-style middleware: node:http, Express 4 and 5, and anything shaped `(req, res, next)`. */
+export type IpStampMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+export interface IpStampNodeMiddleware extends IpStampMiddleware {
+  /** The same middleware (same verifier, same replay store) where a stamp is optional: unstamped → `req.ipStamp === null`. */
+  readonly optional: IpStampMiddleware;
+  readonly verifier: Verifier;
+}
+
+const GLUE_OPTIONS = ['required', 'echo', 'issuer', 'bodyLimit'] as const;
+
+function flag(options: IpStampMiddlewareOptions, name: 'required' | 'echo', fallback: boolean): boolean {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
+  return value;
+}
+
+function checkIssuerOptions(options: unknown): asserts options is IssuerMiddlewareOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
+  const { rateLimit: limit } = options as IssuerMiddlewareOptions;
+  if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
+    throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
+  }
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** The request-target as received: Express rewrites `req.url` under a mount path, never `originalUrl`. */
+function targetOf(req: IncomingMessage): string {
+  return (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+}
+
+function verifyInputOf(req: IncomingMessage, body: Uint8Array | undefined, required: boolean): VerifyInput {
+  return { method: req.method ?? 'GET', url: targetOf(req), headers: req.headers, body, hints: connectionHints(req.socket), required };
+}
+
+/**
+ * Verifies each request: accepted → `req.ipStamp` is the verdict and `next()` runs; refused →
+ * problem+json, the response ended, `next` not called. Put it after the body parsers whose
+ * `verify` is `rawBodyVerify` when stamps sign bodies (`cdg`). The TCP peer is read at accept
+ * only if the server was given to `trackPeerAddresses` (else a reset connection is refused).
+ */
+export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddleware {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const required = flag(options, 'required', true);
+  const echo = flag(options, 'echo', true);
+  const bodyLimit = options.bodyLimit ?? 16_384;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 0) throw new TypeError('bodyLimit must be a whole number of bytes');
+  const verifierOptions = Object.fromEntries(
+    Object.entries(options).filter(([name]) => !(GLUE_OPTIONS as readonly string[]).includes(name)),
+  ) as CreateVerifierOptions;
+  const verifier = createVerifier(verifierOptions);
+  const tickets = options.issuer === undefined ? undefined : ticketRoutes(options.issuer, verifierOptions, verifier, bodyLimit);
+
+  async function verify(req: IncomingMessage, res: ServerResponse, requireStamp: boolean): Promise<Verdict | null | undefined> {
+    const body = rawBodyOf(req);
+    const result = await verifier.verify(verifyInputOf(req, body, requireStamp));
+    if (!result.ok) {
+      sendProblem(res, result.reason);
+      return undefined;
+    }
+    // a `cdg` over bytes nobody recorded (no parser with rawBodyVerify, or a decoded body): never accepted
+    if (result.verdict !== null && body === undefined && stampDeclaresBodyDigest(req.headers[STAMP_HEADER])) {
+      sendProblem(res, 'binding-mismatch');
+      return undefined;
+    }
+    return result.verdict;
+  }
+
+  // a request this verifier already accepted (app-wide and again on a route) is not verified twice: that would be a replay
+  const accepted = new WeakSet<IncomingMessage>();
+
+  function middlewareFor(requireStamp: boolean): IpStampMiddleware {
+    return (req, res, next) => {
+      if (accepted.has(req)) return next();
+      (req as { ipStamp?: Verdict | null }).ipStamp = null;
+      if (isCorsPreflight(req.method ?? '', req.headers)) return next();
+      const path = pathOf(targetOf(req));
+      if (echo && path === ECHO_PATH && req.method === 'GET') return answerEcho(req, res, verifier);
+      if (tickets !== undefined && (path === TICKET_PATH || path === ISSUER_JWKS_PATH)) {
+        return void tickets(req, res, path).then(
+          (handled) => (handled ? undefined : next()),
+          (error: unknown) => next(error),
+        );
+      }
+      verify(req, res, requireStamp).then((verdict) => {
+        if (verdict === undefined) return;
+        if (verdict !== null) accepted.add(req);
+        (req as { ipStamp?: Verdict | null }).ipStamp = verdict;
+        next();
+      }, next);
+    };
+  }
+
+  const middleware = middlewareFor(required) as IpStampMiddleware & { optional: IpStampMiddleware; verifier: Verifier };
+  Object.defineProperty(middleware, 'optional', { value: required ? middlewareFor(false) : middleware, enumerable: true });
+  Object.defineProperty(middleware, 'verifier', { value: verifier, enumerable: true });
+  return middleware;
+}
+
+/**
+ * PROTOCOL.md §6: the address this verifier observes for the caller, from the verifier's own
+ * walk, so the echo can never disagree with what step 12 compares against.
+ */
+function answerEcho(req: IncomingMessage, res: ServerResponse, verifier: Verifier): void {
+  const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
+  // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
+  if (hints.l3 === undefined) return sendProblem(res, 'ip-unverifiable');
+  sendJson(res, 200, { ip: hints.observed ?? hints.l3 }, 'application/json; charset=utf-8', 'no-store');
+}
+
+/** The issuer's TypeError names the option the user wrote: `issuer.lifetime`, not `lifetime`. */
+function issuerNamedInErrors(create: () => TicketIssuer): TicketIssuer {
+  try {
+    return create();
+  } catch (error) {
+    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
+    throw error;
+  }
+}
+
+type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+
+/** The issuer's routes; the limit is keyed on the address the issuer observes (the one it would sign). */
+function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier, bodyLimit: number): TicketRoutes {
+  checkIssuerOptions(options);
+  const issuer = issuerNamedInErrors(() =>
+    createTicketIssuer({
+      key: options.key,
+      origin: options.origin,
+      lifetime: options.lifetime,
+      replayStore: compiledOptionsOf(verifier).replayStore,
+      trustedProxies: verifierOptions.trustedProxies,
+      forwardedHeader: verifierOptions.forwardedHeader,
+      protoHeader: verifierOptions.protoHeader,
+      origins: verifierOptions.origins,
+      maxAge: verifierOptions.maxAge,
+      skew: verifierOptions.skew,
+      now: verifierOptions.now,
+    }),
+  );
+  const limiter = options.rateLimit === false ? undefined : new WindowLimiter(options.rateLimit ?? 30, 60_000);
+  return async (req, res, path) => {
+    if (path === ISSUER_JWKS_PATH) {
+      if (req.method !== 'GET') return false;
+      sendJson(res, 200, issuer.jwks, 'application/json; charset=utf-8', 'public, max-age=300');
+      return true;
+    }
+    if (req.method !== 'POST') return false;
+    if (limiter !== undefined) {
+      const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
+      if (!limiter.take(hints.observed ?? hints.l3 ?? 'unknown')) {
+        sendServiceProblem(res, 'rate-limited');
+        return true;
+      }
+    }
+    const body = rawBodyOf(req) ?? (await readBodyUpTo(req, bodyLimit));
+    if (body === undefined) {
+      sendServiceProblem(res, 'body-too-large');
+      return true;
+    }
+    const result = await issuer.issue(verifyInputOf(req, body, true));
+    if (!result.ok) sendProblem(res, result.reason);
+    else sendJson(res, 200, { ticket: result.ticket, ip: result.ip, exp: result.exp }, 'application/json; charset=utf-8', 'no-store');
+    return true;
+  };
+}
