@@ -7,6 +7,7 @@ import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verdict, VerifyInput } from '../verify/types.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { WindowLimiter } from './rate-limit.js';
 import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
@@ -186,7 +187,8 @@ function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateV
     if (req.method !== 'POST') return false;
     if (limiter !== undefined) {
       const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
-      if (!limiter.take(hints.observed ?? hints.l3 ?? 'unknown')) {
+      // one budget per /64 (rateLimitKey): a host holds a whole prefix, not one address
+      if (!limiter.take(rateLimitKey(hints))) {
         sendServiceProblem(res, 'rate-limited');
         return true;
       }
