@@ -4,7 +4,7 @@ import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
 import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
-import { connectionHints } from './connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { verifyInputOf } from './verify-hook.js';

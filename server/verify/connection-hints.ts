@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { l4AddressOf } from '../hints/proxy-header.js';
 import { peerAddressOf } from '../hints/peer-address.js';
 import { proxyHeaderOf } from '../hints/proxy-connection.js';
-import type { ConnectionHints } from '../verify/types.js';
+import type { ConnectionHints } from './types.js';
 
 /** PP2_CLIENT_SSL: the client connected to the proxy over TLS. */
 const PP2_CLIENT_SSL = 0x01;
