@@ -10,6 +10,7 @@ export const ENTRIES = {
   'ipstamp/client/node': 'client/index.node.d.ts',
   'ipstamp/server': 'server/index.d.ts',
   'ipstamp/fastify': 'server/fastify/index.d.ts',
+  'ipstamp/hono': 'server/hono/index.d.ts',
   'ipstamp/redis': 'server/redis.d.ts',
   'ipstamp/attack': 'server/attack/index.d.ts',
 } as const;
