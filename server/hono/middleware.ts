@@ -40,7 +40,10 @@ export const nodeConnection: ConnectionOf = (c) => {
 
 function headerMapOf(c: Context): HeaderMap {
   // Headers lower-cases names and joins repeats with ", " (as Node does for most headers)
-  return c.req.header();
+  const headers = c.req.header();
+  // a Request built in code (app.request, some runtimes) may carry no Host: the URL names it
+  if (headers.host === undefined) headers.host = new URL(c.req.url).host;
+  return headers;
 }
 
 /** Does the (still unverified) stamp ask for a body digest? Decides only whether to read the bytes. */
