@@ -38,8 +38,18 @@ export const nodeConnection: ConnectionOf = (c) => {
   return connectionHints(incoming?.socket as Parameters<typeof connectionHints>[0]);
 };
 
+/** `@hono/node-server`'s Node request, when the app runs there. */
+function nodeRequestOf(c: Context): { headers: HeaderMap; url?: string } | undefined {
+  const incoming = (c.env as { incoming?: { headers?: HeaderMap; url?: string } } | undefined)?.incoming;
+  return incoming?.headers === undefined ? undefined : (incoming as { headers: HeaderMap; url?: string });
+}
+
 function headerMapOf(c: Context): HeaderMap {
-  // Headers lower-cases names and joins repeats with ", " (as Node does for most headers)
+  // On Node, the headers as Node parsed them (what the Fastify glue sees too), without making
+  // @hono/node-server build a whole web Request
+  const node = nodeRequestOf(c);
+  if (node !== undefined) return node.headers;
+  // Headers lower-cases names and joins repeats with ", "
   const headers = c.req.header();
   // a Request built in code (app.request, some runtimes) may carry no Host: the URL names it
   if (headers.host === undefined) headers.host = new URL(c.req.url).host;
@@ -47,7 +57,7 @@ function headerMapOf(c: Context): HeaderMap {
 }
 
 /** Does the (still unverified) stamp ask for a body digest? Decides only whether to read the bytes. */
-function stampDeclaresBodyDigest(raw: string | undefined): boolean {
+function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): boolean {
   if (raw === undefined) return false;
   const token = compactHeaderValue(raw);
   const parts = token === undefined ? undefined : splitCompact(token);
@@ -61,17 +71,19 @@ function stampDeclaresBodyDigest(raw: string | undefined): boolean {
  * `Content-Length` is within the limit: a chunked or larger body stays unknown and its `cdg`
  * fails closed, so no unbounded read happens before verification.
  */
-async function bodyForDigest(c: Context, limit: number): Promise<Uint8Array | undefined> {
-  if (!stampDeclaresBodyDigest(c.req.header(STAMP_HEADER))) return undefined;
-  const length = c.req.header('content-length');
-  if (length === undefined || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
+async function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Promise<Uint8Array | undefined> {
+  if (!stampDeclaresBodyDigest(headers[STAMP_HEADER])) return undefined;
+  const length = headers['content-length'];
+  if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
   return new Uint8Array(await c.req.arrayBuffer());
 }
 
 /** Path and query as received: htu was signed over what the client sent. */
 function requestTarget(c: Context): string {
-  const url = new URL(c.req.url);
-  return `${url.pathname}${url.search}`;
+  const url = nodeRequestOf(c)?.url;
+  if (url !== undefined && url.startsWith('/')) return url;
+  const parsed = new URL(c.req.url);
+  return `${parsed.pathname}${parsed.search}`;
 }
 
 /**
@@ -86,13 +98,13 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const connectionOf = glue.connection ?? nodeConnection;
   const tickets = glue.issuer === undefined ? undefined : createTicketRoutes(glue.issuer, verifierOptions, verifier);
 
-  async function inputOf(c: Context, connection: ConnectionHints, required: boolean): Promise<VerifyInput> {
+  async function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): Promise<VerifyInput> {
     return {
       method: c.req.method,
       url: requestTarget(c),
-      headers: headerMapOf(c),
-      body: await bodyForDigest(c, glue.bodyLimit),
-      protocol: new URL(c.req.url).protocol === 'https:' ? 'https' : 'http',
+      headers,
+      body: await bodyForDigest(c, headers, glue.bodyLimit),
+      protocol: c.req.url.startsWith('https:') ? 'https' : 'http',
       hints: connection,
       required,
     };
@@ -100,20 +112,21 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
 
   const middleware: MiddlewareHandler<{ Variables: IpStampVariables }> = async (c, next) => {
     c.set('ipStamp', null);
-    if (isCorsPreflight(c.req.method, headerMapOf(c))) return next();
+    const headers = headerMapOf(c);
+    if (isCorsPreflight(c.req.method, headers)) return next();
     const connection = connectionOf(c);
     const path = c.req.path;
     if (glue.echo && path === ECHO_PATH && c.req.method === 'GET') {
-      const hints = verifier.hints({ headers: headerMapOf(c), hints: connection });
+      const hints = verifier.hints({ headers, hints: connection });
       // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
       if (hints.l3 === undefined) return problemResponse('ip-unverifiable');
       return c.json({ ip: hints.observed ?? hints.l3 }, 200, NO_STORE);
     }
     if (tickets !== undefined && path === ISSUER_JWKS_PATH && c.req.method === 'GET') return tickets.jwks(c);
     if (tickets !== undefined && path === TICKET_PATH && c.req.method === 'POST') {
-      return tickets.issue(c, connection, await inputOf(c, connection, true));
+      return tickets.issue(c, connection, await inputOf(c, connection, true, headers));
     }
-    const result = await verifier.verify(await inputOf(c, connection, glue.required));
+    const result = await verifier.verify(await inputOf(c, connection, glue.required, headers));
     if (!result.ok) return problemResponse(result.reason);
     c.set('ipStamp', result.verdict);
     return next();
