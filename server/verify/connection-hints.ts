@@ -1,9 +1,10 @@
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { l4AddressOf } from '../hints/proxy-header.js';
 import { peerAddressOf } from '../hints/peer-address.js';
 import { proxyHeaderOf } from '../hints/proxy-connection.js';
 import type { ConnectionHints } from './types.js';
+
+/** A Node socket (`node:net` Socket, or a TLSSocket), named through the hints layer that reads it. */
+type Socket = NonNullable<Parameters<typeof peerAddressOf>[0]>;
 
 /** PP2_CLIENT_SSL: the client connected to the proxy over TLS. */
 const PP2_CLIENT_SSL = 0x01;
@@ -19,7 +20,7 @@ const PP2_CLIENT_SSL = 0x01;
  */
 export function connectionHints(socket: Socket | null | undefined): ConnectionHints {
   const l3 = peerAddressOf(socket);
-  const tls = socket ? (socket as Partial<TLSSocket>).encrypted === true : undefined;
+  const tls = socket ? (socket as { encrypted?: unknown }).encrypted === true : undefined;
   const header = proxyHeaderOf(socket);
   if (header === undefined) return { l3, tls };
   const proxy: Record<string, unknown> = { version: header.version, command: header.command, family: header.family };
