@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
-import { connectionHints } from '../fastify/connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';

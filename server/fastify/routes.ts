@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Verifier } from '../verify/verifier.js';
-import { connectionHints } from './connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 

@@ -5,7 +5,7 @@ import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from 
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
-import { connectionHints } from './connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { verifyInputOf } from './verify-hook.js';

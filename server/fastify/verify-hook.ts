@@ -3,7 +3,7 @@ import { STAMP_HEADER } from '../../shared/schema.js';
 import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hints/other-forwarding-header.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import type { VerifyInput } from '../verify/types.js';
-import { connectionHints } from './connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { rawBodyOf } from './raw-body.js';

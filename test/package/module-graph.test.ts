@@ -104,6 +104,17 @@ describe('what each entry point loads', () => {
     expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/', 'server/stores/redis.js', 'client/')).toEqual([]);
   });
 
+  it('ipstamp/hono: the middleware — no Hono code at run time (types only), no other framework, Redis client, HTTP client, harness or CLI', () => {
+    const loaded = load('ipstamp/hono');
+    expect(loaded.own).toContain('server/hono/middleware.js');
+    // the app brings its own hono and runtime adapter; the middleware only needs their types
+    expect(loaded.packages.filter((p) => p === 'hono' || p.startsWith('@hono/'))).toEqual([]);
+    expect(matching(loaded.packages, FRAMEWORK)).toEqual([]);
+    expect(matching(loaded.packages, REDIS)).toEqual([]);
+    expect(matching(loaded.packages, HTTP_CLIENT)).toEqual([]);
+    expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/', 'server/stores/redis.js', 'client/')).toEqual([]);
+  });
+
   it('ipstamp/redis: the store and ioredis — no framework, HTTP client, harness or CLI', () => {
     const loaded = load('ipstamp/redis');
     expect(loaded.packages).toContain('ioredis');

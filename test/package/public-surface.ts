@@ -11,6 +11,7 @@ export const ENTRIES = {
   'ipstamp/server': 'server/index.d.ts',
   'ipstamp/fastify': 'server/fastify/index.d.ts',
   'ipstamp/node': 'server/node/index.d.ts',
+  'ipstamp/hono': 'server/hono/index.d.ts',
   'ipstamp/redis': 'server/redis.d.ts',
   'ipstamp/attack': 'server/attack/index.d.ts',
 } as const;

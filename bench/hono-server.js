@@ -1,0 +1,42 @@
+/**
+ * One Hono benchmark server on @hono/node-server, forked by bench/hono.js and pinned to its
+ * own core: `GET /orders` bare, or behind ipstamp/hono (HS256, memory store). It reports its
+ * own CPU time over the window the parent asks about (IPC 'cpu-start' / 'cpu-stop').
+ */
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+
+const [variant, keysJson] = process.argv.slice(2);
+const keys = JSON.parse(keysJson);
+
+const app = new Hono();
+if (variant === 'hono-ipstamp-hs256-memory') {
+  const { ipstamp } = await import('../dist/server/hono/index.js');
+  const { trackPeerAddresses } = await import('../dist/server/index.js');
+  app.use(ipstamp({ keys: { keys: [keys.hs256] }, maxAge: 600, echo: false }));
+  app.get('/orders', (c) => c.json({ ip: c.get('ipStamp').ip }));
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+  trackPeerAddresses(server);
+  await listening(server);
+} else {
+  app.get('/orders', (c) => c.json({ ok: true }));
+  await listening(serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }));
+}
+
+async function listening(server) {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  let start;
+  process.on('message', (message) => {
+    if (message === 'cpu-start') {
+      start = process.cpuUsage();
+      process.send({ started: true });
+    } else if (message === 'cpu-stop') {
+      const used = process.cpuUsage(start);
+      process.send({ cpuMicros: used.user + used.system });
+    } else if (message === 'exit') {
+      server.close(() => process.exit(0));
+      server.closeAllConnections?.();
+    }
+  });
+  process.send({ port: server.address().port });
+}

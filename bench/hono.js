@@ -1,0 +1,110 @@
+/**
+ * Hono's row of the HTTP cost (issue 14): server CPU per answered request of a Hono app on
+ * @hono/node-server with ipstamp/hono (HS256, memory store) against the same app bare, same
+ * run. Method as bench/http.js: servers pinned to core 0, the load (bench/load.js, stamps
+ * built before each window) on core 1, fresh processes per generation, windows taking turns,
+ * the ratio the median over rounds of bare's CPU per request over ipstamp's.
+ *
+ *   npm run build && node bench/hono.js [--quick]
+ *
+ * Prints the table and `hono_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost issue's goal).
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { exportJWK, generateSecret } from 'jose';
+import { blast, buildRequests } from './load.js';
+import { median } from './measure.js';
+import { stampSigner } from './sign-stamp.js';
+
+const VARIANTS = ['hono-bare', 'hono-ipstamp-hs256-memory'];
+
+function pin(pid, core) {
+  try {
+    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // no taskset: still CPU per request, only noisier
+  }
+}
+
+async function startServer(variant, keys) {
+  const child = fork(new URL('./hono-server.js', import.meta.url), [variant, JSON.stringify(keys)], { stdio: 'inherit' });
+  const [{ port }] = await once(child, 'message');
+  pin(child.pid, 0);
+  const ask = async (message) => {
+    child.send(message);
+    const [reply] = await once(child, 'message');
+    return reply;
+  };
+  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+}
+
+function target(variant, server, keys) {
+  let nextStamp;
+  if (variant !== 'hono-bare') {
+    const sign = stampSigner(keys.hs256);
+    const htu = `http://127.0.0.1:${server.port}/orders`;
+    const salt = Math.random().toString(36).slice(2, 10);
+    let serial = 0;
+    nextStamp = () => sign({ ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), jti: `${salt}-${(serial++).toString().padStart(16, '0')}`, htm: 'GET', htu });
+  }
+  const requests = (count) =>
+    buildRequests({
+      host: `127.0.0.1:${server.port}`,
+      path: '/orders',
+      count,
+      headersOf: nextStamp ? () => ({ 'client-ip-attestation': nextStamp() }) : undefined,
+    });
+  return { variant, server, requests, expectRps: 20_000 };
+}
+
+async function window(t, seconds) {
+  const requests = t.requests(Math.ceil(t.expectRps * seconds * 1.5) + 500);
+  await t.server.ask('cpu-start');
+  const run = await blast({ port: t.server.port, requests, duration: seconds });
+  const { cpuMicros } = await t.server.ask('cpu-stop');
+  if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests`);
+  t.expectRps = Math.max(1_000, run.rps);
+  return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps };
+}
+
+export async function measureHono({ quick = false } = {}) {
+  pin(process.pid, 1);
+  const keys = { hs256: { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' } };
+  const generations = quick ? 1 : 4;
+  const rounds = quick ? 5 : 3;
+  const seconds = quick ? 0.4 : 2;
+  const samples = new Map(VARIANTS.map((v) => [v, []]));
+  for (let g = 0; g < generations; g++) {
+    const servers = await Promise.all(VARIANTS.map((v) => startServer(v, keys)));
+    const targets = VARIANTS.map((v, i) => target(v, servers[i], keys));
+    try {
+      for (const t of targets) for (let w = 0; w < 3; w++) await window(t, 0.4); // JIT and pools settle
+      for (let r = 0; r < rounds; r++) {
+        for (let k = 0; k < targets.length; k++) {
+          const t = targets[(k + r + g) % targets.length];
+          samples.get(t.variant).push(await window(t, seconds));
+        }
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }
+  const bare = samples.get('hono-bare');
+  const rows = {};
+  for (const v of VARIANTS) {
+    const s = samples.get(v);
+    rows[v] = {
+      cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
+      rps: median(s.map((x) => x.rps)),
+      bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
+      rounds: s.length,
+    };
+  }
+  return { rows, ratios: { hono_hs256_memory_vs_bare: Number(rows['hono-ipstamp-hs256-memory'].bareOverVariant.toFixed(3)) } };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { rows, ratios } = await measureHono({ quick: process.argv.includes('--quick') });
+  console.table(rows);
+  console.log(JSON.stringify(ratios));
+}

@@ -1,0 +1,66 @@
+import type { Context } from 'hono';
+import type { CreateVerifierOptions } from '../verify/create-verifier.js';
+import type { ConnectionHints } from '../verify/types.js';
+import type { TicketIssuerOptions } from '../issuer/issuer.js';
+
+/** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this verifier. */
+export interface IssuerHonoOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
+  /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
+  rateLimit?: number | false;
+}
+
+/**
+ * What the runtime tells about the connection a request came on. The default reads
+ * `@hono/node-server`'s `c.env.incoming.socket`; another runtime passes its own (a later
+ * release ships presets). An unknown peer (`l3` undefined) is refused by the verifier.
+ */
+export type ConnectionOf = (c: Context) => ConnectionHints;
+
+/** `ipstamp(options)`: the verifier's options, plus what the Hono glue adds. */
+export interface IpStampHonoOptions extends CreateVerifierOptions {
+  /** Refuse a request without a stamp. Default true; false leaves `c.get('ipStamp')` null for an unstamped request. */
+  required?: boolean;
+  /** Answer `GET /.well-known/ipstamp` (PROTOCOL.md §6) with the address this verifier observes. Default true. */
+  echo?: boolean;
+  /** Also be a ticket issuer (PROTOCOL.md §7): `POST /.well-known/ipstamp/ticket` and the issuer JWK Set. */
+  issuer?: IssuerHonoOptions;
+  /** The most body bytes read for a `cdg` check. Default 1 MiB; a stamp with `cdg` on a larger body is refused. */
+  bodyLimit?: number;
+  /** The connection facts of a request (peer address at accept, PROXY header, TLS). Default: `@hono/node-server`'s socket. */
+  connection?: ConnectionOf;
+}
+
+export interface HonoGlueSettings {
+  readonly required: boolean;
+  readonly echo: boolean;
+  readonly issuer: IssuerHonoOptions | undefined;
+  readonly bodyLimit: number;
+  readonly connection: ConnectionOf | undefined;
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+function flag(options: IpStampHonoOptions, name: 'required' | 'echo', fallback: boolean): boolean {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
+  return value;
+}
+
+/** Splits the glue's own options from the verifier's; the verifier validates the rest (TypeError naming the option). */
+export function splitHonoOptions(options: IpStampHonoOptions): { glue: HonoGlueSettings; verifier: CreateVerifierOptions } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { required: _required, echo: _echo, issuer, bodyLimit, connection, ...verifier } = options;
+  if (bodyLimit !== undefined && !(Number.isSafeInteger(bodyLimit) && bodyLimit >= 0)) {
+    throw new TypeError('bodyLimit must be a whole number of bytes');
+  }
+  if (connection !== undefined && typeof connection !== 'function') throw new TypeError('connection must be a function (c) => ConnectionHints');
+  const glue: HonoGlueSettings = {
+    required: flag(options, 'required', true),
+    echo: flag(options, 'echo', true),
+    issuer,
+    bodyLimit: bodyLimit ?? DEFAULT_BODY_LIMIT,
+    connection,
+  };
+  return { glue, verifier };
+}

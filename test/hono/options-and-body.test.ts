@@ -1,0 +1,150 @@
+import fc from 'fast-check';
+import { Hono } from 'hono';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createStamper } from '../../client/index.js';
+import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
+import { TicketRateLimiter } from '../../server/hono/ticket-routes.js';
+import type { Verdict } from '../../server/verify/types.js';
+import { makeKey } from '../support/keys.js';
+
+/**
+ * In-process checks through `app.request`, the peer given by the `connection` option (the
+ * seam a Bun/Deno/workerd preset plugs into). The process tests in middleware.test.ts cover
+ * the Node socket path.
+ */
+const key = await makeKey('HS256', 'hono-hs');
+const PEER = '127.0.0.2';
+const ORIGIN = 'http://app.test';
+
+function appWith(options: Partial<Parameters<typeof ipstamp>[0]> = {}) {
+  const app = new Hono<{ Variables: IpStampVariables }>();
+  app.use(ipstamp({ keys: { keys: [key.publicJwk] }, connection: () => ({ l3: PEER }), ...options }));
+  app.all('/orders', async (c) => c.json({ verdict: c.get('ipStamp'), text: c.req.method === 'POST' ? await c.req.text() : null }));
+  return app;
+}
+
+describe('options', () => {
+  it('a wrong option is a TypeError naming it, at setup', () => {
+    const keys = { keys: [key.publicJwk] };
+    expect(() => ipstamp({ keys, required: 'yes' as unknown as boolean })).toThrow(new TypeError('required must be a boolean'));
+    expect(() => ipstamp({ keys, echo: 1 as unknown as boolean })).toThrow(new TypeError('echo must be a boolean'));
+    expect(() => ipstamp({ keys, bodyLimit: -1 })).toThrow(new TypeError('bodyLimit must be a whole number of bytes'));
+    expect(() => ipstamp({ keys, connection: 'node' as never })).toThrow(/^connection must be a function/);
+    expect(() => ipstamp({ keys, issuer: { key: {}, rateLimit: 0 } })).toThrow(/^issuer\.rateLimit must be/);
+    expect(() => ipstamp({ keys, maxAge: -5 })).toThrow(TypeError); // the verifier's own check
+  });
+
+  it('the verdict is typed through the Variables generic', () => {
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.get('/', (c) => {
+      expectTypeOf(c.get('ipStamp')).toEqualTypeOf<Verdict | null>();
+      return c.text('');
+    });
+  });
+});
+
+describe('required and optional, preflights', () => {
+  it('required (default): no stamp → 401 missing as problem+json, the handler never runs', async () => {
+    const response = await appWith().request('/orders');
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ reason: 'missing', status: 401 });
+  });
+
+  it('required: false → no stamp reaches the handler with ipStamp null; a stamp is verified all the same', async () => {
+    const app = appWith({ required: false });
+    expect(await (await app.request('/orders')).json()).toEqual({ verdict: null, text: null });
+    const token = await createStamper({ key: key.privateJwk, ip: '198.51.100.1' }).stamp({ method: 'GET', url: `${ORIGIN}/orders` });
+    const refused = await app.request(`${ORIGIN}/orders`, { headers: { 'client-ip-attestation': token } });
+    expect([refused.status, ((await refused.json()) as { reason: string }).reason]).toEqual([403, 'ip-mismatch']);
+  });
+
+  it('a CORS preflight is never verified, and the app sees ipStamp null', async () => {
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use(ipstamp({ keys: { keys: [key.publicJwk] }, connection: () => ({ l3: PEER }) }));
+    app.options('/orders', (c) => c.json({ seen: c.get('ipStamp') }));
+    const response = await app.request('/orders', { method: 'OPTIONS', headers: { origin: 'https://a.example', 'access-control-request-method': 'POST' } });
+    expect([response.status, await response.json()]).toEqual([200, { seen: null }]);
+  });
+
+  it('an unknown peer is refused (ip-unverifiable), at the echo route too', async () => {
+    const app = appWith({ connection: () => ({ l3: undefined }) });
+    const token = await createStamper({ key: key.privateJwk, ip: PEER }).stamp({ method: 'GET', url: `${ORIGIN}/orders` });
+    const stamped = await app.request(`${ORIGIN}/orders`, { headers: { 'client-ip-attestation': token } });
+    expect(stamped.status).toBe(403);
+    expect(((await stamped.json()) as { reason: string }).reason).toBe('ip-unverifiable');
+    expect((await app.request('/.well-known/ipstamp')).status).toBe(403);
+  });
+});
+
+describe('body digest (cdg): the bytes as received, read once, bounded', () => {
+  const stamp = (body: string) => createStamper({ key: key.privateJwk, ip: PEER, bodyDigest: true }).stamp({ method: 'POST', url: `${ORIGIN}/orders`, body });
+
+  it('accepted with a Content-Length within the limit; the handler reads the same body afterwards', async () => {
+    const body = '{"a":1}';
+    const response = await appWith().request(`${ORIGIN}/orders`, {
+      method: 'POST',
+      headers: { 'client-ip-attestation': await stamp(body), 'content-length': String(body.length) },
+      body,
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ verdict: { agreement: 'match' }, text: body });
+  });
+
+  it('refused when the body is over bodyLimit: the bytes are never read, so the digest cannot be checked', async () => {
+    const body = 'x'.repeat(64);
+    const response = await appWith({ bodyLimit: 63 }).request(`${ORIGIN}/orders`, {
+      method: 'POST',
+      headers: { 'client-ip-attestation': await stamp(body), 'content-length': '64' },
+      body,
+    });
+    expect(response.status).toBe(401);
+  });
+
+  it('refused for a body without Content-Length (streamed): its length is unknown before reading', async () => {
+    const body = '{"a":1}';
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(body));
+        controller.close();
+      },
+    });
+    const response = await appWith().request(`${ORIGIN}/orders`, {
+      method: 'POST',
+      headers: { 'client-ip-attestation': await stamp(body) },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('TicketRateLimiter', () => {
+  it('allows max per key per window, then refuses until the window ends; keys are independent', () => {
+    let now = 0;
+    const limiter = new TicketRateLimiter(2, () => now);
+    expect([limiter.allow('a'), limiter.allow('a'), limiter.allow('a'), limiter.allow('b')]).toEqual([true, true, false, true]);
+    now = 60_000;
+    expect(limiter.allow('a')).toBe(true);
+  });
+
+  it('never tracks more than 10 000 keys: a newcomer is refused while every window is live, let in once they end', () => {
+    let now = 0;
+    const limiter = new TicketRateLimiter(1, () => now);
+    for (let i = 0; i < 10_000; i++) expect(limiter.allow(`k${i}`)).toBe(true);
+    expect(limiter.allow('newcomer')).toBe(false);
+    now = 60_000;
+    expect(limiter.allow('newcomer')).toBe(true);
+  });
+
+  it('property: within one window, a key is allowed exactly min(n, max) times', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 80 }), (max, keys) => {
+        const limiter = new TicketRateLimiter(max, () => 0);
+        const allowed = new Map<string, number>();
+        for (const k of keys) if (limiter.allow(k)) allowed.set(k, (allowed.get(k) ?? 0) + 1);
+        for (const k of new Set(keys)) expect(allowed.get(k) ?? 0).toBe(Math.min(max, keys.filter((x) => x === k).length));
+      }),
+    );
+  });
+});
