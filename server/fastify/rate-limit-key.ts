@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { rateLimitKey, type RateLimitKeyOptions } from '../verify/rate-limit-key.js';
-import { connectionHints } from './connection-hints.js';
+import { connectionHints } from '../verify/connection-hints.js';
 
 /**
  * The key a rate limiter (`@fastify/rate-limit`'s `keyGenerator`) should count this request
