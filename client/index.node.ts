@@ -13,6 +13,7 @@ export type { Reason } from '../shared/reasons.js';
 export { createStampedFetch, type NodeStampedFetchOptions, type SocketFetchOptions } from './stamped-fetch.node.js';
 export type { StampedFetch, StampedFetchOptions, AddressFetchOptions, EchoFetchOptions, TicketFetchOptions, AddressLiteral } from './stamped-fetch.js';
 export type { TicketKey } from './ticket-proof.js';
+export { ticketEndpoint } from './ticket-holder.js';
 export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';
 export { cachedAddress, type RefreshableAddressSource, type CachedAddressOptions } from './cached-address.js';

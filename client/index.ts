@@ -14,6 +14,7 @@ export {
   type AddressLiteral,
 } from './stamped-fetch.js';
 export type { TicketKey } from './ticket-proof.js';
+export { ticketEndpoint } from './ticket-holder.js';
 export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';
 export { cachedAddress, type RefreshableAddressSource, type CachedAddressOptions } from './cached-address.js';

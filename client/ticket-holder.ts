@@ -44,6 +44,7 @@ export interface TicketHolder {
 const RENEW_BEFORE_S = 30;
 const MAX_RESPONSE_BYTES = MAX_TICKET_BYTES + 1024;
 
+/** The ticket endpoint an issuer names: its origin (→ `/.well-known/ipstamp/ticket`) or the endpoint's own URL. */
 export function ticketEndpoint(issuer: string | URL): URL {
   let url: URL;
   try {

@@ -20,6 +20,8 @@ export type { VerifierSettings } from './verify/options.js';
 export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from './hints/forwarded-proto.js';
 export type { IssuersOption, VerifiedTicket } from './verify/ticket-verifier.js';
+// Rate limiters key on the address the verifier believes, IPv6 grouped to a prefix.
+export { rateLimitKey, type RateLimitKeyOptions, type RateLimitKeySource } from './verify/rate-limit-key.js';
 // Adapters answer CORS preflights themselves (never verified) and allow the stamp headers.
 export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.js';
 

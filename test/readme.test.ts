@@ -48,6 +48,8 @@ const expectations: Record<string, Expectation> = {
     output: [/^200 \{[\s\S]*?ip: '127\.0\.0\.1',[\s\S]*?agreement: 'match',[\s\S]*?kid: 'client-1'/m, /^401 missing$/m],
   },
   'node-http': { output: [/^200 match$/m, /^401 missing$/m] },
+  'rate-limit-fastify': { output: [/^200 200 429$/m] },
+  'rate-limit-express': { output: [/^200 200 429$/m] },
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },

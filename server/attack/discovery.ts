@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
+import { ticketEndpoint } from '../../client/index.js';
 import { canonicalAddress } from '../../shared/index.js';
 import { TICKET_WIRE } from './catalog/forge.js';
 import { AttackSetupError } from './results.js';
@@ -76,18 +77,6 @@ export function probeTarget(target: URL, options: ReachOptions): Promise<void> {
       resolve();
     });
   });
-}
-
-/** The ticket endpoint of an issuer named by its origin or by the endpoint's own URL (as `ipstamp/client` reads it). */
-function ticketEndpoint(issuer: string | URL): URL {
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new TypeError('issuer must be an absolute http(s) URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('issuer must be an absolute http(s) URL');
-  return url.pathname === '/' ? new URL(TICKET_WIRE.ticketPath, url) : url;
 }
 
 /** Does `origin` publish an issuer JWK Set (PROTOCOL.md §7.2)? Then it issues tickets itself. */

@@ -7,4 +7,5 @@ export { prometheusText, type IpStampCounters } from './metrics.js';
 export { problemOf, PROBLEM_CONTENT_TYPE, type IpStampProblem } from './problem.js';
 export { serviceProblemOf, SERVICE_REASON_STATUS, type ServiceProblem } from './problem.js';
 export { keepRawBody } from './raw-body.js';
+export { rateLimitKeyOf } from './rate-limit-key.js';
 export type { IssuerPluginOptions } from './ticket-routes.js';

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
 import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
+import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import { connectionHints } from './connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
@@ -11,7 +12,7 @@ import { verifyInputOf } from './verify-hook.js';
 
 /** The `issuer` plugin option: serve tickets (PROTOCOL.md §7.1) from this verifier. */
 export interface IssuerPluginOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
-  /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
+  /** Ticket requests per observed address (IPv6: per /64) per minute. Default 30; `false` turns the limit off. */
   rateLimit?: number | false;
 }
 
@@ -62,10 +63,8 @@ export function registerTicketRoutes(
     }),
   );
   const limit = options.rateLimit ?? 30;
-  const observedKey = (request: FastifyRequest): string => {
-    const hints = verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) });
-    return hints.observed ?? hints.l3 ?? 'unknown';
-  };
+  // grouped as every limiter keyed by rateLimitKey is: one IPv6 /64 is one budget, not 2⁶⁴
+  const observedKey = (request: FastifyRequest): string => rateLimitKey(verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) }));
 
   void fastify.register(async (scope) => {
     if (limit !== false) await scope.register(rateLimit, { global: false });

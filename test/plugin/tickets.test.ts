@@ -62,6 +62,19 @@ describe('plugin issuer routes', () => {
     expect((await askTicket(app)).statusCode).toBe(429);
   });
 
+  it('groups IPv6 peers by /64: two addresses in one /64 share a budget, another /64 has its own', async () => {
+    const { app } = await edge(2);
+    const from = async (remoteAddress: string) => {
+      const proof = await createTicketRequestProof(client, `${EDGE}/.well-known/ipstamp/ticket`);
+      return (await app.inject({ method: 'POST', url: '/.well-known/ipstamp/ticket', remoteAddress, headers: { 'client-ip-attestation': proof } })).statusCode;
+    };
+    expect(await from('2001:db8:1:2::a')).toBe(200);
+    expect(await from('2001:db8:1:2::b')).toBe(200);
+    expect(await from('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(429);
+    expect(await from('2001:db8:1:3::a')).toBe(200);
+    expect(await from('::ffff:192.0.2.1')).toBe(200);
+  });
+
   it('a verifier trusting the issuer accepts a ticket stamp without a registered key; a forged ticket is bad-ticket', async () => {
     const { app: edgeApp } = await edge();
     const { ticket } = (await askTicket(edgeApp)).json() as { ticket: string };
