@@ -14,12 +14,19 @@ const root = resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(join(root, '.types-consumer-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function compile(files: string[]): string {
+/** The three ways a user's compiler resolves `ipstamp/…` through the exports map. */
+const RESOLUTIONS = {
+  node16: { module: 'Node16', moduleResolution: 'Node16' },
+  nodenext: { module: 'NodeNext', moduleResolution: 'NodeNext' },
+  bundler: { module: 'Preserve', moduleResolution: 'Bundler' },
+} as const;
+type Resolution = keyof typeof RESOLUTIONS;
+
+function compile(files: string[], resolution: Resolution = 'nodenext'): string {
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
+      ...RESOLUTIONS[resolution],
       lib: ['ES2023', 'DOM'],
       types: ['node'],
       strict: true,
@@ -29,10 +36,11 @@ function compile(files: string[]): string {
     },
     files,
   };
-  writeFileSync(join(scratch, 'tsconfig.json'), JSON.stringify(tsconfig));
+  const config = join(scratch, `tsconfig.${resolution}.json`);
+  writeFileSync(config, JSON.stringify(tsconfig));
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(scratch, 'tsconfig.json')], { cwd: root, encoding: 'utf8' });
+    execFileSync(process.execPath, [tsc, '-p', config], { cwd: root, encoding: 'utf8' });
     return '';
   } catch (error) {
     return String((error as { stdout?: string }).stdout ?? error);
@@ -44,19 +52,35 @@ describe('the package as a TypeScript user sees it', () => {
     expect(existsSync(join(root, 'dist/server/index.d.ts'))).toBe(true);
   });
 
-  it('every name of public-surface.json imports by its entry, and StampedFetchOptions refuses what no mode reads', () => {
-    // One consumer names every export of every entry (the export test keeps that list equal
-    // to the package, and every type reachable from it exported); tsc fails on a name an
-    // entry does not give. types/stamped-fetch.ts holds the @ts-expect-error cases.
+  it.each(Object.keys(RESOLUTIONS) as Resolution[])(
+    'under moduleResolution %s: every name of public-surface.json imports by its entry, StampedFetchOptions refuses what no mode reads, the Fastify augmentation reaches the app',
+    (resolution) => {
+      // One consumer names every export of every entry (the export test keeps that list equal
+      // to the package, and every type reachable from it exported); tsc fails on a name an
+      // entry does not give. types/stamped-fetch.ts holds the @ts-expect-error cases.
+      const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
+      const lines = Object.entries(surface).flatMap(([entry, { values, types }], i) => [
+        `import type { ${types.map((name) => `${name} as entry${i}_${name}`).join(', ')} } from '${entry}';`,
+        `export type { ${types.map((name) => `entry${i}_${name}`).join(', ')} };`,
+        `import * as entry${i} from '${entry}';`,
+        `export const entry${i}Values = [${values.map((name) => `entry${i}[${JSON.stringify(name)}]`).join(', ')}];`,
+      ]);
+      writeFileSync(join(scratch, 'every-name.ts'), `${lines.join('\n')}\n`);
+      const fastifyApp = resolve(import.meta.dirname, '../plugin/types/consumer.ts');
+      const output = compile(['every-name.ts', join(import.meta.dirname, 'types/stamped-fetch.ts'), fastifyApp], resolution);
+      expect(output).toBe('');
+    },
+    120_000,
+  );
+
+  it('a CommonJS TypeScript file (.cts) requires every entry under nodenext, which types require(esm)', () => {
     const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
-    const lines = Object.entries(surface).flatMap(([entry, { values, types }], i) => [
-      `import type { ${types.map((name) => `${name} as entry${i}_${name}`).join(', ')} } from '${entry}';`,
-      `export type { ${types.map((name) => `entry${i}_${name}`).join(', ')} };`,
-      `import * as entry${i} from '${entry}';`,
-      `export const entry${i}Values = [${values.map((name) => `entry${i}[${JSON.stringify(name)}]`).join(', ')}];`,
-    ]);
-    writeFileSync(join(scratch, 'every-name.ts'), `${lines.join('\n')}\n`);
-    const output = compile(['every-name.ts', join(import.meta.dirname, 'types/stamped-fetch.ts')]);
-    expect(output).toBe('');
+    const entries = Object.keys(surface);
+    const lines = entries.map((entry, i) => `import entry${i} = require('${entry}');`);
+    lines.push(`import server = require('ipstamp/server');`);
+    lines.push(`const verifier: server.Verifier = server.createVerifier({ keys: { keys: [] } });`);
+    lines.push(`export = { verifier, names: [${entries.map((_, i) => `Object.keys(entry${i})`).join(', ')}] };`);
+    writeFileSync(join(scratch, 'every-entry.cts'), `${lines.join('\n')}\n`);
+    expect(compile(['every-entry.cts'], 'nodenext')).toBe('');
   }, 120_000);
 });

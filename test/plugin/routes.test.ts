@@ -69,6 +69,8 @@ describe('route config', () => {
     expect(() => a.get('/x', { config: { ipstamp: { required: 'no' } as never } }, async () => 'x')).toThrow(
       /config\.ipstamp of route GET \/x must be false or \{ required: boolean \}/,
     );
+    // a misspelt key type-checks inline (Fastify infers the route config), so setup is what catches it
+    expect(() => a.get('/typo', { config: { ipstamp: { requird: false } } }, async () => 'x')).toThrow(/config\.ipstamp of route GET \/typo/);
     await a.close();
   });
 });

@@ -3,7 +3,7 @@
  * way an app sees it. Every line either must compile or carries @ts-expect-error: if the
  * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyContextConfig } from 'fastify';
 import ipstamp, { ipstamp as named, type IpStampCounters } from 'ipstamp/fastify';
 import type { Verdict } from 'ipstamp/server';
 
@@ -31,6 +31,16 @@ app.get('/skipped', { config: { ipstamp: false } }, async () => 'ok');
 // the onRoute check rejects it at setup instead)
 // @ts-expect-error required is a boolean
 app.get('/bad-required', { config: { ipstamp: { required: 'no' } } }, async () => 'no');
+// A misspelt key inline (`{ requird: false }`) is not a type error: Fastify infers the route's
+// ContextConfig from the literal and intersects it with FastifyContextConfig, so no property is
+// excess; the onRoute check throws a TypeError at setup instead. Typed config catches it:
+// @ts-expect-error a misspelt key in config checked against FastifyContextConfig
+app.get('/typo-satisfies', { config: { ipstamp: { requird: false } } satisfies FastifyContextConfig }, async () => 'no');
+// @ts-expect-error a misspelt key in a config annotated as FastifyContextConfig
+const typoConfig: FastifyContextConfig = { ipstamp: { requird: false } };
+// @ts-expect-error a misspelt key with the route's ContextConfig given explicitly
+app.get<{ Reply: string }, FastifyContextConfig>('/typo-generic', { config: { ipstamp: { requird: false } } }, async () => 'no');
+void typoConfig;
 
 const counters: IpStampCounters = app.ipstamp.metrics();
 const missing: number = counters.rejected.missing;
