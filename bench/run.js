@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { measureClient } from './client.js';
 import { measureCore, measureCoreInProcesses } from './core.js';
+import { measureExpress } from './express.js';
+import { measureHono } from './hono.js';
 import { measureHttp } from './http.js';
 import { fmt } from './measure.js';
 import { measureMemoryStore } from './memory-store.js';
@@ -31,6 +33,9 @@ try {
   const client = await measureClient({ quick });
   log('HTTP (server pinned to core 0, load to core 1)…');
   const http = await measureHttp({ quick, redisUrl: redis?.url });
+  log('Express and Hono (same method: bare against ipstamp HS256 + memory store)…');
+  const express = await measureExpress({ quick });
+  const hono = await measureHono({ quick });
 
   const results = {
     date: new Date().toISOString(),
@@ -42,12 +47,15 @@ try {
     parsers,
     client: { stampsPerSecond: client },
     http,
+    frameworks: { express: express.rows, hono: hono.rows },
     ratios: {
       core_hs256_vs_raw: core.HS256.ratioVsRaw,
       core_es256_vs_raw: core.ES256.ratioVsRaw,
       core_eddsa_vs_raw: core.EdDSA.ratioVsRaw,
       http_hs256_memory_vs_bare: http['ipstamp-hs256-memory'].bareOverVariant,
       http_hs256_redis_vs_bare: http['ipstamp-hs256-redis']?.bareOverVariant ?? null,
+      express_hs256_memory_vs_bare: express.ratios.express_hs256_memory_vs_bare,
+      hono_hs256_memory_vs_bare: hono.ratios.hono_hs256_memory_vs_bare,
       memory_store_bytes_per_entry: memory.memoryStore.bytesPerEntry,
     },
     goals: {
@@ -56,6 +64,8 @@ try {
       core_eddsa_vs_raw: '>= 0.85',
       http_hs256_memory_vs_bare: '>= 0.65',
       http_hs256_redis_vs_bare: '>= 0.45',
+      express_hs256_memory_vs_bare: '>= 0.65',
+      hono_hs256_memory_vs_bare: '>= 0.65',
       memory_store_bytes_per_entry: '<= 64',
     },
   };
@@ -87,6 +97,16 @@ try {
     if (!h) continue;
     console.log(
       `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s saturated, p99 @5k/s ${h.p99MsAt5k} ms) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, p99 @5k/s ${http.bare.p99MsAt5k} ms) | ${fmt(h.bareOverVariant, 2)} | ${key ? `${results.goals[key]} ${met(key)}` : '—'} |`,
+    );
+  }
+  for (const [name, rows, bareKey, variantKey, key] of [
+    ['Express 5', express.rows, 'express-bare', 'express-ipstamp-hs256-memory', 'express_hs256_memory_vs_bare'],
+    ['Hono', hono.rows, 'hono-bare', 'hono-ipstamp-hs256-memory', 'hono_hs256_memory_vs_bare'],
+  ]) {
+    const v = rows[variantKey];
+    const b = rows[bareKey];
+    console.log(
+      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs | bare ${fmt(b.cpuPerRequestUs, 1)} µs | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)} |`,
     );
   }
   console.log(
