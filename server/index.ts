@@ -45,6 +45,7 @@ export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from '
 
 // Tickets (PROTOCOL.md §7): the issuer core; verification is the verifier's `issuers` option.
 export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './issuer/issuer.js';
+export type { IssuerRouteOptions } from './issuer/issuer-routes.js';
 
 // Browser keys: public JWKs registered at login, a `keys` source for the verifier.
 export {

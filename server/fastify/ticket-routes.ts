@@ -1,38 +1,19 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
-import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
+import type { TicketIssuer } from '../issuer/issuer.js';
+import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
-import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { verifyInputOf } from './verify-hook.js';
 
 /** The `issuer` plugin option: serve tickets (PROTOCOL.md §7.1) from this verifier. */
-export interface IssuerPluginOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
-  /** Ticket requests per observed address (IPv6: per /64) per minute. Default 30; `false` turns the limit off. */
-  rateLimit?: number | false;
-}
-
-function checkIssuerOptions(options: unknown): asserts options is IssuerPluginOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
-  const { rateLimit: limit } = options as IssuerPluginOptions;
-  if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
-    throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
-  }
-}
-
-/** The issuer's TypeError names the plugin option the user wrote: `issuer.lifetime`, not `lifetime`. */
-function issuerNamedInErrors(create: () => TicketIssuer): TicketIssuer {
-  try {
-    return create();
-  } catch (error) {
-    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
-    throw error;
-  }
-}
+/** The `issuer` option: the same for every adapter (server/issuer/issuer-routes.ts). */
+export type IssuerPluginOptions = IssuerRouteOptions;
 
 /**
  * The issuer's routes, in their own encapsulated context so the rate limiter applies to
@@ -46,22 +27,8 @@ export function registerTicketRoutes(
   verifier: Verifier,
   metrics: IpStampMetrics,
 ): TicketIssuer {
-  checkIssuerOptions(options);
-  const issuer = issuerNamedInErrors(() =>
-    createTicketIssuer({
-      key: options.key,
-      origin: options.origin,
-      lifetime: options.lifetime,
-      replayStore: compiledOptionsOf(verifier).replayStore,
-      trustedProxies: verifierOptions.trustedProxies,
-      forwardedHeader: verifierOptions.forwardedHeader,
-      protoHeader: verifierOptions.protoHeader,
-      origins: verifierOptions.origins,
-      maxAge: verifierOptions.maxAge,
-      skew: verifierOptions.skew,
-      now: verifierOptions.now,
-    }),
-  );
+  checkIssuerRouteOptions(options);
+  const issuer = issuerBesideVerifier(options, verifierOptions, verifier);
   const limit = options.rateLimit ?? 30;
   // grouped as every limiter keyed by rateLimitKey is: one IPv6 /64 is one budget, not 2⁶⁴
   const observedKey = (request: FastifyRequest): string => rateLimitKey(verifier.hints({ headers: request.headers, hints: connectionHints(request.socket) }));

@@ -1,13 +1,11 @@
+import type { IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import type { Context } from 'hono';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { ConnectionHints } from '../verify/types.js';
-import type { TicketIssuerOptions } from '../issuer/issuer.js';
 
 /** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this verifier. */
-export interface IssuerHonoOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
-  /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
-  rateLimit?: number | false;
-}
+/** The `issuer` option: the same for every adapter (server/issuer/issuer-routes.ts). */
+export type IssuerHonoOptions = IssuerRouteOptions;
 
 /**
  * What the runtime tells about the connection a request came on. The default reads

@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
-import { createTicketIssuer, type TicketIssuer } from '../issuer/issuer.js';
+import { checkIssuerRouteOptions, issuerBesideVerifier } from '../issuer/issuer-routes.js';
+import { rateLimitKey } from '../verify/rate-limit-key.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
-import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import type { Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, VerifyInput } from '../verify/types.js';
 import { problemResponse, serviceProblemResponse } from './problem.js';
 import type { IssuerHonoOptions } from './options.js';
@@ -39,14 +40,6 @@ export class TicketRateLimiter {
   }
 }
 
-function checkIssuerOptions(options: unknown): asserts options is IssuerHonoOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
-  const { rateLimit: limit } = options as IssuerHonoOptions;
-  if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
-    throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
-  }
-}
-
 export interface TicketRoutes {
   jwks(c: Context): Response;
   issue(c: Context, connection: ConnectionHints, input: VerifyInput): Promise<Response>;
@@ -57,27 +50,8 @@ export interface TicketRoutes {
  * issuer observes — the one it would sign — never on a header an untrusted peer wrote.
  */
 export function createTicketRoutes(options: IssuerHonoOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier): TicketRoutes {
-  checkIssuerOptions(options);
-  let issuer: TicketIssuer;
-  try {
-    issuer = createTicketIssuer({
-      key: options.key,
-      origin: options.origin,
-      lifetime: options.lifetime,
-      replayStore: compiledOptionsOf(verifier).replayStore,
-      trustedProxies: verifierOptions.trustedProxies,
-      forwardedHeader: verifierOptions.forwardedHeader,
-      protoHeader: verifierOptions.protoHeader,
-      origins: verifierOptions.origins,
-      maxAge: verifierOptions.maxAge,
-      skew: verifierOptions.skew,
-      now: verifierOptions.now,
-    });
-  } catch (error) {
-    // the issuer's TypeError names the option the user wrote: `issuer.lifetime`, not `lifetime`
-    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
-    throw error;
-  }
+  checkIssuerRouteOptions(options);
+  const issuer = issuerBesideVerifier(options, verifierOptions, verifier);
   const limit = options.rateLimit ?? 30;
   const limiter = limit === false ? undefined : new TicketRateLimiter(limit);
 
@@ -86,7 +60,8 @@ export function createTicketRoutes(options: IssuerHonoOptions, verifierOptions: 
     async issue(c, connection, input) {
       if (limiter !== undefined) {
         const hints = verifier.hints({ headers: input.headers, hints: connection });
-        if (!limiter.allow(hints.observed ?? hints.l3 ?? 'unknown')) return serviceProblemResponse('rate-limited');
+        // one budget per /64 (rateLimitKey): a host holds a whole prefix, not one address
+        if (!limiter.allow(rateLimitKey(hints))) return serviceProblemResponse('rate-limited');
       }
       const result = await issuer.issue(input);
       if (!result.ok) return problemResponse(result.reason);

@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
 import { connectionHints } from '../verify/connection-hints.js';
-import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from '../issuer/issuer.js';
+import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verdict, VerifyInput } from '../verify/types.js';
-import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import type { Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { WindowLimiter } from './rate-limit.js';
 import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
@@ -15,10 +15,8 @@ import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
 export const ECHO_PATH = '/.well-known/ipstamp';
 
 /** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware. */
-export interface IssuerMiddlewareOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
-  /** Ticket requests per observed address per minute. Default 30; `false` turns the limit off. */
-  rateLimit?: number | false;
-}
+/** The `issuer` option: the same for every adapter (server/issuer/issuer-routes.ts). */
+export type IssuerMiddlewareOptions = IssuerRouteOptions;
 
 /** `ipstamp(options)`: the verifier's options, plus what the middleware adds. */
 export interface IpStampMiddlewareOptions extends CreateVerifierOptions {
@@ -48,14 +46,6 @@ function flag(options: IpStampMiddlewareOptions, name: 'required' | 'echo', fall
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
   return value;
-}
-
-function checkIssuerOptions(options: unknown): asserts options is IssuerMiddlewareOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
-  const { rateLimit: limit } = options as IssuerMiddlewareOptions;
-  if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
-    throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
-  }
 }
 
 function pathOf(url: string): string {
@@ -147,36 +137,12 @@ function answerEcho(req: IncomingMessage, res: ServerResponse, verifier: Verifie
   sendJson(res, 200, { ip: hints.observed ?? hints.l3 }, 'application/json; charset=utf-8', 'no-store');
 }
 
-/** The issuer's TypeError names the option the user wrote: `issuer.lifetime`, not `lifetime`. */
-function issuerNamedInErrors(create: () => TicketIssuer): TicketIssuer {
-  try {
-    return create();
-  } catch (error) {
-    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
-    throw error;
-  }
-}
-
 type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 
 /** The issuer's routes; the limit is keyed on the address the issuer observes (the one it would sign). */
 function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier, bodyLimit: number): TicketRoutes {
-  checkIssuerOptions(options);
-  const issuer = issuerNamedInErrors(() =>
-    createTicketIssuer({
-      key: options.key,
-      origin: options.origin,
-      lifetime: options.lifetime,
-      replayStore: compiledOptionsOf(verifier).replayStore,
-      trustedProxies: verifierOptions.trustedProxies,
-      forwardedHeader: verifierOptions.forwardedHeader,
-      protoHeader: verifierOptions.protoHeader,
-      origins: verifierOptions.origins,
-      maxAge: verifierOptions.maxAge,
-      skew: verifierOptions.skew,
-      now: verifierOptions.now,
-    }),
-  );
+  checkIssuerRouteOptions(options);
+  const issuer = issuerBesideVerifier(options, verifierOptions, verifier);
   const limiter = options.rateLimit === false ? undefined : new WindowLimiter(options.rateLimit ?? 30, 60_000);
   return async (req, res, path) => {
     if (path === ISSUER_JWKS_PATH) {

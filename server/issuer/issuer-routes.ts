@@ -1,0 +1,45 @@
+import type { CreateVerifierOptions } from '../verify/create-verifier.js';
+import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from './issuer.js';
+
+/** What every adapter's `issuer` option takes: the issuer's own settings and the route's rate limit. */
+export interface IssuerRouteOptions extends Pick<TicketIssuerOptions, 'key' | 'origin' | 'lifetime'> {
+  /** Ticket requests per observed address (IPv6: per /64) per minute. Default 30; `false` turns the limit off. */
+  rateLimit?: number | false;
+}
+
+/** The `issuer` option of an adapter, checked at setup: a TypeError names `issuer.*` as the user wrote it. */
+export function checkIssuerRouteOptions(options: unknown): asserts options is IssuerRouteOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
+  const { rateLimit: limit } = options as IssuerRouteOptions;
+  if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
+    throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');
+  }
+}
+
+/**
+ * The ticket issuer an adapter serves beside its verifier: the same trust, forwarding and
+ * protocol headers, origins, clock and time rules, and the verifier's replay store for proofs
+ * (one memory for stamps and proofs). The issuer's TypeError names the option the user wrote:
+ * `issuer.lifetime`, not `lifetime`.
+ */
+export function issuerBesideVerifier(options: IssuerRouteOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier): TicketIssuer {
+  try {
+    return createTicketIssuer({
+      key: options.key,
+      origin: options.origin,
+      lifetime: options.lifetime,
+      replayStore: compiledOptionsOf(verifier).replayStore,
+      trustedProxies: verifierOptions.trustedProxies,
+      forwardedHeader: verifierOptions.forwardedHeader,
+      protoHeader: verifierOptions.protoHeader,
+      origins: verifierOptions.origins,
+      maxAge: verifierOptions.maxAge,
+      skew: verifierOptions.skew,
+      now: verifierOptions.now,
+    });
+  } catch (error) {
+    if (error instanceof TypeError) throw new TypeError(`issuer.${error.message}`);
+    throw error;
+  }
+}
