@@ -1,44 +1,12 @@
 import type { Context } from 'hono';
 import { checkIssuerRouteOptions, issuerBesideVerifier } from '../issuer/issuer-routes.js';
+import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, VerifyInput } from '../verify/types.js';
 import { problemResponse, serviceProblemResponse } from './problem.js';
 import type { IssuerHonoOptions } from './options.js';
-
-const WINDOW_MS = 60_000;
-/** Addresses the limiter counts at once; beyond that, unknown newcomers are refused until a window ends. */
-const MAX_TRACKED = 10_000;
-
-/**
- * Requests per key per fixed one-minute window, bounded in memory: when MAX_TRACKED keys are
- * counted, expired ones are swept, and a newcomer that still finds no room is refused (a
- * limiter that forgot counts under a flood would let the flood farm tickets).
- */
-export class TicketRateLimiter {
-  readonly #windows = new Map<string, { start: number; count: number }>();
-  constructor(
-    readonly max: number,
-    readonly now: () => number = Date.now,
-  ) {}
-
-  allow(key: string): boolean {
-    const now = this.now();
-    let window = this.#windows.get(key);
-    if (window !== undefined && now - window.start >= WINDOW_MS) window = undefined;
-    if (window === undefined) {
-      if (!this.#windows.has(key) && this.#windows.size >= MAX_TRACKED) {
-        for (const [k, w] of this.#windows) if (now - w.start >= WINDOW_MS) this.#windows.delete(k);
-        if (this.#windows.size >= MAX_TRACKED) return false;
-      }
-      window = { start: now, count: 0 };
-      this.#windows.set(key, window);
-    }
-    window.count++;
-    return window.count <= this.max;
-  }
-}
 
 export interface TicketRoutes {
   jwks(c: Context): Response;

@@ -8,7 +8,7 @@ import { createVerifier, type CreateVerifierOptions } from '../verify/create-ver
 import type { Verdict, VerifyInput } from '../verify/types.js';
 import type { Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
-import { WindowLimiter } from './rate-limit.js';
+import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
 
@@ -143,7 +143,7 @@ type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) =>
 function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier, bodyLimit: number): TicketRoutes {
   checkIssuerRouteOptions(options);
   const issuer = issuerBesideVerifier(options, verifierOptions, verifier);
-  const limiter = options.rateLimit === false ? undefined : new WindowLimiter(options.rateLimit ?? 30, 60_000);
+  const limiter = options.rateLimit === false ? undefined : new TicketRateLimiter(options.rateLimit ?? 30);
   return async (req, res, path) => {
     if (path === ISSUER_JWKS_PATH) {
       if (req.method !== 'GET') return false;
@@ -154,7 +154,7 @@ function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateV
     if (limiter !== undefined) {
       const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
       // one budget per /64 (rateLimitKey): a host holds a whole prefix, not one address
-      if (!limiter.take(rateLimitKey(hints))) {
+      if (!limiter.allow(rateLimitKey(hints))) {
         sendServiceProblem(res, 'rate-limited');
         return true;
       }

@@ -5,7 +5,6 @@ import express from 'express';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.js';
 import { ipstamp, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
-import { WindowLimiter } from '../../server/node/rate-limit.js';
 import { makeKey } from '../support/keys.js';
 
 const servers: Server[] = [];
@@ -107,17 +106,5 @@ describe('ipstamp/node options and surface', () => {
   it('req.ipStamp is typed on http.IncomingMessage and so on Express requests', () => {
     expectTypeOf<IncomingMessage['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
     expectTypeOf<express.Request['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
-  });
-});
-
-describe('WindowLimiter', () => {
-  it('counts per key per window, and refuses new keys when full until windows expire', () => {
-    let now = 0;
-    const limiter = new WindowLimiter(2, 1000, 2, () => now);
-    expect([limiter.take('a'), limiter.take('a'), limiter.take('a')]).toEqual([true, true, false]);
-    expect(limiter.take('b')).toBe(true);
-    expect(limiter.take('c')).toBe(false);
-    now = 1000;
-    expect([limiter.take('c'), limiter.take('a')]).toEqual([true, true]);
   });
 });
