@@ -6,8 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { measureClient } from './client.js';
 import { measureCore, measureCoreInProcesses } from './core.js';
-import { measureExpress } from './express.js';
-import { measureHono } from './hono.js';
+import { measureFramework } from './frameworks.js';
 import { measureHttp } from './http.js';
 import { fmt } from './measure.js';
 import { measureMemoryStore } from './memory-store.js';
@@ -34,8 +33,8 @@ try {
   log('HTTP (server pinned to core 0, load to core 1)…');
   const http = await measureHttp({ quick, redisUrl: redis?.url });
   log('Express and Hono (same method: bare against ipstamp HS256 + memory store)…');
-  const express = await measureExpress({ quick });
-  const hono = await measureHono({ quick });
+  const express = await measureFramework('express', { quick });
+  const hono = await measureFramework('hono', { quick });
 
   const results = {
     date: new Date().toISOString(),

@@ -1,13 +1,14 @@
 /**
- * Hono's row of the HTTP cost (issue 14): server CPU per answered request of a Hono app on
- * @hono/node-server with ipstamp/hono (HS256, memory store) against the same app bare, same
- * run. Method as bench/http.js: servers pinned to core 0, the load (bench/load.js, stamps
- * built before each window) on core 1, fresh processes per generation, windows taking turns,
- * the ratio the median over rounds of bare's CPU per request over ipstamp's.
+ * The framework rows of the HTTP cost: server CPU per answered request of an app with the
+ * ipstamp middleware (HS256, memory store) against the same app bare, same run — Express 5 with
+ * ipstamp/node (bench/express-server.js), Hono on @hono/node-server with ipstamp/hono
+ * (bench/hono-server.js). The method of bench/http.js: servers pinned to core 0, the load
+ * (bench/load.js, stamps built before each window) on core 1, fresh processes per generation,
+ * windows taking turns, the ratio the median over rounds of bare's CPU per request over ipstamp's.
  *
- *   npm run build && node bench/hono.js [--quick]
+ *   npm run build && node bench/frameworks.js express|hono [--quick]
  *
- * Prints the table and `hono_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost issue's goal).
+ * Prints the table and `<framework>_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost goal).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,8 +16,6 @@ import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests } from './load.js';
 import { median } from './measure.js';
 import { stampSigner } from './sign-stamp.js';
-
-const VARIANTS = ['hono-bare', 'hono-ipstamp-hs256-memory'];
 
 function pin(pid, core) {
   try {
@@ -26,8 +25,8 @@ function pin(pid, core) {
   }
 }
 
-async function startServer(variant, keys) {
-  const child = fork(new URL('./hono-server.js', import.meta.url), [variant, JSON.stringify(keys)], { stdio: 'inherit' });
+async function startServer(framework, variant, keys) {
+  const child = fork(new URL(`./${framework}-server.js`, import.meta.url), [variant, JSON.stringify(keys)], { stdio: 'inherit' });
   const [{ port }] = await once(child, 'message');
   pin(child.pid, 0);
   const ask = async (message) => {
@@ -38,9 +37,10 @@ async function startServer(variant, keys) {
   return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
 }
 
-function target(variant, server, keys) {
+/** The load for one server: bare gets plain GETs, ipstamp fresh distinct stamps (each is good once). */
+function target(variant, server, keys, stamped) {
   let nextStamp;
-  if (variant !== 'hono-bare') {
+  if (stamped) {
     const sign = stampSigner(keys.hs256);
     const htu = `http://127.0.0.1:${server.port}/orders`;
     const salt = Math.random().toString(36).slice(2, 10);
@@ -67,16 +67,19 @@ async function window(t, seconds) {
   return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps };
 }
 
-export async function measureHono({ quick = false } = {}) {
+/** `framework`: 'express' or 'hono'. Returns the rows and `ratios.<framework>_hs256_memory_vs_bare`. */
+export async function measureFramework(framework, { quick = false } = {}) {
   pin(process.pid, 1);
   const keys = { hs256: { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' } };
+  const bareVariant = `${framework}-bare`;
+  const variants = [bareVariant, `${framework}-ipstamp-hs256-memory`];
   const generations = quick ? 1 : 4;
   const rounds = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
-  const samples = new Map(VARIANTS.map((v) => [v, []]));
+  const samples = new Map(variants.map((v) => [v, []]));
   for (let g = 0; g < generations; g++) {
-    const servers = await Promise.all(VARIANTS.map((v) => startServer(v, keys)));
-    const targets = VARIANTS.map((v, i) => target(v, servers[i], keys));
+    const servers = await Promise.all(variants.map((v) => startServer(framework, v, keys)));
+    const targets = variants.map((v, i) => target(v, servers[i], keys, v !== bareVariant));
     try {
       for (const t of targets) for (let w = 0; w < 3; w++) await window(t, 0.4); // JIT and pools settle
       for (let r = 0; r < rounds; r++) {
@@ -89,9 +92,9 @@ export async function measureHono({ quick = false } = {}) {
       await Promise.all(servers.map((s) => s.stop()));
     }
   }
-  const bare = samples.get('hono-bare');
+  const bare = samples.get(bareVariant);
   const rows = {};
-  for (const v of VARIANTS) {
+  for (const v of variants) {
     const s = samples.get(v);
     rows[v] = {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
@@ -100,11 +103,16 @@ export async function measureHono({ quick = false } = {}) {
       rounds: s.length,
     };
   }
-  return { rows, ratios: { hono_hs256_memory_vs_bare: Number(rows['hono-ipstamp-hs256-memory'].bareOverVariant.toFixed(3)) } };
+  return { rows, ratios: { [`${framework}_hs256_memory_vs_bare`]: Number(rows[variants[1]].bareOverVariant.toFixed(3)) } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { rows, ratios } = await measureHono({ quick: process.argv.includes('--quick') });
+  const framework = process.argv[2];
+  if (framework !== 'express' && framework !== 'hono') {
+    console.error('usage: node bench/frameworks.js express|hono [--quick]');
+    process.exit(2);
+  }
+  const { rows, ratios } = await measureFramework(framework, { quick: process.argv.includes('--quick') });
   console.table(rows);
-  console.log(JSON.stringify(ratios));
+  console.log(JSON.stringify({ ratios }));
 }
