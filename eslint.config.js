@@ -36,7 +36,7 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/conformance/vectors/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.runtimes/**', 'test/conformance/vectors/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
