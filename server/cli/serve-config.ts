@@ -37,6 +37,8 @@ export interface ServeConfig {
   readonly upstreamTimeoutMs: number;
   readonly bodyLimit: number;
   readonly logLevel: LogLevel;
+  /** --telemetry: instrument the verifier through the OpenTelemetry SDK the process registered. */
+  readonly telemetry: boolean;
   /** The flags as typed, to tell a library TypeError in the name of its flag. */
   readonly flags: FlagValues;
 }
@@ -84,6 +86,11 @@ export function readServeConfig(argv: string[]): ServeConfig {
     const value = flagValue(values, flag);
     if (value !== undefined) setOption(options, flag.option, value);
   }
+  // --metrics-path off: no Prometheus route at all (serve.ts serves one unless told)
+  if (options.metricsPath === false) {
+    delete options.metricsPath;
+    options.metrics = false;
+  }
   setOption(options, 'keys', files.keys.jwks);
   if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
   if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey);
@@ -119,6 +126,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     upstreamTimeoutMs: own<number>(values, 'upstream-timeout') * 1000,
     bodyLimit: own(values, 'body-limit'),
     logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? own(values, 'log-level'),
+    telemetry: values.telemetry === true,
     flags: values,
   };
 }

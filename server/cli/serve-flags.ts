@@ -163,6 +163,20 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     default: 1_048_576,
     help: 'largest body read (with --upstream only cdg bodies are read)',
   },
+  {
+    name: 'metrics-path',
+    value: 'PATH',
+    kind: 'text',
+    option: 'metricsPath',
+    words: { off: false },
+    default: '/metrics',
+    help: 'where the Prometheus counters are served; off = not at all (a fixed /metrics collides with your own)',
+  },
+  {
+    name: 'telemetry',
+    kind: 'switch',
+    help: 'spans and metrics through OpenTelemetry, to the SDK the process registered (node --import ./otel.mjs); needs @opentelemetry/api',
+  },
   { name: 'log-level', value: 'fatal|error|warn|info|debug|trace|silent', kind: 'text', default: 'info', help: 'what the log shows' },
 ];
 

@@ -5,8 +5,10 @@ import type { IssuerPluginOptions } from './ticket-routes.js';
 export interface IpStampPluginOptions extends CreateVerifierOptions {
   /** Serve `GET /.well-known/ipstamp` (PROTOCOL.md §6). Default true. */
   echo?: boolean;
-  /** Serve the counters at `GET /metrics` in Prometheus text format. Default false. */
+  /** Serve the counters in Prometheus text format at `GET metricsPath`. Default false. */
   metrics?: boolean;
+  /** Where `metrics: true` serves them: `/metrics` collides with other plugins (fastify-metrics…). Default `/metrics`. */
+  metricsPath?: string;
   /** Require a stamp on every route unless its config says otherwise. Default true. */
   requireStamp?: boolean;
   /** Also be a ticket issuer (PROTOCOL.md §7): serve POST /.well-known/ipstamp/ticket and the issuer JWK Set. */
@@ -16,11 +18,23 @@ export interface IpStampPluginOptions extends CreateVerifierOptions {
 export interface GlueSettings {
   readonly echo: boolean;
   readonly metrics: boolean;
+  readonly metricsPath: string;
   readonly requireStamp: boolean;
   readonly issuer: IssuerPluginOptions | undefined;
 }
 
-function flag(options: IpStampPluginOptions, name: keyof GlueSettings, fallback: boolean): boolean {
+export const DEFAULT_METRICS_PATH = '/metrics';
+
+/** A route path of its own: absolute, no query or fragment, nothing Fastify would read as a parameter. */
+function routePath(value: unknown): string {
+  if (value === undefined) return DEFAULT_METRICS_PATH;
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9._~!$&'()+,;=@/-]*$/.test(value) || value.includes('//')) {
+    throw new TypeError("metricsPath must be a path such as '/metrics' or '/internal/ipstamp/metrics' (no query, parameter or wildcard)");
+  }
+  return value;
+}
+
+function flag(options: IpStampPluginOptions, name: 'echo' | 'metrics' | 'requireStamp', fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
@@ -36,12 +50,14 @@ export function splitPluginOptions(options: IpStampPluginOptions): { glue: GlueS
   const glue: GlueSettings = {
     echo: flag(options, 'echo', true),
     metrics: flag(options, 'metrics', false),
+    metricsPath: routePath(options.metricsPath),
     requireStamp: flag(options, 'requireStamp', true),
     issuer: options.issuer,
   };
   const {
     echo: _echo,
     metrics: _metrics,
+    metricsPath: _metricsPath,
     requireStamp: _require,
     issuer: _issuer,
     prefix: _prefix,

@@ -55,7 +55,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
 
   if (glue.echo) registerEchoRoute(fastify, verifier);
   if (glue.issuer) registerTicketRoutes(fastify, glue.issuer, verifierOptions, verifier, metrics);
-  if (glue.metrics) registerMetricsRoute(fastify, metrics);
+  if (glue.metrics) registerMetricsRoute(fastify, metrics, glue.metricsPath);
 
   // a store the plugin made is the plugin's to close; one passed in belongs to the caller
   if (verifierOptions.replayStore === undefined) {

@@ -5,7 +5,6 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './
 import { sendProblem } from './problem.js';
 
 export const ECHO_PATH = '/.well-known/ipstamp';
-export const METRICS_PATH = '/metrics';
 
 /**
  * PROTOCOL.md §6: the address this verifier observes for the caller (observed, else the TCP
@@ -22,8 +21,8 @@ export function registerEchoRoute(fastify: FastifyInstance, verifier: Verifier):
   });
 }
 
-export function registerMetricsRoute(fastify: FastifyInstance, metrics: IpStampMetrics): void {
-  fastify.get(METRICS_PATH, { config: { ipstamp: false } }, async (_request, reply) => {
+export function registerMetricsRoute(fastify: FastifyInstance, metrics: IpStampMetrics, path: string): void {
+  fastify.get(path, { config: { ipstamp: false } }, async (_request, reply) => {
     void reply.header('content-type', PROMETHEUS_CONTENT_TYPE).header('cache-control', 'no-store');
     return prometheusText(metrics.snapshot());
   });

@@ -1,11 +1,14 @@
 import { MemoryReplayStore } from '../stores/memory.js';
 import type { ReplayStore } from '../stores/replay-store.js';
+import { isVerifierInstrumentation, type VerifierInstrumentation } from './instrumentation.js';
 import type { VerifierOptions } from './options.js';
 import { createVerifierCore, type Verifier } from './verifier.js';
 
 export type CreateVerifierOptions = Omit<VerifierOptions, 'replayStore'> & {
   /** Default: a `MemoryReplayStore` for this process. Share a `RedisReplayStore` across instances. */
   replayStore?: ReplayStore;
+  /** Spans and metrics: `openTelemetry()` from `ipstamp/telemetry` (docs/telemetry.md). Default none: no wrapper, no cost. */
+  telemetry?: VerifierInstrumentation;
 };
 
 /**
@@ -14,6 +17,14 @@ export type CreateVerifierOptions = Omit<VerifierOptions, 'replayStore'> & {
  */
 export function createVerifier(options: CreateVerifierOptions): Verifier {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { telemetry, ...rest } = options;
+  if (telemetry !== undefined && !isVerifierInstrumentation(telemetry)) {
+    throw new TypeError('telemetry must come from openTelemetry() (ipstamp/telemetry)');
+  }
   const replayStore = options.replayStore ?? new MemoryReplayStore(options.now ? { now: options.now } : {});
-  return createVerifierCore({ ...options, replayStore });
+  if (telemetry === undefined) return createVerifierCore({ ...rest, replayStore });
+  const verifier = createVerifierCore({ ...rest, replayStore: telemetry.instrumentReplayStore(replayStore) });
+  // the same object, so compiledOptionsOf still finds it; nobody else holds it yet
+  verifier.verify = telemetry.instrumentVerify(verifier.verify);
+  return verifier;
 }

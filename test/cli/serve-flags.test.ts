@@ -7,6 +7,7 @@ import { registerCorsAnswers } from '../../server/cli/cors-answers.js';
 import { readServeConfig } from '../../server/cli/serve-config.js';
 import { optionErrorAsUsage, SERVE_FLAG_TABLE, serveOptionLines } from '../../server/cli/serve-flags.js';
 import { UsageError } from '../../server/cli/usage-error.js';
+import { DEFAULT_METRICS_PATH } from '../../server/fastify/options.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { compileOptions } from '../../server/verify/options.js';
@@ -79,6 +80,7 @@ const REFUSED: Readonly<Record<string, [args: string[], line: RegExp]>> = {
     /^--issuers \S+issuers\.json: issuers: "edge\.example" must be a normalized origin/,
   ],
   'cors-origin': [['--cors-origin', 'https://app.example/path'], /^--cors-origin must hold http\(s\) origins/],
+  'metrics-path': [['--metrics-path', 'metrics'], /^--metrics-path must be a path such as '\/metrics'/],
 };
 
 describe('one table: the flags of serve and gateway', () => {
@@ -118,6 +120,7 @@ describe('one table: the flags of serve and gateway', () => {
       onStoreError: compiled.onStoreError,
       forwardedHeader: compiled.forwardedHeader.headerName,
     };
+    picked.metricsPath = DEFAULT_METRICS_PATH;
     for (const [option, value] of Object.entries(picked)) {
       const flag = SERVE_FLAG_TABLE.find((f) => f.option === option);
       expect([option, flag?.default]).toEqual([option, value]);

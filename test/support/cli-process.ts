@@ -60,8 +60,16 @@ export interface RunningServe {
 const START_LINE = /^ipstamp (?:serve|gateway): listening on (http:\/\/[^\s]+) .*$/m;
 
 /** Spawns `ipstamp serve ARGS` (or `gateway`, which is serve too) and resolves once its start line names the address. */
-export function startServe(args: readonly string[], command: 'serve' | 'gateway' = 'serve'): Promise<RunningServe> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServe(
+  args: readonly string[],
+  command: 'serve' | 'gateway' = 'serve',
+  /** Node's own flags (`--import ./preload.mjs`) and extra environment. */
+  node: { args?: readonly string[]; env?: Readonly<Record<string, string>> } = {},
+): Promise<RunningServe> {
+  const child: ChildProcess = spawn(process.execPath, [...(node.args ?? []), CLI, command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...node.env },
+  });
   let output = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => ((exitCode = code), r(code))));

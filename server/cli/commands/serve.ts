@@ -11,6 +11,7 @@ import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
 import { optionErrorAsUsage, serveOptionLines } from '../serve-flags.js';
 import { answerServiceErrorsAsProblems } from '../service-refusals.js';
+import { loadTelemetry } from '../telemetry-option.js';
 import { registerUpstreamProxy } from '../upstream-proxy.js';
 import { describeUpstream } from '../upstream-target.js';
 
@@ -21,8 +22,8 @@ answered 200 with its verdict as JSON; with --upstream it is forwarded there, ca
 X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --help for all
 it writes and strips). Rejections are problem+json.
 GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
-SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
-in flight, then exits.
+SIGTERM came) and GET /metrics (Prometheus; --metrics-path moves it or turns it off) are
+served too. SIGTERM finishes the requests in flight, then exits.
 
 ${serveOptionLines()}
 `;
@@ -109,6 +110,7 @@ function untilStopped(app: FastifyInstance, drain: Drain, command: string, close
 
 export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
+  const telemetry = config.telemetry ? await loadTelemetry() : undefined;
   let log: ((error: Error) => void) | undefined;
   const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, onError: (error) => log?.(error) });
   const closeStore = async (): Promise<void> => {
@@ -122,7 +124,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
     if (config.cors.origins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, config.cors);
-    await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, metrics: true });
+    await app.register(ipstamp, { metrics: true, ...config.verifier, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
     const drain = registerReadiness(app);
     if (config.upstream) {
       forwardBodiesUntouched(app, config.bodyLimit);
