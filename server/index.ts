@@ -13,6 +13,7 @@
 
 // The verifier: plain data in (`VerifyInput`), a verdict out.
 export { createVerifier, type CreateVerifierOptions } from './verify/create-verifier.js';
+export type { VerifierInstrumentation, VerifyFunction } from './verify/instrumentation.js';
 export type { Verifier } from './verify/verifier.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';

@@ -55,6 +55,11 @@ const uses = {
   // the adapters the issue names: each exports ipstamp(options), a middleware
   'ipstamp/node': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] } }), 'function'),
   'ipstamp/hono': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] } }), 'function'),
+  // the optional peer @opentelemetry/api is installed beside the tarball here (pack.test.ts runs without it)
+  'ipstamp/telemetry': async (m) => {
+    const verifier = require('ipstamp/server').createVerifier({ keys: { keys: [secret] }, telemetry: m.openTelemetry() });
+    assert.equal(verifier.verify.name, 'instrumentedVerify');
+  },
 };
 
 (async () => {
@@ -88,7 +93,12 @@ describe('the packed package from CommonJS', () => {
     expect(tarball).toBeDefined();
     // no "type": CommonJS is the default, and the consumer is .cjs besides
     writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch-cjs', private: true }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, tarball!)], { cwd: scratch, stdio: 'pipe', timeout: 120_000 });
+    const otelApi = `@opentelemetry/api@${(JSON.parse(readFileSync(join(root, 'node_modules/@opentelemetry/api/package.json'), 'utf8')) as { version: string }).version}`;
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, tarball!), otelApi], {
+      cwd: scratch,
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
     writeFileSync(join(scratch, 'consumer.cjs'), consumer);
     // the node on PATH is the one under test (CI runs this suite under 20, 22 and 24)
     const out = execFileSync('node', ['consumer.cjs'], { cwd: scratch, encoding: 'utf8' });

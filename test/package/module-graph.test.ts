@@ -22,7 +22,12 @@ interface Loaded {
   builtins: string[];
 }
 
+const loadedBy = new Map<string, Loaded>();
+
 function load(specifier: string): Loaded {
+  // one process per entry for the whole file: a later test that asks again reads the same answer
+  const known = loadedBy.get(specifier);
+  if (known !== undefined) return known;
   const out = execFileSync(process.execPath, [join(import.meta.dirname, 'loaded-modules.mjs'), specifier], {
     cwd: root,
     encoding: 'utf8',
@@ -30,7 +35,7 @@ function load(specifier: string): Loaded {
   });
   const { modules } = JSON.parse(out) as { modules: string[] };
   const files = modules.filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url));
-  return {
+  const loaded = {
     packages: [...new Set(files.map((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1]).filter((p) => p !== undefined))].sort(),
     own: files
       .filter((f) => f.startsWith(`${dist}/`))
@@ -38,6 +43,8 @@ function load(specifier: string): Loaded {
       .sort(),
     builtins: modules.filter((url) => url.startsWith('node:')).sort(),
   };
+  loadedBy.set(specifier, loaded);
+  return loaded;
 }
 
 const FRAMEWORK = /^(fastify|fastify-plugin|@fastify\/.*)$/;
@@ -121,6 +128,19 @@ describe('what each entry point loads', () => {
     expect(matching(loaded.packages, FRAMEWORK)).toEqual([]);
     expect(matching(loaded.packages, HTTP_CLIENT)).toEqual([]);
     expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/')).toEqual([]);
+  });
+
+  it('ipstamp/telemetry: @opentelemetry/api and the instrumentation — no framework, Redis client, HTTP client, adapter or CLI', () => {
+    const loaded = load('ipstamp/telemetry');
+    expect(loaded.own).toContain('server/telemetry/open-telemetry.js');
+    expect(loaded.packages).toEqual(['@opentelemetry/api']);
+    expect(under(loaded.own, 'server/fastify/', 'server/node/', 'server/hono/', 'server/cli/', 'server/attack/', 'client/')).toEqual([]);
+  });
+
+  it('@opentelemetry/api (an optional peer) is loaded by ipstamp/telemetry only', () => {
+    const entries = ['ipstamp', 'ipstamp/client', 'ipstamp/client/node', 'ipstamp/server', 'ipstamp/fastify', 'ipstamp/node', 'ipstamp/hono', 'ipstamp/redis'];
+    const loading = entries.filter((entry) => load(entry).packages.some((p) => p.startsWith('@opentelemetry/')));
+    expect(loading).toEqual([]);
   });
 
   it('ipstamp/attack: the harness — no framework, Redis client, adapter or CLI', () => {

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,5 +35,32 @@ describe('the packed package', () => {
     writeFileSync(join(scratch, 'check.mjs'), script);
     const out = JSON.parse(execFileSync('node', ['check.mjs'], { cwd: scratch, encoding: 'utf8' }));
     expect(out).toEqual({ ok: true, agreement: 'match', reasons: 15, err: 'function' });
+
+    // @opentelemetry/api is an optional peer: not installed here, every entry but ipstamp/telemetry
+    // loads without it, and that one (and serve --telemetry) says what is missing
+    expect(existsSync(join(scratch, 'node_modules/@opentelemetry/api'))).toBe(false);
+    const exportsMap = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports;
+    const entries = Object.entries(exportsMap)
+      .filter(([, target]) => typeof target === 'object')
+      .map(([subpath]) => (subpath === '.' ? 'ipstamp' : `ipstamp/${subpath.slice(2)}`));
+    writeFileSync(
+      join(scratch, 'entries.mjs'),
+      `const report = {};
+      for (const entry of ${JSON.stringify(entries)}) {
+        try { report[entry] = Object.keys(await import(entry)).length > 0 ? 'ok' : 'empty'; }
+        catch (error) { report[entry] = error.code + ' ' + (/'(@[^']+)'/.exec(error.message)?.[1] ?? error.message); }
+      }
+      console.log(JSON.stringify(report));`,
+    );
+    const loaded = JSON.parse(execFileSync('node', ['entries.mjs'], { cwd: scratch, encoding: 'utf8' })) as Record<string, string>;
+    expect(entries).toContain('ipstamp/telemetry');
+    expect(loaded).toEqual(Object.fromEntries(entries.map((e) => [e, e === 'ipstamp/telemetry' ? 'ERR_MODULE_NOT_FOUND @opentelemetry/api' : 'ok'])));
+    writeFileSync(join(scratch, 'keys.json'), JSON.stringify({ keys: [{ kty: 'oct', k: Buffer.alloc(32, 7).toString('base64url'), kid: 'k', alg: 'HS256' }] }));
+    const serve = spawnSync(join(scratch, 'node_modules/.bin/ipstamp'), ['serve', '--keys', 'keys.json', '--port', '0', '--telemetry'], {
+      cwd: scratch,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect([serve.status, serve.stderr.trim()]).toEqual([2, expect.stringMatching(/--telemetry needs @opentelemetry\/api: npm install @opentelemetry\/api/)]);
   }, 180_000);
 });
