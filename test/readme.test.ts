@@ -51,6 +51,16 @@ const expectations: Record<string, Expectation> = {
   'rate-limit-fastify': { output: [/^200 200 429$/m] },
   'rate-limit-express': { output: [/^200 200 429$/m] },
   'node-express': { output: [/^200 \{ agreement: 'match', item: 42 \}$/m, /^401 missing$/m, /^200$/m] },
+  telemetry: {
+    output: [
+      /^ipstamp\.replay_store\.insert \{"ipstamp\.replay_store\.outcome":"inserted"\}$/m,
+      /^ipstamp\.verify \{"ipstamp\.outcome":"accepted","ipstamp\.agreement":"match",.*"client\.address":"127\.0\.0\.1"\}$/m,
+      /^ipstamp\.verify \{"ipstamp\.outcome":"rejected","ipstamp\.reason":"missing"\}$/m,
+      /^ipstamp\.requests \{"ipstamp\.outcome":"accepted",.*\} 1$/m,
+      /^ipstamp\.requests \{"ipstamp\.outcome":"rejected","ipstamp\.reason":"missing"\} 1$/m,
+      /^200$/m,
+    ],
+  },
   hono: { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m] },
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
