@@ -16,6 +16,15 @@ export { createVerifier, type CreateVerifierOptions } from './verify/create-veri
 export type { Verifier } from './verify/verifier.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
+// Key rotation: a JWK Set reloaded in place, or fetched from a URL (`keys: set.lookup`).
+export { createKeySet, type KeySet, type KeySetChange } from './verify/key-set.js';
+export {
+  createRemoteKeySet,
+  KeySetFetchError,
+  isKeySetFetchError,
+  type RemoteKeySet,
+  type RemoteKeySetOptions,
+} from './verify/remote-key-set.js';
 export type { VerifierSettings } from './verify/options.js';
 export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from './hints/forwarded-proto.js';

@@ -2,8 +2,9 @@ import { compileTrust } from '../hints/trust.js';
 import type { IpStampPluginOptions } from '../fastify/options.js';
 import type { CorsAnswerOptions } from './cors-answers.js';
 import { choiceFlag, requiredStringFlag, stringFlag, type FlagValues } from './flag-values.js';
-import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
+import { loadIssuerKeyFile, loadIssuersFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
+import { keysFromFile, keysFromUrl, NO_KEYS, type ServeKeys } from './serve-keys.js';
 import { appliedDefault, flagValue, optionErrorAsUsage, SERVE_FLAG_TABLE, SERVE_PARSE_OPTIONS, serveFlag, setOption } from './serve-flags.js';
 import { parseUpstreamUrl, type UpstreamTarget } from './upstream-target.js';
 import { UsageError } from './usage-error.js';
@@ -14,8 +15,8 @@ type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silen
 export interface ServeConfig {
   readonly host: string;
   readonly port: number;
-  readonly keysFile: string;
-  readonly keyCount: number;
+  /** The client keys (`--keys` or `--keys-url`): the verifier's `keys` option, reloaded on SIGHUP. */
+  readonly keys: ServeKeys;
   /**
    * The plugin's options as a library user writes them (minus the replay store, opened later),
    * unchecked: the plugin checks them when it is registered (serve.ts), and
@@ -58,12 +59,14 @@ function own<T>(values: FlagValues, name: string): T {
 function readFiles(values: FlagValues) {
   const issuersFile = stringFlag(values, 'issuers');
   const issuers = issuersFile === undefined ? undefined : loadIssuersFile(issuersFile);
+  const keysUrl = stringFlag(values, 'keys-url');
+  if (keysUrl !== undefined && values.keys !== undefined) throw new UsageError('--keys and --keys-url: give one of them');
   // a verifier that only takes tickets needs no key file of its own
-  const keysFile = issuers ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
-  const keys = keysFile === undefined ? { jwks: { keys: [] }, count: 0 } : loadKeysFile(keysFile);
+  const keysFile = issuers || keysUrl !== undefined ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
+  const keys = keysUrl !== undefined ? keysFromUrl(keysUrl) : keysFile === undefined ? NO_KEYS : keysFromFile(keysFile);
   const issuerKeyFile = stringFlag(values, 'issuer-key');
   const issuerKey = issuerKeyFile === undefined ? undefined : loadIssuerKeyFile(issuerKeyFile);
-  return { keysFile, keys, issuers, issuerKey };
+  return { keys, issuers, issuerKey };
 }
 
 /**
@@ -84,7 +87,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     const value = flagValue(values, flag);
     if (value !== undefined) setOption(options, flag.option, value);
   }
-  setOption(options, 'keys', files.keys.jwks);
+  setOption(options, 'keys', files.keys.lookup);
   if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
   if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey);
   const { cors, ...verifier } = options as Omit<IpStampPluginOptions, 'replayStore'> & { cors?: CorsAnswerOptions };
@@ -105,8 +108,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
   return {
     host: own(values, 'host'),
     port: own(values, 'port'),
-    keysFile: files.keysFile ?? '(none: tickets only)',
-    keyCount: files.keys.count,
+    keys: files.keys,
     issuerCount: files.issuers?.count ?? 0,
     issuing: files.issuerKey !== undefined,
     storeTimeoutMs: own(values, 'store-timeout'),

@@ -66,7 +66,7 @@ function buildApp(config: ServeConfig): FastifyInstance {
 
 function startLine(config: ServeConfig, address: string, storeLabel: string, command: string): string {
   const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
-  const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
+  const keys = config.keys.describe();
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
   const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
   const loosened = loosenedPolicyNames(loosenedPolicies(config.verifier));
@@ -107,6 +107,23 @@ function untilStopped(app: FastifyInstance, drain: Drain, command: string, close
   return { done, cancel };
 }
 
+/**
+ * SIGHUP reads the keys again (key-rotation.md): the new set is swapped in between two requests,
+ * nothing else is touched (connections, the replay store), and a set that does not pass keeps
+ * the keys in use, said in one line on stderr. Signals that come during a reload queue up.
+ */
+function reloadOnHangup(config: ServeConfig, print: (stream: 'stdout' | 'stderr', text: string) => void): () => void {
+  let queue = Promise.resolve();
+  const reload = (): void => {
+    queue = queue.then(async () => {
+      const { ok, text } = await config.keys.reload();
+      print(ok ? 'stdout' : 'stderr', `SIGHUP: ${text}`);
+    });
+  };
+  process.on('SIGHUP', reload);
+  return () => void process.off('SIGHUP', reload);
+}
+
 export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
   let log: ((error: Error) => void) | undefined;
@@ -117,6 +134,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
   const app = buildApp(config);
   log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
+  let stopReloading: (() => void) | undefined;
   try {
     answerServiceErrorsAsProblems(app);
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
@@ -133,12 +151,17 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
       app.all('/', answer);
       app.all('/*', answer);
     }
+    const print = (stream: 'stdout' | 'stderr', text: string): void => void process[stream].write(`ipstamp ${command}: ${text}\n`);
+    await config.keys.ready(print);
     // handlers first: a supervisor may signal the moment it reads the start line
     stopped = untilStopped(app, drain, command, closeStore);
+    stopReloading = reloadOnHangup(config, print);
+    void stopped.done.then(stopReloading);
     const address = await app.listen({ host: config.host, port: config.port });
     process.stdout.write(startLine(config, address, label, command));
   } catch (error) {
     stopped?.cancel();
+    stopReloading?.();
     await app.close().catch(() => undefined);
     await closeStore();
     // the library checked the options the flags made: a refused one is told by its flag (exit 2)
