@@ -161,7 +161,8 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
 
   /** One fetch at a time; every caller waits for the same one. */
   const fetchOnce = (): Promise<KeySetChange> => (inFlight ??= fetchSet());
-  const mayFetch = (): boolean => !remote.coolingDown && Date.now() >= lastFailureAt + cooldownMs;
+  const failureCooled = (): boolean => Date.now() >= lastFailureAt + cooldownMs;
+  const mayFetch = (): boolean => !remote.coolingDown && failureCooled();
   const after = (kid: string) => (fetched: Promise<unknown>) =>
     fetched.then(
       () => entries.get(kid)?.key,
@@ -171,7 +172,8 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   function lookup(kid: string): KeyWithAlg | undefined | Promise<KeyWithAlg | undefined> {
     const hit = entries.get(kid);
     if (hit !== undefined) {
-      if (!remote.fresh && inFlight === undefined && mayFetch()) fetchOnce().catch(() => undefined);
+      // stale: refreshed at most once per maxAgeMs while the source answers, once per cooldown while it fails
+      if (!remote.fresh && inFlight === undefined && failureCooled()) fetchOnce().catch(() => undefined);
       return hit.key;
     }
     if (inFlight !== undefined) return after(kid)(inFlight);
