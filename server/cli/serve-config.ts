@@ -2,9 +2,9 @@ import { compileTrust } from '../hints/trust.js';
 import type { IpStampPluginOptions } from '../fastify/options.js';
 import type { CorsAnswerOptions } from './cors-answers.js';
 import { choiceFlag, requiredStringFlag, stringFlag, type FlagValues } from './flag-values.js';
-import { loadIssuerKeyFile, loadIssuersFile } from './load-keys.js';
+import { loadIssuersFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
-import { keysFromFile, keysFromUrl, NO_KEYS, type ServeKeys } from './serve-keys.js';
+import { issuerKeysFromFile, keysFromFile, keysFromUrl, NO_KEYS, type Reloadable, type ServeKeys } from './serve-keys.js';
 import { appliedDefault, flagValue, optionErrorAsUsage, SERVE_FLAG_TABLE, SERVE_PARSE_OPTIONS, serveFlag, setOption } from './serve-flags.js';
 import { parseUpstreamUrl, type UpstreamTarget } from './upstream-target.js';
 import { UsageError } from './usage-error.js';
@@ -17,6 +17,8 @@ export interface ServeConfig {
   readonly port: number;
   /** The client keys (`--keys` or `--keys-url`): the verifier's `keys` option, reloaded on SIGHUP. */
   readonly keys: ServeKeys;
+  /** `--issuer-key`, reloaded on SIGHUP too. */
+  readonly issuerKeys: Reloadable | undefined;
   /**
    * The plugin's options as a library user writes them (minus the replay store, opened later),
    * unchecked: the plugin checks them when it is registered (serve.ts), and
@@ -65,7 +67,7 @@ function readFiles(values: FlagValues) {
   const keysFile = issuers || keysUrl !== undefined ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
   const keys = keysUrl !== undefined ? keysFromUrl(keysUrl) : keysFile === undefined ? NO_KEYS : keysFromFile(keysFile);
   const issuerKeyFile = stringFlag(values, 'issuer-key');
-  const issuerKey = issuerKeyFile === undefined ? undefined : loadIssuerKeyFile(issuerKeyFile);
+  const issuerKey = issuerKeyFile === undefined ? undefined : issuerKeysFromFile(issuerKeyFile);
   return { keys, issuers, issuerKey };
 }
 
@@ -89,7 +91,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
   }
   setOption(options, 'keys', files.keys.lookup);
   if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
-  if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey);
+  if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey.keys);
   const { cors, ...verifier } = options as Omit<IpStampPluginOptions, 'replayStore'> & { cors?: CorsAnswerOptions };
 
   let trustedRanges: readonly string[];
@@ -109,6 +111,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     host: own(values, 'host'),
     port: own(values, 'port'),
     keys: files.keys,
+    issuerKeys: files.issuerKey,
     issuerCount: files.issuers?.count ?? 0,
     issuing: files.issuerKey !== undefined,
     storeTimeoutMs: own(values, 'store-timeout'),

@@ -7,10 +7,17 @@ import type { KeySetChange } from '../verify/key-set.js';
 import { compileJwkSet, mergeKeySets, type CompiledEntry } from '../verify/key-set.js';
 import type { KeyWithAlg } from '../verify/key-source.js';
 import { createRemoteKeySet, type RemoteKeySet } from '../verify/remote-key-set.js';
-import { loadKeysFile } from './load-keys.js';
+import { createIssuerKeys, type IssuerKeys } from '../issuer/issuer.js';
+import { loadIssuerKeyFile, loadKeysFile } from './load-keys.js';
 import { UsageError } from './usage-error.js';
 
-export interface ServeKeys {
+/** What SIGHUP reads again. */
+export interface Reloadable {
+  /** Never throws: `text` says how it went, for one line (stdout when ok, else stderr). */
+  reload(): Promise<{ ok: boolean; text: string }>;
+}
+
+export interface ServeKeys extends Reloadable {
   /** The verifier's `keys` option. */
   readonly lookup: (kid: string) => KeyWithAlg | undefined | Promise<KeyWithAlg | undefined>;
   /** For the start line: `2 keys from keys.json`. */
@@ -20,8 +27,6 @@ export interface ServeKeys {
    * what happens in the background (a URL's failed or changing fetches), one line each.
    */
   ready(print: Print): Promise<void>;
-  /** SIGHUP: read the file (fetch the URL) again. Never throws: `text` says how it went, for one line. */
-  reload(): Promise<{ ok: boolean; text: string }>;
 }
 
 export type Print = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -124,6 +129,38 @@ export function keysFromUrl(url: string): ServeKeys {
         return { ok: false, text: `--keys-url ${(error as Error).message}; keeping the ${plural(remote.kids.length)} in use` };
       } finally {
         quiet = false;
+      }
+    },
+  };
+}
+
+function issuerKeysText(keys: IssuerKeys): string {
+  return `signing with ${keys.kid}, publishing ${keys.jwks.keys.map((k) => String(k.kid)).join(', ')}`;
+}
+
+/**
+ * `--issuer-key FILE`: one private JWK, or a JWK Set whose first (private) key signs and whose
+ * others are only published (the next key before it signs, the previous one while its tickets
+ * live). Checked at start; read again on SIGHUP.
+ */
+export function issuerKeysFromFile(path: string): Reloadable & { readonly keys: IssuerKeys } {
+  const read = (): Record<string, unknown> => loadIssuerKeyFile(path);
+  let keys: IssuerKeys;
+  try {
+    keys = createIssuerKeys(read(), 'issuer.key');
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`--issuer-key ${path}: ${error.message}`);
+    throw error;
+  }
+  return {
+    keys,
+    async reload() {
+      try {
+        keys.reload(read());
+        return { ok: true, text: `reloaded --issuer-key ${path}: ${issuerKeysText(keys)}` };
+      } catch (error) {
+        const why = error instanceof UsageError ? error.message : `--issuer-key ${path}: ${(error as Error).message}`;
+        return { ok: false, text: `${why}; keeping the keys in use (${issuerKeysText(keys)})` };
       }
     },
   };

@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportJWK, generateKeyPair } from 'jose';
 import { createStamper } from '../../client/index.js';
+import { createTicketRequestProof, type TicketKey } from '../../client/ticket-proof.js';
+import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { listenOnFreePort } from '../support/ports.js';
@@ -109,7 +112,10 @@ describe('serve --keys FILE, rotated with SIGHUP under traffic', () => {
       // bad files on SIGHUP: one line on stderr each, the two keys stay in use
       const bad: [string, string][] = [
         ['{"keys": [', 'not a JSON object, or a member name is repeated'],
-        [JSON.stringify({ keys: [newKey.publicJwk, { kty: 'oct', k: 'c2hvcnQ', kid: 'h', alg: 'HS256' }] }), 'keys.keys[1]: HMAC secret must be at least 32 bytes'],
+        [
+          JSON.stringify({ keys: [newKey.publicJwk, { kty: 'oct', k: 'c2hvcnQ', kid: 'h', alg: 'HS256' }] }),
+          'keys.keys[1]: HMAC secret must be at least 32 bytes',
+        ],
         [JSON.stringify({ keys: [newKey.privateJwk] }), 'keys[0] (kid "client-2026") is a private key (it has "d"); the verifier needs only the public half'],
         [JSON.stringify({ keys: [] }), 'the JWK Set holds no keys'],
       ];
@@ -118,7 +124,11 @@ describe('serve --keys FILE, rotated with SIGHUP under traffic', () => {
         writeFileSync(keysFile, content);
         const refused = await hangUp(serve, `ipstamp serve: SIGHUP: --keys ${keysFile}: ${why}; keeping the 2 keys in use`);
         badStarted ||= refused.sent;
-        await waitFor('traffic after a refused file', () => answered(oldKey.kid, refused.confirmed) >= 2 && answered(newKey.kid, refused.confirmed) >= 2, 15_000);
+        await waitFor(
+          'traffic after a refused file',
+          () => answered(oldKey.kid, refused.confirmed) >= 2 && answered(newKey.kid, refused.confirmed) >= 2,
+          15_000,
+        );
       }
       expect(answered(oldKey.kid, badStarted)).toBeGreaterThanOrEqual(8);
 
@@ -171,6 +181,55 @@ describe('serve --keys FILE, rotated with SIGHUP under traffic', () => {
       expect(await gateway.stop()).toBe(0);
       upstream.closeAllConnections();
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+});
+
+describe('serve --issuer-key FILE, rotated with SIGHUP', () => {
+  it('publishes the next key, switches the signing key, retires the old one; a bad file keeps the keys', async () => {
+    const issuerKey = async (kid: string) => {
+      const pair = await generateKeyPair('ES256', { extractable: true });
+      return {
+        privateJwk: { ...(await exportJWK(pair.privateKey)), kid, alg: 'ES256' },
+        publicJwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'ES256' },
+      };
+    };
+    const v1 = await issuerKey('edge-2025');
+    const v2 = await issuerKey('edge-2026');
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const client: TicketKey = { privateKey: pair.privateKey, publicJwk: (await exportJWK(pair.publicKey)) as ClientPublicJwk, alg: 'ES256' };
+    const keysFile = scratch.file('clients-for-issuer.json', { keys: [oldKey.publicJwk] });
+    const issuerFile = scratch.file('issuer.json', v1.privateJwk);
+    const serve = await startServe(['--port', '0', '--keys', keysFile, '--issuer-key', issuerFile]);
+    const published = async () =>
+      ((await (await fetch(`${serve.url}/.well-known/ipstamp/issuer-jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const signedBy = async () => {
+      const url = `${serve.url}/.well-known/ipstamp/ticket`;
+      const response = await fetch(url, { method: 'POST', headers: { 'client-ip-attestation': await createTicketRequestProof(client, url) } });
+      const { ticket } = (await response.json()) as { ticket: string };
+      return (JSON.parse(Buffer.from(ticket.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
+    };
+    try {
+      expect([await published(), await signedBy()]).toEqual([['edge-2025'], 'edge-2025']);
+      writeFileSync(issuerFile, JSON.stringify({ keys: [v1.privateJwk, v2.publicJwk] }));
+      await hangUp(serve, `ipstamp serve: SIGHUP: reloaded --issuer-key ${issuerFile}: signing with edge-2025, publishing edge-2025, edge-2026`);
+      expect([await published(), await signedBy()]).toEqual([['edge-2025', 'edge-2026'], 'edge-2025']);
+      writeFileSync(issuerFile, JSON.stringify({ keys: [v2.privateJwk, v1.publicJwk] }));
+      await hangUp(serve, `ipstamp serve: SIGHUP: reloaded --issuer-key ${issuerFile}: signing with edge-2026, publishing edge-2026, edge-2025`);
+      expect([await published(), await signedBy()]).toEqual([['edge-2026', 'edge-2025'], 'edge-2026']);
+      writeFileSync(issuerFile, JSON.stringify({ keys: [v1.publicJwk, v2.privateJwk] }));
+      await hangUp(
+        serve,
+        `ipstamp serve: SIGHUP: --issuer-key ${issuerFile}: holds a JWK Set (2 keys) whose first key is not private, where one private ES256/EdDSA JWK belongs (the issuer's signing key), or a JWK Set with it first; keeping the keys in use (signing with edge-2026, publishing edge-2026, edge-2025)`,
+      );
+      expect([await published(), await signedBy()]).toEqual([['edge-2026', 'edge-2025'], 'edge-2026']);
+      writeFileSync(issuerFile, JSON.stringify(v2.privateJwk));
+      await hangUp(serve, `ipstamp serve: SIGHUP: reloaded --issuer-key ${issuerFile}: signing with edge-2026, publishing edge-2026`);
+      expect([await published(), await signedBy()]).toEqual([['edge-2026'], 'edge-2026']);
+      // the client keys were read again each time too, and said so
+      expect(serve.output().split(`reloaded --keys ${keysFile}: 1 key (no change)`).length - 1).toBe(4);
+    } finally {
+      expect(await serve.stop()).toBe(0);
     }
   });
 });

@@ -28,7 +28,7 @@ class JwksServer {
   readonly #sockets = new Set<Socket>();
   port = 0;
   constructor() {
-    this.#server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    this.#server = createServer((_req: IncomingMessage, res: ServerResponse) => {
       this.fetches++;
       const answer = this.answer;
       if (answer === 'hang') return; // never answers: the fetch must time out
@@ -135,10 +135,14 @@ describe('createRemoteKeySet', () => {
     server.serve({ keys: [newKey.publicJwk] });
     // a removed key is only noticed at a refetch: reload() is the operator's (SIGHUP's) way
     expect(await verify(stampBy(oldKey))).toBe('accepted');
-    await waitFor('a fetch after the cooldown', async () => {
-      await verify(stampBy(newKey, 'unknown-kid-to-trigger-a-fetch'));
-      return server.fetches === 3;
-    }, 10_000);
+    await waitFor(
+      'a fetch after the cooldown',
+      async () => {
+        await verify(stampBy(newKey, 'unknown-kid-to-trigger-a-fetch'));
+        return server.fetches === 3;
+      },
+      10_000,
+    );
     expect(await verify(stampBy(oldKey))).toBe('unknown-key');
     expect(await verify(stampBy(newKey))).toBe('accepted');
   });
@@ -160,7 +164,12 @@ describe('createRemoteKeySet', () => {
       ['a 302', { status: 302, body: '' }, 'ERR_IPSTAMP_KEYS_FETCH', /: not a 200 answer$/],
       ['not JSON', { body: '{"keys": [' }, 'ERR_IPSTAMP_KEYS_FETCH', /: not JSON$/],
       ['not a JWK Set', { body: '{"keys": "none"}' }, 'ERR_IPSTAMP_KEYS_FETCH', /: not a JWK Set$/],
-      ['a short HMAC secret', { body: JSON.stringify({ keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'h', alg: 'HS256' }] }) }, 'ERR_IPSTAMP_KEYS_INVALID', /: keys\[0\]: HMAC secret must be at least 32 bytes$/],
+      [
+        'a short HMAC secret',
+        { body: JSON.stringify({ keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'h', alg: 'HS256' }] }) },
+        'ERR_IPSTAMP_KEYS_INVALID',
+        /: keys\[0\]: HMAC secret must be at least 32 bytes$/,
+      ],
       ['a private key', { body: '' }, 'ERR_IPSTAMP_KEYS_INVALID', /: keys\[0\]: is a private key \(it has "d"\)/],
       ['no answer (timeout)', 'hang', 'ERR_IPSTAMP_KEYS_FETCH', /: no answer in time$/],
     ];
@@ -213,14 +222,18 @@ describe('createRemoteKeySet', () => {
     expect(await verify(stampBy(oldKey))).toBe('accepted');
     server.serve({ keys: [newKey.publicJwk] });
     // known kid: answered from the cache; once the set is stale, the same answer starts a refresh
-    await waitFor('a background refresh', async () => {
-      const before = server.fetches;
-      const answer = await verify(stampBy(oldKey));
-      // before the refresh the cached key answers; once it is asked for, either set may
-      if (before === 1) expect(answer).toBe('accepted');
-      else expect(['accepted', 'unknown-key']).toContain(answer);
-      return server.fetches === 2;
-    }, 10_000);
+    await waitFor(
+      'a background refresh',
+      async () => {
+        const before = server.fetches;
+        const answer = await verify(stampBy(oldKey));
+        // before the refresh the cached key answers; once it is asked for, either set may
+        if (before === 1) expect(answer).toBe('accepted');
+        else expect(['accepted', 'unknown-key']).toContain(answer);
+        return server.fetches === 2;
+      },
+      10_000,
+    );
     await waitFor('the refreshed set', async () => (await verify(stampBy(oldKey))) === 'unknown-key', 10_000);
     expect(await verify(stampBy(newKey))).toBe('accepted');
     expect(server.fetches).toBe(2);

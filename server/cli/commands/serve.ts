@@ -116,8 +116,11 @@ function reloadOnHangup(config: ServeConfig, print: (stream: 'stdout' | 'stderr'
   let queue = Promise.resolve();
   const reload = (): void => {
     queue = queue.then(async () => {
-      const { ok, text } = await config.keys.reload();
-      print(ok ? 'stdout' : 'stderr', `SIGHUP: ${text}`);
+      for (const keys of [config.keys, config.issuerKeys]) {
+        if (keys === undefined) continue;
+        const { ok, text } = await keys.reload();
+        print(ok ? 'stdout' : 'stderr', `SIGHUP: ${text}`);
+      }
     });
   };
   process.on('SIGHUP', reload);
