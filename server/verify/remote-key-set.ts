@@ -38,7 +38,7 @@ export interface RemoteKeySet {
   reload(): Promise<KeySetChange>;
   /** The kids held now. */
   readonly kids: readonly string[];
-  /** The URL, normalized. */
+  /** The URL without its query (a token there stays out of logs), normalized. */
   readonly url: string;
 }
 
@@ -109,6 +109,8 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   if (options.headers !== undefined && (typeof options.headers !== 'object' || options.headers === null)) {
     throw new TypeError('headers must be an object of header names to values');
   }
+  // messages name the URL without its query: a token there would end up in logs
+  const shown = `${target.origin}${target.pathname}`;
   const remote = createRemoteJWKSet(target, {
     cooldownDuration: cooldownMs,
     cacheMaxAge: maxAgeMs,
@@ -133,13 +135,13 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
       try {
         await remote.reload();
       } catch (error) {
-        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${target.href}: ${fetchFailure(error)}`, { cause: error });
+        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${shown}: ${fetchFailure(error)}`, { cause: error });
       }
       let compiled: Map<string, CompiledEntry>;
       try {
         compiled = compileJwkSet(remote.jwks());
       } catch (error) {
-        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_INVALID', `${target.href}: ${(error as Error).message}`);
+        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_INVALID', `${shown}: ${(error as Error).message}`);
       }
       const merged = mergeKeySets(entries, compiled);
       entries = merged.entries;
@@ -151,7 +153,7 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
       return merged.change;
     } catch (error) {
       lastFailureAt = Date.now();
-      const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${target.href}: ${String(error)}`);
+      const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${shown}: ${String(error)}`);
       report(failure);
       throw failure;
     } finally {
@@ -186,6 +188,6 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
     get kids() {
       return [...entries.keys()];
     },
-    url: target.href,
+    url: shown,
   };
 }

@@ -22,7 +22,8 @@ X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --h
 it writes and strips). Rejections are problem+json.
 GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
 SIGTERM came) and GET /metrics (Prometheus) are served too. SIGTERM finishes the requests
-in flight, then exits.
+in flight, then exits. SIGHUP reads --keys and --issuer-key again (fetches --keys-url again);
+a file that does not pass keeps the keys in use.
 
 ${serveOptionLines()}
 `;
