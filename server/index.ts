@@ -17,6 +17,9 @@ export type { VerifierInstrumentation, VerifyFunction } from './verify/instrumen
 export type { Verifier } from './verify/verifier.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
 export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
+// Key rotation: a JWK Set reloaded in place, or fetched from a URL (`keys: set.lookup`).
+export { createKeySet, type KeySet, type KeySetChange } from './verify/key-set.js';
+export { createRemoteKeySet, KeySetFetchError, isKeySetFetchError, type RemoteKeySet, type RemoteKeySetOptions } from './verify/remote-key-set.js';
 export type { VerifierSettings } from './verify/options.js';
 export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from './hints/forwarded-proto.js';
@@ -45,7 +48,15 @@ export { MemoryReplayStore, type MemoryReplayStoreOptions } from './stores/memor
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from './stores/replay-store.js';
 
 // Tickets (PROTOCOL.md §7): the issuer core; verification is the verifier's `issuers` option.
-export { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions, type IssueResult } from './issuer/issuer.js';
+export {
+  createTicketIssuer,
+  createIssuerKeys,
+  type TicketIssuer,
+  type TicketIssuerOptions,
+  type IssueResult,
+  type IssuerKeys,
+  type IssuerKeyInput,
+} from './issuer/issuer.js';
 export type { IssuerRouteOptions } from './issuer/issuer-routes.js';
 
 // Browser keys: public JWKs registered at login, a `keys` source for the verifier.

@@ -69,6 +69,26 @@ const expectations: Record<string, Expectation> = {
   'redis-two-instances': { output: [/^true$/m, /^replay$/m], needs: 'redis-server' },
   'attack-keygen': { output: [/private key "attack-test" written to client\.jwk\.json/] },
   'attack-serve': { output: [/ipstamp serve: listening on/] },
+  'key-rotation-sighup': {
+    // stdout (serve.log) comes before stderr (keygen's lines) in what the test reads
+    output: [
+      /ipstamp serve: listening on http:\/\/127\.0\.0\.1:\d+ — 1 key from keys\.json/,
+      /^ipstamp serve: SIGHUP: reloaded --keys keys\.json: 2 keys \(added client-2026\)$/m,
+      /^ipstamp serve: SIGHUP: reloaded --keys keys\.json: 1 key \(removed client-2025\)$/m,
+      /public key "client-2026" added to keys\.json \(2 keys\)/,
+    ],
+  },
+  'key-rotation-library': {
+    output: [
+      /^old key: accepted$/m,
+      /added: \[ 'app-2026' \]/,
+      /^new key: accepted$/m,
+      /^same stamp again: replay$/m,
+      /removed: \[ 'app-2025' \]/,
+      /^old key: unknown-key$/m,
+      /^TypeError keys\[0\]: HMAC secret must be at least 32 bytes — still \[ 'app-2026' \]$/m,
+    ],
+  },
   'attack-run': { output: [/control-get\s.*PASS/, /replay-race\s.*PASS/, /^\d+ attacks: \d+ passed, \d+ warnings?, 0 failed/m, /^SAFE: /m] },
 };
 

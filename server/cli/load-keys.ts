@@ -92,12 +92,21 @@ export function compiledFromFile<T>(flag: string, path: string, compile: () => T
   }
 }
 
-/** `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2); the issuer checks the key itself. */
+/**
+ * `--issuer-key FILE`: the issuer's private ES256/EdDSA JWK (PROTOCOL.md §7.2), or — to rotate
+ * it — a JWK Set whose first key is that private JWK and whose others are only published. The
+ * issuer checks the keys itself.
+ */
 export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<string, unknown> {
   const jwk = readJsonObjectFile(path, flag);
   const held = describeKeyFile(jwk);
-  if (held?.startsWith('a JWK Set'))
-    throw new UsageError(`${flag} ${path}: holds ${held}, where one private ES256/EdDSA JWK belongs (the issuer's signing key)`);
+  if (held?.startsWith('a JWK Set')) {
+    const first = (jwk.keys as unknown[])[0];
+    if (typeof first === 'object' && first !== null && privateMember(first as Record<string, unknown>) !== undefined) return jwk;
+    throw new UsageError(
+      `${flag} ${path}: holds ${held} whose first key is not private, where one private ES256/EdDSA JWK belongs (the issuer's signing key), or a JWK Set with it first`,
+    );
+  }
   if (held?.startsWith('one public')) throw new UsageError(`${flag} ${path}: holds ${held}, where the issuer's private JWK belongs (it has no "d")`);
   return jwk;
 }

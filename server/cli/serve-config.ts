@@ -2,8 +2,9 @@ import { compileTrust } from '../hints/trust.js';
 import type { IpStampPluginOptions } from '../fastify/options.js';
 import type { CorsAnswerOptions } from './cors-answers.js';
 import { choiceFlag, requiredStringFlag, stringFlag, type FlagValues } from './flag-values.js';
-import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from './load-keys.js';
+import { loadIssuersFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
+import { issuerKeysFromFile, keysFromFile, keysFromUrl, NO_KEYS, type Reloadable, type ServeKeys } from './serve-keys.js';
 import { appliedDefault, flagValue, optionErrorAsUsage, SERVE_FLAG_TABLE, SERVE_PARSE_OPTIONS, serveFlag, setOption } from './serve-flags.js';
 import { parseUpstreamUrl, type UpstreamTarget } from './upstream-target.js';
 import { UsageError } from './usage-error.js';
@@ -14,8 +15,10 @@ type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silen
 export interface ServeConfig {
   readonly host: string;
   readonly port: number;
-  readonly keysFile: string;
-  readonly keyCount: number;
+  /** The client keys (`--keys` or `--keys-url`): the verifier's `keys` option, reloaded on SIGHUP. */
+  readonly keys: ServeKeys;
+  /** `--issuer-key`, reloaded on SIGHUP too. */
+  readonly issuerKeys: Reloadable | undefined;
   /**
    * The plugin's options as a library user writes them (minus the replay store, opened later),
    * unchecked: the plugin checks them when it is registered (serve.ts), and
@@ -60,12 +63,14 @@ function own<T>(values: FlagValues, name: string): T {
 function readFiles(values: FlagValues) {
   const issuersFile = stringFlag(values, 'issuers');
   const issuers = issuersFile === undefined ? undefined : loadIssuersFile(issuersFile);
+  const keysUrl = stringFlag(values, 'keys-url');
+  if (keysUrl !== undefined && values.keys !== undefined) throw new UsageError('--keys and --keys-url: give one of them');
   // a verifier that only takes tickets needs no key file of its own
-  const keysFile = issuers ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
-  const keys = keysFile === undefined ? { jwks: { keys: [] }, count: 0 } : loadKeysFile(keysFile);
+  const keysFile = issuers || keysUrl !== undefined ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
+  const keys = keysUrl !== undefined ? keysFromUrl(keysUrl) : keysFile === undefined ? NO_KEYS : keysFromFile(keysFile);
   const issuerKeyFile = stringFlag(values, 'issuer-key');
-  const issuerKey = issuerKeyFile === undefined ? undefined : loadIssuerKeyFile(issuerKeyFile);
-  return { keysFile, keys, issuers, issuerKey };
+  const issuerKey = issuerKeyFile === undefined ? undefined : issuerKeysFromFile(issuerKeyFile);
+  return { keys, issuers, issuerKey };
 }
 
 /**
@@ -91,9 +96,9 @@ export function readServeConfig(argv: string[]): ServeConfig {
     delete options.metricsPath;
     options.metrics = false;
   }
-  setOption(options, 'keys', files.keys.jwks);
+  setOption(options, 'keys', files.keys.lookup);
   if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
-  if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey);
+  if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey.keys);
   const { cors, ...verifier } = options as Omit<IpStampPluginOptions, 'replayStore'> & { cors?: CorsAnswerOptions };
 
   let trustedRanges: readonly string[];
@@ -112,8 +117,8 @@ export function readServeConfig(argv: string[]): ServeConfig {
   return {
     host: own(values, 'host'),
     port: own(values, 'port'),
-    keysFile: files.keysFile ?? '(none: tickets only)',
-    keyCount: files.keys.count,
+    keys: files.keys,
+    issuerKeys: files.issuerKey,
     issuerCount: files.issuers?.count ?? 0,
     issuing: files.issuerKey !== undefined,
     storeTimeoutMs: own(values, 'store-timeout'),

@@ -39,7 +39,21 @@ export interface ServeFlag {
 }
 
 export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
-  { name: 'keys', value: 'FILE', kind: 'file', option: 'keys', help: 'JWK Set of client keys (required unless --issuers is given)' },
+  {
+    name: 'keys',
+    value: 'FILE',
+    kind: 'file',
+    option: 'keys',
+    help: 'JWK Set of client keys (required unless --keys-url or --issuers is given); read again on SIGHUP',
+  },
+  {
+    name: 'keys-url',
+    value: 'URL',
+    kind: 'text',
+    help:
+      'instead of --keys: fetch the client keys from this JWK Set URL (https, or http to loopback); refetched for an unknown kid ' +
+      'at most every 30 s, refreshed every 10 min and on SIGHUP',
+  },
   { name: 'host', value: 'HOST', kind: 'text', default: '127.0.0.1', help: 'address to listen on' },
   { name: 'port', value: 'PORT', kind: 'number', range: [0, 65_535], default: 8080, help: 'port; 0 = any free port, printed at start' },
   {

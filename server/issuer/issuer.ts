@@ -28,8 +28,11 @@ export interface TicketIssuerOptions extends Pick<
   VerifierOptions,
   'maxAge' | 'skew' | 'now' | 'trustedProxies' | 'forwardedHeader' | 'protoHeader' | 'origins'
 > {
-  /** The issuer's private ES256 or EdDSA JWK, with kid. */
-  key: Record<string, unknown>;
+  /**
+   * The issuer's private ES256 or EdDSA JWK, with kid; or, to rotate it, a JWK Set whose first
+   * key signs and whose other keys are published too (`createIssuerKeys` to replace them at run time).
+   */
+  key: IssuerKeyInput | IssuerKeys;
   /** The issuer origin, written as `iss`. Default: the origin the client's proof was bound to (a pinned origin, else Host's). */
   origin?: string;
   /** Ticket lifetime in seconds. Default 300, at most 600. */
@@ -42,7 +45,7 @@ export type IssueResult =
   ({ ok: true; hints: NetworkHints } & TicketResponse) | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; hints: NetworkHints };
 
 export interface TicketIssuer {
-  /** The public JWK Set to publish at /.well-known/ipstamp/issuer-jwks. */
+  /** The public JWK Set to publish at /.well-known/ipstamp/issuer-jwks (every key of `key`, read anew after a reload). */
   readonly jwks: JwkSet;
   /** PROTOCOL.md §7.1: checks the proof in `Client-IP-Attestation`, then signs what the network observed. */
   issue(input: VerifyInput): Promise<IssueResult>;
@@ -50,7 +53,7 @@ export interface TicketIssuer {
 
 export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const key = compileIssuerKey(options.key, 'key');
+  const keys = issuerKeysOf(options.key, 'key');
   const lifetime = options.lifetime ?? 300;
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TICKET_LIFETIME) {
     throw new TypeError(`lifetime must be a whole number of seconds from 1 to ${MAX_TICKET_LIFETIME}`);
@@ -61,7 +64,6 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   if (options.origin !== undefined && !configuredIss) throw new TypeError('origin must be an http(s) origin like https://edge.example.com');
   // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks
   const opts = compileOptions({ ...options, keys: { keys: [] } });
-  const header = Buffer.from(JSON.stringify({ alg: key.alg, typ: TICKET_TYP, kid: key.kid })).toString('base64url');
 
   const reject = (reason: Reason, hints: NetworkHints): IssueResult => ({
     ok: false,
@@ -114,12 +116,18 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + lifetime;
     const claims = { iss, ip: hints.observed, iat, exp, jti: randomBytes(16).toString('base64url'), cnf: { jwk: publicJwkOf(jwk) } };
-    const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const key = keys.signing; // read once: a reload between here and the signature cannot mix two keys
+    const signingInput = `${key.header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const ticket = `${signingInput}.${key.sign(signingInput).toString('base64url')}`;
     return { ok: true, ticket, ip: hints.observed, exp, hints };
   }
 
-  return { jwks: key.jwks, issue };
+  return {
+    get jwks() {
+      return keys.jwks;
+    },
+    issue,
+  };
 }
 
 /** The issuer's signing key, imported once, with the public JWK Set it publishes. */
@@ -153,4 +161,100 @@ export function compileIssuerKey(jwk: unknown, option = 'issuerKey'): IssuerKey 
       ? (input: string) => sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
       : (input: string) => sign(null, Buffer.from(input), privateKey);
   return { kid: kid as string, alg: alg as TicketAlg, sign: signer, jwks: { keys: [publicJwk] } };
+}
+
+/** One private JWK (it signs), or a JWK Set whose first key is private and signs while the others are only published. */
+export type IssuerKeyInput = Record<string, unknown> | JwkSet;
+
+/**
+ * The issuer's keys, replaceable while it runs (key rotation, docs/key-rotation.md): the key
+ * that signs and the public JWK Set published at issuer-jwks — the next key before it signs,
+ * the previous one while tickets it signed live.
+ */
+export interface IssuerKeys {
+  /** The kid that signs now. */
+  readonly kid: string;
+  /** The public JWK Set published now. */
+  readonly jwks: JwkSet;
+  /** Replaces the keys; a TypeError (naming the key) leaves the keys in use. */
+  reload(input: IssuerKeyInput): void;
+}
+
+interface SigningKey extends IssuerKey {
+  /** The ticket's JOSE header, encoded once per key. */
+  readonly header: string;
+}
+
+const issuerKeyState = new WeakMap<IssuerKeys, () => SigningKey>();
+
+/** The public JWK of an entry that only is published: a public or private ES256/EdDSA JWK with kid. */
+function publishedJwk(jwk: unknown, where: string): Record<string, unknown> {
+  if (typeof jwk === 'object' && jwk !== null && typeof (jwk as { d?: unknown }).d === 'string') return compileIssuerKey(jwk, where).jwks.keys[0]!;
+  if (typeof jwk !== 'object' || jwk === null) throw new TypeError(`${where} must be a JWK`);
+  const { kid, alg } = jwk as { kid?: unknown; alg?: unknown };
+  if (!kidSchema.safeParse(kid).success) throw new TypeError(`${where}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
+  if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${where}.alg must be ES256 or EdDSA`);
+  const members = publicJwkOf(jwk);
+  let publicKey: KeyObject;
+  try {
+    if (members === undefined) throw new Error('not EC/OKP');
+    publicKey = createPublicKey({ key: members, format: 'jwk' });
+  } catch {
+    throw new TypeError(`${where} is not a valid public JWK`);
+  }
+  const curve = publicKey.asymmetricKeyType === 'ed25519' ? 'ed25519' : publicKey.asymmetricKeyDetails?.namedCurve;
+  if (curve !== CURVE[alg as TicketAlg]) throw new TypeError(`${where} does not fit alg ${String(alg)}`);
+  return { ...members, kid, alg, use: 'sig' };
+}
+
+function compileIssuerKeys(input: unknown, option: string): { signing: SigningKey; jwks: JwkSet } {
+  const set =
+    typeof input === 'object' && input !== null && Array.isArray((input as { keys?: unknown }).keys) ? (input as { keys: unknown[] }).keys : undefined;
+  if (set !== undefined && set.length === 0) throw new TypeError(`${option}.keys must hold the signing key first`);
+  const first = compileIssuerKey(set === undefined ? input : set[0], set === undefined ? option : `${option}.keys[0]`);
+  const published = [first.jwks.keys[0]!];
+  set?.slice(1).forEach((jwk, i) => {
+    const where = `${option}.keys[${i + 1}]`;
+    const pub = publishedJwk(jwk, where);
+    if (published.some((k) => k.kid === pub.kid)) throw new TypeError(`${where}: duplicate kid`);
+    published.push(pub);
+  });
+  const header = Buffer.from(JSON.stringify({ alg: first.alg, typ: TICKET_TYP, kid: first.kid })).toString('base64url');
+  return { signing: { ...first, header }, jwks: Object.freeze({ keys: Object.freeze(published) }) };
+}
+
+/**
+ * The issuer's keys, to pass as `key` and replace later with `reload()`: one private JWK, or
+ * `{ keys: [signing, ...published] }`. Throws TypeError naming the key at once.
+ */
+export function createIssuerKeys(input: IssuerKeyInput, option = 'key'): IssuerKeys {
+  let current = compileIssuerKeys(input, option);
+  const keys: IssuerKeys = {
+    get kid() {
+      return current.signing.kid;
+    },
+    get jwks() {
+      return current.jwks;
+    },
+    reload(next) {
+      current = compileIssuerKeys(next, option);
+    },
+  };
+  issuerKeyState.set(keys, () => current.signing);
+  return keys;
+}
+
+/** The `key` option compiled: an IssuerKeys made by createIssuerKeys is used as it is (and follows its reloads). */
+function issuerKeysOf(input: IssuerKeyInput | IssuerKeys, option: string): { readonly signing: SigningKey; readonly jwks: JwkSet } {
+  const made = typeof input === 'object' && input !== null ? issuerKeyState.get(input as IssuerKeys) : undefined;
+  const keys = made !== undefined ? (input as IssuerKeys) : createIssuerKeys(input as IssuerKeyInput, option);
+  const signing = issuerKeyState.get(keys)!;
+  return {
+    get signing() {
+      return signing();
+    },
+    get jwks() {
+      return keys.jwks;
+    },
+  };
 }

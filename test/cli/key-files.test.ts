@@ -67,12 +67,17 @@ describe('--keys (the verifier JWK Set)', () => {
   });
 });
 
-describe('--issuer-key (one private JWK)', () => {
-  it('a JWK Set where one private JWK belongs', () => {
-    const set = scratch.file('issuer-set.json', { keys: [ed.privateJwk] });
+describe('--issuer-key (one private JWK, or a JWK Set with it first)', () => {
+  it('a JWK Set whose first key is not private where the signing key belongs', () => {
+    const set = scratch.file('issuer-set.json', { keys: [ed.publicJwk, ed.privateJwk] });
     expect(usageError(() => loadIssuerKeyFile(set))).toBe(
-      `--issuer-key ${set}: holds a JWK Set (1 key), where one private ES256/EdDSA JWK belongs (the issuer's signing key)`,
+      `--issuer-key ${set}: holds a JWK Set (2 keys) whose first key is not private, where one private ES256/EdDSA JWK belongs (the issuer's signing key), or a JWK Set with it first`,
     );
+    const empty = scratch.file('issuer-empty.json', { keys: [] });
+    expect(usageError(() => loadIssuerKeyFile(empty))).toMatch(/holds a JWK Set \(0 keys\) whose first key is not private/);
+    // key rotation: the private key first signs, the others are published (docs/key-rotation.md)
+    const rotating = scratch.file('issuer-rotating.json', { keys: [ed.privateJwk, es.publicJwk] });
+    expect(loadIssuerKeyFile(rotating)).toEqual({ keys: [ed.privateJwk, es.publicJwk] });
   });
 
   it('a public JWK where the private one belongs', () => {

@@ -21,7 +21,8 @@ it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Connection)
 Refusals never reach the upstream; they are problem+json with a reason: the stamp's (401,
 403, 503), body-too-large (413), rate-limited (429), upstream-unavailable (502),
 upstream-timeout (504). GET /.well-known/ipstamp/ready answers 200 for health checks, 503
-once SIGTERM came; SIGTERM lets requests in flight finish, then exits.
+once SIGTERM came; SIGTERM lets requests in flight finish, then exits. SIGHUP reads the
+keys again (see ipstamp serve --help).
 
 Options (the same as ipstamp serve, --upstream required):
 ${serveOptionLines()}

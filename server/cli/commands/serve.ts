@@ -23,7 +23,8 @@ X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --h
 it writes and strips). Rejections are problem+json.
 GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
 SIGTERM came) and GET /metrics (Prometheus; --metrics-path moves it or turns it off) are
-served too. SIGTERM finishes the requests in flight, then exits.
+served too. SIGTERM finishes the requests in flight, then exits. SIGHUP reads --keys and
+--issuer-key again (fetches --keys-url again); a file that does not pass keeps the keys in use.
 
 ${serveOptionLines()}
 `;
@@ -67,7 +68,7 @@ function buildApp(config: ServeConfig): FastifyInstance {
 
 function startLine(config: ServeConfig, address: string, storeLabel: string, command: string): string {
   const trusted = config.trustedRanges.length > 0 ? config.trustedRanges.join(',') : 'none';
-  const keys = `${config.keyCount} key${config.keyCount === 1 ? '' : 's'} from ${config.keysFile}`;
+  const keys = config.keys.describe();
   const proxy = config.proxyProtocol ? ' (PROXY protocol)' : '';
   const tickets = `${config.issuing ? ', issuing tickets' : ''}${config.issuerCount > 0 ? `, ${config.issuerCount} ticket issuer${config.issuerCount === 1 ? '' : 's'} trusted` : ''}`;
   const loosened = loosenedPolicyNames(loosenedPolicies(config.verifier));
@@ -108,6 +109,26 @@ function untilStopped(app: FastifyInstance, drain: Drain, command: string, close
   return { done, cancel };
 }
 
+/**
+ * SIGHUP reads the keys again (key-rotation.md): the new set is swapped in between two requests,
+ * nothing else is touched (connections, the replay store), and a set that does not pass keeps
+ * the keys in use, said in one line on stderr. Signals that come during a reload queue up.
+ */
+function reloadOnHangup(config: ServeConfig, print: (stream: 'stdout' | 'stderr', text: string) => void): () => void {
+  let queue = Promise.resolve();
+  const reload = (): void => {
+    queue = queue.then(async () => {
+      for (const keys of [config.keys, config.issuerKeys]) {
+        if (keys === undefined) continue;
+        const { ok, text } = await keys.reload();
+        print(ok ? 'stdout' : 'stderr', `SIGHUP: ${text}`);
+      }
+    });
+  };
+  process.on('SIGHUP', reload);
+  return () => void process.off('SIGHUP', reload);
+}
+
 export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
   const telemetry = config.telemetry ? await loadTelemetry() : undefined;
@@ -119,6 +140,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
   const app = buildApp(config);
   log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
+  let stopReloading: (() => void) | undefined;
   try {
     answerServiceErrorsAsProblems(app);
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
@@ -135,12 +157,17 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
       app.all('/', answer);
       app.all('/*', answer);
     }
+    const print = (stream: 'stdout' | 'stderr', text: string): void => void process[stream].write(`ipstamp ${command}: ${text}\n`);
+    await config.keys.ready(print);
     // handlers first: a supervisor may signal the moment it reads the start line
     stopped = untilStopped(app, drain, command, closeStore);
+    stopReloading = reloadOnHangup(config, print);
+    void stopped.done.then(stopReloading);
     const address = await app.listen({ host: config.host, port: config.port });
     process.stdout.write(startLine(config, address, label, command));
   } catch (error) {
     stopped?.cancel();
+    stopReloading?.();
     await app.close().catch(() => undefined);
     await closeStore();
     // the library checked the options the flags made: a refused one is told by its flag (exit 2)

@@ -1,0 +1,193 @@
+/**
+ * Verification keys from a JWK Set URL (key rotation without restarts). jose's remote JWK Set
+ * fetches (timeout, no redirects, status and shape checked) and keeps the timestamps of the
+ * cache; the keys themselves are compiled here, all at once, with the rules of the `keys`
+ * option (key-set.ts): each key's `alg` is pinned by the set, never taken from a stamp.
+ *
+ * When it fetches: once at the first lookup; again for a kid it does not know, at most once per
+ * `cooldownMs` — a flood of random kids costs the source one request per cooldown, not one per
+ * stamp; and in the background when the set is older than `maxAgeMs` (known kids are answered
+ * from the cache meanwhile). A failed fetch — unreachable, timeout, not 200, not a JWK Set, a
+ * key that does not pass — keeps the keys in use, is reported to `onError`, and holds further
+ * fetches off for `cooldownMs` too (jose would retry a failing source on every unknown kid).
+ * A kid that is not there after all that is `unknown-key`: fail closed.
+ */
+import { createRemoteJWKSet } from 'jose';
+import type { KeyWithAlg } from './key-source.js';
+import { compileJwkSet, mergeKeySets, type CompiledEntry, type KeySetChange } from './key-set.js';
+
+export interface RemoteKeySetOptions {
+  /** Least time between two fetches that unknown kids (or failures) can cause, ms. Default 30000. */
+  cooldownMs?: number;
+  /** Age after which a fetched set is refreshed in the background, ms. Default 600000 (10 min). */
+  maxAgeMs?: number;
+  /** Longest wait for the whole answer, ms. Default 5000. */
+  timeoutMs?: number;
+  /** Sent with every fetch (an `Authorization` header, say). */
+  headers?: Readonly<Record<string, string>>;
+  /** Told every failed fetch; the keys in use stay. Default: none (a lookup just misses). */
+  onError?: (error: KeySetFetchError) => void;
+  /** Told every set taken into use, with what changed. */
+  onReload?: (change: KeySetChange) => void;
+}
+
+export interface RemoteKeySet {
+  /** kid → key, for the verifier: `keys: remoteKeySet.lookup`. Answers at once for a kid it holds. */
+  readonly lookup: (kid: string) => KeyWithAlg | undefined | Promise<KeyWithAlg | undefined>;
+  /** Fetches now, whatever the cooldown (on SIGHUP, say). Rejects with a KeySetFetchError; the keys in use stay. */
+  reload(): Promise<KeySetChange>;
+  /** The kids held now. */
+  readonly kids: readonly string[];
+  /** The URL without its query (a token there stays out of logs), normalized. */
+  readonly url: string;
+}
+
+/** A fetch of a remote JWK Set that failed; the keys in use stay. */
+export class KeySetFetchError extends Error {
+  override readonly name = 'KeySetFetchError';
+  /**
+   * `ERR_IPSTAMP_KEYS_FETCH`: no usable answer (unreachable, timeout, not 200, not a JSON JWK Set);
+   * `ERR_IPSTAMP_KEYS_INVALID`: a JWK Set with a key that does not pass (the message names it).
+   */
+  readonly code: 'ERR_IPSTAMP_KEYS_FETCH' | 'ERR_IPSTAMP_KEYS_INVALID';
+  constructor(code: KeySetFetchError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isKeySetFetchError(value: unknown): value is KeySetFetchError {
+  return value instanceof KeySetFetchError;
+}
+
+const LOOPBACK_HOSTS = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+function keySetUrl(url: unknown): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url instanceof URL ? url.href : (url as string));
+  } catch {
+    throw new TypeError('url must be an https URL (http only to a loopback address)');
+  }
+  const ok = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.test(parsed.hostname));
+  // keys fetched in the clear could be swapped on the way: a forged key accepts forged stamps
+  if (!ok || parsed.username !== '' || parsed.password !== '') throw new TypeError('url must be an https URL (http only to a loopback address)');
+  return parsed;
+}
+
+function milliseconds(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`${name} must be a whole number of milliseconds from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function fetchFailure(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_JWKS_TIMEOUT') return 'no answer in time';
+  if (code === 'ERR_JWKS_INVALID') return 'not a JWK Set';
+  if (error instanceof SyntaxError || /parse/i.test((error as Error).message ?? '')) return 'not JSON';
+  if (code === 'ERR_JOSE_GENERIC') return 'not a 200 answer';
+  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+  return typeof cause === 'string' ? `unreachable (${cause})` : 'unreachable';
+}
+
+/**
+ * Keys from a JWK Set URL. Throws TypeError for a wrong option; nothing is fetched until the
+ * first lookup or `reload()`.
+ */
+export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptions = {}): RemoteKeySet {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const target = keySetUrl(url);
+  const cooldownMs = milliseconds('cooldownMs', options.cooldownMs, 30_000, 0, 86_400_000);
+  const maxAgeMs = milliseconds('maxAgeMs', options.maxAgeMs, 600_000, 1000, 7 * 86_400_000);
+  const timeoutMs = milliseconds('timeoutMs', options.timeoutMs, 5000, 1, 60_000);
+  for (const name of ['onError', 'onReload'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`${name} must be a function`);
+  }
+  if (options.headers !== undefined && (typeof options.headers !== 'object' || options.headers === null)) {
+    throw new TypeError('headers must be an object of header names to values');
+  }
+  // messages name the URL without its query: a token there would end up in logs
+  const shown = `${target.origin}${target.pathname}`;
+  const remote = createRemoteJWKSet(target, {
+    cooldownDuration: cooldownMs,
+    cacheMaxAge: maxAgeMs,
+    timeoutDuration: timeoutMs,
+    ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
+  });
+
+  let entries = new Map<string, CompiledEntry>();
+  let lastFailureAt = -Infinity;
+  let inFlight: Promise<KeySetChange> | undefined;
+
+  const report = (error: KeySetFetchError): void => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // a throwing logger must not turn a kept key set into a crash
+    }
+  };
+
+  async function fetchSet(): Promise<KeySetChange> {
+    try {
+      try {
+        await remote.reload();
+      } catch (error) {
+        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${shown}: ${fetchFailure(error)}`, { cause: error });
+      }
+      let compiled: Map<string, CompiledEntry>;
+      try {
+        compiled = compileJwkSet(remote.jwks());
+      } catch (error) {
+        throw new KeySetFetchError('ERR_IPSTAMP_KEYS_INVALID', `${shown}: ${(error as Error).message}`);
+      }
+      const merged = mergeKeySets(entries, compiled);
+      entries = merged.entries;
+      try {
+        options.onReload?.(merged.change);
+      } catch {
+        // the new keys are in use whatever the listener does
+      }
+      return merged.change;
+    } catch (error) {
+      lastFailureAt = Date.now();
+      const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${shown}: ${String(error)}`);
+      report(failure);
+      throw failure;
+    } finally {
+      inFlight = undefined;
+    }
+  }
+
+  /** One fetch at a time; every caller waits for the same one. */
+  const fetchOnce = (): Promise<KeySetChange> => (inFlight ??= fetchSet());
+  const failureCooled = (): boolean => Date.now() >= lastFailureAt + cooldownMs;
+  const mayFetch = (): boolean => !remote.coolingDown && failureCooled();
+  const after = (kid: string) => (fetched: Promise<unknown>) =>
+    fetched.then(
+      () => entries.get(kid)?.key,
+      () => entries.get(kid)?.key, // a failed fetch leaves the old keys: a kid they hold still counts
+    );
+
+  function lookup(kid: string): KeyWithAlg | undefined | Promise<KeyWithAlg | undefined> {
+    const hit = entries.get(kid);
+    if (hit !== undefined) {
+      // stale: refreshed at most once per maxAgeMs while the source answers, once per cooldown while it fails
+      if (!remote.fresh && inFlight === undefined && failureCooled()) fetchOnce().catch(() => undefined);
+      return hit.key;
+    }
+    if (inFlight !== undefined) return after(kid)(inFlight);
+    return mayFetch() ? after(kid)(fetchOnce()) : undefined;
+  }
+
+  return {
+    lookup,
+    reload: fetchOnce,
+    get kids() {
+      return [...entries.keys()];
+    },
+    url: shown,
+  };
+}
