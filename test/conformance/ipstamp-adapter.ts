@@ -2,7 +2,7 @@ import { MemoryReplayStore } from '../../server/stores/memory.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput } from '../../server/verify/types.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import type { ConformanceAdapter, ConformanceRun, ConformanceVector } from './vector-format.js';
 

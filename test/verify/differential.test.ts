@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { compileVerifierKey, type VerifierKey } from '../../server/verify/key-so
 import { verifySignature } from '../../server/jws/signature.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 /**
  * The server verifies with node:crypto instead of jose (ten times faster for HMAC). This
@@ -18,7 +20,7 @@ const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc63255
 
 interface Fixture {
   pair: TestKeyPair;
-  fast: VerifierKey;
+  fast: VerifierKey<KeyObject>;
   joseKey: Awaited<ReturnType<typeof importJWK>>;
   otherTokens: string[];
 }
@@ -37,7 +39,7 @@ beforeAll(async () => {
     const otherPair = await makeKey(alg, `d-${alg}`);
     fixtures.set(alg, {
       pair,
-      fast: compileVerifierKey(pair.publicJwk, 'test'),
+      fast: compileVerifierKey(pair.publicJwk, 'test', nodePlatform),
       joseKey: await importJWK(pair.publicJwk, alg),
       otherTokens: [await signWithJose(otherPair, { ip: '192.0.2.1' }), await signWithJose(pair, { ip: '198.51.100.1' })],
     });
