@@ -67,6 +67,37 @@ describe('createWebVerifier', () => {
     expect(bad.ok ? 'accepted' : bad.reason).toBe('bad-signature');
   });
 
+  it('a stamp header sent twice (Headers joins them) is malformed; no stamp is missing, or null when not required', async () => {
+    const { verifier, request } = await setup('HS256');
+    const req = await request();
+    const stamp = req.headers.get('client-ip-attestation')!;
+    const twice = new Headers();
+    twice.append('client-ip-attestation', stamp);
+    twice.append('client-ip-attestation', stamp);
+    const doubled = await verifier.verify(new Request(req.url, { headers: twice }), { l3: CLIENT });
+    expect(doubled.ok ? 'accepted' : doubled.reason).toBe('malformed');
+    const bare = new Request(req.url);
+    const missing = await verifier.verify(bare, { l3: CLIENT });
+    expect(missing.ok ? 'accepted' : [missing.reason, missing.status]).toEqual(['missing', 401]);
+    expect(await verifier.verify(bare, { l3: CLIENT }, { required: false })).toMatchObject({ ok: true, verdict: null });
+  });
+
+  it('a CORS preflight passes unverified; a missing connection is an unknown peer', async () => {
+    const { verifier, request } = await setup('HS256', { onUnverifiable: 'accept' });
+    const preflight = new Request(`${API}/orders`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(await verifier.verify(preflight, { l3: CLIENT })).toMatchObject({ ok: true, verdict: null });
+    const result = await verifier.verify(await request(), undefined as never);
+    expect(result.ok ? 'accepted' : result.reason).toBe('ip-unverifiable');
+  });
+
+  it('hints and scheme read the Request and the connection as verify does', async () => {
+    const { verifier } = await setup('HS256', { trustedProxies: ['10.0.0.0/8'] });
+    const req = new Request('http://api.example.com/', { headers: { 'x-forwarded-for': CLIENT, 'x-forwarded-proto': 'https' } });
+    expect(verifier.hints(req, { l3: '10.0.0.2' })).toMatchObject({ l3: '10.0.0.2', observed: CLIENT, decidedBy: 'l7' });
+    expect(verifier.scheme(req, { l3: '10.0.0.2' })).toEqual({ scheme: 'https', from: 'proto-header' });
+    expect(verifier.scheme(req, { l3: CLIENT })).toEqual({ scheme: 'http', from: 'connection' });
+  });
+
   it('options are checked at setup like the core: a wrong one throws TypeError naming it', () => {
     expect(() => createWebVerifier({ keys: { keys: [] }, maxAge: -1 })).toThrow(/^maxAge/);
     expect(() => createWebVerifier({ keys: { keys: [] }, bodyLimit: -1 })).toThrow(/^bodyLimit/);
