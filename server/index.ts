@@ -16,7 +16,7 @@ export { createVerifier, type CreateVerifierOptions } from './verify/create-veri
 export type { VerifierInstrumentation, VerifyFunction } from './verify/instrumentation.js';
 export type { Verifier } from './verify/verifier.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
-export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
+export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg, NodeKeyObject } from './verify/key-source.js';
 // Key rotation: a JWK Set reloaded in place, or fetched from a URL (`keys: set.lookup`).
 export { createKeySet, type KeySet, type KeySetChange } from './verify/key-set.js';
 export { createRemoteKeySet, KeySetFetchError, isKeySetFetchError, type RemoteKeySet, type RemoteKeySetOptions } from './verify/remote-key-set.js';

@@ -5,7 +5,8 @@
  * leaves the keys in use untouched. The replay memory is the store's, not the key set's: a
  * reload never touches it.
  */
-import { compileVerifierKey, type JwkSet, type KeyWithAlg } from './key-source.js';
+import { compileVerifierKey, type JwkSet, type KeyWithAlg, type NodeKeyObject } from './key-source.js';
+import { nodePlatform } from './node-platform.js';
 
 /** What a reload changed, by kid: for a log line. */
 export interface KeySetChange {
@@ -56,7 +57,7 @@ export function compileJwkSet(jwks: unknown, where = 'keys'): Map<string, Compil
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new TypeError(`${at}: must be a JWK object`);
     const member = PRIVATE_MEMBERS.find((m) => Object.hasOwn(jwk, m));
     if (member !== undefined) throw new TypeError(`${at}: is a private key (it has "${member}"); the verifier needs only the public half`);
-    const compiled = compileVerifierKey(jwk as Record<string, unknown>, at);
+    const compiled = compileVerifierKey<NodeKeyObject>(jwk as Record<string, unknown>, at, nodePlatform);
     if (out.has(compiled.kid)) throw new TypeError(`${at}: duplicate kid`);
     const allowed = (jwk as { allowed_ips?: readonly string[] }).allowed_ips;
     const key: KeyWithAlg = Object.freeze({

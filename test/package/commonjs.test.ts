@@ -60,6 +60,10 @@ const uses = {
     const verifier = require('ipstamp/server').createVerifier({ keys: { keys: [secret] }, telemetry: m.openTelemetry() });
     assert.equal(verifier.verify.name, 'instrumentedVerify');
   },
+  'ipstamp/web': async (m) => {
+    const result = await m.createWebVerifier({ keys: { keys: [secret] } }).verify(new Request('http://localhost/x'), { l3: '127.0.0.1' });
+    assert.equal(result.reason, 'missing');
+  },
 };
 
 (async () => {
