@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStampedFetch } from '../../client/index.js';
+import { REASON_STATUS, REASON_TITLES, REASONS, type Reason } from '../../shared/reasons.js';
+import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
+import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { startVerifyingServer, type Reply, type VerifyingServer } from '../support/verifying-server.js';
+
+/**
+ * Issue 18, clients with wrong clocks: the client's clock is shifted (its `now` option), the
+ * servers are real — node:http around the verifier core in this process, and `ipstamp serve`
+ * as a process — and their `Date` header is the only thing that tells the client their time.
+ */
+const MINUTE = 60_000;
+
+let key: TestKeyPair;
+let server: VerifyingServer;
+
+beforeAll(async () => {
+  key = await makeKey('ES256');
+  server = await startVerifyingServer({ keys: [key.publicJwk] });
+});
+afterAll(() => server?.close());
+
+const outcomes = (from: number) => server.attempts.slice(from).map((a) => (a.result.ok ? 'ok' : a.result.reason));
+const shifted = (shiftMs: number) => () => Date.now() + shiftMs;
+
+function problem(reason: Reason, headers: Record<string, string> = {}): Reply {
+  const status = REASON_STATUS[reason];
+  return {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+    body: JSON.stringify({ type: `urn:ipstamp:${reason}`, title: REASON_TITLES[reason], status, reason }),
+  };
+}
+
+describe('a client whose clock is wrong, against a real verifier (node:http, this process)', () => {
+  for (const [shift, reason] of [
+    [-2 * MINUTE, 'expired'],
+    [+2 * MINUTE, 'not-yet-valid'],
+  ] as const) {
+    it(`clock ${shift < 0 ? 'behind' : 'ahead'} by 2 min: refused ${reason} once, then accepted with the server's time; the next call needs no retry`, async () => {
+      const from = server.attempts.length;
+      const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(shift), bodyDigest: true });
+      const response = await stampedFetch(server.url, { method: 'POST', body: '{"item":"tea"}' });
+      expect(response.status).toBe(200);
+      expect(outcomes(from)).toEqual([reason, 'ok']);
+      const [refused, accepted] = server.attempts.slice(from);
+      // the retry is a new stamp (new jti), signed about `shift` away from the refused one
+      expect(accepted!.claims!.jti).not.toBe(refused!.claims!.jti);
+      expect(Math.sign((accepted!.claims!.iat as number) - (refused!.claims!.iat as number))).toBe(-Math.sign(shift));
+
+      expect((await stampedFetch(server.url)).status).toBe(200);
+      expect(outcomes(from + 2)).toEqual(['ok']);
+    });
+  }
+
+  it("ip: 'echo' learns the time with the address: the first stamp is already accepted", async () => {
+    const from = server.attempts.length;
+    const echoes = server.echoCount;
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: 'echo', now: shifted(-3 * MINUTE) });
+    expect((await stampedFetch(server.url)).status).toBe(200);
+    expect(server.echoCount).toBe(echoes + 1);
+    expect(outcomes(from)).toEqual(['ok']);
+  });
+
+  it('a clock further off than the bound is not corrected: one request, the refusal returned', async () => {
+    const from = server.attempts.length;
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-10 * MINUTE) });
+    const response = await stampedFetch(server.url);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ reason: 'expired' });
+    expect(outcomes(from)).toEqual(['expired']);
+  });
+
+  it('maxClockCorrectionMs widens the bound (10 min off, bound 15 min: accepted) and 0 turns correction off', async () => {
+    const from = server.attempts.length;
+    const wide = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-10 * MINUTE), maxClockCorrectionMs: 15 * MINUTE });
+    expect((await wide(server.url)).status).toBe(200);
+    expect(outcomes(from)).toEqual(['expired', 'ok']);
+
+    const off = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-2 * MINUTE), maxClockCorrectionMs: 0 });
+    expect((await off(server.url)).status).toBe(401);
+    expect(outcomes(from + 2)).toEqual(['expired']);
+  });
+
+  it('a streamed body cannot be sent again: the refusal is returned, and the next call is stamped with the corrected time', async () => {
+    const from = server.attempts.length;
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(2 * MINUTE) });
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('streamed'));
+        controller.close();
+      },
+    });
+    const refused = await stampedFetch(server.url, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ reason: 'not-yet-valid' });
+    expect(outcomes(from)).toEqual(['not-yet-valid']);
+
+    expect((await stampedFetch(server.url, { method: 'POST', body: 'bytes' })).status).toBe(200);
+    expect(outcomes(from + 1)).toEqual(['ok']);
+  });
+
+  it('an ordinary answer teaches nothing: a 200 dated 2 min ahead (a cached answer, say) leaves the signing time alone', async () => {
+    const ahead = new Date(Date.now() + 2 * MINUTE).toUTCString();
+    const dated = await startVerifyingServer({
+      keys: [key.publicJwk],
+      route: (a) => (a.result.ok ? { status: 200, headers: { date: ahead }, body: 'ok' } : undefined),
+    });
+    try {
+      const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1' });
+      expect((await stampedFetch(dated.url)).status).toBe(200);
+      expect((await stampedFetch(dated.url)).status).toBe(200);
+      expect(dated.attempts.map((a) => a.result.ok)).toEqual([true, true]);
+    } finally {
+      await dated.close();
+    }
+  });
+});
+
+describe('the retry: at most once, and only for expired and not-yet-valid', () => {
+  let refusing: VerifyingServer;
+  let reason: Reason = 'expired';
+  let dateShiftMs = 0;
+  let firstOfCall = 0;
+
+  beforeAll(async () => {
+    // Refuses every request with `reason`, dated `dateShiftMs` from now plus 30 s more per request:
+    // a server whose story keeps changing would get a retry after every answer if one were allowed.
+    refusing = await startVerifyingServer({
+      keys: [key.publicJwk],
+      route: (_attempt, index) => problem(reason, { date: new Date(Date.now() + dateShiftMs + (index - firstOfCall) * 30_000).toUTCString() }),
+    });
+  });
+  afterAll(() => refusing?.close());
+
+  async function requestsFor(refusal: Reason, shiftMs: number): Promise<{ sent: number; status: number; reason: unknown }> {
+    reason = refusal;
+    dateShiftMs = shiftMs;
+    const from = refusing.attempts.length;
+    firstOfCall = from;
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1' });
+    const response = await stampedFetch(refusing.url, { method: 'PUT', body: 'again' });
+    const body = (await response.json()) as { reason?: unknown };
+    return { sent: refusing.attempts.length - from, status: response.status, reason: body.reason };
+  }
+
+  it('expired and not-yet-valid with a Date that moves on every answer: two requests, the second refusal returned', async () => {
+    expect(await requestsFor('expired', -2 * MINUTE)).toEqual({ sent: 2, status: 401, reason: 'expired' });
+    expect(await requestsFor('not-yet-valid', 2 * MINUTE)).toEqual({ sent: 2, status: 401, reason: 'not-yet-valid' });
+  });
+
+  it('a clock refusal dated now (the client clock is right): no retry, nothing to correct', async () => {
+    expect(await requestsFor('expired', 0)).toEqual({ sent: 1, status: 401, reason: 'expired' });
+  });
+
+  const others = REASONS.filter((r) => r !== 'expired' && r !== 'not-yet-valid');
+  it(`every other reason (${others.length}: ${others.join(', ')}) dated 2 min off: one request`, async () => {
+    for (const other of others) {
+      expect({ other, ...(await requestsFor(other, 2 * MINUTE)) }).toEqual({ other, sent: 1, status: REASON_STATUS[other], reason: other });
+    }
+  });
+});
+
+describe('ipstamp serve (a process) and a client 2 min behind', () => {
+  const scratch = scratchDir();
+  let serve: RunningServe;
+
+  beforeAll(async () => {
+    serve = await startServe(['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] })]);
+  });
+  afterAll(async () => {
+    await serve?.stop();
+    scratch.cleanup();
+  });
+
+  it('the first answer is 401 expired, the retry 200; its echo route teaches the time up front', async () => {
+    const statuses: number[] = [];
+    const counting = async (input: string | URL | Request, init?: RequestInit) => {
+      const response = await fetch(input, init);
+      statuses.push(response.status);
+      return response;
+    };
+    const staticIp = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-2 * MINUTE), fetch: counting });
+    expect((await staticIp(`${serve.url}/anything`)).status).toBe(200);
+    expect(statuses).toEqual([401, 200]);
+
+    statuses.length = 0;
+    const echo = createStampedFetch({ key: key.privateJwk, ip: 'echo', now: shifted(-2 * MINUTE), fetch: counting });
+    expect((await echo(`${serve.url}/anything`)).status).toBe(200);
+    expect(statuses).toEqual([200, 200]); // the echo, then the stamped request
+  });
+});
