@@ -1,8 +1,9 @@
 /**
  * What the client has learned of each server's clock: a correction per origin, added to the
- * local clock when a stamp for that origin is signed. It is learned from the HTTP `Date` of
- * answers a verifier made just then — its echo answer and its `expired` / `not-yet-valid`
- * refusals — never from an ordinary answer, which a cache may have kept with its old `Date`.
+ * local clock when a stamp for that origin is signed. It is learned from answers a verifier made
+ * just then — its echo answer (`time`, else `Date`), its ticket answer and its `expired` /
+ * `not-yet-valid` refusals (`Date`) — never from an ordinary answer, which a cache may have kept
+ * with its old `Date`.
  *
  * Bounded: whatever any server says, a correction is at most `maxCorrectionMs` either way, so a
  * server that lies about the time cannot make the client sign stamps further than that from its
@@ -10,12 +11,18 @@
  * refused all the same).
  */
 
+import { parseStrictJsonObject } from '../shared/strict-json.js';
+import { readBoundedText } from './bounded-body.js';
+import { bodyStream, type ResponseLike } from './fetch-like.js';
+
 /** Five minutes: a clock this far off is set wrong by hand, not drifting; RFC 4120's customary Kerberos skew. */
 export const DEFAULT_MAX_CLOCK_CORRECTION_MS = 300_000;
 /** The largest bound the option takes: one day (a clock set in the wrong time zone is off by up to 14 hours). */
 export const MAX_CLOCK_CORRECTION_LIMIT_MS = 86_400_000;
 /** Origins whose correction is kept; past this the oldest is forgotten (it is learned again at its next refusal). */
 const MAX_ORIGINS = 256;
+/** The largest time a JavaScript Date holds, in seconds (±8.64e15 ms). */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -51,11 +58,12 @@ export interface ServerClocks {
   /** The time to sign a stamp for `origin` with, in ms: the local clock plus that server's correction. */
   now(origin: string): number;
   /**
-   * Learns from the `Date` of an answer `origin` made to a request sent at `sentAt` and answered
-   * at `receivedAt` (local ms). True when the correction for `origin` changed — then a stamp
-   * signed now carries another time than the one just answered.
+   * Learns from an answer `origin` made to a request sent at `sentAt` and answered at
+   * `receivedAt` (local ms), dated `serverSecond` (epoch ms of the whole second the server's
+   * clock showed: its `Date`, or the echo's `time`). True when the correction for `origin`
+   * changed — then a stamp signed now carries another time than the one just answered.
    */
-  learn(origin: string, date: string | null, sentAt: number, receivedAt: number): boolean;
+  learn(origin: string, serverSecond: number | undefined, sentAt: number, receivedAt: number): boolean;
 }
 
 export interface ServerClockOptions {
@@ -77,7 +85,7 @@ export function checkMaxClockCorrection(value: unknown): number {
  * it was in. Undefined when the local clock ran backwards in between.
  */
 export function correctionRange(serverSecond: number, sentAt: number, receivedAt: number): { low: number; high: number } | undefined {
-  if (!(receivedAt >= sentAt)) return undefined;
+  if (!Number.isFinite(serverSecond) || !(receivedAt >= sentAt)) return undefined;
   return { low: serverSecond - receivedAt, high: serverSecond + 1000 - sentAt };
 }
 
@@ -89,8 +97,7 @@ export function createServerClocks(options: ServerClockOptions = {}): ServerCloc
   return {
     local,
     now: (origin) => local() + (corrections.get(origin) ?? 0),
-    learn(origin, date, sentAt, receivedAt) {
-      const serverSecond = parseHttpDate(date);
+    learn(origin, serverSecond, sentAt, receivedAt) {
       const range = serverSecond === undefined ? undefined : correctionRange(serverSecond, sentAt, receivedAt);
       if (range === undefined) return false;
       const current = corrections.get(origin) ?? 0;
@@ -107,4 +114,24 @@ export function createServerClocks(options: ServerClockOptions = {}): ServerCloc
       return true;
     },
   };
+}
+
+/** `{"ip": …, "time": …}` is under 100 bytes; a larger 200 answer is not an echo answer. */
+const MAX_TIME_ANSWER_BYTES = 4096;
+
+/**
+ * The `time` of an echo answer (PROTOCOL.md §6), read from a clone so the caller still reads the
+ * whole body: epoch ms of that whole second, or undefined (a verifier from before `time`, or
+ * not JSON, or not a whole number of seconds a `Date` could hold).
+ */
+export async function echoTime(response: ResponseLike): Promise<number | undefined> {
+  if (!/^application\/json\b/i.test(response.headers.get('content-type') ?? '')) return undefined;
+  let text: string | undefined;
+  try {
+    text = await readBoundedText(bodyStream(response.clone()), MAX_TIME_ANSWER_BYTES);
+  } catch {
+    return undefined;
+  }
+  const time = text === undefined ? undefined : parseStrictJsonObject(text)?.time;
+  return typeof time === 'number' && Number.isSafeInteger(time) && Math.abs(time) <= MAX_DATE_SECONDS ? time * 1000 : undefined;
 }

@@ -2,7 +2,7 @@ import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
 import { resolveAddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-mismatch.js';
-import { createServerClocks, type ServerClocks } from './server-clock.js';
+import { createServerClocks, echoTime, parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketHolder, ticketEndpoint, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
 import { staticAddress, type AddressSource } from './address-source.js';
@@ -132,12 +132,20 @@ export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; 
   if ((options.ip === 'ticket') !== (options.issuer !== undefined)) throw new TypeError("issuer goes with ip: 'ticket', and ip: 'ticket' needs it");
 }
 
-/** A fetch that learns each origin's clock from the `Date` of its 200 answers: for the echo and ticket requests, which a verifier answers fresh (`no-store`). */
+/**
+ * A fetch that learns each origin's clock from its 200 answers — for the echo and ticket
+ * requests, which a verifier answers fresh (`no-store`): the echo's `time` (PROTOCOL.md §6: the
+ * verifier's own clock, readable cross-origin without any exposed header), else the `Date`.
+ */
 function learningFetch<R extends ResponseLike>(fetchFn: FetchLike<R>, clocks: ServerClocks): FetchLike<R> {
   return async (input: string | URL | Request, init?: RequestInit) => {
     const sentAt = clocks.local();
     const response = await fetchFn(input, init);
-    if (response.status === 200) clocks.learn(targetUrl(input).origin, response.headers.get('date'), sentAt, clocks.local());
+    if (response.status === 200) {
+      const receivedAt = clocks.local();
+      const serverSecond = (await echoTime(response)) ?? parseHttpDate(response.headers.get('date'));
+      clocks.learn(targetUrl(input).origin, serverSecond, sentAt, receivedAt);
+    }
     return response;
   };
 }
@@ -164,7 +172,7 @@ async function sendTimed<R extends ResponseLike>(clocks: ServerClocks, token: st
  */
 async function clockCorrected(clocks: ServerClocks, origin: string, sent: SentRequest<ResponseLike>): Promise<boolean> {
   if (!(await isClockRefusal(sent.response))) return false;
-  return clocks.learn(origin, sent.response.headers.get('date'), sent.sentAt, sent.receivedAt);
+  return clocks.learn(origin, parseHttpDate(sent.response.headers.get('date')), sent.sentAt, sent.receivedAt);
 }
 
 async function discardBody(response: ResponseLike): Promise<void> {

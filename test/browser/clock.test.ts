@@ -14,7 +14,8 @@ import { openTestPage, registerInPage } from './page-driver.js';
  * Issue 18, clients with wrong clocks, in real Chromium: playwright's clock moves the page's
  * `Date` (and nothing else: not the server, not the network) two minutes off. The SDK must end
  * up accepted — after one refused stamp with a static address, at once with `ip: 'echo'` —
- * same-origin, and cross-origin when the api exposes `Date` (`ipstamp serve --cors-origin`).
+ * same-origin, and cross-origin: a static address where the api exposes `Date`
+ * (`ipstamp serve --cors-origin`), `'echo'` from the echo's `time` even where it does not.
  */
 const executable = chromiumPath();
 const MINUTE = 60_000;
@@ -160,7 +161,7 @@ describe.skipIf(!executable)('a page whose clock is 2 minutes off, in headless C
       }
     });
 
-    it('@fastify/cors without exposedHeaders: the page cannot read Date, so the refusal is returned as it came', async () => {
+    it("@fastify/cors without exposedHeaders: the page cannot read Date, so a static address gets the refusal back; 'echo' learns the echo's time", async () => {
       const api = Fastify();
       await api.register(ipstamp, { keys: { keys: [publicJwk] } });
       await api.register(cors, { origin: [pageOrigin], methods: ['GET', 'POST'], allowedHeaders: ['client-ip-attestation', 'content-type'] });
@@ -169,6 +170,12 @@ describe.skipIf(!executable)('a page whose clock is 2 minutes off, in headless C
       try {
         const apiOrigin = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
         expect(await callInPage(page, apiOrigin, '127.0.0.1', '/orders')).toEqual({ status: 401, reason: 'expired', answers: ['401 /orders'] });
+        // the echo body is readable wherever the echo works at all, and its `time` is the verifier's clock
+        expect(await callInPage(page, apiOrigin, 'echo', '/orders')).toEqual({
+          status: 200,
+          reason: undefined,
+          answers: ['200 /.well-known/ipstamp', '200 /orders'],
+        });
       } finally {
         await api.close();
       }

@@ -1,5 +1,14 @@
+import { serve as serveHono } from '@hono/node-server';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch } from '../../client/index.js';
+import { ipstamp as fastifyIpstamp } from '../../server/fastify/plugin.js';
+import { trackPeerAddresses } from '../../server/hints/peer-address.js';
+import { ipstamp as honoIpstamp } from '../../server/hono/middleware.js';
+import { ipstamp as nodeIpstamp } from '../../server/node/middleware.js';
 import { REASON_STATUS, REASON_TITLES, REASONS, type Reason } from '../../shared/reasons.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
@@ -190,4 +199,76 @@ describe('ipstamp serve (a process) and a client 2 min behind', () => {
     expect((await echo(`${serve.url}/anything`)).status).toBe(200);
     expect(statuses).toEqual([200, 200]); // the echo, then the stamped request
   });
+});
+
+interface Adapter {
+  origin: string;
+  close(): Promise<unknown>;
+}
+
+async function listening(server: Server): Promise<string> {
+  if (!server.listening) await new Promise<void>((resolve) => server.once('listening', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const closing = (server: Server) => () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())));
+
+/** Each adapter with a verifier whose own clock (`now`) runs `aheadMs` ahead of the machine's, which is what its Date shows. */
+const ADAPTERS: Record<string, (keys: { keys: unknown[] }, aheadMs: number) => Promise<Adapter>> = {
+  'ipstamp/fastify': async (keys, aheadMs) => {
+    const app = Fastify();
+    await app.register(fastifyIpstamp, { keys: keys as never, now: shifted(aheadMs) });
+    app.get('/orders', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    return { origin: await listening(app.server), close: () => app.close() };
+  },
+  'ipstamp/node': async (keys, aheadMs) => {
+    const middleware = nodeIpstamp({ keys: keys as never, now: shifted(aheadMs) });
+    const server = createServer((req, res) => middleware(req, res, () => res.end('{"ok":true}')));
+    trackPeerAddresses(server);
+    server.listen(0, '127.0.0.1');
+    return { origin: await listening(server), close: closing(server) };
+  },
+  'ipstamp/hono': async (keys, aheadMs) => {
+    const app = new Hono();
+    app.use('*', honoIpstamp({ keys: keys as never, now: shifted(aheadMs) }));
+    app.get('/orders', (c) => c.json({ ok: true }));
+    const server = serveHono({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+    trackPeerAddresses(server);
+    return { origin: await listening(server), close: closing(server) };
+  },
+};
+
+describe("the echo route's time (PROTOCOL §6): a verifier whose own clock is 2 min ahead of its Date", () => {
+  for (const [name, start] of Object.entries(ADAPTERS)) {
+    it(`${name}: the echo answers the verifier's time; ip: 'echo' signs with it and is accepted at once`, async () => {
+      const adapter = await start({ keys: [key.publicJwk] }, 2 * MINUTE);
+      try {
+        const echo = await fetch(`${adapter.origin}/.well-known/ipstamp`);
+        const body = (await echo.json()) as { ip: string; time: number };
+        expect(body.ip).toBe('127.0.0.1');
+        const dateSecond = Date.parse(echo.headers.get('date')!) / 1000;
+        expect(body.time - dateSecond).toBeGreaterThan(60); // the verifier's clock, not the machine's
+
+        const statuses: string[] = [];
+        const counting = async (input: string, init?: RequestInit) => {
+          const response = await fetch(input, init);
+          statuses.push(`${response.status} ${new URL(input).pathname}`);
+          return response;
+        };
+        const viaEcho = createStampedFetch({ key: key.privateJwk, ip: 'echo', fetch: counting });
+        expect((await viaEcho(`${adapter.origin}/orders`)).status).toBe(200);
+        expect(statuses).toEqual(['200 /.well-known/ipstamp', '200 /orders']);
+
+        // A static address learns only from the refusal's Date, the machine's clock, which agrees
+        // with the client's: nothing to correct, so the refusal comes back without a retry.
+        statuses.length = 0;
+        const staticIp = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', fetch: counting });
+        expect((await staticIp(`${adapter.origin}/orders`)).status).toBe(401);
+        expect(statuses).toEqual(['401 /orders']);
+      } finally {
+        await adapter.close();
+      }
+    });
+  }
 });
