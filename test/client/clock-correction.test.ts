@@ -171,6 +171,32 @@ describe('the retry: at most once, and only for expired and not-yet-valid', () =
   });
 });
 
+describe('refusals larger than any problem+json', () => {
+  // A body past the SDK's 4 KB bound is read from a clone and cancelled there; a tee'd clone's
+  // cancel settles only once the other branch is cancelled too, so it must not be awaited.
+  for (const [status, reason, ip] of [
+    [401, 'expired', '127.0.0.1'],
+    [403, 'ip-mismatch', 'echo'],
+  ] as const) {
+    it(`a ${status} problem+json of 64 KB is handed back whole, not waited on`, async () => {
+      const pad = 'x'.repeat(65_536);
+      const big = await startVerifyingServer({
+        keys: [key.publicJwk],
+        route: () => ({ status, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify({ reason, status, pad }) }),
+      });
+      try {
+        const stampedFetch = createStampedFetch({ key: key.privateJwk, ip, now: shifted(-2 * MINUTE) });
+        const response = await stampedFetch(big.url);
+        expect(response.status).toBe(status);
+        expect(((await response.json()) as { pad: string }).pad).toBe(pad);
+        expect(big.attempts).toHaveLength(1);
+      } finally {
+        await big.close();
+      }
+    });
+  }
+});
+
 describe('ipstamp serve (a process) and a client 2 min behind', () => {
   const scratch = scratchDir();
   let serve: RunningServe;
