@@ -10,7 +10,7 @@ export function mayBeIpMismatch(status: number, contentType: string | null | und
   return status === 403 && isProblemJson(contentType);
 }
 
-function isProblemJson(contentType: string | null | undefined): boolean {
+export function isProblemJson(contentType: string | null | undefined): boolean {
   return typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/problem+json');
 }
 

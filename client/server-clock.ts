@@ -13,7 +13,7 @@
 
 import { parseStrictJsonObject } from '../shared/strict-json.js';
 import { readBoundedText } from './bounded-body.js';
-import { bodyStream, type ResponseLike } from './fetch-like.js';
+import { bodyStream, type FetchLike, type ResponseLike } from './fetch-like.js';
 
 /** Five minutes: a clock this far off is set wrong by hand, not drifting; RFC 4120's customary Kerberos skew. */
 export const DEFAULT_MAX_CLOCK_CORRECTION_MS = 300_000;
@@ -134,4 +134,32 @@ export async function echoTime(response: ResponseLike): Promise<number | undefin
   }
   const time = text === undefined ? undefined : parseStrictJsonObject(text)?.time;
   return typeof time === 'number' && Number.isSafeInteger(time) && Math.abs(time) <= MAX_DATE_SECONDS ? time * 1000 : undefined;
+}
+
+/** The origin a fetch is sent to (the echo and ticket requests the SDK makes pass absolute URLs). */
+function originOf(input: string | URL | Request): string | undefined {
+  try {
+    return new URL(typeof input === 'object' && !(input instanceof URL) ? input.url : input).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A fetch that learns each origin's clock from its 200 answers — for the echo and ticket
+ * requests, which a verifier answers fresh (`no-store`): the echo's `time` (PROTOCOL.md §6: the
+ * verifier's own clock, readable cross-origin without any exposed header), else the `Date`.
+ */
+export function learningFetch<R extends ResponseLike>(fetchFn: FetchLike<R>, clocks: ServerClocks): FetchLike<R> {
+  return async (input: string | URL | Request, init?: RequestInit) => {
+    const sentAt = clocks.local();
+    const response = await fetchFn(input, init);
+    if (response.status === 200) {
+      const receivedAt = clocks.local();
+      const serverSecond = (await echoTime(response)) ?? parseHttpDate(response.headers.get('date'));
+      const origin = originOf(input);
+      if (origin !== undefined) clocks.learn(origin, serverSecond, sentAt, receivedAt);
+    }
+    return response;
+  };
 }

@@ -2,7 +2,7 @@ import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
 import { resolveAddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-mismatch.js';
-import { createServerClocks, echoTime, parseHttpDate, type ServerClocks } from './server-clock.js';
+import { createServerClocks, learningFetch, parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketHolder, ticketEndpoint, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
 import { staticAddress, type AddressSource } from './address-source.js';
@@ -130,24 +130,6 @@ export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; 
     throw new TypeError("echoUrl and echoTtlMs apply only to ip: 'echo'");
   }
   if ((options.ip === 'ticket') !== (options.issuer !== undefined)) throw new TypeError("issuer goes with ip: 'ticket', and ip: 'ticket' needs it");
-}
-
-/**
- * A fetch that learns each origin's clock from its 200 answers — for the echo and ticket
- * requests, which a verifier answers fresh (`no-store`): the echo's `time` (PROTOCOL.md §6: the
- * verifier's own clock, readable cross-origin without any exposed header), else the `Date`.
- */
-function learningFetch<R extends ResponseLike>(fetchFn: FetchLike<R>, clocks: ServerClocks): FetchLike<R> {
-  return async (input: string | URL | Request, init?: RequestInit) => {
-    const sentAt = clocks.local();
-    const response = await fetchFn(input, init);
-    if (response.status === 200) {
-      const receivedAt = clocks.local();
-      const serverSecond = (await echoTime(response)) ?? parseHttpDate(response.headers.get('date'));
-      clocks.learn(targetUrl(input).origin, serverSecond, sentAt, receivedAt);
-    }
-    return response;
-  };
 }
 
 interface SentRequest<R> {

@@ -4,7 +4,9 @@ import { Hono } from 'hono';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
 import { createStampedFetch } from '../../client/index.js';
+import { ipstampInterceptor } from '../../client/interceptor.node.js';
 import { ipstamp as fastifyIpstamp } from '../../server/fastify/plugin.js';
 import { trackPeerAddresses } from '../../server/hints/peer-address.js';
 import { ipstamp as honoIpstamp } from '../../server/hono/middleware.js';
@@ -123,6 +125,46 @@ describe('a client whose clock is wrong, against a real verifier (node:http, thi
       expect(dated.attempts.map((a) => a.result.ok)).toEqual([true, true]);
     } finally {
       await dated.close();
+    }
+  });
+});
+
+describe('the undici interceptor and a clock 2 min behind', () => {
+  it('learns from the refusal, without resending it: the next request is accepted', async () => {
+    const from = server.attempts.length;
+    const agent = new Agent().compose(ipstampInterceptor({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-2 * MINUTE) }));
+    try {
+      const first = await request(server.url, { dispatcher: agent });
+      expect(first.statusCode).toBe(401);
+      expect(await first.body.json()).toMatchObject({ reason: 'expired' });
+      expect((await request(server.url, { dispatcher: agent })).statusCode).toBe(200);
+      expect(outcomes(from)).toEqual(['expired', 'ok']);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it("with ip: 'echo', the echo's answer sets the time: the first request is accepted", async () => {
+    const from = server.attempts.length;
+    const agent = new Agent().compose(ipstampInterceptor({ key: key.privateJwk, ip: 'echo', now: shifted(-2 * MINUTE) }));
+    try {
+      const first = await request(server.url, { dispatcher: agent });
+      expect(first.statusCode).toBe(200);
+      await first.body.dump();
+      expect(outcomes(from)).toEqual(['ok']);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('beyond the bound (10 min off) nothing is learned: the next request is refused too', async () => {
+    const from = server.attempts.length;
+    const agent = new Agent().compose(ipstampInterceptor({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-10 * MINUTE) }));
+    try {
+      for (let i = 0; i < 2; i++) await (await request(server.url, { dispatcher: agent })).body.dump();
+      expect(outcomes(from)).toEqual(['expired', 'expired']);
+    } finally {
+      await agent.close();
     }
   });
 });
