@@ -3,7 +3,7 @@ import { resolveAddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-mismatch.js';
 import { createServerClocks, learningFetch, parseHttpDate, type ServerClocks } from './server-clock.js';
-import { createTicketHolder, ticketEndpoint, type HeldTicket } from './ticket-holder.js';
+import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
 import { staticAddress, type AddressSource } from './address-source.js';
 import type { PerOriginAddress } from './per-origin-address.js';
@@ -171,13 +171,7 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
     throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
   }
   const ticketKey: TicketKey = { privateKey, publicJwk: key.publicJwk, alg: key.alg };
-  const issuerOrigin = ticketEndpoint(options.issuer).origin;
-  const holder = createTicketHolder({
-    issuer: options.issuer,
-    key: ticketKey,
-    fetch: learningFetch(fetchFn as FetchLike<ResponseLike>, clocks),
-    now: () => clocks.now(issuerOrigin),
-  });
+  const holder = createTicketHolder({ issuer: options.issuer, key: ticketKey, fetch: learningFetch(fetchFn as FetchLike<ResponseLike>, clocks), clocks });
   const stamper = ticketKid(ticketKey.publicJwk).then((kid) =>
     createRequestStamper({ key: { key: privateKey as CryptoKey, kid, alg: ticketKey.alg }, bodyDigest: options.bodyDigest, now: options.now }),
   );

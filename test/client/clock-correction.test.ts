@@ -1,11 +1,12 @@
 import { serve as serveHono } from '@hono/node-server';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { createStampedFetch } from '../../client/index.js';
+import { createStampedFetch, generateStampKey } from '../../client/index.js';
 import { ipstampInterceptor } from '../../client/interceptor.node.js';
 import { ipstamp as fastifyIpstamp } from '../../server/fastify/plugin.js';
 import { trackPeerAddresses } from '../../server/hints/peer-address.js';
@@ -339,4 +340,34 @@ describe("the echo route's time (PROTOCOL §6): a verifier whose own clock is 2 
       }
     });
   }
+});
+
+describe("ip: 'ticket' with a clock 2 min behind (node middleware: an edge issuer, an api on another origin)", () => {
+  it('the proof is refused once and signed again at the edge’s time; the stamp, per origin, once more at the api’s', async () => {
+    const issuerKey = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'edge-1', alg: 'EdDSA' };
+    const edgeMiddleware = nodeIpstamp({ keys: { keys: [] }, issuer: { key: issuerKey } });
+    const edge = createServer((req, res) => edgeMiddleware(req, res, () => res.end()));
+    trackPeerAddresses(edge).listen(0, '127.0.0.1');
+    const edgeOrigin = await listening(edge);
+    const apiMiddleware = nodeIpstamp({ keys: { keys: [] }, issuers: { [edgeOrigin]: `${edgeOrigin}/.well-known/ipstamp/issuer-jwks` } });
+    const api = createServer((req, res) => apiMiddleware(req, res, () => res.end('{"ok":true}')));
+    trackPeerAddresses(api).listen(0, '127.0.0.1');
+    const apiOrigin = await listening(api);
+    try {
+      const seen: string[] = [];
+      const counting = async (input: string, init?: RequestInit) => {
+        const response = await fetch(input, init);
+        const url = new URL(input);
+        seen.push(`${response.status} ${url.origin === edgeOrigin ? 'edge' : 'api'} ${url.pathname}`);
+        return response;
+      };
+      const key = await generateStampKey({ alg: 'ES256' });
+      const stampedFetch = createStampedFetch({ key, ip: 'ticket', issuer: edgeOrigin, now: shifted(-2 * MINUTE), fetch: counting });
+      expect((await stampedFetch(`${apiOrigin}/orders`, { method: 'POST', body: 'tea' })).status).toBe(200);
+      expect(seen).toEqual(['401 edge /.well-known/ipstamp/ticket', '200 edge /.well-known/ipstamp/ticket', '401 api /orders', '200 api /orders']);
+    } finally {
+      await closing(edge)();
+      await closing(api)();
+    }
+  });
 });

@@ -106,7 +106,7 @@ describe('a server that lies about the time', () => {
     const stamps: { iat: number; signedAt: number }[] = [];
     const requests: string[] = [];
     const serverNow = () => local + offsets[Math.min(call, offsets.length - 1)]!;
-    const dateOf = (ms: number) => (channel === 'time' ? {} : { date: new Date(ms).toUTCString() });
+    const dateOf = (ms: number): Record<string, string> => (channel === 'time' ? {} : { date: new Date(ms).toUTCString() });
     const fetchFn = async (input: string, init?: RequestInit): Promise<Response> => {
       const signedAt = local;
       local += rttMs;
