@@ -57,11 +57,14 @@ export interface ServerClocks {
   local(): number;
   /** The time to sign a stamp for `origin` with, in ms: the local clock plus that server's correction. */
   now(origin: string): number;
+  /** What is added to the local clock for `origin` now, in ms (0 when nothing was learned). */
+  correction(origin: string): number;
   /**
    * Learns from an answer `origin` made to a request sent at `sentAt` and answered at
    * `receivedAt` (local ms), dated `serverSecond` (epoch ms of the whole second the server's
    * clock showed: its `Date`, or the echo's `time`). True when the correction for `origin`
-   * changed — then a stamp signed now carries another time than the one just answered.
+   * changed. Whether a refused stamp is worth signing again is `correction(origin)` against
+   * the correction it was signed with: another request may have learned the time first.
    */
   learn(origin: string, serverSecond: number | undefined, sentAt: number, receivedAt: number): boolean;
 }
@@ -97,6 +100,7 @@ export function createServerClocks(options: ServerClockOptions = {}): ServerCloc
   return {
     local,
     now: (origin) => local() + (corrections.get(origin) ?? 0),
+    correction: (origin) => corrections.get(origin) ?? 0,
     learn(origin, serverSecond, sentAt, receivedAt) {
       const range = serverSecond === undefined ? undefined : correctionRange(serverSecond, sentAt, receivedAt);
       if (range === undefined) return false;

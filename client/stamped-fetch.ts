@@ -135,26 +135,42 @@ export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; 
 interface SentRequest<R> {
   token: string;
   response: R;
+  /** The correction the stamp was signed with. */
+  correction: number;
   sentAt: number;
   receivedAt: number;
 }
 
+/** The clock a stamp for `origin` is signed by, noting the correction it used in `signed`. */
+function signingClock(clocks: ServerClocks, origin: string, signed: { correction: number }): () => number {
+  return () => {
+    signed.correction = clocks.correction(origin);
+    return clocks.local() + signed.correction;
+  };
+}
+
 /** Sends a stamped request and notes, by the local clock, when it left and when its answer came. */
-async function sendTimed<R extends ResponseLike>(clocks: ServerClocks, token: string, send: () => Promise<R>): Promise<SentRequest<R>> {
+async function sendTimed<R extends ResponseLike>(
+  clocks: ServerClocks,
+  stamped: { token: string; correction: number },
+  send: () => Promise<R>,
+): Promise<SentRequest<R>> {
   const sentAt = clocks.local();
   const response = await send();
-  return { token, response, sentAt, receivedAt: clocks.local() };
+  return { ...stamped, response, sentAt, receivedAt: clocks.local() };
 }
 
 /**
  * After an `expired` or `not-yet-valid` refusal: learns the server's time from that answer's
- * `Date`. True when the correction changed, so that a new stamp would carry another time —
- * a refusal from a server whose clock agrees with ours (or is beyond the bound, or sent no
- * readable Date) is not worth a second try.
+ * `Date`. True when a new stamp would carry another time than the refused one — learned from
+ * this answer or, when many were refused at once, from another's. A refusal from a server whose
+ * clock agrees with the stamp's (or is beyond the bound, or sent no readable Date) is not worth
+ * a second try.
  */
 async function clockCorrected(clocks: ServerClocks, origin: string, sent: SentRequest<ResponseLike>): Promise<boolean> {
   if (!(await isClockRefusal(sent.response))) return false;
-  return clocks.learn(origin, parseHttpDate(sent.response.headers.get('date')), sent.sentAt, sent.receivedAt);
+  clocks.learn(origin, parseHttpDate(sent.response.headers.get('date')), sent.sentAt, sent.receivedAt);
+  return clocks.correction(origin) !== sent.correction;
 }
 
 async function discardBody(response: ResponseLike): Promise<void> {
@@ -211,8 +227,9 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
     const source = addresses.sourceFor(url.origin);
 
     const send = async (): Promise<SentRequest<R>> => {
-      const token = await stamper.stamp(source, { method, url, body: body.bytes, now: () => clocks.now(url.origin) });
-      return sendTimed(clocks, token, () => fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })));
+      const signed = { correction: 0 };
+      const token = await stamper.stamp(source, { method, url, body: body.bytes, now: signingClock(clocks, url.origin, signed) });
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })));
     };
     const again = async (refused: R): Promise<R> => {
       if (!body.replayable) return refused;
@@ -240,9 +257,11 @@ function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fet
 
     const send = async (held: HeldTicket): Promise<SentRequest<R>> => {
       const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
-      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims, now: () => clocks.now(url.origin) });
+      const signed = { correction: 0 };
+      const now = signingClock(clocks, url.origin, signed);
+      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims, now });
       const headers = { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket };
-      return sendTimed(clocks, token, () => fetchFn(input, stampedInit(init, request, method, body, headers)));
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, headers)));
     };
     const again = async (refused: R, ticket: () => Promise<HeldTicket>): Promise<R> => {
       if (!body.replayable) return refused;

@@ -66,6 +66,15 @@ describe('a client whose clock is wrong, against a real verifier (node:http, thi
     });
   }
 
+  it('five calls refused at once are each sent once more: the first to learn the time does not leave the others refused', async () => {
+    const from = server.attempts.length;
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', now: shifted(-2 * MINUTE) });
+    const statuses = await Promise.all(Array.from({ length: 5 }, (_, i) => stampedFetch(`${server.url}?n=${i}`).then((r) => r.status)));
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const sorted = outcomes(from).sort();
+    expect(sorted).toEqual(['expired', 'expired', 'expired', 'expired', 'expired', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+
   it("ip: 'echo' learns the time with the address: the first stamp is already accepted", async () => {
     const from = server.attempts.length;
     const echoes = server.echoCount;
