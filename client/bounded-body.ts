@@ -14,7 +14,9 @@ export async function readBoundedText(body: ReadableStream<Uint8Array> | null, m
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
+        // Not awaited: on a clone (a tee branch) cancel settles only once the other branch is
+        // cancelled too — the caller's own response, which it may read in full later.
+        reader.cancel().catch(() => undefined);
         return undefined;
       }
       chunks.push(value);

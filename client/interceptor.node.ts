@@ -4,9 +4,10 @@ import { STAMP_HEADER } from '../shared/schema.js';
 import { IpStampClientError } from './client-error.js';
 import { fetchThrough } from './echo-dispatcher.node.js';
 import { headerValue, withHeader } from './dispatch-headers.node.js';
-import { IpMismatchObserver } from './mismatch-observer.node.js';
+import { RefusalObserver, type ObservedRefusal } from './refusal-observer.node.js';
 import { resolveNodeAddressOption, type NodeAddressOption } from './node-address-option.node.js';
 import { createRequestStamper, stampedAddress } from './request-stamper.js';
+import { createServerClocks, learningFetch, parseHttpDate } from './server-clock.js';
 import type { StampKeyInput } from './signing-key.js';
 import { checkEchoOnlyOptions } from './stamped-fetch.js';
 
@@ -23,6 +24,8 @@ export interface StampInterceptorOptions {
   /** The origin of dispatches that carry none (a `Client` or `Pool` composed directly). */
   origin?: string | URL;
   now?: () => number;
+  /** How far the signing time may move to the server's (learned from its clock refusals and echo). Default 300000 (5 min); 0: off. */
+  maxClockCorrectionMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -59,6 +62,7 @@ export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   checkEchoOnlyOptions(options);
   const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
+  const clocks = createServerClocks({ now: options.now, maxCorrectionMs: options.maxClockCorrectionMs });
   const fallbackOrigin = defaultOrigin(options.origin);
   const socket = { localAddress: options.localAddress, socketTtlMs: options.socketTtlMs };
   // Fails now on a wrong option; each composed chain gets its own sources below.
@@ -67,7 +71,7 @@ export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher
   return (dispatch) => {
     const addresses = resolveNodeAddressOption(
       options.ip,
-      { echoUrl: options.echoUrl, echoTtlMs: options.echoTtlMs, fetch: fetchThrough(dispatch), now: options.now },
+      { echoUrl: options.echoUrl, echoTtlMs: options.echoTtlMs, fetch: learningFetch(fetchThrough(dispatch), clocks), now: options.now },
       socket,
     );
 
@@ -84,15 +88,22 @@ export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher
       const method = opts.method.toUpperCase() as Dispatcher.HttpMethod;
       const source = addresses.sourceFor(origin.origin);
       const body = stamper.bodyDigest ? dispatchBodyBytes(opts.body) : undefined;
-      const token = await stamper.stamp(source, { method, url: htu, body, claims: { htu } });
-      return { token, source, opts: { ...opts, method, headers: withHeader(opts.headers, STAMP_HEADER, token) } };
+      const token = await stamper.stamp(source, { method, url: htu, body, claims: { htu }, now: () => clocks.now(origin.origin) });
+      return { token, source, clockOrigin: origin.origin, opts: { ...opts, method, headers: withHeader(opts.headers, STAMP_HEADER, token) } };
     }
 
     return function ipstampIntercept(opts, handler) {
       stamped(opts).then(
-        ({ token, source, opts: sent }) => {
-          const observed =
-            typeof source.invalidate === 'function' ? new IpMismatchObserver(handler, () => source.invalidate?.(stampedAddress(token))) : handler;
+        ({ token, source, clockOrigin, opts: sent }) => {
+          const sentAt = clocks.local();
+          // the next request learns from this one's refusal: a fresh address, or the server's time
+          const onRefusal = (refusal: ObservedRefusal) => {
+            if (refusal.status === 403 && refusal.reason === 'ip-mismatch') source.invalidate?.(stampedAddress(token));
+            if (refusal.status === 401 && (refusal.reason === 'expired' || refusal.reason === 'not-yet-valid')) {
+              clocks.learn(clockOrigin, parseHttpDate(refusal.date), sentAt, refusal.receivedAt);
+            }
+          };
+          const observed = new RefusalObserver(handler, onRefusal, clocks.local);
           try {
             dispatch(sent, observed);
           } catch (error) {

@@ -10,7 +10,7 @@ export function mayBeIpMismatch(status: number, contentType: string | null | und
   return status === 403 && isProblemJson(contentType);
 }
 
-function isProblemJson(contentType: string | null | undefined): boolean {
+export function isProblemJson(contentType: string | null | undefined): boolean {
   return typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/problem+json');
 }
 
@@ -32,15 +32,26 @@ export async function isIpMismatchResponse(response: ResponseLike): Promise<bool
   }
 }
 
-/** Is this a 401 `bad-ticket` rejection (PROTOCOL.md §7.4)? Read from a clone, like the above. */
-export async function isBadTicketResponse(response: ResponseLike): Promise<boolean> {
-  if (response.status !== 401 || !isProblemJson(response.headers.get('content-type'))) return false;
+/** The reason of a 401 problem+json rejection, read from a clone like the above; undefined for anything else. */
+async function unauthorizedReason(response: ResponseLike): Promise<unknown> {
+  if (response.status !== 401 || !isProblemJson(response.headers.get('content-type'))) return undefined;
   try {
     const text = await readBoundedText(bodyStream(response.clone()), MAX_PROBLEM_BYTES);
-    return text !== undefined && parseStrictJsonObject(text)?.reason === 'bad-ticket';
+    return text === undefined ? undefined : parseStrictJsonObject(text)?.reason;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Is this a 401 `bad-ticket` rejection (PROTOCOL.md §7.4)? */
+export async function isBadTicketResponse(response: ResponseLike): Promise<boolean> {
+  return (await unauthorizedReason(response)) === 'bad-ticket';
+}
+
+/** Is this a 401 `expired` or `not-yet-valid` rejection (PROTOCOL.md §5 steps 7–8): the stamp's time, not the stamp, was refused? */
+export async function isClockRefusal(response: ResponseLike): Promise<boolean> {
+  const reason = await unauthorizedReason(response);
+  return reason === 'expired' || reason === 'not-yet-valid';
 }
 
 export { MAX_PROBLEM_BYTES };

@@ -1,7 +1,8 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
 import { resolveAddressOption } from './address-option.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
-import { isBadTicketResponse, isIpMismatchResponse } from './ip-mismatch.js';
+import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-mismatch.js';
+import { createServerClocks, learningFetch, parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
 import { staticAddress, type AddressSource } from './address-source.js';
@@ -17,6 +18,11 @@ interface FetchOptionsBase<R extends ResponseLike> {
   fetch?: FetchLike<R>;
   /** Clock in ms, for tests. */
   now?: () => number;
+  /**
+   * How far (ms, either way) the time a stamp is signed with may be moved from the local clock
+   * to the server's, learned from its `Date`. Default 300000 (5 minutes); 0 turns correction off.
+   */
+  maxClockCorrectionMs?: number;
 }
 
 /**
@@ -126,15 +132,62 @@ export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; 
   if ((options.ip === 'ticket') !== (options.issuer !== undefined)) throw new TypeError("issuer goes with ip: 'ticket', and ip: 'ticket' needs it");
 }
 
+interface SentRequest<R> {
+  token: string;
+  response: R;
+  /** The correction the stamp was signed with. */
+  correction: number;
+  sentAt: number;
+  receivedAt: number;
+}
+
+/** The clock a stamp for `origin` is signed by, noting the correction it used in `signed`. */
+function signingClock(clocks: ServerClocks, origin: string, signed: { correction: number }): () => number {
+  return () => {
+    signed.correction = clocks.correction(origin);
+    return clocks.local() + signed.correction;
+  };
+}
+
+/** Sends a stamped request and notes, by the local clock, when it left and when its answer came. */
+async function sendTimed<R extends ResponseLike>(
+  clocks: ServerClocks,
+  stamped: { token: string; correction: number },
+  send: () => Promise<R>,
+): Promise<SentRequest<R>> {
+  const sentAt = clocks.local();
+  const response = await send();
+  return { ...stamped, response, sentAt, receivedAt: clocks.local() };
+}
+
+/**
+ * After an `expired` or `not-yet-valid` refusal: learns the server's time from that answer's
+ * `Date`. True when a new stamp would carry another time than the refused one — learned from
+ * this answer or, when many were refused at once, from another's. A refusal from a server whose
+ * clock agrees with the stamp's (or is beyond the bound, or sent no readable Date) is not worth
+ * a second try.
+ */
+async function clockCorrected(clocks: ServerClocks, origin: string, sent: SentRequest<ResponseLike>): Promise<boolean> {
+  if (!(await isClockRefusal(sent.response))) return false;
+  clocks.learn(origin, parseHttpDate(sent.response.headers.get('date')), sent.sentAt, sent.receivedAt);
+  return clocks.correction(origin) !== sent.correction;
+}
+
+async function discardBody(response: ResponseLike): Promise<void> {
+  await bodyStream(response)
+    ?.cancel()
+    .catch(() => undefined);
+}
+
 /** With a ticket, the stamp's kid is the key's thumbprint and its ip, obs and tth come from the ticket. */
-function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>) {
+function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>, clocks: ServerClocks) {
   const key = options.key as TicketKey & { key?: TicketKey['privateKey'] };
   const privateKey = key.privateKey ?? key.key;
   if (typeof key.publicJwk !== 'object' || key.publicJwk === null || privateKey === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
     throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
   }
   const ticketKey: TicketKey = { privateKey, publicJwk: key.publicJwk, alg: key.alg };
-  const holder = createTicketHolder({ issuer: options.issuer, key: ticketKey, fetch: fetchFn as FetchLike<ResponseLike>, now: options.now });
+  const holder = createTicketHolder({ issuer: options.issuer, key: ticketKey, fetch: learningFetch(fetchFn as FetchLike<ResponseLike>, clocks), clocks });
   const stamper = ticketKid(ticketKey.publicJwk).then((kid) =>
     createRequestStamper({ key: { key: privateKey as CryptoKey, kid, alg: ticketKey.alg }, bodyDigest: options.bodyDigest, now: options.now }),
   );
@@ -147,16 +200,21 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
  * changed. When a refreshable source (echo, socket) meets a 403 `ip-mismatch`, the cached
  * address is dropped and the request is sent once more with a new one — if its body can be
  * sent again; otherwise the 403 is returned and the next call uses the fresh address.
+ * Likewise on a 401 `expired` or `not-yet-valid` whose `Date` shows the server's clock apart
+ * from ours (within `maxClockCorrectionMs`): the stamp is signed again with the server's time.
+ * A call is sent at most twice.
  */
 export function createStampedFetch<R extends ResponseLike = Response>(options: StampedFetchOptions<R>): StampedFetch<R> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   checkEchoOnlyOptions(options);
   const fetchFn = resolveFetch<R>('fetch', options.fetch);
-  if (options.ip === 'ticket') return ticketFetch(options, fetchFn);
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  const clocks = createServerClocks({ now: options.now, maxCorrectionMs: options.maxClockCorrectionMs });
+  if (options.ip === 'ticket') return ticketFetch(options, fetchFn, clocks);
   const addresses = resolveAddressOption(options.ip, {
     echoUrl: options.echoUrl,
     echoTtlMs: options.echoTtlMs,
-    fetch: fetchFn,
+    fetch: learningFetch(fetchFn, clocks),
     now: options.now,
   });
   const stamper = createRequestStamper({ key: options.key as StampKeyInput, bodyDigest: options.bodyDigest, now: options.now });
@@ -168,25 +226,28 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
     const body = await prepareBody(request, init, stamper.bodyDigest);
     const source = addresses.sourceFor(url.origin);
 
-    const send = async (): Promise<{ token: string; response: R }> => {
-      const token = await stamper.stamp(source, { method, url, body: body.bytes });
-      return { token, response: await fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })) };
+    const send = async (): Promise<SentRequest<R>> => {
+      const signed = { correction: 0 };
+      const token = await stamper.stamp(source, { method, url, body: body.bytes, now: signingClock(clocks, url.origin, signed) });
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })));
+    };
+    const again = async (refused: R): Promise<R> => {
+      if (!body.replayable) return refused;
+      await discardBody(refused);
+      return (await send()).response;
     };
 
     const first = await send();
+    if (await clockCorrected(clocks, url.origin, first)) return again(first.response);
     if (typeof source.invalidate !== 'function' || !(await isIpMismatchResponse(first.response))) return first.response;
     source.invalidate(stampedAddress(first.token));
-    if (!body.replayable) return first.response;
-    await bodyStream(first.response)
-      ?.cancel()
-      .catch(() => undefined);
-    return (await send()).response;
+    return again(first.response);
   };
 }
 
 /** `ip: 'ticket'`: every request carries the ticket and a stamp bound to it; on `bad-ticket`, one new ticket and one retry. */
-function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>): StampedFetch<R> {
-  const { holder, stamper } = ticketMode(options, fetchFn);
+function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>, clocks: ServerClocks): StampedFetch<R> {
+  const { holder, stamper } = ticketMode(options, fetchFn, clocks);
   return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
     const request = isRequestLike(input) ? input : undefined;
     const url = targetUrl(input);
@@ -194,20 +255,25 @@ function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fet
     const requestStamper = await stamper;
     const body = await prepareBody(request, init, requestStamper.bodyDigest);
 
-    const send = async (held: HeldTicket): Promise<R> => {
+    const send = async (held: HeldTicket): Promise<SentRequest<R>> => {
       const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
-      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims });
-      return fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket }));
+      const signed = { correction: 0 };
+      const now = signingClock(clocks, url.origin, signed);
+      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims, now });
+      const headers = { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket };
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, headers)));
+    };
+    const again = async (refused: R, ticket: () => Promise<HeldTicket>): Promise<R> => {
+      if (!body.replayable) return refused;
+      await discardBody(refused);
+      return (await send(await ticket())).response;
     };
 
     const held = await holder.get();
     const first = await send(held);
-    if (!(await isBadTicketResponse(first))) return first;
+    if (await clockCorrected(clocks, url.origin, first)) return again(first.response, async () => held);
+    if (!(await isBadTicketResponse(first.response))) return first.response;
     holder.invalidate(held.ticket);
-    if (!body.replayable) return first;
-    await bodyStream(first)
-      ?.cancel()
-      .catch(() => undefined);
-    return send(await holder.get());
+    return again(first.response, () => holder.get());
   };
 }

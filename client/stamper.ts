@@ -23,6 +23,8 @@ export interface StampRequest {
   body?: BodyInput;
   /** Extra claims (e.g. `tth` for tickets). */
   claims?: Partial<StampClaims>;
+  /** The clock this request's `iat` is read from, in ms (read after the address is known). Default: the stamper's `now`. */
+  now?: () => number;
 }
 
 export interface Stamper {
@@ -60,7 +62,7 @@ export function createStamper(options: StamperOptions): Stamper {
       const key = await signingKey;
       const claims: StampClaims = {
         ip: await source.current(),
-        iat: Math.floor(now() / 1000),
+        iat: Math.floor((request.now ?? now)() / 1000),
         jti: randomJti(),
         htm: request.method.toUpperCase(),
         htu: normalizeHtu(request.url),

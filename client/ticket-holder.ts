@@ -6,6 +6,7 @@ import { sha256Base64url } from './body-digest.js';
 import { readBoundedText } from './bounded-body.js';
 import { IpStampClientError } from './client-error.js';
 import { bodyStream, type FetchLike, type ResponseLike } from './fetch-like.js';
+import { parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketRequestProof, type TicketKey } from './ticket-proof.js';
 
 /** The issuer's 200 body (PROTOCOL.md §7.1), checked without zod so browsers do not load it. */
@@ -31,6 +32,8 @@ export interface TicketHolderOptions {
   key: TicketKey;
   fetch: FetchLike<ResponseLike>;
   now?: () => number;
+  /** The stamped fetch's clocks: proofs are signed at the issuer's time, and a proof refused for its time is signed again once. */
+  clocks?: ServerClocks;
 }
 
 export interface TicketHolder {
@@ -59,14 +62,17 @@ export function ticketEndpoint(issuer: string | URL): URL {
 /** Asks for a ticket with a fresh proof, caches it until shortly before `exp`; concurrent callers share one request. */
 export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
   const endpoint = ticketEndpoint(options.issuer);
-  const now = options.now ?? Date.now;
+  const { clocks } = options;
+  const now = clocks === undefined ? (options.now ?? Date.now) : () => clocks.now(endpoint.origin);
   let held: HeldTicket | undefined;
   let inflight: Promise<HeldTicket> | undefined;
 
-  async function request(): Promise<HeldTicket> {
+  async function request(retried = false): Promise<HeldTicket> {
     let response: ResponseLike;
+    let sentAt = 0;
     try {
       const proof = await createTicketRequestProof(options.key, endpoint, now);
+      sentAt = clocks?.local() ?? 0;
       response = await options.fetch(endpoint.href, { method: 'POST', headers: { 'client-ip-attestation': proof }, redirect: 'error' });
     } catch (cause) {
       throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause });
@@ -77,6 +83,11 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
     if (!parsed || canonicalAddress(parsed.ip) !== parsed.ip) {
       // the issuer's problem+json reason (e.g. ip-unverifiable) travels as the cause
       const reason = body?.reason ?? (text ? parseStrictJsonObject(text)?.reason : undefined);
+      const clockRefused = response.status === 401 && (reason === 'expired' || reason === 'not-yet-valid');
+      // a proof refused for its time: once more at the issuer's time, if its Date says something new
+      if (clockRefused && !retried && clocks?.learn(endpoint.origin, parseHttpDate(response.headers.get('date')), sentAt, clocks.local())) {
+        return request(true);
+      }
       throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause: { status: response.status, reason } });
     }
     const { ticket, ip, exp } = parsed;

@@ -64,6 +64,7 @@ const expectations: Record<string, Expectation> = {
   hono: { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m] },
   web: { output: [/^true 203\.0\.113\.7 match$/m, /^401 replay$/m, /^403 ip-unverifiable$/m] },
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
+  'client-clock': { output: [/^200 \[ 401, 200 \]$/m, /^200 \[ 200, 200 \]$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },
   'tickets-round-trip': { output: [/^200 127\.0\.0\.1 match ticket true$/m] },

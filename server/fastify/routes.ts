@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from '../verify/connection-hints.js';
+import { echoAnswer } from '../verify/echo-answer.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 
@@ -17,7 +18,7 @@ export function registerEchoRoute(fastify: FastifyInstance, verifier: Verifier):
     void reply.header('cache-control', 'no-store');
     // a peer unknown at accept (reset connection) has no address to echo: the same refusal a stamp would get
     if (hints.l3 === undefined) return sendProblem(reply, 'ip-unverifiable');
-    return { ip: hints.observed ?? hints.l3 };
+    return echoAnswer(verifier, hints.observed ?? hints.l3);
   });
 }
 

@@ -4,6 +4,7 @@ import { compactHeaderValue, decodeJsonSegment, splitCompact } from '../jws/comp
 import { connectionHints } from '../verify/connection-hints.js';
 import { createVerifier } from '../verify/create-verifier.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
+import { echoAnswer } from '../verify/echo-answer.js';
 import type { Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, HeaderMap, Verdict, VerifyInput } from '../verify/types.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
@@ -120,7 +121,7 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
       const hints = verifier.hints({ headers, hints: connection });
       // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
       if (hints.l3 === undefined) return problemResponse('ip-unverifiable');
-      return c.json({ ip: hints.observed ?? hints.l3 }, 200, NO_STORE);
+      return c.json(echoAnswer(verifier, hints.observed ?? hints.l3), 200, NO_STORE);
     }
     if (tickets !== undefined && path === ISSUER_JWKS_PATH && c.req.method === 'GET') return tickets.jwks(c);
     if (tickets !== undefined && path === TICKET_PATH && c.req.method === 'POST') {

@@ -4,6 +4,7 @@ import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
+import { echoAnswer } from '../verify/echo-answer.js';
 import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verdict, VerifyInput } from '../verify/types.js';
 import type { Verifier } from '../verify/verifier.js';
@@ -134,7 +135,7 @@ function answerEcho(req: IncomingMessage, res: ServerResponse, verifier: Verifie
   const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
   // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
   if (hints.l3 === undefined) return sendProblem(res, 'ip-unverifiable');
-  sendJson(res, 200, { ip: hints.observed ?? hints.l3 }, 'application/json; charset=utf-8', 'no-store');
+  sendJson(res, 200, echoAnswer(verifier, hints.observed ?? hints.l3), 'application/json; charset=utf-8', 'no-store');
 }
 
 type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;

@@ -158,7 +158,7 @@ describe('serve --cors-origin', () => {
 
     const echo = await send(`${serve.url}/.well-known/ipstamp`, 'GET', { origin: APP });
     expect(echo.status).toBe(200);
-    expect(JSON.parse(echo.body)).toEqual({ ip: '127.0.0.1' });
+    expect(JSON.parse(echo.body)).toEqual({ ip: '127.0.0.1', time: expect.any(Number) });
     expect(echo.headers['access-control-allow-origin']).toBe(APP);
   });
 

@@ -72,7 +72,7 @@ describe('ipstamp serve (standalone verifier)', () => {
   it('serves the echo route and /metrics', async () => {
     const echo = await fetch(`${serve.url}/.well-known/ipstamp`);
     expect(echo.headers.get('cache-control')).toBe('no-store');
-    expect(await echo.json()).toEqual({ ip: '127.0.0.1' });
+    expect(await echo.json()).toEqual({ ip: '127.0.0.1', time: expect.any(Number) });
     const metrics = await (await fetch(`${serve.url}/metrics`)).text();
     expect(metrics).toMatch(/^ipstamp_rejected_total\{reason="missing"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^ipstamp_accepted_total\{agreement="match"\} [1-9]\d*$/m);

@@ -124,7 +124,7 @@ describe('ipstamp serve --upstream (verifying reverse proxy)', () => {
   it("passes the upstream's status through and serves the echo route itself", async () => {
     expect((await send('/teapot')).status).toBe(418);
     const echo = await fetch(`${serve.url}/.well-known/ipstamp`);
-    expect(await echo.json()).toEqual({ ip: '127.0.0.1' });
+    expect(await echo.json()).toEqual({ ip: '127.0.0.1', time: expect.any(Number) });
     expect(seen.some((s) => s.url.startsWith('/.well-known'))).toBe(false);
   });
 

@@ -135,7 +135,7 @@ describe('ipstamp/hono on @hono/node-server, no proxy trusted', () => {
 
   it('the echo route answers the TCP peer, never a forged header', async () => {
     const { status, body } = await call('127.0.0.3', `${app.url}/.well-known/ipstamp`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
-    expect([status, body]).toEqual([200, { ip: '127.0.0.3' }]);
+    expect([status, body]).toEqual([200, { ip: '127.0.0.3', time: expect.any(Number) }]);
   });
 
   it('a CORS preflight passes untouched to the app (no problem+json)', async () => {
@@ -167,12 +167,12 @@ describe('ipstamp/hono behind a trusted proxy (127.0.0.1 trusted, X-Forwarded-Fo
 
   it('the echo route right behind the trusted proxy answers the forwarded client, not the proxy', async () => {
     const { body } = await call('127.0.0.1', `${app.url}/.well-known/ipstamp`, { headers: { 'x-forwarded-for': '198.51.100.20' } });
-    expect(body).toEqual({ ip: '198.51.100.20' });
+    expect(body).toEqual({ ip: '198.51.100.20', time: expect.any(Number) });
   });
 
   it('the same header from an untrusted peer (127.0.0.3) is not believed', async () => {
     const { body } = await call('127.0.0.3', `${app.url}/.well-known/ipstamp`, { headers: { 'x-forwarded-for': '198.51.100.20' } });
-    expect(body).toEqual({ ip: '127.0.0.3' });
+    expect(body).toEqual({ ip: '127.0.0.3', time: expect.any(Number) });
   });
 });
 
@@ -266,6 +266,6 @@ backend app
 
   it('the echo route through HAProxy answers the client', async () => {
     const { body } = await call('127.0.0.5', `http://127.0.0.1:${front}/.well-known/ipstamp`);
-    expect(body).toEqual({ ip: '127.0.0.5' });
+    expect(body).toEqual({ ip: '127.0.0.5', time: expect.any(Number) });
   });
 });

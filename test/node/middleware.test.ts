@@ -142,9 +142,9 @@ describe.each<Framework>(['express5', 'express4', 'http'])('ipstamp/node on %s (
 
   it('the echo route answers the walk: the client behind a trusted proxy, the peer itself otherwise', async () => {
     const behind = await send(`${app.url}/.well-known/ipstamp`, { from: PROXY, headers: { 'x-forwarded-for': '198.51.100.9' } });
-    expect([behind.status, behind.json]).toEqual([200, { ip: '198.51.100.9' }]);
+    expect([behind.status, behind.json]).toEqual([200, { ip: '198.51.100.9', time: expect.any(Number) }]);
     const direct = await send(`${app.url}/.well-known/ipstamp`, { from: STRANGER, headers: { 'x-forwarded-for': '198.51.100.9' } });
-    expect(direct.json).toEqual({ ip: STRANGER });
+    expect(direct.json).toEqual({ ip: STRANGER, time: expect.any(Number) });
   });
 
   it('ipstamp attack (the CLI) finds it SAFE', async () => {
@@ -220,7 +220,7 @@ backend app
   it('a client bound to 127.0.0.5 gets match (l4 from the PROXY header)', async () => {
     const origin = `http://127.0.0.1:${front}`;
     const echo = await send(`${origin}/.well-known/ipstamp`, { from: CLIENT });
-    expect(echo.json).toEqual({ ip: CLIENT });
+    expect(echo.json).toEqual({ ip: CLIENT, time: expect.any(Number) });
     const token = await createStamper({ key: key.privateJwk, ip: CLIENT }).stamp({ method: 'GET', url: `${origin}/whoami` });
     const res = await send(`${origin}/whoami`, { from: CLIENT, headers: { 'client-ip-attestation': token } });
     expect([res.status, res.json.ipStamp?.agreement, res.json.ipStamp?.hints.decidedBy, res.json.ipStamp?.hints.l4]).toEqual([200, 'match', 'l4', CLIENT]);

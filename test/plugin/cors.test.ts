@@ -194,7 +194,7 @@ for (const order of ['cors first', 'ipstamp first'] as const) {
       const app = await corsApp(order);
       const res = await app.inject({ url: '/.well-known/ipstamp', headers: { origin: APP_ORIGIN } });
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ ip: '127.0.0.1' });
+      expect(res.json()).toEqual({ ip: '127.0.0.1', time: expect.any(Number) });
       expectCors(res);
     });
 

@@ -80,23 +80,23 @@ describe('echo route (PROTOCOL §6)', () => {
     const response = await get(await start(), '/.well-known/ipstamp');
     expect(response.statusCode).toBe(200);
     expect(response.headers['cache-control']).toBe('no-store');
-    expect(response.json()).toStrictEqual({ ip: '127.0.0.1' });
+    expect(response.json()).toStrictEqual({ ip: '127.0.0.1', time: expect.any(Number) });
   });
 
   it("answers from a trusted proxy's forwarding header, as step 12 would compare", async () => {
     const a = await start({ trustedProxies: ['loopback'] });
     const response = await get(a, '/.well-known/ipstamp', undefined, { 'x-forwarded-for': '198.51.100.4' });
-    expect(response.json()).toStrictEqual({ ip: '198.51.100.4' });
+    expect(response.json()).toStrictEqual({ ip: '198.51.100.4', time: expect.any(Number) });
   });
 
   it('ignores a forwarding header from an untrusted peer', async () => {
     const response = await get(await start(), '/.well-known/ipstamp', undefined, { 'x-forwarded-for': '198.51.100.4' });
-    expect(response.json()).toStrictEqual({ ip: '127.0.0.1' });
+    expect(response.json()).toStrictEqual({ ip: '127.0.0.1', time: expect.any(Number) });
   });
 
   it('falls back to the TCP peer when observed is undefined (every hop trusted)', async () => {
     const response = await get(await start({ trustedProxies: ['loopback'] }), '/.well-known/ipstamp');
-    expect(response.json()).toStrictEqual({ ip: '127.0.0.1' });
+    expect(response.json()).toStrictEqual({ ip: '127.0.0.1', time: expect.any(Number) });
   });
 
   it('echo: false removes it (then it is just another route that needs a stamp)', async () => {
