@@ -123,6 +123,16 @@ describe('what each entry point loads', () => {
     expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/')).toEqual([]);
   });
 
+  it('ipstamp/cloudflare: the Durable Object store — no node: module, no package, nothing of a framework glue, the CLI or the client', () => {
+    const loaded = load('ipstamp/cloudflare');
+    expect(loaded.own).toContain('server/cloudflare/replay-object.js');
+    expect(loaded.builtins).toEqual([]);
+    expect(loaded.packages).toEqual([]);
+    expect(
+      under(loaded.own, 'server/attack/', 'server/fastify/', 'server/node/', 'server/hono/', 'server/cli/', 'server/demo/', 'server/stores/', 'client/'),
+    ).toEqual(['server/stores/replay-store.js']);
+  });
+
   it('ipstamp/attack: the harness — no framework, Redis client, adapter or CLI', () => {
     const loaded = load('ipstamp/attack');
     expect(loaded.own).toContain('server/attack/runner.js');

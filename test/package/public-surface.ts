@@ -13,6 +13,7 @@ export const ENTRIES = {
   'ipstamp/node': 'server/node/index.d.ts',
   'ipstamp/hono': 'server/hono/index.d.ts',
   'ipstamp/redis': 'server/redis.d.ts',
+  'ipstamp/cloudflare': 'server/cloudflare/index.d.ts',
   'ipstamp/attack': 'server/attack/index.d.ts',
 } as const;
 export type Entry = keyof typeof ENTRIES;
