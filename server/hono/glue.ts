@@ -26,8 +26,10 @@ export interface IpStampVariables {
 
 /** What the glue asks of a verifier: the Node core and the web verifier both answer it. */
 export interface GlueVerifier {
+  /** PROTOCOL.md §5 over the request as plain data. */
   verify(input: VerifyInput): Promise<VerifyResult>;
-  hints(input: Pick<VerifyInput, 'headers' | 'hints'>): NetworkHints;
+  /** The network's view of this request (the echo route's answer). */
+  hints(c: Context, headers: HeaderMap, connection: ConnectionHints): NetworkHints;
 }
 
 /** PROTOCOL.md §6. */
@@ -118,7 +120,7 @@ export function honoMiddleware(
     const connection = connectionOf(c);
     const path = c.req.path;
     if (glue.echo && path === ECHO_PATH && c.req.method === 'GET') {
-      const hints = verifier.hints({ headers, hints: connection });
+      const hints = verifier.hints(c, headers, connection);
       // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
       if (hints.l3 === undefined) return problemResponse('ip-unverifiable');
       return c.json({ ip: hints.observed ?? hints.l3 }, 200, NO_STORE);

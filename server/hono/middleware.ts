@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
 import { createVerifier } from '../verify/create-verifier.js';
 import type { Verifier } from '../verify/verifier.js';
+import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
 import { honoMiddleware, type IpStampVariables } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 import { createTicketRoutes } from './ticket-routes.js';
@@ -32,6 +33,10 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options);
   const verifier = createVerifier(verifierOptions);
   const tickets = glue.issuer === undefined ? undefined : createTicketRoutes(glue.issuer, verifierOptions, verifier);
-  const middleware = honoMiddleware(glue, verifier, glue.connection ?? nodeConnection, tickets);
+  const glueVerifier = {
+    verify: (input: VerifyInput) => verifier.verify(input),
+    hints: (_c: unknown, headers: HeaderMap, hints: ConnectionHints) => verifier.hints({ headers, hints }),
+  };
+  const middleware = honoMiddleware(glue, glueVerifier, glue.connection ?? nodeConnection, tickets);
   return Object.assign(middleware, { verifier });
 }

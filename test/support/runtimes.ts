@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { isCI } from './binaries.js';
 import { waitForPort } from './ports.js';
 
@@ -47,8 +47,17 @@ const CONDITIONS: Record<RuntimeName, string[]> = {
  * neutral, so a `node:` import anywhere in the graph fails the build instead of reaching the runtime.
  */
 export async function bundleFixture(entry: string, runtime: RuntimeName): Promise<string> {
+  return bundle({ entryPoints: [entry] }, runtime);
+}
+
+/** The same for a module's text (a docs example), resolved as if it were a file at the package root. */
+export async function bundleSource(contents: string, runtime: RuntimeName): Promise<string> {
+  return bundle({ stdin: { contents, resolveDir: root, loader: 'js', sourcefile: 'example.js' } }, runtime);
+}
+
+async function bundle(input: Pick<BuildOptions, 'entryPoints' | 'stdin'>, runtime: RuntimeName): Promise<string> {
   const result = await build({
-    entryPoints: [entry],
+    ...input,
     bundle: true,
     write: false,
     format: 'esm',
