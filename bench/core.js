@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } from 'node:crypto';
 import { exportJWK, generateKeyPair, generateSecret, jwtVerify, importJWK } from 'jose';
-import { createVerifierCore } from '../dist/server/verify/verifier.js';
+import { createVerifierCore } from '../dist/server/verify/create-verifier.js';
 import { MemoryReplayStore } from '../dist/server/stores/memory.js';
 import { stampSigner } from './sign-stamp.js';
 import { compareOpsByRound, fmt, median, medianRatio } from './measure.js';

@@ -15,7 +15,7 @@
 export { createVerifier, type CreateVerifierOptions } from './verify/create-verifier.js';
 export type { Verifier } from './verify/verifier.js';
 export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints, Agreement, HeaderMap } from './verify/types.js';
-export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg } from './verify/key-source.js';
+export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg, NodeKeyObject } from './verify/key-source.js';
 export type { VerifierSettings } from './verify/options.js';
 export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from './hints/forwarded-proto.js';

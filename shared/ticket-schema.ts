@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { isCanonicalClaimAddress } from './address.js';
-import { publicJwkOf } from './public-jwk.js';
 import { FORBIDDEN_HEADER_MEMBERS, kidSchema } from './schema.js';
 
 /** PROTOCOL.md §7: tickets — an issuer's signature over the address it observed, bound to the client's key. */
@@ -85,7 +84,4 @@ export interface TicketResponse {
   exp: number;
 }
 
-/** The members RFC 7638 hashes, in their lexicographic order, for the two key types tickets allow. */
-export function thumbprintInput(jwk: ClientPublicJwk): string {
-  return JSON.stringify(publicJwkOf(jwk));
-}
+export { thumbprintInput } from './token-checks.js';

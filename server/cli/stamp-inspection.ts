@@ -11,6 +11,7 @@ import {
 } from '../../shared/schema.js';
 import { claimsBreakRules, freshnessFailure } from '../verify/claim-rules.js';
 import { decodeJsonSegment, splitCompact, type CompactParts, compactHeaderValue } from '../jws/compact.js';
+import type { KeyObject } from 'node:crypto';
 import type { KeySource, VerifierKey } from '../verify/key-source.js';
 import { verifySignature } from '../jws/signature.js';
 
@@ -36,7 +37,7 @@ export interface StampInspection {
 
 export interface InspectOptions {
   /** Without keys the signature and the key's allowed_ips are skipped. */
-  readonly keySource?: KeySource;
+  readonly keySource?: KeySource<KeyObject>;
   readonly keysLabel?: string;
   readonly nowMs: number;
   readonly maxAge: number;
@@ -85,7 +86,7 @@ export async function inspectStamp(token: string, options: InspectOptions): Prom
   else if (!header) add('3', 'bad-header', 'JOSE header', 'fail', 'not a JSON object (or invalid UTF-8, or a repeated member)');
   else add('3', 'bad-header', 'JOSE header', headerOk ? 'pass' : 'fail', headerOk ? '' : headerProblems(header));
 
-  let key: VerifierKey | undefined;
+  let key: VerifierKey<KeyObject> | undefined;
   const kid = headerOk ? String(header!.kid) : undefined;
   if (!options.keySource) add('4', 'unknown-key', 'key known', 'skipped', 'no --keys');
   else if (kid === undefined) add('4', 'unknown-key', 'key known', 'skipped', 'needs step 3');

@@ -22,6 +22,7 @@ import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
 import type { JwkSet } from '../verify/key-source.js';
 import { networkHints } from '../verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../verify/options.js';
+import { nodePlatform } from '../verify/node-platform.js';
 import type { NetworkHints, VerifyInput } from '../verify/types.js';
 
 export interface TicketIssuerOptions extends Pick<
@@ -60,7 +61,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   const configuredIss = options.origin === undefined ? undefined : normalizeOrigin(options.origin);
   if (options.origin !== undefined && !configuredIss) throw new TypeError('origin must be an http(s) origin like https://edge.example.com');
   // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks
-  const opts = compileOptions({ ...options, keys: { keys: [] } });
+  const opts = compileOptions({ ...options, keys: { keys: [] } }, nodePlatform);
   const header = Buffer.from(JSON.stringify({ alg: key.alg, typ: TICKET_TYP, kid: key.kid })).toString('base64url');
 
   const reject = (reason: Reason, hints: NetworkHints): IssueResult => ({
@@ -96,7 +97,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     const nowMs = opts.now();
     const stale = freshnessFailure(proof.data, nowMs, opts);
     if (stale) return reject(stale, hints);
-    if (!bindingMatches(proof.data, input, opts, hints)) return reject('binding-mismatch', hints);
+    if (!(await bindingMatches(proof.data, input, opts, hints))) return reject('binding-mismatch', hints);
 
     const thumbprint = jwkThumbprint(jwk);
     try {

@@ -10,7 +10,7 @@ const HASH_OF = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512', ES256: 'sha
  * accept exactly the same signatures. (A hand-written JavaScript HMAC measured faster inside a
  * busy server, and was refused: a security library keeps its primitives in OpenSSL.)
  */
-export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: string, signature: Buffer): boolean {
+export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: string, signature: Uint8Array): boolean {
   switch (alg) {
     case 'HS256':
     case 'HS384':
@@ -31,7 +31,12 @@ export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: str
   }
 }
 
-function verifyOrFalse(hash: string | null, signingInput: string, key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' }, signature: Buffer): boolean {
+function verifyOrFalse(
+  hash: string | null,
+  signingInput: string,
+  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' },
+  signature: Uint8Array,
+): boolean {
   try {
     return verify(hash, Buffer.from(signingInput, 'latin1'), key, signature);
   } catch {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { IpStampError } from '../../shared/errors.js';
 import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
@@ -44,7 +43,7 @@ export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number;
   readonly #now: () => number;
   readonly #origin: number;
-  readonly #hashKey: SipHashKey = sipHashKeyFromBytes(randomBytes(16));
+  readonly #hashKey: SipHashKey = sipHashKeyFromBytes(crypto.getRandomValues(new Uint8Array(16)));
   readonly #fingerprint = new Int32Array(4);
   #table: FingerprintTable | undefined;
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { originFromHost } from '../../shared/htu.js';
 import type { Scheme } from '../hints/forwarded-proto.js';
 import type { StampClaims } from '../../shared/schema.js';
@@ -40,9 +39,9 @@ function hostOrigin(host: string, scheme: Scheme): string | undefined {
 export function bindingMatches(
   claims: BindingClaims,
   input: VerifyInput,
-  opts: Pick<CompiledOptions, 'origins' | 'requireBodyDigest' | 'trust' | 'protoHeader'>,
+  opts: Pick<CompiledOptions, 'origins' | 'requireBodyDigest' | 'trust' | 'protoHeader' | 'platform'>,
   hints: Pick<NetworkHints, 'l3' | 'l4' | 'l7'>,
-): boolean {
+): boolean | Promise<boolean> {
   if (claims.htm !== input.method) return false;
   const { htu } = claims;
   const { url } = input;
@@ -62,10 +61,9 @@ export function bindingMatches(
     if (origin === undefined || origin.length !== pathStart || !htu.startsWith(origin)) return false;
   }
   if (claims.cdg !== undefined) {
-    const digest = createHash('sha256')
-      .update(input.body ?? new Uint8Array(0))
-      .digest('base64url');
-    if (digest !== claims.cdg) return false;
+    // sync on Node; WebCrypto digests asynchronously
+    const digest = opts.platform.crypto.sha256(input.body ?? new Uint8Array(0));
+    return typeof digest === 'string' ? digest === claims.cdg : digest.then((d) => d === claims.cdg);
   } else if (opts.requireBodyDigest) {
     return false;
   }

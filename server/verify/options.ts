@@ -1,10 +1,11 @@
 import { normalizeOrigin } from '../../shared/htu.js';
-import { compileTrust, type TrustMatcher } from '../hints/trust.js';
+import type { TrustMatcher } from '../hints/trust-ranges.js';
 import { forwardingHeaderReader, type ForwardingHeaderReader } from '../hints/forwarding-header.js';
 import { protoHeaderReader, type ProtoHeaderOption, type ProtoHeaderReader } from '../hints/forwarded-proto.js';
 import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
 import { createTicketVerifier, type IssuersOption, type TicketVerifier } from './ticket-verifier.js';
+import type { VerifyPlatform } from './platform.js';
 
 export interface VerifierOptions {
   /** A JWK Set, or a function kid → key. */
@@ -58,6 +59,8 @@ export interface CompiledOptions {
   readonly protoHeader: ProtoHeaderReader | undefined;
   /** Present when `issuers` is configured. */
   readonly verifyTicket: TicketVerifier | undefined;
+  /** Signature checks, digests and bytes: node:crypto on Node, WebCrypto on the web (platform.ts). */
+  readonly platform: VerifyPlatform;
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
@@ -74,8 +77,8 @@ function seconds(name: string, value: unknown, fallback: number, min: number): n
   return value;
 }
 
-/** Validates every option once; a wrong one throws TypeError naming it. */
-export function compileOptions(options: VerifierOptions): CompiledOptions {
+/** Validates every option once, for one platform; a wrong one throws TypeError naming it. */
+export function compileOptions(options: VerifierOptions, platform: VerifyPlatform): CompiledOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   if (!isReplayStore(options.replayStore)) throw new TypeError('replayStore must have insertIfAbsent(key, ttlMs)');
@@ -98,20 +101,21 @@ export function compileOptions(options: VerifierOptions): CompiledOptions {
   const forwardedOnly = typeof options.forwardedHeader === 'string' && options.forwardedHeader.toLowerCase() === 'forwarded';
   const protoHeader = protoHeaderReader(options.protoHeader === undefined ? (forwardedOnly ? 'forwarded' : 'x-forwarded-proto') : options.protoHeader);
   return {
-    keySource: compileKeySource(options.keys),
+    keySource: compileKeySource(options.keys, platform),
     maxAge: seconds('maxAge', options.maxAge, 30, 1),
     skew,
     now: options.now ?? Date.now,
     replayStore: options.replayStore,
     onStoreError: oneOf('onStoreError', options.onStoreError, ['reject', 'accept'], 'reject'),
-    trust: compileTrust(options.trustedProxies, 'trustedProxies'),
+    trust: platform.compileTrust(options.trustedProxies, 'trustedProxies'),
     forwardedHeader: forwardingHeaderReader(options.forwardedHeader, undefined, 'forwardedHeader'),
     onMismatch: oneOf('onMismatch', options.onMismatch, ['reject', 'flag'], 'reject'),
     onUnverifiable: oneOf('onUnverifiable', options.onUnverifiable, ['accept', 'reject'], 'reject'),
     requireBodyDigest: options.requireBodyDigest ?? false,
     origins,
     protoHeader,
-    verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew),
+    verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew, platform),
+    platform,
   };
 }
 

@@ -1,13 +1,14 @@
-import { type StampHeader, stampHeaderSchema } from '../../shared/schema.js';
-import { asciiBytesOf, decodeBase64urlBytes, decodeJsonSegment } from '../jws/compact.js';
+import type { StampHeader } from '../../shared/schema.js';
+import { matchesStampHeader } from '../../shared/token-checks.js';
+import type { CompactCodec } from '../jws/compact-codec.js';
 
 /** A stamp split and decoded as far as steps 2–5 need; the claims are parsed at step 6. */
 export interface StampParts {
   readonly header: StampHeader;
   /** `header.payload`, the bytes the signature covers. */
   readonly signingInput: string;
-  readonly signature: Buffer;
-  readonly payload: Buffer;
+  readonly signature: Uint8Array;
+  readonly payload: Uint8Array;
 }
 
 /**
@@ -16,7 +17,8 @@ export interface StampParts {
  * bad character there is `malformed` (step 2) before any header verdict — and a header segment
  * the decoder has seen before needs no check at all (test/verify/stamp-reader.property.test.ts).
  */
-export function readStamp(token: string, decodeHeader: HeaderDecoder): StampParts | 'malformed' | 'bad-header' {
+export function readStamp(token: string, decodeHeader: HeaderDecoder, codec: CompactCodec): StampParts | 'malformed' | 'bad-header' {
+  const { asciiBytesOf, decodeBase64urlBytes } = codec;
   const firstDot = token.indexOf('.');
   const secondDot = firstDot === -1 ? -1 : token.indexOf('.', firstDot + 1);
   if (firstDot <= 0 || secondDot === -1) return 'malformed';
@@ -45,7 +47,7 @@ export type HeaderDecoder = (segment: string) => HeaderAnswer;
  * either. Bounded: when full it starts over, so hostile variety costs a re-parse, never memory.
  * A segment that is not base64url is never remembered.
  */
-export function createHeaderDecoder(): HeaderDecoder {
+export function createHeaderDecoder(codec: CompactCodec): HeaderDecoder {
   const cache = new Map<string, StampHeader | 'bad-header'>();
   // the last segment seen, compared before the map: equal text costs a compare, not a hash
   let lastSegment = '';
@@ -55,9 +57,9 @@ export function createHeaderDecoder(): HeaderDecoder {
     let answer = cache.get(segment);
     if (answer === undefined) {
       if (segment.length % 4 === 1 || !SEGMENT.test(segment)) return 'malformed';
-      const json = decodeJsonSegment(segment);
-      const parsed = json && stampHeaderSchema.safeParse(json);
-      answer = parsed?.success ? parsed.data : 'bad-header';
+      const json = codec.decodeJsonSegment(segment);
+      // the schema's compiled twin (shared/token-checks.ts): no schema library on the hot path
+      answer = json !== undefined && matchesStampHeader(json) ? (json as StampHeader) : 'bad-header';
       if (cache.size >= MAX_CACHED_HEADERS) cache.clear();
       cache.set(segment, answer);
     }

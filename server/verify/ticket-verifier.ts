@@ -1,37 +1,39 @@
-import { createHash, KeyObject } from 'node:crypto';
 import { createRemoteJWKSet } from 'jose';
 import { normalizeOrigin } from '../../shared/htu.js';
 import type { StampAlg } from '../../shared/schema.js';
-import { MAX_TICKET_BYTES, ticketClaimsSchema, ticketHeaderSchema, type TicketAlg } from '../../shared/ticket-schema.js';
-import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
-import { verifySignature } from '../jws/signature.js';
+import { MAX_TICKET_BYTES, type TicketAlg } from '../../shared/constants.js';
+import type { TicketClaims, TicketHeader } from '../../shared/ticket-schema.js';
+import { matchesTicketClaims, matchesTicketHeader, thumbprintInput } from '../../shared/token-checks.js';
+import { compactHeaderValue } from '../jws/compact-codec.js';
 import { compileKeySource, type JwkSet } from './key-source.js';
-import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
+import { algsOfClientKey } from '../jws/client-algs.js';
+import type { VerifyPlatform } from './platform.js';
 
 /** Trusted issuers: their public origin (`iss`) → their JWK Set, or the URL it is published at. */
 export type IssuersOption = Readonly<Record<string, JwkSet | string>>;
 
 /** A ticket that passed every check of PROTOCOL.md §7.4 except the clock, which is checked on each use. */
-export interface VerifiedTicket {
+export interface VerifiedTicket<Key = unknown> {
   readonly iss: string;
   readonly ip: string;
   readonly iat: number;
   readonly exp: number;
   /** RFC 7638 thumbprint of the client key: the stamp's kid and its replay namespace. */
   readonly thumbprint: string;
-  readonly clientKey: KeyObject;
+  /** The platform's key (a node:crypto KeyObject on Node). */
+  readonly clientKey: Key;
   readonly clientAlgs: readonly StampAlg[];
   /** base64url SHA-256 of the ticket text: the stamp's `tth` must equal it. */
   readonly tth: string;
 }
 
-type IssuerKeyLookup = (kid: string, alg: TicketAlg) => Promise<KeyObject | undefined> | KeyObject | undefined;
+type IssuerKeyLookup<Key> = (kid: string, alg: TicketAlg) => Promise<Key | undefined> | Key | undefined;
 
 const MAX_CACHED_TICKETS = 4096;
 
-function compileIssuers(issuers: IssuersOption): Map<string, IssuerKeyLookup> {
+function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Key>): Map<string, IssuerKeyLookup<Key>> {
   if (typeof issuers !== 'object' || issuers === null) throw new TypeError('issuers must map issuer origins to JWK Sets or URLs');
-  const out = new Map<string, IssuerKeyLookup>();
+  const out = new Map<string, IssuerKeyLookup<Key>>();
   for (const [iss, source] of Object.entries(issuers)) {
     const origin = normalizeOrigin(iss);
     if (!origin || origin !== iss) throw new TypeError(`issuers: "${iss}" must be a normalized origin like https://edge.example.com`);
@@ -42,16 +44,17 @@ function compileIssuers(issuers: IssuersOption): Map<string, IssuerKeyLookup> {
       } catch {
         throw new TypeError(`issuers["${iss}"]: not a URL`);
       }
-      // jose fetches, caches and rotates the set; keys are turned into KeyObjects once per kid
+      // jose fetches, caches and rotates the set; keys are turned into platform keys once per kid
       const remote = createRemoteJWKSet(url, { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-      const imported = new Map<string, KeyObject>();
+      const imported = new Map<string, Key>();
       out.set(iss, async (kid, alg) => {
         const key = `${alg} ${kid}`;
         const known = imported.get(key);
         if (known) return known;
         try {
           const cryptoKey = await remote({ alg, kid });
-          const keyObject = KeyObject.from(cryptoKey as CryptoKey);
+          const keyObject = platform.crypto.fromCryptoKey(cryptoKey as CryptoKey);
+          if (keyObject === undefined) return undefined;
           if (imported.size < 64) imported.set(key, keyObject);
           return keyObject;
         } catch {
@@ -59,9 +62,9 @@ function compileIssuers(issuers: IssuersOption): Map<string, IssuerKeyLookup> {
         }
       });
     } else {
-      const keys = compileKeySource(source);
+      const keys = compileKeySource(source, platform);
       out.set(iss, (kid, alg) => {
-        const key = keys(kid) as ReturnType<ReturnType<typeof compileKeySource>>;
+        const key = keys(kid);
         if (key instanceof Promise) return undefined; // a JWK Set is synchronous
         return key && key.alg === alg ? key.keyObject : undefined;
       });
@@ -75,36 +78,38 @@ function compileIssuers(issuers: IssuersOption): Map<string, IssuerKeyLookup> {
  * A ticket is reused for every request of its lifetime, so a verified one is remembered by its
  * text (bounded); only the clock is checked again.
  */
-export function createTicketVerifier(issuers: IssuersOption, skew: number) {
-  const byIss = compileIssuers(issuers);
+export function createTicketVerifier(issuers: IssuersOption, skew: number, platform: VerifyPlatform) {
+  const byIss = compileIssuers(issuers, platform);
+  const { codec, verifySignature, importClientKey, sha256 } = platform.crypto;
   const cache = new Map<string, VerifiedTicket>();
 
   async function check(text: string): Promise<VerifiedTicket | null> {
     if (text.length > MAX_TICKET_BYTES) return null;
-    const parts = splitCompact(text);
+    const parts = codec.splitCompact(text);
     if (!parts) return null;
-    const headerJson = decodeJsonSegment(parts.headerSegment);
-    const header = headerJson && ticketHeaderSchema.safeParse(headerJson);
-    if (!header?.success) return null;
-    const claimsJson = decodeJsonSegment(parts.payloadSegment);
-    const claims = claimsJson && ticketClaimsSchema.safeParse(claimsJson);
-    if (!claims?.success) return null;
-    const lookup = byIss.get(claims.data.iss);
+    // the schemas' compiled twins (shared/token-checks.ts), proven equal to them
+    const headerJson = codec.decodeJsonSegment(parts.headerSegment);
+    if (!matchesTicketHeader(headerJson)) return null;
+    const header = headerJson as TicketHeader;
+    const claimsJson = codec.decodeJsonSegment(parts.payloadSegment);
+    if (!matchesTicketClaims(claimsJson)) return null;
+    const claims = claimsJson as TicketClaims;
+    const lookup = byIss.get(claims.iss);
     if (!lookup) return null;
-    const issuerKey = await lookup(header.data.kid, header.data.alg);
-    if (!issuerKey || !verifySignature(header.data.alg, issuerKey, parts.signingInput, parts.signature)) return null;
-    const jwk = claims.data.cnf.jwk;
-    const clientKey = importClientKey(jwk);
+    const issuerKey = await lookup(header.kid, header.alg);
+    if (!issuerKey || !(await verifySignature(header.alg, issuerKey, parts.signingInput, parts.signature))) return null;
+    const jwk = claims.cnf.jwk;
+    const clientKey = await importClientKey(jwk);
     if (!clientKey) return null;
     return {
-      iss: claims.data.iss,
-      ip: claims.data.ip,
-      iat: claims.data.iat,
-      exp: claims.data.exp,
-      thumbprint: jwkThumbprint(jwk),
+      iss: claims.iss,
+      ip: claims.ip,
+      iat: claims.iat,
+      exp: claims.exp,
+      thumbprint: await sha256(thumbprintInput(jwk)),
       clientKey,
       clientAlgs: algsOfClientKey(jwk),
-      tth: createHash('sha256').update(text).digest('base64url'),
+      tth: await sha256(text),
     };
   }
 

@@ -1,19 +1,21 @@
 import { IpStampError } from '../../shared/errors.js';
 import { type Reason, REASON_STATUS } from '../../shared/reasons.js';
-import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER, parseStampClaims } from '../../shared/schema.js';
+import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
+import type { StampClaims } from '../../shared/schema.js';
+import { matchesStampClaims } from '../../shared/token-checks.js';
 import type { VerifiedTicket } from './ticket-verifier.js';
 import { isReplayStoreFullError, ReplayStoreFullError } from '../stores/replay-store.js';
 import { bindingMatches } from './binding.js';
 import { isCorsPreflight } from './cors-preflight.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
-import { parseJsonBytes, compactHeaderValue } from '../jws/compact.js';
+import { compactHeaderValue } from '../jws/compact-codec.js';
 import { createHeaderDecoder, readStamp } from './stamp-reader.js';
 import { networkHints } from './network-hints.js';
 import { compileOptions, verifierSettings, type CompiledOptions, type VerifierOptions, type VerifierSettings } from './options.js';
 import { requestScheme, type RequestScheme } from './scheme.js';
-import { verifySignature } from '../jws/signature.js';
 import type { NetworkHints, Verdict, VerifyInput, VerifyResult } from './types.js';
 import type { VerifierKey } from './key-source.js';
+import type { VerifyPlatform } from './platform.js';
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
@@ -45,14 +47,19 @@ const compiledOptions = new WeakMap<Verifier, CompiledOptions>();
  */
 export function compiledOptionsOf(verifier: Verifier): CompiledOptions {
   const opts = compiledOptions.get(verifier);
-  if (opts === undefined) throw new TypeError('verifier must come from createVerifier or createVerifierCore');
+  if (opts === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
   return opts;
 }
 
-/** The pure core: plain data in, a verdict out. Store and keys come in through the options. */
-export function createVerifierCore(options: VerifierOptions): Verifier {
-  const opts = compileOptions(options);
-  const decodeHeader = createHeaderDecoder();
+/**
+ * The pure core: plain data in, a verdict out. Store and keys come in through the options; the
+ * cryptography, bytes and CIDR matcher through the platform (node:crypto or WebCrypto). On
+ * Node: `createVerifierCore` (create-verifier.ts); on the web: `createWebVerifier`.
+ */
+export function createVerifierPipeline(options: VerifierOptions, platform: VerifyPlatform): Verifier {
+  const opts = compileOptions(options, platform);
+  const { codec, verifySignature } = platform.crypto;
+  const decodeHeader = createHeaderDecoder(codec);
 
   const reject = (reason: Reason, hints: NetworkHints, kid?: string): VerifyResult => {
     const error = new IpStampError(reason);
@@ -85,7 +92,7 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     // Node joined with ", " are refused there, as compactHeaderValue would
     const token = typeof raw === 'string' ? raw : compactHeaderValue(raw);
     if (token === undefined || token.length > MAX_STAMP_BYTES) return reject('malformed', hints);
-    const parts = readStamp(token, decodeHeader);
+    const parts = readStamp(token, decodeHeader, codec);
     if (typeof parts === 'string') return reject(parts, hints);
 
     // 3: JOSE header (read with the split: the header cache answers most stamps)
@@ -115,14 +122,17 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
       }
       if (!key) return reject('unknown-key', hints, kid);
     }
-    const signatureOk = ticket
+    const checked = ticket
       ? ticket.clientAlgs.includes(alg) && verifySignature(alg, ticket.clientKey, parts.signingInput, parts.signature)
       : key!.alg === alg && verifySignature(alg, key!.keyObject, parts.signingInput, parts.signature);
+    // Node answers a boolean; WebCrypto a promise
+    const signatureOk = typeof checked === 'boolean' ? checked : await checked;
     if (!signatureOk) return reject('bad-signature', hints, kid);
 
     // 6: claims
-    const claimsJson = parseJsonBytes(parts.payload);
-    const claims = claimsJson && parseStampClaims(claimsJson);
+    const claimsJson = codec.parseJsonBytes(parts.payload);
+    // the schema's compiled twin (shared/token-checks.ts), proven equal to it: no zod per request
+    const claims = claimsJson && matchesStampClaims(claimsJson) ? (claimsJson as StampClaims) : undefined;
     if (!claims) return reject('bad-claims', hints, kid);
     if (claimsBreakRules(claims, opts.maxAge, ticket !== undefined)) return reject('bad-claims', hints, kid);
 
@@ -131,7 +141,8 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
     if (stale) return reject(stale, hints, kid);
 
     // 9: binding to this request (and, with a ticket, to the ticket and its address)
-    if (!bindingMatches(claims, input, opts, hints)) return reject('binding-mismatch', hints, kid);
+    const bound = bindingMatches(claims, input, opts, hints);
+    if (!(typeof bound === 'boolean' ? bound : await bound)) return reject('binding-mismatch', hints, kid);
     if (ticket && (claims.ip !== ticket.ip || claims.tth !== ticket.tth)) return reject('binding-mismatch', hints, kid);
 
     // 10: single use, keyed by (kid, jti) — with a ticket the kid is the key's thumbprint

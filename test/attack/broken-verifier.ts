@@ -1,4 +1,5 @@
-import { createVerifierCore, type Verifier } from '../../server/verify/verifier.js';
+import { type Verifier } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput } from '../../server/verify/types.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttacks, TICKET_ATTACK_CATALOG, type AttackReport } from '../../server/attack/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';

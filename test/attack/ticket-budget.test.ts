@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAttacks, type AttackReport } from '../../server/attack/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';
 

@@ -7,7 +7,7 @@ import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof, ticketKid, type TicketKey } from '../../client/ticket-proof.js';
 import { createKeyRegistry } from '../../server/registry/key-registry.js';
 import { createTicketIssuer } from '../../server/issuer/issuer.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 
 // The same code runs in the page (see browser-sdk.test.ts); here Node's WebCrypto stands in.

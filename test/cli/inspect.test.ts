@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { inspectStamp, stampFromPaste } from '../../server/cli/stamp-inspection.js';
 import { compileKeySource } from '../../server/verify/key-source.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 const scratch = scratchDir();
 let es: TestKeyPair;
@@ -92,7 +93,7 @@ describe('inspect agrees with the verifier', () => {
   it('names the same first failure as the core for arbitrary header, claim, key and time mutations', async () => {
     const jwks = { keys: [{ ...es.publicJwk, allowed_ips: ['192.0.2.0/24'] }, hs.publicJwk] };
     const verifier = createVerifierCore({ keys: jwks, replayStore: { insertIfAbsent: () => true }, now: () => NOW, onUnverifiable: 'accept' });
-    const keySource = compileKeySource(jwks);
+    const keySource = compileKeySource(jwks, nodePlatform);
     // each part is usually right and sometimes wrong, so every step gets reached and failed
     const mostly = <T>(good: T, ...bad: T[]) => fc.oneof({ arbitrary: fc.constant(good), weight: 12 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
     const header = fc.record({

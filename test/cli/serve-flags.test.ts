@@ -11,6 +11,7 @@ import { ipstamp } from '../../server/fastify/plugin.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { compileOptions } from '../../server/verify/options.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 const scratch = scratchDir();
 afterAll(() => scratch.cleanup());
@@ -109,7 +110,7 @@ describe('one table: the flags of serve and gateway', () => {
   });
 
   it("the defaults shown for library options are the library's own", () => {
-    const compiled = compileOptions({ keys: { keys: [] }, replayStore: new MemoryReplayStore() });
+    const compiled = compileOptions({ keys: { keys: [] }, replayStore: new MemoryReplayStore() }, nodePlatform);
     const picked: Record<string, unknown> = {
       maxAge: compiled.maxAge,
       skew: compiled.skew,

@@ -1,8 +1,8 @@
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
-import type { VerifyInput } from '../../server/verify/types.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import type { ConformanceAdapter, ConformanceRun, ConformanceVector } from './vector-format.js';
 
@@ -12,7 +12,7 @@ const AMPLE_CAPACITY = 1024;
 const SEEN_TTL_MS = 3_600_000;
 
 /** The store the vector describes, recording what the verifier asks it to remember. */
-function replayStoreFor(vector: ConformanceVector, nowMs: number, remembered: ConformanceRun['remembered']): ReplayStore {
+export function replayStoreFor(vector: ConformanceVector, nowMs: number, remembered: ConformanceRun['remembered']): ReplayStore {
   const { replay } = vector;
   if (!replay.available) {
     return {
@@ -32,52 +32,63 @@ function replayStoreFor(vector: ConformanceVector, nowMs: number, remembered: Co
   };
 }
 
+/** The verifier options a vector describes (the same for every platform's verifier). */
+export function verifierOptionsOf(
+  vector: ConformanceVector,
+  keys: { keys: Record<string, unknown>[] },
+  nowMs: number,
+  remembered: ConformanceRun['remembered'],
+): VerifierOptions {
+  const { options } = vector;
+  const verifierOptions: VerifierOptions = {
+    keys,
+    maxAge: options.maxAge,
+    skew: options.skew,
+    now: () => nowMs,
+    replayStore: replayStoreFor(vector, nowMs, remembered),
+    onStoreError: options.onStoreError,
+    trustedProxies: options.trustedProxies,
+    forwardedHeader: options.forwardedHeader,
+    protoHeader: options.protocolHeader,
+    onMismatch: options.onMismatch,
+    onUnverifiable: options.onUnverifiable,
+    requireBodyDigest: options.requireBodyDigest,
+  };
+  if (options.origins) verifierOptions.origins = options.origins;
+  if (options.issuers) verifierOptions.issuers = options.issuers;
+  return verifierOptions;
+}
+
+/** A result in the vocabulary of the spec. */
+export function outcomeOf(result: VerifyResult): ConformanceRun['outcome'] {
+  if (!result.ok) return { ok: false, reason: result.reason, status: result.status };
+  if (result.verdict === null) return { ok: true, verdict: null };
+  const v = result.verdict;
+  return {
+    ok: true,
+    verdict: {
+      source: v.source,
+      ip: v.ip,
+      agreement: v.agreement,
+      kid: v.kid,
+      jti: v.jti,
+      iat: v.iat,
+      issuer: v.issuer,
+      observed: v.hints.observed,
+      l4: v.hints.l4,
+      replayChecked: v.replayChecked,
+    },
+  };
+}
+
 /** ipstamp's pure core (`createVerifierCore`), fed each vector as plain data. */
 export const ipstampCoreAdapter: ConformanceAdapter = {
   name: 'ipstamp verifier core',
   async run(vector, keys) {
     const nowMs = vector.now * 1000;
     const remembered: ConformanceRun['remembered'] = [];
-    const { options } = vector;
-    const verifierOptions: VerifierOptions = {
-      keys,
-      maxAge: options.maxAge,
-      skew: options.skew,
-      now: () => nowMs,
-      replayStore: replayStoreFor(vector, nowMs, remembered),
-      onStoreError: options.onStoreError,
-      trustedProxies: options.trustedProxies,
-      forwardedHeader: options.forwardedHeader,
-      protoHeader: options.protocolHeader,
-      onMismatch: options.onMismatch,
-      onUnverifiable: options.onUnverifiable,
-      requireBodyDigest: options.requireBodyDigest,
-    };
-    if (options.origins) verifierOptions.origins = options.origins;
-    if (options.issuers) verifierOptions.issuers = options.issuers;
-    const verifier = createVerifierCore(verifierOptions);
-    const result = await verifier.verify(verifyInputOf(vector));
-    if (!result.ok) return { outcome: { ok: false, reason: result.reason, status: result.status }, remembered };
-    if (result.verdict === null) return { outcome: { ok: true, verdict: null }, remembered };
-    const v = result.verdict;
-    return {
-      outcome: {
-        ok: true,
-        verdict: {
-          source: v.source,
-          ip: v.ip,
-          agreement: v.agreement,
-          kid: v.kid,
-          jti: v.jti,
-          iat: v.iat,
-          issuer: v.issuer,
-          observed: v.hints.observed,
-          l4: v.hints.l4,
-          replayChecked: v.replayChecked,
-        },
-      },
-      remembered,
-    };
+    const verifier = createVerifierCore(verifierOptionsOf(vector, keys, nowMs, remembered));
+    return { outcome: outcomeOf(await verifier.verify(verifyInputOf(vector))), remembered };
   },
 
   async issue(vector) {
@@ -106,7 +117,7 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
 };
 
 /** The request and connection of a vector as the core's plain input. */
-function verifyInputOf(vector: ConformanceVector): VerifyInput {
+export function verifyInputOf(vector: ConformanceVector): VerifyInput {
   const { request, connection } = vector;
   const body =
     request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');

@@ -6,6 +6,7 @@ import { compileOptions } from '../../server/verify/options.js';
 import { requestScheme } from '../../server/verify/scheme.js';
 import type { HeaderMap } from '../../server/verify/types.js';
 import { MapReplayStore } from '../support/map-store.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 const RUNS = { numRuns: 500 };
 
@@ -58,8 +59,11 @@ describe('X-Forwarded-Proto reads element by element', () => {
 });
 
 describe('what trusted hops wrote wins over any client-written prefix', () => {
-  const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8' });
-  const forwardedOpts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8', forwardedHeader: 'forwarded' });
+  const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8' }, nodePlatform);
+  const forwardedOpts = compileOptions(
+    { keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8', forwardedHeader: 'forwarded' },
+    nodePlatform,
+  );
 
   // the client at 192.0.2.7 reaches the edge over `schemes[0]`; hop i forwards to hop i+1 over
   // schemes[i+1]; every hop appends its peer and the scheme it saw, and the last one is our peer

@@ -55,6 +55,10 @@ const uses = {
   // the adapters the issue names: each exports ipstamp(options), a middleware
   'ipstamp/node': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] } }), 'function'),
   'ipstamp/hono': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] } }), 'function'),
+  'ipstamp/web': async (m) => {
+    const result = await m.createWebVerifier({ keys: { keys: [secret] } }).verify(new Request('http://localhost/x'), { l3: '127.0.0.1' });
+    assert.equal(result.reason, 'missing');
+  },
 };
 
 (async () => {

@@ -115,6 +115,27 @@ describe('what each entry point loads', () => {
     expect(under(loaded.own, 'server/attack/', 'server/fastify/', 'server/cli/', 'server/demo/', 'server/stores/redis.js', 'client/')).toEqual([]);
   });
 
+  it('ipstamp/web: the web verifier — no node: module, no framework, Redis client, HTTP client, Node adapter, harness or CLI', () => {
+    const loaded = load('ipstamp/web');
+    expect(loaded.own).toContain('server/web/web-verifier.js');
+    expect(loaded.builtins).toEqual([]);
+    expect(loaded.packages.filter((p) => p !== 'jose' && p !== 'zod')).toEqual([]);
+    expect(under(loaded.own, 'server/hints/trust.js', 'server/jws/compact.js', 'server/jws/node-crypto.js', 'server/verify/node-platform.js')).toEqual([]);
+    expect(
+      under(
+        loaded.own,
+        'server/attack/',
+        'server/fastify/',
+        'server/node/',
+        'server/hono/',
+        'server/cli/',
+        'server/demo/',
+        'server/stores/redis.js',
+        'client/',
+      ),
+    ).toEqual([]);
+  });
+
   it('ipstamp/redis: the store and ioredis — no framework, HTTP client, harness or CLI', () => {
     const loaded = load('ipstamp/redis');
     expect(loaded.packages).toContain('ioredis');

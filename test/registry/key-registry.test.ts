@@ -2,7 +2,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/stamper.js';
 import { createKeyRegistry, type KeyRegistry, isKeyRegistryFullError, KeyRegistryFullError } from '../../server/registry/key-registry.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
 
 interface ClientPair {

@@ -9,7 +9,7 @@ import { installProxyProtocol, proxyHeaderOf } from '../../server/hints/proxy-co
 import { l4AddressOf } from '../../server/hints/proxy-header.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../../server/verify/types.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MapReplayStore } from './map-store.js';
 
 /** One request the server saw, with what its stamp claimed and what the verifier said. */

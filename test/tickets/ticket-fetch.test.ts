@@ -5,7 +5,7 @@ import { createStampedFetch } from '../../client/stamped-fetch.js';
 import { generateStampKey } from '../../client/browser-key.js';
 import { isIpStampClientError } from '../../client/client-error.js';
 import { createTicketIssuer, type TicketIssuer } from '../../server/issuer/issuer.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifyInput } from '../../server/verify/types.js';
 import { MapReplayStore } from '../support/map-store.js';
 

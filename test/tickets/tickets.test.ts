@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof, ticketKid, type TicketKey } from '../../client/ticket-proof.js';
 import { createTicketIssuer, type TicketIssuer } from '../../server/issuer/issuer.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import type { ClientPublicJwk, TicketAlg } from '../../shared/ticket-schema.js';
 import { MapReplayStore } from '../support/map-store.js';

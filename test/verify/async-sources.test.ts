@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifyResult } from '../../server/verify/types.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileTrust } from '../../server/hints/trust.js';
 import { bindingMatches } from '../../server/verify/binding.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 import { normalizeOrigin, originFromHost } from '../../shared/htu.js';
 
 /**
@@ -12,7 +13,13 @@ import { normalizeOrigin, originFromHost } from '../../shared/htu.js';
  */
 const RUNS = { numRuns: 1000 };
 const hints = { l3: '192.0.2.7', l4: undefined, l7: [] };
-const opts = (origins: Set<string> | undefined) => ({ origins, requireBodyDigest: false, trust: compileTrust([]), protoHeader: undefined });
+const opts = (origins: Set<string> | undefined) => ({
+  origins,
+  requireBodyDigest: false,
+  trust: compileTrust([]),
+  protoHeader: undefined,
+  platform: nodePlatform,
+});
 
 function reference(
   claims: { htm: string; htu: string },

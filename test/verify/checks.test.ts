@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { networkHints, walkedHints } from '../../server/verify/network-hints.js';
 import { compileOptions } from '../../server/verify/options.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 /**
  * networkHints answers an untrusted peer without the general walk. It must give what the
@@ -12,10 +13,10 @@ const RUNS = { numRuns: 1500 };
 const store = { insertIfAbsent: () => true };
 const keys = { keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA', kid: 'k', alg: 'HS256' }] };
 const SETTINGS = [
-  compileOptions({ keys, replayStore: store }),
-  compileOptions({ keys, replayStore: store, trustedProxies: 'loopback' }),
-  compileOptions({ keys, replayStore: store, trustedProxies: ['private', '192.0.2.0/28'], forwardedHeader: 'forwarded' }),
-  compileOptions({ keys, replayStore: store, trustedProxies: ['0.0.0.0/0', '::/0'], forwardedHeader: 'x-real-ip' }),
+  compileOptions({ keys, replayStore: store }, nodePlatform),
+  compileOptions({ keys, replayStore: store, trustedProxies: 'loopback' }, nodePlatform),
+  compileOptions({ keys, replayStore: store, trustedProxies: ['private', '192.0.2.0/28'], forwardedHeader: 'forwarded' }, nodePlatform),
+  compileOptions({ keys, replayStore: store, trustedProxies: ['0.0.0.0/0', '::/0'], forwardedHeader: 'x-real-ip' }, nodePlatform),
 ];
 
 const reference = walkedHints;

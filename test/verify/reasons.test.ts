@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVerifierCore, type Verifier } from '../../server/verify/verifier.js';
+import { type Verifier } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { ReplayStoreFullError } from '../../server/stores/replay-store.js';
 import { makeKey } from '../support/keys.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';

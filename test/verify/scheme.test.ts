@@ -6,11 +6,12 @@ import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { networkHints } from '../../server/verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../../server/verify/options.js';
 import { requestScheme } from '../../server/verify/scheme.js';
-import { createVerifierCore } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { ConnectionHints, HeaderMap, VerifyInput } from '../../server/verify/types.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 /**
  * Issue 12 item 3: which evidence names the scheme of the Host-based origin. Proxies are
@@ -23,7 +24,7 @@ const EDGE = '10.0.0.1';
 const INNER = '10.0.0.2';
 
 function decide(connection: ConnectionHints, headers: HeaderMap = {}, options: Partial<VerifierOptions> = {}, protocol?: 'http' | 'https'): string {
-  const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8', ...options });
+  const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), trustedProxies: '10.0.0.0/8', ...options }, nodePlatform);
   const input: Pick<VerifyInput, 'headers' | 'hints' | 'protocol'> = { headers, hints: connection };
   if (protocol) input.protocol = protocol;
   const { scheme, from } = requestScheme(input, networkHints(input, opts), opts);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeJsonSegment } from '../../server/jws/compact.js';
+import { decodeJsonSegment, nodeCompactCodec } from '../../server/jws/compact.js';
 import { createHeaderDecoder, readStamp } from '../../server/verify/stamp-reader.js';
 import { stampHeaderSchema } from '../../shared/schema.js';
 
@@ -56,19 +56,19 @@ describe('readStamp', () => {
   it('answers as the three-segment pattern and the header schema do, across a shared header cache', () => {
     fc.assert(
       fc.property(fc.array(token, { minLength: 1, maxLength: 12 }), (tokens) => {
-        const decodeHeader = createHeaderDecoder();
-        for (const t of tokens) expect(readStamp(t, decodeHeader)).toStrictEqual(reference(t));
+        const decodeHeader = createHeaderDecoder(nodeCompactCodec);
+        for (const t of tokens) expect(readStamp(t, decodeHeader, nodeCompactCodec)).toStrictEqual(reference(t));
       }),
       RUNS,
     );
   });
 
   it('a header that is not base64url is malformed even right after the same text was read as a valid header', () => {
-    const decodeHeader = createHeaderDecoder();
+    const decodeHeader = createHeaderDecoder(nodeCompactCodec);
     const h = b64('{"alg":"HS256","typ":"ipstamp+jwt","kid":"a"}');
-    expect(typeof readStamp(`${h}.e30.AAAA`, decodeHeader)).toBe('object');
-    expect(readStamp(`${h}+.e30.AAAA`, decodeHeader)).toBe('malformed');
-    expect(readStamp(`${h}.e3+0.AAAA`, decodeHeader)).toBe('malformed');
-    expect(readStamp(`${h}.e30.AAAA.`, decodeHeader)).toBe('malformed');
+    expect(typeof readStamp(`${h}.e30.AAAA`, decodeHeader, nodeCompactCodec)).toBe('object');
+    expect(readStamp(`${h}+.e30.AAAA`, decodeHeader, nodeCompactCodec)).toBe('malformed');
+    expect(readStamp(`${h}.e3+0.AAAA`, decodeHeader, nodeCompactCodec)).toBe('malformed');
+    expect(readStamp(`${h}.e30.AAAA.`, decodeHeader, nodeCompactCodec)).toBe('malformed');
   });
 });

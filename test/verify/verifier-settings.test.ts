@@ -4,8 +4,10 @@ import { networkHints } from '../../server/verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../../server/verify/options.js';
 import { requestScheme } from '../../server/verify/scheme.js';
 import type { ConnectionHints, HeaderMap } from '../../server/verify/types.js';
-import { compiledOptionsOf, createVerifierCore } from '../../server/verify/verifier.js';
+import { compiledOptionsOf } from '../../server/verify/verifier.js';
+import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import { MapReplayStore } from '../support/map-store.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
 
 /**
  * Issue 13 item 4: `verifier.settings` is a frozen, plain view of what the verifier runs with;
@@ -106,7 +108,7 @@ describe('verifier.scheme', () => {
   it.each(cases)('%s: the answer requestScheme gives on the compiled options', (_name, hints, headers, protocol, expected) => {
     const verifier = core(trusted);
     const input = protocol === undefined ? { headers, hints } : { headers, hints, protocol };
-    const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), ...trusted });
+    const opts = compileOptions({ keys: { keys: [] }, replayStore: new MapReplayStore(), ...trusted }, nodePlatform);
     const reference = requestScheme(input, networkHints(input, opts), opts);
     const answer = verifier.scheme(input);
     expect(`${answer.scheme} ${answer.from}`).toBe(expected);

@@ -1,5 +1,6 @@
 import { REASON_STATUS } from '../../../shared/reasons.js';
 import { compileKeySource } from '../../verify/key-source.js';
+import { nodePlatform } from '../../verify/node-platform.js';
 import { integerFlag, stringFlag } from '../flag-values.js';
 import { compiledFromFile, loadKeysFile } from '../load-keys.js';
 import { parseFlags } from '../parse-flags.js';
@@ -116,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   const keysFile = stringFlag(values, 'keys');
   const keys = keysFile === undefined ? undefined : loadKeysFile(keysFile);
   // compiled once, by the verifier's own key source; its TypeError names the flag and file
-  const keySource = keys && compiledFromFile('--keys', keysFile!, () => compileKeySource(keys.jwks));
+  const keySource = keys && compiledFromFile('--keys', keysFile!, () => compileKeySource(keys.jwks, nodePlatform));
   const nowMs = Date.now();
   const report = await inspectStamp(token, {
     ...(keySource && { keySource, keysLabel: keysFile }),

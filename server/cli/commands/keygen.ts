@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { HMAC_ALGS, kidSchema, STAMP_ALGS, type StampAlg } from '../../../shared/schema.js';
 import { compileVerifierKey } from '../../verify/key-source.js';
+import { nodePlatform } from '../../verify/node-platform.js';
 import { choiceFlag, listFlag, requiredStringFlag, stringFlag, trustFlag } from '../flag-values.js';
 import { checkDestination, commitJwksAddition, prepareJwksAddition } from '../jwks-file.js';
 import { parseFlags } from '../parse-flags.js';
@@ -76,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const { privateJwk, publicJwk } = await generate(alg, kid);
   if (allowedIps) publicJwk.allowed_ips = allowedIps;
-  compileVerifierKey(publicJwk, 'generated key'); // what the verifier will load, loaded once here
+  compileVerifierKey(publicJwk, 'generated key', nodePlatform); // what the verifier will load, loaded once here
 
   const secret = (HMAC_ALGS as readonly string[]).includes(alg);
   if (out !== undefined) writePrivateKey(out, privateJwk);

@@ -1,0 +1,68 @@
+/**
+ * The Node platform (platform.ts): node:crypto KeyObjects imported once, signatures checked
+ * synchronously in OpenSSL — the fast path every Node adapter runs.
+ */
+import { createHash, createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
+import { publicJwkOf } from '../../shared/public-jwk.js';
+import type { StampAlg } from '../../shared/constants.js';
+import { nodeCompactCodec } from './compact.js';
+import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, type CryptoPlatform } from './platform.js';
+import { importClientKey } from './public-jwk.js';
+import { verifySignature } from './signature.js';
+
+function fromKeyObject(key: unknown, where: string): KeyObject {
+  if (key instanceof KeyObject) return key;
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return KeyObject.from(key);
+  return fail(where, 'key must be a KeyObject or CryptoKey');
+}
+
+function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: string): KeyObject {
+  if (isHmacAlg(alg)) {
+    if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') fail(where, `${alg} needs an oct key with "k"`);
+    if (!/^[A-Za-z0-9_-]*$/.test(jwk.k)) fail(where, '"k" is not base64url');
+    const secret = Buffer.from(jwk.k, 'base64url');
+    if (secret.length < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+    return createSecretKey(secret);
+  }
+  if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
+  const publicJwk = publicJwkOf(jwk);
+  if (publicJwk === undefined) fail(where, 'is not a valid public JWK');
+  try {
+    return createPublicKey({ key: publicJwk, format: 'jwk' });
+  } catch {
+    return fail(where, 'is not a valid public JWK');
+  }
+}
+
+function checkKeyFitsAlg(key: KeyObject, alg: StampAlg, where: string): void {
+  if (isHmacAlg(alg)) {
+    if (key.type !== 'secret') fail(where, `${alg} needs a secret key`);
+    if ((key.symmetricKeySize ?? 0) < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+    return;
+  }
+  if (key.type === 'secret') fail(where, `${alg} needs a public key`);
+  const details = key.asymmetricKeyDetails;
+  const curve =
+    key.asymmetricKeyType === 'ed25519'
+      ? 'Ed25519'
+      : details?.namedCurve === 'prime256v1'
+        ? 'P-256'
+        : details?.namedCurve === 'secp384r1'
+          ? 'P-384'
+          : undefined;
+  if (curve !== CURVE_OF_ALG[alg]) fail(where, `key does not fit alg ${alg}`);
+}
+
+export const nodeCrypto: CryptoPlatform<KeyObject> = {
+  name: 'node',
+  codec: nodeCompactCodec,
+  importKey(input, alg, where) {
+    const key = 'key' in input && input.key !== undefined ? fromKeyObject(input.key, where) : fromJwk(input, alg, where);
+    checkKeyFitsAlg(key, alg, where);
+    return key;
+  },
+  importClientKey,
+  fromCryptoKey: (key) => KeyObject.from(key),
+  verifySignature,
+  sha256: (data) => createHash('sha256').update(data).digest('base64url'),
+};

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { createStamper } from '../../client/index.js';
+import { createWebVerifier, type WebVerifierOptions } from '../../server/web/index.js';
+import { makeKey } from '../support/keys.js';
+import { MapReplayStore } from '../support/map-store.js';
+
+/**
+ * ipstamp/web end to end on Node: a web Request stamped by the client SDK, verified through
+ * WebCrypto, with the connection as a runtime reports it.
+ */
+const API = 'https://api.example.com';
+const CLIENT = '203.0.113.7';
+
+async function setup(alg: 'HS256' | 'ES256' | 'ES384' | 'EdDSA', options: Partial<WebVerifierOptions> = {}) {
+  const key = await makeKey(alg, `web-${alg}`);
+  const verifier = createWebVerifier({ keys: { keys: [key.publicJwk] }, replayStore: new MapReplayStore(), ...options });
+  const stamper = createStamper({ key: key.privateJwk, ip: CLIENT, bodyDigest: true });
+  const request = async (init: { method?: string; path?: string; body?: string; headers?: Record<string, string> } = {}) => {
+    const url = `${API}${init.path ?? '/orders?id=1'}`;
+    const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+    const stamp = await stamper.stamp({ method, url, ...(init.body === undefined ? {} : { body: init.body }) });
+    const headers: Record<string, string> = { 'client-ip-attestation': stamp, ...init.headers };
+    if (init.body !== undefined) headers['content-length'] = String(new TextEncoder().encode(init.body).length);
+    return new Request(url, { method, headers, ...(init.body === undefined ? {} : { body: init.body }) });
+  };
+  return { verifier, request, key };
+}
+
+describe('createWebVerifier', () => {
+  it.each(['HS256', 'ES256', 'ES384', 'EdDSA'] as const)('%s: accepts a stamped Request from the peer it names, refuses its replay', async (alg) => {
+    const { verifier, request } = await setup(alg);
+    const req = await request();
+    const first = await verifier.verify(req, { l3: CLIENT });
+    expect(first.ok && first.verdict).toMatchObject({ ip: CLIENT, agreement: 'match', alg, source: 'stamp' });
+    const again = await verifier.verify(req, { l3: CLIENT });
+    expect(again.ok ? 'accepted' : again.reason).toBe('replay');
+  });
+
+  it('a body digest is checked on a clone: the handler can still read the body', async () => {
+    const { verifier, request } = await setup('HS256');
+    const req = await request({ body: '{"amount":1}' });
+    const result = await verifier.verify(req, { l3: CLIENT });
+    expect(result.ok).toBe(true);
+    expect(await req.text()).toBe('{"amount":1}');
+  });
+
+  it('a body larger than bodyLimit is not read and its cdg fails closed', async () => {
+    const { verifier, request } = await setup('HS256', { bodyLimit: 4 });
+    const result = await verifier.verify(await request({ body: '{"amount":1}' }), { l3: CLIENT });
+    expect(result.ok ? 'accepted' : result.reason).toBe('binding-mismatch');
+  });
+
+  it.each([null, undefined, '0.0.0.0', '::', '0.0.0.0:0', '[::]:0'])('an unknown peer (%s) is refused ip-unverifiable', async (l3) => {
+    const { verifier, request } = await setup('HS256', { onUnverifiable: 'accept' });
+    const result = await verifier.verify(await request(), { l3 });
+    expect(result.ok ? 'accepted' : [result.reason, result.status]).toEqual(['ip-unverifiable', 403]);
+  });
+
+  it('another peer is ip-mismatch; a forged signature bad-signature', async () => {
+    const { verifier, request } = await setup('ES256');
+    const mismatch = await verifier.verify(await request(), { l3: '198.51.100.9' });
+    expect(mismatch.ok ? 'accepted' : mismatch.reason).toBe('ip-mismatch');
+    const good = await request();
+    const stamp = good.headers.get('client-ip-attestation')!;
+    const forged = `${stamp.slice(0, -4)}${stamp.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    const bad = await verifier.verify(new Request(good.url, { headers: { 'client-ip-attestation': forged } }), { l3: CLIENT });
+    expect(bad.ok ? 'accepted' : bad.reason).toBe('bad-signature');
+  });
+
+  it('options are checked at setup like the core: a wrong one throws TypeError naming it', () => {
+    expect(() => createWebVerifier({ keys: { keys: [] }, maxAge: -1 })).toThrow(/^maxAge/);
+    expect(() => createWebVerifier({ keys: { keys: [] }, bodyLimit: -1 })).toThrow(/^bodyLimit/);
+    expect(() => createWebVerifier({ keys: { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] } })).toThrow(/32 bytes/);
+    expect(createWebVerifier({ keys: { keys: [] } }).settings).toMatchObject({ maxAge: 30, skew: 5, bodyLimit: 1024 * 1024 });
+  });
+});
