@@ -5,7 +5,7 @@ import { freePorts } from '../support/ports.js';
 import { bundleFixture, requireRuntime, startBun, type RunningRuntime } from '../support/runtimes.js';
 import { describeEdgeBehaviour, describeResetClients } from './edge-behaviour.js';
 
-/** The edge app on Bun (`Bun.serve`, peer from `server.requestIP`), bundled from the built package. */
+/** The edge app on Bun (`Bun.serve`, peer from `server.requestIP`), bundled from the built package; Ed25519 stamps (workerd: ES256, Deno: HS256). */
 const bun = requireRuntime('bun');
 let runtime: RunningRuntime | undefined;
 let origin = '';
@@ -15,7 +15,7 @@ let key: TestKeyPair;
 
 beforeAll(async () => {
   if (!bun) return;
-  key = await makeKey('ES256', 'bun-es');
+  key = await makeKey('Ed25519', 'bun-ed');
   const code = await bundleFixture(resolve(import.meta.dirname, 'fixtures/bun-server.ts'), 'bun');
   const [port, resetPort] = await freePorts(2);
   origin = `http://127.0.0.1:${port}`;

@@ -5,7 +5,7 @@ import { freePorts } from '../support/ports.js';
 import { bundleFixture, requireRuntime, startDeno, type RunningRuntime } from '../support/runtimes.js';
 import { describeEdgeBehaviour, describeResetClients } from './edge-behaviour.js';
 
-/** The edge app on Deno (`Deno.serve`, peer from `info.remoteAddr`), bundled from the built package. */
+/** The edge app on Deno (`Deno.serve`, peer from `info.remoteAddr`), bundled from the built package; HS256 stamps (workerd: ES256, Bun: Ed25519). */
 const deno = requireRuntime('deno');
 let runtime: RunningRuntime | undefined;
 let origin = '';
@@ -15,7 +15,7 @@ let key: TestKeyPair;
 
 beforeAll(async () => {
   if (!deno) return;
-  key = await makeKey('ES256', 'deno-es');
+  key = await makeKey('HS256', 'deno-hs');
   const code = await bundleFixture(resolve(import.meta.dirname, 'fixtures/deno-server.ts'), 'deno');
   const [port, resetPort] = await freePorts(2);
   origin = `http://127.0.0.1:${port}`;
