@@ -55,6 +55,7 @@ const expectations: Record<string, Expectation> = {
   'rate-limit-express': { output: [/^200 200 429$/m] },
   'node-express': { output: [/^200 \{ agreement: 'match', item: 42 \}$/m, /^401 missing$/m, /^200$/m] },
   hono: { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m] },
+  web: { output: [/^true 203\.0\.113\.7 match$/m, /^401 replay$/m, /^403 ip-unverifiable$/m] },
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },

@@ -1,6 +1,7 @@
 import { build } from 'esbuild';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bundleWorker, WORKERS } from '../../bench/web-size.js';
 
 /**
  * ipstamp/web bundles for a runtime that has no Node: esbuild with platform `neutral` follows
@@ -32,6 +33,14 @@ describe('ipstamp/web module graph', () => {
     expect(code).toContain('createWebVerifier');
     expect(code.match(/["'`]node:[a-z_/]+["'`]/g) ?? []).toEqual([]);
     expect(code.match(/\bBuffer\b/g) ?? []).toEqual([]);
+  });
+
+  // the Workers bench/web-size.js measures, bundled from dist/ as wrangler would (sizes are the bench's, not asserted)
+  it.each(Object.keys(WORKERS))('the %s Worker builds, with no node: import', async (name) => {
+    const code = await bundleWorker(WORKERS[name as keyof typeof WORKERS]);
+    expect(code.length).toBeGreaterThan(0);
+    expect(code.match(/["'`]node:[a-z_/]+["'`]/g) ?? []).toEqual([]);
+    if (name !== 'hono') expect(code).toContain('client-ip-attestation');
   });
 
   it('the same bundle of the Node entry fails on its node: imports (the check can fail)', async () => {
