@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from './support/binaries.js';
 import { freePort } from './support/ports.js';
 import { startRedis } from './support/redis.js';
+import { requireRuntime } from './support/runtimes.js';
 
 /**
  * The runnable examples of the README and of docs/*.md, run as a user would paste them: against
@@ -35,6 +36,8 @@ interface Expectation {
   output: RegExp[];
   /** A real binary the example needs running. */
   needs?: 'redis-server';
+  /** Run the js block with this runtime from .runtimes/ instead of node (skipped loudly when absent, failed under CI). */
+  runtime?: 'bun' | 'deno';
   /** Exit code of a run-to-completion block (default 0). */
   exitCode?: number;
 }
@@ -68,6 +71,8 @@ const expectations: Record<string, Expectation> = {
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },
   'tickets-round-trip': { output: [/^200 127\.0\.0\.1 match ticket true$/m] },
+  'bun-hono': { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m], runtime: 'bun' },
+  'deno-hono': { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m], runtime: 'deno' },
   'redis-two-instances': { output: [/^true$/m, /^replay$/m], needs: 'redis-server' },
   'attack-keygen': { output: [/private key "attack-test" written to client\.jwk\.json/] },
   'attack-serve': { output: [/ipstamp serve: listening on/] },
@@ -200,11 +205,20 @@ describe('README and docs examples run as written', () => {
             redis = await startRedis(binary);
             runEnv = { ...env, REDIS_URL: redis.url };
           }
+          let command: [string, ...string[]] = ['node'];
+          if (expectation.runtime !== undefined) {
+            const binary = requireRuntime(expectation.runtime);
+            if (binary === undefined) return ctx.skip();
+            command = expectation.runtime === 'bun' ? [binary, 'run'] : [binary, 'run', '--allow-net', '--allow-read', '--allow-env', '--no-prompt'];
+            runEnv = { ...runEnv, DENO_NO_UPDATE_CHECK: '1', DENO_DIR: join(scratch, '.deno') };
+          }
           try {
             const file = join(scratch, `${example.name}.${example.lang === 'js' ? 'mjs' : 'sh'}`);
             writeFileSync(file, code);
             const { code: exit, output } =
-              example.lang === 'js' ? await run('node', [file], { cwd: scratch, env: runEnv }) : await run('bash', ['-e', file], { cwd: scratch, env: runEnv });
+              example.lang === 'js'
+                ? await run(command[0], [...command.slice(1), file], { cwd: scratch, env: runEnv })
+                : await run('bash', ['-e', file], { cwd: scratch, env: runEnv });
             expect(exit, output).toBe(expectation.exitCode ?? 0);
             expectInOrder(output, expectation.output);
           } finally {

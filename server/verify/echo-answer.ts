@@ -10,5 +10,10 @@ export interface EchoAnswer {
 
 /** What every adapter's echo route answers: one place, so none can leave `time` out or read another clock. */
 export function echoAnswer(verifier: Verifier, ip: string): EchoAnswer {
-  return { ip, time: Math.floor(compiledOptionsOf(verifier).now() / 1000) };
+  return echoAnswerAt(ip, compiledOptionsOf(verifier).now());
+}
+
+/** The same answer at a given clock reading (ms), for glue that holds the clock but not the Node verifier (the web one). */
+export function echoAnswerAt(ip: string, nowMs: number): EchoAnswer {
+  return { ip, time: Math.floor(nowMs / 1000) };
 }

@@ -25,3 +25,4 @@ export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from '
 export { isCorsPreflight, STAMP_REQUEST_HEADERS } from '../verify/cors-preflight.js';
 export { IpStampError, isIpStampError } from '../../shared/errors.js';
 export type { Reason } from '../../shared/reasons.js';
+export { bunPeer, cloudflarePeer, denoPeer, type BunServerLike, type DenoServeInfoLike } from '../edge/runtime-peers.js';

@@ -51,6 +51,7 @@ const uses = {
     await app.close();
   },
   'ipstamp/redis': async (m) => assert.throws(() => new m.RedisReplayStore('redis://127.0.0.1:1', { timeoutMs: 0 }), /timeoutMs/),
+  'ipstamp/cloudflare': async (m) => assert.throws(() => new m.DurableObjectReplayStore({}), /namespace/),
   'ipstamp/attack': async (m) => assert.equal(m.encodeProxyV1({ address: '192.0.2.1', port: 1 }, { address: '127.0.0.1', port: 2 }).toString(), 'PROXY TCP4 192.0.2.1 127.0.0.1 1 2\\r\\n'),
   // the adapters the issue names: each exports ipstamp(options), a middleware
   'ipstamp/node': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] } }), 'function'),
@@ -60,6 +61,8 @@ const uses = {
     const verifier = require('ipstamp/server').createVerifier({ keys: { keys: [secret] }, telemetry: m.openTelemetry() });
     assert.equal(verifier.verify.name, 'instrumentedVerify');
   },
+
+  'ipstamp/hono/web': async (m) => assert.equal(typeof m.ipstamp({ keys: { keys: [secret] }, connection: m.cloudflareConnection }), 'function'),
   'ipstamp/web': async (m) => {
     const result = await m.createWebVerifier({ keys: { keys: [secret] } }).verify(new Request('http://localhost/x'), { l3: '127.0.0.1' });
     assert.equal(result.reason, 'missing');

@@ -78,8 +78,8 @@ describe('the public surface', () => {
 
   it('package.json maps every entry: types first, then default; browser: null on the Node-only ones', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    // ipstamp/web bundles for Workers and browsers too
-    const universal = new Set(['ipstamp', 'ipstamp/client', 'ipstamp/web']);
+    // the edge entries too: wrangler resolves with the `browser` condition, so `browser: null` would hide them from Workers
+    const universal = new Set(['ipstamp', 'ipstamp/client', 'ipstamp/web', 'ipstamp/cloudflare', 'ipstamp/hono/web']);
     for (const [entry, file] of Object.entries(ENTRIES)) {
       const key = entry === 'ipstamp' ? '.' : `.${entry.slice('ipstamp'.length)}`;
       const js = `./dist/${file.replace(/\.d\.ts$/, '.js')}`;

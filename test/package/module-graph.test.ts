@@ -164,6 +164,35 @@ describe('what each entry point loads', () => {
     expect(loading).toEqual([]);
   });
 
+  it('ipstamp/cloudflare: the Durable Object store — no node: module, no package, nothing of a framework glue, the CLI or the client', () => {
+    const loaded = load('ipstamp/cloudflare');
+    expect(loaded.own).toContain('server/cloudflare/replay-object.js');
+    expect(loaded.builtins).toEqual([]);
+    expect(loaded.packages).toEqual([]);
+    expect(
+      under(loaded.own, 'server/attack/', 'server/fastify/', 'server/node/', 'server/hono/', 'server/cli/', 'server/demo/', 'server/stores/', 'client/'),
+    ).toEqual(['server/stores/replay-store.js']);
+  });
+
+  it('ipstamp/hono/web: the Hono glue on the web verifier — no node: module, no package but zod-free ipstamp/web, no Node adapter', () => {
+    const loaded = load('ipstamp/hono/web');
+    expect(loaded.own).toContain('server/hono/glue.js');
+    expect(loaded.builtins).toEqual([]);
+    expect(loaded.packages.filter((p) => p === 'hono' || p.startsWith('@hono/'))).toEqual([]);
+    expect(
+      under(
+        loaded.own,
+        'server/hono/middleware.js',
+        'server/hono/ticket-routes.js',
+        'server/issuer/',
+        'server/node/',
+        'server/fastify/',
+        'server/cli/',
+        'client/',
+      ),
+    ).toEqual([]);
+  });
+
   it('ipstamp/attack: the harness — no framework, Redis client, adapter or CLI', () => {
     const loaded = load('ipstamp/attack');
     expect(loaded.own).toContain('server/attack/runner.js');

@@ -12,9 +12,12 @@ export const ENTRIES = {
   'ipstamp/fastify': 'server/fastify/index.d.ts',
   'ipstamp/node': 'server/node/index.d.ts',
   'ipstamp/hono': 'server/hono/index.d.ts',
+  'ipstamp/hono/web': 'server/hono/web.d.ts',
   'ipstamp/web': 'server/web/index.d.ts',
   'ipstamp/redis': 'server/redis.d.ts',
   'ipstamp/telemetry': 'server/telemetry/index.d.ts',
+
+  'ipstamp/cloudflare': 'server/cloudflare/index.d.ts',
   'ipstamp/attack': 'server/attack/index.d.ts',
 } as const;
 export type Entry = keyof typeof ENTRIES;

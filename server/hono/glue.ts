@@ -1,0 +1,140 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { decodeBase64urlText } from '../../shared/base64url.js';
+import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
+import { parseStrictJsonObject } from '../../shared/strict-json.js';
+import { isCorsPreflight } from '../verify/cors-preflight.js';
+import type { EchoAnswer } from '../verify/echo-answer.js';
+import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+import type { ConnectionOf, HonoGlueSettings } from './options.js';
+import { problemResponse } from './problem.js';
+import type { TicketRoutes } from './ticket-routes.js';
+
+/**
+ * The Hono glue both entries share — `ipstamp/hono` (Node verifier) and `ipstamp/hono/web`
+ * (WebCrypto verifier): gather the request once, ask the verifier, act on the verdict. No
+ * `node:` import here or below, so a Worker bundle of `ipstamp/hono/web` carries none.
+ */
+
+/**
+ * The variables the middleware sets: `c.get('ipStamp')` is the accepted verdict, or null
+ * when an optional stamp was absent (and on a CORS preflight). Give them to your app as
+ * `new Hono<{ Variables: IpStampVariables }>()`; no global `ContextVariableMap` augmentation,
+ * so apps in the same program that do not use ipstamp are not told they have it.
+ */
+export interface IpStampVariables {
+  ipStamp: Verdict | null;
+}
+
+/** What the glue asks of a verifier: the Node core and the web verifier both answer it. */
+export interface GlueVerifier {
+  /** PROTOCOL.md §5 over the request as plain data. */
+  verify(input: VerifyInput): Promise<VerifyResult>;
+  /** The network's view of this request (the echo route's answer). */
+  hints(c: Context, headers: HeaderMap, connection: ConnectionHints): NetworkHints;
+  /** The echo route's body for this address (PROTOCOL.md §6: the address and the verifier's clock). */
+  echo(ip: string): EchoAnswer;
+}
+
+/** PROTOCOL.md §6. */
+export const ECHO_PATH = '/.well-known/ipstamp';
+
+const NO_STORE = { 'cache-control': 'no-store' } as const;
+
+/** `@hono/node-server`'s Node request, when the app runs there. */
+function nodeRequestOf(c: Context): { headers: HeaderMap; url?: string } | undefined {
+  const incoming = (c.env as { incoming?: { headers?: HeaderMap; url?: string } } | undefined)?.incoming;
+  return incoming?.headers === undefined ? undefined : (incoming as { headers: HeaderMap; url?: string });
+}
+
+function headerMapOf(c: Context): HeaderMap {
+  // On Node, the headers as Node parsed them (what the Fastify glue sees too), without making
+  // @hono/node-server build a whole web Request
+  const node = nodeRequestOf(c);
+  if (node !== undefined) return node.headers;
+  // Headers lower-cases names and joins repeats with ", "
+  const headers = c.req.header();
+  // a Request built in code (app.request, some runtimes) may carry no Host: the URL names it
+  if (headers.host === undefined) headers.host = new URL(c.req.url).host;
+  return headers;
+}
+
+/**
+ * Does the (still unverified) stamp ask for a body digest? Decides only whether to read the
+ * bytes: a stamp this cannot read gets no body, and the verifier refuses it on its own terms.
+ */
+function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): boolean {
+  const token = typeof raw === 'string' ? raw : raw?.length === 1 ? raw[0] : undefined;
+  if (token === undefined || token.includes(',')) return false;
+  const segments = token.split('.');
+  if (segments.length !== 3) return false;
+  const text = decodeBase64urlText(segments[1]!);
+  const claims = text === undefined ? undefined : parseStrictJsonObject(text);
+  return claims !== undefined && Object.hasOwn(claims, 'cdg');
+}
+
+/**
+ * The exact body bytes for `cdg`, read once through `c.req.arrayBuffer()` (Hono keeps them, so
+ * the handler's `c.req.json()` still works). Only when the stamp asks, and only a body whose
+ * `Content-Length` is within the limit: a chunked or larger body stays unknown and its `cdg`
+ * fails closed, so no unbounded read happens before verification.
+ */
+async function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Promise<Uint8Array | undefined> {
+  if (!stampDeclaresBodyDigest(headers[STAMP_HEADER])) return undefined;
+  const length = headers['content-length'];
+  if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
+  return new Uint8Array(await c.req.arrayBuffer());
+}
+
+/** Path and query as received: htu was signed over what the client sent. */
+function requestTarget(c: Context): string {
+  const url = nodeRequestOf(c)?.url;
+  if (url !== undefined && url.startsWith('/')) return url;
+  const parsed = new URL(c.req.url);
+  return `${parsed.pathname}${parsed.search}`;
+}
+
+/**
+ * The middleware over `verifier`. Accepted → `c.get('ipStamp')` is the verdict; refused →
+ * problem+json and the handler never runs; no stamp on an optional route → null. It answers
+ * the echo route and, with `tickets`, the ticket routes itself; CORS preflights pass through.
+ */
+export function honoMiddleware(
+  glue: HonoGlueSettings,
+  verifier: GlueVerifier,
+  connectionOf: ConnectionOf,
+  tickets: TicketRoutes | undefined,
+): MiddlewareHandler<{ Variables: IpStampVariables }> {
+  async function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): Promise<VerifyInput> {
+    return {
+      method: c.req.method,
+      url: requestTarget(c),
+      headers,
+      body: await bodyForDigest(c, headers, glue.bodyLimit),
+      protocol: c.req.url.startsWith('https:') ? 'https' : 'http',
+      hints: connection,
+      required,
+    };
+  }
+
+  return async (c, next) => {
+    c.set('ipStamp', null);
+    const headers = headerMapOf(c);
+    if (isCorsPreflight(c.req.method, headers)) return next();
+    const connection = connectionOf(c);
+    const path = c.req.path;
+    if (glue.echo && path === ECHO_PATH && c.req.method === 'GET') {
+      const hints = verifier.hints(c, headers, connection);
+      // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
+      if (hints.l3 === undefined) return problemResponse('ip-unverifiable');
+      return c.json(verifier.echo(hints.observed ?? hints.l3), 200, NO_STORE);
+    }
+    if (tickets !== undefined && path === ISSUER_JWKS_PATH && c.req.method === 'GET') return tickets.jwks(c);
+    if (tickets !== undefined && path === TICKET_PATH && c.req.method === 'POST') {
+      return tickets.issue(c, connection, await inputOf(c, connection, true, headers));
+    }
+    const result = await verifier.verify(await inputOf(c, connection, glue.required, headers));
+    if (!result.ok) return problemResponse(result.reason);
+    c.set('ipStamp', result.verdict);
+    return next();
+  };
+}

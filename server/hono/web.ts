@@ -1,0 +1,62 @@
+/**
+ * `ipstamp/hono/web`: the Hono middleware on the web verifier (`ipstamp/web`: WebCrypto, a
+ * pure-JS CIDR matcher) for Cloudflare Workers, Bun and Deno. The same glue, options, routes,
+ * refusals and verdicts as `ipstamp/hono`, with no `node:` import in its module graph, so a
+ * Worker bundle carries none. Two differences, both because there is no Node socket here:
+ * `connection` is required (a runtime preset, or your own), and there is no ticket issuer.
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
+import { echoAnswerAt } from '../verify/echo-answer.js';
+import { createWebVerifier, type WebVerifier, type WebVerifierOptions } from '../web/web-verifier.js';
+import { honoMiddleware, type IpStampVariables } from './glue.js';
+import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
+
+export { bunConnection, cloudflareConnection, denoConnection } from './runtime-connections.js';
+export type { IpStampVariables } from './glue.js';
+export type { ConnectionOf } from './options.js';
+
+/** `ipstamp(options)` on the edge: the web verifier's options, plus the glue's. */
+export interface IpStampHonoWebOptions extends Omit<WebVerifierOptions, 'bodyLimit'> {
+  /** Refuse a request without a stamp. Default true; false leaves `c.get('ipStamp')` null for an unstamped request. */
+  required?: boolean;
+  /** Answer `GET /.well-known/ipstamp` (PROTOCOL.md §6) with the address this verifier observes. Default true. */
+  echo?: boolean;
+  /** The most body bytes read for a `cdg` check. Default 1 MiB; a stamp with `cdg` on a larger body is refused. */
+  bodyLimit?: number;
+  /**
+   * Where the peer address (l3) comes from — required: `cloudflareConnection`, `bunConnection`,
+   * `denoConnection`, or your own `(c) => ({ l3 })` giving the TCP peer (or a header only your
+   * platform can write). Never a header a client can send.
+   */
+  connection: ConnectionOf;
+}
+
+/** The middleware, with the web verifier it runs. */
+export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: WebVerifier };
+
+export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if ((options as { issuer?: unknown }).issuer !== undefined) {
+    throw new TypeError('issuer is not available in ipstamp/hono/web: the ticket issuer runs on Node (ipstamp/hono)');
+  }
+  if (options.connection === undefined) {
+    throw new TypeError('connection must be a function (c) => ConnectionHints: cloudflareConnection, bunConnection, denoConnection or your own');
+  }
+  const { glue, verifier: verifierOptions } = splitHonoOptions(options as unknown as IpStampHonoOptions);
+  const now = verifierOptions.now ?? Date.now;
+  const verifier = createWebVerifier({ ...(verifierOptions as WebVerifierOptions), bodyLimit: glue.bodyLimit });
+  const middleware = honoMiddleware(
+    glue,
+    {
+      verify: (input: VerifyInput) => verifier.verifyInput(input),
+      hints: (c, _headers: HeaderMap, connection: ConnectionHints) => verifier.hints(c.req.raw, connection),
+      echo: (ip: string) => echoAnswerAt(ip, now()),
+    },
+    glue.connection!,
+    undefined,
+  );
+  return Object.assign(middleware, { verifier });
+}
+
+export default ipstamp;
