@@ -65,7 +65,7 @@ describe('ipstamp/hono/web', () => {
     const none = await app.request(url, { headers: { 'client-ip-attestation': await stamp() } });
     expect([none.status, ((await none.json()) as { reason: string }).reason]).toEqual([403, 'ip-unverifiable']);
     const echo = await app.request('https://api.example/.well-known/ipstamp', { headers: { 'cf-connecting-ip': '203.0.113.7' } });
-    expect(await echo.json()).toEqual({ ip: '203.0.113.7' });
+    expect(await echo.json()).toEqual({ ip: '203.0.113.7', time: expect.any(Number) });
   });
 
   it('the Bun and Deno presets read what the runtime hands Hono as env; anything else is an unknown peer', async () => {
@@ -84,7 +84,7 @@ describe('ipstamp/hono/web', () => {
       app.use(ipstamp({ keys: { keys: [key.publicJwk] }, connection }));
       const response = await app.request(url, {}, env);
       expect(response.status, JSON.stringify(env)).toBe(expected);
-      if (expected === 200) expect(await response.json()).toEqual({ ip: '127.0.0.9' });
+      if (expected === 200) expect(await response.json()).toEqual({ ip: '127.0.0.9', time: expect.any(Number) });
     }
   });
 });

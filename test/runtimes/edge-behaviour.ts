@@ -142,7 +142,7 @@ export function describeEdgeBehaviour(runtime: string, setup: { origin: () => st
     it('the echo route answers the peer, never a header the client wrote', async () => {
       const headers = { 'x-forwarded-for': '203.0.113.7', 'cf-connecting-ip': '203.0.113.7' };
       const { status, body } = await call('127.0.0.2', `${setup.origin()}/.well-known/ipstamp`, { headers });
-      expect([status, body]).toEqual([200, { ip: '127.0.0.2' }]);
+      expect([status, body]).toEqual([200, { ip: '127.0.0.2', time: expect.any(Number) }]);
     });
 
     for (const door of ['/orders', '/web/orders']) {
