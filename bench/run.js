@@ -3,7 +3,7 @@
  * Every ratio compares figures taken in this same run. Writes bench/results.json and prints a table.
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { measureClient } from './client.js';
 import { measureCore, measureCoreInProcesses } from './core.js';
 import { measureFramework } from './frameworks.js';
@@ -17,6 +17,8 @@ const quick = process.argv.includes('--quick');
 const started = Date.now();
 const log = (message) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${message}\n`);
 
+// other work on the machine shows in every absolute figure (same-run ratios absorb most of it)
+const loadAtStart = loadavg();
 const redis = await startRedis();
 if (!redis) log('redis-server not installed: Redis figures are skipped');
 try {
@@ -45,7 +47,12 @@ try {
   const results = {
     date: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      loadAverage: { start: loadAtStart.map((x) => Number(x.toFixed(2))), end: loadavg().map((x) => Number(x.toFixed(2))) },
+    },
     node: process.version,
     core,
     stores: { memory, redisRoundTripUs: redisRoundTrip },
@@ -97,7 +104,9 @@ try {
     const [op, target] = results.goals[key].split(' ');
     return (op === '>=' ? value >= Number(target) : value <= Number(target)) ? 'met' : 'NOT met';
   };
-  console.log(`\nipstamp bench (${results.mode}) — ${results.machine.model}, ${results.machine.cpus} cores, Node ${results.node}\n`);
+  console.log(
+    `\nipstamp bench (${results.mode}) — ${results.machine.model}, ${results.machine.cpus} cores, Node ${results.node}, load average ${results.machine.loadAverage.start[0]} → ${results.machine.loadAverage.end[0]}\n`,
+  );
   console.log('| figure | ipstamp | baseline | ratio | goal |');
   console.log('|---|---|---|---|---|');
   for (const alg of ['HS256', 'ES256', 'EdDSA']) {
