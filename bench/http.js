@@ -88,7 +88,7 @@ function target(variant, server, keys) {
 }
 
 /** One window: the server's CPU per answered request (µs) and its rate. Failed answers fail the bench. */
-async function window(t, seconds) {
+async function window(t, seconds, { warmUp = false } = {}) {
   // enough requests for the window at 1.5× the rate seen so far; running out only ends it early
   const requests = t.requests(Math.ceil(t.expectRps * seconds * 1.5) + 500);
   await t.server.ask('cpu-start');
@@ -96,7 +96,8 @@ async function window(t, seconds) {
   const { cpuMicros } = await t.server.ask('cpu-stop');
   // A loaded machine can push a Redis answer past the store's deadline (a 503, as designed):
   // a few are recorded, not fatal; more means the figure would not be about answered requests.
-  if (run.errors > Math.max(5, run.ok * 0.005)) throw new Error(`${t.variant}: ${run.errors} failed requests`);
+  // (warm-up windows are not measured: a cold Redis client on a loaded machine may miss a few there)
+  if (!warmUp && run.errors > Math.max(5, run.ok * 0.005)) throw new Error(`${t.variant}: ${run.errors} failed requests`);
   t.expectRps = Math.max(1_000, run.rps);
   return { cpuPerRequestUs: cpuMicros / run.ok, rps: run.rps, errors: run.errors };
 }
@@ -110,7 +111,8 @@ async function window(t, seconds) {
 async function latencyAt(t, rate, seconds) {
   const requests = t.requests(Math.ceil(rate * seconds) + 10);
   const result = await paced({ port: t.server.port, requests, rate, duration: seconds });
-  if (result.errors > 0) throw new Error(`${t.variant}: ${result.errors} failed requests at ${rate} req/s`);
+  // the same allowance as a window: a few Redis answers past the store's deadline are 503s by design
+  if (result.errors > Math.max(5, result.answered * 0.005)) throw new Error(`${t.variant}: ${result.errors} failed requests at ${rate} req/s`);
   return result;
 }
 
@@ -125,7 +127,7 @@ async function startGeneration(variants, keys, redisUrl) {
  * compiler threads, pools); the last warm-up window also sets the rate estimate.
  */
 async function warmUp(targets, seconds) {
-  for (const t of targets) for (let w = 0; w < seconds / 0.4; w++) await window(t, 0.4);
+  for (const t of targets) for (let w = 0; w < seconds / 0.4; w++) await window(t, 0.4, { warmUp: true });
 }
 
 export async function measureHttp({ quick = false, redisUrl } = {}) {
@@ -161,7 +163,13 @@ export async function measureHttp({ quick = false, redisUrl } = {}) {
           const seconds = quick ? 1 : 3;
           const bareLatency = await latencyAt(bareTarget, rate, seconds);
           const variantLatency = await latencyAt(t, rate, seconds);
-          p99.set(t.variant, { rate, bareP99Ms: bareLatency.p99Ms, p99Ms: variantLatency.p99Ms, p99OverBare: variantLatency.p99Ms / bareLatency.p99Ms });
+          p99.set(t.variant, {
+            rate,
+            bareP99Ms: bareLatency.p99Ms,
+            p99Ms: variantLatency.p99Ms,
+            p99OverBare: variantLatency.p99Ms / bareLatency.p99Ms,
+            failedRequests: variantLatency.errors,
+          });
         }
       }
     } finally {
