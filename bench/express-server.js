@@ -29,7 +29,7 @@ process.on('message', (message) => {
     process.send({ started: true });
   } else if (message === 'cpu-stop') {
     const used = process.cpuUsage(start);
-    process.send({ cpuMicros: used.user + used.system });
+    process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
   } else if (message === 'exit') {
     server.closeAllConnections();
     server.close(() => process.exit(0));

@@ -8,12 +8,14 @@
  *
  *   npm run build && node bench/frameworks.js express|hono [--quick]
  *
- * Prints the table and `<framework>_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost goal).
+ * Prints the table and `<framework>_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost goal), and
+ * the p99 latency of both at one fixed rate (half the slower one's saturated rate; goal: ipstamp's
+ * within 2× of bare's), measured in the last generation with bench/load.js paced.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { exportJWK, generateSecret } from 'jose';
-import { blast, buildRequests } from './load.js';
+import { blast, buildRequests, paced } from './load.js';
 import { median } from './measure.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -77,6 +79,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
   const rounds = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
   const samples = new Map(variants.map((v) => [v, []]));
+  let latency;
   for (let g = 0; g < generations; g++) {
     const servers = await Promise.all(variants.map((v) => startServer(framework, v, keys)));
     const targets = variants.map((v, i) => target(v, servers[i], keys, v !== bareVariant));
@@ -87,6 +90,17 @@ export async function measureFramework(framework, { quick = false } = {}) {
           const t = targets[(k + r + g) % targets.length];
           samples.get(t.variant).push(await window(t, seconds));
         }
+      }
+      if (g === generations - 1) {
+        const slower = Math.min(...variants.map((v) => median(samples.get(v).map((x) => x.rps))));
+        const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
+        const p99s = [];
+        for (const t of targets) {
+          const run = await paced({ port: t.server.port, requests: t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10), rate, duration: quick ? 1 : 3 });
+          if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests at ${rate} req/s`);
+          p99s.push(run.p99Ms);
+        }
+        latency = { rate, bareP99Ms: p99s[0], p99Ms: p99s[1], p99OverBare: p99s[1] / p99s[0] };
       }
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
@@ -103,7 +117,15 @@ export async function measureFramework(framework, { quick = false } = {}) {
       rounds: s.length,
     };
   }
-  return { rows, ratios: { [`${framework}_hs256_memory_vs_bare`]: Number(rows[variants[1]].bareOverVariant.toFixed(3)) } };
+  rows[variants[1]].latency = latency;
+  return {
+    rows,
+    latency,
+    ratios: {
+      [`${framework}_hs256_memory_vs_bare`]: Number(rows[variants[1]].bareOverVariant.toFixed(3)),
+      [`${framework}_hs256_memory_p99_over_bare`]: latency ? Number(latency.p99OverBare.toFixed(2)) : null,
+    },
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -32,7 +32,7 @@ async function listening(server) {
       process.send({ started: true });
     } else if (message === 'cpu-stop') {
       const used = process.cpuUsage(start);
-      process.send({ cpuMicros: used.user + used.system });
+      process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
     } else if (message === 'exit') {
       server.close(() => process.exit(0));
       server.closeAllConnections?.();

@@ -106,3 +106,78 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 10, du
     }, duration * 1000).unref();
   });
 }
+
+/**
+ * Latency at a fixed rate: request i is due at `i / rate` seconds, goes out on the first idle
+ * keep-alive connection, and its latency counts from when it was due (not when it went out),
+ * so a server that falls behind is charged for the queue it builds — no coordinated
+ * omission. This process spins, as in blast, so no wake-up of the load is charged to the
+ * server. Resolves with the percentiles in ms and the failures (non-2xx answers, closed
+ * connections, requests never sent because the window ended first).
+ */
+export function paced({ port, host = '127.0.0.1', requests, rate, duration, connections = 10 }) {
+  return new Promise((resolve) => {
+    const total = Math.min(requests.length, Math.floor(rate * duration));
+    const latencies = new Float64Array(total);
+    let answered = 0;
+    let errors = 0;
+    let next = 0;
+    let open = connections;
+    const started = process.hrtime.bigint();
+    const elapsedNs = () => Number(process.hrtime.bigint() - started);
+    const idle = [];
+    const dueNs = (i) => (i * 1e9) / rate;
+
+    const finish = () => {
+      const sorted = latencies.subarray(0, answered).sort();
+      const at = (q) => (answered === 0 ? NaN : sorted[Math.min(answered - 1, Math.floor(q * answered))] / 1e6);
+      resolve({ p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1), answered, errors: errors + (total - answered - errors), rate });
+    };
+
+    const conns = [];
+    for (let c = 0; c < connections; c++) {
+      const socket = connect({ port, host, noDelay: true });
+      const conn = { socket, pending: Buffer.alloc(0), inFlight: -1 };
+      conns.push(conn);
+      socket.on('connect', () => idle.push(conn));
+      socket.on('data', (chunk) => {
+        conn.pending = conn.pending.length === 0 ? chunk : Buffer.concat([conn.pending, chunk]);
+        const end = conn.pending.indexOf(HEADER_END);
+        if (end === -1) return;
+        const head = conn.pending.toString('latin1', 0, end);
+        const length = CONTENT_LENGTH.exec(head);
+        if (!length) {
+          errors++;
+          socket.destroy();
+          return;
+        }
+        const size = end + 4 + Number(length[1]);
+        if (conn.pending.length < size) return;
+        if (head.startsWith('HTTP/1.1 2')) latencies[answered++] = elapsedNs() - dueNs(conn.inFlight);
+        else errors++;
+        conn.pending = conn.pending.subarray(size);
+        conn.inFlight = -1;
+        idle.push(conn);
+      });
+      socket.on('error', () => {
+        errors++;
+      });
+      socket.on('close', () => {
+        if (--open === 0) finish();
+      });
+    }
+
+    const tick = () => {
+      const now = elapsedNs();
+      while (next < total && idle.length > 0 && dueNs(next) <= now) {
+        const conn = idle.shift();
+        conn.inFlight = next;
+        conn.socket.write(requests[next++]);
+      }
+      const busy = conns.some((c) => c.inFlight !== -1);
+      if ((next < total && now < duration * 1e9 + 2e9) || (busy && now < duration * 1e9 + 5e9)) setImmediate(tick);
+      else for (const c of conns) c.socket.end();
+    };
+    setImmediate(tick);
+  });
+}

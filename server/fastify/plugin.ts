@@ -3,8 +3,8 @@ import fp from 'fastify-plugin';
 import type { IpStampDecoration } from './types.js';
 import { IpStampMetrics, prometheusText } from './metrics.js';
 import { splitPluginOptions, type IpStampPluginOptions } from './options.js';
-import { installRawBodyParsers, teeStampedBody } from './raw-body.js';
-import { checkRouteConfig, routePolicy } from './route-config.js';
+import { installRawBodyParsers } from './raw-body.js';
+import { checkRouteConfig } from './route-config.js';
 import { registerEchoRoute, registerMetricsRoute } from './routes.js';
 import { createVerifyHooks } from './verify-hook.js';
 import { registerTicketRoutes } from './ticket-routes.js';
@@ -48,9 +48,6 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   fastify.addHook('onRoute', checkRouteConfig);
   const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.requireStamp });
   fastify.addHook('preParsing', hooks.preParsing);
-  fastify.addHook('preParsing', async (request, _reply, payload) =>
-    routePolicy(request, glue.requireStamp) === 'skip' ? payload : teeStampedBody(request, request.routeOptions.bodyLimit, payload),
-  );
   fastify.addHook('preValidation', hooks.preValidation);
 
   if (glue.echo) registerEchoRoute(fastify, verifier);

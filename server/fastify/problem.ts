@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { Reason } from '../../shared/reasons.js';
+import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
 import type { ServiceReason } from '../../shared/service-reasons.js';
 import { PROBLEM_CONTENT_TYPE, problemOf, serviceProblemOf, type IpStampProblem, type ServiceProblem } from '../../shared/problem.js';
 
@@ -11,15 +11,30 @@ export { PROBLEM_CONTENT_TYPE, problemOf, serviceProblemOf, SERVICE_REASON_STATU
  * PROTOCOL.md names it (no `; charset` appended). `no-store`: it is about this one request.
  */
 export function sendProblem(reply: FastifyReply, reason: Reason): FastifyReply {
-  return sendProblemBody(reply, problemOf(reason));
+  return sendProblemText(reply, REASON_STATUS[reason], problemText(reason));
+}
+
+// A refusal's body depends on its reason alone (fixed strings), so each is serialized once;
+// test/plugin/callback-hooks.test.ts holds every cached text to JSON.stringify(problemOf(reason)).
+const problemTexts = new Map<Reason, string>();
+
+/** The body sendProblem sends for `reason`, as text. */
+export function problemText(reason: Reason): string {
+  let text = problemTexts.get(reason);
+  if (text === undefined) {
+    text = JSON.stringify(problemOf(reason));
+    problemTexts.set(reason, text);
+  }
+  return text;
 }
 
 function sendProblemBody(reply: FastifyReply, problem: IpStampProblem | ServiceProblem): FastifyReply {
-  return reply
-    .code(problem.status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .header('cache-control', 'no-store')
-    .send(Buffer.from(JSON.stringify(problem)));
+  return sendProblemText(reply, problem.status, JSON.stringify(problem));
+}
+
+function sendProblemText(reply: FastifyReply, status: number, text: string): FastifyReply {
+  // a fresh Buffer each time: an onSend hook may hold on to (or write into) the payload it is given
+  return reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).header('cache-control', 'no-store').send(Buffer.from(text));
 }
 
 /** Like sendProblem, for a refusal by the service around the verifier (body size, rate, upstream, shutdown). */

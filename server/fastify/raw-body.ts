@@ -57,9 +57,11 @@ function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** preParsing: tee the payload of a stamped request whose stamp declares `cdg`. */
-export function teeStampedBody(request: FastifyRequest, limit: number, payload: RequestPayload): RequestPayload {
+/** preParsing: tee the payload of a stamped request whose stamp declares `cdg` (up to the route's body limit). */
+export function teeStampedBody(request: FastifyRequest, payload: RequestPayload): RequestPayload {
   if (!hasBody(request) || !stampDeclaresBodyDigest(request.headers[STAMP_HEADER])) return payload;
+  // read only here: each read of routeOptions builds a new object
+  const limit = request.routeOptions.bodyLimit;
   const tee: Tee = { chunks: [], length: 0, complete: false };
   tees.set(request, tee);
   const transform = new Transform({

@@ -1,12 +1,12 @@
-import type { FastifyReply, FastifyRequest, preParsingAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preParsingHookHandler, preValidationHookHandler } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hints/other-forwarding-header.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
-import type { VerifyInput } from '../verify/types.js';
+import type { VerifyInput, VerifyResult } from '../verify/types.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
-import { rawBodyOf } from './raw-body.js';
+import { rawBodyOf, teeStampedBody } from './raw-body.js';
 import { routePolicy } from './route-config.js';
 
 /** The plain data the verifier decides from (ARCHITECTURE.md: the core never sees the request). */
@@ -31,26 +31,31 @@ export interface VerifyHookSettings {
 
 export interface VerifyHooks {
   /**
-   * Turns away a required route's stampless request before its body is read. In preParsing,
-   * not onRequest: every onRequest hook (@fastify/cors's, registered before or after this
-   * plugin) has run by then, so the refusal carries their headers and a page can read it.
+   * Turns away a required route's stampless request before its body is read, and otherwise
+   * hands a stamp that declares `cdg` the body tee (raw-body.ts). In preParsing, not
+   * onRequest: every onRequest hook (@fastify/cors's, registered before or after this plugin)
+   * has run by then, so the refusal carries their headers and a page can read it.
    */
-  readonly preParsing: preParsingAsyncHookHandler;
+  readonly preParsing: preParsingHookHandler;
   /** Verifies after the body is parsed (so its bytes are known), before the handler. */
-  readonly preValidation: preValidationAsyncHookHandler;
+  readonly preValidation: preValidationHookHandler;
 }
 
 /**
  * Accepted → `request.ipStamp`; rejected → problem+json, logged once at info with the reason,
  * kid and hints. The token itself is never logged.
+ *
+ * Callback hooks, not async ones (bench/README.md, "HTTP cost"): an async hook costs Fastify a
+ * promise and a trip through its hook runner per request even when it has nothing to wait
+ * for, and the one preParsing hook does what two did. What each request sees is unchanged:
+ * the same checks in the same hooks, the refusal sent from the hook that decided it and the
+ * later hooks and handler skipped (test/plugin/callback-hooks.test.ts).
  */
 export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHookSettings): VerifyHooks {
   const otherForwardingHeader = watchOtherForwardingHeader(compiledOptionsOf(verifier));
-  async function verifyRequest(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<void> {
-    const input = verifyInputOf(request, required);
-    const misconfigured = otherForwardingHeader(input);
-    if (misconfigured) request.log.warn({ ipstamp: misconfigured }, otherForwardingHeaderMessage(misconfigured));
-    const result = await verifier.verify(input);
+
+  /** What the result means for this request; false when the refusal has been sent. */
+  function settle(request: FastifyRequest, reply: FastifyReply, result: VerifyResult): boolean {
     if (!result.ok) {
       metrics.countRejected(result.reason);
       if (result.store === 'full') {
@@ -62,14 +67,14 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
       } else {
         request.log.info({ ipstamp: { reason: result.reason, kid: result.kid, hints: result.hints } }, 'ipstamp: stamp rejected');
       }
-      // awaiting the reply is Fastify's "return reply": later hooks and the handler are skipped
-      await sendProblem(reply, result.reason);
-      return;
+      // a callback hook that sends and never calls done: later hooks and the handler are skipped
+      sendProblem(reply, result.reason);
+      return false;
     }
     const { verdict } = result;
     if (verdict === null) {
       metrics.countUnstamped();
-      return;
+      return true;
     }
     metrics.countAccepted(verdict.agreement, verdict.replayChecked);
     if (!verdict.replayChecked) {
@@ -79,17 +84,40 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
       );
     }
     request.ipStamp = verdict;
+    return true;
+  }
+
+  /** Verifies, then calls `proceed()` when the request goes on, `fail(error)` when something threw. */
+  function verifyRequest(request: FastifyRequest, reply: FastifyReply, required: boolean, proceed: () => void, fail: (error: Error) => void): void {
+    const input = verifyInputOf(request, required);
+    const misconfigured = otherForwardingHeader(input);
+    if (misconfigured) request.log.warn({ ipstamp: misconfigured }, otherForwardingHeaderMessage(misconfigured));
+    verifier.verify(input).then((result) => {
+      let goOn: boolean;
+      try {
+        goOn = settle(request, reply, result);
+      } catch (error) {
+        fail(error as Error);
+        return;
+      }
+      if (goOn) proceed();
+    }, fail);
   }
 
   return {
-    async preParsing(request, reply) {
-      if (request.headers[STAMP_HEADER] !== undefined) return;
+    preParsing(request, reply, payload, done) {
       const policy = routePolicy(request, requireStamp);
-      if (policy !== 'skip' && policy.required) await verifyRequest(request, reply, true);
+      if (policy === 'skip') return done(null, payload);
+      if (request.headers[STAMP_HEADER] === undefined) {
+        if (!policy.required) return done(null, payload);
+        return verifyRequest(request, reply, true, () => done(null, payload), done);
+      }
+      done(null, teeStampedBody(request, payload));
     },
-    async preValidation(request, reply) {
+    preValidation(request, reply, done) {
       const policy = routePolicy(request, requireStamp);
-      if (policy !== 'skip') await verifyRequest(request, reply, policy.required);
+      if (policy === 'skip') return done();
+      verifyRequest(request, reply, policy.required, done, done);
     },
   };
 }
