@@ -14,7 +14,14 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
  */
 export type RedisLocation =
   | { readonly kind: 'single'; readonly url: string; readonly tls: boolean }
-  | { readonly kind: 'sentinel'; readonly sentinels: readonly RedisNode[]; readonly name: string; readonly db: number; readonly auth: RedisAuth; readonly tls: boolean }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisNode[];
+      readonly name: string;
+      readonly db: number;
+      readonly auth: RedisAuth;
+      readonly tls: boolean;
+    }
   | { readonly kind: 'cluster'; readonly nodes: readonly RedisNode[]; readonly auth: RedisAuth; readonly tls: boolean };
 
 export interface RedisNode {
@@ -49,7 +56,14 @@ export function parseRedisUrl(url: string): RedisLocation {
   }
   const m = MULTI.exec(url);
   if (!m) throw new TypeError(`Redis URL must look like ${REDIS_URL_FORMS}`);
-  const [, scheme, kind, userinfo, hostList, path = ''] = m as unknown as [string, string, 'sentinel' | 'cluster', string | undefined, string, string | undefined];
+  const [, scheme, kind, userinfo, hostList, path = ''] = m as unknown as [
+    string,
+    string,
+    'sentinel' | 'cluster',
+    string | undefined,
+    string,
+    string | undefined,
+  ];
   const nodes = hostList.split(',').map((item) => node(item, kind === 'sentinel' ? 26379 : 6379));
   const auth = credentials(userinfo);
   const tls = scheme === 'rediss';
@@ -95,9 +109,13 @@ export function createRedisClient(location: RedisLocation, options: Readonly<Red
       failoverDetector: true,
     });
   }
-  const { enableOfflineQueue, retryStrategy: _nodesNeverReconnect, ...nodeOptions } = options;
+  const { enableOfflineQueue: _, retryStrategy: _nodesNeverReconnect, ...nodeOptions } = options;
   const clusterOptions: ClusterOptions = {
-    enableOfflineQueue,
+    // Not the "no queue" of a single client: with it off, a command for a node whose lazy
+    // connection is still opening is refused as "Connection is closed" — the first burst after
+    // every failover. The store sends only while the cluster is ready and keeps its own
+    // deadline, so a queued command is bounded all the same.
+    enableOfflineQueue: true,
     redisOptions: { ...nodeOptions, ...location.auth, ...tls },
     // never give up on the cluster as a whole either
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),

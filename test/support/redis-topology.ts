@@ -30,7 +30,13 @@ export async function until(label: string, check: () => Promise<boolean> | boole
 
 /** One short-lived admin connection: a restarted or killed node must not keep a client reconnecting. */
 export async function ask<T>(port: number, command: string, ...args: (string | number | Buffer)[]): Promise<T> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000 });
+  const client = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -54,6 +60,8 @@ export interface RedisTopology {
   replicaOf(primary: RedisServer): Promise<RedisServer>;
   /** Resolves once every node that runs is up, agreed on, and every primary's replica is in sync. */
   healthy(): Promise<void>;
+  /** Starts a killed node again (empty) and waits until it is the replica of the primary that replaced it. */
+  rejoin(node: RedisServer): Promise<void>;
   output(): string;
   close(): Promise<void>;
 }
@@ -103,6 +111,11 @@ export async function startCluster(binary: string, cli: string): Promise<RedisTo
         }
         return primaries === 3 && running.length === 6;
       }),
+    rejoin: async (node) => {
+      // its nodes.conf survived: it comes back as a replica of the node that took its slots
+      await node.restart();
+      await topology.healthy();
+    },
     output: () => nodes.map((n) => `--- node ${n.port}\n${n.output()}`).join('\n'),
     close: async () => {
       await Promise.all(nodes.map((n) => n.close()));
@@ -180,6 +193,13 @@ export async function startSentinels(binary: string): Promise<RedisTopology & { 
         }
         return true;
       }),
+    rejoin: async (node: RedisServer) => {
+      const primary = await topology.primary();
+      await node.restart();
+      // what the sentinels would tell it on their next 10 s INFO round, said at once
+      await ask(node.port, 'REPLICAOF', '127.0.0.1', primary.port);
+      await topology.healthy();
+    },
     output: () => [...data, ...sentinels].map((n) => `--- ${n.port}\n${n.output()}`).join('\n'),
     close: async () => {
       await Promise.all([...sentinels, ...data].map((n) => n.close()));
@@ -209,4 +229,32 @@ function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
   return out;
+}
+
+/** The Redis Cluster slot of a key: CRC16-XMODEM of the key, or of its `{hash tag}`, mod 16384. */
+export function clusterSlot(key: Buffer): number {
+  let hashed = key;
+  const open = key.indexOf(0x7b);
+  if (open >= 0) {
+    const close = key.indexOf(0x7d, open + 1);
+    if (close > open + 1) hashed = key.subarray(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of hashed) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16_384;
+}
+
+/** The slots a primary serves now, as asked of that primary. */
+export async function slotsOf(primary: RedisServer): Promise<(slot: number) => boolean> {
+  const slots = await ask<[number, number, [string, number]][]>(primary.port, 'CLUSTER', 'SLOTS');
+  const ranges = slots.filter(([, , [, port]]) => port === primary.port).map(([from, to]) => [from, to] as const);
+  return (slot) => ranges.some(([from, to]) => slot >= from && slot <= to);
+}
+
+/** Whether the node answers `INFO replication` with `role:master`. */
+export async function isPrimary(node: RedisServer): Promise<boolean> {
+  return field(await ask(node.port, 'INFO', 'replication'), 'role') === 'master';
 }
