@@ -12,6 +12,7 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,11 +41,20 @@ function hasBinaries() {
   }
 }
 
-let nextPort = 30_000 + Math.floor(Math.random() * 20_000);
 const started = [];
 
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
 async function redisNode(args) {
-  const port = nextPort++;
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ipstamp-bench-redis-'));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
     stdio: 'ignore',
@@ -143,6 +153,39 @@ async function window(t, seconds) {
   return { cpuPerRequestUs: cpuMicros / Math.max(1, run.ok), rps: run.rps, errors: run.errors };
 }
 
+/**
+ * The store alone, in this process: CPU per insert (µs) with `concurrency` inserts in flight,
+ * as a busy server has them. Less sensitive to a loaded machine than requests per second.
+ */
+async function storeCpuPerInsert(spec, { count, concurrency = 32 }) {
+  const { RedisReplayStore, REDIS_CLIENT_OPTIONS } = await import('../dist/server/redis.js');
+  let client = spec.url;
+  if (spec.autoPipelining) {
+    client = new Redis(spec.url, { ...REDIS_CLIENT_OPTIONS, enableAutoPipelining: true });
+    client.on('error', () => {});
+  }
+  const store = new RedisReplayStore(client, { waitForReplicas: spec.waitForReplicas ?? 0, closeClient: true, timeoutMs: 5000 });
+  const salt = Math.random().toString(36).slice(2);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await store.insertIfAbsent(`bench ${salt} ${next++}`, 60_000);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker)); // warm-up: connections, JIT
+  next = 0;
+  const salt2 = `${salt}-measured`;
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await store.insertIfAbsent(`bench ${salt2} ${next++}`, 60_000);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  await store.close();
+  return { cpuPerInsertUs: Number(((used.user + used.system) / count).toFixed(2)), insertsPerSecond: Math.round(count / seconds) };
+}
+
 export async function measureRedisTopologies({ quick = false } = {}) {
   if (!hasBinaries()) return undefined;
   pin(process.pid, 1);
@@ -158,6 +201,13 @@ export async function measureRedisTopologies({ quick = false } = {}) {
       'cluster-wait1': { url: cluster, waitForReplicas: 1 },
     };
     const names = Object.keys(variants);
+    const store = {};
+    for (const n of names.slice(1)) {
+      const runs = [];
+      for (let i = 0; i < (quick ? 1 : 3); i++) runs.push(await storeCpuPerInsert(variants[n], { count: quick ? 5_000 : 20_000 }));
+      store[n] = { cpuPerInsertUs: median(runs.map((r) => r.cpuPerInsertUs)), insertsPerSecond: median(runs.map((r) => r.insertsPerSecond)) };
+    }
+    if (process.argv.includes('--store-only')) return { store };
     const samples = new Map(names.map((n) => [n, []]));
     const generations = quick ? 1 : 3;
     const rounds = quick ? 3 : 4;
@@ -194,6 +244,7 @@ export async function measureRedisTopologies({ quick = false } = {}) {
       };
     }
     return {
+      store,
       rows,
       ratios: {
         http_hs256_redis_replicated_vs_bare: rows.redis.bareOverVariant,
@@ -216,7 +267,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!result) {
     console.error('redis-server or redis-cli not installed: nothing measured');
   } else {
-    console.table(result.rows);
-    console.log(JSON.stringify(result.ratios, null, 2));
+    console.table(result.store);
+    if (result.rows) console.table(result.rows);
+    if (result.ratios) console.log(JSON.stringify(result.ratios, null, 2));
   }
 }

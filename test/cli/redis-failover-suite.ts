@@ -171,12 +171,16 @@ export function describeFailover(name: string, start: (server: string, cli: stri
         await victim.stop('SIGKILL');
         killedAt = performance.now();
         // the replica said "replica" after this instant: nothing on the victim's keys could be written before it
-        await until('the replica to take over', async () => {
-          const now = performance.now();
-          if (await isPrimary(replica)) return true;
-          replicaLastSeenAt = now;
-          return false;
-        });
+        await until(
+          'the replica to take over',
+          async () => {
+            const now = performance.now();
+            if (await isPrimary(replica)) return true;
+            replicaLastSeenAt = now;
+            return false;
+          },
+          30_000,
+        );
         promotedSeenAt = performance.now();
         await until(
           'the servers without WAIT to accept keys of the failed primary again',
@@ -232,6 +236,7 @@ export function describeFailover(name: string, start: (server: string, cli: stri
       for (const x of durableBefore) expect(x.status, x.body).toBe(200);
       let plain: Sent[] = [];
       let durable: Sent[] = [];
+      let durableAnswers: Promise<Sent[]> = Promise.resolve([]);
       const [plainTokens, durableTokens] = [await stampsOnVictim(10, '/window'), await stampsOnVictim(10, '/window')];
       replica.pause();
       try {
@@ -241,18 +246,20 @@ export function describeFailover(name: string, start: (server: string, cli: stri
         let filler = 'filler';
         for (let i = 0; !onVictim(Buffer.from(filler)); i++) filler = `filler-${i}`;
         await ask(victim.port, 'SET', filler, Buffer.alloc(32 << 20, 0x78));
-        [plain, durable] = await Promise.all([
-          Promise.all(plainTokens.map((t, i) => send([a, b][i % 2]!, '/window', t))),
-          Promise.all(durableTokens.map((t, i) => send([c, d][i % 2]!, '/window', t))),
-        ]);
+        // the servers with WAIT wait for the frozen replica, then (or once the primary is gone)
+        // answer: the kill does not wait for them, so the replica stays frozen well under the
+        // sentinels' down-after-milliseconds (a replica they think is down is not promoted)
+        durableAnswers = Promise.all(durableTokens.map((t, i) => send([c, d][i % 2]!, '/window', t)));
+        plain = await Promise.all(plainTokens.map((t, i) => send([a, b][i % 2]!, '/window', t)));
         await victim.stop('SIGKILL');
       } finally {
         replica.resume();
       }
+      durable = await durableAnswers;
       // the primary alone took them; with WAIT nothing was accepted that the replica did not have
       for (const x of plain) expect(x.status, x.body).toBe(200);
       for (const x of durable) expect(unavailable(x), `${x.status} ${x.body}`).toBe(true);
-      await until('the frozen replica to take over', () => isPrimary(replica));
+      await until('the frozen replica to take over', () => isPrimary(replica), 30_000);
       // the replica now serves the victim's keys: a fresh stamp on them is accepted without WAIT
       await until(
         'a server without WAIT to accept the new primary',

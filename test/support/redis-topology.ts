@@ -14,6 +14,9 @@ import { startRedis, type RedisServer } from './redis.js';
 
 const run = promisify(execFile);
 
+// every node registers an exit handler (kill it if the test process dies): 13 nodes at once
+process.setMaxListeners(Math.max(process.getMaxListeners(), 50));
+
 /** Polls `check` every 50 ms until it is true; `label` names what never happened. */
 export async function until(label: string, check: () => Promise<boolean> | boolean, withinMs = 20_000): Promise<void> {
   const deadline = performance.now() + withinMs;
@@ -212,7 +215,8 @@ export async function startSentinels(binary: string): Promise<RedisTopology & { 
     const config = [
       `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primary.port} 2`,
       `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
-      `sentinel failover-timeout ${SENTINEL_NAME} 5000`,
+      // a failover that did not finish is tried again after twice this, not after 6 minutes
+      `sentinel failover-timeout ${SENTINEL_NAME} 2000`,
       `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
     ];
     sentinels.push(...(await Promise.all([0, 1, 2].map(() => startRedis(binary, { sentinelConfig: config })))));
