@@ -110,7 +110,11 @@ function untilStopped(app: FastifyInstance, drain: Drain, command: string, close
 export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'): Promise<number> {
   const config = readServeConfig(argv);
   let log: ((error: Error) => void) | undefined;
-  const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, waitForReplicas: config.storeReplicas, onError: (error) => log?.(error) });
+  const { store, label } = openReplayStore(config.replayStore, {
+    timeoutMs: config.storeTimeoutMs,
+    waitForReplicas: config.storeReplicas,
+    onError: (error) => log?.(error),
+  });
   const closeStore = async (): Promise<void> => {
     await store.close?.();
   };
