@@ -1,7 +1,6 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-
 /**
- * Where a replay store's Redis is, as one URL (what `serve --replay-store` takes):
+ * Where a replay store's Redis is, as one URL (what `serve --replay-store` takes); pure, the
+ * ioredis client is made in redis.ts:
  *
  * - `redis://[USER:PASS@]HOST:PORT[/DB]` (`rediss://` for TLS): one Redis;
  * - `redis+sentinel://[USER:PASS@]HOST:PORT,HOST:PORT/NAME[/DB]`: the primary the sentinels
@@ -87,45 +86,6 @@ export function describeRedisLocation(location: RedisLocation): string {
   const hosts = (nodes: readonly RedisNode[]) => nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
   if (location.kind === 'cluster') return `redis cluster ${hosts(location.nodes)}`;
   return `redis sentinel ${hosts(location.sentinels)}/${location.name}${location.db === 0 ? '' : `/${location.db}`}`;
-}
-
-/** An ioredis client for the location, with the store's settings for every connection it opens. */
-export function createRedisClient(location: RedisLocation, options: Readonly<RedisOptions>): Redis | Cluster {
-  const tls = location.tls ? { tls: {} } : {};
-  if (location.kind === 'single') return new Redis(location.url, { ...options });
-  if (location.kind === 'sentinel') {
-    return new Redis({
-      ...options,
-      ...location.auth,
-      ...tls,
-      sentinels: location.sentinels.map((n) => ({ ...n })),
-      name: location.name,
-      db: location.db,
-      sentinelTLS: location.tls ? {} : undefined,
-      enableTLSForSentinelMode: location.tls,
-      // a sentinel unreachable is retried as the primary is: never give up, never wait long
-      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
-      // told of a failover by the sentinels themselves instead of by a dead socket
-      failoverDetector: true,
-    });
-  }
-  const { enableOfflineQueue: _, retryStrategy: _nodesNeverReconnect, ...nodeOptions } = options;
-  const clusterOptions: ClusterOptions = {
-    // Not the "no queue" of a single client: with it off, a command for a node whose lazy
-    // connection is still opening is refused as "Connection is closed" — the first burst after
-    // every failover. The store sends only while the cluster is ready and keeps its own
-    // deadline, so a queued command is bounded all the same.
-    enableOfflineQueue: true,
-    redisOptions: { ...nodeOptions, ...location.auth, ...tls },
-    // never give up on the cluster as a whole either
-    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
-    // a failover moves slots: look again soon rather than after ioredis' 5 s
-    slotsRefreshInterval: 1000,
-  };
-  return new Cluster(
-    location.nodes.map((n) => ({ ...n })),
-    clusterOptions,
-  );
 }
 
 function node(item: string, defaultPort: number): RedisNode {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
-import { createRedisClient, parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
+import { parseRedisUrl, REDIS_URL_FORMS, type RedisLocation } from './redis-url.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 
 export interface RedisReplayStoreOptions {
@@ -250,6 +250,45 @@ function reporter(onClientError: ((error: Error) => void) | undefined): (error: 
       // The owner's logger failed; the connection keeps reconnecting regardless.
     }
   };
+}
+
+/** An ioredis client for the location, with the store's settings for every connection it opens. */
+function createRedisClient(location: RedisLocation, options: Readonly<RedisOptions>): Redis | Cluster {
+  const tls = location.tls ? { tls: {} } : {};
+  if (location.kind === 'single') return new Redis(location.url, { ...options });
+  if (location.kind === 'sentinel') {
+    return new Redis({
+      ...options,
+      ...location.auth,
+      ...tls,
+      sentinels: location.sentinels.map((n) => ({ ...n })),
+      name: location.name,
+      db: location.db,
+      sentinelTLS: location.tls ? {} : undefined,
+      enableTLSForSentinelMode: location.tls,
+      // a sentinel unreachable is retried as the primary is: never give up, never wait long
+      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+      // told of a failover by the sentinels themselves instead of by a dead socket
+      failoverDetector: true,
+    });
+  }
+  const { enableOfflineQueue: _, retryStrategy: _nodesNeverReconnect, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    // Not the "no queue" of a single client: with it off, a command for a node whose lazy
+    // connection is still opening is refused as "Connection is closed" — the first burst after
+    // every failover. The store sends only while the cluster is ready and keeps its own
+    // deadline, so a queued command is bounded all the same.
+    enableOfflineQueue: true,
+    redisOptions: { ...nodeOptions, ...location.auth, ...tls },
+    // never give up on the cluster as a whole either
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+    // a failover moves slots: look again soon rather than after ioredis' 5 s
+    slotsRefreshInterval: 1000,
+  };
+  return new Cluster(
+    location.nodes.map((n) => ({ ...n })),
+    clusterOptions,
+  );
 }
 
 function isRedisClient(value: unknown): value is Redis | Cluster {
