@@ -167,8 +167,9 @@ async function storeCpuPerInsert(spec, { count, concurrency = 32 }) {
   const store = new RedisReplayStore(client, { waitForReplicas: spec.waitForReplicas ?? 0, closeClient: true, timeoutMs: 5000 });
   const salt = Math.random().toString(36).slice(2);
   let next = 0;
+  let failed = 0;
   const worker = async () => {
-    while (next < count) await store.insertIfAbsent(`bench ${salt} ${next++}`, 60_000);
+    while (next < count) await store.insertIfAbsent(`bench ${salt} ${next++}`, 60_000).catch(() => failed++);
   };
   await Promise.all(Array.from({ length: concurrency }, worker)); // warm-up: connections, JIT
   next = 0;
@@ -177,13 +178,13 @@ async function storeCpuPerInsert(spec, { count, concurrency = 32 }) {
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count) await store.insertIfAbsent(`bench ${salt2} ${next++}`, 60_000);
+      while (next < count) await store.insertIfAbsent(`bench ${salt2} ${next++}`, 60_000).catch(() => failed++);
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   await store.close();
-  return { cpuPerInsertUs: Number(((used.user + used.system) / count).toFixed(2)), insertsPerSecond: Math.round(count / seconds) };
+  return { cpuPerInsertUs: Number(((used.user + used.system) / count).toFixed(2)), insertsPerSecond: Math.round(count / seconds), failed };
 }
 
 export async function measureRedisTopologies({ quick = false } = {}) {
@@ -205,7 +206,11 @@ export async function measureRedisTopologies({ quick = false } = {}) {
     for (const n of names.slice(1)) {
       const runs = [];
       for (let i = 0; i < (quick ? 1 : 3); i++) runs.push(await storeCpuPerInsert(variants[n], { count: quick ? 5_000 : 20_000 }));
-      store[n] = { cpuPerInsertUs: median(runs.map((r) => r.cpuPerInsertUs)), insertsPerSecond: median(runs.map((r) => r.insertsPerSecond)) };
+      store[n] = {
+        cpuPerInsertUs: median(runs.map((r) => r.cpuPerInsertUs)),
+        insertsPerSecond: median(runs.map((r) => r.insertsPerSecond)),
+        failed: runs.reduce((sum, r) => sum + r.failed, 0),
+      };
     }
     if (process.argv.includes('--store-only')) return { store };
     const samples = new Map(names.map((n) => [n, []]));

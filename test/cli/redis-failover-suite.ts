@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/stamper.js';
 import { requireBinary } from '../support/binaries.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
 import { makeKey } from '../support/keys.js';
 import type { RedisServer } from '../support/redis.js';
-import { ask, clusterSlot, isPrimary, slotsOf, until, type RedisTopology } from '../support/redis-topology.js';
+import { ask, clusterSlot, isPrimary, replayKeyOf, slotsOf, until, type RedisTopology } from '../support/redis-topology.js';
 import { CRASH_TRACES, sendStamped, type Answer } from './stamped-traffic.js';
 
 /**
@@ -24,12 +23,12 @@ interface Sent extends Answer {
   readonly onVictim: boolean;
 }
 
-/** The Redis key the store writes for a stamp: the prefix and 16 bytes of SHA-256("kid jti"). */
+/** The Redis key the store writes for a stamp, from its kid and jti. */
 function redisKeyOfToken(token: string): Buffer {
   const [header, payload] = token.split('.') as [string, string];
   const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { kid: string };
   const { jti } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { jti: string };
-  return Buffer.concat([Buffer.from(PREFIX), createHash('sha256').update(`${kid} ${jti}`, 'utf8').digest().subarray(0, 16)]);
+  return replayKeyOf(PREFIX, `${kid} ${jti}`);
 }
 
 const accepted = (x: Answer): boolean => x.status === 200;

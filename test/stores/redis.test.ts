@@ -73,6 +73,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
       const insertedFrom = Date.now();
       expect(await store.insertIfAbsent(key, 30_000.4)).toBe(true);
       const expected = Buffer.concat([Buffer.from(prefix), createHash('sha256').update(Buffer.from(key, 'utf8')).digest().subarray(0, 16)]);
+      expect(expected.includes(0x7b)).toBe(false); // (this key's hash has no "{" to fold: see redis-topologies.test.ts)
       expect(await admin.keysBuffer(`${prefix}*`)).toEqual([expected]);
       expect(expected.length).toBe(prefix.length + 16);
       expect(await admin.get(expected)).toBe('1');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -261,4 +262,11 @@ export async function slotsOf(primary: RedisServer): Promise<(slot: number) => b
 /** Whether the node answers `INFO replication` with `role:master`. */
 export async function isPrimary(node: RedisServer): Promise<boolean> {
   return field(await ask(node.port, 'INFO', 'replication'), 'role') === 'master';
+}
+
+/** The Redis key RedisReplayStore writes for `key` (stores/redis.ts): prefix + 16 bytes of SHA-256, "{" folded to "z". */
+export function replayKeyOf(prefix: string, key: string): Buffer {
+  const digest = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
+  for (let i = 0; i < digest.length; i++) if (digest[i] === 0x7b) digest[i] = 0x7a;
+  return Buffer.concat([Buffer.from(prefix), digest]);
 }
