@@ -11,6 +11,7 @@ import { measureHttp } from './http.js';
 import { fmt } from './measure.js';
 import { measureMemoryStore } from './memory-store.js';
 import { measureParsers } from './parsers.js';
+import { measureRedisTopologies } from './redis-cluster.js';
 import { redisRoundTripUs, startRedis } from './redis.js';
 import { measureWeb } from './web.js';
 
@@ -40,6 +41,8 @@ try {
   log('Express and Hono (same method: bare against ipstamp HS256 + memory store)…');
   const express = await measureFramework('express', { quick });
   const hono = await measureFramework('hono', { quick });
+  log('Redis Sentinel/Cluster and WAIT variants…');
+  const topologies = redis ? await measureRedisTopologies({ quick }) : undefined;
 
   // ES256 is bounded by its signature: bare's CPU per request over bare's plus one raw
   // node:crypto ES256 verify (core, same run) is the best ratio any ES256 verifier could reach
@@ -64,6 +67,7 @@ try {
     web: web.web,
     http,
     frameworks: { express: express.rows, hono: hono.rows },
+    redisTopologies: topologies ?? null,
     ratios: {
       core_hs256_vs_raw: core.HS256.ratioVsRaw,
       core_es256_vs_raw: core.ES256.ratioVsRaw,
@@ -73,6 +77,10 @@ try {
       http_hs256_memory_vs_bare: http['ipstamp-hs256-memory'].bareOverVariant,
       http_hs256_redis_vs_bare: http['ipstamp-hs256-redis']?.bareOverVariant ?? null,
       http_hs256_redis_autopipeline_vs_bare: http['ipstamp-hs256-redis-autopipeline']?.bareOverVariant ?? null,
+      http_hs256_cluster_vs_bare: topologies?.ratios.http_hs256_cluster_vs_bare ?? null,
+      http_hs256_cluster_wait1_vs_bare: topologies?.ratios.http_hs256_cluster_wait1_vs_bare ?? null,
+      http_hs256_redis_wait1_vs_bare: topologies?.ratios.http_hs256_redis_wait1_vs_bare ?? null,
+      http_hs256_redis_replicated_vs_bare: topologies?.ratios.http_hs256_redis_replicated_vs_bare ?? null,
       http_es256_memory_vs_bare: http['ipstamp-es256-memory'].bareOverVariant,
       http_es256_memory_limit: es256Limit,
       http_es256_memory_of_limit: http['ipstamp-es256-memory'].bareOverVariant / es256Limit,

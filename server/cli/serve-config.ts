@@ -31,6 +31,7 @@ export interface ServeConfig {
   readonly proxyProtocol: boolean;
   readonly replayStore: string;
   readonly storeTimeoutMs: number | undefined;
+  readonly storeReplicas: number | undefined;
   /** Issuers this verifier trusts for tickets (count, for the start line). */
   readonly issuerCount: number;
   /** Set when this instance is itself a ticket issuer. */
@@ -122,6 +123,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     issuerCount: files.issuers?.count ?? 0,
     issuing: files.issuerKey !== undefined,
     storeTimeoutMs: own(values, 'store-timeout'),
+    storeReplicas: own(values, 'store-replicas'),
     verifier,
     cors: cors ?? { origins: [] },
     trustedRanges,

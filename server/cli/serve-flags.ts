@@ -103,7 +103,15 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     value: 'SPEC',
     kind: 'text',
     default: 'memory',
-    help: 'where used stamps are remembered: memory or redis://HOST:PORT[/DB], shared by every instance',
+    help: 'where used stamps are remembered: memory, redis://HOST:PORT[/DB], redis+sentinel://HOST:PORT,HOST:PORT/NAME or redis+cluster://HOST:PORT,HOST:PORT, shared by every instance',
+  },
+  {
+    name: 'store-replicas',
+    value: 'N',
+    kind: 'number',
+    range: [0, 100],
+    default: 0,
+    help: 'Redis durability: WAIT for N replicas to hold each used stamp within --store-timeout, else 503 (0 = asynchronous replication)',
   },
   { name: 'store-timeout', value: 'MS', kind: 'number', range: [1, 60_000], default: '(200 for Redis)', help: 'longest wait for the replay store' },
   {

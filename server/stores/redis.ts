@@ -1,11 +1,20 @@
 import { createHash } from 'node:crypto';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
+import { parseRedisUrl, REDIS_URL_FORMS, type RedisLocation } from './redis-url.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 
 export interface RedisReplayStoreOptions {
-  /** Prepended to every Redis key (default `ipstamp:replay:`). */
+  /** Prepended to every Redis key (default `ipstamp:r:`). */
   keyPrefix?: string;
+  /**
+   * Durability: after each new key, `WAIT` until this many replicas have it, within the same
+   * deadline; fewer acknowledgements fail the insert `store-unavailable` (default 0: Redis'
+   * asynchronous replication, where a failover can lose the last writes and reopen their
+   * stamps to one replay each). The `WAIT` goes down the connection that made the write, so
+   * in a Cluster it reaches the key's own primary.
+   */
+  waitForReplicas?: number;
   /** The longest an insert may wait for an answer, connecting included (default 200 ms). */
   timeoutMs?: number;
   /**
@@ -36,13 +45,14 @@ export const REDIS_CLIENT_OPTIONS: Readonly<RedisOptions> = {
   retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
 };
 
-const DEFAULT_PREFIX = 'ipstamp:replay:';
+const DEFAULT_PREFIX = 'ipstamp:r:';
 
 /**
- * A replay store shared by every server that points at the same Redis: one atomic
- * `SET key 1 NX PX ttl` per stamp, a single key per command (so Redis Cluster works too).
- * Keys are the SHA-256 (base64url) of the opaque key's UTF-8, so every Redis key has the same
- * length whatever the caller passes.
+ * A replay store shared by every server that points at the same Redis (one, a Sentinel-watched
+ * primary or a Cluster): one atomic `SET key 1 NX PX ttl` per stamp, a single key per command.
+ * The Redis key is the prefix and the first 16 bytes of the SHA-256 of the opaque key's UTF-8,
+ * as raw bytes: every key has the same short length whatever the caller passes, and carries no
+ * hash tag of its own, so a Cluster spreads the keys over all its slots.
  *
  * Every insert settles within `timeoutMs`: whether Redis is down, restarting, reconnecting or
  * frozen, the promise rejects with `store-unavailable` at the deadline at the latest — for a
@@ -50,7 +60,8 @@ const DEFAULT_PREFIX = 'ipstamp:replay:';
  */
 export class RedisReplayStore implements ReplayStore {
   readonly #client: Redis | Cluster;
-  readonly #keyPrefix: string;
+  readonly #keyPrefix: Buffer;
+  readonly #waitForReplicas: number;
   readonly #timeoutMs: number;
   readonly #maxPending: number;
   readonly #closeClient: boolean;
@@ -60,7 +71,7 @@ export class RedisReplayStore implements ReplayStore {
   #closed = false;
 
   constructor(client: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
-    const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000 } = options;
+    const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000, waitForReplicas = 0 } = options;
     if (typeof keyPrefix !== 'string' || keyPrefix.length > 256) {
       throw new TypeError('keyPrefix must be a string of at most 256 characters');
     }
@@ -70,11 +81,15 @@ export class RedisReplayStore implements ReplayStore {
     if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
       throw new TypeError('maxPending must be a positive integer');
     }
-    this.#keyPrefix = keyPrefix;
+    if (!Number.isSafeInteger(waitForReplicas) || waitForReplicas < 0 || waitForReplicas > 100) {
+      throw new TypeError('waitForReplicas must be an integer from 0 to 100');
+    }
+    this.#keyPrefix = Buffer.from(keyPrefix, 'utf8');
+    this.#waitForReplicas = waitForReplicas;
     this.#timeoutMs = timeoutMs;
     this.#maxPending = maxPending;
     if (typeof client === 'string') {
-      this.#client = new Redis(checkedRedisUrl(client), { ...REDIS_CLIENT_OPTIONS });
+      this.#client = createRedisClient(parseRedisUrl(client), REDIS_CLIENT_OPTIONS);
       // An 'error' event without a listener is only logged by ioredis, but a reconnecting
       // client logs one per attempt: the owner of the store decides what to do with them.
       this.#client.on('error', reporter(options.onClientError));
@@ -84,7 +99,7 @@ export class RedisReplayStore implements ReplayStore {
       if (options.onClientError) client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? false;
     } else {
-      throw new TypeError('client must be an ioredis client or a redis:// URL');
+      throw new TypeError(`client must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
     }
     this.#client.on('ready', this.#runWaiting);
   }
@@ -98,7 +113,7 @@ export class RedisReplayStore implements ReplayStore {
     if (this.#closed) return Promise.reject(new IpStampError('store-unavailable'));
     // a backlog a flood of stamps can fill is capacity, not an outage: full, whatever the policy
     if (this.#outstanding >= this.#maxPending) return Promise.reject(new ReplayStoreFullError());
-    const redisKey = this.#keyPrefix + hashedKey(key);
+    const redisKey = Buffer.concat([this.#keyPrefix, hashedKey(key)]);
     const px = Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER);
     this.#outstanding++;
     return new Promise<boolean>((resolve, reject) => {
@@ -120,7 +135,7 @@ export class RedisReplayStore implements ReplayStore {
         if (this.#closed) return settle(undefined, new Error('store closed'));
         let reply: Promise<'OK' | null>;
         try {
-          reply = this.#client.set(redisKey, '1', 'PX', px, 'NX');
+          reply = this.#waitForReplicas === 0 ? this.#client.set(redisKey, '1', 'PX', px, 'NX') : this.#setAndWait(redisKey, px, deadlineAt);
         } catch (error) {
           return settle(undefined, error);
         }
@@ -138,6 +153,7 @@ export class RedisReplayStore implements ReplayStore {
           },
         );
       };
+      const deadlineAt = performance.now() + this.#timeoutMs;
       const deadline = setTimeout(() => settle(undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
       const status = this.#client.status;
       if (status === 'ready') send();
@@ -148,6 +164,36 @@ export class RedisReplayStore implements ReplayStore {
         this.#waiting.add(send);
         if (status === 'wait') this.#client.connect().catch(() => undefined);
       }
+    });
+  }
+
+  /**
+   * `SET NX` then `WAIT` in one pipeline: one connection, so the `WAIT` counts acknowledgements
+   * of this very write, on the node that made it (in a Cluster, ioredis sends a pipeline to the
+   * node of its key). The `WAIT` is bounded by what is left of the deadline; a replay is
+   * answered as soon as the `SET` is, without waiting for the `WAIT`.
+   */
+  #setAndWait(redisKey: Buffer, px: number, deadlineAt: number): Promise<'OK' | null> {
+    const waitMs = Math.max(1, Math.ceil(deadlineAt - performance.now()));
+    const replicas = this.#waitForReplicas;
+    return new Promise((resolve, reject) => {
+      let inserted = false;
+      this.#client
+        .pipeline()
+        .set(redisKey, '1', 'PX', px, 'NX', (error, reply) => {
+          if (error) reject(error);
+          else if (reply === null) resolve(null);
+          else if (reply === 'OK') inserted = true;
+          else reject(new Error('unexpected reply to SET NX'));
+        })
+        .wait(replicas, waitMs, (error, acknowledged) => {
+          if (!inserted) return;
+          if (error) reject(error);
+          else if (typeof acknowledged === 'number' && acknowledged >= replicas) resolve('OK');
+          else reject(new Error(`only ${String(acknowledged)} of ${replicas} replicas acknowledged in time`));
+        })
+        .exec()
+        .catch(reject);
     });
   }
 
@@ -180,16 +226,22 @@ export class RedisReplayStore implements ReplayStore {
 }
 
 /**
- * base64url(SHA-256(UTF-8 of the key)), what another implementation sharing the Redis would
- * compute. A string with a lone surrogate has no UTF-8 form (Node would write U+FFFD, merging
+ * The first 16 bytes of SHA-256(UTF-8 of the key), each 0x7B ("{") written 0x7A: what another implementation sharing the
+ * Redis would compute: 128 bits, so two live stamps share a key with probability about
+ * n²/2¹²⁹ (and a collision can only refuse a fresh stamp, never let a replay through). A string with a lone surrogate has no UTF-8 form (Node would write U+FFFD, merging
  * distinct keys): it is hashed as 0xFF and its UTF-16LE code units instead, and since no UTF-8
  * text contains the byte 0xFF the two kinds can never share a hash input.
  */
-function hashedKey(key: string): string {
+function hashedKey(key: string): Buffer {
   const hash = createHash('sha256');
   if ((key as unknown as { isWellFormed(): boolean }).isWellFormed()) hash.update(key, 'utf8');
   else hash.update(MALFORMED_MARK).update(key, 'utf16le');
-  return hash.digest('base64url');
+  const digest = hash.digest().subarray(0, 16);
+  // No "{" in a key, so never a hash tag: Redis reads "{}…}" as none and hashes the whole key,
+  // ioredis (cluster-key-slot) reads a tag up to the later "}" — and sent such a key's pipeline
+  // to the wrong primary. Folding 0x7B into 0x7A costs 128 bits about 1 % of one bit.
+  for (let i = 0; i < digest.length; i++) if (digest[i] === 0x7b) digest[i] = 0x7a;
+  return digest;
 }
 
 const MALFORMED_MARK = Uint8Array.of(0xff);
@@ -205,18 +257,43 @@ function reporter(onClientError: ((error: Error) => void) | undefined): (error: 
   };
 }
 
-function checkedRedisUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // The message never repeats the URL: it may carry a password.
-    throw new TypeError('Redis URL must look like redis://HOST:PORT[/DB]');
+/** An ioredis client for the location, with the store's settings for every connection it opens. */
+function createRedisClient(location: RedisLocation, options: Readonly<RedisOptions>): Redis | Cluster {
+  const tls = location.tls ? { tls: {} } : {};
+  if (location.kind === 'single') return new Redis(location.url, { ...options });
+  if (location.kind === 'sentinel') {
+    return new Redis({
+      ...options,
+      ...location.auth,
+      ...tls,
+      sentinels: location.sentinels.map((n) => ({ ...n })),
+      name: location.name,
+      db: location.db,
+      sentinelTLS: location.tls ? {} : undefined,
+      enableTLSForSentinelMode: location.tls,
+      // a sentinel unreachable is retried as the primary is: never give up, never wait long
+      sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+      // told of a failover by the sentinels themselves instead of by a dead socket
+      failoverDetector: true,
+    });
   }
-  if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !/^\/?\d*$/.test(parsed.pathname)) {
-    throw new TypeError('Redis URL must look like redis://HOST:PORT[/DB]');
-  }
-  return url;
+  const { enableOfflineQueue: _, retryStrategy: _nodesNeverReconnect, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    // Not the "no queue" of a single client: with it off, a command for a node whose lazy
+    // connection is still opening is refused as "Connection is closed" — the first burst after
+    // every failover. The store sends only while the cluster is ready and keeps its own
+    // deadline, so a queued command is bounded all the same.
+    enableOfflineQueue: true,
+    redisOptions: { ...nodeOptions, ...location.auth, ...tls },
+    // never give up on the cluster as a whole either
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+    // a failover moves slots: look again soon rather than after ioredis' 5 s
+    slotsRefreshInterval: 1000,
+  };
+  return new Cluster(
+    location.nodes.map((n) => ({ ...n })),
+    clusterOptions,
+  );
 }
 
 function isRedisClient(value: unknown): value is Redis | Cluster {

@@ -190,6 +190,10 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
   }
 
   it('an unknown replay store', () => {
-    expect(() => openReplayStore('disk')).toThrow(new UsageError('--replay-store must be memory or redis://HOST:PORT[/DB]'));
+    expect(() => openReplayStore('disk')).toThrow(
+      new UsageError(
+        '--replay-store must be memory, redis://HOST:PORT[/DB], redis+sentinel://HOST:PORT,HOST:PORT/NAME[/DB] or redis+cluster://HOST:PORT,HOST:PORT',
+      ),
+    );
   });
 });

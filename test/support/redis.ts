@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,10 +29,29 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-export async function startRedis(binary: string, options: { port?: number } = {}): Promise<RedisServer> {
+export interface StartRedisOptions {
+  port?: number;
+  /** More `--name value` settings (a Cluster node's, a replica's). */
+  args?: readonly string[];
+  /**
+   * Run as a sentinel (`redis-server CONF --sentinel`) with these config lines: the file lives
+   * in the node's own directory, where the sentinel rewrites it, and survives a restart.
+   */
+  sentinelConfig?: readonly string[];
+}
+
+export async function startRedis(binary: string, options: StartRedisOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'ipstamp-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const common = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+  let args: string[];
+  if (options.sentinelConfig) {
+    const config = join(dir, 'sentinel.conf');
+    await writeFile(config, `${options.sentinelConfig.join('\n')}\n`);
+    args = [config, '--sentinel', ...common];
+  } else {
+    args = [...common, '--save', '', '--appendonly', 'no', ...(options.args ?? [])];
+  }
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let alive = false;

@@ -133,7 +133,11 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
   const config = readServeConfig(argv);
   const telemetry = config.telemetry ? await loadTelemetry() : undefined;
   let log: ((error: Error) => void) | undefined;
-  const { store, label } = openReplayStore(config.replayStore, { timeoutMs: config.storeTimeoutMs, onError: (error) => log?.(error) });
+  const { store, label } = openReplayStore(config.replayStore, {
+    timeoutMs: config.storeTimeoutMs,
+    waitForReplicas: config.storeReplicas,
+    onError: (error) => log?.(error),
+  });
   const closeStore = async (): Promise<void> => {
     await store.close?.();
   };
