@@ -1,11 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { runCli } from '../support/cli-process.js';
-import type { TestKeyPair } from '../support/keys.js';
+import type { StampAlg } from '../../shared/schema.js';
+import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { freePorts } from '../support/ports.js';
+import { bundleFixture, requireRuntime, type RunningRuntime } from '../support/runtimes.js';
 import { writeAndReset } from '../support/reset-client.js';
 
 /**
@@ -155,5 +158,43 @@ export function describeEdgeBehaviour(runtime: string, setup: { origin: () => st
         expect(run.stdout).toMatch(/^SAFE: /m);
       });
     }
+  });
+}
+
+/**
+ * A runtime that serves the edge app on its own socket (Bun, Deno): the fixture bundled from
+ * the built package, one server that refuses an unknown peer and one with
+ * `onUnverifiable: 'accept'` for the reset clients, then both suites above.
+ */
+export function describeSocketRuntime(
+  title: string,
+  runtime: 'bun' | 'deno',
+  stamps: { alg: StampAlg; kid: string },
+  start: (binary: string, code: string, port: number, env: Readonly<Record<string, string>>) => Promise<RunningRuntime>,
+): void {
+  const binary = requireRuntime(runtime);
+  let served: RunningRuntime | undefined;
+  let resetServed: RunningRuntime | undefined;
+  let origin = '';
+  let resetOrigin = '';
+  let key: TestKeyPair;
+
+  beforeAll(async () => {
+    if (!binary) return;
+    key = await makeKey(stamps.alg, stamps.kid);
+    const code = await bundleFixture(resolve(import.meta.dirname, `fixtures/${runtime}-server.ts`), runtime);
+    const [port, resetPort] = await freePorts(2);
+    origin = `http://127.0.0.1:${port}`;
+    resetOrigin = `http://127.0.0.1:${resetPort}`;
+    const KEYS = JSON.stringify({ keys: [key.publicJwk] });
+    [served, resetServed] = await Promise.all([start(binary, code, port!, { KEYS }), start(binary, code, resetPort!, { KEYS, ON_UNVERIFIABLE: 'accept' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([served?.stop(), resetServed?.stop()]);
+  });
+
+  describe.skipIf(!binary)(title, () => {
+    describeEdgeBehaviour(title, { origin: () => origin, key: () => key, output: () => served?.output() ?? '' });
+    describeResetClients(title, { origin: () => resetOrigin, key: () => key });
   });
 }
