@@ -12,31 +12,14 @@
  * the p99 latency of both at one fixed rate (half the slower one's saturated rate; goal: ipstamp's
  * within 2× of bare's), measured in the last generation with bench/load.js paced.
  */
-import { execFileSync, fork } from 'node:child_process';
-import { once } from 'node:events';
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
 import { median } from './measure.js';
+import { forkBenchServer, pin } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
-function pin(pid, core) {
-  try {
-    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
-  } catch {
-    // no taskset: still CPU per request, only noisier
-  }
-}
-
 async function startServer(framework, variant, keys) {
-  const child = fork(new URL(`./${framework}-server.js`, import.meta.url), [variant, JSON.stringify(keys)], { stdio: 'inherit' });
-  const [{ port }] = await once(child, 'message');
-  pin(child.pid, 0);
-  const ask = async (message) => {
-    child.send(message);
-    const [reply] = await once(child, 'message');
-    return reply;
-  };
-  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+  return forkBenchServer(new URL(`./${framework}-server.js`, import.meta.url), [variant, JSON.stringify(keys)]);
 }
 
 /** The load for one server: bare gets plain GETs, ipstamp fresh distinct stamps (each is good once). */

@@ -14,21 +14,11 @@
  * - Latency: p99 at one fixed rate for bare and each variant, in the last generation: half the
  *   saturated rate of the slower of the two (bench/load.js paced), taken back to back.
  */
-import { fork, execFileSync } from 'node:child_process';
 import { stampSigner } from './sign-stamp.js';
-import { once } from 'node:events';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
 import { median } from './measure.js';
-
-function pin(pid, core) {
-  try {
-    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false; // no taskset: figures are still CPU per request, only noisier
-  }
-}
+import { forkBenchServer, pin } from './processes.js';
 
 async function makeKeys() {
   const hs = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
@@ -54,15 +44,7 @@ function stampMaker(jwk, port) {
 }
 
 async function startServer(variant, keys, redisUrl) {
-  const child = fork(new URL('./http-server.js', import.meta.url), [variant, JSON.stringify(keys), redisUrl ?? ''], { stdio: 'inherit' });
-  const [{ port }] = await once(child, 'message');
-  pin(child.pid, 0);
-  const ask = async (message) => {
-    child.send(message);
-    const [reply] = await once(child, 'message');
-    return reply;
-  };
-  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+  return forkBenchServer(new URL('./http-server.js', import.meta.url), [variant, JSON.stringify(keys), redisUrl ?? '']);
 }
 
 const STAMPED = {

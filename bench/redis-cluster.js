@@ -9,10 +9,8 @@
  * ioredis client made with `enableAutoPipelining`), `redis-wait1` (waitForReplicas 1),
  * `cluster`, `cluster-wait1`. Prints a table and the ratios as JSON (for bench/run.js).
  */
-import { execFileSync, fork, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,17 +18,10 @@ import { generateSecret, exportJWK } from 'jose';
 import { Redis } from 'ioredis';
 import { blast, buildRequests } from './load.js';
 import { median } from './measure.js';
+import { forkBenchServer, freePort, pin } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
 const quick = process.argv.includes('--quick');
-
-function pin(pid, core) {
-  try {
-    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
-  } catch {
-    // no taskset: figures are still CPU per request, only noisier
-  }
-}
 
 function hasBinaries() {
   try {
@@ -42,16 +33,6 @@ function hasBinaries() {
 }
 
 const started = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function redisNode(args) {
   const port = await freePort();
@@ -120,15 +101,7 @@ async function startCluster() {
 }
 
 async function startServer(variant, key, spec) {
-  const child = fork(new URL('./redis-cluster-server.js', import.meta.url), [variant, JSON.stringify(key), JSON.stringify(spec ?? {})], { stdio: 'inherit' });
-  const [{ port }] = await once(child, 'message');
-  pin(child.pid, 0);
-  const ask = async (message) => {
-    child.send(message);
-    const [reply] = await once(child, 'message');
-    return reply;
-  };
-  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+  return forkBenchServer(new URL('./redis-cluster-server.js', import.meta.url), [variant, JSON.stringify(key), JSON.stringify(spec ?? {})]);
 }
 
 function stampMaker(key, port) {

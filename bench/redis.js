@@ -1,18 +1,8 @@
 /** Starts a throwaway redis-server on a free loopback port (persistence off) when one is installed. */
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+import { freePort } from './processes.js';
 
 export async function startRedis() {
   try {

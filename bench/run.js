@@ -129,6 +129,9 @@ try {
       `| core ${alg} verify/s (1 core) | ${fmt(core[alg].ipstamp)} | raw node:crypto ${fmt(core[alg].raw)} (jose ${fmt(core[alg].jose)}) | ${fmt(core[alg].ratioVsRaw, 2)} | ${results.goals[key]} ${met(key)} |`,
     );
   }
+  console.log(
+    `| ipstamp/web verify/s on Node, HS256 / ES256 | WebCrypto | node:crypto core (same inputs) | ${fmt(results.ratios.web_hs256_vs_node, 2)} / ${fmt(results.ratios.web_es256_vs_node, 2)} | — |`,
+  );
   const latencyText = (l, which) => (l ? `p99 @${fmt(l.rate)}/s ${fmt(which === 'bare' ? l.bareP99Ms : l.p99Ms, 1)} ms` : 'p99 n/a');
   for (const [variant, key, p99Key] of [
     ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare', 'http_hs256_memory_p99_over_bare'],
@@ -158,6 +161,12 @@ try {
     const b = rows[bareKey];
     console.log(
       `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare, ${results.goals[p99Key]} ${met(p99Key)} |`,
+    );
+  }
+  if (topologies?.ratios) {
+    const r = topologies.ratios;
+    console.log(
+      `| HTTP HS256 on Redis topologies: bare ÷ ipstamp | Cluster ${fmt(r.http_hs256_cluster_vs_bare, 2)}, Cluster+WAIT 1 ${fmt(r.http_hs256_cluster_wait1_vs_bare, 2)} | one Redis with a replica ${fmt(r.http_hs256_redis_replicated_vs_bare, 2)}, +WAIT 1 ${fmt(r.http_hs256_redis_wait1_vs_bare, 2)} | | — |`,
     );
   }
   console.log(

@@ -1,0 +1,43 @@
+/**
+ * What every HTTP bench does with processes: pin the server and the load to their own cores,
+ * find a free loopback port, fork a bench server and talk to it over IPC.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+/** Pins a process to one core; false without taskset (figures are still CPU per request, only noisier). */
+export function pin(pid, core) {
+  try {
+    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * Forks a bench server script (it sends `{ port }` once listening), pinned to core 0. `ask`
+ * sends a message and waits for the reply (CPU counters); `stop` asks it to exit.
+ */
+export async function forkBenchServer(script, args) {
+  const child = fork(script, args, { stdio: 'inherit' });
+  const [{ port }] = await once(child, 'message');
+  pin(child.pid, 0);
+  const ask = async (message) => {
+    child.send(message);
+    const [reply] = await once(child, 'message');
+    return reply;
+  };
+  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+}
