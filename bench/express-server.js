@@ -4,6 +4,7 @@
  * CPU time over the window the parent asks about (IPC 'cpu-start' / 'cpu-stop').
  */
 import express from 'express';
+import { serveBenchParent } from './processes.js';
 
 const [variant, keysJson] = process.argv.slice(2);
 const keys = JSON.parse(keysJson);
@@ -22,17 +23,4 @@ if (variant === 'express-ipstamp-hs256-memory') {
 // the peer read at accept, as the docs tell users to do
 const server = track(app.listen(0, '127.0.0.1'));
 await new Promise((resolve) => server.once('listening', resolve));
-let start;
-process.on('message', (message) => {
-  if (message === 'cpu-start') {
-    start = process.cpuUsage();
-    process.send({ started: true });
-  } else if (message === 'cpu-stop') {
-    const used = process.cpuUsage(start);
-    process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
-  } else if (message === 'exit') {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  }
-});
-process.send({ port: server.address().port });
+serveBenchParent(server.address().port, () => new Promise((done) => (server.closeAllConnections(), server.close(done))));

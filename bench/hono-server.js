@@ -5,6 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { serveBenchParent } from './processes.js';
 
 const [variant, keysJson] = process.argv.slice(2);
 const keys = JSON.parse(keysJson);
@@ -25,18 +26,5 @@ if (variant === 'hono-ipstamp-hs256-memory') {
 
 async function listening(server) {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
-  let start;
-  process.on('message', (message) => {
-    if (message === 'cpu-start') {
-      start = process.cpuUsage();
-      process.send({ started: true });
-    } else if (message === 'cpu-stop') {
-      const used = process.cpuUsage(start);
-      process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
-    } else if (message === 'exit') {
-      server.close(() => process.exit(0));
-      server.closeAllConnections?.();
-    }
-  });
-  process.send({ port: server.address().port });
+  serveBenchParent(server.address().port, () => new Promise((done) => (server.close(done), server.closeAllConnections?.())));
 }

@@ -4,6 +4,7 @@
  * parent asks about (IPC messages 'cpu-start' / 'cpu-stop').
  */
 import Fastify from 'fastify';
+import { serveBenchParent } from './processes.js';
 
 const [variant, keysJson, redisUrl] = process.argv.slice(2);
 const keys = JSON.parse(keysJson);
@@ -53,17 +54,4 @@ async function build() {
 
 const app = await build();
 await app.listen({ host: '127.0.0.1', port: 0 });
-let start;
-process.on('message', async (message) => {
-  if (message === 'cpu-start') {
-    start = process.cpuUsage();
-    process.send({ started: true });
-  } else if (message === 'cpu-stop') {
-    const used = process.cpuUsage(start);
-    process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
-  } else if (message === 'exit') {
-    await app.close();
-    process.exit(0);
-  }
-});
-process.send({ port: app.server.address().port });
+serveBenchParent(app.server.address().port, () => app.close());

@@ -41,3 +41,24 @@ export async function forkBenchServer(script, args) {
   };
   return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
 }
+
+/**
+ * The server side of forkBenchServer: tells the parent its port, then answers `cpu-start` /
+ * `cpu-stop` (this process's CPU between the two) and `exit` (after `close`).
+ */
+export function serveBenchParent(port, close) {
+  let start;
+  process.on('message', async (message) => {
+    if (message === 'cpu-start') {
+      start = process.cpuUsage();
+      process.send({ started: true });
+    } else if (message === 'cpu-stop') {
+      const used = process.cpuUsage(start);
+      process.send({ cpuMicros: used.user + used.system, userMicros: used.user, systemMicros: used.system });
+    } else if (message === 'exit') {
+      await close();
+      process.exit(0);
+    }
+  });
+  process.send({ port });
+}

@@ -4,6 +4,7 @@
  * over a window (IPC 'cpu-start' / 'cpu-stop'), as bench/http-server.js does.
  */
 import Fastify from 'fastify';
+import { serveBenchParent } from './processes.js';
 
 const [variant, keyJson, storeJson] = process.argv.slice(2);
 const key = JSON.parse(keyJson);
@@ -27,18 +28,4 @@ if (variant === 'bare') {
   app.get('/orders', async (request) => ({ ip: request.ipStamp.ip }));
 }
 await app.listen({ host: '127.0.0.1', port: 0 });
-let start;
-process.on('message', async (message) => {
-  if (message === 'cpu-start') {
-    start = process.cpuUsage();
-    process.send({ started: true });
-  } else if (message === 'cpu-stop') {
-    const used = process.cpuUsage(start);
-    process.send({ cpuMicros: used.user + used.system });
-  } else if (message === 'exit') {
-    await app.close();
-    await store?.close();
-    process.exit(0);
-  }
-});
-process.send({ port: app.server.address().port });
+serveBenchParent(app.server.address().port, async () => (await app.close(), await store?.close()));
