@@ -1,7 +1,9 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import { STAMP_HEADER } from '../../shared/schema.js';
-import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
+import { stampDeclaresBodyDigest } from '../jws/compact.js';
+
+export { stampDeclaresBodyDigest };
 
 /**
  * The exact body bytes of a request, for the `cdg` check (PROTOCOL.md §2.2).
@@ -41,15 +43,6 @@ export function rawBodyOf(request: FastifyRequest): Buffer | undefined {
   const tee = tees.get(request);
   if (!tee?.complete || tee.chunks === undefined) return undefined;
   return Buffer.concat(tee.chunks, tee.length);
-}
-
-/** Does the (still unverified) stamp ask for a body digest? Only decides whether to keep bytes. */
-export function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): boolean {
-  if (raw === undefined) return false;
-  const token = compactHeaderValue(raw);
-  const parts = token === undefined ? undefined : splitCompact(token);
-  const claims = parts && decodeJsonSegment(parts.payloadSegment);
-  return claims !== undefined && Object.hasOwn(claims, 'cdg');
 }
 
 function hasBody(request: FastifyRequest): boolean {

@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { decodeBase64urlText } from '../../shared/base64url.js';
 import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
-import { parseStrictJsonObject } from '../../shared/strict-json.js';
+import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import type { EchoAnswer } from '../verify/echo-answer.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
@@ -59,20 +58,6 @@ function headerMapOf(c: Context): HeaderMap {
 }
 
 /**
- * Does the (still unverified) stamp ask for a body digest? Decides only whether to read the
- * bytes: a stamp this cannot read gets no body, and the verifier refuses it on its own terms.
- */
-function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): boolean {
-  const token = typeof raw === 'string' ? raw : raw?.length === 1 ? raw[0] : undefined;
-  if (token === undefined || token.includes(',')) return false;
-  const segments = token.split('.');
-  if (segments.length !== 3) return false;
-  const text = decodeBase64urlText(segments[1]!);
-  const claims = text === undefined ? undefined : parseStrictJsonObject(text);
-  return claims !== undefined && Object.hasOwn(claims, 'cdg');
-}
-
-/**
  * The exact body bytes for `cdg`, read once through `c.req.arrayBuffer()` (Hono keeps them, so
  * the handler's `c.req.json()` still works). Only when the stamp asks, and only a body whose
  * `Content-Length` is within the limit: a chunked or larger body stays unknown and its `cdg`
@@ -82,7 +67,7 @@ function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): b
 function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Promise<Uint8Array> | undefined {
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
-  if (!stampDeclaresBodyDigest(headers[STAMP_HEADER])) return undefined;
+  if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;
   return c.req.arrayBuffer().then((bytes) => new Uint8Array(bytes));
 }
 

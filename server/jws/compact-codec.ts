@@ -64,6 +64,12 @@ export interface CompactCodec {
   decodeBase64urlBytes(input: Uint8Array, start: number, end: number): Uint8Array | undefined;
   /** The bytes of the base64url text `text.slice(start, end)`, or undefined (see decodeBase64urlBytes). */
   decodeBase64urlSegment(text: string, start?: number, end?: number): Uint8Array | undefined;
+  /**
+   * Does a still-unverified stamp header's payload carry this member? For glue deciding whether
+   * to read a body before verifying (`cdg`): a value this cannot read answers false, and the
+   * verifier then refuses the stamp on its own terms.
+   */
+  payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean;
 }
 
 /**
@@ -132,5 +138,12 @@ export function createCompactCodec(ops: ByteOps): CompactCodec {
     };
   }
 
-  return { splitCompact, decodeJsonSegment, parseJsonBytes, asciiBytesOf, decodeBase64urlBytes, decodeBase64urlSegment };
+  function payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean {
+    const token = raw === undefined ? undefined : compactHeaderValue(raw);
+    const parts = token === undefined ? undefined : splitCompact(token);
+    const claims = parts && decodeJsonSegment(parts.payloadSegment);
+    return claims !== undefined && Object.hasOwn(claims, member);
+  }
+
+  return { splitCompact, decodeJsonSegment, parseJsonBytes, asciiBytesOf, decodeBase64urlBytes, decodeBase64urlSegment, payloadDeclares };
 }

@@ -37,3 +37,6 @@ export const nodeByteOps: ByteOps = {
 export const nodeCompactCodec = createCompactCodec(nodeByteOps);
 
 export const { splitCompact, decodeJsonSegment, parseJsonBytes, asciiBytesOf, decodeBase64urlBytes, decodeBase64urlSegment } = nodeCompactCodec;
+
+/** Does the (still unverified) stamp declare `cdg`? The Node glue decides with it whether the body bytes matter. */
+export const stampDeclaresBodyDigest = (raw: string | readonly string[] | undefined): boolean => nodeCompactCodec.payloadDeclares(raw, 'cdg');

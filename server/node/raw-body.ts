@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { decodeJsonSegment, splitCompact, compactHeaderValue } from '../jws/compact.js';
+import { stampDeclaresBodyDigest } from '../jws/compact.js';
+
+export { stampDeclaresBodyDigest };
 
 /**
  * The exact body bytes of a request, for the `cdg` check (PROTOCOL.md §2.2), handed over by
@@ -47,15 +49,6 @@ export function rawBodyOf(req: IncomingMessage): Uint8Array | undefined {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** Does the (still unverified) stamp declare `cdg`? Decides only whether an unknown body matters. */
-export function stampDeclaresBodyDigest(raw: string | readonly string[] | undefined): boolean {
-  if (raw === undefined) return false;
-  const token = compactHeaderValue(raw);
-  const parts = token === undefined ? undefined : splitCompact(token);
-  const claims = parts && decodeJsonSegment(parts.payloadSegment);
-  return claims !== undefined && Object.hasOwn(claims, 'cdg');
-}
 
 /**
  * Reads a small body the middleware itself owns (the ticket route), up to `limit` bytes.

@@ -7,7 +7,6 @@ import type { ConnectionHints, HeaderMap, NetworkHints, VerifyInput, VerifyResul
 import { createVerifierPipeline, type Verifier } from '../verify/verifier.js';
 import { webPlatform } from '../verify/web-platform.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
-import { compactHeaderValue } from '../jws/compact-codec.js';
 
 /**
  * What the runtime reports about the connection a Request came on — read when the request
@@ -68,15 +67,6 @@ function headerMapOf(request: Request, url: URL): Record<string, string> {
   return headers;
 }
 
-/** Does the (still unverified) stamp ask for a body digest? Decides only whether to read the bytes. */
-function stampDeclaresBodyDigest(raw: string | undefined): boolean {
-  if (raw === undefined) return false;
-  const token = compactHeaderValue(raw);
-  const parts = token === undefined ? undefined : webCompactCodec.splitCompact(token);
-  const claims = parts && webCompactCodec.decodeJsonSegment(parts.payloadSegment);
-  return claims !== undefined && Object.hasOwn(claims, 'cdg');
-}
-
 /**
  * The exact body bytes for `cdg`, from a clone (the handler still reads the body), only when
  * the stamp asks and `Content-Length` announces a body within the limit — the Hono adapter's
@@ -84,7 +74,7 @@ function stampDeclaresBodyDigest(raw: string | undefined): boolean {
  * unbounded before verification.
  */
 async function bodyForDigest(request: Request, headers: HeaderMap, limit: number): Promise<Uint8Array | undefined> {
-  if (!stampDeclaresBodyDigest(headers[STAMP_HEADER] as string | undefined)) return undefined;
+  if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
   if (request.body === null) return new Uint8Array(0);

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
+import { decodeJsonSegment, splitCompact, stampDeclaresBodyDigest } from '../../server/jws/compact.js';
 import { compileVerifierKey, type VerifierKey } from '../../server/verify/key-source.js';
 import { verifySignature } from '../../server/jws/signature.js';
 import type { StampAlg } from '../../shared/schema.js';
@@ -135,4 +135,46 @@ describe('node:crypto fast path ≡ WebCrypto path ≡ jose compactVerify', () =
       );
     });
   }
+});
+
+describe('the cdg pre-check (glue deciding whether to read a body) reads the same on both codecs', () => {
+  const segment = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const headerValue = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc.array(fc.string({ maxLength: 30 }), { maxLength: 3 }),
+    // well-formed payloads with and without cdg, then cut, doubled or joined with a comma
+    fc
+      .tuple(
+        fc.boolean(),
+        fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+        fc.nat(80),
+        fc.constantFrom('cut', 'whole', 'twice', 'comma'),
+      )
+      .map(([withCdg, extra, at, how]) => {
+        const token = `${segment({ alg: 'HS256' })}.${segment({ ...extra, ...(withCdg ? { cdg: 'x' } : {}) })}.${segment('sig')}`;
+        return how === 'cut' ? token.slice(0, at) : how === 'twice' ? [token, token] : how === 'comma' ? `${token}, ${token}` : token;
+      }),
+  );
+
+  it('Node and web codecs agree on every value, and never throw', () => {
+    fc.assert(
+      fc.property(headerValue, (raw) => {
+        const node = stampDeclaresBodyDigest(raw);
+        expect(webCompactCodec.payloadDeclares(raw, 'cdg')).toBe(node);
+        expect(typeof node).toBe('boolean');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a readable single stamp answers exactly whether its payload has cdg', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 4 }), (withCdg, extra) => {
+        const claims = { ...extra, ...(withCdg ? { cdg: 'x' } : {}) };
+        const token = `${segment({ alg: 'HS256' })}.${segment(claims)}.${segment('sig')}`;
+        expect(webCompactCodec.payloadDeclares(token, 'cdg')).toBe(Object.hasOwn(claims, 'cdg'));
+        expect(webCompactCodec.payloadDeclares([token, token], 'cdg')).toBe(false);
+      }),
+    );
+  });
 });
