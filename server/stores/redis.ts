@@ -65,8 +65,17 @@ export class RedisReplayStore implements ReplayStore {
   readonly #timeoutMs: number;
   readonly #maxPending: number;
   readonly #closeClient: boolean;
-  /** Inserts waiting for the connection to be ready; run (or failed, once closed) on 'ready'. */
-  readonly #waiting = new Set<() => void>();
+  /** Inserts waiting for the connection to be ready; sent (or failed, once closed) on 'ready'. */
+  readonly #waiting = new Set<PendingInsert>();
+  /**
+   * Every insert not yet settled, oldest first (settled ones are dropped from the head). All
+   * share one `timeoutMs`, so arrival order is deadline order: one timer, armed at or before the
+   * head's deadline, serves them all instead of a `setTimeout` and a `clearTimeout` per insert.
+   */
+  #head: PendingInsert | undefined;
+  #tail: PendingInsert | undefined;
+  /** Fires at or before the head's deadline; unref'd while nothing is pending. */
+  #timer: NodeJS.Timeout | undefined;
   #outstanding = 0;
   #closed = false;
 
@@ -116,56 +125,104 @@ export class RedisReplayStore implements ReplayStore {
     const redisKey = redisKeyOf(this.#keyPrefix, key);
     const px = Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER);
     this.#outstanding++;
-    return new Promise<boolean>((resolve, reject) => {
-      let settled = false;
-      let sent = false;
-      const settle = (answer: boolean | undefined, cause?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        this.#waiting.delete(send);
-        // A command already on the wire stays outstanding until Redis answers or the
-        // connection drops: that is what maxPending has to bound.
-        if (!sent) this.#outstanding--;
-        if (answer === undefined) reject(isOutOfMemory(cause) ? new ReplayStoreFullError({ cause }) : new IpStampError('store-unavailable', { cause }));
-        else resolve(answer);
-      };
-      const send = (): void => {
-        if (settled) return;
-        if (this.#closed) return settle(undefined, new Error('store closed'));
-        let reply: Promise<'OK' | null>;
-        try {
-          reply = this.#waitForReplicas === 0 ? this.#client.set(redisKey, '1', 'PX', px, 'NX') : this.#setAndWait(redisKey, px, deadlineAt);
-        } catch (error) {
-          return settle(undefined, error);
-        }
-        sent = true;
-        reply.then(
-          (reply) => {
-            this.#outstanding--;
-            if (reply === 'OK') settle(true);
-            else if (reply === null) settle(false);
-            else settle(undefined, new Error('unexpected reply to SET NX'));
-          },
-          (error: unknown) => {
-            this.#outstanding--;
-            settle(undefined, error);
-          },
-        );
-      };
-      const deadlineAt = performance.now() + this.#timeoutMs;
-      const deadline = setTimeout(() => settle(undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-      const status = this.#client.status;
-      if (status === 'ready') send();
-      else if (status === 'end') settle(undefined, new Error('Redis connection is closed'));
-      else {
-        // Connecting or reconnecting: wait for 'ready' within the deadline rather than hand
-        // the command to ioredis, which would either refuse it or queue it past the deadline.
-        this.#waiting.add(send);
-        if (status === 'wait') this.#client.connect().catch(() => undefined);
-      }
+    const pending = new PendingInsert(redisKey, px, performance.now() + this.#timeoutMs);
+    const answer = new Promise<boolean>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
     });
+    this.#enqueue(pending);
+    const status = this.#client.status;
+    if (status === 'ready') this.#send(pending);
+    else if (status === 'end') this.#settle(pending, undefined, new Error('Redis connection is closed'));
+    else {
+      // Connecting or reconnecting: wait for 'ready' within the deadline rather than hand
+      // the command to ioredis, which would either refuse it or queue it past the deadline.
+      this.#waiting.add(pending);
+      if (status === 'wait') this.#client.connect().catch(() => undefined);
+    }
+    return answer;
   }
+
+  #send(pending: PendingInsert): void {
+    if (pending.settled) return;
+    if (this.#closed) return this.#settle(pending, undefined, new Error('store closed'));
+    let reply: Promise<'OK' | null>;
+    try {
+      reply =
+        this.#waitForReplicas === 0
+          ? this.#client.set(pending.redisKey, '1', 'PX', pending.px, 'NX')
+          : this.#setAndWait(pending.redisKey, pending.px, pending.deadlineAt);
+    } catch (error) {
+      return this.#settle(pending, undefined, error);
+    }
+    pending.sent = true;
+    reply.then(
+      (reply) => {
+        // A command on the wire stays outstanding until Redis answers or the connection drops
+        // (whether or not its insert already timed out): that is what maxPending has to bound.
+        this.#outstanding--;
+        if (reply === 'OK') this.#settle(pending, true);
+        else if (reply === null) this.#settle(pending, false);
+        else this.#settle(pending, undefined, new Error('unexpected reply to SET NX'));
+      },
+      (error: unknown) => {
+        this.#outstanding--;
+        this.#settle(pending, undefined, error);
+      },
+    );
+  }
+
+  #settle(pending: PendingInsert, answer: boolean | undefined, cause?: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    if (!pending.sent) {
+      this.#outstanding--;
+      this.#waiting.delete(pending);
+    }
+    if (answer !== undefined) pending.resolve(answer);
+    else pending.reject(isOutOfMemory(cause) ? new ReplayStoreFullError({ cause }) : new IpStampError('store-unavailable', { cause }));
+    if (pending === this.#head) this.#dropSettledHead();
+  }
+
+  #enqueue(pending: PendingInsert): void {
+    if (this.#tail) this.#tail.next = pending;
+    else {
+      this.#head = pending;
+      // An idle timer is kept, unref'd: it fires no later than this deadline (armed for an
+      // earlier one), so holding the process again is all this first insert needs.
+      if (this.#timer) this.#timer.ref();
+      else this.#timer = setTimeout(this.#expire, this.#timeoutMs);
+    }
+    this.#tail = pending;
+  }
+
+  #dropSettledHead(): void {
+    let head = this.#head;
+    while (head?.settled) {
+      const next = head.next;
+      head.next = undefined;
+      head = next;
+    }
+    this.#head = head;
+    if (head) return;
+    this.#tail = undefined;
+    // nothing pending: the timer must not keep the process alive
+    this.#timer?.unref();
+  }
+
+  /** Fails every insert past its deadline, then re-arms for the next one. */
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    // Timers have millisecond granularity and count from the event loop's cached time, so a
+    // timer each would have fired together for inserts made within the same millisecond:
+    // those expire together here too, rather than one more millisecond later.
+    const now = performance.now() + 1;
+    let head: PendingInsert | undefined;
+    while ((head = this.#head) && head.deadlineAt <= now) {
+      this.#settle(head, undefined, new Error(`Redis did not answer within ${this.#timeoutMs} ms`));
+    }
+    if (head) this.#timer = setTimeout(this.#expire, Math.ceil(head.deadlineAt - now) + 1);
+  };
 
   /**
    * `SET NX` then `WAIT` in one pipeline: one connection, so the `WAIT` counts acknowledgements
@@ -221,8 +278,25 @@ export class RedisReplayStore implements ReplayStore {
   readonly #runWaiting = (): void => {
     const waiting = [...this.#waiting];
     this.#waiting.clear();
-    for (const send of waiting) send();
+    for (const pending of waiting) this.#send(pending);
   };
+}
+
+/** One insert from its start until it settles: its command, its deadline, its promise. */
+class PendingInsert {
+  settled = false;
+  /** Handed to ioredis: from then on it counts as outstanding until Redis answers. */
+  sent = false;
+  /** The next insert in arrival (= deadline) order. */
+  next: PendingInsert | undefined = undefined;
+  resolve!: (answer: boolean) => void;
+  reject!: (error: Error) => void;
+
+  constructor(
+    readonly redisKey: Buffer,
+    readonly px: number,
+    readonly deadlineAt: number,
+  ) {}
 }
 
 /**

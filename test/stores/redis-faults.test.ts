@@ -141,6 +141,45 @@ describe.skipIf(!binary)('RedisReplayStore when Redis fails', () => {
     }
   });
 
+  it('many inserts held by a frozen Redis each time out, in the order they were made, under one timer', async () => {
+    const held = new RedisReplayStore(redis.url, { timeoutMs: 400 });
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const settled: { index: number; reason?: unknown; cause?: string }[] = [];
+    const insert = (index: number): Promise<void> =>
+      held.insertIfAbsent(`held ${index} ${randomUUID()}`, 30_000).then(
+        () => void settled.push({ index }),
+        (error: unknown) => void settled.push({ index, reason: isIpStampError(error) && error.reason, cause: String((error as Error).cause) }),
+      );
+    try {
+      expect(await held.insertIfAbsent(`warm ${randomUUID()}`, 30_000)).toBe(true);
+      redis.pause();
+      // Counted around synchronous calls only: the test runner keeps timers of its own.
+      let before = timers();
+      const first = Array.from({ length: 40 }, (_, i) => insert(i));
+      // forty deadlines in flight, one timer for all of them (a timer each would count forty)
+      expect(timers() - before).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      before = timers();
+      const second = Array.from({ length: 40 }, (_, i) => insert(40 + i));
+      expect(timers() - before).toBe(0);
+      await Promise.all([...first, ...second]);
+      // all settled, nothing pending holds a timer (or the process): the next insert arms one
+      before = timers();
+      const last = insert(80);
+      expect(timers() - before).toBe(1);
+      await last;
+      expect(settled.map((s) => s.index)).toEqual(Array.from({ length: 81 }, (_, i) => i));
+      for (const s of settled) {
+        expect(s.reason).toBe('store-unavailable');
+        expect(s.cause).toMatch(/did not answer within 400 ms/);
+      }
+    } finally {
+      redis.resume();
+    }
+    await recovery(held);
+    await held.close();
+  });
+
   it('refuses, without waiting, while Redis is not up yet, then works once it is', async () => {
     const port = await freePort();
     const early = new RedisReplayStore(`redis://127.0.0.1:${port}`, { timeoutMs: TIMEOUT_MS, onClientError: () => undefined });
