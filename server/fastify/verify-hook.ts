@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest, preParsingHookHandler, preValidationHookHandler } from 'fastify';
-import { STAMP_HEADER } from '../../shared/schema.js';
+import { STAMP_HEADER } from '../../shared/constants.js';
 import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hints/other-forwarding-header.js';
-import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
+import { compiledOptionsOf, immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import type { VerifyInput, VerifyResult } from '../verify/types.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { rawBodyOf, teeStampedBody } from './raw-body.js';
-import { routePolicy } from './route-config.js';
+import { routePolicy, type RoutePolicy } from './route-config.js';
 
 /** The plain data the verifier decides from (ARCHITECTURE.md: the core never sees the request). */
 export function verifyInputOf(request: FastifyRequest, required: boolean): VerifyInput {
@@ -53,6 +53,7 @@ export interface VerifyHooks {
  */
 export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHookSettings): VerifyHooks {
   const otherForwardingHeader = watchOtherForwardingHeader(compiledOptionsOf(verifier));
+  const verifyNow = immediateVerifierOf(verifier);
 
   /** What the result means for this request; false when the refusal has been sent. */
   function settle(request: FastifyRequest, reply: FastifyReply, result: VerifyResult): boolean {
@@ -92,21 +93,35 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
     const input = verifyInputOf(request, required);
     const misconfigured = otherForwardingHeader(input);
     if (misconfigured) request.log.warn({ ipstamp: misconfigured }, otherForwardingHeaderMessage(misconfigured));
-    verifier.verify(input).then((result) => {
-      let goOn: boolean;
-      try {
-        goOn = settle(request, reply, result);
-      } catch (error) {
-        fail(error as Error);
-        return;
-      }
-      if (goOn) proceed();
-    }, fail);
+    let outcome: VerifyResult | Promise<VerifyResult>;
+    try {
+      outcome = verifyNow(input);
+    } catch (error) {
+      fail(error as Error);
+      return;
+    }
+    // with keys in memory, node:crypto and a synchronous store the answer is here already:
+    // the hook then finishes in this call, with no promise and no trip through the microtask queue
+    if (outcome instanceof Promise) outcome.then((result) => conclude(request, reply, result, proceed, fail), fail);
+    else conclude(request, reply, outcome, proceed, fail);
+  }
+
+  function conclude(request: FastifyRequest, reply: FastifyReply, result: VerifyResult, proceed: () => void, fail: (error: Error) => void): void {
+    let goOn: boolean;
+    try {
+      goOn = settle(request, reply, result);
+    } catch (error) {
+      fail(error as Error);
+      return;
+    }
+    if (goOn) proceed();
   }
 
   return {
     preParsing(request, reply, payload, done) {
       const policy = routePolicy(request, requireStamp);
+      // read once: each read of request.routeOptions builds a new object
+      (request as PolicyCarrier)[ROUTE_POLICY] = policy;
       if (policy === 'skip') return done(null, payload);
       if (request.headers[STAMP_HEADER] === undefined) {
         if (!policy.required) return done(null, payload);
@@ -115,9 +130,13 @@ export function createVerifyHooks({ verifier, metrics, requireStamp }: VerifyHoo
       done(null, teeStampedBody(request, payload));
     },
     preValidation(request, reply, done) {
-      const policy = routePolicy(request, requireStamp);
+      const policy = (request as PolicyCarrier)[ROUTE_POLICY] ?? routePolicy(request, requireStamp);
       if (policy === 'skip') return done();
       verifyRequest(request, reply, policy.required, done, done);
     },
   };
 }
+
+/** Where preParsing leaves the route's policy for preValidation (module-private). */
+const ROUTE_POLICY = Symbol('ipstamp.routePolicy');
+type PolicyCarrier = FastifyRequest & { [ROUTE_POLICY]?: RoutePolicy };

@@ -1,7 +1,7 @@
 import { IpStampError } from '../../shared/errors.js';
 import { type Reason, REASON_STATUS } from '../../shared/reasons.js';
 import { MAX_STAMP_BYTES, STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
-import type { StampClaims } from '../../shared/schema.js';
+import type { StampAlg, StampClaims } from '../../shared/schema.js';
 import { matchesStampClaims } from '../../shared/token-checks.js';
 import type { VerifiedTicket } from './ticket-verifier.js';
 import { isReplayStoreFullError, ReplayStoreFullError } from '../stores/replay-store.js';
@@ -9,7 +9,7 @@ import { bindingMatches } from './binding.js';
 import { isCorsPreflight } from './cors-preflight.js';
 import { claimsBreakRules, freshnessFailure, replayTtlMs } from './claim-rules.js';
 import { compactHeaderValue } from '../jws/compact-codec.js';
-import { createHeaderDecoder, readStamp } from './stamp-reader.js';
+import { createHeaderDecoder, readStamp, type StampParts } from './stamp-reader.js';
 import { networkHints } from './network-hints.js';
 import { compileOptions, verifierSettings, type CompiledOptions, type VerifierOptions, type VerifierSettings } from './options.js';
 import { requestScheme, type RequestScheme } from './scheme.js';
@@ -19,6 +19,18 @@ import type { VerifyPlatform } from './platform.js';
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/** A result now, or a promise of it when some step had to wait. */
+export type Outcome = VerifyResult | Promise<VerifyResult>;
+
+/**
+ * Hands a step's answer to the next step now, or when it settles: awaiting a value that is not
+ * a promise would still cost a trip through the microtask queue. `next` takes its state as an
+ * argument, so the synchronous case allocates no closure.
+ */
+function after<S, T>(value: T | PromiseLike<T>, state: S, next: (state: S, value: T) => Outcome): Outcome {
+  return isPromiseLike(value) ? Promise.resolve(value).then((settled) => next(state, settled)) : next(state, value);
 }
 
 export interface Verifier {
@@ -34,6 +46,19 @@ export interface Verifier {
   scheme(input: Pick<VerifyInput, 'headers' | 'hints' | 'protocol'>, hints?: NetworkHints): RequestScheme;
   /** What this verifier runs with, every default filled in: frozen, read-only. */
   readonly settings: VerifierSettings;
+}
+
+/**
+ * The pipeline without the promise wrapper: a result when no step had to wait, else a promise.
+ * For this package's own glue, which can then answer in the same hook call (bench/README.md,
+ * "HTTP cost"); `verify` is exactly this, wrapped (test/verify/immediate.property.test.ts).
+ */
+const immediateVerifiers = new WeakMap<Verifier, (input: VerifyInput) => Outcome>();
+
+export function immediateVerifierOf(verifier: Verifier): (input: VerifyInput) => Outcome {
+  const verifyNow = immediateVerifiers.get(verifier);
+  if (verifyNow === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
+  return verifyNow;
 }
 
 // The compiled options behind each verifier, for this package's own glue (compiledOptionsOf);
@@ -77,7 +102,25 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     store: 'full',
   });
 
-  async function verify(input: VerifyInput): Promise<VerifyResult> {
+  /**
+   * One request's way through the pipeline: what the steps so far established. The steps are
+   * plain functions of it, so a run that never has to wait (node:crypto, keys in memory, a
+   * synchronous store) allocates no continuation and stays on the caller's stack.
+   */
+  interface Stamp {
+    readonly input: VerifyInput;
+    readonly hints: NetworkHints;
+    readonly parts: StampParts;
+    readonly alg: StampAlg;
+    readonly kid: string;
+    readonly nowMs: number;
+    ticket: VerifiedTicket | undefined;
+    key: VerifierKey | undefined;
+    claims: StampClaims | undefined;
+  }
+
+  /** Steps 1–3, then on to the ticket or the key. */
+  function verifyNow(input: VerifyInput): Outcome {
     const hints = networkHints(input, opts);
 
     // a CORS preflight carries no stamp by design and is never checked (every adapter alike)
@@ -96,68 +139,99 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     if (typeof parts === 'string') return reject(parts, hints);
 
     // 3: JOSE header (read with the split: the header cache answers most stamps)
-    const { header } = parts;
-    const { alg, kid } = header;
-    const nowMs = opts.now();
+    const { alg, kid } = parts.header;
+    const stamp: Stamp = { input, hints, parts, alg, kid, nowMs: opts.now(), ticket: undefined, key: undefined, claims: undefined };
 
     // §7.4: a ticket, when present, is checked before the key is looked up, and supplies it
-    let ticket: VerifiedTicket | undefined;
     const rawTicket = input.headers[TICKET_HEADER];
     if (rawTicket !== undefined) {
-      ticket = opts.verifyTicket ? await opts.verifyTicket(rawTicket, nowMs) : undefined;
-      if (!ticket) return reject('bad-ticket', hints, kid);
+      if (!opts.verifyTicket) return reject('bad-ticket', hints, kid);
+      return after(opts.verifyTicket(rawTicket, stamp.nowMs), stamp, withTicket);
     }
 
-    // 4–5: key by kid, alg pinned to the key, signature
-    let key: VerifierKey | undefined;
-    if (ticket) {
-      if (kid !== ticket.thumbprint) return reject('unknown-key', hints, kid);
-    } else {
-      try {
-        // awaiting a value that is not a promise still costs a trip through the microtask queue
-        const found = opts.keySource(kid);
-        key = isPromiseLike(found) ? await found : found;
-      } catch {
-        key = undefined; // a failing key lookup is treated as an unknown key: fail closed
-      }
-      if (!key) return reject('unknown-key', hints, kid);
+    // 4: key by kid; a failing lookup is treated as an unknown key: fail closed
+    let found: VerifierKey | undefined | PromiseLike<VerifierKey | undefined>;
+    try {
+      found = opts.keySource(kid);
+    } catch {
+      return reject('unknown-key', hints, kid);
     }
-    const checked = ticket
-      ? ticket.clientAlgs.includes(alg) && verifySignature(alg, ticket.clientKey, parts.signingInput, parts.signature)
-      : key!.alg === alg && verifySignature(alg, key!.keyObject, parts.signingInput, parts.signature);
-    // Node answers a boolean; WebCrypto a promise
-    const signatureOk = typeof checked === 'boolean' ? checked : await checked;
+    return isPromiseLike(found)
+      ? Promise.resolve(found).then(
+          (key) => withKey(stamp, key),
+          () => withKey(stamp, undefined),
+        )
+      : withKey(stamp, found);
+  }
+
+  function withTicket(stamp: Stamp, ticket: VerifiedTicket | undefined): Outcome {
+    if (!ticket) return reject('bad-ticket', stamp.hints, stamp.kid);
+    if (stamp.kid !== ticket.thumbprint) return reject('unknown-key', stamp.hints, stamp.kid);
+    stamp.ticket = ticket;
+    const { alg, parts } = stamp;
+    return after(ticket.clientAlgs.includes(alg) && verifySignature(alg, ticket.clientKey, parts.signingInput, parts.signature), stamp, withSignature);
+  }
+
+  /** 5: alg pinned to the key, signature (node:crypto answers a boolean, WebCrypto a promise). */
+  function withKey(stamp: Stamp, key: VerifierKey | undefined): Outcome {
+    if (!key) return reject('unknown-key', stamp.hints, stamp.kid);
+    stamp.key = key;
+    const { alg, parts } = stamp;
+    return after(key.alg === alg && verifySignature(alg, key.keyObject, parts.signingInput, parts.signature), stamp, withSignature);
+  }
+
+  /** 6–9: claims, freshness, then the binding to this request. */
+  function withSignature(stamp: Stamp, signatureOk: boolean): Outcome {
+    const { hints, kid, ticket } = stamp;
     if (!signatureOk) return reject('bad-signature', hints, kid);
 
     // 6: claims
-    const claimsJson = codec.parseJsonBytes(parts.payload);
+    const claimsJson = codec.parseJsonBytes(stamp.parts.payload);
     // the schema's compiled twin (shared/token-checks.ts), proven equal to it: no zod per request
     const claims = claimsJson && matchesStampClaims(claimsJson) ? (claimsJson as StampClaims) : undefined;
     if (!claims) return reject('bad-claims', hints, kid);
     if (claimsBreakRules(claims, opts.maxAge, ticket !== undefined)) return reject('bad-claims', hints, kid);
+    stamp.claims = claims;
 
     // 7–8: freshness
-    const stale = freshnessFailure(claims, nowMs, opts);
+    const stale = freshnessFailure(claims, stamp.nowMs, opts);
     if (stale) return reject(stale, hints, kid);
 
     // 9: binding to this request (and, with a ticket, to the ticket and its address)
-    const bound = bindingMatches(claims, input, opts, hints);
-    if (!(typeof bound === 'boolean' ? bound : await bound)) return reject('binding-mismatch', hints, kid);
-    if (ticket && (claims.ip !== ticket.ip || claims.tth !== ticket.tth)) return reject('binding-mismatch', hints, kid);
+    return after(bindingMatches(claims, stamp.input, opts, hints), stamp, withBinding);
+  }
 
-    // 10: single use, keyed by (kid, jti) — with a ticket the kid is the key's thumbprint
-    let replayChecked = true;
+  /** 10: single use, keyed by (kid, jti) — with a ticket the kid is the key's thumbprint. */
+  function withBinding(stamp: Stamp, bound: boolean): Outcome {
+    const { hints, kid, ticket } = stamp;
+    const claims = stamp.claims!;
+    if (!bound) return reject('binding-mismatch', hints, kid);
+    if (ticket && (claims.ip !== ticket.ip || claims.tth !== ticket.tth)) return reject('binding-mismatch', hints, kid);
+    let inserted: boolean | PromiseLike<boolean>;
     try {
-      const inserted = opts.replayStore.insertIfAbsent(`${kid} ${claims.jti}`, replayTtlMs(claims.iat, nowMs, opts));
-      const fresh = typeof inserted === 'boolean' ? inserted : await inserted;
-      if (!fresh) return reject('replay', hints, kid);
+      inserted = opts.replayStore.insertIfAbsent(`${kid} ${claims.jti}`, replayTtlMs(claims.iat, stamp.nowMs, opts));
     } catch (error) {
-      // a full store fails closed whatever onStoreError says: that policy covers outages, and
-      // capacity is something an attacker can exhaust (PROTOCOL §5, the store row)
-      if (isReplayStoreFullError(error)) return storeFull(hints, kid);
-      if (opts.onStoreError !== 'accept') return reject('store-unavailable', hints, kid);
-      replayChecked = false;
+      return storeFailed(stamp, error);
     }
+    if (typeof inserted === 'boolean') return inserted ? decide(stamp, true) : reject('replay', hints, kid);
+    return Promise.resolve(inserted).then(
+      (fresh) => (fresh ? decide(stamp, true) : reject('replay', hints, kid)),
+      (error: unknown) => storeFailed(stamp, error),
+    );
+  }
+
+  function storeFailed(stamp: Stamp, error: unknown): Outcome {
+    // a full store fails closed whatever onStoreError says: that policy covers outages, and
+    // capacity is something an attacker can exhaust (PROTOCOL §5, the store row)
+    if (isReplayStoreFullError(error)) return storeFull(stamp.hints, stamp.kid);
+    if (opts.onStoreError !== 'accept') return reject('store-unavailable', stamp.hints, stamp.kid);
+    return decide(stamp, false);
+  }
+
+  /** 11–12 and the verdict. */
+  function decide(stamp: Stamp, replayChecked: boolean): VerifyResult {
+    const { hints, kid, key, ticket, alg } = stamp;
+    const claims = stamp.claims!;
 
     // 11: the key's allowed addresses (a ticket's key has none: the issuer vouched for the address)
     if (key?.allowedIps && !key.allowedIps.contains(claims.ip)) return reject('ip-not-allowed', hints, kid);
@@ -196,6 +270,14 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     return { ok: true, verdict, hints };
   }
 
+  function verify(input: VerifyInput): Promise<VerifyResult> {
+    try {
+      return Promise.resolve(verifyNow(input));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
   const verifier: Verifier = {
     verify,
     hints: (input) => networkHints(input, opts),
@@ -203,5 +285,6 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     settings: verifierSettings(opts, options.issuers),
   };
   compiledOptions.set(verifier, opts);
+  immediateVerifiers.set(verifier, verifyNow);
   return verifier;
 }

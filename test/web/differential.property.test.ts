@@ -8,7 +8,7 @@ import { ReplayStoreFullError, type ReplayStore } from '../../server/stores/repl
 import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
-import type { Verifier } from '../../server/verify/verifier.js';
+import { immediateVerifierOf, type Verifier } from '../../server/verify/verifier.js';
 import { createWebVerifier, type WebVerifier } from '../../server/web/index.js';
 import { REASONS } from '../../shared/reasons.js';
 import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
@@ -21,6 +21,11 @@ import { signRaw } from '../support/sign-raw.js';
  * and `createWebVerifier` (WebCrypto, the pure-JavaScript CIDR list) give the same result —
  * ok, reason, status, kid, store, verdict and hints — for stamps built to reach every §5
  * failure and §7.4's tickets. The run must see every reason, or it proves too little.
+ *
+ * And one pipeline, two ways through it (#16): the Node verifier answers a stampless or
+ * ticketless request synchronously (`immediateVerifierOf`, what the Fastify hook calls), and a
+ * third verifier whose key source and store answer only with promises takes every waiting
+ * branch instead. All three agree on every scenario.
  */
 const NOW_S = Math.floor(Date.now() / 1000);
 const NOW = NOW_S * 1000;
@@ -43,10 +48,27 @@ class SwitchedStore implements ReplayStore {
   }
 }
 
+/** The same store answering through promises: every insert takes the verifier's waiting branch. */
+class PromisedStore implements ReplayStore {
+  readonly #inner = new SwitchedStore();
+  set mode(mode: StoreMode) {
+    this.#inner.mode = mode;
+  }
+  insertIfAbsent(key: string, ttlMs: number): Promise<boolean> {
+    try {
+      return Promise.resolve(this.#inner.insertIfAbsent(key, ttlMs));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+}
+
 interface Pair {
   node: Verifier;
   web: WebVerifier;
-  stores: SwitchedStore[];
+  /** Node, with keys and store that only ever answer with a promise. */
+  waiting: Verifier;
+  stores: { mode: StoreMode }[];
 }
 
 let keys: TestKeyPair[];
@@ -105,9 +127,10 @@ function pairFor(p: Policy): Pair {
   const id = JSON.stringify(p);
   let pair = pairs.get(id);
   if (pair === undefined) {
-    const stores = [new SwitchedStore(), new SwitchedStore()];
-    const options = (store: ReplayStore): VerifierOptions => ({
-      keys: { keys: [...keys.map((k) => k.publicJwk), allowedKey.publicJwk] },
+    const stores = [new SwitchedStore(), new SwitchedStore(), new PromisedStore()] as const;
+    const jwks = [...keys.map((k) => k.publicJwk), allowedKey.publicJwk];
+    const options = (store: ReplayStore, keySet: VerifierOptions['keys'] = { keys: jwks }): VerifierOptions => ({
+      keys: keySet,
       issuers: { [EDGE]: issuerJwks },
       now: () => NOW,
       replayStore: store,
@@ -118,7 +141,13 @@ function pairFor(p: Policy): Pair {
       trustedProxies: p.trusted === 'none' ? [] : p.trusted === 'proxy' ? ['10.0.0.0/8'] : ['0.0.0.0/0', '::/0'],
       ...(p.origins ? { origins: [API] } : {}),
     });
-    pair = { node: createVerifierCore(options(stores[0]!)), web: createWebVerifier(options(stores[1]!)), stores };
+    const promisedKeys = (kid: string) => Promise.resolve(jwks.find((jwk) => (jwk as { kid?: string }).kid === kid) as never);
+    pair = {
+      node: createVerifierCore(options(stores[0])),
+      web: createWebVerifier(options(stores[1])),
+      waiting: createVerifierCore(options(stores[2], promisedKeys)),
+      stores: [...stores],
+    };
     pairs.set(id, pair);
   }
   return pair;
@@ -240,9 +269,14 @@ async function compare(s: Scenario, seen: Set<string>): Promise<void> {
   for (const store of pair.stores) store.mode = s.store;
   const { input, twice } = inputOf(s);
   for (let round = 0; round < (twice ? 2 : 1); round++) {
-    const node = await pair.node.verify(input);
+    const outcome = immediateVerifierOf(pair.node)(input);
+    // only a ticket makes the Node verifier wait (its issuer keys may be fetched)
+    expect(outcome instanceof Promise).toBe(input.headers['client-ip-ticket'] !== undefined && input.headers['client-ip-attestation'] !== undefined);
+    const node = await outcome;
     const web = await pair.web.verifyInput(input);
+    const waiting = await pair.waiting.verify(input);
     expect(view(web)).toEqual(view(node));
+    expect(view(waiting)).toEqual(view(node));
     seen.add(node.ok ? (node.verdict === null ? 'none' : `ok-${node.verdict.source}`) : node.reason);
   }
 }
@@ -263,7 +297,7 @@ const FRIENDLY: Scenario = {
   flipAt: 7,
 };
 
-describe('createVerifier and createWebVerifier agree', () => {
+describe('createVerifier, createWebVerifier and a verifier that waits at every step agree', () => {
   const seen = new Set<string>();
 
   it('on each failure reached from a passing request: every mutation, key, store failure and unknown peer', async () => {
