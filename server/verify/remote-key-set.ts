@@ -12,7 +12,7 @@
  * fetches off for `cooldownMs` too (jose would retry a failing source on every unknown kid).
  * A kid that is not there after all that is `unknown-key`: fail closed.
  */
-import { createRemoteJWKSet } from 'jose';
+import { createRemoteJWKSet } from 'jose/jwks/remote';
 import type { KeyWithAlg } from './key-source.js';
 import { compileJwkSet, mergeKeySets, type CompiledEntry, type KeySetChange } from './key-set.js';
 

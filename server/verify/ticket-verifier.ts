@@ -1,4 +1,4 @@
-import { createRemoteJWKSet } from 'jose';
+import { createRemoteJWKSet } from 'jose/jwks/remote';
 import { normalizeOrigin } from '../../shared/htu.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { MAX_TICKET_BYTES, type TicketAlg } from '../../shared/constants.js';
