@@ -10,7 +10,11 @@ const [variant, keysJson, redisUrl] = process.argv.slice(2);
 const keys = JSON.parse(keysJson);
 
 async function build() {
-  if (variant === 'bare') {
+  if (variant === 'bare' || variant === 'bare-stamped' || variant === 'bare-zod-schema') {
+    if (variant === 'bare-zod-schema') {
+      const { z } = await import('zod');
+      globalThis.unusedSchema = z.looseObject({ kid: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/), iat: z.number().int().min(0) });
+    }
     const app = Fastify({ logger: false });
     app.get('/orders', async () => ({ ok: true }));
     return app;

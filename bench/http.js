@@ -47,7 +47,17 @@ async function startServer(variant, keys, redisUrl) {
   return forkBenchServer(new URL('./http-server.js', import.meta.url), [variant, JSON.stringify(keys), redisUrl ?? '']);
 }
 
+/**
+ * Controls for a profiling session (--only), not part of the figures: bare Fastify receiving
+ * the same stamp headers it ignores, and bare Fastify after building one small zod schema it
+ * never uses — which costs it ~1.8 µs CPU on every request on Node 20 (#16's bisection; why is
+ * V8's business, but it is why ipstamp/fastify builds no schema).
+ */
+const CONTROLS = ['bare-stamped', 'bare-zod-schema'];
+
 const STAMPED = {
+  'bare-stamped': 'hs256',
+  'bare-zod-schema': 'hs256',
   'ipstamp-hs256-memory': 'hs256',
   'ipstamp-es256-memory': 'es256',
   'ipstamp-hs256-redis': 'hs256',
@@ -112,14 +122,17 @@ async function warmUp(targets, seconds) {
   for (const t of targets) for (let w = 0; w < seconds / 0.4; w++) await window(t, 0.4, { warmUp: true });
 }
 
-export async function measureHttp({ quick = false, redisUrl } = {}) {
+export async function measureHttp({ quick = false, redisUrl, only, generations: generationsArg, latency = true } = {}) {
   pin(process.pid, 1);
   const keys = await makeKeys();
-  const variants = ['bare', 'trust-proxy', 'ipstamp-hs256-memory', 'ipstamp-es256-memory', 'naive-jose-hs256'];
+  let variants = ['bare', 'trust-proxy', 'ipstamp-hs256-memory', 'ipstamp-es256-memory', 'naive-jose-hs256'];
   if (redisUrl) variants.push('ipstamp-hs256-redis', 'ipstamp-hs256-redis-autopipeline');
+  // a profiling session's shortcut (node bench/http.js --only a,b): bare is always kept, and
+  // the controls below run only when named
+  if (only) variants = [...variants, ...CONTROLS].filter((v) => v === 'bare' || only.includes(v));
   // Fresh server processes every generation: one process can run a fifth slower than its twin
   // for its whole life (JIT and memory layout luck), which a median over processes absorbs.
-  const generations = quick ? 1 : 4;
+  const generations = generationsArg ?? (quick ? 1 : 4);
   const roundsPerGeneration = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
   const samples = new Map(variants.map((v) => [v, []]));
@@ -135,7 +148,7 @@ export async function measureHttp({ quick = false, redisUrl } = {}) {
           samples.get(t.variant).push(await window(t, seconds));
         }
       }
-      if (g === generations - 1) {
+      if (latency && g === generations - 1) {
         const bareTarget = targets.find((t) => t.variant === 'bare');
         for (const t of targets) {
           if (t === bareTarget) continue;
@@ -178,6 +191,15 @@ export async function measureHttp({ quick = false, redisUrl } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await measureHttp({ quick: process.argv.includes('--quick'), redisUrl: process.env.IPSTAMP_BENCH_REDIS });
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1].split(',') : undefined;
+  const generationsAt = process.argv.indexOf('--generations');
+  const result = await measureHttp({
+    quick: process.argv.includes('--quick'),
+    redisUrl: process.env.IPSTAMP_BENCH_REDIS,
+    only,
+    generations: generationsAt > 0 ? Number(process.argv[generationsAt + 1]) : undefined,
+    latency: !process.argv.includes('--no-latency'),
+  });
   console.table(result);
 }

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { normalizeOrigin } from '../shared/htu.js';
-import { STAMP_HEADER } from '../shared/schema.js';
+import { STAMP_HEADER } from '../shared/constants.js';
 import { IpStampClientError } from './client-error.js';
 import { fetchThrough } from './echo-dispatcher.node.js';
 import { headerValue, withHeader } from './dispatch-headers.node.js';

@@ -1,4 +1,4 @@
-import { STAMP_HEADER, TICKET_HEADER } from '../../shared/schema.js';
+import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
 import type { Verdict } from '../verify/types.js';
 
 /**

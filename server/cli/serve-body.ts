@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { STAMP_HEADER } from '../../shared/schema.js';
+import { STAMP_HEADER } from '../../shared/constants.js';
 import { keepRawBody, stampDeclaresBodyDigest } from '../fastify/raw-body.js';
 
 function tooLarge(): Error {

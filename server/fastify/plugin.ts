@@ -7,7 +7,6 @@ import { installRawBodyParsers } from './raw-body.js';
 import { checkRouteConfig } from './route-config.js';
 import { registerEchoRoute, registerMetricsRoute } from './routes.js';
 import { createVerifyHooks } from './verify-hook.js';
-import { registerTicketRoutes } from './ticket-routes.js';
 import { createVerifier } from '../verify/create-verifier.js';
 import { compiledOptionsOf } from '../verify/verifier.js';
 import { trackPeerAddresses } from '../hints/peer-address.js';
@@ -51,7 +50,12 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   fastify.addHook('preValidation', hooks.preValidation);
 
   if (glue.echo) registerEchoRoute(fastify, verifier);
-  if (glue.issuer) registerTicketRoutes(fastify, glue.issuer, verifierOptions, verifier, metrics);
+  if (glue.issuer) {
+    // loaded only for an issuer: its schemas (zod) and @fastify/rate-limit cost a server that
+    // merely verifies CPU on every request once built (bench/README.md, "HTTP cost")
+    const { registerTicketRoutes } = await import('./ticket-routes.js');
+    registerTicketRoutes(fastify, glue.issuer, verifierOptions, verifier, metrics);
+  }
   if (glue.metrics) registerMetricsRoute(fastify, metrics, glue.metricsPath);
 
   // a store the plugin made is the plugin's to close; one passed in belongs to the caller

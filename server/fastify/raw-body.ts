@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
-import { STAMP_HEADER } from '../../shared/schema.js';
+import { STAMP_HEADER } from '../../shared/constants.js';
 import { stampDeclaresBodyDigest } from '../jws/compact.js';
 
 export { stampDeclaresBodyDigest };

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
+import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
 import type { TicketIssuer } from '../issuer/issuer.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';

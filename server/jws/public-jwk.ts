@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { publicJwkOf } from '../../shared/public-jwk.js';
-import { thumbprintInput, type ClientPublicJwk } from '../../shared/ticket-schema.js';
+import { thumbprintInput } from '../../shared/token-checks.js';
+import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 
 export { algsOfClientKey } from './client-algs.js';
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STAMP_HEADER } from '../../shared/schema.js';
-import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/ticket-schema.js';
+import { STAMP_HEADER } from '../../shared/constants.js';
+import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
