@@ -71,4 +71,5 @@ export {
 } from './registry/key-registry.js';
 
 // Errors: `result.error` of a refusal (the reason tables are in `ipstamp`).
-export { IpStampError, isIpStampError, type Reason } from '../shared/index.js';
+export { IpStampError, isIpStampError } from '../shared/errors.js';
+export type { Reason } from '../shared/reasons.js';

@@ -1,5 +1,5 @@
 import { isCanonicalClaimAddress } from './address.js';
-import { isKid, MAX_STRING_CLAIM, MAX_TICKET_LIFETIME, STAMP_ALGS, STAMP_TYP, TICKET_ALGS, TICKET_TYP } from './constants.js';
+import { isKid, MAX_STRING_CLAIM, MAX_TICKET_LIFETIME, STAMP_ALGS, STAMP_TYP, TICKET_ALGS, TICKET_REQUEST_TYP, TICKET_TYP } from './constants.js';
 import { publicJwkOf, type PublicJwk } from './public-jwk.js';
 
 /*
@@ -82,6 +82,30 @@ export function matchesClientPublicJwk(value: unknown): boolean {
   if (!isObject(value) || !hasNoneOf(value, ['d', 'k'])) return false;
   if (value.kty === 'EC') return value.crv === 'P-256' && matches(COORDINATE_PATTERN, value.x) && matches(COORDINATE_PATTERN, value.y);
   return value.kty === 'OKP' && value.crv === 'Ed25519' && matches(COORDINATE_PATTERN, value.x);
+}
+
+/** True exactly when `ticketRequestHeaderSchema.safeParse(value).success` would be (§7.1: the one header that carries `jwk`). */
+export function matchesTicketRequestHeader(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    (TICKET_ALGS as readonly unknown[]).includes(value.alg) &&
+    value.typ === TICKET_REQUEST_TYP &&
+    matchesClientPublicJwk(value.jwk) &&
+    hasNoneOf(value, FORBIDDEN_BESIDE_JWK)
+  );
+}
+const FORBIDDEN_BESIDE_JWK = FORBIDDEN_HEADER_MEMBERS.filter((m) => m !== 'jwk');
+
+/** True exactly when `ticketRequestClaimsSchema.safeParse(value).success` would be. */
+export function matchesTicketRequestClaims(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    isEpochSeconds(value.iat) &&
+    matches(JTI_PATTERN, value.jti) &&
+    value.htm === 'POST' &&
+    isClaimString(value.htu) &&
+    HTU_PATTERN.test(value.htu)
+  );
 }
 
 /** True exactly when `ticketClaimsSchema.safeParse(value).success` would be. */

@@ -3,16 +3,9 @@ import { IpStampError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
-import { kidSchema, MAX_STAMP_BYTES, STAMP_HEADER } from '../../shared/schema.js';
-import {
-  MAX_TICKET_LIFETIME,
-  TICKET_ALGS,
-  TICKET_TYP,
-  ticketRequestClaimsSchema,
-  ticketRequestHeaderSchema,
-  type TicketAlg,
-  type TicketResponse,
-} from '../../shared/ticket-schema.js';
+import { isKid, MAX_STAMP_BYTES, MAX_TICKET_LIFETIME, STAMP_HEADER, TICKET_ALGS, TICKET_TYP, type TicketAlg } from '../../shared/constants.js';
+import type { TicketRequestClaims, TicketRequestHeader, TicketResponse } from '../../shared/ticket-schema.js';
+import { matchesTicketRequestClaims, matchesTicketRequestHeader } from '../../shared/token-checks.js';
 import { compactHeaderValue, decodeJsonSegment, splitCompact } from '../jws/compact.js';
 import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 import { verifySignature } from '../jws/signature.js';
@@ -84,9 +77,9 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     if (!parts) return reject('malformed', hints);
 
     const headerJson = decodeJsonSegment(parts.headerSegment);
-    const proofHeader = headerJson && ticketRequestHeaderSchema.safeParse(headerJson);
-    if (!proofHeader?.success) return reject('bad-header', hints);
-    const { alg, jwk } = proofHeader.data;
+    // the schemas' compiled twins (shared/token-checks.ts): no zod schema is built in a server
+    if (!headerJson || !matchesTicketRequestHeader(headerJson)) return reject('bad-header', hints);
+    const { alg, jwk } = headerJson as TicketRequestHeader;
     const clientKey = importClientKey(jwk);
     if (!clientKey) return reject('bad-header', hints);
     if (!algsOfClientKey(jwk).includes(alg) || !verifySignature(alg, clientKey, parts.signingInput, parts.signature)) {
@@ -94,16 +87,16 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     }
 
     const claimsJson = decodeJsonSegment(parts.payloadSegment);
-    const proof = claimsJson && ticketRequestClaimsSchema.safeParse(claimsJson);
-    if (!proof?.success) return reject('bad-claims', hints);
+    if (!claimsJson || !matchesTicketRequestClaims(claimsJson)) return reject('bad-claims', hints);
+    const proof = claimsJson as TicketRequestClaims;
     const nowMs = opts.now();
-    const stale = freshnessFailure(proof.data, nowMs, opts);
+    const stale = freshnessFailure(proof, nowMs, opts);
     if (stale) return reject(stale, hints);
-    if (!(await bindingMatches(proof.data, input, opts, hints))) return reject('binding-mismatch', hints);
+    if (!(await bindingMatches(proof, input, opts, hints))) return reject('binding-mismatch', hints);
 
     const thumbprint = jwkThumbprint(jwk);
     try {
-      if (!(await options.replayStore.insertIfAbsent(`${thumbprint} ${proof.data.jti}`, replayTtlMs(proof.data.iat, nowMs, opts)))) {
+      if (!(await options.replayStore.insertIfAbsent(`${thumbprint} ${proof.jti}`, replayTtlMs(proof.iat, nowMs, opts)))) {
         return reject('replay', hints);
       }
     } catch {
@@ -112,7 +105,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
 
     if (hints.observed === undefined) return reject('ip-unverifiable', hints);
     // unless configured, iss is the origin the proof was bound to: the pinned one, or Host's
-    const iss = configuredIss ?? proof.data.htu.slice(0, proof.data.htu.indexOf('/', proof.data.htu.indexOf('//') + 2));
+    const iss = configuredIss ?? proof.htu.slice(0, proof.htu.indexOf('/', proof.htu.indexOf('//') + 2));
 
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + lifetime;
@@ -145,7 +138,7 @@ const CURVE: Record<TicketAlg, string> = { ES256: 'prime256v1', EdDSA: 'ed25519'
 export function compileIssuerKey(jwk: unknown, option = 'issuerKey'): IssuerKey {
   if (typeof jwk !== 'object' || jwk === null) throw new TypeError(`${option} must be a private JWK`);
   const { kid, alg, d } = jwk as { kid?: unknown; alg?: unknown; d?: unknown };
-  if (!kidSchema.safeParse(kid).success) throw new TypeError(`${option}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
+  if (!isKid(kid)) throw new TypeError(`${option}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
   if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${option}.alg must be ES256 or EdDSA`);
   if (typeof d !== 'string') throw new TypeError(`${option} must be a private key (it has no "d")`);
   let privateKey: KeyObject;
@@ -193,7 +186,7 @@ function publishedJwk(jwk: unknown, where: string): Record<string, unknown> {
   if (typeof jwk === 'object' && jwk !== null && typeof (jwk as { d?: unknown }).d === 'string') return compileIssuerKey(jwk, where).jwks.keys[0]!;
   if (typeof jwk !== 'object' || jwk === null) throw new TypeError(`${where} must be a JWK`);
   const { kid, alg } = jwk as { kid?: unknown; alg?: unknown };
-  if (!kidSchema.safeParse(kid).success) throw new TypeError(`${where}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
+  if (!isKid(kid)) throw new TypeError(`${where}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
   if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${where}.alg must be ES256 or EdDSA`);
   const members = publicJwkOf(jwk);
   let publicKey: KeyObject;

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
-import { clientPublicJwkSchema, type ClientPublicJwk } from '../../shared/ticket-schema.js';
+import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
+import { matchesClientPublicJwk } from '../../shared/token-checks.js';
 import { compileTrust } from '../hints/trust.js';
 import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 import type { KeyWithAlg } from '../verify/key-source.js';
@@ -153,9 +154,8 @@ export function parseRegistryKey(input: unknown): RegistryKey {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) refuse('must be a JWK object');
   const jwk = input as Record<string, unknown>;
   if (Object.hasOwn(jwk, 'd') || Object.hasOwn(jwk, 'k') || jwk.kty === 'oct') refuse('must be a public key (private and oct keys are refused)');
-  const parsed = clientPublicJwkSchema.safeParse(jwk);
-  if (!parsed.success) refuse('must be a public EC P-256 or OKP Ed25519 key');
-  const members: ClientPublicJwk = publicJwkOf(parsed.data);
+  if (!matchesClientPublicJwk(jwk)) refuse('must be a public EC P-256 or OKP Ed25519 key');
+  const members: ClientPublicJwk = publicJwkOf(jwk as ClientPublicJwk);
   if (jwk.use !== undefined && jwk.use !== 'sig') refuse('use must be "sig" when present');
   const kid = jwkThumbprint(members);
   if (jwk.kid !== undefined && jwk.kid !== kid) refuse('kid must be the RFC 7638 SHA-256 thumbprint of the key (or absent)');

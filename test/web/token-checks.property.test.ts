@@ -1,12 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stampHeaderSchema } from '../../shared/schema.js';
-import { clientPublicJwkSchema, ticketClaimsSchema, ticketHeaderSchema } from '../../shared/ticket-schema.js';
-import { matchesClientPublicJwk, matchesStampHeader, matchesTicketClaims, matchesTicketHeader } from '../../shared/token-checks.js';
+import {
+  clientPublicJwkSchema,
+  ticketClaimsSchema,
+  ticketHeaderSchema,
+  ticketRequestClaimsSchema,
+  ticketRequestHeaderSchema,
+} from '../../shared/ticket-schema.js';
+import {
+  matchesClientPublicJwk,
+  matchesStampHeader,
+  matchesTicketClaims,
+  matchesTicketHeader,
+  matchesTicketRequestClaims,
+  matchesTicketRequestHeader,
+} from '../../shared/token-checks.js';
 
 /**
- * The verify pipeline reads stamp headers and tickets through compiled twins of their zod
- * schemas (shared/token-checks.ts) — what keeps zod out of ipstamp/web's bundle. The schemas
+ * The verify pipeline reads stamp headers and tickets, and the issuer ticket requests, through
+ * compiled twins of their zod schemas (shared/token-checks.ts) — what keeps zod out of
+ * ipstamp/web's bundle, and zod schemas out of a Node server (#16: once built, they cost a
+ * server CPU on every request). The schemas
  * are the definitions: on every value JSON.parse can return, each twin gives its schema's
  * answer. (The claims twin has its own test: test/verify/claims-check.property.test.ts.)
  */
@@ -84,6 +99,47 @@ const ticketClaims = fc.oneof(
   anyJson,
 );
 
+/** §7.1's proof header: the client's key in `jwk`, which no other header may carry. */
+const ticketRequestHeader = fc.oneof(
+  nearly(
+    { alg: 'ES256', typ: 'ipstamp-ticket-req+jwt', jwk: EC },
+    fc.oneof(clientJwk, fc.constantFrom('ES256', 'EdDSA', 'ipstamp-ticket-req+jwt')),
+    fc.constantFrom('alg', 'typ', 'jwk', 'crit', 'kid', 'x5c'),
+  ),
+  objectOf(
+    {
+      alg: fc.oneof(fc.constantFrom('ES256', 'EdDSA', 'HS256', 'none'), anyJson),
+      typ: fc.oneof(fc.constantFrom('ipstamp-ticket-req+jwt', 'ipstamp-ticket+jwt', 'JWT'), anyJson),
+      jwk: clientJwk,
+    },
+    forbidden,
+  ),
+  anyJson,
+);
+const ticketRequestClaims = fc.oneof(
+  nearly(
+    { iat: 1_700_000_000, jti: 'a'.repeat(22), htm: 'POST', htu: 'https://edge.example.com/.well-known/ipstamp/ticket' },
+    fc.oneof(epoch, fc.constantFrom('POST', 'GET', 'b'.repeat(21), 'b'.repeat(64), 'b'.repeat(65)), anyJson),
+    fc.constantFrom('iat', 'jti', 'htm', 'htu', 'exp'),
+  ),
+  objectOf({
+    iat: epoch,
+    jti: fc.oneof(b64String(20, 66), fc.string(), anyJson),
+    htm: fc.oneof(fc.constantFrom('POST', 'GET', 'post', 'POST '), anyJson),
+    htu: fc.oneof(
+      fc.constantFrom(
+        'https://edge.example.com/.well-known/ipstamp/ticket',
+        'https://edge.example.com',
+        'http://x/a b',
+        `https://e.example/${long}`,
+        'https://e.example/?q',
+      ),
+      anyJson,
+    ),
+  }),
+  anyJson,
+);
+
 function sameAnswer(twin: (value: unknown) => boolean, schema: { safeParse(value: unknown): { success: boolean } }, values: fc.Arbitrary<unknown>): void {
   fc.assert(
     fc.property(values, (value) => {
@@ -99,6 +155,8 @@ describe('compiled twins answer as their schemas', () => {
   it('ticket header', () => sameAnswer(matchesTicketHeader, ticketHeaderSchema, header(['ES256', 'EdDSA'], 'ipstamp-ticket+jwt')));
   it('client public JWK', () => sameAnswer(matchesClientPublicJwk, clientPublicJwkSchema, clientJwk));
   it('ticket claims', () => sameAnswer(matchesTicketClaims, ticketClaimsSchema, ticketClaims));
+  it('ticket request header', () => sameAnswer(matchesTicketRequestHeader, ticketRequestHeaderSchema, ticketRequestHeader));
+  it('ticket request claims', () => sameAnswer(matchesTicketRequestClaims, ticketRequestClaimsSchema, ticketRequestClaims));
 
   it('each arbitrary reaches both answers (else the comparison proves little)', () => {
     const both = (twin: (v: unknown) => boolean, values: fc.Arbitrary<unknown>) => new Set(fc.sample(values, { numRuns: 3000, seed: 7 }).map(twin));
@@ -113,6 +171,8 @@ describe('compiled twins answer as their schemas', () => {
     expect(both(matchesStampHeader, header(['HS256'], 'ipstamp+jwt'))).toEqual(new Set([true, false]));
     expect(both(matchesTicketHeader, header(['ES256'], 'ipstamp-ticket+jwt'))).toEqual(new Set([true, false]));
     expect(both(matchesClientPublicJwk, clientJwk)).toEqual(new Set([true, false]));
+    expect(both(matchesTicketRequestHeader, ticketRequestHeader)).toEqual(new Set([true, false]));
+    expect(both(matchesTicketRequestClaims, ticketRequestClaims)).toEqual(new Set([true, false]));
     // valid ticket claims are rare by chance: the known-good one and its single-member changes stand in
     expect(matchesTicketClaims(validClaims)).toBe(true);
     expect(ticketClaimsSchema.safeParse(validClaims).success).toBe(true);
