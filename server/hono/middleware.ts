@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
 import { createVerifier } from '../verify/create-verifier.js';
 import { echoAnswer } from '../verify/echo-answer.js';
-import type { Verifier } from '../verify/verifier.js';
-import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
+import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
+import type { ConnectionHints, HeaderMap } from '../verify/types.js';
 import { honoMiddleware, type IpStampVariables } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 import { createTicketRoutes } from './ticket-routes.js';
@@ -35,7 +35,7 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const verifier = createVerifier(verifierOptions);
   const tickets = glue.issuer === undefined ? undefined : createTicketRoutes(glue.issuer, verifierOptions, verifier);
   const glueVerifier = {
-    verify: (input: VerifyInput) => verifier.verify(input),
+    verify: immediateVerifierOf(verifier),
     hints: (_c: unknown, headers: HeaderMap, hints: ConnectionHints) => verifier.hints({ headers, hints }),
     echo: (ip: string) => echoAnswer(verifier, ip),
   };

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STAMP_HEADER } from '../../shared/constants.js';
-import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
+import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
-import type { Verdict, VerifyInput } from '../verify/types.js';
-import type { Verifier } from '../verify/verifier.js';
+import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
@@ -81,9 +80,10 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   const verifier = createVerifier(verifierOptions);
   const tickets = options.issuer === undefined ? undefined : ticketRoutes(options.issuer, verifierOptions, verifier, bodyLimit);
 
-  async function verify(req: IncomingMessage, res: ServerResponse, requireStamp: boolean): Promise<Verdict | null | undefined> {
-    const body = rawBodyOf(req);
-    const result = await verifier.verify(verifyInputOf(req, body, requireStamp));
+  const verifyNow = immediateVerifierOf(verifier);
+
+  /** The verdict (null: no stamp, allowed), or undefined once a refusal has been sent. */
+  function conclude(req: IncomingMessage, res: ServerResponse, body: Uint8Array | undefined, result: VerifyResult): Verdict | null | undefined {
     if (!result.ok) {
       sendProblem(res, result.reason);
       return undefined;
@@ -112,12 +112,23 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
           (error: unknown) => next(error),
         );
       }
-      verify(req, res, requireStamp).then((verdict) => {
+      const body = rawBodyOf(req);
+      const proceed = (result: VerifyResult): void => {
+        const verdict = conclude(req, res, body, result);
         if (verdict === undefined) return;
         if (verdict !== null) accepted.add(req);
         (req as { ipStamp?: Verdict | null }).ipStamp = verdict;
         next();
-      }, next);
+      };
+      // keys in memory and a synchronous store answer now: next() runs in this call, no promise
+      let outcome: VerifyResult | Promise<VerifyResult>;
+      try {
+        outcome = verifyNow(verifyInputOf(req, body, requireStamp));
+      } catch (error) {
+        return next(error);
+      }
+      if (outcome instanceof Promise) outcome.then(proceed, next);
+      else proceed(outcome);
     };
   }
 
