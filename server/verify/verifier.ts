@@ -51,14 +51,18 @@ export interface Verifier {
 /**
  * The pipeline without the promise wrapper: a result when no step had to wait, else a promise.
  * For this package's own glue, which can then answer in the same hook call (bench/README.md,
- * "HTTP cost"); `verify` is exactly this, wrapped (test/verify/immediate.property.test.ts).
+ * "HTTP cost"); `verify` is exactly this, wrapped (test/web/differential.property.test.ts).
  */
-const immediateVerifiers = new WeakMap<Verifier, (input: VerifyInput) => Outcome>();
+const immediateVerifiers = new WeakMap<Verifier, { readonly verify: Verifier['verify']; readonly verifyNow: (input: VerifyInput) => Outcome }>();
 
+/**
+ * The immediate form of `verifier.verify` — unless `verify` was wrapped after creation (an
+ * instrumentation, `createVerifier({ telemetry })`), whose wrapper must see every request.
+ */
 export function immediateVerifierOf(verifier: Verifier): (input: VerifyInput) => Outcome {
-  const verifyNow = immediateVerifiers.get(verifier);
-  if (verifyNow === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
-  return verifyNow;
+  const entry = immediateVerifiers.get(verifier);
+  if (entry === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
+  return verifier.verify === entry.verify ? entry.verifyNow : (input) => verifier.verify(input);
 }
 
 // The compiled options behind each verifier, for this package's own glue (compiledOptionsOf);
@@ -285,6 +289,6 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     settings: verifierSettings(opts, options.issuers),
   };
   compiledOptions.set(verifier, opts);
-  immediateVerifiers.set(verifier, verifyNow);
+  immediateVerifiers.set(verifier, { verify, verifyNow });
   return verifier;
 }
