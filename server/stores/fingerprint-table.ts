@@ -6,8 +6,8 @@
  *
  * An entry is live while its expiry tick is greater than the current tick. Expired entries are
  * reclaimed without timers: an insert reuses the first expired slot on its probe path, and
- * while something may have expired a sweep pass walks the table a chunk of slots per insert,
- * deleting expired entries in place (backward-shift deletion, so no tombstones ever lengthen a
+ * once the table nears its load limit while something may have expired, a sweep pass walks the
+ * table a chunk of slots per insert, deleting expired entries in place (backward-shift deletion, so no tombstones ever lengthen a
  * probe). A table at its load limit grows, and at its largest size it answers `full` rather than
  * drop a live entry: a replay cache that evicts reopens the replay window.
  *
@@ -59,6 +59,12 @@ export class FingerprintTable {
   #slots: Int32Array;
   #mask: number;
   #limit: number;
+  /**
+   * Sweep passes start once the count reaches this, 2 passes' worth of inserts below #limit: a
+   * pass takes ceil(slots / sweepChunk) inserts, each adding at most one entry, so it ends before
+   * the limit, and a table with room pays nothing (an insert reuses expired slots on its path).
+   */
+  #sweepFrom: number;
   /** Entries held in both tables: live ones and expired ones not yet reclaimed. */
   #count = 0;
   /** No entry expires before this tick: while the clock is below it, a sweep would find nothing. */
@@ -91,6 +97,7 @@ export class FingerprintTable {
     this.#slots = new Int32Array(initial * STRIDE);
     this.#mask = initial - 1;
     this.#limit = this.#limitFor(initial);
+    this.#sweepFrom = this.#sweepFromFor(initial);
   }
 
   /** Entries held: live ones and expired ones not yet reclaimed. */
@@ -130,7 +137,7 @@ export class FingerprintTable {
     if (this.#old !== undefined) {
       this.#migrate(now, this.migrateChunk, false);
       if (this.#old !== undefined && this.#takeFromOld(f0, f1, f2, f3, now)) return 'present';
-    } else if (now >= this.#minExpiry) {
+    } else if (now >= this.#minExpiry && (this.#sweepLeft > 0 || this.#count >= this.#sweepFrom)) {
       // Through the public method, so that a spy sees the sweeps an insert makes.
       this.sweep(now, this.sweepChunk);
     }
@@ -227,6 +234,7 @@ export class FingerprintTable {
     this.#slots = new Int32Array(slotCount * STRIDE);
     this.#mask = slotCount - 1;
     this.#limit = this.#limitFor(slotCount);
+    this.#sweepFrom = this.#sweepFromFor(slotCount);
     // A sweep pass over the old table is abandoned: the drain drops expired entries itself.
     this.#sweepLeft = 0;
     this.#sweepAt = 0;
@@ -364,6 +372,10 @@ export class FingerprintTable {
   #noteExpiry(expiry: number): void {
     if (expiry < this.#minExpiry) this.#minExpiry = expiry;
     if (expiry < this.#passMin) this.#passMin = expiry;
+  }
+
+  #sweepFromFor(slotCount: number): number {
+    return Math.max(0, this.#limitFor(slotCount) - 2 * Math.ceil(slotCount / this.sweepChunk));
   }
 
   #limitFor(slotCount: number): number {
