@@ -6,10 +6,17 @@
  *
  * An entry is live while its expiry tick is greater than the current tick. Expired entries are
  * reclaimed without timers: an insert reuses the first expired slot on its probe path, and
- * when the table reaches its load limit one sweep deletes every expired entry in place
- * (backward-shift deletion, so no tombstones ever lengthen a probe). Only then does the table
- * grow, and at its largest size it answers `full` rather than drop a live entry: a replay cache
- * that evicts reopens the replay window.
+ * once the table nears its load limit while something may have expired, a sweep pass walks the
+ * table a chunk of slots per insert, deleting expired entries in place (backward-shift deletion, so no tombstones ever lengthen a
+ * probe). A table at its load limit grows, and at its largest size it answers `full` rather than
+ * drop a live entry: a replay cache that evicts reopens the replay window.
+ *
+ * No insert does O(table) work below the cap (issue #16: doubling a 786k-entry table in one
+ * insert stalled every request behind it for 40 ms). Growing allocates the doubled table and
+ * then moves a chunk of old slots per insert, as Redis's dict does; until the old table is
+ * drained a key lives in exactly one of the two, and lookups probe both. Only at the cap, when
+ * the table is full of entries and some may have expired, does one insert keep sweeping until
+ * it frees a slot (fail closed means it may not refuse while a slot could be reclaimed).
  *
  * The fingerprints must be uniformly distributed (the low bits of word 0 pick the home slot);
  * the caller hashes with a secret key so that nobody can aim keys at one cluster.
@@ -19,34 +26,78 @@ export type FingerprintInsert = 'inserted' | 'present' | 'full';
 
 const STRIDE = 5;
 const EXPIRY = 4;
+/** Expiry of an old-table slot already moved or whose key was reinserted: not empty, never matched. */
+const GONE = -1;
 /** Growth happens before the probe sequences get long: 0.75 keeps an unsuccessful probe ~8 slots. */
 const MAX_LOAD = 0.75;
 export const MAX_TICK = 0x7fffffff;
+/**
+ * Old slots moved to the grown table per insert. Any value of 2 or more drains the old table
+ * before the new one can reach its load limit (see #startGrowth); 128 slots cost about 1 µs,
+ * so a doubling of 2^20 slots is spread over 8,192 inserts.
+ */
+export const MIGRATE_CHUNK = 128;
+/** Slots a sweep pass visits per insert (and an insert at the load limit may add before growing). */
+export const SWEEP_CHUNK = 64;
 
 export interface FingerprintTableOptions {
   /** Most entries held at once, live or not yet reclaimed. */
   maxEntries: number;
   /** Slots allocated at first; a power of two. */
   initialSlots?: number;
+  /** Old slots moved per insert while growing (default MIGRATE_CHUNK, at least 2). */
+  migrateChunk?: number;
+  /** Slots swept per insert while something may have expired (default SWEEP_CHUNK, at least 1). */
+  sweepChunk?: number;
 }
 
 export class FingerprintTable {
   readonly maxEntries: number;
   readonly maxSlots: number;
+  readonly migrateChunk: number;
+  readonly sweepChunk: number;
   #slots: Int32Array;
   #mask: number;
   #limit: number;
+  /**
+   * Sweep passes start once the count reaches this, 2 passes' worth of inserts below #limit: a
+   * pass takes ceil(slots / sweepChunk) inserts, each adding at most one entry, so it ends before
+   * the limit, and a table with room pays nothing (an insert reuses expired slots on its path).
+   */
+  #sweepFrom: number;
+  /** Entries held in both tables: live ones and expired ones not yet reclaimed. */
   #count = 0;
   /** No entry expires before this tick: while the clock is below it, a sweep would find nothing. */
   #minExpiry = MAX_TICK;
+  /** The table being drained into #slots while growing, else undefined. */
+  #old: Int32Array | undefined;
+  #oldMask = 0;
+  /** Old slots below this index have been moved. */
+  #migrated = 0;
+  /** The next slot of the sweep pass, and how many slots the pass has left (0: no pass). */
+  #sweepAt = 0;
+  #sweepLeft = 0;
+  /**
+   * The least expiry seen by the current sweep pass or migration: every entry scanned and kept,
+   * moved, or written since it began. When it ends, that covers every entry, so it becomes
+   * #minExpiry.
+   */
+  #passMin = MAX_TICK;
+  /** Slots visited by migration and sweeps since the table was made (work spread over inserts). */
+  #background = 0;
 
   constructor(options: FingerprintTableOptions) {
     this.maxEntries = options.maxEntries;
     this.maxSlots = slotsFor(options.maxEntries);
+    this.migrateChunk = options.migrateChunk ?? MIGRATE_CHUNK;
+    this.sweepChunk = options.sweepChunk ?? SWEEP_CHUNK;
+    if (!Number.isSafeInteger(this.migrateChunk) || this.migrateChunk < 2) throw new TypeError('migrateChunk must be an integer of at least 2');
+    if (!Number.isSafeInteger(this.sweepChunk) || this.sweepChunk < 1) throw new TypeError('sweepChunk must be a positive integer');
     const initial = Math.min(options.initialSlots ?? 1024, this.maxSlots);
     this.#slots = new Int32Array(initial * STRIDE);
     this.#mask = initial - 1;
     this.#limit = this.#limitFor(initial);
+    this.#sweepFrom = this.#sweepFromFor(initial);
   }
 
   /** Entries held: live ones and expired ones not yet reclaimed. */
@@ -54,12 +105,24 @@ export class FingerprintTable {
     return this.#count;
   }
 
+  /** Slots of the current (while growing: the new) table. */
   get slotCount(): number {
     return this.#mask + 1;
   }
 
+  /** Both tables while growing: the old one is freed once drained. */
   get byteLength(): number {
-    return this.#slots.byteLength;
+    return this.#slots.byteLength + (this.#old?.byteLength ?? 0);
+  }
+
+  /** True while old slots are still being moved into the grown table. */
+  get growing(): boolean {
+    return this.#old !== undefined;
+  }
+
+  /** Slots visited by migration and sweep passes so far: what inserts do besides their own probe. */
+  get backgroundWork(): number {
+    return this.#background;
   }
 
   /**
@@ -71,6 +134,13 @@ export class FingerprintTable {
       f1 = fp[1]! | 0,
       f2 = fp[2]! | 0,
       f3 = fp[3]! | 0;
+    if (this.#old !== undefined) {
+      this.#migrate(now, this.migrateChunk, false);
+      if (this.#old !== undefined && this.#takeFromOld(f0, f1, f2, f3, now)) return 'present';
+    } else if (now >= this.#minExpiry && (this.#sweepLeft > 0 || this.#count >= this.#sweepFrom)) {
+      // Through the public method, so that a spy sees the sweeps an insert makes.
+      this.sweep(now, this.sweepChunk);
+    }
     const slots = this.#slots;
     const mask = this.#mask;
     let i = f0 & mask;
@@ -95,6 +165,7 @@ export class FingerprintTable {
     }
     if (this.#count >= this.#limit) {
       if (!this.#makeRoom(now)) return 'full';
+      // A sweep may have shifted entries, a growth replaced the table: find the slot again.
       i = this.#emptySlotFor(f0);
     }
     this.#write(i, f0, f1, f2, f3, expiry);
@@ -102,55 +173,160 @@ export class FingerprintTable {
     return 'inserted';
   }
 
-  /** Deletes every expired entry now, whatever the load. */
-  sweep(now: number): void {
-    const slots = this.#slots;
-    const mask = this.#mask;
-    // Start right after an empty slot, so that no cluster wraps around the scan and every
-    // entry a deletion shifts backwards lands on a slot the scan has yet to visit.
-    let start = 0;
-    while (slots[start * STRIDE + EXPIRY] !== 0) start++;
-    let live = 0;
-    let minExpiry = MAX_TICK;
-    for (let n = 1; n <= mask + 1; n++) {
-      const i = (start + n) & mask;
-      let e = slots[i * STRIDE + EXPIRY]!;
-      while (e !== 0 && e <= now) {
-        this.#deleteAt(i);
-        e = slots[i * STRIDE + EXPIRY]!;
-      }
-      if (e !== 0) {
-        live++;
-        if (e < minExpiry) minExpiry = e;
+  /**
+   * Deletes expired entries. Without `budget`: every expired entry now, whatever the load (and
+   * any growth in progress is finished first). With one: continues the sweep pass over at most
+   * `budget` slots, starting a pass if none is under way; no-op while growing.
+   */
+  sweep(now: number, budget = Infinity): void {
+    if (budget === Infinity) {
+      if (this.#old !== undefined) this.#migrate(now, Infinity, false);
+      this.#sweepLeft = 0;
+    } else if (this.#old !== undefined) return;
+    this.#sweepSlots(now, budget, false);
+  }
+
+  /**
+   * Frees at least one held entry, or grows, or reports false (full). Called when an insert
+   * needs a new slot and the table holds #limit entries.
+   */
+  #makeRoom(now: number): boolean {
+    const atCap = this.#mask + 1 >= this.maxSlots;
+    if (now >= this.#minExpiry) {
+      // Below the cap a bounded try, then growth; at the cap failing closed must not refuse
+      // while an entry could be reclaimed, so the search goes on until it frees one or knows
+      // none has expired (after which #minExpiry > now keeps refusals O(1) until the next tick).
+      const budget = atCap ? Infinity : this.sweepChunk;
+      if (this.#old !== undefined) this.#migrate(now, budget, true);
+      if (this.#count < this.#limit) return true;
+      if (this.#old === undefined) {
+        this.#sweepSlots(now, budget, true);
+        // A pass that began at an earlier tick may end having missed entries expired since.
+        if (atCap && this.#count >= this.#limit && this.#sweepLeft === 0 && now >= this.#minExpiry) {
+          this.#sweepSlots(now, Infinity, true);
+        }
+        if (this.#count < this.#limit) return true;
       }
     }
-    this.#count = live;
-    this.#minExpiry = minExpiry;
+    if (this.#old === undefined && !atCap) {
+      this.#startGrowth();
+      return true;
+    }
+    return false;
   }
 
-  #makeRoom(now: number): boolean {
-    if (now >= this.#minExpiry) this.sweep(now);
-    // Grow when a sweep freed less than half: the next sweep is then at least as far away as
-    // this one was, which keeps the O(slots) sweeps amortized O(1) per insert.
-    if (this.#count * 2 > this.#limit && this.#mask + 1 < this.maxSlots) this.#grow(now);
-    return this.#count < this.#limit;
-  }
-
-  #grow(now: number): void {
-    const old = this.#slots;
+  /**
+   * Allocates the doubled table; the old one is drained by later inserts.
+   *
+   * Why the old table is always drained before the new one reaches its limit: growth from S to
+   * 2S slots starts when the count reaches floor(0.75 S) (below the cap the limit is never
+   * maxEntries, by the choice of maxSlots). Every later insert first moves k >= 2 old slots, so
+   * the drain ends within the ceil(S / k) <= S / 2 inserts that follow, each adding at most one
+   * entry: at most 0.75 S + S / 2 = 1.25 S entries, below the new limit of 1.5 S. So an insert
+   * never finds the table at its limit while growing, except at the cap (where the new limit is
+   * maxEntries), and #makeRoom handles that by draining further.
+   */
+  #startGrowth(): void {
     const slotCount = (this.#mask + 1) * 2;
+    this.#old = this.#slots;
+    this.#oldMask = this.#mask;
+    this.#migrated = 0;
     this.#slots = new Int32Array(slotCount * STRIDE);
     this.#mask = slotCount - 1;
     this.#limit = this.#limitFor(slotCount);
-    this.#count = 0;
-    this.#minExpiry = MAX_TICK;
-    for (let at = 0; at < old.length; at += STRIDE) {
+    this.#sweepFrom = this.#sweepFromFor(slotCount);
+    // A sweep pass over the old table is abandoned: the drain drops expired entries itself.
+    this.#sweepLeft = 0;
+    this.#sweepAt = 0;
+    this.#passMin = MAX_TICK;
+  }
+
+  /** Moves up to `budget` old slots, dropping expired entries; with `untilFreed`, stops at the first drop. */
+  #migrate(now: number, budget: number, untilFreed: boolean): void {
+    const old = this.#old!;
+    const end = this.#oldMask + 1;
+    const countBefore = this.#count;
+    let s = this.#migrated;
+    while (budget > 0 && s < end) {
+      const at = s * STRIDE;
       const e = old[at + EXPIRY]!;
-      if (e === 0 || e <= now) continue;
-      const f0 = old[at]!;
-      this.#write(this.#emptySlotFor(f0), f0, old[at + 1]!, old[at + 2]!, old[at + 3]!, e);
-      this.#count++;
+      if (e > 0) {
+        if (e > now) {
+          const f0 = old[at]!;
+          this.#write(this.#emptySlotFor(f0), f0, old[at + 1]!, old[at + 2]!, old[at + 3]!, e);
+        } else this.#count--;
+        old[at + EXPIRY] = GONE;
+      }
+      s++;
+      budget--;
+      this.#background++;
+      if (untilFreed && this.#count < countBefore) break;
     }
+    this.#migrated = s;
+    if (s === end) {
+      this.#old = undefined;
+      this.#minExpiry = this.#passMin;
+    }
+  }
+
+  /**
+   * Looks `fp` up in the old table while growing: true if a live entry holds it. An expired one
+   * is forgotten there (GONE, not empty, so that other probe paths stay intact), so that the
+   * key, inserted anew in the new table, is held in one table only.
+   */
+  #takeFromOld(f0: number, f1: number, f2: number, f3: number, now: number): boolean {
+    const old = this.#old!;
+    const mask = this.#oldMask;
+    let i = f0 & mask;
+    for (;;) {
+      const at = i * STRIDE;
+      const e = old[at + EXPIRY]!;
+      if (e === 0) return false;
+      if (e > 0 && old[at] === f0 && old[at + 1] === f1 && old[at + 2] === f2 && old[at + 3] === f3) {
+        if (e > now) return true;
+        old[at + EXPIRY] = GONE;
+        this.#count--;
+        return false;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /**
+   * Continues the sweep pass (starting one if none is under way) over up to `budget` slots;
+   * with `untilFreed`, stops once an entry was deleted. A pass visits each slot position once,
+   * from wherever the last pass ended. Entries a deletion shifts back move from ahead of the
+   * cursor to the cursor or past it, never behind it, so none escapes the pass.
+   */
+  #sweepSlots(now: number, budget: number, untilFreed: boolean): void {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    const countBefore = this.#count;
+    let i = this.#sweepAt;
+    let left = this.#sweepLeft;
+    if (left === 0) {
+      left = mask + 1;
+      this.#passMin = MAX_TICK;
+    }
+    while (budget > 0) {
+      let e = slots[i * STRIDE + EXPIRY]!;
+      while (e !== 0 && e <= now) {
+        this.#deleteAt(i);
+        this.#count--;
+        e = slots[i * STRIDE + EXPIRY]!;
+      }
+      if (e !== 0 && e < this.#passMin) this.#passMin = e;
+      i = (i + 1) & mask;
+      budget--;
+      this.#background++;
+      if (--left === 0) {
+        this.#minExpiry = this.#passMin;
+        break;
+      }
+      if (untilFreed && this.#count < countBefore) break;
+    }
+    this.#sweepAt = i;
+    this.#sweepLeft = left;
   }
 
   /** Backward-shift deletion: pull later entries of the cluster into the hole where allowed. */
@@ -162,11 +338,14 @@ export class FingerprintTable {
     for (;;) {
       j = (j + 1) & mask;
       const at = j * STRIDE;
-      if (slots[at + EXPIRY] === 0) break;
+      const e = slots[at + EXPIRY]!;
+      if (e === 0) break;
       const home = slots[at]! & mask;
       // The entry may move back only if the hole lies between its home slot and j.
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots.copyWithin(hole * STRIDE, at, at + STRIDE);
+        // Insurance for the pass minimum: a moved entry counts as seen.
+        if (e < this.#passMin) this.#passMin = e;
         hole = j;
       }
     }
@@ -192,6 +371,11 @@ export class FingerprintTable {
 
   #noteExpiry(expiry: number): void {
     if (expiry < this.#minExpiry) this.#minExpiry = expiry;
+    if (expiry < this.#passMin) this.#passMin = expiry;
+  }
+
+  #sweepFromFor(slotCount: number): number {
+    return Math.max(0, this.#limitFor(slotCount) - 2 * Math.ceil(slotCount / this.sweepChunk));
   }
 
   #limitFor(slotCount: number): number {

@@ -7,7 +7,8 @@ export interface MemoryReplayStoreOptions {
   /**
    * Most keys held at once (default 1,000,000). When that many are live the store refuses
    * new keys (`store-unavailable`) instead of forgetting one. Memory at the cap is about
-   * 40–55 bytes a key, allocated as the store grows.
+   * 40–55 bytes a key, allocated as the store grows (for a while after each doubling, the
+   * old array is held too, until inserts have moved its entries).
    */
   maxEntries?: number;
   /** Wall clock in ms (default `Date.now`); tests inject their own. */
@@ -64,7 +65,7 @@ export class MemoryReplayStore implements ReplayStore {
     return this.#table?.size ?? 0;
   }
 
-  /** Bytes of the fingerprint table (the store's whole variable cost). */
+  /** Bytes of the fingerprint table (the store's whole variable cost): both arrays while it grows. */
   get byteLength(): number {
     return this.#table?.byteLength ?? 0;
   }

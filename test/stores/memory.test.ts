@@ -103,6 +103,24 @@ describe('MemoryReplayStore growth and layout', () => {
     expect(store.byteLength / 50_000).toBeLessThanOrEqual(20 * (4 / 3) * 2);
   });
 
+  it('grows without stopping: both tables are held (and reported) while the old one drains, every key found in one', () => {
+    const { store } = storeAt(0);
+    // 1,024 slots at first, 768 entries at most before doubling
+    for (let i = 0; i < 768; i++) expect(store.insertIfAbsent(`drain ${i}`, 60_000)).toBe(true);
+    expect(store.byteLength).toBe(1024 * 20);
+    expect(store.insertIfAbsent('drain 768', 60_000)).toBe(true);
+    expect(store.byteLength).toBe((1024 + 2048) * 20);
+    // Each insert (a replay too) moves a chunk of old slots; whichever table holds a key, it is a replay.
+    const drained: number[] = [];
+    for (let i = 0; i <= 768; i++) {
+      expect(store.insertIfAbsent(`drain ${i}`, 60_000)).toBe(false);
+      drained.push(store.byteLength);
+    }
+    expect(drained[0]).toBe((1024 + 2048) * 20);
+    expect(drained.at(-1)).toBe(2048 * 20);
+    expect(store.size).toBe(769);
+  });
+
   it('holds a million keys in at most 64 bytes each at the cap', () => {
     const store = new MemoryReplayStore({ maxEntries: 1_000_000, now: () => 0 });
     for (let i = 0; i < 1_000_000; i++) store.insertIfAbsent(`m ${i}`, 60_000);
