@@ -11,6 +11,10 @@ import { IpStampError } from '../../shared/errors.js';
  * something an attacker can exhaust, so no outage policy (`onStoreError: 'accept'`) lets that
  * stamp through.
  * A store must never forget a key before its TTL has passed.
+ *
+ * A store that can answer at once should return the boolean, not a promise of it: the verifier
+ * (and the Fastify, node:http and Hono glue) then finishes the request in the same call, where a
+ * promise costs a trip through the microtask queue (bench/README.md, "HTTP cost").
  */
 export interface ReplayStore {
   insertIfAbsent(key: string, ttlMs: number): boolean | Promise<boolean>;
