@@ -15,7 +15,10 @@ export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: str
     case 'HS256':
     case 'HS384':
     case 'HS512': {
-      const expected = createHmac(HASH_OF[alg], key).update(signingInput, 'latin1').digest();
+      // The MAC as a 'binary' (latin1) string, then into a pooled Buffer: byte for byte the same as
+      // digest(), without the ArrayBuffer of its own that digest() allocates per call (~0.3 µs and
+      // GC in a busy server, #16). The comparison stays OpenSSL's constant-time one.
+      const expected = Buffer.from(createHmac(HASH_OF[alg], key).update(signingInput, 'latin1').digest('binary'), 'latin1');
       return expected.length === signature.length && timingSafeEqual(expected, signature);
     }
     case 'ES256':
