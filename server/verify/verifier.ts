@@ -49,25 +49,23 @@ export interface Verifier {
 }
 
 /**
- * The pipeline without the promise wrapper: a result when no step had to wait, else a promise.
- * For this package's own glue, which can then answer in the same hook call (bench/README.md,
- * "HTTP cost"); `verify` is exactly this, wrapped (test/web/differential.property.test.ts).
+ * What this package's own glue reads of a verifier it made, kept off the object so no user of a
+ * verifier can read or swap its key source, trust or store: the compiled options, and the
+ * pipeline without its promise wrapper (`verifyNow`: a result when no step had to wait, else a
+ * promise), with the `verify` that wraps it, to tell when something re-wrapped `verify` since.
  */
-const immediateVerifiers = new WeakMap<Verifier, { readonly verify: Verifier['verify']; readonly verifyNow: (input: VerifyInput) => Outcome }>();
-
-/**
- * The immediate form of `verifier.verify` — unless `verify` was wrapped after creation (an
- * instrumentation, `createVerifier({ telemetry })`), whose wrapper must see every request.
- */
-export function immediateVerifierOf(verifier: Verifier): (input: VerifyInput) => Outcome {
-  const entry = immediateVerifiers.get(verifier);
-  if (entry === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
-  return verifier.verify === entry.verify ? entry.verifyNow : (input) => verifier.verify(input);
+interface VerifierInternals {
+  readonly opts: CompiledOptions;
+  readonly verify: Verifier['verify'];
+  readonly verifyNow: (input: VerifyInput) => Outcome;
 }
+const internals = new WeakMap<Verifier, VerifierInternals>();
 
-// The compiled options behind each verifier, for this package's own glue (compiledOptionsOf);
-// kept off the object so no user of a verifier can read or swap its key source, trust or store.
-const compiledOptions = new WeakMap<Verifier, CompiledOptions>();
+function internalsOf(verifier: Verifier): VerifierInternals {
+  const found = internals.get(verifier);
+  if (found === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
+  return found;
+}
 
 /**
  * The compiled options of a verifier this package made: the Fastify plugin shares its replay
@@ -75,9 +73,18 @@ const compiledOptions = new WeakMap<Verifier, CompiledOptions>();
  * needs the trust matcher. Not part of the public entry points.
  */
 export function compiledOptionsOf(verifier: Verifier): CompiledOptions {
-  const opts = compiledOptions.get(verifier);
-  if (opts === undefined) throw new TypeError('verifier must come from createVerifier, createVerifierCore or createWebVerifier');
-  return opts;
+  return internalsOf(verifier).opts;
+}
+
+/**
+ * The immediate form of `verifier.verify`, for the glue, which can then answer in the same hook
+ * call (bench/README.md, "HTTP cost"; `verify` is exactly this, wrapped:
+ * test/web/differential.property.test.ts) — unless `verify` was wrapped after creation (an
+ * instrumentation, `createVerifier({ telemetry })`), whose wrapper must see every request.
+ */
+export function immediateVerifierOf(verifier: Verifier): (input: VerifyInput) => Outcome {
+  const { verify, verifyNow } = internalsOf(verifier);
+  return verifier.verify === verify ? verifyNow : (input) => verifier.verify(input);
 }
 
 /**
@@ -288,7 +295,6 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     scheme: (input, hints = networkHints(input, opts)) => requestScheme(input, hints, opts),
     settings: verifierSettings(opts, options.issuers),
   };
-  compiledOptions.set(verifier, opts);
-  immediateVerifiers.set(verifier, { verify, verifyNow });
+  internals.set(verifier, { opts, verify, verifyNow });
   return verifier;
 }
