@@ -78,6 +78,8 @@ export class RedisReplayStore implements ReplayStore {
   #timer: NodeJS.Timeout | undefined;
   #outstanding = 0;
   #closed = false;
+  /** The connection corked for this event-loop turn's commands, until setImmediate uncorks it. */
+  #corked: Corkable | undefined;
 
   constructor(client: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
     const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000, waitForReplicas = 0 } = options;
@@ -147,6 +149,7 @@ export class RedisReplayStore implements ReplayStore {
     if (pending.settled) return;
     if (this.#closed) return this.#settle(pending, undefined, new Error('store closed'));
     let reply: Promise<'OK' | null>;
+    this.#corkForThisTurn();
     try {
       reply =
         this.#waitForReplicas === 0
@@ -171,6 +174,31 @@ export class RedisReplayStore implements ReplayStore {
       },
     );
   }
+
+  /**
+   * Every command sent in one event-loop turn goes out in one write: the socket is corked at the
+   * turn's first and uncorked from setImmediate, after the turn's I/O callbacks. A write per
+   * command costs the server a system call and, on a host that shares Redis' cores (loopback, a
+   * sidecar), the wake-up of redis-server; a busy server verifies several stamps per turn
+   * (bench/README.md, "HTTP cost"). A command waits at most until the end of its turn; Redis
+   * answers the batch in order, so each insert's answer is its own
+   * (test/stores/redis.test.ts, "one write per turn"). A Cluster routes each key to its own
+   * node's connection, which the store does not reach: its commands go out one write each.
+   */
+  #corkForThisTurn(): void {
+    if (this.#corked !== undefined || this.#client.isCluster) return;
+    const stream = (this.#client as Redis).stream as Partial<Corkable> | undefined;
+    if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function' || stream.writable !== true) return;
+    stream.cork();
+    this.#corked = stream as Corkable;
+    setImmediate(this.#uncork);
+  }
+
+  readonly #uncork = (): void => {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork();
+  };
 
   #settle(pending: PendingInsert, answer: boolean | undefined, cause?: unknown): void {
     if (pending.settled) return;
@@ -280,6 +308,13 @@ export class RedisReplayStore implements ReplayStore {
     this.#waiting.clear();
     for (const pending of waiting) this.#send(pending);
   };
+}
+
+/** What the store uses of a connection's socket (net.Socket, tls.TLSSocket). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+  readonly writable: boolean;
 }
 
 /** One insert from its start until it settles: its command, its deadline, its promise. */

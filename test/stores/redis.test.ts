@@ -65,6 +65,36 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
     }
   });
 
+  it('one write per turn: the inserts of one event-loop turn leave in one write, and each gets its own answer', async () => {
+    const client = new Redis(redis.port, '127.0.0.1');
+    await client.ping();
+    // what the socket hands the kernel: net.Socket's _write (one chunk) and _writev (several)
+    const socket = client.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+    const writes: number[] = [];
+    const { _write, _writev } = socket;
+    socket._write = function (...args) {
+      writes.push(1);
+      return _write.apply(this, args);
+    };
+    socket._writev = function (chunks, cb) {
+      writes.push(chunks.length);
+      return _writev.call(this, chunks, cb);
+    };
+    const store = new RedisReplayStore(client, { keyPrefix: `turn:${randomUUID()}:`, closeClient: true });
+    try {
+      // repeats within the turn: Redis answers in order, so the first of each is the fresh one
+      const jtis = ['a', 'b', 'a', 'c', 'b', ...Array.from({ length: 40 }, (_, i) => `n${i}`), 'c'];
+      const answers = await Promise.all(jtis.map((jti) => store.insertIfAbsent(`kid ${jti}`, 30_000)));
+      expect(answers).toEqual(jtis.map((jti, i) => jtis.indexOf(jti) === i));
+      expect(writes).toEqual([jtis.length]);
+      // the next turn's inserts are the next write
+      expect(await Promise.all([store.insertIfAbsent('kid a', 30_000), store.insertIfAbsent('kid z', 30_000)])).toEqual([false, true]);
+      expect(writes).toEqual([jtis.length, 2]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('stores one key per stamp: the prefix and the first 16 bytes of SHA-256(UTF-8 key), raw, expiring with the TTL', async () => {
     const prefix = `layout:${randomUUID()}:`;
     const store = new RedisReplayStore(redis.url, { keyPrefix: prefix });
