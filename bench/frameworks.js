@@ -15,7 +15,7 @@
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
 import { median } from './measure.js';
-import { forkBenchServer, pin } from './processes.js';
+import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
 async function startServer(framework, variant, keys) {
@@ -77,13 +77,15 @@ export async function measureFramework(framework, { quick = false } = {}) {
       if (g === generations - 1) {
         const slower = Math.min(...variants.map((v) => median(samples.get(v).map((x) => x.rps))));
         const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
-        const p99s = [];
+        const runs = [];
         for (const t of targets) {
-          const run = await paced({ port: t.server.port, requests: t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10), rate, duration: quick ? 1 : 3 });
+          const requests = t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10);
+          const run = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: quick ? 1 : 3 }));
           if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests at ${rate} req/s`);
-          p99s.push(run.p99Ms);
+          runs.push(run);
         }
-        latency = { rate, bareP99Ms: p99s[0], p99Ms: p99s[1], p99OverBare: p99s[1] / p99s[0] };
+        const [b, v] = runs;
+        latency = { rate, bareP99Ms: b.p99Ms, p99Ms: v.p99Ms, p99OverBare: v.p99Ms / b.p99Ms, bareBusy: b.busy, busy: v.busy };
       }
     } finally {
       await Promise.all(servers.map((s) => s.stop()));

@@ -18,7 +18,7 @@ import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
 import { median } from './measure.js';
-import { forkBenchServer, pin } from './processes.js';
+import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
   const hs = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
@@ -103,7 +103,7 @@ async function window(t, seconds, { warmUp = false } = {}) {
  */
 async function latencyAt(t, rate, seconds) {
   const requests = t.requests(Math.ceil(rate * seconds) + 10);
-  const result = await paced({ port: t.server.port, requests, rate, duration: seconds });
+  const result = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: seconds }));
   // the same allowance as a window: a few Redis answers past the store's deadline are 503s by design
   if (result.errors > Math.max(5, result.answered * 0.005)) throw new Error(`${t.variant}: ${result.errors} failed requests at ${rate} req/s`);
   return result;
@@ -164,6 +164,9 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
             bareP99Ms: bareLatency.p99Ms,
             p99Ms: variantLatency.p99Ms,
             p99OverBare: variantLatency.p99Ms / bareLatency.p99Ms,
+            // the share of its core each server was busy at that rate (processes.js withBusyShare)
+            bareBusy: bareLatency.busy,
+            busy: variantLatency.busy,
             failedRequests: variantLatency.errors,
           });
         }

@@ -62,3 +62,18 @@ export function serveBenchParent(port, close) {
   });
   process.send({ port });
 }
+
+/**
+ * Runs `load()` against a bench server and adds the share of one core the server was busy
+ * meanwhile (its CPU time over the wall time): what a p99 at a fixed rate has to be read
+ * against — requests that arrive one by one cost a server more than a saturating stream does,
+ * so "half the saturated rate" can keep a core far more than half busy.
+ */
+export async function withBusyShare(server, load) {
+  await server.ask('cpu-start');
+  const started = process.hrtime.bigint();
+  const result = await load();
+  const wallMicros = Number(process.hrtime.bigint() - started) / 1e3;
+  const { cpuMicros } = await server.ask('cpu-stop');
+  return { ...result, busy: cpuMicros / wallMicros };
+}

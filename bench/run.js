@@ -132,7 +132,13 @@ try {
   console.log(
     `| ipstamp/web verify/s on Node, HS256 / ES256 | WebCrypto | node:crypto core (same inputs) | ${fmt(results.ratios.web_hs256_vs_node, 2)} / ${fmt(results.ratios.web_es256_vs_node, 2)} | — |`,
   );
-  const latencyText = (l, which) => (l ? `p99 @${fmt(l.rate)}/s ${fmt(which === 'bare' ? l.bareP99Ms : l.p99Ms, 1)} ms` : 'p99 n/a');
+  // the p99 with how busy the server's core was at that rate: a p99 is mostly queueing, and
+  // queueing grows with the busy share long before saturation
+  const latencyText = (l, which) => {
+    if (!l) return 'p99 n/a';
+    const [p99, busy] = which === 'bare' ? [l.bareP99Ms, l.bareBusy] : [l.p99Ms, l.busy];
+    return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
+  };
   for (const [variant, key, p99Key] of [
     ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare', 'http_hs256_memory_p99_over_bare'],
     ['ipstamp-es256-memory', null, 'http_es256_memory_p99_over_bare'],
