@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
@@ -105,7 +105,27 @@ export function honoMiddleware(
     return body === undefined ? input : body.then((bytes) => ({ ...input, body: bytes }));
   }
 
-  return async (c, next) => {
+  /** The verdict acted on: the handler runs (`next()`) or the refusal is the answer. */
+  function settle(c: Context, next: Next, result: VerifyResult): Promise<Response | void> {
+    if (!result.ok) return Promise.resolve(problemResponse(result.reason));
+    c.set('ipStamp', result.verdict);
+    return next();
+  }
+
+  /** A result that is already here is acted on now: no trip through the microtask queue. */
+  function settleOutcome(c: Context, next: Next, outcome: VerifyResult | Promise<VerifyResult>): Promise<Response | void> {
+    return outcome instanceof Promise ? outcome.then((result) => settle(c, next, result)) : settle(c, next, outcome);
+  }
+
+  async function issueTicket(c: Context, connection: ConnectionHints, headers: HeaderMap): Promise<Response> {
+    return tickets!.issue(c, connection, await inputOf(c, connection, true, headers));
+  }
+
+  // Not an async function: the accepted path hands back next()'s own promise, which Hono's
+  // compose awaits directly. An async wrapper would add a promise of its own, resolved with
+  // that one — two more trips through the microtask queue on every request (bench/README.md,
+  // "HTTP cost"). A throw still reaches Hono's onError: compose calls this inside its try.
+  return (c, next) => {
     c.set('ipStamp', null);
     const headers = headerMapOf(c);
     if (isCorsPreflight(c.req.method, headers)) return next();
@@ -114,19 +134,17 @@ export function honoMiddleware(
     if (glue.echo && path === ECHO_PATH && c.req.method === 'GET') {
       const hints = verifier.hints(c, headers, connection);
       // a peer unknown at accept (reset connection) has no address to echo: the refusal a stamp would get
-      if (hints.l3 === undefined) return problemResponse('ip-unverifiable');
-      return c.json(verifier.echo(hints.observed ?? hints.l3), 200, NO_STORE);
+      if (hints.l3 === undefined) return Promise.resolve(problemResponse('ip-unverifiable'));
+      return Promise.resolve(c.json(verifier.echo(hints.observed ?? hints.l3), 200, NO_STORE));
     }
-    if (tickets !== undefined && path === ISSUER_JWKS_PATH && c.req.method === 'GET') return tickets.jwks(c);
+    if (tickets !== undefined && path === ISSUER_JWKS_PATH && c.req.method === 'GET') {
+      return Promise.resolve(tickets.jwks(c));
+    }
     if (tickets !== undefined && path === TICKET_PATH && c.req.method === 'POST') {
-      return tickets.issue(c, connection, await inputOf(c, connection, true, headers));
+      return issueTicket(c, connection, headers);
     }
     const input = inputOf(c, connection, glue.required, headers);
-    const outcome = verifier.verify(input instanceof Promise ? await input : input);
-    // awaiting a result that is already here would still cost a trip through the microtask queue
-    const result = outcome instanceof Promise ? await outcome : outcome;
-    if (!result.ok) return problemResponse(result.reason);
-    c.set('ipStamp', result.verdict);
-    return next();
+    if (input instanceof Promise) return input.then((read) => settleOutcome(c, next, verifier.verify(read)));
+    return settleOutcome(c, next, verifier.verify(input));
   };
 }

@@ -104,4 +104,27 @@ describe('hono input without an await, against the plain path', () => {
     );
     expect([...statuses].sort()).toEqual([200, 401]);
   });
+
+  it('a throw while verifying reaches app.onError, as it did from an async middleware', async () => {
+    // the middleware is a plain function (it hands back next()'s own promise): a throw in it
+    // is caught by Hono's compose around the call, as a rejection was
+    const app = routes(
+      new Hono<{ Variables: IpStampVariables }>().use(
+        ipstamp({
+          keys: { keys: [key.publicJwk] },
+          now: () => NOW,
+          connection: () => {
+            throw new Error('no socket');
+          },
+          echo: false,
+        }),
+      ),
+    );
+    app.onError((error, c) => c.text(`onError: ${error.message} (ipStamp ${JSON.stringify(c.get('ipStamp'))})`, 500));
+    const stamper = createStamper({ key: key.privateJwk, ip: PEER, now: () => NOW });
+    const url = `${ORIGIN}/orders`;
+    const response = await app.request(url, { headers: { 'client-ip-attestation': await stamper.stamp({ method: 'GET', url }) } });
+    expect(response.status).toBe(500);
+    expect(await response.text()).toBe('onError: no socket (ipStamp null)');
+  });
 });
