@@ -19,6 +19,11 @@ if (variant === 'hono-ipstamp-hs256-memory') {
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
   trackPeerAddresses(server);
   await listening(server);
+} else if (variant === 'hono-noop-middleware') {
+  // the control: one middleware that does nothing but call next()
+  app.use((c, next) => next());
+  app.get('/orders', (c) => c.json({ ok: true }));
+  await listening(serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }));
 } else {
   app.get('/orders', (c) => c.json({ ok: true }));
   await listening(serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }));

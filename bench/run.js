@@ -86,6 +86,7 @@ try {
       http_es256_memory_of_limit: http['ipstamp-es256-memory'].bareOverVariant / es256Limit,
       express_hs256_memory_vs_bare: express.ratios.express_hs256_memory_vs_bare,
       hono_hs256_memory_vs_bare: hono.ratios.hono_hs256_memory_vs_bare,
+      hono_noop_middleware_vs_bare: hono.ratios.hono_noop_middleware_vs_bare ?? null,
       http_hs256_memory_p99_over_bare: p99Over(http['ipstamp-hs256-memory']),
       http_es256_memory_p99_over_bare: p99Over(http['ipstamp-es256-memory']),
       http_hs256_redis_p99_over_bare: p99Over(http['ipstamp-hs256-redis']),
@@ -167,6 +168,12 @@ try {
     const b = rows[bareKey];
     console.log(
       `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare, ${results.goals[p99Key]} ${met(p99Key)} |`,
+    );
+  }
+  if (hono.rows['hono-noop-middleware']) {
+    const n = hono.rows['hono-noop-middleware'];
+    console.log(
+      `| Hono control: one no-op middleware | ${fmt(n.cpuPerRequestUs, 1)} µs | bare ${fmt(hono.rows['hono-bare'].cpuPerRequestUs, 1)} µs | ${fmt(hono.ratios.hono_noop_middleware_vs_bare, 2)} | what any middleware costs |`,
     );
   }
   if (topologies?.ratios) {
