@@ -78,8 +78,8 @@ export class RedisReplayStore implements ReplayStore {
   #timer: NodeJS.Timeout | undefined;
   #outstanding = 0;
   #closed = false;
-  /** The connection corked for this event-loop turn's commands, until setImmediate uncorks it. */
-  #corked: Corkable | undefined;
+  /** The connections corked for this event-loop turn's commands, until setImmediate uncorks them. */
+  #corked: Corkable[] | undefined;
 
   constructor(client: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
     const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000, waitForReplicas = 0 } = options;
@@ -176,28 +176,33 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /**
-   * Every command sent in one event-loop turn goes out in one write: the socket is corked at the
-   * turn's first and uncorked from setImmediate, after the turn's I/O callbacks. A write per
-   * command costs the server a system call and, on a host that shares Redis' cores (loopback, a
-   * sidecar), the wake-up of redis-server; a busy server verifies several stamps per turn
-   * (bench/README.md, "HTTP cost"). A command waits at most until the end of its turn; Redis
-   * answers the batch in order, so each insert's answer is its own
-   * (test/stores/redis.test.ts, "one write per turn"). A Cluster routes each key to its own
-   * node's connection, which the store does not reach: its commands go out one write each.
+   * Every command sent in one event-loop turn goes out in one write per connection: the
+   * sockets are corked at the turn's first insert and uncorked from setImmediate, after the
+   * turn's I/O callbacks. A write per command costs the server a system call and, where Redis
+   * shares the host's cores (loopback, a sidecar), the wake-up of redis-server; a busy server
+   * verifies several stamps per turn (bench/README.md, "HTTP cost"). A command waits at most
+   * until the end of its turn; Redis answers a connection's commands in order, so each insert's
+   * answer is its own (test/stores/redis.test.ts, "one write per turn"). In a Cluster every
+   * primary's connection is corked: ioredis routes each key to its own.
    */
   #corkForThisTurn(): void {
-    if (this.#corked !== undefined || this.#client.isCluster) return;
-    const stream = (this.#client as Redis).stream as Partial<Corkable> | undefined;
-    if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function' || stream.writable !== true) return;
-    stream.cork();
-    this.#corked = stream as Corkable;
+    if (this.#corked !== undefined) return;
+    const corked: Corkable[] = [];
+    const connections = this.#client.isCluster ? (this.#client as Cluster).nodes('master') : [this.#client as Redis];
+    for (const connection of connections) {
+      const stream = connection.stream as Partial<Corkable> | undefined;
+      if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function' || stream.writable !== true) continue;
+      stream.cork();
+      corked.push(stream as Corkable);
+    }
+    this.#corked = corked;
     setImmediate(this.#uncork);
   }
 
   readonly #uncork = (): void => {
-    const stream = this.#corked;
+    const corked = this.#corked ?? [];
     this.#corked = undefined;
-    stream?.uncork();
+    for (const stream of corked) stream.uncork();
   };
 
   #settle(pending: PendingInsert, answer: boolean | undefined, cause?: unknown): void {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
 import { requireBinary } from '../support/binaries.js';
@@ -52,6 +53,42 @@ describe.skipIf(!server || !cli)('RedisReplayStore on a Redis Cluster (3 primari
       expect(new Set(slots).size).toBeGreaterThan(50);
       // the tests' own slot function (used to aim at one primary) agrees with Redis
       expect(keys.map((key) => clusterSlot(redisKeyOf(prefix, key)))).toEqual(slots);
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('one write per primary per turn: the inserts of one event-loop turn leave in one write to each primary', async () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster!.nodes[0]!.port }]);
+    const one = new RedisReplayStore(client, { keyPrefix: `turn:${randomUUID()}:`, timeoutMs: 1000, closeClient: true });
+    try {
+      // connected to every primary first: a key for each of them, one turn at a time
+      for (let i = 0; i < 30; i++) expect(await one.insertIfAbsent(`kid warm-${i}`, 30_000)).toBe(true);
+      const primaries = client.nodes('master');
+      expect(primaries).toHaveLength(3);
+      const writes = new Map<number, number[]>();
+      for (const node of primaries) {
+        // what each socket hands the kernel: net.Socket's _write (one chunk) and _writev (several)
+        const socket = node.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+        const port = node.options.port!;
+        writes.set(port, []);
+        const { _write, _writev } = socket;
+        socket._write = function (...args) {
+          writes.get(port)!.push(1);
+          return _write.apply(this, args);
+        };
+        socket._writev = function (chunks, cb) {
+          writes.get(port)!.push(chunks.length);
+          return _writev.call(this, chunks, cb);
+        };
+      }
+      const jtis = Array.from({ length: 45 }, (_, i) => `jti-${i % 40}`);
+      const answers = await Promise.all(jtis.map((jti) => one.insertIfAbsent(`kid ${jti}`, 30_000)));
+      expect(answers).toEqual(jtis.map((jti, i) => jtis.indexOf(jti) === i));
+      // each primary got its keys in one write, and all of them got some
+      const perPrimary = [...writes.values()];
+      expect(perPrimary.every((w) => w.length === 1)).toBe(true);
+      expect(perPrimary.reduce((sum, w) => sum + w[0]!, 0)).toBe(jtis.length);
     } finally {
       await one.close();
     }
