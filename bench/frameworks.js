@@ -77,6 +77,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
         }
       }
       if (g === generations - 1) {
+        // p99 for bare and ipstamp only (the first two), not for the control
         const slower = Math.min(...variants.slice(0, 2).map((v) => median(samples.get(v).map((x) => x.rps))));
         const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
         const runs = [];

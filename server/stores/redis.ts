@@ -202,7 +202,15 @@ export class RedisReplayStore implements ReplayStore {
   readonly #uncork = (): void => {
     const corked = this.#corked ?? [];
     this.#corked = undefined;
-    for (const stream of corked) stream.uncork();
+    for (const stream of corked) {
+      try {
+        stream.uncork();
+      } catch {
+        // A socket failing here is one ioredis is already tearing down (its commands fail
+        // through ioredis): it must not throw from a setImmediate callback, which would end
+        // the process, nor keep the other primaries' sockets corked.
+      }
+    }
   };
 
   #settle(pending: PendingInsert, answer: boolean | undefined, cause?: unknown): void {
