@@ -117,8 +117,8 @@ export function honoMiddleware(
     return outcome instanceof Promise ? outcome.then((result) => settle(c, next, result)) : settle(c, next, outcome);
   }
 
-  async function issueTicket(c: Context, connection: ConnectionHints, headers: HeaderMap): Promise<Response> {
-    return tickets!.issue(c, connection, await inputOf(c, connection, true, headers));
+  async function issueTicket(routes: TicketRoutes, c: Context, connection: ConnectionHints, headers: HeaderMap): Promise<Response> {
+    return routes.issue(c, connection, await inputOf(c, connection, true, headers));
   }
 
   // Not an async function: the accepted path hands back next()'s own promise, which Hono's
@@ -141,7 +141,7 @@ export function honoMiddleware(
       return Promise.resolve(tickets.jwks(c));
     }
     if (tickets !== undefined && path === TICKET_PATH && c.req.method === 'POST') {
-      return issueTicket(c, connection, headers);
+      return issueTicket(tickets, c, connection, headers);
     }
     const input = inputOf(c, connection, glue.required, headers);
     if (input instanceof Promise) return input.then((read) => settleOutcome(c, next, verifier.verify(read)));
