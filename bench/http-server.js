@@ -19,6 +19,29 @@ async function build() {
     app.get('/orders', async () => ({ ok: true }));
     return app;
   }
+  if (variant === 'signature-floor-hs256' || variant === 'signature-floor-es256') {
+    // the primitive alone, where ipstamp runs it: one callback preValidation hook that checks
+    // the stamp's signature with node:crypto as ipstamp's verifier does, and nothing else — no
+    // claims, binding, store or network. What the signature costs inside a busy server (more
+    // than in a tight loop) is a floor no verifier on this stack can go below.
+    const { createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } = await import('node:crypto');
+    const hs = variant.endsWith('hs256');
+    const key = hs ? createSecretKey(Buffer.from(keys.hs256.k, 'base64url')) : createPublicKey({ key: keys.es256, format: 'jwk' });
+    const app = Fastify({ logger: false });
+    app.addHook('preValidation', (request, reply, done) => {
+      const token = String(request.headers['client-ip-attestation']);
+      const dot = token.lastIndexOf('.');
+      const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+      const signingInput = token.slice(0, dot);
+      const ok = hs
+        ? timingSafeEqual(Buffer.from(createHmac('sha256', key).update(signingInput, 'latin1').digest('binary'), 'latin1'), signature)
+        : verify('sha256', Buffer.from(signingInput, 'latin1'), { key, dsaEncoding: 'ieee-p1363' }, signature);
+      // a floor that accepted everything would measure nothing: a bad signature fails the run
+      done(ok ? undefined : new Error('bad signature'));
+    });
+    app.get('/orders', async () => ({ ok: true }));
+    return app;
+  }
   if (variant === 'trust-proxy') {
     const app = Fastify({ logger: false, trustProxy: true });
     app.get('/orders', async (request) => ({ ip: request.ip }));

@@ -40,7 +40,7 @@ try {
   // no taskset
 }
 const alg = variant.includes('es256') ? 'es256' : 'hs256';
-const signed = variant.includes('ipstamp') || variant.includes('jose');
+const signed = variant.includes('ipstamp') || variant.includes('jose') || variant.includes('floor') || variant === 'bare-stamped';
 const sign = signed ? stampSigner(keys.private[alg]) : undefined;
 const salt = Math.random().toString(36).slice(2, 10);
 let serial = 0;
