@@ -10,11 +10,12 @@
  *
  * Prints the table and `<framework>_hs256_memory_vs_bare` (≥ 0.65 is the HTTP-cost goal), and
  * the p99 latency of both at one fixed rate (half the slower one's saturated rate; goal: ipstamp's
- * within 2× of bare's), measured in the last generation with bench/load.js paced.
+ * within 2× of bare's), measured in every generation with bench/load.js paced: the median of the
+ * generations' ratios.
  */
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { median } from './measure.js';
+import { latencySummary, median } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -64,7 +65,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
   const rounds = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
   const samples = new Map(variants.map((v) => [v, []]));
-  let latency;
+  const latencyPairs = [];
   for (let g = 0; g < generations; g++) {
     const servers = await Promise.all(variants.map((v) => startServer(framework, v, keys)));
     const targets = variants.map((v, i) => target(v, servers[i], keys, v !== bareVariant));
@@ -76,20 +77,19 @@ export async function measureFramework(framework, { quick = false } = {}) {
           samples.get(t.variant).push(await window(t, seconds));
         }
       }
-      if (g === generations - 1) {
-        // p99 for bare and ipstamp only (the first two), not for the control
-        const slower = Math.min(...variants.slice(0, 2).map((v) => median(samples.get(v).map((x) => x.rps))));
-        const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
-        const runs = [];
-        for (const t of targets.slice(0, 2)) {
-          const requests = t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10);
-          const run = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: quick ? 1 : 3 }));
-          if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests at ${rate} req/s`);
-          runs.push(run);
-        }
-        const [b, v] = runs;
-        latency = { rate, bareP99Ms: b.p99Ms, p99Ms: v.p99Ms, p99OverBare: v.p99Ms / b.p99Ms, bareBusy: b.busy, busy: v.busy };
+      // p99 for bare and ipstamp only (the first two), not for the control; every generation,
+      // the figure the median over them (measure.js latencySummary)
+      const slower = Math.min(...variants.slice(0, 2).map((v) => median(samples.get(v).map((x) => x.rps))));
+      const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
+      const runs = [];
+      for (const t of targets.slice(0, 2)) {
+        const requests = t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10);
+        const run = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: quick ? 1 : 3 }));
+        if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests at ${rate} req/s`);
+        runs.push(run);
       }
+      const [b, v] = runs;
+      latencyPairs.push({ rate, bareP99Ms: b.p99Ms, p99Ms: v.p99Ms, bareBusy: b.busy, busy: v.busy });
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }
@@ -105,6 +105,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
       rounds: s.length,
     };
   }
+  const latency = latencySummary(latencyPairs);
   rows[variants[1]].latency = latency;
   return {
     rows,

@@ -11,13 +11,14 @@
  *   round; a variant's ratio is the median over rounds of bare's CPU per request over the
  *   variant's in the same round, so drift of a noisy machine cancels out. The full run starts
  *   fresh processes several times (generations), so no one process's luck decides.
- * - Latency: p99 at one fixed rate for bare and each variant, in the last generation: half the
- *   saturated rate of the slower of the two (bench/load.js paced), taken back to back.
+ * - Latency: p99 at one fixed rate for bare and each variant, taken back to back in every
+ *   generation: half the saturated rate of the slower of the two (bench/load.js paced). The
+ *   figure is the median of the generations' ratios (measure.js latencySummary).
  */
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { median } from './measure.js';
+import { latencySummary, median } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
@@ -159,7 +160,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           samples.get(t.variant).push(await window(t, seconds));
         }
       }
-      if (latency && g === generations - 1) {
+      if (latency) {
         const bareTarget = targets.find((t) => t.variant === 'bare');
         for (const t of targets) {
           if (t === bareTarget || FLOORS.includes(t.variant)) continue;
@@ -169,11 +170,11 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           const seconds = quick ? 1 : 3;
           const bareLatency = await latencyAt(bareTarget, rate, seconds);
           const variantLatency = await latencyAt(t, rate, seconds);
-          p99.set(t.variant, {
+          if (!p99.has(t.variant)) p99.set(t.variant, []);
+          p99.get(t.variant).push({
             rate,
             bareP99Ms: bareLatency.p99Ms,
             p99Ms: variantLatency.p99Ms,
-            p99OverBare: variantLatency.p99Ms / bareLatency.p99Ms,
             // the share of its core each server was busy at that rate (processes.js withBusyShare)
             bareBusy: bareLatency.busy,
             busy: variantLatency.busy,
@@ -193,8 +194,8 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
     out[v] = {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
       rps: median(s.map((x) => x.rps)),
-      // p99 at one fixed rate, this variant and bare back to back (absent for bare itself)
-      latency: p99.get(v),
+      // p99 at one fixed rate, this variant and bare back to back, every generation (absent for bare itself)
+      latency: p99.has(v) ? latencySummary(p99.get(v)) : undefined,
       // per round, then the median: both windows of a round saw the same machine
       bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
       rounds: s.length,

@@ -59,6 +59,27 @@ export function medianRatio(a, b) {
   return median(a.map((x, i) => x / b[i]));
 }
 
+/**
+ * p99 latency of a variant against bare's, from one pair per generation (the two at the same
+ * paced rate, back to back) as one figure: the median of the per-generation ratios. On 2 shared
+ * cores one 3 s pair is mostly luck — two identical bare servers measured 1–4 ms apart, and the
+ * same pair of servers moved by a factor of up to 6 between runs — while the CPU figures
+ * already take the median over generations. Every pair's ratio is kept (`perGeneration`).
+ */
+export function latencySummary(pairs) {
+  const mid = (pick) => median(pairs.map(pick));
+  return {
+    rate: mid((p) => p.rate),
+    bareP99Ms: mid((p) => p.bareP99Ms),
+    p99Ms: mid((p) => p.p99Ms),
+    p99OverBare: mid((p) => p.p99Ms / p.bareP99Ms),
+    bareBusy: mid((p) => p.bareBusy),
+    busy: mid((p) => p.busy),
+    failedRequests: pairs.reduce((sum, p) => sum + (p.failedRequests ?? 0), 0),
+    perGeneration: pairs.map((p) => Number((p.p99Ms / p.bareP99Ms).toFixed(2))),
+  };
+}
+
 export function fmt(n, digits = 0) {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
