@@ -3,7 +3,7 @@
  * load (this process) to core 1, and the figure that counts is the server's own CPU time per
  * answered request.
  *
- * - Load: bench/load.js, requests built before each window, 10 keep-alive connections each
+ * - Load: bench/load.js, requests built before each window, 32 keep-alive connections each
  *   sending its next request when the answer is in. It outruns every server here, so each
  *   server runs saturated and batches as much as it can; a slow client would have charged the
  *   server per-wakeup costs it does not pay under real load.

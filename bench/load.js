@@ -80,8 +80,13 @@ export function buildRequests({ host, path, headers = {}, count = 1, headersOf }
  * Sends `requests` in order (each used once; running out ends the window early) over
  * `connections` keep-alive connections for `duration` seconds. Resolves with the answers by
  * class and the rate. A malformed response or a closed connection counts as an error.
+ *
+ * 32 connections, not 10: a request whose verification waits for Redis holds its connection
+ * for a round trip, and 10 connections then left that server short of work (its core 81–83 %
+ * busy against 93–95 % for bare Fastify), charging it the per-wake-up costs above. At 32 the
+ * servers that never wait measured the same as at 10 (bench/README.md, "Fifth pass").
  */
-export function blast({ port, host = '127.0.0.1', requests, connections = 10, duration }) {
+export function blast({ port, host = '127.0.0.1', requests, connections = 32, duration }) {
   return new Promise((resolve) => {
     let next = 0;
     let ok = 0;
