@@ -15,7 +15,7 @@
  */
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { latencySummary, median } from './measure.js';
+import { latencySummary, median, medianPerChunk } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -102,6 +102,10 @@ export async function measureFramework(framework, { quick = false } = {}) {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
       rps: median(s.map((x) => x.rps)),
       bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
+      bareOverVariantByGeneration: medianPerChunk(
+        s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs),
+        rounds,
+      ),
       rounds: s.length,
     };
   }

@@ -18,7 +18,7 @@
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { latencySummary, median } from './measure.js';
+import { latencySummary, median, medianPerChunk } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
@@ -198,6 +198,11 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
       latency: p99.has(v) ? latencySummary(p99.get(v)) : undefined,
       // per round, then the median: both windows of a round saw the same machine
       bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
+      // the same, per generation (fresh processes each): how far one generation's luck goes
+      bareOverVariantByGeneration: medianPerChunk(
+        s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs),
+        roundsPerGeneration,
+      ),
       rounds: s.length,
       failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
     };

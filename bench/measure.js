@@ -54,6 +54,13 @@ export async function compareOps(variants, options) {
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
 }
 
+/** The median of each run of `size` consecutive values (the rounds of one generation, in order). */
+export function medianPerChunk(values, size) {
+  const out = [];
+  for (let at = 0; at < values.length; at += size) out.push(Number(median(values.slice(at, at + size)).toFixed(3)));
+  return out;
+}
+
 /** The median over rounds of a / b, each round's pair measured side by side. */
 export function medianRatio(a, b) {
   return median(a.map((x, i) => x / b[i]));
