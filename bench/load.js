@@ -19,10 +19,11 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The size in bytes of the first response in `bytes` once its head is in (the body may still
- * be short of it), `0` while the head is incomplete, `-1` when it has no content-length. Allocation-free on the servers' own spellings of
- * content-length: the load's garbage is collected in the load's own process, and a collection
- * there holds back requests that are due — which the latency figures would charge to the
- * server (the regular expression on a string is the fallback for any other spelling).
+ * be short of it), `0` while the head is incomplete, `-1` when it has no content-length.
+ * Allocation-free on the bench servers' two spellings of content-length: the load's garbage is
+ * collected in the load's own process, and a collection there holds back requests that are
+ * due, which the latency figures would charge to the server (the regular expression on a
+ * string is the fallback for any other spelling).
  */
 function responseSize(bytes) {
   const end = bytes.indexOf(HEADER_END);
