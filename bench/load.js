@@ -83,7 +83,7 @@ export function buildRequests({ host, path, headers = {}, count = 1, headersOf }
  * class and the rate. A malformed response or a closed connection counts as an error.
  *
  * 32 connections, not 10: a request whose verification waits for Redis holds its connection
- * for a round trip, and 10 connections then left that server short of work (its core 81–83 %
+ * for a round trip, and 10 connections then left that server short of work (its core 80–83 %
  * busy against 93–95 % for bare Fastify), charging it the per-wake-up costs above. At 32 the
  * servers that never wait measured the same as at 10 (bench/README.md, "Fifth pass").
  */
