@@ -15,7 +15,7 @@
  */
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { latencySummary, median, medianPerChunk } from './measure.js';
+import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -80,7 +80,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
       // p99 for bare and ipstamp only (the first two), not for the control; every generation,
       // the figure the median over them (measure.js latencySummary)
       const slower = Math.min(...variants.slice(0, 2).map((v) => median(samples.get(v).map((x) => x.rps))));
-      const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
+      const rate = pacedRateFor(slower);
       const runs = [];
       for (const t of targets.slice(0, 2)) {
         const requests = t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10);
@@ -98,14 +98,12 @@ export async function measureFramework(framework, { quick = false } = {}) {
   const rows = {};
   for (const v of variants) {
     const s = samples.get(v);
+    const ratios = bareOverVariantByRound(bare, s);
     rows[v] = {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
       rps: median(s.map((x) => x.rps)),
-      bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
-      bareOverVariantByGeneration: medianPerChunk(
-        s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs),
-        rounds,
-      ),
+      bareOverVariant: median(ratios),
+      bareOverVariantByGeneration: medianPerChunk(ratios, rounds),
       rounds: s.length,
     };
   }

@@ -18,7 +18,7 @@
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, paced } from './load.js';
-import { latencySummary, median, medianPerChunk } from './measure.js';
+import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
@@ -166,7 +166,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           if (t === bareTarget || FLOORS.includes(t.variant)) continue;
           // the rate both are held to: half the slower one's saturated rate, as measured so far
           const slower = Math.min(median(samples.get('bare').map((x) => x.rps)), median(samples.get(t.variant).map((x) => x.rps)));
-          const rate = Math.max(100, Math.round(slower / 2 / 100) * 100);
+          const rate = pacedRateFor(slower);
           const seconds = quick ? 1 : 3;
           const bareLatency = await latencyAt(bareTarget, rate, seconds);
           const variantLatency = await latencyAt(t, rate, seconds);
@@ -191,18 +191,16 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
   const out = {};
   for (const v of variants) {
     const s = samples.get(v);
+    const ratios = bareOverVariantByRound(bare, s);
     out[v] = {
       cpuPerRequestUs: median(s.map((x) => x.cpuPerRequestUs)),
       rps: median(s.map((x) => x.rps)),
       // p99 at one fixed rate, this variant and bare back to back, every generation (absent for bare itself)
       latency: p99.has(v) ? latencySummary(p99.get(v)) : undefined,
-      // per round, then the median: both windows of a round saw the same machine
-      bareOverVariant: median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)),
+      // per round, then the median
+      bareOverVariant: median(ratios),
       // the same, per generation (fresh processes each): how far one generation's luck goes
-      bareOverVariantByGeneration: medianPerChunk(
-        s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs),
-        roundsPerGeneration,
-      ),
+      bareOverVariantByGeneration: medianPerChunk(ratios, roundsPerGeneration),
       rounds: s.length,
       failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
     };

@@ -54,6 +54,16 @@ export async function compareOps(variants, options) {
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
 }
 
+/** Per round, bare's CPU per request over the variant's: both windows of a round saw the same machine. */
+export function bareOverVariantByRound(bare, variant) {
+  return variant.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs);
+}
+
+/** The paced rate of a p99 pair: half the slower server's saturated rate, in hundreds, at least 100/s. */
+export function pacedRateFor(slowerRps) {
+  return Math.max(100, Math.round(slowerRps / 2 / 100) * 100);
+}
+
 /** The median of each run of `size` consecutive values (the rounds of one generation, in order). */
 export function medianPerChunk(values, size) {
   const out = [];

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSecret, exportJWK } from 'jose';
 import { Redis } from 'ioredis';
 import { blast, buildRequests } from './load.js';
-import { median } from './measure.js';
+import { bareOverVariantByRound, median } from './measure.js';
 import { forkBenchServer, freePort, pin } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -217,7 +217,7 @@ export async function measureRedisTopologies({ quick = false } = {}) {
       rows[n] = {
         cpuPerRequestUs: Number(median(s.map((x) => x.cpuPerRequestUs)).toFixed(1)),
         rps: Math.round(median(s.map((x) => x.rps))),
-        bareOverVariant: Number(median(s.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs)).toFixed(3)),
+        bareOverVariant: Number(median(bareOverVariantByRound(bare, s)).toFixed(3)),
         failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
       };
     }

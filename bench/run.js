@@ -165,9 +165,8 @@ try {
     const [p99, busy] = which === 'bare' ? [l.bareP99Ms, l.bareBusy] : [l.p99Ms, l.busy];
     return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
   };
-  // each generation's p99 ratio beside their median (measure.js latencySummary)
+  // each generation's ratio beside their median (measure.js latencySummary, medianPerChunk)
   const byGeneration = (values) => (values?.length > 1 ? ` (generations: ${values.map((r) => fmt(r, 2)).join(' / ')})` : '');
-  const generationsText = (l) => byGeneration(l?.perGeneration);
   for (const [variant, key, p99Key] of [
     ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare', 'http_hs256_memory_p99_over_bare'],
     ['ipstamp-es256-memory', null, 'http_es256_memory_p99_over_bare'],
@@ -187,7 +186,7 @@ try {
         : '—';
     const p99 =
       p99Key && results.ratios[p99Key] !== null
-        ? `; p99 ${fmt(results.ratios[p99Key], 2)}× bare${generationsText(h.latency)}, ${results.goals[p99Key]} ${met(p99Key)}`
+        ? `; p99 ${fmt(results.ratios[p99Key], 2)}× bare${byGeneration(h.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}`
         : '';
     console.log(
       `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s saturated, ${latencyText(h.latency)}) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, ${latencyText(h.latency, 'bare')}) | ${fmt(h.bareOverVariant, 2)} | ${goal}${p99} |`,
@@ -200,7 +199,7 @@ try {
     const v = rows[variantKey];
     const b = rows[bareKey];
     console.log(
-      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${generationsText(v.latency)}, ${results.goals[p99Key]} ${met(p99Key)} |`,
+      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${byGeneration(v.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)} |`,
     );
   }
   for (const [alg, b] of Object.entries(budgets)) {
