@@ -65,6 +65,7 @@ const expectations: Record<string, Expectation> = {
     ],
   },
   hono: { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m] },
+  'hono-handler': { output: [/^200 \{"ip":"127\.0\.0\.1"\}$/m, /^401$/m, /^200$/m] },
   web: { output: [/^true 203\.0\.113\.7 match$/m, /^401 replay$/m, /^403 ip-unverifiable$/m] },
   'browser-keys': { output: [/^true$/m, /^match$/m, /^unknown-key$/m] },
   'client-clock': { output: [/^200 \[ 401, 200 \]$/m, /^200 \[ 200, 200 \]$/m] },

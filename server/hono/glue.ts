@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler, Next } from 'hono';
+import type { Context, Env, Input, MiddlewareHandler, Next } from 'hono';
 import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
@@ -32,6 +32,32 @@ export interface GlueVerifier {
   hints(c: Context, headers: HeaderMap, connection: ConnectionHints): NetworkHints;
   /** The echo route's body for this address (PROTOCOL.md §6: the address and the verifier's clock). */
   echo(ip: string): EchoAnswer;
+}
+
+/**
+ * `middleware.handler(fn)`: one route's handler behind the middleware's own checks, as that
+ * route's only handler. Same verdict in `c.get('ipStamp')`, same refusals, same echo route.
+ */
+export type StampedHandler = <E extends Env = Env, P extends string = string, I extends Input = Input, R = Response | Promise<Response>>(
+  // the handler sees `ipStamp` whatever the app declares (an app's own Env is kept beside it)
+  handler: (c: Context<E & { Variables: IpStampVariables }, P, I>, next: Next) => R,
+) => (c: Context<E, P, I>, next: Next) => R | Promise<Response>;
+
+/**
+ * Why a handler form at all: Hono runs a route whose only handler is this one on its fast path,
+ * with no middleware dispatch (compose's async steps, an awaited response), and a verdict and
+ * handler that need no wait give back the Response itself. Any middleware gives that up: it
+ * cost 2–3 µs a request on @hono/node-server (bench/README.md, "HTTP cost"). The middleware
+ * runs unchanged, with the route's handler as its `next`.
+ */
+export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStampVariables }>): StampedHandler {
+  return (handler) => (c, next) => {
+    const stamped = c as unknown as Context<{ Variables: IpStampVariables }, string>;
+    // the handler runs as the middleware's next, once `ipStamp` is set; its own answer passes
+    // straight through, neither awaited nor wrapped
+    const proceed = () => handler(stamped as never, next);
+    return middleware(stamped, proceed as unknown as Next) as ReturnType<typeof proceed> | Promise<Response>;
+  };
 }
 
 /** PROTOCOL.md §6. */

@@ -4,14 +4,17 @@ import { createVerifier } from '../verify/create-verifier.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, HeaderMap } from '../verify/types.js';
-import { honoMiddleware, type IpStampVariables } from './glue.js';
+import { honoMiddleware, stampedHandler, type IpStampVariables, type StampedHandler } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 import { createTicketRoutes } from './ticket-routes.js';
 
-export type { IpStampVariables } from './glue.js';
+export type { IpStampVariables, StampedHandler } from './glue.js';
 
-/** The middleware, with the verifier it runs (for code that verifies outside a route: a WebSocket upgrade…). */
-export type IpStampMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: Verifier };
+/**
+ * The middleware, with the verifier it runs (for code that verifies outside a route: a
+ * WebSocket upgrade…) and its handler form (`app.get('/orders', stamp.handler((c) => …))`).
+ */
+export type IpStampMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: Verifier; readonly handler: StampedHandler };
 
 /**
  * `@hono/node-server` hands the Node request as `c.env.incoming`: its socket's peer was
@@ -40,5 +43,5 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
     echo: (ip: string) => echoAnswer(verifier, ip),
   };
   const middleware = honoMiddleware(glue, glueVerifier, glue.connection ?? nodeConnection, tickets);
-  return Object.assign(middleware, { verifier });
+  return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
 }

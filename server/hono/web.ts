@@ -9,11 +9,11 @@ import type { MiddlewareHandler } from 'hono';
 import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
 import { echoAnswerAt } from '../verify/echo-answer.js';
 import { createWebVerifier, type WebVerifier, type WebVerifierOptions } from '../web/web-verifier.js';
-import { honoMiddleware, type IpStampVariables } from './glue.js';
+import { honoMiddleware, stampedHandler, type IpStampVariables, type StampedHandler } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 
 export { bunConnection, cloudflareConnection, denoConnection } from './runtime-connections.js';
-export type { IpStampVariables } from './glue.js';
+export type { IpStampVariables, StampedHandler } from './glue.js';
 export type { ConnectionOf } from './options.js';
 
 /** `ipstamp(options)` on the edge: the web verifier's options, plus the glue's. */
@@ -32,8 +32,8 @@ export interface IpStampHonoWebOptions extends Omit<WebVerifierOptions, 'bodyLim
   connection: ConnectionOf;
 }
 
-/** The middleware, with the web verifier it runs. */
-export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: WebVerifier };
+/** The middleware, with the web verifier it runs and its handler form (as in `ipstamp/hono`). */
+export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: WebVerifier; readonly handler: StampedHandler };
 
 export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
@@ -56,7 +56,7 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
     glue.connection!,
     undefined,
   );
-  return Object.assign(middleware, { verifier });
+  return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
 }
 
 export default ipstamp;
