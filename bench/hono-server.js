@@ -1,6 +1,7 @@
 /**
  * One Hono benchmark server on @hono/node-server, forked by bench/hono.js and pinned to its
- * own core: `GET /orders` bare, or behind ipstamp/hono (HS256, memory store). It reports its
+ * own core: `GET /orders` bare, or behind ipstamp/hono (HS256, memory store) as a middleware or
+ * in its handler form, or behind a no-op middleware (the control). It reports its
  * own CPU time over the window the parent asks about (IPC 'cpu-start' / 'cpu-stop').
  */
 import { serve } from '@hono/node-server';
@@ -16,6 +17,19 @@ if (variant === 'hono-ipstamp-hs256-memory') {
   const { trackPeerAddresses } = await import('../dist/server/index.js');
   app.use(ipstamp({ keys: { keys: [keys.hs256] }, maxAge: 600, echo: false }));
   app.get('/orders', (c) => c.json({ ip: c.get('ipStamp').ip }));
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+  trackPeerAddresses(server);
+  await listening(server);
+} else if (variant === 'hono-ipstamp-hs256-memory-handler') {
+  // the same checks as the handler form (`stamp.handler(fn)`): the route keeps one handler,
+  // and Hono its one-handler fast path
+  const { ipstamp } = await import('../dist/server/hono/index.js');
+  const { trackPeerAddresses } = await import('../dist/server/index.js');
+  const stamp = ipstamp({ keys: { keys: [keys.hs256] }, maxAge: 600, echo: false });
+  app.get(
+    '/orders',
+    stamp.handler((c) => c.json({ ip: c.get('ipStamp').ip })),
+  );
   const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
   trackPeerAddresses(server);
   await listening(server);

@@ -112,6 +112,8 @@ try {
       express_hs256_memory_vs_bare: express.ratios.express_hs256_memory_vs_bare,
       hono_hs256_memory_vs_bare: hono.ratios.hono_hs256_memory_vs_bare,
       hono_noop_middleware_vs_bare: hono.ratios.hono_noop_middleware_vs_bare ?? null,
+      // the handler form (`stamp.handler(fn)`): no goal of its own, reported beside the middleware's
+      hono_hs256_memory_handler_vs_bare: hono.ratios.hono_hs256_memory_handler_vs_bare ?? null,
       http_hs256_memory_p99_over_bare: p99Over(http['ipstamp-hs256-memory']),
       http_es256_memory_p99_over_bare: p99Over(http['ipstamp-es256-memory']),
       http_hs256_redis_p99_over_bare: p99Over(http['ipstamp-hs256-redis']),
@@ -212,6 +214,12 @@ try {
     const n = hono.rows['hono-noop-middleware'];
     console.log(
       `| Hono control: one no-op middleware | ${fmt(n.cpuPerRequestUs, 1)} µs | bare ${fmt(hono.rows['hono-bare'].cpuPerRequestUs, 1)} µs | ${fmt(hono.ratios.hono_noop_middleware_vs_bare, 2)} | what any middleware costs |`,
+    );
+  }
+  if (hono.rows['hono-ipstamp-hs256-memory-handler']) {
+    const h = hono.rows['hono-ipstamp-hs256-memory-handler'];
+    console.log(
+      `| Hono ipstamp-hs256-memory, handler form: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs | bare ${fmt(hono.rows['hono-bare'].cpuPerRequestUs, 1)} µs | ${fmt(hono.ratios.hono_hs256_memory_handler_vs_bare, 2)} | no middleware dispatch${byGeneration(h.bareOverVariantByGeneration)} |`,
     );
   }
   if (topologies?.ratios) {
