@@ -50,9 +50,15 @@ export type StampedHandler = <E extends Env = Env, P extends string = string, I 
  * cost 2–3 µs a request on @hono/node-server (bench/README.md, "HTTP cost"). The middleware
  * runs unchanged, with the route's handler as its `next`.
  */
+const DOUBLE_CHECK =
+  'ipstamp: stamp.handler(fn) on a route an ipstamp middleware already covers: use one or the other (the stamp would be checked twice, the second time as a replay)';
+
 export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStampVariables }>): StampedHandler {
   return (handler) => (c, next) => {
     const stamped = c as unknown as Context<{ Variables: IpStampVariables }, string>;
+    // behind an ipstamp middleware already, the stamp would be checked twice, and the second
+    // check would refuse every stamp as a replay of the first: say so instead (app.onError)
+    if (stamped.get('ipStamp') !== undefined) throw new TypeError(DOUBLE_CHECK);
     // the handler runs as the middleware's next, once `ipStamp` is set; its own answer passes
     // straight through, neither awaited nor wrapped
     const proceed = () => handler(stamped as never, next);

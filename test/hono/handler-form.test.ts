@@ -156,6 +156,22 @@ describe('the handler form of the Hono middleware', () => {
     expect([second.status, await second.text()]).toEqual([500, 'onError: handler failed']);
   });
 
+  it('refuses to check a stamp twice: behind the middleware too, it fails loudly instead of answering replay', async () => {
+    const stamp = ipstamp(options);
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use(stamp);
+    app.get(
+      '/orders',
+      stamp.handler((c) => c.text('handler')),
+    );
+    app.onError((error, c) => c.text(error.message, 500));
+    const url = `${ORIGIN}/orders`;
+    const stamper = createStamper({ key: key.privateJwk, ip: PEER, now: () => NOW });
+    const response = await app.request(url, { headers: { 'client-ip-attestation': await stamper.stamp({ method: 'GET', url }) } });
+    expect(response.status).toBe(500);
+    expect(await response.text()).toMatch(/^ipstamp: stamp\.handler\(fn\) on a route an ipstamp middleware already covers/);
+  });
+
   it("gives the handler the app's own Env when named, beside ipStamp", async () => {
     type AppEnv = { Variables: IpStampVariables; Bindings: { TOKEN: string } };
     const stamp = ipstamp(options);
