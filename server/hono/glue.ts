@@ -43,6 +43,9 @@ export type StampedHandler = <E extends Env = Env, P extends string = string, I 
   handler: (c: Context<E & { Variables: IpStampVariables }, P, I>, next: Next) => R,
 ) => (c: Context<E, P, I>, next: Next) => R | Promise<Response>;
 
+const DOUBLE_CHECK =
+  'ipstamp: stamp.handler(fn) on a route an ipstamp middleware already covers: use one or the other (the stamp would be checked twice, the second time as a replay)';
+
 /**
  * Why a handler form at all: Hono runs a route whose only handler is this one on its fast path,
  * with no middleware dispatch (compose's async steps, an awaited response), and a verdict and
@@ -50,9 +53,6 @@ export type StampedHandler = <E extends Env = Env, P extends string = string, I 
  * cost 2–3 µs a request on @hono/node-server (bench/README.md, "HTTP cost"). The middleware
  * runs unchanged, with the route's handler as its `next`.
  */
-const DOUBLE_CHECK =
-  'ipstamp: stamp.handler(fn) on a route an ipstamp middleware already covers: use one or the other (the stamp would be checked twice, the second time as a replay)';
-
 export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStampVariables }>): StampedHandler {
   return (handler) => (c, next) => {
     const stamped = c as unknown as Context<{ Variables: IpStampVariables }, string>;
