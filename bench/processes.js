@@ -6,10 +6,16 @@ import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 
-/** Pins a process to one core; false without taskset (figures are still CPU per request, only noisier). */
+/**
+ * Pins a process, every thread of it, to one core; false without taskset (figures are still CPU
+ * per request, only noisier). Every thread: `taskset -p` alone moves the main thread only, and a
+ * bench server's V8 helpers (parallel scavenges, concurrent marking, the optimizing compiler)
+ * kept the mask they were born with — the load's core, which the load keeps busy spinning, since
+ * the servers are forked from the pinned load process (bench/README.md, "Seventh pass").
+ */
 export function pin(pid, core) {
   try {
-    execFileSync('taskset', ['-cp', String(core), String(pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-cp', String(core), String(pid)], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
