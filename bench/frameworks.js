@@ -14,7 +14,7 @@
  * generations' ratios.
  */
 import { exportJWK, generateSecret } from 'jose';
-import { blast, buildRequests, paced } from './load.js';
+import { blast, buildRequests, LEAD_IN_SECONDS, paced } from './load.js';
 import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
@@ -85,13 +85,21 @@ export async function measureFramework(framework, { quick = false } = {}) {
       const rate = pacedRateFor(slower);
       const runs = [];
       for (const t of targets.slice(0, 2)) {
-        const requests = t.requests(Math.ceil(rate * (quick ? 1 : 3)) + 10);
+        const requests = t.requests(Math.ceil(rate * ((quick ? 1 : 3) + LEAD_IN_SECONDS)) + 10);
         const run = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: quick ? 1 : 3 }));
         if (run.errors > 0) throw new Error(`${t.variant}: ${run.errors} failed requests at ${rate} req/s`);
         runs.push(run);
       }
       const [b, v] = runs;
-      latencyPairs.push({ rate, bareP99Ms: b.p99Ms, p99Ms: v.p99Ms, bareBusy: b.busy, busy: v.busy });
+      latencyPairs.push({
+        rate,
+        bareP99Ms: b.p99Ms,
+        p99Ms: v.p99Ms,
+        bareLeadInP99Ms: b.leadInP99Ms,
+        leadInP99Ms: v.leadInP99Ms,
+        bareBusy: b.busy,
+        busy: v.busy,
+      });
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }

@@ -17,7 +17,7 @@
  */
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
-import { blast, buildRequests, paced } from './load.js';
+import { blast, buildRequests, LEAD_IN_SECONDS, paced } from './load.js';
 import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
@@ -113,7 +113,7 @@ async function window(t, seconds, { warmUp = false } = {}) {
  * not the queue.
  */
 async function latencyAt(t, rate, seconds) {
-  const requests = t.requests(Math.ceil(rate * seconds) + 10);
+  const requests = t.requests(Math.ceil(rate * (seconds + LEAD_IN_SECONDS)) + 10);
   const result = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: seconds }));
   // the same allowance as a window: a few Redis answers past the store's deadline are 503s by design
   if (result.errors > Math.max(5, result.answered * 0.005)) throw new Error(`${t.variant}: ${result.errors} failed requests at ${rate} req/s`);
@@ -175,6 +175,9 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
             rate,
             bareP99Ms: bareLatency.p99Ms,
             p99Ms: variantLatency.p99Ms,
+            // the lead-in's (load.js paced), outside the figure
+            bareLeadInP99Ms: bareLatency.leadInP99Ms,
+            leadInP99Ms: variantLatency.leadInP99Ms,
             // the share of its core each server was busy at that rate (processes.js withBusyShare)
             bareBusy: bareLatency.busy,
             busy: variantLatency.busy,

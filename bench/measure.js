@@ -94,6 +94,9 @@ export function latencySummary(pairs) {
     busy: mid((p) => p.busy),
     failedRequests: pairs.reduce((sum, p) => sum + (p.failedRequests ?? 0), 0),
     perGeneration: pairs.map((p) => Number((p.p99Ms / p.bareP99Ms).toFixed(2))),
+    // the paced windows' lead-ins (load.js), kept out of the figure and shown beside it
+    leadInP99OverBare: mid((p) => p.leadInP99Ms / p.bareLeadInP99Ms),
+    leadInPerGeneration: pairs.map((p) => Number((p.leadInP99Ms / p.bareLeadInP99Ms).toFixed(2))),
   };
 }
 

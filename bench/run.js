@@ -168,6 +168,8 @@ try {
     return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
   };
   // each generation's ratio beside their median (measure.js latencySummary, medianPerChunk)
+  // load.js paced: the window's first half second, outside the figure, shown beside it
+  const leadIn = (l) => (l?.leadInP99OverBare === undefined ? '' : `, lead-in ${fmt(l.leadInP99OverBare, 2)}× (not in the figure)`);
   const byGeneration = (values) => (values?.length > 1 ? ` (generations: ${values.map((r) => fmt(r, 2)).join(' / ')})` : '');
   for (const [variant, key, p99Key] of [
     ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare', 'http_hs256_memory_p99_over_bare'],
@@ -188,7 +190,7 @@ try {
         : '—';
     const p99 =
       p99Key && results.ratios[p99Key] !== null
-        ? `; p99 ${fmt(results.ratios[p99Key], 2)}× bare${byGeneration(h.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}`
+        ? `; p99 ${fmt(results.ratios[p99Key], 2)}× bare${byGeneration(h.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}${leadIn(h.latency)}`
         : '';
     console.log(
       `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s saturated, ${latencyText(h.latency)}) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, ${latencyText(h.latency, 'bare')}) | ${fmt(h.bareOverVariant, 2)} | ${goal}${p99} |`,
@@ -201,7 +203,7 @@ try {
     const v = rows[variantKey];
     const b = rows[bareKey];
     console.log(
-      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${byGeneration(v.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)} |`,
+      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${byGeneration(v.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}${leadIn(v.latency)} |`,
     );
   }
   for (const [alg, b] of Object.entries(budgets)) {
