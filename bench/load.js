@@ -64,10 +64,11 @@ function isSuccess(bytes) {
 /**
  * `count` requests `GET path`, as bytes: fixed `headers`, plus `headersOf(i)` for the i-th (a
  * fresh stamp each). One Buffer and one array of offsets, not a Buffer per request: the set is
- * built just before a window and lives through it, and tens of thousands of young objects
- * would be copied by every scavenge of this process until promoted — pauses of 5–12 ms in the
- * window's first part, which the latency figures would charge to the server (bench/README.md,
- * "Seventh pass"). `at(i)` makes the i-th request's view when it is sent; it dies young.
+ * built just before a window and lives through it, and a view per request was tens of
+ * thousands of young objects for this process's scavenges to copy. With them, the load ran a
+ * 6–12 ms mark-compact once per window and scavenges of 1.2 ms at the median, 5.3 ms at the
+ * p90 — pauses the latency figures charge to the server (bench/README.md, "Seventh pass").
+ * `at(i)` makes the i-th request's view when it is sent; it dies young.
  */
 export function buildRequests({ host, path, headers = {}, count = 1, headersOf }) {
   const texts = new Array(count);
@@ -193,10 +194,11 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 32, du
  *
  * The first `leadIn` seconds run at the same rate on the same connections and are not in the
  * figures (as wrk2's calibration period is not): in every window traced, bare and ipstamp
- * alike, hundreds of the first 100–300 ms's requests were late by 1–30 ms, while this process
- * was busy for 1–6 ms at a time with no collection running — a start-up of the load and of
- * 32 fresh connections, which a p99 of a 3-second window then measured instead of the server
- * (bench/README.md, "Seventh pass"). Its p99 is reported beside the figure as `leadInP99Ms`.
+ * alike, hundreds of the first 100–300 ms's requests were more than 1 ms late, while this
+ * process was busy for 1–6 ms at a time with no collection running (waiting for all 32
+ * connections before starting the clock did not remove it), and the p99 of a 3-second window
+ * was mostly that start (bench/README.md, "Seventh pass"). Its p99 is reported beside the
+ * figure as `leadInP99Ms`.
  */
 export const LEAD_IN_SECONDS = 0.5;
 
