@@ -97,6 +97,8 @@ export async function measureFramework(framework, { quick = false } = {}) {
         p99Ms: v.p99Ms,
         bareLeadInP99Ms: b.leadInP99Ms,
         leadInP99Ms: v.leadInP99Ms,
+        bareQueuedP99Ms: b.queuedP99Ms,
+        queuedP99Ms: v.queuedP99Ms,
         bareBusy: b.busy,
         busy: v.busy,
       });

@@ -200,6 +200,12 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 32, du
  * connections before starting the clock did not remove it), and the p99 of a 3-second window
  * was mostly that start (bench/README.md, "Seventh pass"). Its p99 is reported beside the
  * figure as `leadInP99Ms`.
+ *
+ * `queuedP99Ms` is the p99 of how long a measured request waited in this process between
+ * falling due and being written: 0 while a connection is free when it falls due, more once
+ * every connection has a request in flight. A p99 far above it was spent in the server; a p99
+ * close to it is the queue of a server that holds all 32 connections too long, as the Redis
+ * variant did whenever its p99 collapsed (bench/README.md, "Eighth pass").
  */
 export const LEAD_IN_SECONDS = 0.5;
 
@@ -209,6 +215,9 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
     const first = Math.min(total, Math.floor(rate * leadIn));
     const latencies = new Float64Array(total - first);
     const leadLatencies = new Float64Array(first);
+    // per measured request written: how long after falling due it went out
+    const queued = new Float64Array(total - first);
+    let written = 0;
     let answered = 0;
     let leadAnswered = 0;
     let next = 0;
@@ -233,6 +242,8 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
         maxMs: at(1),
         // the lead-in's own p99, reported beside the figure and never in it
         leadInP99Ms: quantile(leadLatencies, leadAnswered)(0.99),
+        // the load's own queue (see above)
+        queuedP99Ms: quantile(queued, written)(0.99),
         answered,
         // non-2xx answers, closed connections and requests never sent: all that was not answered
         errors: total - answered - leadAnswered,
@@ -276,6 +287,7 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
       const now = elapsedNs();
       while (next < total && idle.length > 0 && dueNs(next) <= now) {
         const conn = idle.shift();
+        if (next >= first) queued[written++] = now - dueNs(next);
         conn.inFlight = next;
         inFlight++;
         conn.socket.write(requests.at(next++));

@@ -90,6 +90,9 @@ export function latencySummary(pairs) {
     bareP99Ms: mid((p) => p.bareP99Ms),
     p99Ms: mid((p) => p.p99Ms),
     p99OverBare: mid((p) => p.p99Ms / p.bareP99Ms),
+    // the load's own queue (load.js paced): a p99 close to it was spent waiting for a connection
+    bareQueuedP99Ms: mid((p) => p.bareQueuedP99Ms),
+    queuedP99Ms: mid((p) => p.queuedP99Ms),
     bareBusy: mid((p) => p.bareBusy),
     busy: mid((p) => p.busy),
     failedRequests: pairs.reduce((sum, p) => sum + (p.failedRequests ?? 0), 0),

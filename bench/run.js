@@ -161,11 +161,13 @@ try {
     `| ipstamp/web verify/s on Node, HS256 / ES256 | WebCrypto | node:crypto core (same inputs) | ${fmt(results.ratios.web_hs256_vs_node, 2)} / ${fmt(results.ratios.web_es256_vs_node, 2)} | — |`,
   );
   // the p99 with how busy the server's core was at that rate: a p99 is mostly queueing, and
-  // queueing grows with the busy share long before saturation
+  // queueing grows with the busy share long before saturation; and with how much of the p99 was
+  // spent in the load, waiting for one of its connections (load.js paced, queuedP99Ms)
   const latencyText = (l, which) => {
     if (!l) return 'p99 n/a';
-    const [p99, busy] = which === 'bare' ? [l.bareP99Ms, l.bareBusy] : [l.p99Ms, l.busy];
-    return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
+    const [p99, queued, busy] = which === 'bare' ? [l.bareP99Ms, l.bareQueuedP99Ms, l.bareBusy] : [l.p99Ms, l.queuedP99Ms, l.busy];
+    const inLoad = queued === undefined ? '' : ` (${fmt(queued, 1)} ms waiting in the load)`;
+    return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms${inLoad}, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
   };
   // each generation's ratio beside their median (measure.js latencySummary, medianPerChunk)
   // load.js paced: the window's first half second, outside the figure, shown beside it
