@@ -99,6 +99,8 @@ export async function measureFramework(framework, { quick = false } = {}) {
         leadInP99Ms: v.leadInP99Ms,
         bareQueuedP99Ms: b.queuedP99Ms,
         queuedP99Ms: v.queuedP99Ms,
+        bareConnectionWaitP99Ms: b.connectionWaitP99Ms,
+        connectionWaitP99Ms: v.connectionWaitP99Ms,
         bareBusy: b.busy,
         busy: v.busy,
       });

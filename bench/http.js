@@ -178,9 +178,11 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
             // the lead-in's (load.js paced), outside the figure
             bareLeadInP99Ms: bareLatency.leadInP99Ms,
             leadInP99Ms: variantLatency.leadInP99Ms,
-            // how long the p99 request waited in the load for a free connection (load.js paced)
+            // what of the p99 was spent in the load, and waiting for a free connection (load.js paced)
             bareQueuedP99Ms: bareLatency.queuedP99Ms,
             queuedP99Ms: variantLatency.queuedP99Ms,
+            bareConnectionWaitP99Ms: bareLatency.connectionWaitP99Ms,
+            connectionWaitP99Ms: variantLatency.connectionWaitP99Ms,
             // the share of its core each server was busy at that rate (processes.js withBusyShare)
             bareBusy: bareLatency.busy,
             busy: variantLatency.busy,

@@ -201,11 +201,13 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 32, du
  * was mostly that start (bench/README.md, "Seventh pass"). Its p99 is reported beside the
  * figure as `leadInP99Ms`.
  *
- * `queuedP99Ms` is the p99 of how long a measured request waited in this process between
- * falling due and being written: 0 while a connection is free when it falls due, more once
- * every connection has a request in flight. A p99 far above it was spent in the server; a p99
- * close to it is the queue of a server that holds all 32 connections too long, as the Redis
- * variant did whenever its p99 collapsed (bench/README.md, "Eighth pass").
+ * What of a request's latency was spent here, before it was written, is reported too:
+ * `queuedP99Ms`, the p99 of the time from falling due to being written, and
+ * `connectionWaitP99Ms`, the p99 of the part of it spent waiting for a free connection (from
+ * falling due until the connection it went out on was free; the rest is this loop running
+ * late). A p99 far above them was spent in the server. A p99 close to the connection wait is
+ * the queue of a server that held all 32 connections too long: the Redis variant's p99 in
+ * every full run (bench/README.md, "Eighth pass").
  */
 export const LEAD_IN_SECONDS = 0.5;
 
@@ -215,8 +217,10 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
     const first = Math.min(total, Math.floor(rate * leadIn));
     const latencies = new Float64Array(total - first);
     const leadLatencies = new Float64Array(first);
-    // per measured request written: how long after falling due it went out
+    // per measured request written: how long after falling due it went out, and how much of
+    // that no connection was free
     const queued = new Float64Array(total - first);
+    const connectionWait = new Float64Array(total - first);
     let written = 0;
     let answered = 0;
     let leadAnswered = 0;
@@ -244,6 +248,7 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
         leadInP99Ms: quantile(leadLatencies, leadAnswered)(0.99),
         // the load's own queue (see above)
         queuedP99Ms: quantile(queued, written)(0.99),
+        connectionWaitP99Ms: quantile(connectionWait, written)(0.99),
         answered,
         // non-2xx answers, closed connections and requests never sent: all that was not answered
         errors: total - answered - leadAnswered,
@@ -254,9 +259,13 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
     const conns = [];
     for (let c = 0; c < connections; c++) {
       const socket = connect({ port, host, noDelay: true });
-      const conn = { socket, pending: EMPTY, inFlight: -1 };
+      // freeAt: when the connection last became free (connected, or its answer complete)
+      const conn = { socket, pending: EMPTY, inFlight: -1, freeAt: 0 };
       conns.push(conn);
-      socket.on('connect', () => idle.push(conn));
+      socket.on('connect', () => {
+        conn.freeAt = elapsedNs();
+        idle.push(conn);
+      });
       socket.on('data', (chunk) => {
         conn.pending = conn.pending.length === 0 ? chunk : Buffer.concat([conn.pending, chunk]);
         const size = responseSize(conn.pending);
@@ -274,6 +283,7 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
         conn.pending = conn.pending.length === size ? EMPTY : conn.pending.subarray(size);
         conn.inFlight = -1;
         inFlight--;
+        conn.freeAt = elapsedNs();
         idle.push(conn);
       });
       // an error closes the socket: its request counts as not answered (finish)
@@ -287,7 +297,11 @@ export function paced({ port, host = '127.0.0.1', requests, rate, duration, conn
       const now = elapsedNs();
       while (next < total && idle.length > 0 && dueNs(next) <= now) {
         const conn = idle.shift();
-        if (next >= first) queued[written++] = now - dueNs(next);
+        if (next >= first) {
+          const due = dueNs(next);
+          queued[written] = now - due;
+          connectionWait[written++] = Math.max(0, conn.freeAt - due);
+        }
         conn.inFlight = next;
         inFlight++;
         conn.socket.write(requests.at(next++));

@@ -90,9 +90,12 @@ export function latencySummary(pairs) {
     bareP99Ms: mid((p) => p.bareP99Ms),
     p99Ms: mid((p) => p.p99Ms),
     p99OverBare: mid((p) => p.p99Ms / p.bareP99Ms),
-    // the load's own queue (load.js paced): a p99 close to it was spent waiting for a connection
+    // what of a request's latency was spent in the load before it went out, and waiting for a
+    // free connection (load.js paced): a p99 close to the latter is a queue of held connections
     bareQueuedP99Ms: mid((p) => p.bareQueuedP99Ms),
     queuedP99Ms: mid((p) => p.queuedP99Ms),
+    bareConnectionWaitP99Ms: mid((p) => p.bareConnectionWaitP99Ms),
+    connectionWaitP99Ms: mid((p) => p.connectionWaitP99Ms),
     bareBusy: mid((p) => p.bareBusy),
     busy: mid((p) => p.busy),
     failedRequests: pairs.reduce((sum, p) => sum + (p.failedRequests ?? 0), 0),

@@ -161,12 +161,14 @@ try {
     `| ipstamp/web verify/s on Node, HS256 / ES256 | WebCrypto | node:crypto core (same inputs) | ${fmt(results.ratios.web_hs256_vs_node, 2)} / ${fmt(results.ratios.web_es256_vs_node, 2)} | — |`,
   );
   // the p99 with how busy the server's core was at that rate: a p99 is mostly queueing, and
-  // queueing grows with the busy share long before saturation; and with how much of the p99 was
-  // spent in the load, waiting for one of its connections (load.js paced, queuedP99Ms)
+  // queueing grows with the busy share long before saturation; and what of the p99 was spent
+  // in the load before the request went out, and of that waiting for a free connection
+  // (load.js paced: queuedP99Ms, connectionWaitP99Ms)
   const latencyText = (l, which) => {
     if (!l) return 'p99 n/a';
-    const [p99, queued, busy] = which === 'bare' ? [l.bareP99Ms, l.bareQueuedP99Ms, l.bareBusy] : [l.p99Ms, l.queuedP99Ms, l.busy];
-    const inLoad = queued === undefined ? '' : ` (${fmt(queued, 1)} ms waiting in the load)`;
+    const [p99, queued, forConnection, busy] =
+      which === 'bare' ? [l.bareP99Ms, l.bareQueuedP99Ms, l.bareConnectionWaitP99Ms, l.bareBusy] : [l.p99Ms, l.queuedP99Ms, l.connectionWaitP99Ms, l.busy];
+    const inLoad = queued === undefined ? '' : ` (in the load ${fmt(queued, 1)} ms, for a connection ${fmt(forConnection, 1)} ms)`;
     return `p99 @${fmt(l.rate)}/s ${fmt(p99, 1)} ms${inLoad}, core ${busy === undefined ? '?' : fmt(busy * 100)}% busy`;
   };
   // each generation's ratio beside their median (measure.js latencySummary, medianPerChunk)
