@@ -187,8 +187,15 @@ export function describeFailover(name: string, start: (server: string, cli: stri
           15_000,
         );
         acceptedAgainAt = performance.now();
-        // there is no replica to WAIT for now: one more second of traffic, then bring the node back
+        // there is no replica to WAIT for now: one more second of traffic, and enough answers on
+        // the victim's keys from the servers with WAIT to judge (a loaded machine answers fewer in
+        // a second: 7 once, where the check below asks for 8), then bring the node back
         await new Promise((resolve) => setTimeout(resolve, 1000));
+        await until(
+          'the servers with WAIT to answer 8 requests on keys of the failed primary',
+          () => answers.filter((x) => [c, d].includes(x.server) && x.onVictim && x.sentAt >= promotedSeenAt).length >= 8,
+          15_000,
+        );
         restartedAt = performance.now();
         await topology.rejoin(victim);
         rejoinedAt = performance.now();
