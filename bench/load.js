@@ -206,8 +206,8 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 32, du
  * `connectionWaitP99Ms`, the p99 of the part of it spent waiting for a free connection (from
  * falling due until the connection it went out on was free; the rest is this loop running
  * late). A p99 far above them was spent in the server. A p99 close to the connection wait is
- * the queue of a server that held all 32 connections too long: the Redis variant's p99 in
- * every full run (bench/README.md, "Eighth pass").
+ * the queue of a server that held all 32 connections too long, as the Redis variant's p99 was
+ * whenever it collapsed (bench/README.md, "Eighth pass").
  */
 export const LEAD_IN_SECONDS = 0.5;
 
