@@ -84,8 +84,6 @@ export async function measureFramework(framework, { quick = false } = {}) {
       const slower = Math.min(...variants.slice(0, 2).map((v) => median(samples.get(v).map((x) => x.rps))));
       const rate = pacedRateFor(slower);
       const runs = [];
-      // both warmed again first, as in bench/http.js: a server that has idled comes back slow
-      for (const t of targets.slice(0, 2)) for (let w = 0; w < 3; w++) await window(t, 0.4);
       for (const t of targets.slice(0, 2)) {
         const requests = t.requests(Math.ceil(rate * ((quick ? 1 : 3) + LEAD_IN_SECONDS)) + 10);
         const run = await withBusyShare(t.server, () => paced({ port: t.server.port, requests, rate, duration: quick ? 1 : 3 }));

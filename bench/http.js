@@ -168,12 +168,6 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           const slower = Math.min(median(samples.get('bare').map((x) => x.rps)), median(samples.get(t.variant).map((x) => x.rps)));
           const rate = pacedRateFor(slower);
           const seconds = quick ? 1 : 3;
-          // Both servers are warmed again first, as before the CPU windows: the pairs run one
-          // after another, so a server may have idled for half a minute since its last window,
-          // and one that has idled comes back slow. After 35 s of idleness every variant's pair
-          // built a queue (Redis 198 ms, HS256 + memory 168, ES256 546); warmed again first,
-          // 14, 19 and 1.4 ms (bench/README.md, "Eighth pass").
-          await warmUp([bareTarget, t], 1.2);
           const bareLatency = await latencyAt(bareTarget, rate, seconds);
           const variantLatency = await latencyAt(t, rate, seconds);
           if (!p99.has(t.variant)) p99.set(t.variant, []);
