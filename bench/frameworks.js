@@ -15,7 +15,7 @@
  */
 import { exportJWK, generateSecret } from 'jose';
 import { blast, buildRequests, LEAD_IN_SECONDS, paced } from './load.js';
-import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
+import { bareOverVariantByRound, latencyPair, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
@@ -91,19 +91,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
         runs.push(run);
       }
       const [b, v] = runs;
-      latencyPairs.push({
-        rate,
-        bareP99Ms: b.p99Ms,
-        p99Ms: v.p99Ms,
-        bareLeadInP99Ms: b.leadInP99Ms,
-        leadInP99Ms: v.leadInP99Ms,
-        bareQueuedP99Ms: b.queuedP99Ms,
-        queuedP99Ms: v.queuedP99Ms,
-        bareConnectionWaitP99Ms: b.connectionWaitP99Ms,
-        connectionWaitP99Ms: v.connectionWaitP99Ms,
-        bareBusy: b.busy,
-        busy: v.busy,
-      });
+      latencyPairs.push(latencyPair(rate, b, v));
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
     }

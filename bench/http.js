@@ -18,7 +18,7 @@
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, LEAD_IN_SECONDS, paced } from './load.js';
-import { bareOverVariantByRound, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
+import { bareOverVariantByRound, latencyPair, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
@@ -171,23 +171,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           const bareLatency = await latencyAt(bareTarget, rate, seconds);
           const variantLatency = await latencyAt(t, rate, seconds);
           if (!p99.has(t.variant)) p99.set(t.variant, []);
-          p99.get(t.variant).push({
-            rate,
-            bareP99Ms: bareLatency.p99Ms,
-            p99Ms: variantLatency.p99Ms,
-            // the lead-in's (load.js paced), outside the figure
-            bareLeadInP99Ms: bareLatency.leadInP99Ms,
-            leadInP99Ms: variantLatency.leadInP99Ms,
-            // what of the p99 was spent in the load, and waiting for a free connection (load.js paced)
-            bareQueuedP99Ms: bareLatency.queuedP99Ms,
-            queuedP99Ms: variantLatency.queuedP99Ms,
-            bareConnectionWaitP99Ms: bareLatency.connectionWaitP99Ms,
-            connectionWaitP99Ms: variantLatency.connectionWaitP99Ms,
-            // the share of its core each server was busy at that rate (processes.js withBusyShare)
-            bareBusy: bareLatency.busy,
-            busy: variantLatency.busy,
-            failedRequests: variantLatency.errors,
-          });
+          p99.get(t.variant).push(latencyPair(rate, bareLatency, variantLatency));
         }
       }
     } finally {

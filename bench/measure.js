@@ -77,6 +77,30 @@ export function medianRatio(a, b) {
 }
 
 /**
+ * One p99 pair as latencySummary reads it: bare and the variant, each run by load.js paced
+ * (inside processes.js withBusyShare) at the same `rate`, back to back.
+ */
+export function latencyPair(rate, bare, variant) {
+  return {
+    rate,
+    bareP99Ms: bare.p99Ms,
+    p99Ms: variant.p99Ms,
+    // the lead-ins', outside the figure
+    bareLeadInP99Ms: bare.leadInP99Ms,
+    leadInP99Ms: variant.leadInP99Ms,
+    // what of the p99 was spent in the load, and of that waiting for a free connection
+    bareQueuedP99Ms: bare.queuedP99Ms,
+    queuedP99Ms: variant.queuedP99Ms,
+    bareConnectionWaitP99Ms: bare.connectionWaitP99Ms,
+    connectionWaitP99Ms: variant.connectionWaitP99Ms,
+    // the share of its core each server was busy at that rate
+    bareBusy: bare.busy,
+    busy: variant.busy,
+    failedRequests: variant.errors,
+  };
+}
+
+/**
  * p99 latency of a variant against bare's, from one pair per generation (the two at the same
  * paced rate, back to back) as one figure: the median of the per-generation ratios. On 2 shared
  * cores one 3 s pair is mostly luck — two identical bare servers measured 1–4 ms apart, and the
