@@ -1,0 +1,106 @@
+/**
+ * Where a bench server's CPU goes, natively: `perf record` samples the whole process (V8,
+ * OpenSSL, libuv, the kernel on its behalf, V8's helper threads) on CPU time only, and each
+ * sample is charged to the nearest JavaScript frame on its stack — so a function's figure
+ * includes the builtins, runtime calls and native code it called (`createHmac`'s OpenSSL set-up
+ * counts to `Hmac`, `JSON.parse`'s to its caller). V8's own profiler (bench/profile.js without
+ * `--native`) samples wall time, counts a blocking `writev` as the caller's, and roughly
+ * doubles small frames; this one adds up to the server's CPU per request.
+ *
+ * Needs `perf` (linux-perf) and a server started with `--perf-basic-prof`, which names JIT
+ * code in /tmp/perf-<pid>.map. Stacks are unwound with DWARF (`--call-graph dwarf`): the node
+ * binary has no frame pointers, so a frame-pointer walk stops at the first native frame.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+/** Samples per second: low, because each DWARF sample copies the stack (at 5 kHz it doubled the server's CPU). */
+const FREQUENCY = 499;
+
+/** Starts recording the processes `pids` into `file`; the returned function stops it once the load is done. */
+export async function recordNative(pids, file) {
+  const perf = spawn('perf', ['record', '-F', String(FREQUENCY), '--call-graph', 'dwarf', '-p', pids.join(','), '-o', file], { stdio: 'ignore' });
+  const failed = once(perf, 'error').then(([error]) => {
+    throw new Error(`perf record failed (${error.message}): install linux-perf to profile natively`);
+  });
+  // perf attaches asynchronously; a load started at once would go partly unrecorded
+  await Promise.race([sleep(300), failed]);
+  if (perf.exitCode !== null) throw new Error(`perf record exited with ${perf.exitCode}: is perf allowed here (kernel.perf_event_paranoid)?`);
+  return async () => {
+    perf.kill('SIGINT');
+    await once(perf, 'exit');
+  };
+}
+
+const JS_FRAME = /^(?:JS|LazyCompile|Function|RegExp):/;
+
+/** `perf script` lines of one sample → what it is charged to. */
+function chargeOf(frames, helperThread) {
+  if (helperThread) return "V8's helper threads (GC, compiler)";
+  for (const name of frames) {
+    // a script's or module's top level (line 1, column 1) ran once, at load: under load such a
+    // frame is code V8 freed whose address now holds other code, named by the stale map entry
+    if (JS_FRAME.test(name) && !name.endsWith(':1:1'))
+      return name
+        .replace(/^(?:JS|LazyCompile|Function):[*^~+]?/, '')
+        .replace(/(?:file:\/\/)?\/\S*?\/(dist|node_modules)\//, '$1/')
+        .replace(/^ /, '(anonymous) ');
+  }
+  // no JavaScript on the stack: the event loop, llhttp called from it, the kernel under them
+  const own = frames.find((name) => !JS_FRAME.test(name) && !name.startsWith('[') && !/^(?:__|entry_|do_syscall)/.test(name));
+  return `native: ${own ?? frames[0] ?? '?'}`;
+}
+
+/**
+ * Reads `file` and answers, for each of `servers` (`{ pid, threads, requests }`: its main
+ * thread, every thread of it, the requests it answered while recorded), µs of CPU per request
+ * for each place its samples were charged to.
+ */
+export async function attributeNative(file, servers) {
+  const { stdout } = await promisify(execFile)('perf', ['script', '-i', file], { maxBuffer: 1 << 30 });
+  const charged = servers.map(() => new Map());
+  let frames = [];
+  let tid = 0;
+  const flush = () => {
+    if (frames.length === 0) return;
+    const at = servers.findIndex((server) => server.threads.has(tid));
+    if (at !== -1) {
+      const key = chargeOf(frames, tid !== servers[at].pid);
+      const perSample = 1e6 / FREQUENCY / servers[at].requests;
+      charged[at].set(key, (charged[at].get(key) ?? 0) + perSample);
+    }
+    frames = [];
+  };
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    if (!/^\s/.test(line)) {
+      // a sample's header, "node 31304 51419.711873: 2004 cpu-clock:ppp:": its thread
+      flush();
+      tid = Number(line.trim().split(/\s+/)[1]);
+      continue;
+    }
+    // "\t    7f9c138d1b41 JS:*emitReadable node:internal/streams/readable:819:22+0x381 (/tmp/perf-31304.map)"
+    const symbol = line
+      .trim()
+      .replace(/ \([^()]*\)$/, '')
+      .replace(/^[0-9a-f]+ /, '')
+      .replace(/\+0x[0-9a-f]+$/, '');
+    frames.push(symbol);
+  }
+  flush();
+  return charged;
+}
+
+/** Which part of the stack a charge belongs to, for the summary. */
+export function partOf(key) {
+  if (key.includes(' dist/')) return 'ipstamp (dist/)';
+  if (key.includes(' node:internal/crypto/')) return 'node:crypto (createHmac, verify)';
+  if (key.includes(' node_modules/')) return 'the framework (node_modules/)';
+  if (key.includes('/bench/')) return 'the bench server (its route)';
+  if (key.startsWith('RegExp:')) return 'regular expressions';
+  if (key.startsWith('native: ')) return 'native, no JavaScript on the stack (event loop, llhttp, kernel)';
+  if (key.startsWith("V8's")) return key;
+  return 'Node core (http, streams, timers)';
+}
