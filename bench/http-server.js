@@ -10,6 +10,14 @@ const [variant, keysJson, redisUrl] = process.argv.slice(2);
 const keys = JSON.parse(keysJson);
 
 async function build() {
+  if (variant === 'bare-headers') {
+    // bare Fastify whose route reads one header, as almost every route or request log does:
+    // Node builds `request.headers` from the raw header lines on its first read, and the bare
+    // route never reads it, so bare never pays for it (bench/README.md, "Ninth pass")
+    const app = Fastify({ logger: false });
+    app.get('/orders', async (request) => ({ ok: request.headers.host !== undefined }));
+    return app;
+  }
   if (variant === 'bare' || variant === 'bare-stamped' || variant === 'bare-zod-schema') {
     if (variant === 'bare-zod-schema') {
       const { z } = await import('zod');

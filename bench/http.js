@@ -53,9 +53,10 @@ async function startServer(variant, keys, redisUrl) {
  * the same stamp headers it ignores, and bare Fastify after building one small zod schema it
  * never uses — which costs it ~1.4 µs CPU on every request on Node 20 (12.9 against 11.5 µs for
  * bare-stamped, six generations; #16's bisection — why is V8's business, but it is why no
- * server entry builds a schema).
+ * server entry builds a schema); and bare Fastify whose route reads one header (bare-headers),
+ * which makes Node build the request's headers object, as ipstamp's first read of a header does.
  */
-const CONTROLS = ['bare-stamped', 'bare-zod-schema'];
+const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers'];
 
 /**
  * Floors, in the full run: bare Fastify plus one hook that checks the stamp's signature with
@@ -68,6 +69,7 @@ const FLOORS = ['signature-floor-hs256', 'signature-floor-es256'];
 const STAMPED = {
   'bare-stamped': 'hs256',
   'bare-zod-schema': 'hs256',
+  'bare-headers': 'hs256',
   'signature-floor-hs256': 'hs256',
   'signature-floor-es256': 'es256',
   'ipstamp-hs256-memory': 'hs256',
