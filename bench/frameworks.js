@@ -4,7 +4,8 @@
  * ipstamp/node (bench/express-server.js), Hono on @hono/node-server with ipstamp/hono
  * (bench/hono-server.js). The method of bench/http.js: servers pinned to core 0, the load
  * (bench/load.js, stamps built before each window) on core 1, fresh processes per generation,
- * windows taking turns, the ratio the median over rounds of bare's CPU per request over ipstamp's.
+ * windows taking turns (two back to back per turn, the second counted: see its idleness note),
+ * the ratio the median over rounds of bare's CPU per request over ipstamp's.
  *
  *   npm run build && node bench/frameworks.js express|hono [--quick]
  *
@@ -67,6 +68,7 @@ export async function measureFramework(framework, { quick = false } = {}) {
   const rounds = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
   const samples = new Map(variants.map((v) => [v, []]));
+  const afterIdle = new Map(variants.map((v) => [v, []]));
   const latencyPairs = [];
   for (let g = 0; g < generations; g++) {
     const servers = await Promise.all(variants.map((v) => startServer(framework, v, keys)));
@@ -76,6 +78,8 @@ export async function measureFramework(framework, { quick = false } = {}) {
       for (let r = 0; r < rounds; r++) {
         for (let k = 0; k < targets.length; k++) {
           const t = targets[(k + r + g) % targets.length];
+          // as in bench/http.js: the window after the idle spell, then the busy server's
+          afterIdle.get(t.variant).push(await window(t, seconds));
           samples.get(t.variant).push(await window(t, seconds));
         }
       }
@@ -106,6 +110,8 @@ export async function measureFramework(framework, { quick = false } = {}) {
       rps: median(s.map((x) => x.rps)),
       bareOverVariant: median(ratios),
       bareOverVariantByGeneration: medianPerChunk(ratios, rounds),
+      bareOverVariantAfterIdle: median(bareOverVariantByRound(afterIdle.get(bareVariant), afterIdle.get(v))),
+      cpuPerRequestUsAfterIdle: median(afterIdle.get(v).map((x) => x.cpuPerRequestUs)),
       rounds: s.length,
     };
   }

@@ -7,10 +7,13 @@
  *   sending its next request when the answer is in. It outruns every server here, so each
  *   server runs saturated and batches as much as it can; a slow client would have charged the
  *   server per-wakeup costs it does not pay under real load.
- * - Noise: the servers of all variants run at once and take turns, one short window each per
- *   round; a variant's ratio is the median over rounds of bare's CPU per request over the
- *   variant's in the same round, so drift of a noisy machine cancels out. The full run starts
- *   fresh processes several times (generations), so no one process's luck decides.
+ * - Noise: the servers of all variants run at once and take turns, two windows back to back
+ *   each per round; a variant's ratio is the median over rounds of bare's CPU per request over
+ *   the variant's in the same round, so drift of a noisy machine cancels out. The full run
+ *   starts fresh processes several times (generations), so no one process's luck decides.
+ * - Idleness: while the others take their turns a server idles for tens of seconds, and its
+ *   next window costs it more — the more so the more it does per request. The figures are each
+ *   turn's second window, a busy server's; the first is reported beside them (`...AfterIdle`).
  * - Latency: p99 at one fixed rate for bare and each variant, taken back to back in every
  *   generation: half the saturated rate of the slower of the two (bench/load.js paced). The
  *   figure is the median of the generations' ratios (measure.js latencySummary).
@@ -150,6 +153,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
   const roundsPerGeneration = quick ? 5 : 3;
   const seconds = quick ? 0.4 : 2;
   const samples = new Map(variants.map((v) => [v, []]));
+  const afterIdle = new Map(variants.map((v) => [v, []]));
   const p99 = new Map();
   for (let g = 0; g < generations; g++) {
     const targets = await startGeneration(variants, keys, redisUrl);
@@ -159,6 +163,10 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
         // rotate who goes first, so no variant always follows the same neighbour
         for (let k = 0; k < targets.length; k++) {
           const t = targets[(k + r + g) % targets.length];
+          // two windows back to back: the first pays for the idle spell while the others took
+          // their turns, the second is the busy server the goals are about (bench/README.md,
+          // "Ninth pass"); both are reported
+          afterIdle.get(t.variant).push(await window(t, seconds));
           samples.get(t.variant).push(await window(t, seconds));
         }
       }
@@ -195,6 +203,9 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
       bareOverVariant: median(ratios),
       // the same, per generation (fresh processes each): how far one generation's luck goes
       bareOverVariantByGeneration: medianPerChunk(ratios, roundsPerGeneration),
+      // the window right after the server idled through the other variants' turns
+      bareOverVariantAfterIdle: median(bareOverVariantByRound(afterIdle.get('bare'), afterIdle.get(v))),
+      cpuPerRequestUsAfterIdle: median(afterIdle.get(v).map((x) => x.cpuPerRequestUs)),
       rounds: s.length,
       failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
     };

@@ -114,6 +114,12 @@ try {
       hono_noop_middleware_vs_bare: hono.ratios.hono_noop_middleware_vs_bare ?? null,
       // the handler form (`stamp.handler(fn)`): no goal of its own, reported beside the middleware's
       hono_hs256_memory_handler_vs_bare: hono.ratios.hono_hs256_memory_handler_vs_bare ?? null,
+      // each turn's first window, right after the server idled through the others' turns
+      // (bench/http.js): what these ratios read before the ninth pass counted the second window
+      http_hs256_memory_after_idle_vs_bare: http['ipstamp-hs256-memory'].bareOverVariantAfterIdle ?? null,
+      http_hs256_redis_after_idle_vs_bare: http['ipstamp-hs256-redis']?.bareOverVariantAfterIdle ?? null,
+      express_hs256_memory_after_idle_vs_bare: express.rows['express-ipstamp-hs256-memory']?.bareOverVariantAfterIdle ?? null,
+      hono_hs256_memory_after_idle_vs_bare: hono.rows['hono-ipstamp-hs256-memory']?.bareOverVariantAfterIdle ?? null,
       http_hs256_memory_p99_over_bare: p99Over(http['ipstamp-hs256-memory']),
       http_es256_memory_p99_over_bare: p99Over(http['ipstamp-es256-memory']),
       http_hs256_redis_p99_over_bare: p99Over(http['ipstamp-hs256-redis']),
@@ -175,6 +181,8 @@ try {
   // load.js paced: the window's first half second, outside the figure, shown beside it
   const leadIn = (l) => (l?.leadInP99OverBare === undefined ? '' : `, lead-in ${fmt(l.leadInP99OverBare, 2)}× (not in the figure)`);
   const byGeneration = (values) => (values?.length > 1 ? ` (generations: ${values.map((r) => fmt(r, 2)).join(' / ')})` : '');
+  // bench/http.js: each turn's first window, right after the server idled, outside the figure
+  const afterIdle = (row) => (row?.bareOverVariantAfterIdle === undefined ? '' : `, right after idling ${fmt(row.bareOverVariantAfterIdle, 2)}`);
   for (const [variant, key, p99Key] of [
     ['ipstamp-hs256-memory', 'http_hs256_memory_vs_bare', 'http_hs256_memory_p99_over_bare'],
     ['ipstamp-es256-memory', null, 'http_es256_memory_p99_over_bare'],
@@ -188,7 +196,7 @@ try {
     const h = http[variant];
     if (!h) continue;
     const goal = key
-      ? `${results.goals[key]} ${met(key)}${byGeneration(h.bareOverVariantByGeneration)}`
+      ? `${results.goals[key]} ${met(key)}${byGeneration(h.bareOverVariantByGeneration)}${afterIdle(h)}`
       : variant === 'ipstamp-es256-memory'
         ? `limit ${fmt(es256Limit, 3)}: ${fmt(results.ratios.http_es256_memory_of_limit, 2)} of it, ${results.goals.http_es256_memory_of_limit} ${met('http_es256_memory_of_limit')} (of the in-server floor: ${fmt(results.ratios.http_es256_memory_of_floor ?? NaN, 2)})`
         : '—';
@@ -207,7 +215,7 @@ try {
     const v = rows[variantKey];
     const b = rows[bareKey];
     console.log(
-      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${byGeneration(v.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}${leadIn(v.latency)} |`,
+      `| ${name} ipstamp-hs256-memory: server CPU/request | ${fmt(v.cpuPerRequestUs, 1)} µs (${latencyText(v.latency)}) | bare ${fmt(b.cpuPerRequestUs, 1)} µs (${latencyText(v.latency, 'bare')}) | ${fmt(results.ratios[key], 2)} | ${results.goals[key]} ${met(key)}${byGeneration(v.bareOverVariantByGeneration)}${afterIdle(v)}; p99 ${fmt(results.ratios[p99Key] ?? NaN, 2)}× bare${byGeneration(v.latency?.perGeneration)}, ${results.goals[p99Key]} ${met(p99Key)}${leadIn(v.latency)} |`,
     );
   }
   for (const [alg, b] of Object.entries(budgets)) {
