@@ -7,8 +7,9 @@
  *   grouped by file. V8's profiler samples wall time and inflates small frames: compare
  *   variants, not absolute figures.
  * - `--native`: under `perf` (bench/native-profile.js), the variant and its framework's bare
- *   server one after the other, each sample charged to its nearest JavaScript frame, and the
- *   difference: what the variant adds to a bare request, in µs that add up to its CPU.
+ *   server recorded together and loaded in turns, each sample charged to its nearest JavaScript
+ *   frame, and the difference: what the variant adds to a bare request, in µs that add up to
+ *   its CPU.
  *
  *   npm run build && node bench/profile.js ipstamp-hs256-memory [seconds] [--out dir]
  *   node bench/profile.js express:express-ipstamp-hs256-memory
