@@ -33,11 +33,12 @@ export function freePort() {
 }
 
 /**
- * Forks a bench server script (it sends `{ port }` once listening), pinned to core 0. `ask`
- * sends a message and waits for the reply (CPU counters); `stop` asks it to exit.
+ * Forks a bench server script (it sends `{ port }` once listening), pinned to core 0, with
+ * `execArgv` when given (a profiler's flags) and this process's otherwise. `ask` sends a message
+ * and waits for the reply (CPU counters); `stop` asks it to exit.
  */
-export async function forkBenchServer(script, args) {
-  const child = fork(script, args, { stdio: 'inherit' });
+export async function forkBenchServer(script, args, { execArgv } = {}) {
+  const child = fork(script, args, { stdio: 'inherit', ...(execArgv ? { execArgv } : {}) });
   const [{ port }] = await once(child, 'message');
   pin(child.pid, 0);
   const ask = async (message) => {
@@ -45,7 +46,7 @@ export async function forkBenchServer(script, args) {
     const [reply] = await once(child, 'message');
     return reply;
   };
-  return { port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
+  return { pid: child.pid, port, ask, stop: () => (child.send('exit'), once(child, 'exit')) };
 }
 
 /**

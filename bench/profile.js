@@ -15,15 +15,13 @@
  *   node bench/profile.js express:express-ipstamp-hs256-memory
  *   node bench/profile.js hono:hono-ipstamp-hs256-memory --native
  */
-import { fork } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests } from './load.js';
 import { attributeNative, partOf, recordNative } from './native-profile.js';
-import { pin } from './processes.js';
+import { forkBenchServer, pin } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
 const [spec = 'ipstamp-hs256-memory', secondsArg = '5'] = process.argv.slice(2).filter((a) => !a.startsWith('--') && !isOutDir(a));
@@ -51,9 +49,7 @@ pin(process.pid, 1);
  * second as the bench does and answers the requests and the server's CPU time; `stop()` ends it.
  */
 async function startServer(name, execArgv) {
-  const child = fork(script, [name, JSON.stringify(keys), process.env.IPSTAMP_BENCH_REDIS ?? ''], { stdio: 'inherit', execArgv });
-  const [{ port }] = await once(child, 'message');
-  pin(child.pid, 0);
+  const { pid, port, ask, stop } = await forkBenchServer(script, [name, JSON.stringify(keys), process.env.IPSTAMP_BENCH_REDIS ?? ''], { execArgv });
   const alg = name.includes('es256') ? 'es256' : 'hs256';
   const signed = name.includes('ipstamp') || name.includes('jose') || name.includes('floor') || name.startsWith('bare-');
   const sign = signed ? stampSigner(keys.private[alg]) : undefined;
@@ -70,14 +66,9 @@ async function startServer(name, execArgv) {
         }),
       })
     : undefined;
-  const ask = async (message) => {
-    child.send(message);
-    const [reply] = await once(child, 'message');
-    return reply;
-  };
   return {
     name: framework === 'http' ? name : `${framework}:${name}`,
-    pid: child.pid,
+    pid,
     async window() {
       const requests = buildRequests({ host: `127.0.0.1:${port}`, path: '/orders', count: alg === 'es256' ? 15_000 : 90_000, headersOf });
       await ask('cpu-start');
@@ -86,10 +77,7 @@ async function startServer(name, execArgv) {
       if (run.errors) throw new Error(`${run.errors} failed requests`);
       return { ok: run.ok, cpuMicros };
     },
-    async stop() {
-      child.send('exit');
-      await once(child, 'exit');
-    },
+    stop,
   };
 }
 
