@@ -4,7 +4,7 @@
  * sample is charged to the nearest JavaScript frame on its stack — so a function's figure
  * includes the builtins, runtime calls and native code it called (`createHmac`'s OpenSSL set-up
  * counts to `Hmac`, `JSON.parse`'s to its caller). V8's own profiler (bench/profile.js without
- * `--native`) samples wall time, counts a blocking `writev` as the caller's, and roughly
+ * `--native`) samples wall time, so a `writev`'s wait and the idle loop show as time, and roughly
  * doubles small frames; this one adds up to the server's CPU per request.
  *
  * Needs `perf` (linux-perf) and a server started with `--perf-basic-prof`, which names JIT
