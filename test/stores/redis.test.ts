@@ -9,6 +9,13 @@ import { describeReplayStoreContract } from './replay-store-contract.js';
 
 const binary = requireBinary('redis-server');
 
+/**
+ * The stores here are about what Redis keeps, not about deadlines (redis-faults.test.ts and the
+ * waitForReplicas test below are): the default 200 ms deadline, which includes connecting, was
+ * missed by a first insert on a machine running three test files at once.
+ */
+const PATIENT = { timeoutMs: 10_000 };
+
 describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   let redis: RedisServer;
   let admin: Redis;
@@ -22,16 +29,16 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   });
 
   // Each store gets its own key prefix, so that tests sharing the server cannot see each other.
-  describeReplayStoreContract('RedisReplayStore (URL)', () => new RedisReplayStore(redis.url, { keyPrefix: `test:${randomUUID()}:` }));
+  describeReplayStoreContract('RedisReplayStore (URL)', () => new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: `test:${randomUUID()}:` }));
   describeReplayStoreContract('RedisReplayStore (client passed in)', () => {
     const client = new Redis(redis.port, '127.0.0.1');
-    return new RedisReplayStore(client, { keyPrefix: `test:${randomUUID()}:`, closeClient: true });
+    return new RedisReplayStore(client, { ...PATIENT, keyPrefix: `test:${randomUUID()}:`, closeClient: true });
   });
 
   it('a Redis at maxmemory (noeviction) is a full store: ReplayStoreFullError, refused whatever onStoreError says', async () => {
     const own = await startRedis(binary!);
     const ownAdmin = new Redis(own.port, '127.0.0.1');
-    const store = new RedisReplayStore(own.url, { keyPrefix: `oom:${randomUUID()}:` });
+    const store = new RedisReplayStore(own.url, { ...PATIENT, keyPrefix: `oom:${randomUUID()}:` });
     try {
       expect(await store.insertIfAbsent('kid jti-before', 30_000)).toBe(true);
       await ownAdmin.config('SET', 'maxmemory-policy', 'noeviction');
@@ -51,8 +58,8 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
 
   it('shares what it has seen between stores on the same Redis, as servers behind one LB must', async () => {
     const prefix = `shared:${randomUUID()}:`;
-    const one = new RedisReplayStore(redis.url, { keyPrefix: prefix });
-    const two = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    const one = new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: prefix });
+    const two = new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: prefix });
     try {
       expect(await one.insertIfAbsent('kid jti-1', 30_000)).toBe(true);
       expect(await two.insertIfAbsent('kid jti-1', 30_000)).toBe(false);
@@ -80,7 +87,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
       writes.push(chunks.length);
       return _writev.call(this, chunks, cb);
     };
-    const store = new RedisReplayStore(client, { keyPrefix: `turn:${randomUUID()}:`, closeClient: true });
+    const store = new RedisReplayStore(client, { ...PATIENT, keyPrefix: `turn:${randomUUID()}:`, closeClient: true });
     try {
       // repeats within the turn: Redis answers in order, so the first of each is the fresh one
       const jtis = ['a', 'b', 'a', 'c', 'b', ...Array.from({ length: 40 }, (_, i) => `n${i}`), 'c'];
@@ -97,7 +104,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
 
   it('stores one key per stamp: the prefix and the first 16 bytes of SHA-256(UTF-8 key), raw, expiring with the TTL', async () => {
     const prefix = `layout:${randomUUID()}:`;
-    const store = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    const store = new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: prefix });
     try {
       const key = `kid-1 ${'é'.repeat(500)}`;
       const insertedFrom = Date.now();
@@ -120,7 +127,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
 
   it('waitForReplicas on a Redis without replicas: every new key fails closed (store-unavailable) at the deadline; a replay is still a replay', async () => {
     const prefix = `durable:${randomUUID()}:`;
-    const plain = new RedisReplayStore(redis.url, { keyPrefix: prefix });
+    const plain = new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: prefix });
     const durable = new RedisReplayStore(redis.url, { keyPrefix: prefix, waitForReplicas: 1, timeoutMs: 150 });
     try {
       expect(await plain.insertIfAbsent('kid seen', 30_000)).toBe(true);
