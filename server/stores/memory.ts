@@ -1,4 +1,4 @@
-import { IpStampError } from '../../shared/errors.js';
+import { IpStampError, withoutStackTrace } from '../../shared/errors.js';
 import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 import { sipHash128, sipHashKeyFromBytes, type SipHashKey } from './siphash.js';
@@ -79,7 +79,9 @@ export class MemoryReplayStore implements ReplayStore {
     const expiry = Math.min(Math.max(Math.ceil((elapsed + ttlMs) / TICK_MS), 1), MAX_TICK);
     sipHash128(this.#hashKey, key, this.#fingerprint);
     const result = table.insert(this.#fingerprint, expiry, now);
-    if (result === 'full') throw new ReplayStoreFullError();
+    // once full, every insert lands here until entries expire, and filling it is what an
+    // attacker would do: no stack trace, which would cost more than the insert (errors.ts)
+    if (result === 'full') throw withoutStackTrace(() => new ReplayStoreFullError());
     return result === 'inserted';
   }
 

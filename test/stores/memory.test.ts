@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { IpStampError } from '../../shared/errors.js';
 import { FingerprintTable } from '../../server/stores/fingerprint-table.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
+import { isReplayStoreFullError } from '../../server/stores/replay-store.js';
 import { describeReplayStoreContract } from './replay-store-contract.js';
 
 let clock = 1_700_000_000_123;
@@ -37,6 +38,9 @@ describe('MemoryReplayStore when full', () => {
     const error = insertRefusal(store, 'one too many');
     expect(error).toBeInstanceOf(IpStampError);
     expect((error as IpStampError).reason).toBe('store-unavailable');
+    expect(isReplayStoreFullError(error)).toBe(true);
+    // thrown on every insert while full, so built without a stack trace (shared/errors.ts)
+    expect((error as Error).stack).not.toMatch(/\n\s+at /);
     // No live key was evicted to make room: each is still a replay.
     for (let i = 0; i < 100; i++) expect(store.insertIfAbsent(`key ${i}`, 10_000)).toBe(false);
     expect(store.size).toBe(100);

@@ -134,7 +134,10 @@ describe('issuer (PROTOCOL §7.1)', () => {
       hints: { l3: CLIENT_IP },
     };
     expect((await issuer.issue(input)).ok).toBe(true);
-    expect(reason((await issuer.issue(input)) as never)).toBe('replay');
+    const replayed = await issuer.issue(input);
+    expect(reason(replayed as never)).toBe('replay');
+    // the refusal's error: the reason's IpStampError, built without a stack trace (shared/errors.ts)
+    expect(replayed.ok ? undefined : [replayed.error.code, /\n\s+at /.test(replayed.error.stack ?? '')]).toEqual(['ERR_IPSTAMP_REPLAY', false]);
   });
 
   it('refuses a bad issuer key or lifetime at creation', () => {

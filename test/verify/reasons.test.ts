@@ -5,6 +5,7 @@ import type { VerifierOptions } from '../../server/verify/options.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import { REASONS, type Reason } from '../../shared/reasons.js';
+import { IpStampError } from '../../shared/errors.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
@@ -86,6 +87,9 @@ describe('every reason code of PROTOCOL §5 is produced, with its status', () =>
       expect(result.status).toBe(statusOf[reason] ?? 401);
       expect(result.error.code).toBe(`ERR_IPSTAMP_${reason.toUpperCase().replace(/-/g, '_')}`);
       expect(result.error.message).not.toContain('eyJ'); // never echoes a token
+      // a refusal's error is an IpStampError built without a stack trace (shared/errors.ts)
+      expect(result.error).toBeInstanceOf(IpStampError);
+      expect(result.error.stack).not.toMatch(/\n\s+at /);
     });
   }
 
