@@ -50,6 +50,41 @@ async function build() {
     app.get('/orders', async () => ({ ok: true }));
     return app;
   }
+  if (variant === 'ipstamp-off') {
+    // the plugin registered, its verification switched off on the route: what its two hooks
+    // cost a request when they return at once
+    const { ipstamp } = await import('../dist/server/fastify/plugin.js');
+    const app = Fastify({ logger: false });
+    await app.register(ipstamp, { keys: { keys: [keys.hs256] }, maxAge: 600, echo: false });
+    app.get('/orders', { config: { ipstamp: false } }, async () => ({ ip: '127.0.0.1' }));
+    return app;
+  }
+  if (variant === 'core-hook-hs256') {
+    // the verifier core alone in one callback preValidation hook, none of the plugin's glue
+    // (no preParsing, body tee, route policy, metrics, PROXY or accept-time facts): what any
+    // Fastify integration of this core starts from
+    const { createVerifier } = await import('../dist/server/verify/create-verifier.js');
+    const { immediateVerifierOf } = await import('../dist/server/verify/verifier.js');
+    const verifyNow = immediateVerifierOf(createVerifier({ keys: { keys: [keys.hs256] }, maxAge: 600 }));
+    const app = Fastify({ logger: false });
+    app.decorateRequest('ipStamp', null);
+    app.addHook('preValidation', (request, reply, done) => {
+      const result = verifyNow({
+        method: request.method,
+        url: request.originalUrl,
+        headers: request.headers,
+        body: undefined,
+        protocol: 'http',
+        hints: { l3: request.socket.remoteAddress, tls: false },
+        required: true,
+      });
+      if (!result.ok) return done(new Error(result.reason));
+      request.ipStamp = result.verdict;
+      done();
+    });
+    app.get('/orders', async (request) => ({ ip: request.ipStamp.ip }));
+    return app;
+  }
   if (variant === 'trust-proxy') {
     const app = Fastify({ logger: false, trustProxy: true });
     app.get('/orders', async (request) => ({ ip: request.ip }));

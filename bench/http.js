@@ -26,7 +26,9 @@ import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
   const hs = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
-  const out = { hs256: hs, private: { hs256: hs } };
+  // what a forger without the secret signs with: another secret under the same kid
+  const forged = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
+  const out = { hs256: hs, private: { hs256: hs, forged } };
   for (const [name, alg] of [
     ['es256', 'ES256'],
     ['eddsa', 'EdDSA'],
@@ -48,7 +50,16 @@ function stampMaker(jwk, port) {
 }
 
 async function startServer(variant, keys, redisUrl) {
-  return forkBenchServer(new URL('./http-server.js', import.meta.url), [variant, JSON.stringify(keys), redisUrl ?? '']);
+  const serverVariant = REFUSALS[variant] ? 'ipstamp-hs256-memory' : variant;
+  return forkBenchServer(new URL('./http-server.js', import.meta.url), [serverVariant, JSON.stringify(keys), redisUrl ?? '']);
+}
+
+/** The stamp header each request of a refusal load carries (none for a stampless one). */
+function refusalStamps(kind, keys, port) {
+  if (kind === 'stampless') return undefined;
+  if (kind === 'forged') return stampMaker(keys.private.forged, port);
+  const replayed = stampMaker(keys.private.hs256, port)();
+  return () => replayed;
 }
 
 /**
@@ -58,8 +69,11 @@ async function startServer(variant, keys, redisUrl) {
  * bare-stamped, six generations; #16's bisection — why is V8's business, but it is why no
  * server entry builds a schema); and bare Fastify whose route reads one header (bare-headers),
  * which makes Node build the request's headers object, as ipstamp's first read of a header does.
+ * And two that split ipstamp's cost between the plugin and the verifier core: the plugin with
+ * verification switched off on the route (ipstamp-off), and the core alone in one bare hook
+ * (core-hook-hs256; bench/README.md, "Eleventh pass").
  */
-const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers'];
+const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256'];
 
 /**
  * Floors, in the full run: bare Fastify plus one hook that checks the stamp's signature with
@@ -68,6 +82,16 @@ const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers'];
  * the goals' budgets against them. No p99 for these: they are yardsticks, not variants.
  */
 const FLOORS = ['signature-floor-hs256', 'signature-floor-es256'];
+
+/**
+ * Refusals, in the full run: an ipstamp-hs256-memory server sent only requests it must refuse
+ * with 401, each kind in its own server process — stamps signed with another secret under the
+ * right kid (bad-signature), one stamp sent over and over (replay: its first answer, the one
+ * acceptance, counts among the window's few allowed failures), and no stamp at all (missing,
+ * refused in preParsing). CPU per refusal, against bare and against an acceptance: what a
+ * flood of forgeries costs the server it is aimed at. No p99 for these.
+ */
+const REFUSALS = { 'refused-forged': 'forged', 'refused-replayed': 'replayed', 'refused-stampless': 'stampless' };
 
 const STAMPED = {
   'bare-stamped': 'hs256',
@@ -80,12 +104,15 @@ const STAMPED = {
   'ipstamp-hs256-redis': 'hs256',
   'ipstamp-hs256-redis-autopipeline': 'hs256',
   'naive-jose-hs256': 'hs256',
+  'ipstamp-off': 'hs256',
+  'core-hook-hs256': 'hs256',
 };
 
 /** One server and what it takes to load it: its requests come from here, built before each window. */
 function target(variant, server, keys) {
   const alg = STAMPED[variant];
-  const nextStamp = alg ? stampMaker(keys.private[alg], server.port) : undefined;
+  const refusal = REFUSALS[variant];
+  const nextStamp = refusal ? refusalStamps(refusal, keys, server.port) : alg ? stampMaker(keys.private[alg], server.port) : undefined;
   const requests = (count) =>
     buildRequests({
       host: `127.0.0.1:${server.port}`,
@@ -93,7 +120,7 @@ function target(variant, server, keys) {
       count,
       headersOf: nextStamp ? () => ({ 'client-ip-attestation': nextStamp() }) : undefined,
     });
-  return { variant, server, requests, nextStamp, expectRps: alg === 'es256' ? 8_000 : 30_000 };
+  return { variant, server, requests, nextStamp, expectRps: alg === 'es256' ? 8_000 : 30_000, expectStatus: refusal ? 401 : undefined };
 }
 
 /** One window: the server's CPU per answered request (µs) and its rate. Failed answers fail the bench. */
@@ -101,7 +128,7 @@ async function window(t, seconds, { warmUp = false } = {}) {
   // enough requests for the window at 1.5× the rate seen so far; running out only ends it early
   const requests = t.requests(Math.ceil(t.expectRps * seconds * 1.5) + 500);
   await t.server.ask('cpu-start');
-  const run = await blast({ port: t.server.port, requests, duration: seconds });
+  const run = await blast({ port: t.server.port, requests, duration: seconds, expectStatus: t.expectStatus });
   const { cpuMicros } = await t.server.ask('cpu-stop');
   // A loaded machine can push a Redis answer past the store's deadline (a 503, as designed):
   // a few are recorded, not fatal; more means the figure would not be about answered requests.
@@ -142,7 +169,7 @@ async function warmUp(targets, seconds) {
 export async function measureHttp({ quick = false, redisUrl, only, generations: generationsArg, latency = true } = {}) {
   pin(process.pid, 1);
   const keys = await makeKeys();
-  let variants = [...FLOORS, 'bare', 'trust-proxy', 'ipstamp-hs256-memory', 'ipstamp-es256-memory', 'naive-jose-hs256'];
+  let variants = [...FLOORS, 'bare', 'trust-proxy', 'ipstamp-hs256-memory', ...Object.keys(REFUSALS), 'ipstamp-es256-memory', 'naive-jose-hs256'];
   if (redisUrl) variants.push('ipstamp-hs256-redis', 'ipstamp-hs256-redis-autopipeline');
   // a profiling session's shortcut (node bench/http.js --only a,b): bare is always kept, and
   // the controls below run only when named
@@ -173,7 +200,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
       if (latency) {
         const bareTarget = targets.find((t) => t.variant === 'bare');
         for (const t of targets) {
-          if (t === bareTarget || FLOORS.includes(t.variant)) continue;
+          if (t === bareTarget || FLOORS.includes(t.variant) || REFUSALS[t.variant]) continue;
           // the rate both are held to: half the slower one's saturated rate, as measured so far
           const slower = Math.min(median(samples.get('bare').map((x) => x.rps)), median(samples.get(t.variant).map((x) => x.rps)));
           const rate = pacedRateFor(slower);

@@ -61,6 +61,16 @@ function isSuccess(bytes) {
   return bytes[9] === 0x32 && bytes[0] === 0x48;
 }
 
+/** Whether the response at the start of `bytes` has exactly this three-digit status. */
+function hasStatus(bytes, status) {
+  return (
+    bytes[0] === 0x48 &&
+    bytes[9] === 0x30 + Math.floor(status / 100) &&
+    bytes[10] === 0x30 + (Math.floor(status / 10) % 10) &&
+    bytes[11] === 0x30 + (status % 10)
+  );
+}
+
 /**
  * `count` requests `GET path`, as bytes: fixed `headers`, plus `headersOf(i)` for the i-th (a
  * fresh stamp each). One Buffer and one array of offsets, not a Buffer per request: the set is
@@ -108,14 +118,16 @@ function settleHeap() {
 /**
  * Sends `requests` in order (each used once; running out ends the window early) over
  * `connections` keep-alive connections for `duration` seconds. Resolves with the answers by
- * class and the rate. A malformed response or a closed connection counts as an error.
+ * class and the rate. A malformed response or a closed connection counts as an error, and so
+ * does a status other than 2xx — or other than `expectStatus`, for a load the server must
+ * refuse.
  *
  * 32 connections, not 10: a request whose verification waits for Redis holds its connection
  * for a round trip, and 10 connections then left that server short of work (its core 80–83 %
  * busy against 93–95 % for bare Fastify), charging it the per-wake-up costs above. At 32 the
  * servers that never wait measured the same as at 10 (bench/README.md, "Fifth pass").
  */
-export function blast({ port, host = '127.0.0.1', requests, connections = 32, duration }) {
+export function blast({ port, host = '127.0.0.1', requests, connections = 32, duration, expectStatus }) {
   return new Promise((resolve) => {
     let next = 0;
     let ok = 0;
@@ -152,7 +164,7 @@ export function blast({ port, host = '127.0.0.1', requests, connections = 32, du
           return;
         }
         if (total === 0 || pending.length < total) return;
-        if (isSuccess(pending)) ok++;
+        if (expectStatus === undefined ? isSuccess(pending) : hasStatus(pending, expectStatus)) ok++;
         else errors++;
         pending = pending.length === total ? EMPTY : pending.subarray(total);
         sendNext();

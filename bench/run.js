@@ -67,6 +67,9 @@ try {
     es256: budget(ES256_OF_LIMIT_GOAL * es256Limit, http['signature-floor-es256'], http['ipstamp-es256-memory']),
   };
   const p99Over = (row) => (row?.latency ? Number(row.latency.p99OverBare.toFixed(2)) : null);
+  // a refusal's cost as a share of an acceptance's, from the two same-run ratios to bare: above
+  // 1, refusing costs the server less than accepting (http.js REFUSALS)
+  const ofAccepted = (row) => (row ? row.bareOverVariant / http['ipstamp-hs256-memory'].bareOverVariant : null);
 
   const results = {
     date: new Date().toISOString(),
@@ -126,6 +129,12 @@ try {
       express_hs256_memory_p99_over_bare: express.ratios.express_hs256_memory_p99_over_bare,
       hono_hs256_memory_p99_over_bare: hono.ratios.hono_hs256_memory_p99_over_bare,
       memory_store_bytes_per_entry: memory.memoryStore.bytesPerEntry,
+      http_refused_forged_vs_bare: http['refused-forged']?.bareOverVariant ?? null,
+      http_refused_replayed_vs_bare: http['refused-replayed']?.bareOverVariant ?? null,
+      http_refused_stampless_vs_bare: http['refused-stampless']?.bareOverVariant ?? null,
+      http_refused_forged_of_accepted: ofAccepted(http['refused-forged']),
+      http_refused_replayed_of_accepted: ofAccepted(http['refused-replayed']),
+      http_refused_stampless_of_accepted: ofAccepted(http['refused-stampless']),
     },
     goals: {
       core_hs256_vs_raw: '>= 0.75',
@@ -142,6 +151,10 @@ try {
       express_hs256_memory_p99_over_bare: '<= 2',
       hono_hs256_memory_p99_over_bare: '<= 2',
       memory_store_bytes_per_entry: '<= 64',
+      // a flood of forgeries or of stampless requests costs the server no more than its own
+      // clients do (a replay does all an acceptance does, and then refuses: no goal)
+      http_refused_forged_of_accepted: '>= 1',
+      http_refused_stampless_of_accepted: '>= 1',
     },
   };
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
@@ -206,6 +219,18 @@ try {
         : '';
     console.log(
       `| HTTP ${variant}: server CPU/request | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} req/s saturated, ${latencyText(h.latency)}) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs (${fmt(http.bare.rps)} req/s, ${latencyText(h.latency, 'bare')}) | ${fmt(h.bareOverVariant, 2)} | ${goal}${p99} |`,
+    );
+  }
+  for (const [variant, reason, key] of [
+    ['refused-forged', 'bad-signature', 'http_refused_forged_of_accepted'],
+    ['refused-replayed', 'replay', 'http_refused_replayed_of_accepted'],
+    ['refused-stampless', 'missing', 'http_refused_stampless_of_accepted'],
+  ]) {
+    const h = http[variant];
+    if (!h) continue;
+    const goal = results.goals[key] ? `${results.goals[key]} ${met(key)}` : 'no goal';
+    console.log(
+      `| HTTP ${variant} (401 ${reason}): server CPU/refusal | ${fmt(h.cpuPerRequestUs, 1)} µs (${fmt(h.rps)} refusals/s saturated) | bare ${fmt(http.bare.cpuPerRequestUs, 1)} µs, an acceptance ${fmt(http['ipstamp-hs256-memory'].cpuPerRequestUs, 1)} µs | ${fmt(h.bareOverVariant, 2)} | of an acceptance ${fmt(results.ratios[key], 2)}, ${goal}${byGeneration(h.bareOverVariantByGeneration)} |`,
     );
   }
   for (const [name, rows, bareKey, variantKey, key, p99Key] of [
