@@ -42,16 +42,18 @@ export function isIpStampError(value: unknown): value is IpStampError {
  * either way.
  */
 export function withoutStackTrace<E extends Error>(build: () => E): E {
-  const limit = Error.stackTraceLimit;
+  // V8 and JavaScriptCore read it; this file is universal, so the type does not promise it
+  const errorClass = Error as ErrorConstructor & { stackTraceLimit?: unknown };
+  const limit = errorClass.stackTraceLimit;
   if (typeof limit !== 'number') return build();
   try {
-    Error.stackTraceLimit = 0;
+    errorClass.stackTraceLimit = 0;
   } catch {
     return build();
   }
   try {
     return build();
   } finally {
-    Error.stackTraceLimit = limit;
+    errorClass.stackTraceLimit = limit;
   }
 }
