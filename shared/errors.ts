@@ -57,3 +57,8 @@ export function withoutStackTrace<E extends Error>(build: () => E): E {
     errorClass.stackTraceLimit = limit;
   }
 }
+
+/** The error a refusal carries for `reason`: an IpStampError without a stack trace (see above). */
+export function refusalError(reason: Reason): IpStampError {
+  return withoutStackTrace(() => new IpStampError(reason));
+}

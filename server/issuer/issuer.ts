@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { IpStampError, withoutStackTrace } from '../../shared/errors.js';
+import { type IpStampError, refusalError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
@@ -63,7 +63,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     ok: false,
     reason,
     status: REASON_STATUS[reason],
-    error: withoutStackTrace(() => new IpStampError(reason)),
+    error: refusalError(reason),
     hints,
   });
 

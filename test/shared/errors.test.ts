@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { types } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorCodeOf, IpStampError, withoutStackTrace } from '../../shared/errors.js';
+import { errorCodeOf, IpStampError, refusalError, withoutStackTrace } from '../../shared/errors.js';
 import { REASONS } from '../../shared/reasons.js';
 import { ReplayStoreFullError } from '../../server/stores/replay-store.js';
 
@@ -23,10 +23,10 @@ describe('errorCodeOf', () => {
 });
 
 describe('withoutStackTrace (the errors refusals carry)', () => {
-  it('builds the same IpStampError for every reason, less the stack frames', () => {
+  it('refusalError builds the same IpStampError for every reason, less the stack frames', () => {
     for (const reason of REASONS) {
       const plain = new IpStampError(reason);
-      const bare = withoutStackTrace(() => new IpStampError(reason));
+      const bare = refusalError(reason);
       expect(bare).toBeInstanceOf(IpStampError);
       expect(types.isNativeError(bare)).toBe(true);
       expect([bare.name, bare.message, bare.reason, bare.code]).toEqual([plain.name, plain.message, plain.reason, plain.code]);
