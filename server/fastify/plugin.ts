@@ -10,6 +10,7 @@ import { createVerifyHooks } from './verify-hook.js';
 import { createVerifier } from '../verify/create-verifier.js';
 import { compiledOptionsOf } from '../verify/verifier.js';
 import { trackPeerAddresses } from '../hints/peer-address.js';
+import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { loosenedPolicies, loosenedPolicyNames } from '../verify/loosened-policies.js';
 
 export type { IpStampPluginOptions } from './options.js';
@@ -35,6 +36,8 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
 
   // l3 is read at accept (PROTOCOL §4): a late read of a reset connection finds nothing
   trackPeerAddresses(fastify.server);
+  // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts)
+  keepTickObjectShapes();
   installRawBodyParsers(fastify);
   const decoration: IpStampDecoration = {
     verifier,

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
 import { createVerifier } from '../verify/create-verifier.js';
+import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, HeaderMap } from '../verify/types.js';
@@ -36,6 +37,8 @@ export const nodeConnection: ConnectionOf = (c) => {
 export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options);
   const verifier = createVerifier(verifierOptions);
+  // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); Node only, as this entry is
+  keepTickObjectShapes();
   const tickets = glue.issuer === undefined ? undefined : createTicketRoutes(glue.issuer, verifierOptions, verifier);
   const glueVerifier = {
     verify: immediateVerifierOf(verifier),

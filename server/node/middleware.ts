@@ -8,6 +8,7 @@ import { createVerifier, type CreateVerifierOptions } from '../verify/create-ver
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
+import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
@@ -78,6 +79,8 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
     Object.entries(options).filter(([name]) => !(GLUE_OPTIONS as readonly string[]).includes(name)),
   ) as CreateVerifierOptions;
   const verifier = createVerifier(verifierOptions);
+  // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts)
+  keepTickObjectShapes();
   const tickets = options.issuer === undefined ? undefined : ticketRoutes(options.issuer, verifierOptions, verifier, bodyLimit);
 
   const verifyNow = immediateVerifierOf(verifier);
