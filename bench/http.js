@@ -71,9 +71,12 @@ function refusalStamps(kind, keys, port) {
  * which makes Node build the request's headers object, as ipstamp's first read of a header does.
  * And two that split ipstamp's cost between the plugin and the verifier core: the plugin with
  * verification switched off on the route (ipstamp-off), and the core alone in one bare hook
- * (core-hook-hs256; bench/README.md, "Eleventh pass").
+ * (core-hook-hs256; bench/README.md, "Eleventh pass"). And the pair behind the twelfth pass: bare
+ * Fastify after full collections at idle (bare-idle-gc), which leave every later nextTick in
+ * V8's runtime, and the same with a tick object kept first, as ipstamp's adapters do
+ * (bare-idle-gc-kept; server/runtime/tick-shapes.ts).
  */
-const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256'];
+const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256', 'bare-idle-gc', 'bare-idle-gc-kept'];
 
 /**
  * Floors, in the full run: bare Fastify plus one hook that checks the stamp's signature with
@@ -106,6 +109,8 @@ const STAMPED = {
   'naive-jose-hs256': 'hs256',
   'ipstamp-off': 'hs256',
   'core-hook-hs256': 'hs256',
+  'bare-idle-gc': 'hs256',
+  'bare-idle-gc-kept': 'hs256',
 };
 
 /** One server and what it takes to load it: its requests come from here, built before each window. */
