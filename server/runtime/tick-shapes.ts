@@ -9,7 +9,7 @@
  * server's memory-reducing GC, a quiet spell under light load — frees them. The next tick object
  * then gets new ones, the literal's feedback no longer matches, and V8 marks it megamorphic for
  * good: from then on every `nextTick` (an HTTP request makes several) defines its keys in V8's
- * runtime. Measured: 4–8 µs more CPU per request, in bare Fastify on Node 20 and 22 alike after
+ * runtime. Measured: 4–6 µs more CPU per request, in bare Fastify on Node 20 and 22 alike after
  * a few full collections at idle, and in a Fastify server with this plugin on Node 22 without
  * forcing anything. A tick object that stays alive keeps its hidden class, and through their
  * back pointers every one before it, so none is ever freed.
