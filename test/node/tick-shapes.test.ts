@@ -83,19 +83,15 @@ describe('every Node adapter keeps the tick object when it is set up', () => {
     }
   });
 
-  it('the node:http / Express middleware, when made', async () => {
+  // both are factories over the verifier's options: making one is setting it up
+  const middlewareFactories = {
+    'the node:http / Express middleware': async () => (await import('../../server/node/index.js')).ipstamp,
+    'the Hono middleware on Node': async () => (await import('../../server/hono/index.js')).ipstamp,
+  };
+  it.each(Object.entries(middlewareFactories))('%s, when made', async (_name, factoryOf) => {
     const key = await makeKey('HS256');
     const { keptTickObject } = await freshTickShapes();
-    const { ipstamp } = await import('../../server/node/index.js');
-    ipstamp({ keys: { keys: [key.publicJwk] } });
-    await nextMacrotask();
-    expect(symbolNames(keptTickObject())).toContain('async_id_symbol');
-  });
-
-  it('the Hono middleware on Node, when made', async () => {
-    const key = await makeKey('HS256');
-    const { keptTickObject } = await freshTickShapes();
-    const { ipstamp } = await import('../../server/hono/index.js');
+    const ipstamp = await factoryOf();
     ipstamp({ keys: { keys: [key.publicJwk] } });
     await nextMacrotask();
     expect(symbolNames(keptTickObject())).toContain('async_id_symbol');
