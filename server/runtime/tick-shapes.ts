@@ -10,8 +10,8 @@
  * then gets new ones, the literal's feedback no longer matches, and V8 marks it megamorphic for
  * good: from then on every `nextTick` (an HTTP request makes several) defines its keys in V8's
  * runtime. Measured: 4–6 µs more CPU per request, in bare Fastify on Node 20 and 22 alike after
- * a few full collections at idle, and in a Fastify server with this plugin on Node 22 without
- * forcing anything. A tick object that stays alive keeps its hidden class, and through their
+ * a few full collections at idle, and in a Fastify server with ipstamp's plugin on Node 22
+ * without forcing anything. A tick object that stays alive keeps its hidden class, and through their
  * back pointers every one before it, so none is ever freed.
  *
  * The cost is one small object. It is taken when an adapter is set up, before traffic: feedback
