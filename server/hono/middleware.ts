@@ -37,7 +37,8 @@ export const nodeConnection: ConnectionOf = (c) => {
 export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options);
   const verifier = createVerifier(verifierOptions);
-  // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); Node only, as this entry is
+  // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); this entry is
+  // Node's, and ipstamp/hono/web never loads it
   keepTickObjectShapes();
   const tickets = glue.issuer === undefined ? undefined : createTicketRoutes(glue.issuer, verifierOptions, verifier);
   const glueVerifier = {
