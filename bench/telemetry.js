@@ -57,6 +57,16 @@ console.log(`HS256 core verify, ${COUNT} per window, ${ROUNDS} rounds (CPU clock
 // 1. nothing registered: the api's no-op tracer and meter, its own context API
 const noSdk = await phase('telemetry, no SDK', () => openTelemetry());
 
+// 1b. the same after a quiet spell: full collections while no verification is in flight, as an
+// idle server gets. An object literal with computed keys on the path would from then on run in
+// V8's runtime (server/telemetry/outcome-attributes.ts); this row would show it.
+if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
+for (let i = 0; i < 6; i++) {
+  globalThis.gc();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const noSdkAfterIdle = await phase('no SDK, after idle GC', () => openTelemetry());
+
 // 2. an SDK as an app installs it
 const storage = new AsyncLocalStorage();
 context.setGlobalContextManager({
@@ -84,4 +94,4 @@ metrics.setGlobalMeterProvider(meterProvider);
 const withSdk = await phase('telemetry, SDK 2.x', () => openTelemetry());
 await tracerProvider.shutdown();
 await meterProvider.shutdown();
-console.log(JSON.stringify({ noSdk, withSdk }));
+console.log(JSON.stringify({ noSdk, noSdkAfterIdle, withSdk }));

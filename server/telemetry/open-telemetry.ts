@@ -1,10 +1,11 @@
-import { SpanKind, SpanStatusCode, trace, type Attributes, type MeterProvider, type Span, type TracerProvider } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type MeterProvider, type Span, type TracerProvider } from '@opentelemetry/api';
 import type { ReplayStore } from '../stores/replay-store.js';
 import { isReplayStoreFullError } from '../stores/replay-store.js';
 import type { VerifierInstrumentation, VerifyFunction } from '../verify/instrumentation.js';
 import type { VerifyResult } from '../verify/types.js';
 import { globalContext, globalMeterProvider, globalTracerProvider, type ContextAccess } from './global-api.js';
 import { TELEMETRY_NAMES } from './names.js';
+import { durationAttributes, ERROR_DURATION_ATTRIBUTES, outcomeAttributes, storeOutcomeAttributes } from './outcome-attributes.js';
 
 const { spans: SPAN, metrics: METRIC, attributes: ATTR } = TELEMETRY_NAMES;
 
@@ -42,14 +43,6 @@ function errorType(error: unknown): string {
   if (typeof code === 'string' && code !== '') return code;
   const name = (error as { constructor?: { name?: unknown } } | null)?.constructor?.name;
   return typeof name === 'string' && name !== '' ? name : 'unknown';
-}
-
-/** What the requests counter and both span kinds carry: bounded values only (a reason, an agreement). */
-function outcomeAttributes(result: VerifyResult): Attributes {
-  if (!result.ok) return { [ATTR.outcome]: 'rejected', [ATTR.reason]: result.reason };
-  const { verdict } = result;
-  if (verdict === null) return { [ATTR.outcome]: 'unstamped' };
-  return { [ATTR.outcome]: 'accepted', [ATTR.agreement]: verdict.agreement, [ATTR.replayChecked]: verdict.replayChecked, [ATTR.source]: verdict.source };
 }
 
 /** The span's extra detail (unbounded, so never on a metric): the verified key id, the address, which hint decided. */
@@ -107,10 +100,11 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): VerifierInstr
         result = await contexts.with(trace.setSpan(parent, span), verify, undefined, input);
       } catch (error) {
         // the core never throws for bad input: this is a bug or a key source gone wrong
-        span.setAttributes({ [ATTR.outcome]: 'error', [ATTR.errorType]: errorType(error) });
+        span.setAttribute(ATTR.outcome, 'error');
+        span.setAttribute(ATTR.errorType, errorType(error));
         span.setStatus({ code: SpanStatusCode.ERROR });
         span.end();
-        verifyDuration.record((performance.now() - started) / 1000, { [ATTR.outcome]: 'error' });
+        verifyDuration.record((performance.now() - started) / 1000, ERROR_DURATION_ATTRIBUTES);
         throw error;
       }
       const attributes = outcomeAttributes(result);
@@ -118,7 +112,7 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): VerifierInstr
       spanDetail(span, result);
       span.end();
       requests.add(1, attributes);
-      verifyDuration.record((performance.now() - started) / 1000, { [ATTR.outcome]: attributes[ATTR.outcome] });
+      verifyDuration.record((performance.now() - started) / 1000, durationAttributes(result));
       return result;
     };
   }
@@ -131,7 +125,7 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): VerifierInstr
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
       span.end();
-      storeDuration.record((performance.now() - started) / 1000, { [ATTR.storeOutcome]: outcome });
+      storeDuration.record((performance.now() - started) / 1000, storeOutcomeAttributes(outcome));
     };
     const failed = (span: Span, started: number, error: unknown): void => finish(span, started, isReplayStoreFullError(error) ? 'full' : 'error', error);
     const instrumented: ReplayStore = {
