@@ -131,6 +131,10 @@ async function build() {
   const app = Fastify({ logger: false });
   await app.register(ipstamp, { keys: { keys: [keys[alg]] }, maxAge: 600, replayStore, echo: false });
   app.get('/orders', async (request) => ({ ip: request.ipStamp.ip }));
+  if (variant === 'ipstamp-idle-gc') {
+    if (typeof globalThis.gc !== 'function') throw new Error(`${variant} needs node --expose-gc (npm run bench passes it)`);
+    idleCollections();
+  }
   return app;
 }
 

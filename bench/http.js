@@ -74,9 +74,11 @@ function refusalStamps(kind, keys, port) {
  * (core-hook-hs256; bench/README.md, "Eleventh pass"). And the pair behind the twelfth pass: bare
  * Fastify after full collections at idle (bare-idle-gc), which leave every later nextTick in
  * V8's runtime, and the same with a tick object kept first, as ipstamp's adapters do
- * (bare-idle-gc-kept; server/runtime/tick-shapes.ts).
+ * (bare-idle-gc-kept; server/runtime/tick-shapes.ts). And ipstamp-idle-gc: ipstamp-hs256-memory
+ * after the same collections, to find any other path of ours or Fastify's that a quiet spell
+ * leaves slow (bench/README.md, "Thirteenth pass").
  */
-const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256', 'bare-idle-gc', 'bare-idle-gc-kept'];
+const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256', 'bare-idle-gc', 'bare-idle-gc-kept', 'ipstamp-idle-gc'];
 
 /**
  * Floors, in the full run: bare Fastify plus one hook that checks the stamp's signature with
@@ -111,6 +113,7 @@ const STAMPED = {
   'core-hook-hs256': 'hs256',
   'bare-idle-gc': 'hs256',
   'bare-idle-gc-kept': 'hs256',
+  'ipstamp-idle-gc': 'hs256',
 };
 
 /** One server and what it takes to load it: its requests come from here, built before each window. */
@@ -256,5 +259,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     generations: generationsAt > 0 ? Number(process.argv[generationsAt + 1]) : undefined,
     latency: !process.argv.includes('--no-latency'),
   });
-  console.table(result);
+  // every generation's ratio in full (console.table cuts an array after three)
+  const shown = Object.fromEntries(
+    Object.entries(result).map(([name, row]) => [name, { ...row, bareOverVariantByGeneration: row.bareOverVariantByGeneration?.join(' ') }]),
+  );
+  console.table(shown);
 }

@@ -14,6 +14,10 @@
  *   npm run build && node bench/profile.js ipstamp-hs256-memory [seconds] [--out dir]
  *   node bench/profile.js express:express-ipstamp-hs256-memory
  *   node bench/profile.js hono:hono-ipstamp-hs256-memory --native
+ *   node bench/profile.js bare-idle-gc-kept --native --against bare --settle 10
+ *
+ * `--against NAME`: the baseline of `--native` (default bare). `--settle S`: the servers sit
+ * idle S seconds after start, before any load (the *-idle-gc variants' collections run then).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,15 +28,18 @@ import { attributeNative, partOf, recordNative } from './native-profile.js';
 import { forkBenchServer, pin } from './processes.js';
 import { stampSigner } from './sign-stamp.js';
 
-const [spec = 'ipstamp-hs256-memory', secondsArg = '5'] = process.argv.slice(2).filter((a) => !a.startsWith('--') && !isOutDir(a));
+const [spec = 'ipstamp-hs256-memory', secondsArg = '5'] = process.argv.slice(2).filter((a) => !a.startsWith('--') && !isOptionValue(a));
+const valueOf = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
+const against = valueOf('--against', 'bare');
+const settleSeconds = Number(valueOf('--settle', '0'));
 const outAt = process.argv.indexOf('--out');
 const dir = outAt > 0 ? process.argv[outAt + 1] : mkdtempSync(join(tmpdir(), 'ipstamp-prof-'));
 const native = process.argv.includes('--native');
 const [framework, variant] = spec.includes(':') ? spec.split(':') : ['http', spec];
 const seconds = Number(secondsArg);
 
-function isOutDir(arg) {
-  return process.argv[process.argv.indexOf(arg) - 1] === '--out';
+function isOptionValue(arg) {
+  return ['--out', '--against', '--settle'].includes(process.argv[process.argv.indexOf(arg) - 1]);
 }
 
 const hs = { ...(await exportJWK(await generateSecret('HS256', { extractable: true }))), kid: 'bench-hs', alg: 'HS256' };
@@ -101,8 +108,10 @@ if (native) {
   // both servers recorded in one session and loaded in turns, as the bench does: a host that
   // changes speed under the run changes both alike
   // (--perf-basic-prof also makes V8 write a log file: into the profile's directory, not the checkout)
-  const execArgvOf = (name) => ['--perf-basic-prof', `--logfile=${join(dir, `${name}.v8.log`)}`, '--no-logfile-per-isolate'];
-  const servers = [await startServer('bare', execArgvOf('bare')), await startServer(variant, execArgvOf('variant'))];
+  // (--expose-gc: the *-idle-gc variants collect from a timer)
+  const execArgvOf = (name) => ['--expose-gc', '--perf-basic-prof', `--logfile=${join(dir, `${name}.v8.log`)}`, '--no-logfile-per-isolate'];
+  const servers = [await startServer(against, execArgvOf('bare')), await startServer(variant, execArgvOf('variant'))];
+  await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
   // a fresh process settles after about a second of load (bench/http.js warmUp)
   for (let w = 0; w < 2; w++) for (const server of servers) await server.window();
   const file = join(dir, 'perf.data');
@@ -120,7 +129,7 @@ if (native) {
   );
   const sum = (map) => [...map.values()].reduce((a, b) => a + b, 0);
   const row = (a, b, label) => `${(b - a).toFixed(2).padStart(7)} ${a.toFixed(2).padStart(7)} ${b.toFixed(2).padStart(7)}  ${label}`;
-  console.log(`\nµs of CPU per request: ${variant} − bare, bare, ${variant} (sampled: ${sum(bare).toFixed(2)} and ${sum(server).toFixed(2)})`);
+  console.log(`\nµs of CPU per request: ${variant} − ${against}, ${against}, ${variant} (sampled: ${sum(bare).toFixed(2)} and ${sum(server).toFixed(2)})`);
   const keysOf = (pick) => [...new Set([...bare.keys(), ...server.keys()].map(pick))];
   const byPart = (map, part) => [...map].filter(([k]) => partOf(k) === part).reduce((a, [, v]) => a + v, 0);
   const parts = keysOf(partOf).map((part) => [part, byPart(bare, part), byPart(server, part)]);
