@@ -1,10 +1,3 @@
-import type { Attributes, AttributeValue } from '@opentelemetry/api';
-import { REASONS, type Reason } from '../../shared/reasons.js';
-import type { Agreement, Verdict, VerifyResult } from '../verify/types.js';
-import { TELEMETRY_NAMES } from './names.js';
-
-const { attributes: ATTR } = TELEMETRY_NAMES;
-
 /**
  * The bounded attribute sets of ipstamp's metrics and spans, each built once, frozen, and
  * handed out for every verification: no object per request, and no object literal with
@@ -14,6 +7,14 @@ const { attributes: ATTR } = TELEMETRY_NAMES;
  * runtime for good: 13× its cost in a tight loop (bench/README.md, "Thirteenth pass"; the same
  * slow path as Node's tick objects, server/runtime/tick-shapes.ts).
  */
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import { REASONS, type Reason } from '../../shared/reasons.js';
+import type { Agreement, Verdict, VerifyResult } from '../verify/types.js';
+import { TELEMETRY_NAMES } from './names.js';
+
+const { attributes: ATTR } = TELEMETRY_NAMES;
+
+/** One attribute set, frozen: the properties set one by one, never as a literal with computed keys. */
 function attributeSet(entries: readonly (readonly [string, AttributeValue])[]): Attributes {
   const set: Attributes = {};
   for (const [name, value] of entries) set[name] = value;

@@ -51,8 +51,8 @@ describe('outcome attribute sets', () => {
         expect(outcomeAttributes(structuredClone({ ...result, error: undefined }) as VerifyResult)).toBe(set);
         expect(Object.isFrozen(set)).toBe(true);
         expect(Object.isFrozen(durationAttributes(result))).toBe(true);
+        // a module is strict code: writing to a frozen object throws
         expect(() => {
-          'use strict';
           (set as Record<string, unknown>)['ipstamp.outcome'] = 'forged';
         }).toThrow(TypeError);
       }),
