@@ -32,7 +32,13 @@ const OUTCOME_ONLY: Readonly<Record<Outcome, Attributes>> = {
 };
 
 const REJECTED = Object.fromEntries(
-  REASONS.map((reason) => [reason, attributeSet([[ATTR.outcome, 'rejected'], [ATTR.reason, reason]])]),
+  REASONS.map((reason) => [
+    reason,
+    attributeSet([
+      [ATTR.outcome, 'rejected'],
+      [ATTR.reason, reason],
+    ]),
+  ]),
 ) as Readonly<Record<Reason, Attributes>>;
 
 /** [replayChecked false, replayChecked true] for one agreement and source. */
