@@ -13,13 +13,17 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 /** Samples per second: low, because each DWARF sample copies the stack (at 5 kHz it doubled the server's CPU). */
 const FREQUENCY = 499;
 
-/** Starts recording the processes `pids` into `file`; the returned function stops it once the load is done. */
+/**
+ * Starts recording the processes `pids` into `file`; the returned function stops it once the
+ * load is done and answers how long each process's perf map was then (see codeAt).
+ */
 export async function recordNative(pids, file) {
   const perf = spawn('perf', ['record', '-F', String(FREQUENCY), '--call-graph', 'dwarf', '-p', pids.join(','), '-o', file], { stdio: 'ignore' });
   const failed = once(perf, 'error').then(([error]) => {
@@ -29,8 +33,10 @@ export async function recordNative(pids, file) {
   await Promise.race([sleep(300), failed]);
   if (perf.exitCode !== null) throw new Error(`perf record exited with ${perf.exitCode}: is perf allowed here (kernel.perf_event_paranoid)?`);
   return async () => {
+    const mapBytes = new Map(pids.map((pid) => [`/tmp/perf-${pid}.map`, statSync(`/tmp/perf-${pid}.map`).size]));
     perf.kill('SIGINT');
     await once(perf, 'exit');
+    return mapBytes;
   };
 }
 
@@ -41,7 +47,7 @@ function chargeOf(frames, helperThread) {
   if (helperThread) return "V8's helper threads (GC, compiler)";
   for (const name of frames) {
     // a script's or module's top level (line 1, column 1) ran once, at load: under load such a
-    // frame is code V8 freed whose address now holds other code, named by the stale map entry
+    // frame is code V8 freed whose address holds other code that readPerfMap could not name
     if (JS_FRAME.test(name) && !name.endsWith(':1:1'))
       return name
         .replace(/^(?:JS|LazyCompile|Function):[*^~+]?/, '')
@@ -56,9 +62,9 @@ function chargeOf(frames, helperThread) {
 /**
  * Reads `file` and answers, for each of `servers` (`{ pid, threads, requests }`: its main
  * thread, every thread of it, the requests it answered while recorded), µs of CPU per request
- * for each place its samples were charged to.
+ * for each place its samples were charged to. `mapBytes` is what recordNative's stop answered.
  */
-export async function attributeNative(file, servers) {
+export async function attributeNative(file, servers, mapBytes) {
   const { stdout } = await promisify(execFile)('perf', ['script', '-i', file], { maxBuffer: 1 << 30 });
   const charged = servers.map(() => new Map());
   let frames = [];
@@ -82,15 +88,77 @@ export async function attributeNative(file, servers) {
       continue;
     }
     // "\t    7f9c138d1b41 JS:*emitReadable node:internal/streams/readable:819:22+0x381 (/tmp/perf-31304.map)"
-    const symbol = line
-      .trim()
-      .replace(/ \([^()]*\)$/, '')
-      .replace(/^[0-9a-f]+ /, '')
-      .replace(/\+0x[0-9a-f]+$/, '');
+    const jit = line.match(/^\s*([0-9a-f]+) .*\((\/tmp\/perf-\d+\.map)\)$/);
+    const symbol = jit
+      ? codeAt(jit[2], parseInt(jit[1], 16), mapBytes)
+      : line
+          .trim()
+          .replace(/ \([^()]*\)$/, '')
+          .replace(/^[0-9a-f]+ /, '')
+          .replace(/\+0x[0-9a-f]+$/, '');
     frames.push(symbol);
   }
   flush();
   return charged;
+}
+
+/** The name of the JIT code at `address` by the perf map `file` (see readPerfMap). */
+function codeAt(file, address, mapBytes) {
+  let map = perfMaps.get(file);
+  if (map === undefined) perfMaps.set(file, (map = readPerfMap(file, mapBytes?.get(file))));
+  return map.nameAt(address);
+}
+
+const perfMaps = new Map();
+
+/**
+ * Reads a perf map (`/tmp/perf-<pid>.map`: "start size name" a line, hex) up to `bytes` (its
+ * length when the recording stopped; default all of it) and answers `nameAt(address)`: the
+ * name of the last entry covering the address. V8 appends an entry for each code object it
+ * makes and none when it frees one, so an address whose code was freed and reused has two or
+ * more entries; perf names it by the first, which in a loaded server is code that ran once at
+ * start-up. (A 36-second profile of the Fastify plugin charged 0.5 µs a request to
+ * fast-json-stringify's module top level: it was the replay table's insert, optimized into the
+ * same bytes later.) Entries written after the recording stopped cannot name its samples.
+ * --perf-basic-prof turns off code compaction, so code never moves. A sample taken before the
+ * newer code existed would be misnamed, but the recording starts after the servers' warm-up,
+ * when their code has settled.
+ */
+export function readPerfMap(file, bytes) {
+  const lines = readFileSync(file).subarray(0, bytes).toString('utf8').split('\n');
+  // the last piece is '' after a whole line, or a line cut off as the recording stopped
+  lines.pop();
+  const entries = lines
+    .map((line, order) => {
+      const [start, size] = line.split(' ', 2);
+      return { start: parseInt(start, 16), size: parseInt(size, 16), name: line.slice(start.length + size.length + 2), order };
+    })
+    .sort((a, b) => a.start - b.start);
+  const starts = entries.map((e) => e.start);
+  const longest = entries.reduce((most, e) => Math.max(most, e.size), 1);
+  const names = new Map();
+  return {
+    nameAt(address) {
+      let name = names.get(address);
+      if (name !== undefined) return name;
+      // the last entry starting at or below the address, then back while one could still cover it
+      let lo = 0;
+      let hi = starts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (starts[mid] <= address) lo = mid + 1;
+        else hi = mid;
+      }
+      let best;
+      for (let i = lo - 1; i >= 0 && starts[i] > address - longest; i--) {
+        const entry = entries[i];
+        if (address < entry.start + entry.size && (best === undefined || entry.order > best.order)) best = entry;
+      }
+      name = best?.name ?? '[unknown JIT code]';
+      names.set(address, name);
+      return name;
+    },
+  };
 }
 
 /** Which part of the stack a charge belongs to, for the summary. */

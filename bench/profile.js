@@ -121,11 +121,12 @@ if (native) {
     file,
   );
   const totals = await loadInTurns(servers);
-  await stopRecording();
+  const mapBytes = await stopRecording();
   await Promise.all(servers.map((server) => server.stop()));
   const [bare, server] = await attributeNative(
     file,
     servers.map((s, i) => ({ pid: s.pid, threads: threads[i], requests: totals[i].requests })),
+    mapBytes,
   );
   const sum = (map) => [...map.values()].reduce((a, b) => a + b, 0);
   const row = (a, b, label) => `${(b - a).toFixed(2).padStart(7)} ${a.toFixed(2).padStart(7)} ${b.toFixed(2).padStart(7)}  ${label}`;
