@@ -76,7 +76,8 @@ function refusalStamps(kind, keys, port) {
  * V8's runtime, and the same with a tick object kept first, as ipstamp's adapters do
  * (bare-idle-gc-kept; server/runtime/tick-shapes.ts). And ipstamp-idle-gc: ipstamp-hs256-memory
  * after the same collections, to find any other path of ours or Fastify's that a quiet spell
- * leaves slow (bench/README.md, "Thirteenth pass").
+ * leaves slow (bench/README.md, "Thirteenth pass"; the fourteenth found none: the runs that
+ * stayed slow were on a host that had slowed down).
  */
 const CONTROLS = ['bare-stamped', 'bare-zod-schema', 'bare-headers', 'ipstamp-off', 'core-hook-hs256', 'bare-idle-gc', 'bare-idle-gc-kept', 'ipstamp-idle-gc'];
 
