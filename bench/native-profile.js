@@ -22,7 +22,7 @@ const FREQUENCY = 499;
 
 /**
  * Starts recording the processes `pids` into `file`; the returned function stops it once the
- * load is done and answers how long each process's perf map was then (see codeAt).
+ * load is done and answers how long each process's perf map was then (see readPerfMap).
  */
 export async function recordNative(pids, file) {
   const perf = spawn('perf', ['record', '-F', String(FREQUENCY), '--call-graph', 'dwarf', '-p', pids.join(','), '-o', file], { stdio: 'ignore' });
@@ -33,7 +33,8 @@ export async function recordNative(pids, file) {
   await Promise.race([sleep(300), failed]);
   if (perf.exitCode !== null) throw new Error(`perf record exited with ${perf.exitCode}: is perf allowed here (kernel.perf_event_paranoid)?`);
   return async () => {
-    const mapBytes = new Map(pids.map((pid) => [`/tmp/perf-${pid}.map`, statSync(`/tmp/perf-${pid}.map`).size]));
+    // (a process not started with --perf-basic-prof has no map: its frames keep perf's names)
+    const mapBytes = new Map(pids.map((pid) => [`/tmp/perf-${pid}.map`, statSync(`/tmp/perf-${pid}.map`, { throwIfNoEntry: false })?.size]));
     perf.kill('SIGINT');
     await once(perf, 'exit');
     return mapBytes;
