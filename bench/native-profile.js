@@ -68,6 +68,12 @@ function chargeOf(frames, helperThread) {
 export async function attributeNative(file, servers, mapBytes) {
   const { stdout } = await promisify(execFile)('perf', ['script', '-i', file], { maxBuffer: 1 << 30 });
   const charged = servers.map(() => new Map());
+  const perfMaps = new Map();
+  const codeAt = (mapFile, address) => {
+    let map = perfMaps.get(mapFile);
+    if (map === undefined) perfMaps.set(mapFile, (map = readPerfMap(mapFile, mapBytes?.get(mapFile))));
+    return map.nameAt(address);
+  };
   let frames = [];
   let tid = 0;
   const flush = () => {
@@ -91,7 +97,7 @@ export async function attributeNative(file, servers, mapBytes) {
     // "\t    7f9c138d1b41 JS:*emitReadable node:internal/streams/readable:819:22+0x381 (/tmp/perf-31304.map)"
     const jit = line.match(/^\s*([0-9a-f]+) .*\((\/tmp\/perf-\d+\.map)\)$/);
     const symbol = jit
-      ? codeAt(jit[2], parseInt(jit[1], 16), mapBytes)
+      ? codeAt(jit[2], parseInt(jit[1], 16))
       : line
           .trim()
           .replace(/ \([^()]*\)$/, '')
@@ -102,15 +108,6 @@ export async function attributeNative(file, servers, mapBytes) {
   flush();
   return charged;
 }
-
-/** The name of the JIT code at `address` by the perf map `file` (see readPerfMap). */
-function codeAt(file, address, mapBytes) {
-  let map = perfMaps.get(file);
-  if (map === undefined) perfMaps.set(file, (map = readPerfMap(file, mapBytes?.get(file))));
-  return map.nameAt(address);
-}
-
-const perfMaps = new Map();
 
 /**
  * Reads a perf map (`/tmp/perf-<pid>.map`: "start size name" a line, hex) up to `bytes` (its
@@ -131,9 +128,11 @@ export function readPerfMap(file, bytes) {
   lines.pop();
   const entries = lines
     .map((line, order) => {
-      const [start, size] = line.split(' ', 2);
-      return { start: parseInt(start, 16), size: parseInt(size, 16), name: line.slice(start.length + size.length + 2), order };
+      // "start size name", hex; any other line names nothing
+      const [, start, size, name] = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/.exec(line) ?? [];
+      return { start: parseInt(start, 16), size: parseInt(size, 16), name, order };
     })
+    .filter((entry) => Number.isSafeInteger(entry.start) && entry.size > 0)
     .sort((a, b) => a.start - b.start);
   const starts = entries.map((e) => e.start);
   const longest = entries.reduce((most, e) => Math.max(most, e.size), 1);

@@ -36,6 +36,21 @@ describe('readPerfMap', () => {
     expect(map.nameAt(0x7f0000000fff)).toBe('[unknown JIT code]');
   });
 
+  it('skips a line that is not "start size name" and still names the others', () => {
+    const file = mapFile([
+      'not a map line',
+      '7f0000001000 200 JS:*verifyNow a.js:1:2',
+      'zz 10 JS:*x b.js:1:2',
+      '7f0000003000 0 JS:*empty c.js:1:2',
+      '',
+      '7f0000002000 40 JS:*insert d.js:1:2',
+    ]);
+    const map = readPerfMap(file);
+    expect(map.nameAt(0x7f0000001010)).toBe('JS:*verifyNow a.js:1:2');
+    expect(map.nameAt(0x7f0000002010)).toBe('JS:*insert d.js:1:2');
+    expect(map.nameAt(0x7f0000003000)).toBe('[unknown JIT code]');
+  });
+
   it('ignores what was written after the recording stopped, and a line cut off by it', () => {
     const first = '7f0000001000 200 JS:^ node_modules/fast-json-stringify/lib/serializer.js:1:1';
     const file = mapFile([first, '7f0000001100 80 JS:*insert dist/server/stores/fingerprint-table.js:112:11']);
