@@ -6,10 +6,10 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } from 'node:crypto';
 import { exportJWK, generateKeyPair, generateSecret, jwtVerify, importJWK } from 'jose';
 import { createVerifierCore } from '../dist/server/verify/create-verifier.js';
 import { MemoryReplayStore } from '../dist/server/stores/memory.js';
+import { rawPipeline } from './raw-pipeline.js';
 import { stampSigner } from './sign-stamp.js';
 import { compareOpsByRound, fmt, median, medianRatio } from './measure.js';
 
@@ -38,27 +38,6 @@ function makeTokens(alg, privateJwk, count) {
     tokens.push(Buffer.from(signStamp(claims)).toString('latin1'));
   }
   return tokens;
-}
-
-/** What a hand-written verifier does at the least: split, decode, check the signature, parse the claims. */
-function rawPipeline(alg, publicJwk) {
-  const key = alg === 'HS256' ? createSecretKey(Buffer.from(publicJwk.k, 'base64url')) : createPublicKey({ key: publicJwk, format: 'jwk' });
-  return (token) => {
-    const a = token.indexOf('.');
-    const b = token.indexOf('.', a + 1);
-    JSON.parse(Buffer.from(token.slice(0, a), 'base64url').toString());
-    const signingInput = token.slice(0, b);
-    const sig = Buffer.from(token.slice(b + 1), 'base64url');
-    let ok;
-    if (alg === 'HS256') {
-      const mac = createHmac('sha256', key).update(signingInput).digest();
-      ok = mac.length === sig.length && timingSafeEqual(mac, sig);
-    } else {
-      ok = verify(alg === 'ES256' ? 'sha256' : null, Buffer.from(signingInput), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, sig);
-    }
-    if (!ok) throw new Error('bad signature');
-    return JSON.parse(Buffer.from(token.slice(a + 1, b), 'base64url').toString());
-  };
 }
 
 export async function measureCore({ quick = false } = {}) {

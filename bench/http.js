@@ -21,7 +21,7 @@
 import { stampSigner } from './sign-stamp.js';
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { blast, buildRequests, LEAD_IN_SECONDS, paced } from './load.js';
-import { bareOverVariantByRound, latencyPair, latencySummary, median, medianPerChunk, pacedRateFor } from './measure.js';
+import { bareOverVariantByRound, latencyPair, latencySummary, median, medianPerChunk, ofLimitByRound, pacedRateFor } from './measure.js';
 import { forkBenchServer, pin, withBusyShare } from './processes.js';
 
 async function makeKeys() {
@@ -191,6 +191,12 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
   const samples = new Map(variants.map((v) => [v, []]));
   const afterIdle = new Map(variants.map((v) => [v, []]));
   const p99 = new Map();
+  // ES256's limit needs one raw verify's CPU from the same host state as the windows it is set
+  // against: the host has slow spells of seconds to minutes, and the core bench runs ~20 minutes
+  // before these (run S read 0.97 of a limit priced on a slow core phase). So the bare server
+  // times the raw pipeline on its own core after each of its windows.
+  const rawEs256VerifyUs = [];
+  const pricesEs256 = variants.includes('ipstamp-es256-memory');
   for (let g = 0; g < generations; g++) {
     const targets = await startGeneration(variants, keys, redisUrl);
     try {
@@ -204,6 +210,7 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
           // "Ninth pass"); both are reported
           afterIdle.get(t.variant).push(await window(t, seconds));
           samples.get(t.variant).push(await window(t, seconds));
+          if (pricesEs256 && t.variant === 'bare') rawEs256VerifyUs.push((await t.server.ask('raw-es256-verify')).cpuMicrosPerVerify);
         }
       }
       if (latency) {
@@ -245,6 +252,16 @@ export async function measureHttp({ quick = false, redisUrl, only, generations: 
       rounds: s.length,
       failedRequests: s.reduce((sum, x) => sum + x.errors, 0),
     };
+  }
+  if (pricesEs256) {
+    const ofLimit = ofLimitByRound(bare, samples.get('ipstamp-es256-memory'), rawEs256VerifyUs);
+    Object.assign(out['ipstamp-es256-memory'], {
+      // one raw node:crypto ES256 pipeline (bench/raw-pipeline.js) in the bare server, per round
+      rawVerifyUs: median(rawEs256VerifyUs),
+      // bare ÷ variant over bare ÷ (bare + raw verify), per round, then the median
+      ofLimit: median(ofLimit),
+      ofLimitByGeneration: medianPerChunk(ofLimit, roundsPerGeneration),
+    });
   }
   return out;
 }

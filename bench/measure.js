@@ -59,6 +59,15 @@ export function bareOverVariantByRound(bare, variant) {
   return variant.map((x, i) => bare[i].cpuPerRequestUs / x.cpuPerRequestUs);
 }
 
+/**
+ * ES256 against its limit, per round: the limit is bare ÷ (bare + one raw verify), so the
+ * variant's ratio to bare over it is (bare + raw verify) ÷ variant, each figure from the same
+ * round (`verifyUs[i]`: µs of CPU per raw verify, measured in round i).
+ */
+export function ofLimitByRound(bare, variant, verifyUs) {
+  return variant.map((x, i) => (bare[i].cpuPerRequestUs + verifyUs[i]) / x.cpuPerRequestUs);
+}
+
 /** The paced rate of a p99 pair: half the slower server's saturated rate, in hundreds, at least 100/s. */
 export function pacedRateFor(slowerRps) {
   return Math.max(100, Math.round(slowerRps / 2 / 100) * 100);

@@ -51,9 +51,10 @@ export async function forkBenchServer(script, args, { execArgv } = {}) {
 
 /**
  * The server side of forkBenchServer: tells the parent its port, then answers `cpu-start` /
- * `cpu-stop` (this process's CPU between the two) and `exit` (after `close`).
+ * `cpu-stop` (this process's CPU between the two), `exit` (after `close`), and any message
+ * named in `answers` with what its function returns.
  */
-export function serveBenchParent(port, close) {
+export function serveBenchParent(port, close, answers = {}) {
   let start;
   process.on('message', async (message) => {
     if (message === 'cpu-start') {
@@ -65,6 +66,8 @@ export function serveBenchParent(port, close) {
     } else if (message === 'exit') {
       await close();
       process.exit(0);
+    } else if (Object.hasOwn(answers, message)) {
+      process.send(await answers[message]());
     }
   });
   process.send({ port });
