@@ -65,6 +65,10 @@ export function bareOverVariantByRound(bare, variant) {
  * round (`verifyUs[i]`: µs of CPU per raw verify, measured in round i).
  */
 export function ofLimitByRound(bare, variant, verifyUs) {
+  // a round without its own verify figure would read NaN, or another round's, without a word
+  if (bare.length !== variant.length || verifyUs.length !== variant.length) {
+    throw new RangeError(`rounds do not pair up: ${bare.length} bare, ${variant.length} variant, ${verifyUs.length} verify figures`);
+  }
   return variant.map((x, i) => (bare[i].cpuPerRequestUs + verifyUs[i]) / x.cpuPerRequestUs);
 }
 

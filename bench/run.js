@@ -67,7 +67,7 @@ try {
     };
   const budgets = {
     hs256: budget(HS256_MEMORY_GOAL, http['signature-floor-hs256'], http['ipstamp-hs256-memory']),
-    es256: budget(ES256_OF_LIMIT_GOAL * es256Limit, http['signature-floor-es256'], http['ipstamp-es256-memory']),
+    es256: budget(ES256_OF_LIMIT_GOAL * es256Limit, http['signature-floor-es256'], es256),
   };
   const p99Over = (row) => (row?.latency ? Number(row.latency.p99OverBare.toFixed(2)) : null);
   // a refusal's cost as a share of an acceptance's, from the two same-run ratios to bare: above
@@ -106,7 +106,7 @@ try {
       http_hs256_cluster_wait1_vs_bare: topologies?.ratios.http_hs256_cluster_wait1_vs_bare ?? null,
       http_hs256_redis_wait1_vs_bare: topologies?.ratios.http_hs256_redis_wait1_vs_bare ?? null,
       http_hs256_redis_replicated_vs_bare: topologies?.ratios.http_hs256_redis_replicated_vs_bare ?? null,
-      http_es256_memory_vs_bare: http['ipstamp-es256-memory'].bareOverVariant,
+      http_es256_memory_vs_bare: es256.bareOverVariant,
       http_es256_memory_limit: es256Limit,
       // per round, then the median (http.js ofLimit); the limit above is from the medians
       http_es256_memory_of_limit: es256.ofLimit,
@@ -114,9 +114,7 @@ try {
       http_hs256_signature_floor_vs_bare: http['signature-floor-hs256']?.bareOverVariant ?? null,
       http_es256_signature_floor_vs_bare: http['signature-floor-es256']?.bareOverVariant ?? null,
       // the limit priced where the verify runs: ipstamp ES256 over the in-server floor
-      http_es256_memory_of_floor: http['signature-floor-es256']
-        ? http['ipstamp-es256-memory'].bareOverVariant / http['signature-floor-es256'].bareOverVariant
-        : null,
+      http_es256_memory_of_floor: http['signature-floor-es256'] ? es256.bareOverVariant / http['signature-floor-es256'].bareOverVariant : null,
       express_hs256_memory_vs_bare: express.ratios.express_hs256_memory_vs_bare,
       hono_hs256_memory_vs_bare: hono.ratios.hono_hs256_memory_vs_bare,
       hono_noop_middleware_vs_bare: hono.ratios.hono_noop_middleware_vs_bare ?? null,
@@ -129,7 +127,7 @@ try {
       express_hs256_memory_after_idle_vs_bare: express.rows['express-ipstamp-hs256-memory']?.bareOverVariantAfterIdle ?? null,
       hono_hs256_memory_after_idle_vs_bare: hono.rows['hono-ipstamp-hs256-memory']?.bareOverVariantAfterIdle ?? null,
       http_hs256_memory_p99_over_bare: p99Over(http['ipstamp-hs256-memory']),
-      http_es256_memory_p99_over_bare: p99Over(http['ipstamp-es256-memory']),
+      http_es256_memory_p99_over_bare: p99Over(es256),
       http_hs256_redis_p99_over_bare: p99Over(http['ipstamp-hs256-redis']),
       express_hs256_memory_p99_over_bare: express.ratios.express_hs256_memory_p99_over_bare,
       hono_hs256_memory_p99_over_bare: hono.ratios.hono_hs256_memory_p99_over_bare,

@@ -23,6 +23,11 @@ describe('bench: ES256 against its limit, per round (bench/measure.js ofLimitByR
     expect(out).toEqual([0.8, 0.8]);
   });
 
+  it('refuses rounds that do not pair up, rather than read another round or NaN', () => {
+    expect(() => ofLimitByRound([round(20), round(30)], [round(100), round(150)], [60])).toThrow(RangeError);
+    expect(() => ofLimitByRound([round(20)], [round(100), round(150)], [60, 90])).toThrow(/do not pair up/);
+  });
+
   it('agrees with the definition for any figures', () => {
     const us = fc.double({ min: 1, max: 1e4, noNaN: true });
     fc.assert(
