@@ -2,6 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import { STAMP_HEADER } from '../../shared/constants.js';
 import { stampDeclaresBodyDigest } from '../jws/compact.js';
+import { EMPTY_BODY, requestHasBody } from '../verify/request-body.js';
 
 export { stampDeclaresBodyDigest };
 
@@ -17,7 +18,8 @@ export { stampDeclaresBodyDigest };
  *   one). It is only inserted when the stamp declares a `cdg`, so bodies nobody will hash
  *   are never retained, and it lets go of the chunks as soon as a parser hands over a Buffer.
  * A body the hook has not seen complete (a parser that streams inside the handler, an
- * overflow) stays unknown: the verifier then hashes no bytes and a `cdg` fails closed.
+ * overflow, a body on a method Fastify does not parse) stays unknown: the verifier then
+ * refuses a `cdg` (`binding-mismatch`), never checking it against an empty body.
  */
 
 interface Tee {
@@ -36,23 +38,30 @@ export function keepRawBody(request: FastifyRequest, body: Buffer): void {
   if (tee) tee.chunks = undefined;
 }
 
-/** The body bytes seen so far, or undefined when they are unknown or incomplete. */
-export function rawBodyOf(request: FastifyRequest): Buffer | undefined {
+/** The body bytes: empty for a request without one; undefined when they are unknown or incomplete. */
+export function rawBodyOf(request: FastifyRequest): Uint8Array | undefined {
   const kept = keptBodies.get(request);
   if (kept !== undefined) return kept;
   const tee = tees.get(request);
-  if (!tee?.complete || tee.chunks === undefined) return undefined;
+  if (tee === undefined) return requestHasBody(request.raw) ? undefined : EMPTY_BODY;
+  if (!tee.complete || tee.chunks === undefined) return undefined;
   return Buffer.concat(tee.chunks, tee.length);
 }
 
-function hasBody(request: FastifyRequest): boolean {
-  const length = request.headers['content-length'];
-  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
+/**
+ * Fastify's methods without a body to parse (its `bodyless` set): no parser would ever read a
+ * tee there, so the tee would hold the request's stream paused for good. Such a body stays
+ * unknown instead.
+ */
+const UNPARSED_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
+
+const ignore = (): void => {};
 
 /** preParsing: tee the payload of a stamped request whose stamp declares `cdg` (up to the route's body limit). */
 export function teeStampedBody(request: FastifyRequest, payload: RequestPayload): RequestPayload {
-  if (!hasBody(request) || !stampDeclaresBodyDigest(request.headers[STAMP_HEADER])) return payload;
+  if (UNPARSED_METHODS.has(request.method) || !requestHasBody(request.raw) || !stampDeclaresBodyDigest(request.headers[STAMP_HEADER])) {
+    return payload;
+  }
   // read only here: each read of routeOptions builds a new object
   const limit = request.routeOptions.bodyLimit;
   const tee: Tee = { chunks: [], length: 0, complete: false };
@@ -73,6 +82,10 @@ export function teeStampedBody(request: FastifyRequest, payload: RequestPayload)
     },
   });
   payload.on('error', (error) => transform.destroy(error));
+  // a client that resets mid-body errors the tee; a parser reading it gets that error through
+  // its own listener, but with no parser reading (yet) an 'error' nobody listens for would end
+  // the process. Fastify answers the reset request itself.
+  transform.on('error', ignore);
   return payload.pipe(transform) as unknown as RequestPayload;
 }
 

@@ -2,6 +2,7 @@ import type { Context, Env, Input, MiddlewareHandler, Next } from 'hono';
 import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
+import { EMPTY_BODY, requestHasBody, type BodyFraming } from '../verify/request-body.js';
 import type { EchoAnswer } from '../verify/echo-answer.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import type { ConnectionOf, HonoGlueSettings } from './options.js';
@@ -72,9 +73,10 @@ export const ECHO_PATH = '/.well-known/ipstamp';
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 /** `@hono/node-server`'s Node request, when the app runs there. */
-function nodeRequestOf(c: Context): { headers: HeaderMap; url?: string } | undefined {
-  const incoming = (c.env as { incoming?: { headers?: HeaderMap; url?: string } } | undefined)?.incoming;
-  return incoming?.headers === undefined ? undefined : (incoming as { headers: HeaderMap; url?: string });
+type NodeRequest = BodyFraming & { readonly url?: string };
+function nodeRequestOf(c: Context): NodeRequest | undefined {
+  const incoming = (c.env as { incoming?: Partial<NodeRequest> } | undefined)?.incoming;
+  return incoming?.headers === undefined ? undefined : (incoming as NodeRequest);
 }
 
 function headerMapOf(c: Context): HeaderMap {
@@ -91,12 +93,16 @@ function headerMapOf(c: Context): HeaderMap {
 
 /**
  * The exact body bytes for `cdg`, read once through `c.req.arrayBuffer()` (Hono keeps them, so
- * the handler's `c.req.json()` still works). Only when the stamp asks, and only a body whose
- * `Content-Length` is within the limit: a chunked or larger body stays unknown and its `cdg`
- * fails closed, so no unbounded read happens before verification. Undefined, not a promise,
- * when there is nothing to read (a GET): the length is checked before the stamp is decoded.
+ * the handler's `c.req.json()` still works): empty for a request without a body, read only
+ * when the stamp asks and the body's `Content-Length` is within the limit. A chunked or larger
+ * body stays unknown (`undefined`) and its `cdg` fails closed, so no unbounded read happens
+ * before verification. Not a promise when there is nothing to read (a GET): the request's
+ * framing is checked before the stamp is decoded.
  */
-function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Promise<Uint8Array> | undefined {
+function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Uint8Array | Promise<Uint8Array> | undefined {
+  // on Node, without making @hono/node-server build a web Request to ask
+  const node = nodeRequestOf(c);
+  if (node !== undefined ? !requestHasBody(node) : c.req.raw.body === null) return EMPTY_BODY;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
   if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;
@@ -124,17 +130,17 @@ export function honoMiddleware(
 ): MiddlewareHandler<{ Variables: IpStampVariables }> {
   // synchronous unless a body has to be read first: an await per request costs a microtask turn
   function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): VerifyInput | Promise<VerifyInput> {
+    const body = bodyForDigest(c, headers, glue.bodyLimit);
     const input: VerifyInput = {
       method: c.req.method,
       url: requestTarget(c),
       headers,
-      body: undefined,
+      body: body instanceof Promise ? undefined : body,
       protocol: c.req.url.startsWith('https:') ? 'https' : 'http',
       hints: connection,
       required,
     };
-    const body = bodyForDigest(c, headers, glue.bodyLimit);
-    return body === undefined ? input : body.then((bytes) => ({ ...input, body: bytes }));
+    return body instanceof Promise ? body.then((bytes) => ({ ...input, body: bytes })) : input;
   }
 
   /** The verdict acted on: the handler runs (`next()`) or the refusal is the answer. */

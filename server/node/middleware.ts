@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
+import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
@@ -10,7 +10,7 @@ import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
-import { rawBodyOf, readBodyUpTo, stampDeclaresBodyDigest } from './raw-body.js';
+import { rawBodyOf, readBodyUpTo } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
 
 export const ECHO_PATH = '/.well-known/ipstamp';
@@ -86,14 +86,9 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   const verifyNow = immediateVerifierOf(verifier);
 
   /** The verdict (null: no stamp, allowed), or undefined once a refusal has been sent. */
-  function conclude(req: IncomingMessage, res: ServerResponse, body: Uint8Array | undefined, result: VerifyResult): Verdict | null | undefined {
+  function conclude(res: ServerResponse, result: VerifyResult): Verdict | null | undefined {
     if (!result.ok) {
       sendProblem(res, result.reason);
-      return undefined;
-    }
-    // a `cdg` over bytes nobody recorded (no parser with rawBodyVerify, or a decoded body): never accepted
-    if (result.verdict !== null && body === undefined && stampDeclaresBodyDigest(req.headers[STAMP_HEADER])) {
-      sendProblem(res, 'binding-mismatch');
       return undefined;
     }
     return result.verdict;
@@ -117,7 +112,7 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       }
       const body = rawBodyOf(req);
       const proceed = (result: VerifyResult): void => {
-        const verdict = conclude(req, res, body, result);
+        const verdict = conclude(res, result);
         if (verdict === undefined) return;
         if (verdict !== null) accepted.add(req);
         (req as { ipStamp?: Verdict | null }).ipStamp = verdict;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { stampDeclaresBodyDigest } from '../jws/compact.js';
+import { EMPTY_BODY, requestHasBody } from '../verify/request-body.js';
 
 export { stampDeclaresBodyDigest };
 
@@ -30,12 +31,6 @@ function isIdentityEncoded(req: IncomingMessage): boolean {
   return encoding === undefined || encoding.trim().toLowerCase() === 'identity' || encoding.trim() === '';
 }
 
-/** Does the request carry a body at all (RFC 9112 §6.3: a length other than 0, or chunked)? */
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
  * The bytes the verifier hashes: empty for a request without a body; the recorded bytes;
  * else `undefined` — unknown (no parser recorded them, or they were decoded), and the core
@@ -45,17 +40,15 @@ export function rawBodyOf(req: IncomingMessage): Uint8Array | undefined {
   const recorded = bodies.get(req);
   if (recorded === 'encoded') return undefined;
   if (recorded !== undefined) return recorded;
-  return hasBody(req) ? undefined : EMPTY;
+  return requestHasBody(req) ? undefined : EMPTY_BODY;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Reads a small body the middleware itself owns (the ticket route), up to `limit` bytes.
  * Resolves `undefined` past the limit (the rest is drained, never kept).
  */
 export function readBodyUpTo(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
-  if (!hasBody(req)) return Promise.resolve(EMPTY);
+  if (!requestHasBody(req)) return Promise.resolve(EMPTY_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;

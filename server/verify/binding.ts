@@ -61,8 +61,11 @@ export function bindingMatches(
     if (origin === undefined || origin.length !== pathStart || !htu.startsWith(origin)) return false;
   }
   if (claims.cdg !== undefined) {
+    // no bytes means bytes nobody read (a stream, a body past its limit), not an empty body: a
+    // stolen stamp whose cdg covers an empty body would otherwise pass with any body at all
+    if (input.body === undefined) return false;
     // sync on Node; WebCrypto digests asynchronously
-    const digest = opts.platform.crypto.sha256(input.body ?? new Uint8Array(0));
+    const digest = opts.platform.crypto.sha256(input.body);
     return typeof digest === 'string' ? digest === claims.cdg : digest.then((d) => d === claims.cdg);
   } else if (opts.requireBodyDigest) {
     return false;

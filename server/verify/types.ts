@@ -31,7 +31,11 @@ export interface VerifyInput {
   /** The request-target as received: path and query (`/orders?id=1`). */
   url: string;
   headers: HeaderMap;
-  /** The exact body bytes, when the request has a body. */
+  /**
+   * The exact body bytes as received; an empty array when the request has no body.
+   * Undefined when the glue did not read them: a stamp with `cdg` is then
+   * refused (`binding-mismatch`), since nobody can say what the client sent.
+   */
   body?: Uint8Array | undefined;
   /**
    * Scheme of the connection itself, for glue that cannot fill `hints.tls` (which wins). The

@@ -6,6 +6,7 @@ import type { RequestScheme } from '../verify/scheme.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, VerifyInput, VerifyResult } from '../verify/types.js';
 import { createVerifierPipeline, type Verifier } from '../verify/verifier.js';
 import { webPlatform } from '../verify/web-platform.js';
+import { EMPTY_BODY } from '../verify/request-body.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 
 /**
@@ -68,16 +69,16 @@ function headerMapOf(request: Request, url: URL): Record<string, string> {
 }
 
 /**
- * The exact body bytes for `cdg`, from a clone (the handler still reads the body), only when
- * the stamp asks and `Content-Length` announces a body within the limit — the Hono adapter's
- * rule: a chunked or larger body stays unknown and its `cdg` fails closed, so nothing is read
- * unbounded before verification.
+ * The exact body bytes for `cdg`, from a clone (the handler still reads the body): empty for a
+ * request without a body; read only when the stamp asks and `Content-Length` announces a body
+ * within the limit — the Hono adapter's rule. A chunked or larger body stays unknown
+ * (`undefined`) and its `cdg` fails closed, so nothing is read unbounded before verification.
  */
 async function bodyForDigest(request: Request, headers: HeaderMap, limit: number): Promise<Uint8Array | undefined> {
+  if (request.body === null) return EMPTY_BODY;
   if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
-  if (request.body === null) return new Uint8Array(0);
   try {
     const bytes = new Uint8Array(await request.clone().arrayBuffer());
     // a body longer than it announced is not the body the client signed for

@@ -120,7 +120,11 @@ export const ipstampCoreAdapter: ConformanceAdapter = {
 export function verifyInputOf(vector: ConformanceVector): VerifyInput {
   const { request, connection } = vector;
   const body =
-    request.body === undefined ? undefined : 'text' in request.body ? new TextEncoder().encode(request.body.text) : Buffer.from(request.body.base64, 'base64');
+    request.body === undefined
+      ? new Uint8Array(0)
+      : 'text' in request.body
+        ? new TextEncoder().encode(request.body.text)
+        : Buffer.from(request.body.base64, 'base64');
   return {
     method: request.method,
     url: request.target,

@@ -28,6 +28,7 @@ export interface VectorRequest {
   target: string;
   /** Lower-case names. */
   headers: Record<string, VectorHeaderValue>;
+  /** The body's exact bytes; absent for a request without a body (what a `cdg` then covers is the empty body). */
   body?: { text: string } | { base64: string };
   /** Does the route require a stamp? */
   required: boolean;

@@ -115,4 +115,44 @@ describe('body digest (cdg): the bytes as received, read once, bounded', () => {
     } as RequestInit);
     expect(response.status).toBe(401);
   });
+
+  // a stolen stamp for a bodiless request (its cdg covers the empty body) once passed with any
+  // body the middleware did not read, and the handler read the unsigned bytes
+  describe('a cdg over the empty body binds an empty body only', () => {
+    const EVIL = '{"transfer":"all-funds","to":"mallory"}';
+    const bodiless = (method: string) => createStamper({ key: key.privateJwk, ip: PEER, bodyDigest: true }).stamp({ method, url: `${ORIGIN}/orders` });
+    const streamOf = (text: string) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(text));
+          controller.close();
+        },
+      });
+
+    it('refused with a streamed body (no Content-Length), and the handler never runs', async () => {
+      const response = await appWith().request(`${ORIGIN}/orders`, {
+        method: 'POST',
+        headers: { 'client-ip-attestation': await bodiless('POST') },
+        body: streamOf(EVIL),
+        duplex: 'half',
+      } as RequestInit);
+      expect([response.status, ((await response.json()) as { reason: string }).reason]).toEqual([401, 'binding-mismatch']);
+    });
+
+    it('refused with a body over bodyLimit', async () => {
+      const response = await appWith({ bodyLimit: 8 }).request(`${ORIGIN}/orders`, {
+        method: 'POST',
+        headers: { 'client-ip-attestation': await bodiless('POST'), 'content-length': String(EVIL.length) },
+        body: EVIL,
+      });
+      expect([response.status, ((await response.json()) as { reason: string }).reason]).toEqual([401, 'binding-mismatch']);
+    });
+
+    it('accepted on a request that has no body', async () => {
+      const get = await appWith().request(`${ORIGIN}/orders`, { headers: { 'client-ip-attestation': await bodiless('GET') } });
+      expect(get.status).toBe(200);
+      const post = await appWith().request(`${ORIGIN}/orders`, { method: 'POST', headers: { 'client-ip-attestation': await bodiless('POST') } });
+      expect(await post.json()).toMatchObject({ verdict: { agreement: 'match' }, text: '' });
+    });
+  });
 });

@@ -78,7 +78,7 @@ function claimsOf(header: string | string[] | undefined): Record<string, unknown
   return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -86,7 +86,8 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array | undefined> {
     if (size > MAX_BODY_BYTES) throw new Error('body too large');
     chunks.push(chunk as Buffer);
   }
-  return size === 0 ? undefined : new Uint8Array(Buffer.concat(chunks));
+  // read whole: no bytes is the empty body a cdg may cover, never "unknown"
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 function send(res: ServerResponse, reply: Reply): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileTrust } from '../../server/hints/trust.js';
@@ -87,6 +88,21 @@ describe('bindingMatches', () => {
     fc.assert(
       fc.property(request, ({ claims, input }) => {
         expect(bindingMatches(claims, input, opts(origins), hints)).toBe(reference(claims, input, origins));
+      }),
+      RUNS,
+    );
+  });
+
+  it('checks cdg against the bytes given, and a body not given (unknown) against nothing: never as an empty body', () => {
+    const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64url');
+    const bound = { htm: 'POST', htu: 'http://api.example.com/orders' };
+    const base = { method: 'POST', url: '/orders', headers: { host: 'api.example.com' }, hints: { l3: '192.0.2.7' } };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), (signed, sent) => {
+        const claims = { ...bound, cdg: digest(signed) };
+        expect(bindingMatches(claims, { ...base, body: sent }, opts(undefined), hints)).toBe(Buffer.from(signed).equals(Buffer.from(sent)));
+        expect(bindingMatches(claims, { ...base, body: undefined }, opts(undefined), hints)).toBe(false);
+        expect(bindingMatches(claims, base, opts(undefined), hints)).toBe(false);
       }),
       RUNS,
     );

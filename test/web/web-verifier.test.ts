@@ -50,6 +50,29 @@ describe('createWebVerifier', () => {
     expect(result.ok ? 'accepted' : result.reason).toBe('binding-mismatch');
   });
 
+  it('a cdg over the empty body binds an empty body only: a body not read (streamed, over the limit) is refused', async () => {
+    const { verifier, key } = await setup('HS256', { bodyLimit: 8 });
+    const stamper = createStamper({ key: key.privateJwk, ip: CLIENT, bodyDigest: true });
+    const url = `${API}/orders`;
+    const evil = '{"transfer":"all-funds","to":"mallory"}';
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(evil));
+        controller.close();
+      },
+    });
+    const headers = async () => ({ 'client-ip-attestation': await stamper.stamp({ method: 'POST', url }) });
+    const streamed = new Request(url, { method: 'POST', headers: await headers(), body: stream, duplex: 'half' } as RequestInit);
+    const large = new Request(url, { method: 'POST', headers: { ...(await headers()), 'content-length': String(evil.length) }, body: evil });
+    const bodiless = new Request(url, { method: 'POST', headers: await headers() });
+    const reasons = [];
+    for (const request of [streamed, large, bodiless]) {
+      const result = await verifier.verify(request, { l3: CLIENT });
+      reasons.push(result.ok ? 'accepted' : result.reason);
+    }
+    expect(reasons).toEqual(['binding-mismatch', 'binding-mismatch', 'accepted']);
+  });
+
   it.each([null, undefined, '0.0.0.0', '::', '0.0.0.0:0', '[::]:0'])('an unknown peer (%s) is refused ip-unverifiable', async (l3) => {
     const { verifier, request } = await setup('HS256', { onUnverifiable: 'accept' });
     const result = await verifier.verify(await request(), { l3 });
