@@ -15,6 +15,7 @@
 import { createRemoteJWKSet } from 'jose/jwks/remote';
 import type { KeyWithAlg } from './key-source.js';
 import { compileJwkSet, mergeKeySets, type CompiledEntry, type KeySetChange } from './key-set.js';
+import { keySetUrl } from './key-set-url.js';
 
 export interface RemoteKeySetOptions {
   /** Least time between two fetches that unknown kids (or failures) can cause, ms. Default 30000. */
@@ -58,21 +59,6 @@ export class KeySetFetchError extends Error {
 
 export function isKeySetFetchError(value: unknown): value is KeySetFetchError {
   return value instanceof KeySetFetchError;
-}
-
-const LOOPBACK_HOSTS = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
-
-function keySetUrl(url: unknown): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url instanceof URL ? url.href : (url as string));
-  } catch {
-    throw new TypeError('url must be an https URL (http only to a loopback address)');
-  }
-  const ok = parsed.protocol === 'https:' || (parsed.protocol === 'http:' && LOOPBACK_HOSTS.test(parsed.hostname));
-  // keys fetched in the clear could be swapped on the way: a forged key accepts forged stamps
-  if (!ok || parsed.username !== '' || parsed.password !== '') throw new TypeError('url must be an https URL (http only to a loopback address)');
-  return parsed;
 }
 
 function milliseconds(name: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -6,6 +6,7 @@ import type { TicketClaims, TicketHeader } from '../../shared/ticket-schema.js';
 import { matchesTicketClaims, matchesTicketHeader, thumbprintInput } from '../../shared/token-checks.js';
 import { compactHeaderValue } from '../jws/compact-codec.js';
 import { compileKeySource, type JwkSet } from './key-source.js';
+import { keySetUrl } from './key-set-url.js';
 import { algsOfClientKey } from '../jws/client-algs.js';
 import type { VerifyPlatform } from './platform.js';
 
@@ -40,23 +41,27 @@ function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Ke
     if (typeof source === 'string') {
       let url: URL;
       try {
-        url = new URL(source);
-      } catch {
-        throw new TypeError(`issuers["${iss}"]: not a URL`);
+        url = keySetUrl(source);
+      } catch (error) {
+        // an issuer key swapped on the way would mint tickets for any address
+        throw new TypeError(`issuers["${iss}"]: ${(error as Error).message}`);
       }
-      // jose fetches, caches and rotates the set; keys are turned into platform keys once per kid
+      // jose fetches, caches and rotates the set, and is asked on every lookup, so a key the
+      // issuer retired stops verifying once jose's copy of the set is older than cacheMaxAge.
+      // Its imported keys stay the same objects until the set changes, so each is turned into
+      // a platform key once.
       const remote = createRemoteJWKSet(url, { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-      const imported = new Map<string, Key>();
+      const imported = new WeakMap<object, Key>();
       out.set(iss, async (kid, alg) => {
-        const key = `${alg} ${kid}`;
-        const known = imported.get(key);
-        if (known) return known;
         try {
-          const cryptoKey = await remote({ alg, kid });
-          const keyObject = platform.crypto.fromCryptoKey(cryptoKey as CryptoKey);
-          if (keyObject === undefined) return undefined;
-          if (imported.size < 64) imported.set(key, keyObject);
-          return keyObject;
+          const cryptoKey = (await remote({ alg, kid })) as CryptoKey;
+          let key = imported.get(cryptoKey);
+          if (key === undefined) {
+            key = platform.crypto.fromCryptoKey(cryptoKey);
+            if (key === undefined) return undefined;
+            imported.set(cryptoKey, key);
+          }
+          return key;
         } catch {
           return undefined;
         }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof, ticketKid, type TicketKey } from '../../client/ticket-proof.js';
 import { createIssuerKeys, createTicketIssuer, createVerifier, type IssuerKeys } from '../../server/index.js';
@@ -125,6 +125,39 @@ describe('rotating the issuer key', () => {
     expect(await verify((await ticketFrom(issuer)).ticket)).toBe('accepted');
     keys.reload(v2.privateJwk);
     expect(await verify((await ticketFrom(issuer)).ticket)).toBe('bad-ticket');
+  });
+
+  // a running verifier once kept every issuer key it had imported for the life of the process:
+  // a retired (or stolen) issuer key went on minting accepted tickets until a restart
+  it('a key the issuer retires stops verifying in a running verifier once its copy of the set is older than 10 minutes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const keys = createIssuerKeys({ keys: [v1.privateJwk, v2.publicJwk] });
+      const issuer = edgeIssuer(keys);
+      const verify = apiVerifier();
+      expect(await verify((await ticketFrom(issuer)).ticket)).toBe('accepted');
+      // the issuer retires edge-2025; whoever still holds its private key keeps signing with it
+      published = () => ({ keys: [v2.publicJwk] });
+      const stolen = createTicketIssuer({ key: createIssuerKeys(v1.privateJwk), origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+      vi.advanceTimersByTime(60_000);
+      expect(await verify((await ticketFrom(stolen)).ticket)).toBe('accepted'); // jose's copy is still fresh
+      vi.advanceTimersByTime(541_000);
+      expect(await verify((await ticketFrom(stolen)).ticket)).toBe('bad-ticket');
+      expect(await verify((await ticketFrom(edgeIssuer(createIssuerKeys(v2.privateJwk)))).ticket)).toBe('accepted');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an issuer set is fetched over https, or http to a loopback address, and never with credentials', () => {
+    const withIssuer = (url: string) => () => createVerifier({ keys: { keys: [] }, issuers: { [EDGE]: url } });
+    expect(withIssuer('http://edge.example.com/.well-known/ipstamp/issuer-jwks')).toThrow(
+      new TypeError(`issuers["${EDGE}"]: url must be an https URL (http only to a loopback address)`),
+    );
+    expect(withIssuer('https://user:secret@edge.example.com/jwks')).toThrow(/^issuers\["https:\/\/edge\.example\.com"\]: url must be an https URL/);
+    expect(withIssuer('not a url')).toThrow(TypeError);
+    expect(withIssuer('https://edge.example.com/.well-known/ipstamp/issuer-jwks')).not.toThrow();
+    expect(withIssuer(jwksUrl)).not.toThrow();
   });
 
   it('a key set that does not pass throws TypeError naming the key and keeps the keys in use', () => {
