@@ -66,7 +66,9 @@ export function compileKeySource<Key>(option: KeysOption | undefined, platform: 
 
 /**
  * Compiles what the function returns once per returned object, so a function that hands
- * back the same JWK object every time pays the import once.
+ * back the same JWK object every time pays the import once. An object without a `kid` is the
+ * key of whichever kid it was returned for: one such object may answer for many kids, so its
+ * compiled key is kept apart from the kid, and each lookup gets the kid it asked for.
  */
 function functionKeySource<Key>(
   lookup: Extract<KeysOption, (kid: string) => unknown>,
@@ -84,8 +86,10 @@ function functionKeySource<Key>(
       }
       compiled.set(input, key);
     }
+    if (key === null) return undefined;
+    if (typeof input.kid !== 'string') return key.kid === kid ? key : { ...key, kid };
     // the function answered for this kid; a key that names another kid does not count
-    return key !== null && key.kid === kid ? key : undefined;
+    return key.kid === kid ? key : undefined;
   };
   return (kid) => {
     const found = lookup(kid);

@@ -134,6 +134,33 @@ describe('steps 4–5: key and signature', () => {
     const r = await verify(good(), {}, { keys: () => ed.publicJwk });
     expect(reason(r)).toBe('unknown-key');
   });
+
+  // the first kid asked for once bound such an object for good: one forged stamp naming a kid
+  // of the family locked every other kid out until a restart
+  it('one JWK object without a kid, returned for many kids, answers for each of them, whichever came first', async () => {
+    const { kid: _kid, ...shared } = es.publicJwk;
+    const tenantKey = { ...shared };
+    const v = createVerifierCore({ keys: (kid) => (kid.startsWith('tenant-') ? tenantKey : undefined), replayStore: new MapReplayStore(), now: () => NOW });
+    const stamp = (kid: string) =>
+      v.verify({
+        method: 'POST',
+        url: '/orders',
+        protocol: 'https',
+        headers: { host: 'api.example.com', 'client-ip-attestation': signRaw(es.privateJwk, header({ kid }), claims()) },
+        hints: { l3: '192.0.2.7' },
+      });
+    const forged = signRaw(ed.privateJwk, header({ alg: 'EdDSA', kid: 'tenant-zzz' }), claims());
+    const first = await v.verify({
+      method: 'POST',
+      url: '/orders',
+      protocol: 'https',
+      headers: { host: 'api.example.com', 'client-ip-attestation': forged },
+      hints: { l3: '192.0.2.7' },
+    });
+    const results = [first, await stamp('tenant-a'), await stamp('tenant-b'), await stamp('other')];
+    expect(results.map(reason)).toEqual(['bad-signature', 'accepted', 'accepted', 'unknown-key']);
+    expect(results.map((r) => (r.ok ? r.verdict?.kid : r.kid))).toEqual(['tenant-zzz', 'tenant-a', 'tenant-b', 'other']);
+  });
 });
 
 describe('step 6: bad-claims', () => {
