@@ -23,10 +23,14 @@ const MAX_ENTRIES_LIMIT = 100_000_000;
  */
 const TICK_MS = 1000;
 /**
- * Ticks count from 2^30 s before the store started, so that a clock stepped back (or forward)
- * by up to 34 years still gets exact expiry ticks instead of being clamped.
+ * Ticks count from 2^30 s before the store started (or last rebased), so that a clock stepped
+ * back (or forward) by up to 34 years still gets exact expiry ticks instead of being clamped.
  */
 const ORIGIN_TICK = 2 ** 30;
+/** A TTL of this many ticks or more cannot be held exactly from any origin: it is clamped. */
+const RANGE_TICKS = MAX_TICK - ORIGIN_TICK;
+const OUT_OF_RANGE =
+  'MemoryReplayStore: the clock is about 34 years (2^30 s) ahead of the one the store counts from, and keys still live keep it from moving its origin; this TTL cannot be held exactly until they expire';
 
 /**
  * A replay store for one process. Keys are reduced to 128-bit fingerprints with SipHash-1-3
@@ -38,12 +42,17 @@ const ORIGIN_TICK = 2 ** 30;
  * error only ever goes that way — a collision can reject a fresh stamp, never accept a replay.
  *
  * It uses the wall clock, as the verifier's freshness check does: if the clock steps back,
- * stamps become fresh again for the verifier, and the store must still remember them.
+ * stamps become fresh again for the verifier, and the store must still remember them. A clock
+ * that moves more than ~34 years forward (rebases once every expiry has passed) or back (keys
+ * held until it returns) never makes it forget a key before a TTL under ~34 years has passed
+ * (docs/replay-stores.md).
  */
 export class MemoryReplayStore implements ReplayStore {
   readonly maxEntries: number;
   readonly #now: () => number;
-  readonly #origin: number;
+  #origin: number;
+  /** The greatest expiry tick written since the table was made: below it, something may be live. */
+  #heldUntil = 0;
   readonly #hashKey: SipHashKey = sipHashKeyFromBytes(crypto.getRandomValues(new Uint8Array(16)));
   readonly #fingerprint = new Int32Array(4);
   #table: FingerprintTable | undefined;
@@ -72,13 +81,38 @@ export class MemoryReplayStore implements ReplayStore {
 
   insertIfAbsent(key: string, ttlMs: number): boolean {
     assertInsertArguments(key, ttlMs);
-    const table = this.#table;
+    let table = this.#table;
     if (table === undefined) throw new IpStampError('store-unavailable');
-    const elapsed = this.#clock() - this.#origin;
-    const now = Math.floor(elapsed / TICK_MS);
-    const expiry = Math.min(Math.max(Math.ceil((elapsed + ttlMs) / TICK_MS), 1), MAX_TICK);
+    const clock = this.#clock();
+    let elapsed = clock - this.#origin;
+    let now = Math.floor(elapsed / TICK_MS);
+    let expiry = Math.max(Math.ceil((elapsed + ttlMs) / TICK_MS), 1);
+    if (expiry > MAX_TICK) {
+      // The clock is ~34 years past the store's start (a host with no RTC boots at 1970, then
+      // NTP sets the date). Clamping would forget keys early: from MAX_TICK on, every replay
+      // read as fresh. Rebase rather than fail closed: once the clock has passed every expiry
+      // written, all held entries are ones the table may reclaim anyway, so emptying it loses
+      // nothing a later backward step needs; refusing would turn a clock fix into an outage
+      // until restart (or, under onStoreError 'accept', into no replay check at all).
+      if (now >= this.#heldUntil) {
+        table = this.#table = new FingerprintTable({ maxEntries: this.maxEntries });
+        this.#heldUntil = 0;
+        this.#origin = clock - ORIGIN_TICK * TICK_MS;
+        elapsed = clock - this.#origin;
+        now = Math.floor(elapsed / TICK_MS);
+        expiry = Math.ceil((elapsed + ttlMs) / TICK_MS);
+      }
+      if (expiry > MAX_TICK) {
+        // no origin holds a TTL over ~34 years: held as long as the store can count
+        if (ttlMs >= RANGE_TICKS * TICK_MS) expiry = MAX_TICK;
+        // a live entry keeps the origin, and this one cannot be held exactly: refuse (for at
+        // most this TTL) rather than forget it early
+        else throw new IpStampError('store-unavailable', { cause: new RangeError(OUT_OF_RANGE) });
+      }
+    }
     sipHash128(this.#hashKey, key, this.#fingerprint);
     const result = table.insert(this.#fingerprint, expiry, now);
+    if (result === 'inserted' && expiry > this.#heldUntil) this.#heldUntil = expiry;
     // once full, every insert lands here until entries expire, and filling it is what an
     // attacker would do: no stack trace, which would cost more than the insert (errors.ts)
     if (result === 'full') throw withoutStackTrace(() => new ReplayStoreFullError());

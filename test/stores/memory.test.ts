@@ -224,3 +224,133 @@ describe('MemoryReplayStore against a model (property)', () => {
     );
   });
 });
+
+describe('MemoryReplayStore when the clock leaves its ~34-year range', () => {
+  const YEAR_MS = 365.25 * 86_400_000;
+  // The store counts whole seconds from 2^30 s before it started, up to 2^31 − 1: its current
+  // tick reaches the top this long after its start.
+  const RANGE_MS = (2 ** 30 - 1) * 1000;
+
+  function refusal(store: MemoryReplayStore, key: string, ttlMs: number): unknown {
+    try {
+      store.insertIfAbsent(key, ttlMs);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+
+  it.each([35, 60])('still refuses a replay after the clock jumps %i years forward (it rebases)', (years) => {
+    const { store, advance } = storeAt(1_700_000_000_123);
+    expect(store.insertIfAbsent('before the jump', 46_000)).toBe(true);
+    advance(years * YEAR_MS);
+    expect(store.insertIfAbsent('stamp', 46_000)).toBe(true);
+    expect(store.insertIfAbsent('stamp', 46_000)).toBe(false);
+    advance(1000);
+    expect(store.insertIfAbsent('stamp', 45_000)).toBe(false);
+    // its TTL passed decades ago on this clock: forgetting it is right
+    expect(store.insertIfAbsent('before the jump', 46_000)).toBe(true);
+    expect(store.size).toBe(2);
+  });
+
+  it('a host that booted at 1970 and then got the date from NTP: replays refused, and kept across a step back', () => {
+    const { store, advance } = storeAt(5_000);
+    expect(store.insertIfAbsent('at boot', 46_000)).toBe(true);
+    advance(Date.parse('2025-06-01T00:00:00Z') - 5_000);
+    expect(store.insertIfAbsent('after ntp', 46_000)).toBe(true);
+    expect(store.insertIfAbsent('after ntp', 46_000)).toBe(false);
+    // the clock falls back to 1970 again: now ~55 years before the rebased origin
+    advance(-(Date.parse('2025-06-01T00:00:00Z') - 5_000));
+    expect(store.insertIfAbsent('after ntp', 46_000)).toBe(false);
+  });
+
+  it.each([35, 60])('still refuses a replay after the clock steps %i years back (keys held until it returns)', (years) => {
+    const { store, advance } = storeAt(1_700_000_000_123);
+    expect(store.insertIfAbsent('before the step', 10_000)).toBe(true);
+    advance(-years * YEAR_MS);
+    expect(store.insertIfAbsent('before the step', 10_000)).toBe(false);
+    expect(store.insertIfAbsent('after the step', 10_000)).toBe(true);
+    expect(store.insertIfAbsent('after the step', 10_000)).toBe(false);
+    // below its range the store cannot count a TTL down, so it holds the key (safe: longer, never shorter)
+    advance(60_000);
+    expect(store.insertIfAbsent('after the step', 10_000)).toBe(false);
+    // once the clock is back, both expire as usual
+    advance(years * YEAR_MS);
+    expect(store.insertIfAbsent('after the step', 10_000)).toBe(true);
+    expect(store.insertIfAbsent('before the step', 10_000)).toBe(true);
+  });
+
+  it('same key twice just inside the range is a replay', () => {
+    const { store, advance } = storeAt(1_700_000_000_123);
+    advance(RANGE_MS - 5_000);
+    expect(store.insertIfAbsent('edge', 4_000)).toBe(true);
+    expect(store.insertIfAbsent('edge', 4_000)).toBe(false);
+    advance(3_000);
+    expect(store.insertIfAbsent('edge', 1_000)).toBe(false);
+  });
+
+  it('at the top of its range with a key still live, refuses a TTL it cannot hold (store-unavailable), then rebases once that key expires', () => {
+    const { store, advance } = storeAt(1_700_000_000_123);
+    advance(RANGE_MS - 30_000);
+    expect(store.insertIfAbsent('live', 20_000)).toBe(true);
+    const error = refusal(store, 'long', 60_000);
+    expect(error).toBeInstanceOf(IpStampError);
+    expect((error as IpStampError).reason).toBe('store-unavailable');
+    expect((error as IpStampError).code).toBe('ERR_IPSTAMP_STORE_UNAVAILABLE');
+    // an outage, not a full store: the verifier applies onStoreError
+    expect(isReplayStoreFullError(error)).toBe(false);
+    expect((error as Error).cause).toBeInstanceOf(RangeError);
+    expect(((error as Error).cause as Error).message).toMatch(/34 years/);
+    expect(store.insertIfAbsent('live', 20_000)).toBe(false);
+    advance(10_000);
+    expect(refusal(store, 'long', 60_000)).toBeInstanceOf(IpStampError);
+    expect(store.insertIfAbsent('live', 10_000)).toBe(false);
+    advance(10_000);
+    expect(store.insertIfAbsent('long', 60_000)).toBe(true);
+    expect(store.insertIfAbsent('long', 60_000)).toBe(false);
+    expect(store.insertIfAbsent('live', 20_000)).toBe(true);
+  });
+
+  it('holds a TTL longer than its whole range for as long as it can count', () => {
+    const { store, advance } = storeAt(1_700_000_000_123);
+    expect(store.insertIfAbsent('forever', Number.MAX_SAFE_INTEGER)).toBe(true);
+    expect(store.insertIfAbsent('forever', Number.MAX_SAFE_INTEGER)).toBe(false);
+    advance(30 * YEAR_MS);
+    expect(store.insertIfAbsent('forever', Number.MAX_SAFE_INTEGER)).toBe(false);
+  });
+
+  it('never answers true twice for a key before the clock it has seen reaches that key’s expiry (any clock moves; property)', () => {
+    const jump = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: -5_000, max: 5_000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -70, max: 70 }).map((years) => Math.round(years * YEAR_MS)) },
+      // to within a minute and a half of either end of the range, measured from the start
+      { weight: 2, arbitrary: fc.tuple(fc.boolean(), fc.integer({ min: -90_000, max: 90_000 })).map(([up, d]) => (up ? 1 : -1) * (RANGE_MS + d)) },
+    );
+    const step = fc.record({ key: fc.nat(3), ttl: fc.integer({ min: 1, max: 60_000 }), jump });
+    fc.assert(
+      fc.property(fc.integer({ min: -2e12, max: 4e12 }), fc.array(step, { maxLength: 200 }), (start, steps) => {
+        let now = start;
+        const store = new MemoryReplayStore({ now: () => now });
+        // a key answered true at t with TTL T may be forgotten only once the store has been
+        // called at a clock >= t + T (whatever steps back came in between): a monotone measure
+        const held = new Map<number, { until: number; highest: number }>();
+        for (const { key, ttl, jump: ms } of steps) {
+          now += ms;
+          for (const entry of held.values()) entry.highest = Math.max(entry.highest, now);
+          const entry = held.get(key);
+          let answer: boolean;
+          try {
+            answer = store.insertIfAbsent(`key ${key}`, ttl);
+          } catch (error) {
+            expect((error as IpStampError).reason).toBe('store-unavailable');
+            expect(isReplayStoreFullError(error)).toBe(false);
+            continue;
+          }
+          if (entry !== undefined && entry.highest < entry.until) expect(answer).toBe(false);
+          if (answer) held.set(key, { until: now + ttl, highest: now });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
