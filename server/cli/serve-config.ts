@@ -40,6 +40,8 @@ export interface ServeConfig {
   /** With --upstream: longest wait for the upstream (connect, response head, between body chunks). */
   readonly upstreamTimeoutMs: number;
   readonly bodyLimit: number;
+  /** --request-timeout: longest a client may take to send a whole request (headers and body). */
+  readonly requestTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** --telemetry: instrument the verifier through the OpenTelemetry SDK the process registered. */
   readonly telemetry: boolean;
@@ -132,6 +134,7 @@ export function readServeConfig(argv: string[]): ServeConfig {
     upstream,
     upstreamTimeoutMs: own<number>(values, 'upstream-timeout') * 1000,
     bodyLimit: own(values, 'body-limit'),
+    requestTimeoutMs: own<number>(values, 'request-timeout') * 1000,
     logLevel: choiceFlag(values, 'log-level', LOG_LEVELS) ?? own(values, 'log-level'),
     telemetry: values.telemetry === true,
     flags: values,

@@ -185,6 +185,19 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     default: 1_048_576,
     help: 'largest body read (with --upstream only cdg bodies are read)',
   },
+  // 30 s, not Node's 300 s: each request still arriving holds a connection and up to
+  // --body-limit of memory, so this bounds what silent clients can pin (their rate × 30 s). It
+  // lets a 1 MiB body (the default limit) through at ~35 KB/s, and a signed (cdg) body is checked
+  // once it has arrived: one that takes longer than a stamp lives (--max-age 30 + --skew 5) is
+  // refused as expired anyway, so the bound costs an honest signed request almost nothing.
+  {
+    name: 'request-timeout',
+    value: 'S',
+    kind: 'number',
+    range: [1, 3600],
+    default: 30,
+    help: 'longest a client may take to send a whole request, headers and body, else 408 and the connection is closed (raise it for slow uploads through --upstream)',
+  },
   {
     name: 'metrics-path',
     value: 'PATH',

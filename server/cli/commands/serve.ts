@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../fastify/plugin.js';
@@ -39,13 +40,35 @@ function verdictBody(verdict: Verdict | null): Record<string, unknown> {
   return body;
 }
 
+/** How often requests still arriving are checked against --request-timeout (Node's default is 30 s). */
+const ARRIVAL_CHECK_MS = 1000;
+
+/**
+ * Node's bounds for a request still arriving, headers and body (--request-timeout): past it the
+ * client gets 408 and the connection is closed, which frees the body read so far. They must be
+ * given when the server is made: Fastify's `requestTimeout` alone is assigned afterwards, leaves
+ * the headers timeout at 60 s, and Node then times the body by the larger of the two.
+ */
+function requestTimeouts(timeoutMs: number): ServerOptions {
+  return {
+    requestTimeout: timeoutMs,
+    // Node refuses a headers timeout above the request timeout (ERR_OUT_OF_RANGE); this is its own default
+    headersTimeout: Math.min(60_000, timeoutMs),
+    connectionsCheckingInterval: ARRIVAL_CHECK_MS,
+  };
+}
+
 function buildApp(config: ServeConfig): FastifyInstance {
   let log: FastifyBaseLogger | undefined;
+  const http = requestTimeouts(config.requestTimeoutMs);
   // per-request lines off: a verifier's log is its rejections (info) and warnings
   const options: FastifyHttpOptions<Server> = {
     logger: { level: config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    http,
+    // Fastify assigns its own (default 0: none, which would also switch off Node's 300 s)
+    requestTimeout: config.requestTimeoutMs,
     // while draining, a request on a connection still open is served (with Connection: close);
     // only readiness answers 503, as problem+json (readiness.ts)
     return503OnClosing: false,
@@ -53,6 +76,7 @@ function buildApp(config: ServeConfig): FastifyInstance {
   if (config.proxyProtocol) {
     const serverFactory: FastifyServerFactory<Server> = (handler) =>
       createProxyProtocolServer(handler, {
+        http,
         trustedProxies: config.trustedRanges,
         // a trusted proxy configured for the PROXY protocol always sends it (HAProxy's health
         // checks too): a connection without one is a misconfiguration, closed where it shows
@@ -77,9 +101,54 @@ function startLine(config: ServeConfig, address: string, storeLabel: string, com
 }
 
 /**
+ * Node stops timing out requests still arriving once its server closes (close() clears that
+ * check), so a client that went silent halfway through a request would hold the drain open for
+ * ever. From `begin()` on this check runs here instead: a connection whose request (or the next
+ * request's headers) is still arriving --request-timeout after it began, and no sooner than that
+ * after the drain began, is closed. A request received in full and waiting for its answer is
+ * left to finish (--upstream-timeout bounds it).
+ */
+function timeOutArrivalsWhileDraining(server: Server, timeoutMs: number): Drain {
+  interface Connection {
+    /** When the connection, or its latest request, began (that request's head was read). */
+    since: number;
+    request: IncomingMessage | undefined;
+    response: ServerResponse | undefined;
+  }
+  const connections = new Map<Socket, Connection>();
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { since: Date.now(), request: undefined, response: undefined });
+    socket.once('close', () => connections.delete(socket));
+  });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const connection = connections.get(request.socket);
+    if (connection === undefined) return;
+    connection.since = Date.now();
+    connection.request = request;
+    connection.response = response;
+  });
+  return {
+    begin() {
+      const began = Date.now();
+      const timer = setInterval(() => {
+        const now = Date.now();
+        for (const [socket, { since, request, response }] of connections) {
+          // received in full and not answered yet: in flight
+          if (request?.complete === true && response?.writableFinished === false) continue;
+          if (now - Math.max(since, began) >= timeoutMs) socket.destroy();
+        }
+      }, ARRIVAL_CHECK_MS);
+      timer.unref();
+      server.once('close', () => clearInterval(timer));
+    },
+  };
+}
+
+/**
  * Listens for SIGTERM/SIGINT; `done` resolves once the server and the store are closed. The
- * drain has no deadline of its own: requests in flight finish (the upstream timeout bounds
- * them), then it exits. A second signal finds no handler and ends the process at once.
+ * drain has no deadline of its own: requests in flight finish (--request-timeout bounds their
+ * arrival, the upstream timeout the wait for their answer), then it exits. A second signal finds
+ * no handler and ends the process at once.
  */
 function untilStopped(app: FastifyInstance, drain: Drain, command: string, closeStore: () => Promise<void>): { done: Promise<number>; cancel(): void } {
   let stop: (signal: NodeJS.Signals) => void = () => undefined;
@@ -142,6 +211,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     await store.close?.();
   };
   const app = buildApp(config);
+  const arrivals = timeOutArrivalsWhileDraining(app.server, config.requestTimeoutMs);
   log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   let stopReloading: (() => void) | undefined;
@@ -151,7 +221,13 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
     if (config.cors.origins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, config.cors);
     await app.register(ipstamp, { metrics: true, ...config.verifier, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
-    const drain = registerReadiness(app);
+    const readiness = registerReadiness(app);
+    const drain: Drain = {
+      begin() {
+        readiness.begin();
+        arrivals.begin();
+      },
+    };
     if (config.upstream) {
       forwardBodiesUntouched(app, config.bodyLimit);
       await registerUpstreamProxy(app, config.upstream, { timeoutMs: config.upstreamTimeoutMs, forwardedHeader: config.verifier.forwardedHeader });
