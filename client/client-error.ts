@@ -16,6 +16,13 @@ export const CLIENT_ERROR_MESSAGES = {
   ERR_IPSTAMP_TICKET_FAILED: 'could not obtain a ticket from the issuer',
   /** A key file that cannot be read, is not JSON, or holds no usable private JWK with kid and alg. */
   ERR_IPSTAMP_KEY_FILE: 'the key file does not hold a usable private JWK with kid and alg',
+  /** `createStampedFetch` followed 20 redirects and got another (fetch's limit). */
+  ERR_IPSTAMP_TOO_MANY_REDIRECTS: 'more than 20 redirects',
+  /** A redirect `createStampedFetch` cannot follow with a fresh stamp: a Location that is not an http(s) URL without credentials, or a 307/308 that needs a stream body sent again. */
+  ERR_IPSTAMP_REDIRECT_NOT_FOLLOWED:
+    'the redirect cannot be followed with a new stamp: its Location is not an http(s) URL without credentials, or it needs a stream body sent again',
+  /** The runtime hid a redirect (an opaque redirect, as in browsers): its Location cannot be read, so it is not followed. */
+  ERR_IPSTAMP_OPAQUE_REDIRECT: "the runtime hides the redirect's Location (an opaque redirect, as in browsers): it cannot be followed with a new stamp",
 } as const;
 
 export type IpStampClientErrorCode = keyof typeof CLIENT_ERROR_MESSAGES;

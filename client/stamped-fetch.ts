@@ -1,5 +1,6 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
 import { resolveAddressOption } from './address-option.js';
+import { IpStampClientError } from './client-error.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-mismatch.js';
 import { createServerClocks, learningFetch, parseHttpDate, type ServerClocks } from './server-clock.js';
@@ -7,8 +8,8 @@ import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
 import { staticAddress, type AddressSource } from './address-source.js';
 import type { PerOriginAddress } from './per-origin-address.js';
-import { prepareBody } from './request-body.js';
-import { createRequestStamper, stampedAddress } from './request-stamper.js';
+import { prepareBody, type PreparedBody } from './request-body.js';
+import { createRequestStamper, stampedAddress, type RequestStamper } from './request-stamper.js';
 import type { StampKeyInput } from './signing-key.js';
 
 interface FetchOptionsBase<R extends ResponseLike> {
@@ -105,24 +106,128 @@ function targetUrl(input: string | URL | Request): URL {
   }
 }
 
-/** A copy of the caller's init with the stamp headers set (and the digested body bytes, when they were replaced). */
-function stampedInit(
-  init: RequestInit | undefined,
-  request: Request | undefined,
-  method: string,
-  body: Awaited<ReturnType<typeof prepareBody>>,
-  stampHeaders: Record<string, string>,
-): RequestInit {
+/**
+ * One request of a call: the caller's own, or a redirect hop the SDK follows. `input` and `init`
+ * are what fetch is called with; `url` and `method` are what the stamp is signed for.
+ */
+interface Hop {
+  input: string | URL | Request;
+  init: RequestInit | undefined;
+  request: Request | undefined;
+  url: URL;
+  method: string;
+  body: PreparedBody;
+}
+
+type RedirectMode = 'follow' | 'error' | 'manual';
+
+/** What the caller asked fetch to do with a redirect (fetch's own default: follow). */
+function redirectMode(init: RequestInit | undefined, request: Request | undefined): RedirectMode {
+  const mode: unknown = init?.redirect ?? request?.redirect ?? 'follow';
+  if (mode !== 'follow' && mode !== 'error' && mode !== 'manual') throw new TypeError("init.redirect must be 'follow', 'error' or 'manual'");
+  return mode;
+}
+
+/**
+ * A copy of the hop's init with the stamp headers set (and the digested body bytes, when they
+ * were replaced). Fetch never follows a redirect itself: a stamp is bound to one method and URL,
+ * so the SDK follows it with a new stamp (`'follow'` goes out as `'manual'`).
+ */
+function stampedInit(hop: Hop, stampHeaders: Record<string, string>, mode: RedirectMode): RequestInit {
   // As fetch does: init.headers, when given, replace the Request's headers.
-  const headers = new Headers(init?.headers ?? request?.headers);
+  const headers = new Headers(hop.init?.headers ?? hop.request?.headers);
   for (const [name, value] of Object.entries(stampHeaders)) headers.set(name, value);
-  const sent: RequestInit = { ...init, method, headers };
-  if (body.replacement) {
-    sent.body = body.replacement.body as Uint8Array<ArrayBuffer>;
-    const type = body.replacement.contentType;
+  const sent: RequestInit = { ...hop.init, method: hop.method, headers, redirect: mode === 'follow' ? 'manual' : mode };
+  if (hop.body.replacement) {
+    sent.body = hop.body.replacement.body as Uint8Array<ArrayBuffer>;
+    const type = hop.body.replacement.contentType;
     if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
   }
   return sent;
+}
+
+/** Fetch's limit (Fetch standard, "HTTP-redirect fetch"): a 21st redirect is a network error. */
+const MAX_REDIRECTS = 20;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Dropped when a redirect turns the request into a GET without a body (fetch's "request-body-header names"). */
+const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type'];
+/** Dropped on a redirect to another origin, as fetch does (the last three as undici does). */
+const CROSS_ORIGIN_DROPPED = ['authorization', 'proxy-authorization', 'cookie', 'host'];
+/** What a hop sent as a URL (no longer the caller's Request) keeps of that Request. */
+const REQUEST_SETTINGS = ['signal', 'credentials', 'cache', 'mode', 'referrer', 'referrerPolicy', 'keepalive'] as const;
+
+function isOpaqueRedirect(response: ResponseLike): boolean {
+  return (response as { type?: unknown }).type === 'opaqueredirect';
+}
+
+function requestSettings(request: Request | undefined): RequestInit {
+  const settings: Record<string, unknown> = {};
+  if (request === undefined) return settings;
+  for (const name of REQUEST_SETTINGS) {
+    const value: unknown = request[name];
+    if (value !== undefined) settings[name] = value;
+  }
+  return settings as RequestInit;
+}
+
+/**
+ * The request a redirect asks for (Fetch standard, "HTTP-redirect fetch"): the Location resolved
+ * against the URL the hop was sent to; a GET without a body after a 303 (or after a 301/302 to a
+ * POST); else the same method and body, which a stream cannot give a second time.
+ */
+function redirectedHop(hop: Hop, status: number, location: string, redirects: number, digest: boolean): Hop {
+  if (redirects >= MAX_REDIRECTS) throw new IpStampClientError('ERR_IPSTAMP_TOO_MANY_REDIRECTS');
+  let url: URL;
+  try {
+    url = new URL(location, hop.url);
+  } catch {
+    throw new IpStampClientError('ERR_IPSTAMP_REDIRECT_NOT_FOLLOWED');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '') {
+    throw new IpStampClientError('ERR_IPSTAMP_REDIRECT_NOT_FOLLOWED');
+  }
+  // a stream cannot be sent a second time
+  if (status !== 303 && !hop.body.replayable) throw new IpStampClientError('ERR_IPSTAMP_REDIRECT_NOT_FOLLOWED');
+  const toGet = ((status === 301 || status === 302) && hop.method === 'POST') || (status === 303 && hop.method !== 'GET' && hop.method !== 'HEAD');
+  const headers = new Headers(hop.init?.headers ?? hop.request?.headers);
+  if (toGet) for (const name of BODY_HEADERS) headers.delete(name);
+  if (url.origin !== hop.url.origin) for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
+  const method = toGet ? 'GET' : hop.method;
+  const init: RequestInit = { ...requestSettings(hop.request), ...hop.init, method, headers };
+  let body = hop.body;
+  if (toGet) {
+    delete init.body;
+    delete (init as { duplex?: unknown }).duplex;
+    body = digest ? { bytes: new Uint8Array(0), replayable: true } : { replayable: true };
+  }
+  return { input: url.href, init, request: undefined, url, method, body };
+}
+
+/**
+ * Sends `first` with `sendHop` (which stamps it, and may send it once more after a refusal) and,
+ * when the caller's mode is `'follow'`, each redirect as a hop of its own with its own stamp, up
+ * to fetch's limit. What `sendHop` learns from a refusal, it learns for that hop's origin.
+ */
+async function fetchFollowing<R extends ResponseLike>(first: Hop, mode: RedirectMode, digest: boolean, sendHop: (hop: Hop) => Promise<R>): Promise<R> {
+  let hop = first;
+  for (let redirects = 0; ; redirects++) {
+    const response = await sendHop(hop);
+    if (mode !== 'follow') return response;
+    if (isOpaqueRedirect(response)) throw new IpStampClientError('ERR_IPSTAMP_OPAQUE_REDIRECT');
+    const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return response; // as fetch: a redirect status without a Location is the answer
+    await discardBody(response);
+    hop = redirectedHop(hop, response.status, location, redirects, digest);
+  }
+}
+
+/** The first hop of a call: the caller's input and init as given. */
+async function firstHop(input: string | URL | Request, init: RequestInit | undefined, digest: boolean): Promise<Hop> {
+  const request = isRequestLike(input) ? input : undefined;
+  const url = targetUrl(input);
+  const method = wireMethod(init?.method ?? request?.method ?? 'GET');
+  const body = await prepareBody(request, init, digest);
+  return { input, init, request, url, method, body };
 }
 
 export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown; issuer?: unknown }): void {
@@ -202,7 +307,10 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
  * sent again; otherwise the 403 is returned and the next call uses the fresh address.
  * Likewise on a 401 `expired` or `not-yet-valid` whose `Date` shows the server's clock apart
  * from ours (within `maxClockCorrectionMs`): the stamp is signed again with the server's time.
- * A call is sent at most twice.
+ * Each request is sent at most twice. Fetch itself never follows a redirect (a stamp names one
+ * method and URL): with `redirect: 'follow'` (the default) the SDK follows it as fetch would,
+ * each hop a request of its own with a fresh stamp for its URL, signed and corrected for its own
+ * origin; `'error'` and `'manual'` are passed to fetch as they are.
  */
 export function createStampedFetch<R extends ResponseLike = Response>(options: StampedFetchOptions<R>): StampedFetch<R> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
@@ -219,61 +327,64 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
   });
   const stamper = createRequestStamper({ key: options.key as StampKeyInput, bodyDigest: options.bodyDigest, now: options.now });
 
-  return async function stampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
-    const request = isRequestLike(input) ? input : undefined;
-    const url = targetUrl(input);
-    const method = wireMethod(init?.method ?? request?.method ?? 'GET');
-    const body = await prepareBody(request, init, stamper.bodyDigest);
-    const source = addresses.sourceFor(url.origin);
-
+  const sendHop = async (hop: Hop, mode: RedirectMode): Promise<R> => {
+    const source = addresses.sourceFor(hop.url.origin);
     const send = async (): Promise<SentRequest<R>> => {
       const signed = { correction: 0 };
-      const token = await stamper.stamp(source, { method, url, body: body.bytes, now: signingClock(clocks, url.origin, signed) });
-      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, { [STAMP_HEADER]: token })));
+      const now = signingClock(clocks, hop.url.origin, signed);
+      const token = await stamper.stamp(source, { method: hop.method, url: hop.url, body: hop.body.bytes, now });
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(hop.input, stampedInit(hop, { [STAMP_HEADER]: token }, mode)));
     };
     const again = async (refused: R): Promise<R> => {
-      if (!body.replayable) return refused;
+      if (!hop.body.replayable) return refused;
       await discardBody(refused);
       return (await send()).response;
     };
 
     const first = await send();
-    if (await clockCorrected(clocks, url.origin, first)) return again(first.response);
+    if (await clockCorrected(clocks, hop.url.origin, first)) return again(first.response);
     if (typeof source.invalidate !== 'function' || !(await isIpMismatchResponse(first.response))) return first.response;
     source.invalidate(stampedAddress(first.token));
     return again(first.response);
+  };
+
+  return async function stampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
+    const hop = await firstHop(input, init, stamper.bodyDigest);
+    const mode = redirectMode(init, hop.request);
+    return fetchFollowing(hop, mode, stamper.bodyDigest, (next) => sendHop(next, mode));
   };
 }
 
 /** `ip: 'ticket'`: every request carries the ticket and a stamp bound to it; on `bad-ticket`, one new ticket and one retry. */
 function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>, clocks: ServerClocks): StampedFetch<R> {
   const { holder, stamper } = ticketMode(options, fetchFn, clocks);
-  return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
-    const request = isRequestLike(input) ? input : undefined;
-    const url = targetUrl(input);
-    const method = wireMethod(init?.method ?? request?.method ?? 'GET');
-    const requestStamper = await stamper;
-    const body = await prepareBody(request, init, requestStamper.bodyDigest);
-
+  const sendHop = async (hop: Hop, mode: RedirectMode, requestStamper: RequestStamper): Promise<R> => {
     const send = async (held: HeldTicket): Promise<SentRequest<R>> => {
       const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
       const signed = { correction: 0 };
-      const now = signingClock(clocks, url.origin, signed);
-      const token = await requestStamper.stamp(staticAddress(held.ip), { method, url, body: body.bytes, claims, now });
+      const now = signingClock(clocks, hop.url.origin, signed);
+      const token = await requestStamper.stamp(staticAddress(held.ip), { method: hop.method, url: hop.url, body: hop.body.bytes, claims, now });
       const headers = { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket };
-      return sendTimed(clocks, { token, ...signed }, () => fetchFn(input, stampedInit(init, request, method, body, headers)));
+      return sendTimed(clocks, { token, ...signed }, () => fetchFn(hop.input, stampedInit(hop, headers, mode)));
     };
     const again = async (refused: R, ticket: () => Promise<HeldTicket>): Promise<R> => {
-      if (!body.replayable) return refused;
+      if (!hop.body.replayable) return refused;
       await discardBody(refused);
       return (await send(await ticket())).response;
     };
 
     const held = await holder.get();
     const first = await send(held);
-    if (await clockCorrected(clocks, url.origin, first)) return again(first.response, async () => held);
+    if (await clockCorrected(clocks, hop.url.origin, first)) return again(first.response, async () => held);
     if (!(await isBadTicketResponse(first.response))) return first.response;
     holder.invalidate(held.ticket);
     return again(first.response, () => holder.get());
+  };
+
+  return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
+    const requestStamper = await stamper;
+    const hop = await firstHop(input, init, requestStamper.bodyDigest);
+    const mode = redirectMode(init, hop.request);
+    return fetchFollowing(hop, mode, requestStamper.bodyDigest, (next) => sendHop(next, mode, requestStamper));
   };
 }
