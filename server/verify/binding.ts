@@ -33,6 +33,17 @@ function hostOrigin(host: string, scheme: Scheme): string | undefined {
 }
 
 /**
+ * The authority a request names: HTTP/2 sends `:authority` and, as a rule, no Host (RFC 9113
+ * §8.3.1). A Host beside it that says otherwise makes the request malformed there: no origin.
+ */
+function authorityOf(headers: VerifyInput['headers']): string | readonly string[] | undefined {
+  const { host } = headers;
+  const authority = headers[':authority'];
+  if (authority === undefined) return host;
+  return host === undefined || host === authority ? authority : undefined;
+}
+
+/**
  * PROTOCOL.md §5 step 9: method, target URI and body digest. The origin is one of the
  * configured `origins`, else Host with the scheme trusted evidence names (scheme.ts).
  */
@@ -56,7 +67,7 @@ export function bindingMatches(
   if (opts.origins) {
     if (!opts.origins.has(htu.slice(0, pathStart))) return false;
   } else {
-    const host = input.headers.host;
+    const host = authorityOf(input.headers);
     const origin = typeof host === 'string' ? hostOrigin(host, requestScheme(input, hints, opts).scheme) : undefined;
     if (origin === undefined || origin.length !== pathStart || !htu.startsWith(origin)) return false;
   }

@@ -93,6 +93,19 @@ describe('bindingMatches', () => {
     );
   });
 
+  it("reads an HTTP/2 request's :authority as its Host; a Host beside it must say the same", () => {
+    const claims = { htm: 'GET', htu: 'http://api.example.com/orders' };
+    const bound = (headers: Record<string, string>) =>
+      bindingMatches(claims, { method: 'GET', url: '/orders', headers, hints: { l3: '192.0.2.7' } }, opts(undefined), hints);
+    expect(bound({ ':authority': 'api.example.com' })).toBe(true);
+    expect(bound({ ':authority': 'API.example.com:80' })).toBe(true);
+    expect(bound({ ':authority': 'api.example.com', host: 'api.example.com' })).toBe(true);
+    expect(bound({ ':authority': 'api.example.com', host: 'evil.example' })).toBe(false);
+    expect(bound({ ':authority': 'evil.example', host: 'api.example.com' })).toBe(false);
+    expect(bound({ ':authority': 'evil.example' })).toBe(false);
+    expect(bound({ host: 'api.example.com' })).toBe(true);
+  });
+
   it('checks cdg against the bytes given, and a body not given (unknown) against nothing: never as an empty body', () => {
     const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64url');
     const bound = { htm: 'POST', htu: 'http://api.example.com/orders' };
