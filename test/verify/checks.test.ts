@@ -189,6 +189,18 @@ describe('step 6: bad-claims', () => {
     expect(reason(await verify(signRaw(es.privateJwk, header(), claims(over))))).toBe('bad-claims');
   });
 
+  // PROTOCOL §2.2: iat is read as a double, whatever its spelling
+  it.each([
+    [`${iat}.0`, 'accepted'],
+    [`${iat / 100}e2`, 'accepted'],
+    [`${iat}.00000001`, 'accepted'],
+    [`${iat}.5`, 'bad-claims'],
+    [`${iat}1e-1`, 'bad-claims'],
+  ])('iat spelled %s: %s', async (spelled, expected) => {
+    const text = JSON.stringify(claims({ iat: 0 })).replace('"iat":0', `"iat":${spelled}`);
+    expect(reason(await verify(signRaw(es.privateJwk, header(), text)))).toBe(expected);
+  });
+
   it('duplicate member names in the payload', async () => {
     const c = claims();
     const text = JSON.stringify(c).replace(/}$/, ',"ip":"203.0.113.9"}');
