@@ -26,8 +26,18 @@ export function normalizeOrigin(origin: string): string | undefined {
   return `${u.protocol}//${u.host}`;
 }
 
-/** The origin of a request that arrived with this Host header, normalized; undefined when Host is unusable. */
+/**
+ * The origin of a request that arrived with this Host header, normalized (PROTOCOL.md §5.1:
+ * lower case, the default port dropped); undefined when Host is unusable. WHATWG URL would also
+ * percent-decode, map IDNA and rewrite numeric IPv4 forms; a Host that needs any of that is
+ * refused, or one spelling would stand for another (`api%2eexample.com` for `api.example.com`)
+ * where a proxy in front routes on the Host as written.
+ */
 export function originFromHost(host: string, scheme: 'http' | 'https'): string | undefined {
   if (host === '' || /[\s/?#@\\]/.test(host)) return undefined;
-  return normalizeOrigin(`${scheme}://${host}`);
+  const origin = normalizeOrigin(`${scheme}://${host}`);
+  if (origin === undefined) return undefined;
+  const written = host.toLowerCase();
+  const normalized = origin.slice(scheme.length + 3);
+  return normalized === written || `${normalized}:${DEFAULT_PORTS[`${scheme}:`]}` === written ? origin : undefined;
 }
