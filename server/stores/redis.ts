@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
 import { parseRedisUrl, REDIS_URL_FORMS, type RedisLocation } from './redis-url.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
@@ -270,6 +270,11 @@ export class RedisReplayStore implements ReplayStore {
    * of this very write, on the node that made it (in a Cluster, ioredis sends a pipeline to the
    * node of its key). The `WAIT` is bounded by what is left of the deadline; a replay is
    * answered as soon as the `SET` is, without waiting for the `WAIT`.
+   *
+   * In a Cluster the `SET` can be redirected — `ASK` while its slot migrates, `MOVED` once it has
+   * moved — and ioredis follows neither in a pipeline whose keyless `WAIT` succeeded: the `SET`
+   * never ran. It is then sent once more on its own, where ioredis does follow them (and, for
+   * `MOVED`, fixes its slot table), and the `WAIT` follows it on the connection that took it.
    */
   #setAndWait(redisKey: Buffer, px: number, deadlineAt: number): Promise<'OK' | null> {
     const waitMs = Math.max(1, Math.ceil(deadlineAt - performance.now()));
@@ -279,8 +284,12 @@ export class RedisReplayStore implements ReplayStore {
       this.#client
         .pipeline()
         .set(redisKey, '1', 'PX', px, 'NX', (error, reply) => {
-          if (error) reject(error);
-          else if (reply === null) resolve(null);
+          if (error) {
+            // once: the retry's own redirects are ioredis' (maxRedirections), and never past the deadline
+            if (this.#client.isCluster && isRedirection(error) && performance.now() < deadlineAt) {
+              this.#setAndWaitRedirected(this.#client as Cluster, redisKey, px, deadlineAt).then(resolve, reject);
+            } else reject(error);
+          } else if (reply === null) resolve(null);
           else if (reply === 'OK') inserted = true;
           else reject(new Error('unexpected reply to SET NX'));
         })
@@ -293,6 +302,31 @@ export class RedisReplayStore implements ReplayStore {
         .exec()
         .catch(reject);
     });
+  }
+
+  /**
+   * A redirected insert: `SET NX` through the Cluster's command path, which follows `ASK` and
+   * `MOVED`, then `WAIT` down the very socket the `SET` was last written to — the connection of
+   * the node that executed it, checked again when the `WAIT` is written. Any doubt (that node's
+   * connection dropped or replaced meanwhile) fails the insert: a `WAIT` on another connection
+   * would count acknowledgements of some other write.
+   */
+  async #setAndWaitRedirected(cluster: Cluster, redisKey: Buffer, px: number, deadlineAt: number): Promise<'OK' | null> {
+    const set = new SocketRecordingCommand('set', [redisKey, '1', 'PX', px, 'NX'], { replyEncoding: 'utf8' });
+    void cluster.sendCommand(set);
+    const reply: unknown = await set.promise;
+    if (reply === null) return null;
+    if (reply !== 'OK') throw new Error('unexpected reply to SET NX');
+    const socket = set.socket;
+    const node = socket === undefined ? undefined : cluster.nodes('all').find((n) => n.stream === socket);
+    if (!node || node.status !== 'ready') throw new Error('the connection that made the write closed before its WAIT');
+    const replicas = this.#waitForReplicas;
+    const wait = new SocketRecordingCommand('wait', [replicas, Math.max(1, Math.ceil(deadlineAt - performance.now()))]);
+    void node.sendCommand(wait);
+    const acknowledged: unknown = await wait.promise;
+    if (wait.socket !== socket) throw new Error('the connection that made the write closed before its WAIT');
+    if (typeof acknowledged === 'number' && acknowledged >= replicas) return 'OK';
+    throw new Error(`only ${String(acknowledged)} of ${replicas} replicas acknowledged in time`);
   }
 
   /** Fails waiting inserts, and quits the client if the store owns it. */
@@ -328,6 +362,25 @@ interface Corkable {
   cork(): void;
   uncork(): void;
   readonly writable: boolean;
+}
+
+/**
+ * A command that remembers the socket ioredis last wrote it to (as ioredis' own Script does, to
+ * know which connections have loaded it): a redirected Cluster command is written again, to the
+ * node named by the redirect, so the last socket is the connection that executed it.
+ */
+class SocketRecordingCommand extends Command {
+  socket: object | undefined;
+
+  override toWritable(socket: object): string | Buffer {
+    this.socket = socket;
+    return super.toWritable(socket);
+  }
+}
+
+/** `ASK` (the slot is migrating) and `MOVED` (it has moved): the command did not run. */
+function isRedirection(error: Error): boolean {
+  return error.message.startsWith('ASK ') || error.message.startsWith('MOVED ');
 }
 
 /** One insert from its start until it settles: its command, its deadline, its promise. */
