@@ -1,4 +1,5 @@
-import { algOfPublicJwk, assembleStampKey, publicMembers, type StampKey } from './browser-key.js';
+import type { ClientPublicJwk } from '../shared/ticket-schema.js';
+import { algOfPublicJwk, assembleStampKey, publicMembers, subtleCrypto, type StampKey } from './browser-key.js';
 
 /**
  * Why a saved key could not be written or read. Messages are fixed; the underlying
@@ -96,6 +97,22 @@ function isCryptoKey(value: unknown): value is CryptoKey {
 
 /** The WebCrypto algorithm a private key of each alg carries. */
 const ALGORITHM_OF = { ES256: 'ECDSA', EdDSA: 'Ed25519' } as const;
+const SIGN_PARAMS = { ES256: { name: 'ECDSA', hash: 'SHA-256' }, EdDSA: { name: 'Ed25519' } } as const;
+const IMPORT_PARAMS = { ES256: { name: 'ECDSA', namedCurve: 'P-256' }, EdDSA: { name: 'Ed25519' } } as const;
+
+/** Whether `privateKey` is the private half of `publicJwk`: what it signs, that key verifies. */
+async function isPair(privateKey: CryptoKey, publicJwk: ClientPublicJwk): Promise<boolean> {
+  const alg = algOfPublicJwk(publicJwk);
+  const subtle = subtleCrypto();
+  try {
+    const publicKey = await subtle.importKey('jwk', publicJwk as JsonWebKey, IMPORT_PARAMS[alg], false, ['verify']);
+    const probe = crypto.getRandomValues(new Uint8Array(32));
+    const signature = await subtle.sign(SIGN_PARAMS[alg], privateKey, probe);
+    return await subtle.verify(SIGN_PARAMS[alg], publicKey, signature, probe);
+  } catch {
+    return false; // a public JWK off its curve, a private key that cannot sign
+  }
+}
 
 /**
  * Saves a key in IndexedDB under `name`. The CryptoKey is stored by structured clone, so it
@@ -113,7 +130,11 @@ export async function saveStampKey(name: string, key: StampKey, options: StampKe
   await withStore(options, 'readwrite', (store) => store.put(record, name));
 }
 
-/** The key saved under `name`, or undefined when there is none. A record that is not one: `corrupt`. */
+/**
+ * The key saved under `name`, or undefined when there is none. A record that is not one, and
+ * one that `saveStampKey` would not have written — an extractable private key, or a private
+ * key that is not the one of its `publicJwk` — is `corrupt`.
+ */
 export async function loadSavedStampKey(name: string, options: StampKeyStoreOptions = {}): Promise<StampKey | undefined> {
   checkName(name);
   const record: unknown = await withStore(options, 'readonly', (store) => store.get(name));
@@ -121,7 +142,10 @@ export async function loadSavedStampKey(name: string, options: StampKeyStoreOpti
   const { v, privateKey, publicJwk } = (typeof record === 'object' && record !== null ? record : {}) as Partial<SavedRecord>;
   const members = typeof publicJwk === 'object' && publicJwk !== null ? publicMembers(publicJwk) : undefined;
   if (v !== RECORD_VERSION || !isCryptoKey(privateKey) || members === undefined) throw new StampKeyStoreError('corrupt');
-  if (privateKey.type !== 'private' || privateKey.algorithm.name !== ALGORITHM_OF[algOfPublicJwk(members)]) throw new StampKeyStoreError('corrupt');
+  if (privateKey.type !== 'private' || privateKey.extractable || privateKey.algorithm.name !== ALGORITHM_OF[algOfPublicJwk(members)]) {
+    throw new StampKeyStoreError('corrupt');
+  }
+  if (!(await isPair(privateKey, members))) throw new StampKeyStoreError('corrupt');
   return assembleStampKey(privateKey, members);
 }
 

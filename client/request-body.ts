@@ -4,7 +4,7 @@ import { IpStampClientError } from './client-error.js';
 export interface PreparedBody {
   /** The exact bytes on the wire, when a digest was asked for. */
   bytes?: Uint8Array;
-  /** Send this instead of the caller's body (bytes read from a Request, or a serialized FormData). */
+  /** Send this instead of the caller's body (bytes read from a Request, a serialized FormData, a copy of a buffer). */
   replacement?: { body: Uint8Array; contentType: string | null };
   /** Can the same request be sent again (after an address refresh)? Streams cannot. */
   replayable: boolean;
@@ -12,22 +12,30 @@ export interface PreparedBody {
 
 const encoder = new TextEncoder();
 
-function viewBytes(view: ArrayBufferView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
+
+/**
+ * The bytes of a body the caller can still change after the call, copied when the call is
+ * made, as fetch copies them (Fetch standard, "extract a body"): a BufferSource (a view
+ * shares its buffer) and URLSearchParams, with the Content-Type fetch would give them. This
+ * copy is digested and sent, every time the request is sent.
+ */
+function snapshot(body: unknown): PreparedBody['replacement'] {
+  if (body instanceof ArrayBuffer) return { body: new Uint8Array(body.slice(0)), contentType: null };
+  if (ArrayBuffer.isView(body)) return { body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice(), contentType: null };
+  if (body instanceof URLSearchParams) return { body: encoder.encode(body.toString()), contentType: FORM_URLENCODED };
+  return undefined;
 }
 
 /**
  * Bytes of the body forms whose serialization fetch fixes in advance (Fetch standard,
- * "extract a body"): strings as UTF-8, URLSearchParams as their `toString()`, Blobs as their
- * content. FormData gets a boundary chosen at send time, so it is serialized here once and
- * those bytes are what is sent.
+ * "extract a body"): strings as UTF-8, Blobs as their content (buffers and URLSearchParams
+ * are copied by `snapshot` first). FormData gets a boundary chosen at send time, so it is
+ * serialized here once and those bytes are what is sent.
  */
 async function initBodyBytes(body: unknown): Promise<PreparedBody | undefined> {
   if (body === undefined || body === null) return { bytes: new Uint8Array(0), replayable: true };
   if (typeof body === 'string') return { bytes: encoder.encode(body), replayable: true };
-  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body), replayable: true };
-  if (ArrayBuffer.isView(body)) return { bytes: viewBytes(body), replayable: true };
-  if (body instanceof URLSearchParams) return { bytes: encoder.encode(body.toString()), replayable: true };
   if (typeof Blob !== 'undefined' && body instanceof Blob) return { bytes: new Uint8Array(await body.arrayBuffer()), replayable: true };
   if (typeof FormData !== 'undefined' && body instanceof FormData) {
     const serialized = new Response(body);
@@ -58,6 +66,9 @@ function isReplayableInitBody(body: unknown): boolean {
 export async function prepareBody(request: Request | undefined, init: RequestInit | undefined, digest: boolean): Promise<PreparedBody> {
   // A null init.body means "no override": fetch then sends the Request's own body.
   if (init?.body !== undefined && init.body !== null) {
+    // synchronously, before the first await: what the caller changes after the call is not sent
+    const replacement = snapshot(init.body);
+    if (replacement !== undefined) return digest ? { bytes: replacement.body, replacement, replayable: true } : { replacement, replayable: true };
     if (!digest) return { replayable: isReplayableInitBody(init.body) };
     const prepared = await initBodyBytes(init.body);
     if (prepared === undefined) throw new IpStampClientError('ERR_IPSTAMP_BODY_NOT_DIGESTIBLE');

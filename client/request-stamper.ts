@@ -1,7 +1,7 @@
 import { decodeBase64urlText } from '../shared/base64url.js';
 import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import type { AddressSource } from './address-source.js';
-import { importSigningKey, type SigningKey, type StampKeyInput } from './signing-key.js';
+import { checkPrivateJwk, importSigningKey, isKeyObjectInput, type SigningKey, type StampKeyInput } from './signing-key.js';
 import { createStamper, type Stamper, type StampRequest } from './stamper.js';
 
 export interface RequestStamperOptions {
@@ -19,12 +19,18 @@ export interface RequestStamper {
   stamp(source: AddressSource, request: StampRequest): Promise<string>;
 }
 
-/** The same checks `importSigningKey` makes, done at setup so a wrong key fails before the first request. */
+/**
+ * The checks `importSigningKey` makes before importing, done at setup so a wrong key fails
+ * before the first request. What only the import finds (a point off its curve) fails the
+ * first request, with the same TypeError `importSigningKey` throws.
+ */
 function checkKeyShape(key: unknown): asserts key is StampKeyInput {
   if (typeof key !== 'object' || key === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
   const { kid, alg } = key as { kid?: unknown; alg?: unknown };
   if (!isKid(kid)) throw new TypeError('key.kid must be 1–128 characters of [A-Za-z0-9._:-]');
   if (!(STAMP_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`key.alg must be one of ${STAMP_ALGS.join(', ')}`);
+  const input = key as StampKeyInput;
+  if (!isKeyObjectInput(input)) checkPrivateJwk(input as Record<string, unknown>, alg as StampAlg);
 }
 
 export function createRequestStamper(options: RequestStamperOptions): RequestStamper {

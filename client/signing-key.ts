@@ -18,8 +18,39 @@ function checkKidAlg(kid: unknown, alg: unknown): asserts alg is StampAlg {
   }
 }
 
-function isKeyObjectInput(input: StampKeyInput): input is Extract<StampKeyInput, { key: unknown }> {
+export function isKeyObjectInput(input: StampKeyInput): input is Extract<StampKeyInput, { key: unknown }> {
   return 'key' in input && typeof input.key === 'object' && input.key !== null;
+}
+
+/** The key type and curve each alg signs with (`EdDSA`: Ed25519, the one curve verifiers take). */
+const JWK_TYPE_OF: Readonly<Record<StampAlg, { kty: string; crv?: string }>> = {
+  HS256: { kty: 'oct' },
+  HS384: { kty: 'oct' },
+  HS512: { kty: 'oct' },
+  ES256: { kty: 'EC', crv: 'P-256' },
+  ES384: { kty: 'EC', crv: 'P-384' },
+  EdDSA: { kty: 'OKP', crv: 'Ed25519' },
+  Ed25519: { kty: 'OKP', crv: 'Ed25519' },
+};
+
+/**
+ * What can be told of a JWK without importing it: a private key (or an `oct` secret) of the
+ * type and curve its `alg` signs with, its members present. Whether the point is on the curve
+ * only the import finds.
+ */
+export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg): void {
+  const { kty, crv } = JWK_TYPE_OF[alg];
+  if (kty === 'oct') {
+    if (jwk.kty !== 'oct') throw new TypeError(`key.alg ${alg} needs an oct key (kty "oct")`);
+    if (typeof jwk.k !== 'string') throw new TypeError('key must be an oct JWK with its secret "k"');
+    return;
+  }
+  if (jwk.kty === 'oct') throw new TypeError('key.alg of an oct key must be HS256, HS384 or HS512');
+  if (jwk.kty !== kty || jwk.crv !== crv) throw new TypeError(`key.alg ${alg} needs an ${kty} key on ${crv} (kty "${kty}", crv "${crv}")`);
+  if (!('d' in jwk)) throw new TypeError('key must be a private JWK (it has no "d")');
+  if (typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || (kty === 'EC' && typeof jwk.y !== 'string')) {
+    throw new TypeError(`key must be a private ${kty} JWK with string members d, x${kty === 'EC' ? ', y' : ''}`);
+  }
 }
 
 /** Imports once; the returned key is reused for every stamp. */
@@ -29,11 +60,13 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   warnIfSecretKeyInBrowser(input.alg);
   if (isKeyObjectInput(input)) return { kid: input.kid, alg: input.alg, key: input.key };
   const jwk = input as JWK;
-  if (jwk.kty === 'oct') {
-    if (!jwk.alg?.startsWith('HS')) throw new TypeError('key.alg of an oct key must be HS256, HS384 or HS512');
-  } else if (!('d' in jwk)) {
-    throw new TypeError('key must be a private JWK (it has no "d")');
+  checkPrivateJwk(jwk as Record<string, unknown>, input.alg);
+  let imported: Awaited<ReturnType<typeof importJWK>>;
+  try {
+    imported = await importJWK(jwk, input.alg, { extractable: false });
+  } catch (cause) {
+    // a WebCrypto DataError or a jose error, about a key the caller passed: a wrong option
+    throw new TypeError(`key could not be imported as a ${input.alg} private key (see cause)`, { cause });
   }
-  const imported = await importJWK(jwk, input.alg, { extractable: false });
   return { kid: input.kid, alg: input.alg, key: imported };
 }

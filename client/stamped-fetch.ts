@@ -6,6 +6,7 @@ import { isBadTicketResponse, isClockRefusal, isIpMismatchResponse } from './ip-
 import { createServerClocks, learningFetch, parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketHolder, type HeldTicket } from './ticket-holder.js';
 import { ticketKid, type TicketKey } from './ticket-proof.js';
+import { algOfPublicJwk, publicMembers } from './browser-key.js';
 import { staticAddress, type AddressSource } from './address-source.js';
 import type { PerOriginAddress } from './per-origin-address.js';
 import { prepareBody, type PreparedBody } from './request-body.js';
@@ -88,9 +89,14 @@ function isRequestLike(input: unknown): input is Request {
   );
 }
 
-/** A page resolves relative URLs against its location, exactly as its fetch will. */
+/**
+ * What relative URLs are resolved against: in a page, the document's base URL (a `<base href>`
+ * moves it off the page's location), in a worker its location — what fetch resolves them against.
+ */
 function pageBase(): string | undefined {
   try {
+    const base: unknown = typeof document === 'undefined' ? undefined : (document as { baseURI?: unknown } | null)?.baseURI;
+    if (typeof base === 'string') return base;
     return typeof location === 'undefined' ? undefined : location.href;
   } catch {
     return undefined; // runtimes whose `location` getter throws when none was set (Deno without --location)
@@ -221,13 +227,18 @@ async function fetchFollowing<R extends ResponseLike>(first: Hop, mode: Redirect
   }
 }
 
-/** The first hop of a call: the caller's input and init as given. */
+/**
+ * The first hop of a call: the caller's init as given, and the caller's Request, or else the URL
+ * resolved here: fetch is called with the very URL the stamp is signed for, never left to
+ * resolve a relative one against a base of its own. The body is looked at (and a buffer copied)
+ * before the first await, as fetch does when it is called.
+ */
 async function firstHop(input: string | URL | Request, init: RequestInit | undefined, digest: boolean): Promise<Hop> {
   const request = isRequestLike(input) ? input : undefined;
   const url = targetUrl(input);
   const method = wireMethod(init?.method ?? request?.method ?? 'GET');
   const body = await prepareBody(request, init, digest);
-  return { input, init, request, url, method, body };
+  return { input: request ?? url.href, init, request, url, method, body };
 }
 
 export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown; issuer?: unknown }): void {
@@ -252,6 +263,28 @@ function signingClock(clocks: ServerClocks, origin: string, signed: { correction
     signed.correction = clocks.correction(origin);
     return clocks.local() + signed.correction;
   };
+}
+
+/**
+ * The request sent once more after `refused`, with a stamp `stamp` makes — unless there is none
+ * to make: a stream body cannot be sent again, and when the new stamp fails (the echo or the
+ * issuer is down) the refusal is the answer. Its body is dropped only once the retry is sent.
+ */
+async function retried<R extends ResponseLike, S>(
+  refused: R,
+  replayable: boolean,
+  stamp: () => Promise<S>,
+  send: (stamped: S) => Promise<SentRequest<R>>,
+): Promise<R> {
+  if (!replayable) return refused;
+  let stamped: S;
+  try {
+    stamped = await stamp();
+  } catch {
+    return refused;
+  }
+  await discardBody(refused);
+  return (await send(stamped)).response;
 }
 
 /** Sends a stamped request and notes, by the local clock, when it left and when its answer came. */
@@ -291,12 +324,20 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
   if (typeof key.publicJwk !== 'object' || key.publicJwk === null || privateKey === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
     throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
   }
+  // checked here, not when the kid (a thumbprint) is computed: that is a promise no one awaits yet
+  const members = publicMembers(key.publicJwk);
+  if (members === undefined || algOfPublicJwk(members) !== key.alg) {
+    throw new TypeError('key.publicJwk must be the public JWK of key.alg: P-256 (kty EC, crv, x, y) for ES256, Ed25519 (kty OKP, crv, x) for EdDSA');
+  }
+  if (options.bodyDigest !== undefined && typeof options.bodyDigest !== 'boolean') throw new TypeError('bodyDigest must be a boolean');
   const ticketKey: TicketKey = { privateKey, publicJwk: key.publicJwk, alg: key.alg };
   const holder = createTicketHolder({ issuer: options.issuer, key: ticketKey, fetch: learningFetch(fetchFn as FetchLike<ResponseLike>, clocks), clocks });
-  const stamper = ticketKid(ticketKey.publicJwk).then((kid) =>
+  const stamper = ticketKid(members).then((kid) =>
     createRequestStamper({ key: { key: privateKey as CryptoKey, kid, alg: ticketKey.alg }, bodyDigest: options.bodyDigest, now: options.now }),
   );
-  return { holder, stamper };
+  // never unhandled: a failure (none is expected after the checks above) reaches each call that awaits it
+  stamper.catch(() => undefined);
+  return { holder, stamper, bodyDigest: options.bodyDigest === true };
 }
 
 /**
@@ -304,7 +345,8 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
  * URL and (with `bodyDigest`) the body. The caller's `init` and headers are copied, never
  * changed. When a refreshable source (echo, socket) meets a 403 `ip-mismatch`, the cached
  * address is dropped and the request is sent once more with a new one — if its body can be
- * sent again; otherwise the 403 is returned and the next call uses the fresh address.
+ * sent again and a new address can be learned; otherwise the 403 is returned (and the next call
+ * uses, or tries again to learn, the fresh address).
  * Likewise on a 401 `expired` or `not-yet-valid` whose `Date` shows the server's clock apart
  * from ours (within `maxClockCorrectionMs`): the stamp is signed again with the server's time.
  * Each request is sent at most twice. Fetch itself never follows a redirect (a stamp names one
@@ -329,19 +371,17 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
 
   const sendHop = async (hop: Hop, mode: RedirectMode): Promise<R> => {
     const source = addresses.sourceFor(hop.url.origin);
-    const send = async (): Promise<SentRequest<R>> => {
+    const stamp = async (): Promise<{ token: string; correction: number }> => {
       const signed = { correction: 0 };
       const now = signingClock(clocks, hop.url.origin, signed);
       const token = await stamper.stamp(source, { method: hop.method, url: hop.url, body: hop.body.bytes, now });
-      return sendTimed(clocks, { token, ...signed }, () => fetchFn(hop.input, stampedInit(hop, { [STAMP_HEADER]: token }, mode)));
+      return { token, ...signed };
     };
-    const again = async (refused: R): Promise<R> => {
-      if (!hop.body.replayable) return refused;
-      await discardBody(refused);
-      return (await send()).response;
-    };
+    const send = (stamped: { token: string; correction: number }): Promise<SentRequest<R>> =>
+      sendTimed(clocks, stamped, () => fetchFn(hop.input, stampedInit(hop, { [STAMP_HEADER]: stamped.token }, mode)));
+    const again = (refused: R): Promise<R> => retried(refused, hop.body.replayable, stamp, send);
 
-    const first = await send();
+    const first = await send(await stamp());
     if (await clockCorrected(clocks, hop.url.origin, first)) return again(first.response);
     if (typeof source.invalidate !== 'function' || !(await isIpMismatchResponse(first.response))) return first.response;
     source.invalidate(stampedAddress(first.token));
@@ -355,26 +395,32 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
   };
 }
 
+/** A ticket-bound stamp made for one attempt, with the ticket it goes with. */
+interface TicketStamp {
+  token: string;
+  correction: number;
+  ticket: string;
+}
+
 /** `ip: 'ticket'`: every request carries the ticket and a stamp bound to it; on `bad-ticket`, one new ticket and one retry. */
 function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>, clocks: ServerClocks): StampedFetch<R> {
-  const { holder, stamper } = ticketMode(options, fetchFn, clocks);
+  const { holder, stamper, bodyDigest } = ticketMode(options, fetchFn, clocks);
   const sendHop = async (hop: Hop, mode: RedirectMode, requestStamper: RequestStamper): Promise<R> => {
-    const send = async (held: HeldTicket): Promise<SentRequest<R>> => {
+    const stamp = async (held: HeldTicket): Promise<TicketStamp> => {
       const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
       const signed = { correction: 0 };
       const now = signingClock(clocks, hop.url.origin, signed);
       const token = await requestStamper.stamp(staticAddress(held.ip), { method: hop.method, url: hop.url, body: hop.body.bytes, claims, now });
-      const headers = { [STAMP_HEADER]: token, [TICKET_HEADER]: held.ticket };
-      return sendTimed(clocks, { token, ...signed }, () => fetchFn(hop.input, stampedInit(hop, headers, mode)));
+      return { token, ...signed, ticket: held.ticket };
     };
-    const again = async (refused: R, ticket: () => Promise<HeldTicket>): Promise<R> => {
-      if (!hop.body.replayable) return refused;
-      await discardBody(refused);
-      return (await send(await ticket())).response;
+    const send = ({ token, correction, ticket }: TicketStamp): Promise<SentRequest<R>> => {
+      const headers = { [STAMP_HEADER]: token, [TICKET_HEADER]: ticket };
+      return sendTimed(clocks, { token, correction }, () => fetchFn(hop.input, stampedInit(hop, headers, mode)));
     };
+    const again = (refused: R, ticket: () => Promise<HeldTicket>): Promise<R> => retried(refused, hop.body.replayable, async () => stamp(await ticket()), send);
 
     const held = await holder.get();
-    const first = await send(held);
+    const first = await send(await stamp(held));
     if (await clockCorrected(clocks, hop.url.origin, first)) return again(first.response, async () => held);
     if (!(await isBadTicketResponse(first.response))) return first.response;
     holder.invalidate(held.ticket);
@@ -382,9 +428,9 @@ function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fet
   };
 
   return async function ticketStampedFetch(input: string | URL | Request, init?: RequestInit): Promise<R> {
-    const requestStamper = await stamper;
-    const hop = await firstHop(input, init, requestStamper.bodyDigest);
+    const hop = await firstHop(input, init, bodyDigest);
     const mode = redirectMode(init, hop.request);
-    return fetchFollowing(hop, mode, requestStamper.bodyDigest, (next) => sendHop(next, mode, requestStamper));
+    const requestStamper = await stamper;
+    return fetchFollowing(hop, mode, bodyDigest, (next) => sendHop(next, mode, requestStamper));
   };
 }

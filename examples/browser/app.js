@@ -101,7 +101,8 @@ $('post').onclick = () =>
 $('replay').onclick = () => {
   const { input, init } = lastSent;
   // the same header, method and body, sent again: the server has already seen this jti
-  return run(`replay of ${init.method} ${input}`, () => fetch(input, init));
+  // the SDK hands fetch the absolute URL it signed; the log shows its path
+  return run(`replay of ${init.method} ${new URL(input, location.href).pathname}`, () => fetch(input, init));
 };
 
 $('new-key').onclick = async () => {
