@@ -104,11 +104,9 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       if (isCorsPreflight(req.method ?? '', req.headers)) return next();
       const path = pathOf(targetOf(req));
       if (echo && path === ECHO_PATH && req.method === 'GET') return answerEcho(req, res, verifier);
-      if (tickets !== undefined && (path === TICKET_PATH || path === ISSUER_JWKS_PATH)) {
-        return void tickets(req, res, path).then(
-          (handled) => (handled ? undefined : next()),
-          (error: unknown) => next(error),
-        );
+      // only the issuer's own requests: any other method on these paths is verified like any request
+      if (tickets !== undefined && ((path === TICKET_PATH && req.method === 'POST') || (path === ISSUER_JWKS_PATH && req.method === 'GET'))) {
+        return void tickets(req, res, path).catch((error: unknown) => next(error));
       }
       const body = rawBodyOf(req);
       const proceed = (result: VerifyResult): void => {
@@ -147,7 +145,8 @@ function answerEcho(req: IncomingMessage, res: ServerResponse, verifier: Verifie
   sendJson(res, 200, echoAnswer(verifier, hints.observed ?? hints.l3), 'application/json; charset=utf-8', 'no-store');
 }
 
-type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+/** Answers `POST` on the ticket path or `GET` on the issuer's JWK Set path (the only requests it is given). */
+type TicketRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
 
 /** The issuer's routes; the limit is keyed on the address the issuer observes (the one it would sign). */
 function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateVerifierOptions, verifier: Verifier, bodyLimit: number): TicketRoutes {
@@ -155,28 +154,16 @@ function ticketRoutes(options: IssuerMiddlewareOptions, verifierOptions: CreateV
   const issuer = issuerBesideVerifier(options, verifierOptions, verifier);
   const limiter = options.rateLimit === false ? undefined : new TicketRateLimiter(options.rateLimit ?? 30);
   return async (req, res, path) => {
-    if (path === ISSUER_JWKS_PATH) {
-      if (req.method !== 'GET') return false;
-      sendJson(res, 200, issuer.jwks, 'application/json; charset=utf-8', 'public, max-age=300');
-      return true;
-    }
-    if (req.method !== 'POST') return false;
+    if (path === ISSUER_JWKS_PATH) return sendJson(res, 200, issuer.jwks, 'application/json; charset=utf-8', 'public, max-age=300');
     if (limiter !== undefined) {
       const hints = verifier.hints({ headers: req.headers, hints: connectionHints(req.socket) });
       // one budget per /64 (rateLimitKey): a host holds a whole prefix, not one address
-      if (!limiter.allow(rateLimitKey(hints))) {
-        sendServiceProblem(res, 'rate-limited');
-        return true;
-      }
+      if (!limiter.allow(rateLimitKey(hints))) return sendServiceProblem(res, 'rate-limited');
     }
     const body = rawBodyOf(req) ?? (await readBodyUpTo(req, bodyLimit));
-    if (body === undefined) {
-      sendServiceProblem(res, 'body-too-large');
-      return true;
-    }
+    if (body === undefined) return sendServiceProblem(res, 'body-too-large');
     const result = await issuer.issue(verifyInputOf(req, body, true));
     if (!result.ok) sendProblem(res, result.reason);
     else sendJson(res, 200, { ticket: result.ticket, ip: result.ip, exp: result.exp }, 'application/json; charset=utf-8', 'no-store');
-    return true;
   };
 }

@@ -51,6 +51,37 @@ describe('ipstamp/node ticket routes (Express 5)', () => {
   });
 });
 
+describe('ipstamp/node: the issuer answers only its own requests', () => {
+  // any other method on its paths once went to the app's next handler unverified (ipStamp null)
+  it('another method on the ticket or JWK Set path is verified like any request: refused without a stamp', async () => {
+    const app = express();
+    app.use(ipstamp({ keys: { keys: [] }, issuer: { key: issuerKey } }));
+    const reached: string[] = [];
+    app.use((req, res) => {
+      reached.push(`${req.method} ${req.path}`);
+      res.json({ ipStamp: req.ipStamp });
+    });
+    const origin = await listen(app);
+    const statuses = [];
+    for (const [method, path] of [
+      ['GET', '/.well-known/ipstamp/ticket'],
+      ['PUT', '/.well-known/ipstamp/ticket'],
+      ['POST', '/.well-known/ipstamp/issuer-jwks'],
+      ['DELETE', '/.well-known/ipstamp/issuer-jwks'],
+    ]) {
+      const res = await fetch(`${origin}${path}`, { method });
+      statuses.push([method, res.status, ((await res.json()) as { reason?: string }).reason]);
+    }
+    expect(statuses).toEqual([
+      ['GET', 401, 'missing'],
+      ['PUT', 401, 'missing'],
+      ['POST', 401, 'missing'],
+      ['DELETE', 401, 'missing'],
+    ]);
+    expect(reached).toEqual([]);
+  });
+});
+
 describe('ipstamp/node options and surface', () => {
   it('a wrong option is a TypeError naming it, at setup', () => {
     const keys = { keys: [] };
