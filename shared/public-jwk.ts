@@ -5,6 +5,8 @@
  * what a key import needs. The one place that picks them (zod-free: browsers load it too).
  */
 
+import { decodeBase64url } from './base64url.js';
+
 // type literals, not interfaces: node:crypto's JsonWebKey wants an index signature
 export type EcPublicJwk = { readonly crv: string; readonly kty: 'EC'; readonly x: string; readonly y: string };
 export type OkpPublicJwk = { readonly crv: string; readonly kty: 'OKP'; readonly x: string };
@@ -27,4 +29,32 @@ export function publicJwkOf(jwk: object): PublicJwk | undefined {
   if (typeof crv !== 'string' || typeof x !== 'string') return undefined;
   if (kty === 'EC') return typeof y === 'string' ? { crv, kty, x, y } : undefined;
   return kty === 'OKP' ? { crv, kty, x } : undefined;
+}
+
+/**
+ * The Ed25519 points of small order (the curve's 8 torsion points, and the encodings of some
+ * with y ≥ p), as `x` encodes them with the sign bit cleared — libsodium's blocklist. Under
+ * such a key one signature (R the identity, S = 0) verifies every message, so a ticket bound
+ * to it would be a bearer credential and a stamp key would sign for anyone.
+ */
+const SMALL_ORDER_ED25519 = new Set([
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+]);
+
+/** Is this an OKP Ed25519 key whose point has small order (see SMALL_ORDER_ED25519)? */
+export function isSmallOrderEd25519(jwk: PublicJwk): boolean {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') return false;
+  const bytes = decodeBase64url(jwk.x);
+  if (bytes === undefined || bytes.length !== 32) return false;
+  const cleared = Uint8Array.from(bytes);
+  cleared[31] = cleared[31]! & 0x7f;
+  let hex = '';
+  for (const byte of cleared) hex += byte.toString(16).padStart(2, '0');
+  return SMALL_ORDER_ED25519.has(hex);
 }

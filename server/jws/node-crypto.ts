@@ -3,7 +3,7 @@
  * synchronously in OpenSSL — the fast path every Node adapter runs.
  */
 import { createHash, createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
-import { publicJwkOf } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/constants.js';
 import { nodeCompactCodec } from './compact.js';
 import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, type CryptoPlatform } from './platform.js';
@@ -27,6 +27,7 @@ function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: s
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
   const publicJwk = publicJwkOf(jwk);
   if (publicJwk === undefined) fail(where, 'is not a valid public JWK');
+  if (isSmallOrderEd25519(publicJwk)) fail(where, 'is an Ed25519 point of small order: one signature verifies every message under it');
   try {
     return createPublicKey({ key: publicJwk, format: 'jwk' });
   } catch {

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { publicJwkOf } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, publicJwkOf } from '../../shared/public-jwk.js';
 import { thumbprintInput } from '../../shared/token-checks.js';
 import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 
@@ -11,8 +11,10 @@ export function jwkThumbprint(jwk: ClientPublicJwk): string {
 }
 
 export function importClientKey(jwk: ClientPublicJwk): KeyObject | undefined {
+  const members = publicJwkOf(jwk);
+  if (isSmallOrderEd25519(members)) return undefined; // a key anyone can sign for
   try {
-    return createPublicKey({ key: publicJwkOf(jwk), format: 'jwk' });
+    return createPublicKey({ key: members, format: 'jwk' });
   } catch {
     return undefined; // not a point on the curve
   }

@@ -8,7 +8,7 @@
  * verifies nothing — every signature under it is `bad-signature` — where Node refuses it at load.
  */
 import type { StampAlg } from '../../shared/constants.js';
-import { publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
 import { base64urlOf, latin1Bytes, webCompactCodec } from './web-bytes.js';
 import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, type CryptoPlatform } from './platform.js';
 
@@ -73,6 +73,7 @@ function importJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where:
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
   const publicJwk = publicJwkOf(jwk);
   if (publicJwk === undefined || !wellFormedPublicJwk(publicJwk)) fail(where, 'is not a valid public JWK');
+  if (isSmallOrderEd25519(publicJwk)) fail(where, 'is an Ed25519 point of small order: one signature verifies every message under it');
   if (publicJwk.crv !== CURVE_OF_ALG[alg] || (publicJwk.kty === 'OKP') !== (publicJwk.crv === 'Ed25519')) fail(where, `key does not fit alg ${alg}`);
   return settled(subtle().importKey('jwk', publicJwk, importParams(alg), false, ['verify']));
 }
@@ -99,7 +100,7 @@ export const webCrypto: CryptoPlatform<WebKey> = {
   },
   async importClientKey(jwk) {
     const publicJwk = publicJwkOf(jwk);
-    if (publicJwk === undefined || !wellFormedPublicJwk(publicJwk)) return undefined;
+    if (publicJwk === undefined || !wellFormedPublicJwk(publicJwk) || isSmallOrderEd25519(publicJwk)) return undefined;
     const alg: StampAlg = publicJwk.kty === 'EC' ? 'ES256' : 'EdDSA';
     const cryptoKey = await settled(subtle().importKey('jwk', publicJwk, importParams(alg), false, ['verify'])).cryptoKey;
     return cryptoKey === undefined ? undefined : { cryptoKey: Promise.resolve(cryptoKey) };

@@ -161,7 +161,7 @@ export function parseRegistryKey(input: unknown): RegistryKey {
   if (jwk.kid !== undefined && jwk.kid !== kid) refuse('kid must be the RFC 7638 SHA-256 thumbprint of the key (or absent)');
   const algs = algsOfClientKey(members);
   const alg = jwk.alg === undefined ? algs[0]! : (algs.find((a) => a === jwk.alg) ?? refuse('alg does not fit the key'));
-  const keyObject = importClientKey(members) ?? refuse('is not a valid point on its curve');
+  const keyObject = importClientKey(members) ?? refuse('is not a valid point on its curve (or one of small order, which anyone can sign for)');
   return { kid, alg, keyObject, publicJwk: Object.freeze(members) };
 }
 
