@@ -113,12 +113,31 @@ export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<s
 
 const ISSUERS_SHAPE = '{"https://edge.example.com": {"keys": [ ... ]} | "<URL of its issuer-jwks>"}';
 
-/** `--issuers FILE`: `{ "<issuer origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2); the verifier checks the entries. */
+/**
+ * `--issuers FILE`: `{ "<issuer origin>": <JWK Set> | "<URL of its issuer-jwks>" }` (PROTOCOL.md §7.2); the verifier checks the entries.
+ * An issuer's private key is refused here, as `--keys` refuses a client's: the verifier needs
+ * only the public half, and a file it reads is no place for the key that signs tickets.
+ */
 export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: IssuersOption; count: number } {
   const parsed = readJsonObjectFile(path, flag);
   const held = describeKeyFile(parsed);
   if (held !== undefined)
     throw new UsageError(`${flag} ${path}: holds ${held.startsWith('a JWK Set') ? 'a JWK Set' : held}, where a map of issuers belongs: ${ISSUERS_SHAPE}`);
+  for (const [origin, entry] of Object.entries(parsed)) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) continue; // a URL, or what the verifier names
+    const record = entry as Record<string, unknown>;
+    // one JWK where its JWK Set belongs is the verifier's to name, unless it is private
+    const keys: unknown[] = Array.isArray(record.keys) ? record.keys : [record];
+    keys.forEach((key, i) => {
+      if (typeof key !== 'object' || key === null) return;
+      const member = privateMember(key as Record<string, unknown>);
+      if (member === undefined) return;
+      const where = Array.isArray(record.keys) ? `${JSON.stringify(origin)}.keys[${i}]` : JSON.stringify(origin);
+      throw new UsageError(
+        `${flag} ${path}: ${where}${kidText(key as Record<string, unknown>)} is a private key (it has "${member}"); the verifier needs only the issuer's public half`,
+      );
+    });
+  }
   const issuers = parsed as IssuersOption;
   const count = Object.keys(issuers).length;
   if (count === 0) throw new UsageError(`${flag} ${path}: names no issuer`);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
@@ -33,6 +34,60 @@ function bodyOf(request: FastifyRequest): Buffer | Readable | undefined {
   return undefined;
 }
 
+/** A name for this gateway in Via (RFC 9110 §7.6.3): random, so it tells nothing about where the gateway runs. */
+export function viaPseudonym(): string {
+  return `ipstamp-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The received-by of each Via element (RFC 9110 §7.6.3: `received-protocol received-by
+ * [comment]`, comma-separated), lower-cased, from every Via line in `rawHeaders`. Comments,
+ * which may hold commas and nest, are skipped.
+ */
+export function viaReceivedBy(rawHeaders: readonly string[]): string[] {
+  const names: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== 'via') continue;
+    const value = rawHeaders[i + 1]!;
+    let element = '';
+    let depth = 0;
+    const flush = (): void => {
+      const received = element.trim().split(/[ \t]+/)[1];
+      if (received !== undefined) names.push(received.toLowerCase());
+      element = '';
+    };
+    for (let j = 0; j < value.length; j++) {
+      const c = value[j]!;
+      if (depth > 0) {
+        if (c === '\\') j++;
+        else if (c === '(') depth++;
+        else if (c === ')') depth--;
+      } else if (c === '(') {
+        depth = 1;
+        element += ' ';
+      } else if (c === ',') {
+        flush();
+      } else {
+        element += c;
+      }
+    }
+    flush();
+  }
+  return names;
+}
+
+/** `headers` with this hop's Via entry appended to the client's (one line, the client's entries first). */
+function withVia(headers: readonly string[], entry: string): string[] {
+  const out: string[] = [];
+  const via: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'via') via.push(headers[i + 1]!);
+    else out.push(headers[i]!, headers[i + 1]!);
+  }
+  out.push('via', [...via, entry].join(', '));
+  return out;
+}
+
 function bodyless(method: string, status: number): boolean {
   return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
@@ -42,8 +97,21 @@ function bodyless(method: string, status: number): boolean {
  * (the route requires one, so `request.ipStamp` is set here), by undici directly: the
  * gateway decides every header line that crosses it (forwarded-headers.ts), never retries,
  * and answers the upstream's failures as problem+json.
+ *
+ * Each request forwarded carries this gateway's random pseudonym in Via, after the client's
+ * own entries; a request whose Via already names it has been here before — `--upstream` leads
+ * back to this gateway, directly or through other hops — and is answered `508 upstream-loop`
+ * before anything else (the stamp was stripped on the way out, so it could not be verified
+ * again; a CORS preflight needs none and would otherwise go round for ever). Comparing
+ * addresses could not see a loop through another hop or a gateway listening on 0.0.0.0.
  */
 export async function registerUpstreamProxy(app: FastifyInstance, target: UpstreamTarget, options: UpstreamProxyOptions): Promise<void> {
+  const pseudonym = viaPseudonym();
+  app.addHook('onRequest', async (request, reply) => {
+    if (!viaReceivedBy(request.raw.rawHeaders).includes(pseudonym)) return;
+    request.log.warn('ipstamp gateway: a request came back through this gateway (its Via names it): --upstream leads back here; answered 508');
+    return sendServiceProblem(reply, 'upstream-loop');
+  });
   const pool = new Pool(target.origin, {
     connectTimeout: options.timeoutMs,
     headersTimeout: options.timeoutMs,
@@ -67,13 +135,16 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // (a TLS-terminating proxy in front), not merely this hop's
     const { scheme } = verifier.scheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints);
     const body = bodyOf(request);
-    const headers = upstreamRequestHeaders(request.raw.rawHeaders, {
-      verdict,
-      clientAddress: hints.observed ?? hints.l3,
-      protocol: scheme,
-      forwardedHeader: options.forwardedHeader,
-      reframeBody: Buffer.isBuffer(body),
-    });
+    const headers = withVia(
+      upstreamRequestHeaders(request.raw.rawHeaders, {
+        verdict,
+        clientAddress: hints.observed ?? hints.l3,
+        protocol: scheme,
+        forwardedHeader: options.forwardedHeader,
+        reframeBody: Buffer.isBuffer(body),
+      }),
+      `${request.raw.httpVersion} ${pseudonym}`,
+    );
     // the client went away: so does the upstream request
     const abort = new AbortController();
     reply.raw.once('close', () => {

@@ -50,8 +50,31 @@ function relative(seconds: number, nowMs: number): string {
   return delta === 0 ? 'now' : delta < 0 ? `${amount} ago` : `in ${amount}`;
 }
 
+/**
+ * Characters a terminal acts on rather than shows: C0, DEL and C1 controls (escape sequences
+ * that clear the screen, set the title, conceal text, make links), the bidi and other format
+ * controls (U+202A–U+202E, U+2066–U+2069, …) that reorder or hide text, line and paragraph
+ * separators, and lone surrogates. A stamp is attacker-written: none of it reaches the terminal.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
+
+/** `\u001b`; a character beyond U+FFFF (a tag character) as its two UTF-16 escapes, as JSON writes them. */
+const escapedCode = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+
+/** Text from the stamp, escaped JSON-style (`\u001b`) wherever it holds such a character. */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE_ALL, escapedCode);
+}
+
+/** A name or string from the stamp: as it is when plain, else JSON-quoted with every such character escaped. */
+export function printable(text: string): string {
+  return UNSAFE.test(text) ? escapeControls(JSON.stringify(text)) : text;
+}
+
 function describeValue(name: string, value: unknown, nowMs: number): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  // JSON.stringify escapes C0 controls; DEL, C1 and the format controls it leaves as they are
+  const text = typeof value === 'string' ? printable(value) : escapeControls(String(JSON.stringify(value)));
   if ((name === 'iat' || name === 'exp') && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < 1e11) {
     return `${text}  ${new Date(value * 1000).toISOString().replace('.000Z', 'Z')} (${relative(value, nowMs)})`;
   }
@@ -62,11 +85,11 @@ function describeValue(name: string, value: unknown, nowMs: number): string {
 function section(title: string, members: Record<string, unknown> | undefined, nowMs: number, known?: readonly string[]): string[] {
   if (!members) return [];
   const names = Object.keys(members);
-  const width = Math.max(3, ...names.map((n) => n.length));
+  const width = Math.max(3, ...names.map((n) => printable(n).length));
   const lines = [title];
   for (const name of names) {
     const unknown = known !== undefined && !known.includes(name) ? '  (unknown: ignored)' : '';
-    lines.push(`  ${name.padEnd(width)}  ${describeValue(name, members[name], nowMs)}${unknown}`);
+    lines.push(`  ${printable(name).padEnd(width)}  ${describeValue(name, members[name], nowMs)}${unknown}`);
   }
   return [...lines, ''];
 }
@@ -78,7 +101,8 @@ export function formatInspection(report: StampInspection, nowMs: number, withKey
   lines.push(...section('Header', report.header, nowMs), ...section('Claims', report.claims, nowMs, KNOWN_CLAIMS));
   lines.push('Checks (PROTOCOL §5, in order)');
   for (const c of report.checks) {
-    const detail = c.detail === '' ? '' : `  ${c.detail}`;
+    // a detail may quote the stamp (its alg, its htu): escaped like the values above
+    const detail = c.detail === '' ? '' : `  ${escapeControls(c.detail)}`;
     lines.push(`  ${c.step.padStart(2)}  ${c.what.padEnd(30)} ${c.status.padEnd(7)} ${c.reason}${detail}`);
   }
   lines.push('');
