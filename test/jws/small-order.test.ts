@@ -25,7 +25,7 @@ const SMALL_ORDER = [
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ].flatMap((h) => [h, `${h.slice(0, 62)}${(Number.parseInt(h.slice(62), 16) | 0x80).toString(16)}`]);
-const okp = (x: string) => ({ kty: 'OKP' as const, crv: 'Ed25519', x });
+const okp = (x: string) => ({ kty: 'OKP' as const, crv: 'Ed25519' as const, x });
 const IDENTITY = okp(hex(SMALL_ORDER[2]!));
 
 describe('Ed25519 keys of small order', () => {

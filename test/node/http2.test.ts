@@ -34,7 +34,7 @@ afterAll(async () => {
 
 /** One HTTP/2 request; resolves with status and parsed body. */
 async function h2(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: Record<string, unknown> }> {
-  const session = connect(origin, { localAddress: '127.0.0.1' });
+  const session = connect(origin);
   try {
     const req = session.request({ ':method': method, ':path': path, ...headers }, { endStream: body === undefined });
     if (body !== undefined) req.end(body);
