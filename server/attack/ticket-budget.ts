@@ -3,7 +3,7 @@ import type { Attack, AttackRequest, TicketTools } from './catalog/types.js';
 /**
  * The issuer's rate limit on its ticket endpoint, as the run learns it and spends it, and
  * what each ticket attack costs of it. An issuer limits ticket requests per observed address
- * (the plugin: 30 a minute by default, @fastify/rate-limit); a run that simply asks would meet
+ * (the plugin: 30 a minute by default, TicketRateLimiter); a run that simply asks would meet
  * 429s and judge attacks on them. So the run reads what the limiter states on every answer —
  * `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` (seconds), `retry-after` on
  * a 429 — counts what it sends since, and sends nothing the issuer said it would refuse.

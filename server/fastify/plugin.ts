@@ -54,7 +54,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
 
   if (glue.echo) registerEchoRoute(fastify, verifier);
   if (glue.issuer) {
-    // loaded only for an issuer: its schemas (zod) and @fastify/rate-limit cost a server that
+    // loaded only for an issuer: its schemas (zod) cost a server that
     // merely verifies CPU on every request once built (bench/README.md, "HTTP cost")
     const { registerTicketRoutes } = await import('./ticket-routes.js');
     registerTicketRoutes(fastify, glue.issuer, verifierOptions, verifier, metrics);

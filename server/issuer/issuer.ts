@@ -9,7 +9,7 @@ import { matchesTicketRequestClaims, matchesTicketRequestHeader } from '../../sh
 import { compactHeaderValue, decodeJsonSegment, splitCompact } from '../jws/compact.js';
 import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-jwk.js';
 import { verifySignature } from '../jws/signature.js';
-import type { ReplayStore } from '../stores/replay-store.js';
+import { isReplayStoreFullError, type ReplayStore } from '../stores/replay-store.js';
 import { bindingMatches } from '../verify/binding.js';
 import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
 import type { JwkSet } from '../verify/key-source.js';
@@ -36,7 +36,16 @@ export interface TicketIssuerOptions extends Pick<
 }
 
 export type IssueResult =
-  ({ ok: true; hints: NetworkHints } & TicketResponse) | { ok: false; reason: Reason; status: 401 | 403 | 503; error: IpStampError; hints: NetworkHints };
+  | ({ ok: true; hints: NetworkHints } & TicketResponse)
+  | {
+      ok: false;
+      reason: Reason;
+      status: 401 | 403 | 503;
+      error: IpStampError;
+      hints: NetworkHints;
+      /** With `store-unavailable` from a store that had no room: `full`, as a verifier's refusal says. */
+      store?: 'full';
+    };
 
 export interface TicketIssuer {
   /** The public JWK Set to publish at /.well-known/ipstamp/issuer-jwks (every key of `key`, read anew after a reload). */
@@ -59,7 +68,7 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks
   const opts = compileOptions({ ...options, keys: { keys: [] } }, nodePlatform);
 
-  const reject = (reason: Reason, hints: NetworkHints): IssueResult => ({
+  const reject = (reason: Reason, hints: NetworkHints): Extract<IssueResult, { ok: false }> => ({
     ok: false,
     reason,
     status: REASON_STATUS[reason],
@@ -99,8 +108,9 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
       if (!(await options.replayStore.insertIfAbsent(`${thumbprint} ${proof.jti}`, replayTtlMs(proof.iat, nowMs, opts)))) {
         return reject('replay', hints);
       }
-    } catch {
-      return reject('store-unavailable', hints); // an issuer never signs without its replay check
+    } catch (error) {
+      // an issuer never signs without its replay check
+      return isReplayStoreFullError(error) ? { ...reject('store-unavailable', hints), store: 'full' } : reject('store-unavailable', hints);
     }
 
     if (hints.observed === undefined) return reject('ip-unverifiable', hints);

@@ -9,7 +9,7 @@ import { MapReplayStore } from '../support/map-store.js';
 import { startVerifierServer, type TestVerifierServer } from './verifier-server.js';
 
 /**
- * The issuer's ticket route is rate limited per observed address (@fastify/rate-limit: 429,
+ * The issuer's ticket route is rate limited per observed address (TicketRateLimiter: 429,
  * x-ratelimit-limit/-remaining/-reset, retry-after). A ticket run must budget that limit: it
  * never judges an attack on a 429, and a budget too small makes the run INCONCLUSIVE, naming
  * the limit — never UNSAFE. Each run comes from its own loopback address: its own bucket.

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TicketRateLimiter } from '../../server/issuer/ticket-rate-limit.js';
 
-/** The ticket route's limiter of the node:http/Express and Hono adapters (one class for both). */
+/** The ticket route's limiter of every adapter (Fastify, node:http/Express, Hono: one class for all). */
 describe('TicketRateLimiter', () => {
   it('allows max per key per window, then refuses until the window ends; keys are independent', () => {
     let now = 0;
@@ -12,13 +12,12 @@ describe('TicketRateLimiter', () => {
     expect(limiter.allow('a')).toBe(true);
   });
 
-  it('never tracks more than 10 000 keys: a newcomer is refused while every window is live, let in once they end', () => {
-    let now = 0;
-    const limiter = new TicketRateLimiter(1, { now: () => now });
+  it('has no key bound: with 10,000 keys live a newcomer is let in (it was refused until windows ended)', () => {
+    // a limit of 3, not 1: the sketch may over-count a key whose four counters all collide, and
+    // with a limit of 1 one of 10,000 keys finds all four taken about once a run (at 3, ~1e-9)
+    const limiter = new TicketRateLimiter(3, { now: () => 0 });
     for (let i = 0; i < 10_000; i++) expect(limiter.allow(`k${i}`)).toBe(true);
-    expect(limiter.allow('newcomer')).toBe(false);
-    now = 60_000;
-    expect(limiter.allow('newcomer')).toBe(true);
+    expect([1, 2, 3, 4].map(() => limiter.allow('newcomer'))).toEqual([true, true, true, false]);
   });
 
   it('property: within one window, a key is allowed exactly min(n, max) times', () => {
@@ -33,13 +32,14 @@ describe('TicketRateLimiter', () => {
   });
 });
 
-describe('TicketRateLimiter with its own window and key bound', () => {
-  it('counts per key per window, and refuses new keys when full until windows expire', () => {
+describe('TicketRateLimiter with its own window', () => {
+  it('counts per key per window; the window ends windowMs after it began', () => {
     let now = 0;
-    const limiter = new TicketRateLimiter(2, { windowMs: 1000, maxKeys: 2, now: () => now });
+    const limiter = new TicketRateLimiter(2, { windowMs: 1000, now: () => now });
     expect([limiter.allow('a'), limiter.allow('a'), limiter.allow('a')]).toEqual([true, true, false]);
-    expect(limiter.allow('b')).toBe(true);
-    expect(limiter.allow('c')).toBe(false);
+    expect([limiter.allow('b'), limiter.allow('c')]).toEqual([true, true]);
+    now = 999;
+    expect(limiter.allow('a')).toBe(false);
     now = 1000;
     expect([limiter.allow('c'), limiter.allow('a')]).toEqual([true, true]);
   });
