@@ -102,7 +102,7 @@ $('replay').onclick = () => {
   const { input, init } = lastSent;
   // the same header, method and body, sent again: the server has already seen this jti
   // the SDK hands fetch the absolute URL it signed; the log shows its path
-  return run(`replay of ${init.method} ${new URL(input, location.href).pathname}`, () => fetch(input, init));
+  return run(`replay of ${init.method} ${new URL(input, document.baseURI).pathname}`, () => fetch(input, init));
 };
 
 $('new-key').onclick = async () => {
