@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIssuersFile } from '../../server/cli/load-keys.js';
-import { UsageError } from '../../server/cli/usage-error.js';
+import { usageError } from '../support/usage-error.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 
@@ -18,16 +18,6 @@ beforeAll(async () => {
   es = await makeKey('ES256', 'edge-2');
 });
 afterAll(() => scratch.cleanup());
-
-const usageError = (load: () => unknown): string => {
-  try {
-    load();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('loaded without a UsageError');
-};
 
 describe('--issuers refuses an issuer private key', () => {
   it('a private key in an issuer JWK Set, or as the entry itself, is named by issuer, index, kid and member', () => {

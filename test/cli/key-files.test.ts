@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIssuerKeyFile, loadIssuersFile, loadKeysFile } from '../../server/cli/load-keys.js';
-import { UsageError } from '../../server/cli/usage-error.js';
+import { usageError } from '../support/usage-error.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 
@@ -16,16 +16,6 @@ beforeAll(async () => {
   hs = await makeKey('HS256', 'service-hs');
 });
 afterAll(() => scratch.cleanup());
-
-const usageError = (load: () => unknown): string => {
-  try {
-    load();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('loaded without a UsageError');
-};
 
 describe('--keys (the verifier JWK Set)', () => {
   it('one JWK where a JWK Set belongs: says which, and what to write instead', () => {
