@@ -237,8 +237,11 @@ async function firstHop(input: string | URL | Request, init: RequestInit | undef
   const request = isRequestLike(input) ? input : undefined;
   const url = targetUrl(input);
   const method = wireMethod(init?.method ?? request?.method ?? 'GET');
-  const body = await prepareBody(request, init, digest);
-  return { input: request ?? url.href, init, request, url, method, body };
+  // the headers as they are now, as fetch reads them when called: not as the caller's object
+  // holds them after the awaits below (echo, key, signature)
+  const asCalled = init?.headers === undefined ? init : { ...init, headers: new Headers(init.headers) };
+  const body = await prepareBody(request, asCalled, digest);
+  return { input: request ?? url.href, init: asCalled, request, url, method, body };
 }
 
 export function checkEchoOnlyOptions(options: { ip: unknown; echoUrl?: unknown; echoTtlMs?: unknown; issuer?: unknown }): void {

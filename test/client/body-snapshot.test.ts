@@ -109,6 +109,16 @@ describe('createStampedFetch copies the body when it is called', () => {
     expect(strict.received.at(-1)!.contentType).toBe('application/x-www-form-urlencoded;charset=UTF-8');
   });
 
+  it('the headers as they were at the call, as fetch reads them: a Headers object changed right after is not what is sent', async () => {
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1' });
+    const headers = new Headers({ 'content-type': 'text/plain' });
+    const mark = lax.received.length;
+    const pending = stampedFetch(`${lax.origin}/pay`, { method: 'POST', body: ORIGINAL, headers });
+    headers.set('content-type', 'application/x-changed');
+    expect((await pending).status).toBe(200);
+    expect(lax.received.slice(mark).map((r) => r.contentType)).toEqual(['text/plain']);
+  });
+
   it('without bodyDigest: the bytes as they were at the call, on the first attempt and on the retry after ip-mismatch', async () => {
     for (const [name, body, change] of mutableBodies()) {
       // a stale address first: 403 ip-mismatch, a refresh, and the request once more
