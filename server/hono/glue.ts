@@ -2,7 +2,7 @@ import type { Context, Env, Input, MiddlewareHandler, Next } from 'hono';
 import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import { EMPTY_BODY, requestHasBody, type BodyFraming } from '../verify/request-body.js';
+import { EMPTY_BODY, headersAnnounceBody, requestHasBody, type BodyFraming } from '../verify/request-body.js';
 import type { EchoAnswer } from '../verify/echo-answer.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import type { ConnectionOf, HonoGlueSettings } from './options.js';
@@ -102,7 +102,9 @@ function headerMapOf(c: Context): HeaderMap {
 function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Uint8Array | Promise<Uint8Array> | undefined {
   // on Node, without making @hono/node-server build a web Request to ask
   const node = nodeRequestOf(c);
-  if (node !== undefined ? !requestHasBody(node) : c.req.raw.body === null) return EMPTY_BODY;
+  if (node !== undefined ? !requestHasBody(node) : c.req.raw.body === null && !headersAnnounceBody(headers)) return EMPTY_BODY;
+  // a GET's or HEAD's body never reaches the web Request (@hono/node-server and runtimes drop it)
+  if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;
   if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;

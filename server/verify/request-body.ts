@@ -13,13 +13,23 @@ export interface BodyFraming {
 
 /**
  * Does the request carry a body? HTTP/1.1 frames one only with a Content-Length other than 0 or
- * with a Transfer-Encoding (RFC 9112 §6.3). HTTP/2 may send one with neither header, so there
- * only a stream the client ended with its headers has none (RFC 9113 §8.1).
+ * with a Transfer-Encoding (RFC 9112 §6.3). HTTP/2 may send one with neither header, so there a
+ * stream the client ended with its headers has none, and so has one that declared
+ * `content-length: 0` (its DATA must then be empty: RFC 9113 §8.1.1).
  */
 export function requestHasBody(req: BodyFraming): boolean {
-  if (req.httpVersionMajor === 2) return req.stream?.endAfterHeaders !== true;
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (req.httpVersionMajor === 2) return req.stream?.endAfterHeaders !== true && req.headers['content-length'] !== '0';
+  return headersAnnounceBody(req.headers);
+}
+
+/**
+ * Do the headers announce a body (a Content-Length other than 0, or a Transfer-Encoding)? For a
+ * web `Request` whose `body` is null: a runtime drops a GET's or HEAD's body rather than build
+ * a Request with one, and a body it dropped is one nobody read, not an empty one.
+ */
+export function headersAnnounceBody(headers: HeaderMap): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**

@@ -6,7 +6,7 @@ import type { RequestScheme } from '../verify/scheme.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, VerifyInput, VerifyResult } from '../verify/types.js';
 import { createVerifierPipeline, type Verifier } from '../verify/verifier.js';
 import { webPlatform } from '../verify/web-platform.js';
-import { EMPTY_BODY } from '../verify/request-body.js';
+import { EMPTY_BODY, headersAnnounceBody } from '../verify/request-body.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 
 /**
@@ -75,7 +75,8 @@ function headerMapOf(request: Request, url: URL): Record<string, string> {
  * (`undefined`) and its `cdg` fails closed, so nothing is read unbounded before verification.
  */
 async function bodyForDigest(request: Request, headers: HeaderMap, limit: number): Promise<Uint8Array | undefined> {
-  if (request.body === null) return EMPTY_BODY;
+  // a body the runtime dropped (a GET's, a HEAD's) is unknown, not empty
+  if (request.body === null) return headersAnnounceBody(headers) ? undefined : EMPTY_BODY;
   if (!webCompactCodec.payloadDeclares(headers[STAMP_HEADER], 'cdg')) return undefined;
   const length = headers['content-length'];
   if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > limit) return undefined;

@@ -39,8 +39,11 @@ const middlewareApp = () =>
 function plainApp() {
   const verifier = createVerifier({ keys: { keys: [key.publicJwk] }, now: () => NOW });
   async function bodyForDigest(c: Context, headers: HeaderMap): Promise<Uint8Array | undefined> {
-    // no body: the empty bytes a cdg then covers; a body not read stays unknown (undefined)
-    if (c.req.raw.body === null) return new Uint8Array(0);
+    // no body: the empty bytes a cdg then covers; a body not read stays unknown (undefined),
+    // and so does one the headers announce but the Request never got (a GET's, a HEAD's)
+    const announced = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    if (c.req.raw.body === null && !announced) return new Uint8Array(0);
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
     if (!stampDeclaresBodyDigest(headers['client-ip-attestation'])) return undefined;
     const length = headers['content-length'];
     if (typeof length !== 'string' || !/^\d{1,15}$/.test(length) || Number(length) > LIMIT) return undefined;

@@ -65,6 +65,12 @@ describe('HTTP/2 through the node:http middleware', () => {
     expect(json.reason).toBe('binding-mismatch');
   });
 
+  it('a stream that declares content-length: 0 is bodiless even when its end comes in an empty DATA frame', async () => {
+    const token = await stamper.stamp({ method: 'POST', url: `${origin}/orders` });
+    const { status, json } = await h2('POST', '/orders', { 'client-ip-attestation': token, 'content-length': '0' }, '');
+    expect([status, json.agreement]).toEqual([200, 'match']);
+  });
+
   it('refuses a cdg over the empty body when a body came, with no Content-Length, that nobody read', async () => {
     const token = await stamper.stamp({ method: 'POST', url: `${origin}/orders` });
     const { status, json } = await h2('POST', '/orders', { 'client-ip-attestation': token }, '{"transfer":"all-funds"}');
