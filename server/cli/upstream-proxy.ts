@@ -40,40 +40,16 @@ export function viaPseudonym(): string {
 }
 
 /**
- * The received-by of each Via element (RFC 9110 §7.6.3: `received-protocol received-by
- * [comment]`, comma-separated), lower-cased, from every Via line in `rawHeaders`. Comments,
- * which may hold commas and nest, are skipped.
+ * Does a Via line of `rawHeaders` name `pseudonym` anywhere? Searched as text, not parsed: a
+ * client's unclosed comment (`Via: 1.1 a (`) would otherwise hide the entries after it, ours
+ * included, from a parser. The pseudonym is random, so it turns up only where a gateway with
+ * it wrote it.
  */
-export function viaReceivedBy(rawHeaders: readonly string[]): string[] {
-  const names: string[] = [];
+export function viaNames(rawHeaders: readonly string[], pseudonym: string): boolean {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() !== 'via') continue;
-    const value = rawHeaders[i + 1]!;
-    let element = '';
-    let depth = 0;
-    const flush = (): void => {
-      const received = element.trim().split(/[ \t]+/)[1];
-      if (received !== undefined) names.push(received.toLowerCase());
-      element = '';
-    };
-    for (let j = 0; j < value.length; j++) {
-      const c = value[j]!;
-      if (depth > 0) {
-        if (c === '\\') j++;
-        else if (c === '(') depth++;
-        else if (c === ')') depth--;
-      } else if (c === '(') {
-        depth = 1;
-        element += ' ';
-      } else if (c === ',') {
-        flush();
-      } else {
-        element += c;
-      }
-    }
-    flush();
+    if (rawHeaders[i]!.toLowerCase() === 'via' && rawHeaders[i + 1]!.toLowerCase().includes(pseudonym)) return true;
   }
-  return names;
+  return false;
 }
 
 /** `headers` with this hop's Via entry appended to the client's (one line, the client's entries first). */
@@ -108,7 +84,7 @@ function bodyless(method: string, status: number): boolean {
 export async function registerUpstreamProxy(app: FastifyInstance, target: UpstreamTarget, options: UpstreamProxyOptions): Promise<void> {
   const pseudonym = viaPseudonym();
   app.addHook('onRequest', async (request, reply) => {
-    if (!viaReceivedBy(request.raw.rawHeaders).includes(pseudonym)) return;
+    if (!viaNames(request.raw.rawHeaders, pseudonym)) return;
     request.log.warn('ipstamp gateway: a request came back through this gateway (its Via names it): --upstream leads back here; answered 508');
     return sendServiceProblem(reply, 'upstream-loop');
   });
