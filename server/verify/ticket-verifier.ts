@@ -1,5 +1,6 @@
 import { createRemoteJWKSet } from 'jose/jwks/remote';
 import { normalizeOrigin } from '../../shared/htu.js';
+import { isSmallOrderEd25519, publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { MAX_TICKET_BYTES, type TicketAlg } from '../../shared/constants.js';
 import type { TicketClaims, TicketHeader } from '../../shared/ticket-schema.js';
@@ -31,6 +32,14 @@ export interface VerifiedTicket<Key = unknown> {
 type IssuerKeyLookup<Key> = (kid: string, alg: TicketAlg) => Promise<Key | undefined> | Key | undefined;
 
 const MAX_CACHED_TICKETS = 4096;
+/** How long after a failed fetch of an issuer's JWK Set no other is tried (jose's cooldown too). */
+const RELOAD_COOLDOWN_MS = 30_000;
+
+/** A JWK as jose hands it back from a set: only an OKP Ed25519 one can be of small order. */
+function isSmallOrderEd25519Jwk(jwk: { kty?: unknown; crv?: unknown; x?: unknown }): boolean {
+  const members = publicJwkOf(jwk);
+  return members !== undefined && isSmallOrderEd25519(members);
+}
 
 function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Key>): Map<string, IssuerKeyLookup<Key>> {
   if (typeof issuers !== 'object' || issuers === null) throw new TypeError('issuers must map issuer origins to JWK Sets or URLs');
@@ -50,19 +59,25 @@ function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Ke
       // issuer retired stops verifying once jose's copy of the set is older than cacheMaxAge.
       // Its imported keys stay the same objects until the set changes, so each is turned into
       // a platform key once.
-      const remote = createRemoteJWKSet(url, { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-      const imported = new WeakMap<object, Key>();
+      const remote = createRemoteJWKSet(url, { cooldownDuration: RELOAD_COOLDOWN_MS, cacheMaxAge: 600_000 });
+      const imported = new WeakMap<object, Key | null>();
+      // when jose's copy is stale it fetches on every lookup: while the URL fails, each ticket
+      // (a forged one too) would send a fetch. After a failed reload, none for the cooldown.
+      let reloadFailedAt = -Infinity;
       out.set(iss, async (kid, alg) => {
+        if (!remote.fresh && Date.now() - reloadFailedAt < RELOAD_COOLDOWN_MS) return undefined;
         try {
           const cryptoKey = (await remote({ alg, kid })) as CryptoKey;
           let key = imported.get(cryptoKey);
           if (key === undefined) {
-            key = platform.crypto.fromCryptoKey(cryptoKey);
-            if (key === undefined) return undefined;
+            // a small-order Ed25519 key takes one signature for every message (§2.3)
+            const jwk = remote.jwks()?.keys.find((k) => k.kid === kid);
+            key = jwk === undefined || isSmallOrderEd25519Jwk(jwk) ? null : (platform.crypto.fromCryptoKey(cryptoKey) ?? null);
             imported.set(cryptoKey, key);
           }
-          return key;
+          return key ?? undefined;
         } catch {
+          if (!remote.fresh) reloadFailedAt = Date.now();
           return undefined;
         }
       });
