@@ -34,13 +34,16 @@ function hostOrigin(host: string, scheme: Scheme): string | undefined {
 
 /**
  * The authority a request names: HTTP/2 sends `:authority` and, as a rule, no Host (RFC 9113
- * §8.3.1). A Host beside it that says otherwise makes the request malformed there: no origin.
+ * §8.3.1). A Host beside it that names another entity makes the request malformed there: no
+ * origin. Names differ in case only where they mean the same host; any other difference (a
+ * default port written out included) is refused.
  */
 function authorityOf(headers: VerifyInput['headers']): string | readonly string[] | undefined {
   const { host } = headers;
   const authority = headers[':authority'];
   if (authority === undefined) return host;
-  return host === undefined || host === authority ? authority : undefined;
+  if (host === undefined || host === authority) return authority;
+  return typeof host === 'string' && typeof authority === 'string' && host.toLowerCase() === authority.toLowerCase() ? authority : undefined;
 }
 
 /**

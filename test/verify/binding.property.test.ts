@@ -100,6 +100,8 @@ describe('bindingMatches', () => {
     expect(bound({ ':authority': 'api.example.com' })).toBe(true);
     expect(bound({ ':authority': 'API.example.com:80' })).toBe(true);
     expect(bound({ ':authority': 'api.example.com', host: 'api.example.com' })).toBe(true);
+    expect(bound({ ':authority': 'api.example.com', host: 'API.Example.com' })).toBe(true);
+    expect(bound({ ':authority': 'api.example.com', host: 'api.example.com:80' })).toBe(false);
     expect(bound({ ':authority': 'api.example.com', host: 'evil.example' })).toBe(false);
     expect(bound({ ':authority': 'evil.example', host: 'api.example.com' })).toBe(false);
     expect(bound({ ':authority': 'evil.example' })).toBe(false);
