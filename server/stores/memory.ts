@@ -91,9 +91,12 @@ export class MemoryReplayStore implements ReplayStore {
       // The clock is ~34 years past the store's start (a host with no RTC boots at 1970, then
       // NTP sets the date). Clamping would forget keys early: from MAX_TICK on, every replay
       // read as fresh. Rebase rather than fail closed: once the clock has passed every expiry
-      // written, all held entries are ones the table may reclaim anyway, so emptying it loses
-      // nothing a later backward step needs; refusing would turn a clock fix into an outage
-      // until restart (or, under onStoreError 'accept', into no replay check at all).
+      // written, every held entry is one the table may reclaim anyway (a sweep would), and
+      // refusing would turn a clock fix into an outage until restart (or, under onStoreError
+      // 'accept', into no replay check at all). What no store of expiring keys can do: if the
+      // clock then steps back as far, keys from before the jump were forgotten (their stamps
+      // turn fresh again), and keys taken while it was ahead look live for decades until the
+      // store fills and refuses (docs/replay-stores.md).
       if (now >= this.#heldUntil) {
         table = this.#table = new FingerprintTable({ maxEntries: this.maxEntries });
         this.#heldUntil = 0;
