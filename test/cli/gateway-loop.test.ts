@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.node.js';
@@ -235,6 +236,18 @@ describe('reading Via', () => {
     // an unclosed comment before it, in the same line, as a client may write it
     expect(viaNames(['Via', '1.1 a (, 1.1 ipstamp-abcd0123'], 'ipstamp-abcd0123')).toBe(true);
     expect(viaNames(['Via', '1.1 a ('], 'ipstamp-abcd0123')).toBe(false);
+  });
+
+  it('property: found in any Via value that holds it, whatever text surrounds it; never in one that does not', () => {
+    const pseudonym = viaPseudonym();
+    const text = fc.string({ maxLength: 60 }).filter((t) => !t.toLowerCase().includes(pseudonym));
+    fc.assert(
+      fc.property(text, text, fc.boolean(), fc.constantFrom('Via', 'via', 'VIA'), (before, after, upper, name) => {
+        const written = upper ? pseudonym.toUpperCase() : pseudonym;
+        expect(viaNames(['Host', 'x', name, `${before}${written}${after}`], pseudonym)).toBe(true);
+        expect(viaNames(['Host', 'x', name, `${before}${after}`, 'X-Via', written], pseudonym)).toBe((before + after).toLowerCase().includes(pseudonym));
+      }),
+    );
   });
 
   it('a pseudonym is ipstamp- and 8 random hex digits, new each time', () => {
