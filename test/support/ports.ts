@@ -34,6 +34,48 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   }
 }
 
+/** Below the kernel's ephemeral range (32768–60999 here), so no listener on port 0 and no outgoing connection takes one. */
+const CLUSTER_PORTS_FROM = 10_000;
+const CLUSTER_PORTS_TO = 22_767;
+/** A Redis Cluster node also binds its bus port, its own port + 10000. */
+const CLUSTER_BUS_OFFSET = 10_000;
+
+/**
+ * Ports for Redis Cluster nodes: each free together with its bus port (+10000), both below the
+ * ephemeral range, every pair held until all are picked. A node on an ephemeral port could find
+ * its bus port taken — by another cluster's node, started by a test running beside it — and
+ * exit at start ("Address already in use").
+ */
+export async function freeClusterPorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  const tryListen = (port: number): Promise<Server | undefined> =>
+    new Promise((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(undefined));
+      probe.listen(port, host, () => resolve(probe));
+    });
+  try {
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt > 1000) throw new Error('freeClusterPorts: no free pair of ports found');
+      const port = CLUSTER_PORTS_FROM + Math.floor(Math.random() * (CLUSTER_PORTS_TO - CLUSTER_PORTS_FROM));
+      if (ports.includes(port) || ports.includes(port + CLUSTER_BUS_OFFSET) || ports.includes(port - CLUSTER_BUS_OFFSET)) continue;
+      const main = await tryListen(port);
+      if (main === undefined) continue;
+      const bus = await tryListen(port + CLUSTER_BUS_OFFSET);
+      if (bus === undefined) {
+        held.push(main);
+        continue;
+      }
+      held.push(main, bus);
+      ports.push(port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(held.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
 /** Listens on port 0 of `host` and returns the port the OS chose. */
 export async function listenOnFreePort(server: Server, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve, reject) => {

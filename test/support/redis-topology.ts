@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './ports.js';
+import { freeClusterPorts } from './ports.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 /**
@@ -73,6 +73,18 @@ export interface RedisTopology {
 const REPLICATION = ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--repl-diskless-load', 'disabled'];
 
 /** 3 primaries + 3 replicas, `cluster-node-timeout 1000`, created with `redis-cli --cluster create`. */
+/**
+ * Starts every server and keeps those that started in `into`, so the topology's close stops
+ * them when another failed (Promise.all dropped them: they outlived the run); throws the first
+ * failure.
+ */
+async function startAll(into: RedisServer[], starts: Promise<RedisServer>[]): Promise<void> {
+  const results = await Promise.allSettled(starts);
+  for (const result of results) if (result.status === 'fulfilled') into.push(result.value);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
 export async function startCluster(binary: string, cli: string): Promise<RedisTopology> {
   const nodes: RedisServer[] = [];
   const topology: RedisTopology = {
@@ -126,7 +138,7 @@ export async function startCluster(binary: string, cli: string): Promise<RedisTo
     },
   };
   try {
-    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const ports = await freeClusterPorts(6);
     const args = [
       '--cluster-enabled',
       'yes',
@@ -139,7 +151,10 @@ export async function startCluster(binary: string, cli: string): Promise<RedisTo
       '0',
       ...REPLICATION,
     ];
-    nodes.push(...(await Promise.all(ports.map((port) => startRedis(binary, { port, args })))));
+    await startAll(
+      nodes,
+      ports.map((port) => startRedis(binary, { port, args })),
+    );
     await run(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 20_000 });
     await topology.healthy();
     return topology;
@@ -220,7 +235,10 @@ export async function startSentinels(binary: string): Promise<RedisTopology & { 
       `sentinel failover-timeout ${SENTINEL_NAME} 2000`,
       `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
     ];
-    sentinels.push(...(await Promise.all([0, 1, 2].map(() => startRedis(binary, { sentinelConfig: config })))));
+    await startAll(
+      sentinels,
+      [0, 1, 2].map(() => startRedis(binary, { sentinelConfig: config })),
+    );
     await topology.healthy();
     return topology;
   } catch (error) {
