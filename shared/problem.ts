@@ -20,19 +20,21 @@ export function problemOf(reason: Reason): IpStampProblem {
 }
 
 /** HTTP status of the service refusals (service-reasons.ts): not protocol reasons, same body shape. */
-export const SERVICE_REASON_STATUS: Readonly<Record<ServiceReason, 413 | 429 | 502 | 503 | 504 | 508>> = {
+export const SERVICE_REASON_STATUS: Readonly<Record<ServiceReason, 400 | 405 | 413 | 429 | 502 | 503 | 504 | 508>> = {
   'body-too-large': 413,
   'rate-limited': 429,
   'upstream-unavailable': 502,
   'upstream-timeout': 504,
   'upstream-loop': 508,
   'shutting-down': 503,
+  'bad-request-target': 400,
+  'method-not-allowed': 405,
 };
 
 export interface ServiceProblem {
   type: `urn:ipstamp:${ServiceReason}`;
   title: string;
-  status: 413 | 429 | 502 | 503 | 504 | 508;
+  status: 400 | 405 | 413 | 429 | 502 | 503 | 504 | 508;
   reason: ServiceReason;
 }
 

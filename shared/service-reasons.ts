@@ -4,7 +4,16 @@
  * same problem+json shape as the wire reasons of PROTOCOL.md §5 (`reasons.ts`), but they are
  * not part of the protocol and never come out of verification. Stable: clients key on them.
  */
-export const SERVICE_REASONS = ['body-too-large', 'rate-limited', 'upstream-unavailable', 'upstream-timeout', 'upstream-loop', 'shutting-down'] as const;
+export const SERVICE_REASONS = [
+  'body-too-large',
+  'rate-limited',
+  'upstream-unavailable',
+  'upstream-timeout',
+  'upstream-loop',
+  'shutting-down',
+  'bad-request-target',
+  'method-not-allowed',
+] as const;
 
 export type ServiceReason = (typeof SERVICE_REASONS)[number];
 
@@ -22,4 +31,6 @@ export const SERVICE_REASON_TITLES: Readonly<Record<ServiceReason, string>> = {
   'upstream-timeout': 'The upstream did not answer in time',
   'upstream-loop': 'The request came back to the gateway that forwarded it',
   'shutting-down': 'This instance is shutting down',
+  'bad-request-target': 'The request cannot be forwarded as sent',
+  'method-not-allowed': 'The method is not allowed here',
 };

@@ -1,13 +1,17 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
+import { originFromHost } from '../../shared/htu.js';
 import type { Verdict } from '../verify/types.js';
 
 /**
  * Which header lines cross the gateway, in each direction (RFC 9110 §7.6). Pure: header
  * lines in, header lines out.
  *
- * Names are compared the way the weakest upstream reads them: lower-cased, with `_` read as
- * `-`. CGI, WSGI and Rack turn `X-Attested-Client-IP` and `X_Attested_Client_IP` into the
- * same `HTTP_X_ATTESTED_CLIENT_IP`, so a client that could send the second spelling could
+ * Names are compared the way the weakest upstream reads them: lower-cased, with every
+ * character other than a letter or digit read as `-`. CGI, WSGI and Rack turn
+ * `X-Attested-Client-IP` and `X_Attested_Client_IP` into the same `HTTP_X_ATTESTED_CLIENT_IP`,
+ * and lighttpd's CGI, FastCGI and SCGI do the same to `X.Attested.Client.IP`,
+ * `X~Attested~Client~IP` and every other token character (`http_cgi_encode_varname`: letters
+ * upper-cased, digits kept, the rest `_`), so a client that could send another spelling could
  * choose what the upstream trusts (Puma CVE-2024-45614).
  */
 
@@ -22,23 +26,57 @@ export const ATTESTED_ISSUER_HEADER = 'x-attested-client-ip-issuer';
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
- * Addresses and schemes a client may claim about itself. The gateway writes its own
- * X-Forwarded-For/-Proto/-Host; every other claim is dropped rather than passed on as if true.
+ * Addresses and schemes a client may claim about itself, under the names proxies, platforms
+ * and frameworks read them from. The gateway writes its own X-Forwarded-For/-Proto/-Host;
+ * every other claim is dropped rather than passed on as if true. Exported for the test that
+ * keeps `gateway --help` and docs/cli.md listing the same names.
  */
-const CLIENT_CLAIMS: ReadonlySet<string> = new Set([
+export const CLIENT_CLAIMS: readonly string[] = Object.freeze([
   'forwarded',
+  'forwarded-for',
   'x-real-ip',
   'x-client-ip',
+  'client-ip',
   'true-client-ip',
+  'x-true-client-ip',
+  'akamai-client-ip',
   'cf-connecting-ip',
   'fastly-client-ip',
+  'fly-client-ip',
   'x-cluster-client-ip',
   'x-original-forwarded-for',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-proxyuser-ip',
+  'wl-proxy-client-ip',
+  'proxy-client-ip',
+  'x-appengine-remote-addr',
+  'x-appengine-user-ip',
+  'x-azure-clientip',
+  'x-azure-socketip',
+  'x-envoy-external-address',
 ]);
 
-/** How an upstream behind CGI/WSGI/Rack sees a header name. */
+/** Headers that make some upstreams (IIS URL Rewrite, older Symfony) serve another path than the request's. */
+export const TARGET_OVERRIDES: readonly string[] = Object.freeze(['x-original-url', 'x-rewrite-url', 'x-override-url']);
+
+/**
+ * Headers that make some upstreams (Express's method-override, Rails, Symfony, ASP.NET) act on
+ * another method than the request's: the stamp binds `htm`, and a preflight, forwarded with no
+ * stamp at all, would otherwise reach a handler as a `DELETE`.
+ */
+export const METHOD_OVERRIDES: readonly string[] = Object.freeze(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** What a client may never send the upstream by exact (canonical) name. */
+const DROPPED: ReadonlySet<string> = new Set([...CLIENT_CLAIMS, ...TARGET_OVERRIDES, ...METHOD_OVERRIDES, STAMP_HEADER, TICKET_HEADER]);
+
+/** Never on a CORS preflight (Fetch, CORS-preflight request): no credentials and no body. */
+const NOT_ON_PREFLIGHT: ReadonlySet<string> = new Set(['cookie', 'authorization', 'proxy-authorization']);
+
+/** How the weakest upstream sees a header name: lower case, anything but a letter or digit as `-`. */
 export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
 }
 
 /** The field names a Connection header lists (RFC 9110 §7.6.1), canonical. */
@@ -60,11 +98,10 @@ export function isStrippedRequestHeader(name: string, listed: ReadonlySet<string
     HOP_BY_HOP.has(canonical) ||
     listed.has(canonical) ||
     extra.has(canonical) ||
-    CLIENT_CLAIMS.has(canonical) ||
-    canonical.startsWith('x-forwarded-') ||
+    DROPPED.has(canonical) ||
+    // X-Forwarded-* and the bare or run-together X-Forwarded, X-ForwardedFor
+    canonical.startsWith('x-forwarded') ||
     canonical.startsWith(ATTESTED_IP_HEADER) ||
-    canonical === STAMP_HEADER ||
-    canonical === TICKET_HEADER ||
     // answered by the gateway itself (Node sends the 100 Continue); the body follows as usual
     canonical === 'expect'
   );
@@ -82,6 +119,44 @@ export interface UpstreamFacts {
   readonly forwardedHeader?: string | undefined;
   /** Drop the client's Content-Length: the body goes as buffered bytes and is framed anew. */
   readonly reframeBody?: boolean;
+  /**
+   * The authority (`host[:port]`) of the origin the accepted stamp was bound to (`boundAuthority`):
+   * X-Forwarded-Host on a verified request, which never carries the client's Host there.
+   * Unused for a request forwarded unverified, whose X-Forwarded-Host is its Host as received.
+   */
+  readonly boundAuthority?: string | undefined;
+  /** A CORS preflight, forwarded unverified: without Cookie, Authorization, Proxy-Authorization and Content-*, which no preflight carries. */
+  readonly preflight?: boolean;
+}
+
+function authorityOf(origin: string): string {
+  return origin.slice(origin.indexOf('://') + 3);
+}
+
+/**
+ * The authority (`host[:port]`, default port omitted) of the origin a verified request's `htu`
+ * named, from what the verifier compared it with (PROTOCOL §5 step 9), without reading the stamp
+ * again: with no configured `origins`, htu's origin is exactly the one `host` names under
+ * `scheme` (the scheme the binding check believed); with one, it is that one. With several, htu
+ * named one of them and only the stamp says which: the one `host` names when it names one; when
+ * Host names none of them, undefined rather than a guess that could name the wrong one (and no
+ * X-Forwarded-Host goes upstream). Undefined too when there is none (a Host the verifier would
+ * have refused).
+ */
+export function boundAuthority(origins: readonly string[] | undefined, host: string | undefined, scheme: 'http' | 'https'): string | undefined {
+  if (origins === undefined) {
+    const origin = host === undefined ? undefined : originFromHost(host, scheme);
+    return origin === undefined ? undefined : authorityOf(origin);
+  }
+  if (origins.length === 1) return authorityOf(origins[0]!);
+  if (host === undefined) return undefined;
+  for (const origin of origins) if (originFromHost(host, origin.startsWith('https:') ? 'https' : 'http') === origin) return authorityOf(origin);
+  return undefined;
+}
+
+function isDroppedFromPreflight(name: string): boolean {
+  const canonical = canonicalHeaderName(name);
+  return NOT_ON_PREFLIGHT.has(canonical) || canonical.startsWith('content-');
 }
 
 function linesOf(rawHeaders: readonly string[], name: string): string[] {
@@ -93,8 +168,11 @@ function linesOf(rawHeaders: readonly string[], name: string): string[] {
 /**
  * The header lines the upstream receives, as a flat `[name, value, …]` list (order and
  * repeats kept): the client's own minus hop-by-hop lines, what the client's Connection names,
- * the stamp and ticket, and every spelling of a header the gateway writes or a client may
- * claim an address with; then the gateway's own. The client's Host is kept (first line only).
+ * the stamp and ticket, and every spelling of a header the gateway writes, a client may claim
+ * an address with or an upstream may take another path from (and, on a preflight, credentials
+ * and Content-*); then the gateway's own. The client's Host is kept (first line only; the
+ * gateway refuses a request with two before it gets here). X-Forwarded-Host is the bound
+ * authority on a verified request, the Host as received on an unverified one.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: UpstreamFacts): string[] {
   const listed = connectionOptions(linesOf(rawHeaders, 'connection'));
@@ -108,7 +186,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
     const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
     // Host is the request's own, never a connection option: a Connection line cannot remove it
-    if (lower !== 'host' && isStrippedRequestHeader(name, listed, extra)) continue;
+    if (lower !== 'host' && (isStrippedRequestHeader(name, listed, extra) || (facts.preflight === true && isDroppedFromPreflight(name)))) continue;
     if (lower === 'host') {
       if (host !== undefined) continue;
       host = value;
@@ -123,7 +201,9 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   // what the gateway itself saw, whatever the stamp says: the upstream can compare the two
   if (facts.clientAddress !== undefined) out.push('x-forwarded-for', facts.clientAddress);
   out.push('x-forwarded-proto', facts.protocol);
-  if (host !== undefined) out.push('x-forwarded-host', host);
+  // verified: the authority the stamp was bound to, not a Host line the client could write freely
+  const forwardedHost = verdict === null ? host : facts.boundAuthority;
+  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
   return out;
 }
 

@@ -5,8 +5,8 @@ import { Pool, type Dispatcher } from 'undici';
 import { connectionHints } from '../verify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
-import { upstreamPath, type UpstreamTarget } from './upstream-target.js';
+import { boundAuthority, clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
+import { isConfinedRequestTarget, upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
 export interface UpstreamProxyOptions {
   /** Longest wait for the upstream: to connect, for its response head, and between body chunks. */
@@ -31,6 +31,29 @@ function bodyOf(request: FastifyRequest): Buffer | Readable | undefined {
   if (Buffer.isBuffer(body)) return body;
   if (body !== null && typeof body === 'object' && typeof (body as Readable).pipe === 'function') return body as Readable;
   if (body === undefined && hasFramedBody(request) && !request.raw.readableEnded) return request.raw;
+  return undefined;
+}
+
+/** How many lines of `rawHeaders` are named `name` (lower case). */
+function lineCount(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
+/**
+ * What the gateway refuses to forward whatever the stamp says, answered before verification:
+ * a target that could leave the base path (`isConfinedRequestTarget`: absolute-form, `*`, a
+ * dot-segment in any spelling); two Host lines (RFC 9112 §3.2: the gateway and the upstream
+ * could each believe another); a CORS preflight with a body (no Fetch preflight has one, and
+ * the preflight is the one request forwarded unverified); TRACE, which would reflect the
+ * client's cookies and credentials back to whoever made it send them.
+ */
+function refusalOf(request: FastifyRequest): 'bad-request-target' | 'method-not-allowed' | undefined {
+  const { raw } = request;
+  if (!isConfinedRequestTarget(raw.url ?? '') || lineCount(raw.rawHeaders, 'host') > 1) return 'bad-request-target';
+  if (isCorsPreflight(request.method, request.headers) && hasFramedBody(request)) return 'bad-request-target';
+  if (request.method === 'TRACE') return 'method-not-allowed';
   return undefined;
 }
 
@@ -65,7 +88,7 @@ function withVia(headers: readonly string[], entry: string): string[] {
 }
 
 function bodyless(method: string, status: number): boolean {
-  return method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+  return method === 'HEAD' || status === 204 || status === 304;
 }
 
 /**
@@ -77,12 +100,17 @@ function bodyless(method: string, status: number): boolean {
  * Each request forwarded carries this gateway's random pseudonym in Via, after the client's
  * own entries; a request whose Via already names it has been here before — `--upstream` leads
  * back to this gateway, directly or through other hops — and is answered `508 upstream-loop`
- * before anything else (the stamp was stripped on the way out, so it could not be verified
+ * before verification (the stamp was stripped on the way out, so it could not be verified
  * again; a CORS preflight needs none and would otherwise go round for ever). Comparing
- * addresses could not see a loop through another hop or a gateway listening on 0.0.0.0.
+ * addresses could not see a loop through another hop or a gateway listening on 0.0.0.0. Only
+ * what no upstream is ever sent (`refusalOf`) is answered before that.
  */
 export async function registerUpstreamProxy(app: FastifyInstance, target: UpstreamTarget, options: UpstreamProxyOptions): Promise<void> {
   const pseudonym = viaPseudonym();
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = refusalOf(request);
+    if (refusal !== undefined) return sendServiceProblem(reply, refusal);
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (!viaNames(request.raw.rawHeaders, pseudonym)) return;
     request.log.warn('ipstamp gateway: a request came back through this gateway (its Via names it): --upstream leads back here; answered 508');
@@ -110,7 +138,8 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // the scheme the client used, from the same trusted evidence the binding check believes
     // (a TLS-terminating proxy in front), not merely this hop's
     const { scheme } = verifier.scheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints);
-    const body = bodyOf(request);
+    // a preflight with a body was refused on arrival; one framed empty goes with none
+    const body = preflight ? undefined : bodyOf(request);
     const headers = withVia(
       upstreamRequestHeaders(request.raw.rawHeaders, {
         verdict,
@@ -118,6 +147,8 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         protocol: scheme,
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
+        boundAuthority: verdict === null ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
+        preflight,
       }),
       `${request.raw.httpVersion} ${pseudonym}`,
     );
@@ -141,6 +172,13 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
       const code = (error as { code?: unknown }).code;
       request.log.warn({ err: { code, message: (error as Error).message } }, 'ipstamp gateway: the upstream request failed');
       return sendServiceProblem(reply, typeof code === 'string' && TIMEOUT_CODES.has(code) ? 'upstream-timeout' : 'upstream-unavailable');
+    }
+    // 1xx were consumed by undici (a 101 it cannot follow fails above); anything else outside
+    // 200–599 is no answer the client could be given
+    if (response.statusCode < 200 || response.statusCode > 599) {
+      await response.body.dump().catch(() => undefined);
+      request.log.warn({ status: response.statusCode }, 'ipstamp gateway: the upstream answered with a status outside 200-599; answered 502');
+      return sendServiceProblem(reply, 'upstream-unavailable');
     }
     void reply.code(response.statusCode).headers(clientResponseHeaders(response.headers));
     // an HTTP/1 connection cannot be reused before the client's body was read to its end

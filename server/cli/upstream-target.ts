@@ -23,7 +23,33 @@ export function parseUpstreamUrl(raw: string): UpstreamTarget | undefined {
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') };
 }
 
-/** `--upstream http://u/api` and `/x?q=1` → `/api/x?q=1`; `/` → `/api/`. The request target is kept byte for byte. */
+/**
+ * Does `requestTarget` stay under the base path whoever reads it? Only an origin-form target
+ * (it starts with `/`: no absolute-form, no `*`) whose path — the part before `?` — has no `.`
+ * or `..` segment once `%2e` is read as `.`, and `%2f`, `%5c` and `\` as `/` (an upstream that
+ * decodes them before it resolves dot-segments, as nginx does `%2F`, or reads `\` as `/`, as
+ * WHATWG URL and IIS do), with a `;` ending the segment (`/..;/admin`: Tomcat's and Spring's
+ * path parameters). Checked, never normalised: the stamp signed the raw path, so the raw path
+ * is what goes, or nothing.
+ */
+export function isConfinedRequestTarget(requestTarget: string): boolean {
+  if (!requestTarget.startsWith('/')) return false;
+  const query = requestTarget.indexOf('?');
+  const path = query === -1 ? requestTarget : requestTarget.slice(0, query);
+  // a dot-segment needs a dot, written or encoded
+  if (!path.includes('.') && !/%2e/i.test(path)) return true;
+  for (const segment of path.replace(/%2e/gi, '.').split(/\/|\\|%2f|%5c/i)) {
+    const parameters = segment.indexOf(';');
+    const name = parameters === -1 ? segment : segment.slice(0, parameters);
+    if (name === '.' || name === '..') return false;
+  }
+  return true;
+}
+
+/**
+ * `--upstream http://u/api` and `/x?q=1` → `/api/x?q=1`; `/` → `/api/`. The request target is
+ * kept byte for byte: the gateway forwards only targets `isConfinedRequestTarget` passes.
+ */
 export function upstreamPath(target: UpstreamTarget, requestTarget: string): string {
   return `${target.basePath}${requestTarget.startsWith('/') ? requestTarget : `/${requestTarget}`}`;
 }

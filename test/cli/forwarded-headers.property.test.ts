@@ -1,7 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, isStrippedRequestHeader, upstreamRequestHeaders, type UpstreamFacts } from '../../server/cli/forwarded-headers.js';
-const STAMP_FACTS: UpstreamFacts = { verdict: { ip: '192.0.2.7', agreement: 'match', source: 'stamp' }, clientAddress: '127.0.0.1', protocol: 'http' };
+import {
+  boundAuthority,
+  clientResponseHeaders,
+  isStrippedRequestHeader,
+  upstreamRequestHeaders,
+  type UpstreamFacts,
+} from '../../server/cli/forwarded-headers.js';
+const STAMP_FACTS: UpstreamFacts = {
+  verdict: { ip: '192.0.2.7', agreement: 'match', source: 'stamp' },
+  clientAddress: '127.0.0.1',
+  protocol: 'http',
+  boundAuthority: 'api.example.com',
+};
 const TICKET_FACTS: UpstreamFacts = {
   verdict: { ip: '192.0.2.8', agreement: 'unverifiable', source: 'ticket', issuer: 'https://edge.example.com' },
   clientAddress: '127.0.0.1',
@@ -20,7 +31,7 @@ const OURS_FOR_STAMP: Record<string, string[]> = {
   'x-forwarded-host': ['api.example.com'],
 };
 
-/** Names a client must never get to the upstream, in their plain spelling. */
+/** Names a client must never get to the upstream, in their plain spelling (written here, not imported). */
 const PROTECTED = [
   'x-attested-client-ip',
   'x-attested-client-ip-agreement',
@@ -31,8 +42,38 @@ const PROTECTED = [
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-forwarded-port',
+  'x-forwarded',
+  'x-forwardedfor',
   'forwarded',
+  'forwarded-for',
   'x-real-ip',
+  'x-client-ip',
+  'client-ip',
+  'true-client-ip',
+  'x-true-client-ip',
+  'akamai-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'fly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-proxyuser-ip',
+  'wl-proxy-client-ip',
+  'proxy-client-ip',
+  'x-appengine-remote-addr',
+  'x-appengine-user-ip',
+  'x-azure-clientip',
+  'x-azure-socketip',
+  'x-envoy-external-address',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-override-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
   'client-ip-attestation',
   'client-ip-ticket',
   'connection',
@@ -44,22 +85,49 @@ const PROTECTED = [
   'upgrade',
 ];
 
-const TOKEN_CHARS = "!#$%&'*+.^`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_".split('');
+/** Prefixes: every name that starts with one of these (in any spelling) is the gateway's. */
+const PROTECTED_PREFIXES = ['x-attested-client-ip', 'x-forwarded'];
+
+/** The token characters (RFC 9110 §5.6.2) that are not letters or digits. */
+const SEPARATORS = "!#$%&'*+.^`|~-_".split('');
+const TOKEN_CHARS = [...'0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', ...SEPARATORS];
 const tokenName = fc.array(fc.constantFrom(...TOKEN_CHARS), { minLength: 1, maxLength: 24 }).map((cs) => cs.join(''));
 const headerValue = fc.string({ maxLength: 20 }).map((s) => s.replace(/[\r\n\0]/g, ' '));
 
-/** A name in another spelling: each letter's case flipped at will, each `-` possibly `_`. */
+/**
+ * A name in another spelling that lighttpd reads as the same: each letter's case flipped at
+ * will, each `-` any token character that is not a letter or digit.
+ */
 function respelled(name: string): fc.Arbitrary<string> {
   return fc
-    .array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: name.length, maxLength: name.length })
-    .map((flips) => [...name].map((c, i) => (c === '-' && flips[i]![1] ? '_' : flips[i]![0] ? c.toUpperCase() : c)).join(''));
+    .array(fc.tuple(fc.boolean(), fc.constantFrom(...SEPARATORS)), { minLength: name.length, maxLength: name.length })
+    .map((flips) => [...name].map((c, i) => (c === '-' ? flips[i]![1] : flips[i]![0] ? c.toUpperCase() : c)).join(''));
 }
 
 const protectedSpelling = fc.constantFrom(...PROTECTED).chain(respelled);
 
-/** As CGI/WSGI/Rack read a name (written here, not imported: the test must not share the code it checks). */
+/**
+ * The CGI variable lighttpd makes of a header name (src/http_cgi.c, `http_cgi_encode_varname`):
+ * letters upper-cased, digits kept, every other character `_`. CGI, WSGI and Rack do the same
+ * to `-`; no upstream reads two names as one where lighttpd reads them as two. Written here,
+ * not imported: the test must not share the code it checks.
+ */
+function cgiVariable(name: string): string {
+  return `HTTP_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** A header name as the weakest upstream reads it, written as a lower-case name again. */
 function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  return cgiVariable(name).slice('HTTP_'.length).toLowerCase().replaceAll('_', '-');
+}
+
+const PROTECTED_VARIABLES: ReadonlySet<string> = new Set(PROTECTED.map(cgiVariable));
+const PROTECTED_VARIABLE_PREFIXES = PROTECTED_PREFIXES.map(cgiVariable);
+
+/** Does lighttpd map `name` onto a variable of a header the gateway writes or strips? */
+function mapsOntoProtected(name: string): boolean {
+  const variable = cgiVariable(name);
+  return PROTECTED_VARIABLES.has(variable) || PROTECTED_VARIABLE_PREFIXES.some((prefix) => variable.startsWith(prefix));
 }
 
 function byCanonicalName(lines: readonly string[]): Map<string, string[]> {
@@ -72,8 +140,46 @@ function byCanonicalName(lines: readonly string[]): Map<string, string[]> {
 }
 
 describe('forwarded-headers: which lines cross the gateway (property)', () => {
-  it('every spelling (case, _ for -) of a protected name is stripped', () => {
+  it('every spelling (case, any non-alphanumeric token character for -) of a protected name is stripped', () => {
     fc.assert(fc.property(protectedSpelling, (name) => isStrippedRequestHeader(name)));
+  });
+
+  it("every name lighttpd's CGI/FastCGI rule maps onto a header the gateway writes or strips is stripped", () => {
+    // built to map onto one (a protected name or prefix, respelled, and any suffix after a prefix) …
+    const onto = fc.oneof(
+      protectedSpelling,
+      fc
+        .tuple(fc.constantFrom(...PROTECTED_PREFIXES).chain(respelled), fc.array(fc.constantFrom(...TOKEN_CHARS), { maxLength: 8 }))
+        .map(([p, s]) => p + s.join('')),
+    );
+    fc.assert(
+      fc.property(onto, (name) => {
+        expect(mapsOntoProtected(name)).toBe(true);
+        expect(isStrippedRequestHeader(name)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // … and any name at all: when lighttpd reads it as one of ours, it stops at the gateway
+    fc.assert(fc.property(fc.oneof(tokenName, onto), (name) => !mapsOntoProtected(name) || isStrippedRequestHeader(name)));
+  });
+
+  it.each([
+    'X.Attested.Client.IP',
+    "X'Attested'Client'IP",
+    'X~Attested~Client~IP',
+    'X-Attested-Client.IP',
+    'X.Forwarded.For',
+    'X.Real.IP',
+    'X~Forwarded~For',
+    'X-Forwarded',
+    'X-ForwardedFor',
+    'Client-IP',
+    'X-Original-URL',
+    'x|rewrite|url',
+    'X-HTTP-Method-Override',
+    'x_http_method',
+  ])('%s is stripped', (name) => {
+    expect(isStrippedRequestHeader(name)).toBe(true);
   });
 
   it("whatever lines a client sends, the upstream gets exactly the gateway's own values for the gateway's names", () => {
@@ -85,6 +191,49 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
         for (const name of PROTECTED) if (!(name in OURS_FOR_STAMP) && name !== 'connection') expect(got.has(name)).toBe(false);
         expect(got.get('host')).toEqual(['api.example.com']);
       }),
+    );
+  });
+
+  it("a verified request's X-Forwarded-Host is the authority the stamp was bound to, never the client's Host; Host goes as received", () => {
+    fc.assert(
+      fc.property(tokenName, fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 10 }), (host, lines) => {
+        const got = byCanonicalName(upstreamRequestHeaders(['Host', host, ...lines.flat()], STAMP_FACTS));
+        expect(got.get('x-forwarded-host')).toEqual(['api.example.com']);
+        expect(got.get('host')).toEqual([host]);
+      }),
+    );
+    const noBound = byCanonicalName(upstreamRequestHeaders(['Host', 'evil.example'], { ...STAMP_FACTS, boundAuthority: undefined }));
+    expect(noBound.has('x-forwarded-host')).toBe(false);
+  });
+
+  it('an unverified request (a preflight) keeps X-Forwarded-Host as its Host', () => {
+    const got = byCanonicalName(upstreamRequestHeaders(['Host', 'app.example:8443'], { ...UNVERIFIED_FACTS, boundAuthority: 'ignored.example' }));
+    expect(got.get('x-forwarded-host')).toEqual(['app.example:8443']);
+  });
+
+  it('a preflight goes without Cookie, Authorization, Proxy-Authorization or Content-*, in any spelling; other lines stay', () => {
+    const credential = fc
+      .constantFrom('cookie', 'authorization', 'proxy-authorization', 'content-type', 'content-length', 'content-encoding', 'content-x')
+      .chain(respelled);
+    const innocent = tokenName.filter(
+      (n) => !isStrippedRequestHeader(n) && !/^(host|cookie|authorization|proxy-authorization|content-.*)$/.test(canonicalHeaderName(n)),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(credential, headerValue), { maxLength: 6 }),
+        fc.array(fc.tuple(innocent, headerValue), { maxLength: 6 }),
+        (dropped, kept) => {
+          const facts: UpstreamFacts = { ...UNVERIFIED_FACTS, preflight: true };
+          const out = upstreamRequestHeaders([...dropped.flat(), ...kept.flat()], facts);
+          const names = new Set(byCanonicalName(out).keys());
+          for (const name of ['cookie', 'authorization', 'proxy-authorization']) expect(names.has(name)).toBe(false);
+          for (const name of names) expect(name.startsWith('content-')).toBe(false);
+          expect(out.slice(0, kept.length * 2)).toEqual(kept.flat());
+          // the same lines on a request that is not a preflight are kept
+          const plain = upstreamRequestHeaders(dropped.flat(), UNVERIFIED_FACTS);
+          expect(plain.slice(0, dropped.length * 2)).toEqual(dropped.flat());
+        },
+      ),
     );
   });
 
@@ -163,5 +312,28 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
         },
       ),
     );
+  });
+});
+
+describe('boundAuthority: the origin htu named, from what the verifier compared it with', () => {
+  it.each([
+    // no --origin: exactly the origin Host names under the scheme the binding check believed
+    [undefined, 'API.Example.com:80', 'http', 'api.example.com'],
+    [undefined, 'api.example.com:443', 'https', 'api.example.com'],
+    [undefined, 'api.example.com:8443', 'https', 'api.example.com:8443'],
+    [undefined, '[::1]:9000', 'http', '[::1]:9000'],
+    [undefined, 'api%2eexample.com', 'http', undefined],
+    [undefined, undefined, 'http', undefined],
+    // one --origin: that one, whatever Host says
+    [['https://api.example.com'], 'evil.example', 'http', 'api.example.com'],
+    [['https://api.example.com:8443'], undefined, 'http', 'api.example.com:8443'],
+    // several: the one Host names; none when Host names none of them (no guess)
+    [['https://a.example', 'https://b.example'], 'b.example', 'http', 'b.example'],
+    [['https://a.example', 'https://b.example'], 'B.example:443', 'http', 'b.example'],
+    [['https://a.example', 'http://b.example:8080'], 'b.example:8080', 'https', 'b.example:8080'],
+    [['https://a.example', 'https://b.example'], 'evil.example', 'http', undefined],
+    [['https://a.example', 'https://b.example'], undefined, 'http', undefined],
+  ] as const)('origins %j, Host %j, %s → %j', (origins, host, scheme, expected) => {
+    expect(boundAuthority(origins, host, scheme)).toBe(expected);
   });
 });

@@ -36,9 +36,12 @@ function lineValues(record: Seen, name: string): string[] {
   return record.lines.filter(([n]) => n === name).map(([, v]) => v);
 }
 
-/** A header name as a CGI/WSGI/Rack upstream reads it: case and `_` versus `-` do not count. */
+/**
+ * A header name as the weakest CGI upstream reads it: case does not count, and lighttpd (CGI,
+ * FastCGI, SCGI) reads every character but a letter or digit as `_`, as CGI, WSGI and Rack read `-`.
+ */
 function cgiName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
@@ -51,6 +54,13 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     return;
   }
   if (req.url === '/never') return;
+  const odd = /^\/status-(\d+)$/.exec(req.url!);
+  if (odd) {
+    // a status no client can be given (Node writes any from 100 to 999)
+    res.writeHead(Number(odd[1]), { 'content-type': 'text/plain' });
+    res.end('odd');
+    return;
+  }
   if (req.url === '/hop') {
     // everything here is about the upstream's own connection, never the client's
     res.writeHead(200, {
@@ -241,7 +251,7 @@ describe('what the upstream is told', () => {
     'x-real-ip',
   ];
 
-  it("client-sent copies of the gateway's headers are removed in every spelling (case, _ for -): only the gateway's own arrive", async () => {
+  it("client-sent copies of the gateway's headers are removed in every spelling (case, any non-alphanumeric for -): only the gateway's own arrive", async () => {
     const path = '/spellings';
     const token = await stampFor('GET', `${gateway.url}${path}`);
     const forged = [
@@ -259,6 +269,23 @@ describe('what the upstream is told', () => {
       'Forwarded: for=203.0.113.7;proto=https',
       'X-Real-IP: 203.0.113.6',
       'X_Real_Ip: 203.0.113.9',
+      // lighttpd makes HTTP_X_ATTESTED_CLIENT_IP of each of these
+      'X.Attested.Client.IP: 203.0.113.70',
+      "X'Attested'Client'IP: 203.0.113.71",
+      'X~Attested~Client~IP: 203.0.113.72',
+      'X-Attested-Client.IP.Agreement: match',
+      'X.Forwarded.For: 203.0.113.73',
+      'X~Real~IP: 203.0.113.74',
+      // address claims other platforms and snippets read, and request-target overrides
+      'Client-IP: 203.0.113.75',
+      'X-Forwarded: for=203.0.113.76',
+      'X-ForwardedFor: 203.0.113.77',
+      'Forwarded-For: 203.0.113.78',
+      'Fly-Client-IP: 203.0.113.79',
+      'X-Envoy-External-Address: 203.0.113.80',
+      'X-Original-URL: /admin',
+      'X.Rewrite.URL: /admin',
+      'X-HTTP-Method-Override: DELETE',
     ];
     const exchange = await rawExchange(
       gateway.port,
@@ -277,8 +304,22 @@ describe('what the upstream is told', () => {
     expect(byCgiName('x-forwarded-port')).toEqual([]);
     expect(byCgiName('forwarded')).toEqual([]);
     expect(byCgiName('x-real-ip')).toEqual([]);
+    for (const name of [
+      'client-ip',
+      'x-forwarded',
+      'x-forwardedfor',
+      'forwarded-for',
+      'fly-client-ip',
+      'x-envoy-external-address',
+      'x-original-url',
+      'x-rewrite-url',
+      'x-http-method-override',
+    ]) {
+      expect(byCgiName(name)).toEqual([]);
+    }
     // nothing else spelled like one of ours slipped through under another name
     expect(got.lines.filter(([n]) => OURS.includes(cgiName(n))).length).toBe(6);
+    expect(got.lines.filter(([, v]) => v.includes('203.0.113.'))).toEqual([]);
     expect(got.lines.map(([n]) => n)).not.toContain('client-ip-attestation');
   });
 
@@ -327,24 +368,42 @@ describe('what the upstream is told', () => {
     }
   });
 
-  it("the client's Host arrives as received (and as X-Forwarded-Host)", async () => {
-    const url = `http://api.example.com/host-check`;
-    const token = await stampFor('GET', url);
-    const got = await new Promise<Seen>((resolve, reject) => {
-      const req = httpRequest(
-        { host: '127.0.0.1', port: gateway.port, path: '/host-check', headers: { host: 'api.example.com', 'client-ip-attestation': token } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (text += d));
-          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text) as Seen) : reject(new Error(`${res.statusCode} ${text}`))));
-        },
-      );
+  /** Sends a stamped GET to `port` with the Host line written as given, and returns what the upstream saw. */
+  function withHost(port: number, path: string, host: string, token: string): Promise<Seen> {
+    return new Promise<Seen>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, 'client-ip-attestation': token } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text) as Seen) : reject(new Error(`${res.statusCode} ${text}`))));
+      });
       req.once('error', reject);
       req.end();
     });
+  }
+
+  it("the client's Host arrives as received; X-Forwarded-Host is the authority the stamp was bound to", async () => {
+    const got = await withHost(gateway.port, '/host-check', 'api.example.com', await stampFor('GET', 'http://api.example.com/host-check'));
     expect(lineValues(got, 'host')).toEqual(['api.example.com']);
     expect(lineValues(got, 'x-forwarded-host')).toEqual(['api.example.com']);
+    // the same origin spelled another way: htu (and so X-Forwarded-Host) is its normalised form
+    const spelled = await withHost(gateway.port, '/host-spelled', 'API.Example.COM:80', await stampFor('GET', 'http://api.example.com/host-spelled'));
+    expect(lineValues(spelled, 'host')).toEqual(['API.Example.COM:80']);
+    expect(lineValues(spelled, 'x-forwarded-host')).toEqual(['api.example.com']);
+  });
+
+  it("with --origin, X-Forwarded-Host is that origin's authority, not the Host the client wrote", async () => {
+    const withOrigin = await startServe(
+      ['--port', '0', '--keys', keysFile, '--origin', 'https://api.example.com', '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      'gateway',
+    );
+    try {
+      const got = await withHost(withOrigin.port, '/reset', 'evil.example', await stampFor('GET', 'https://api.example.com/reset'));
+      expect(lineValues(got, 'host')).toEqual(['evil.example']);
+      expect(lineValues(got, 'x-forwarded-host')).toEqual(['api.example.com']);
+    } finally {
+      await withOrigin.stop();
+    }
   });
 
   it('a ticket-attested request says so: X-Attested-Client-IP-Source: ticket and the issuer', async () => {
@@ -466,6 +525,19 @@ describe('refusals are problem+json with a reason', () => {
     } finally {
       await down.stop();
     }
+  });
+
+  it.each([600, 999])('502 upstream-unavailable: an upstream status outside 200-599 (%i), logged, never a Fastify 500', async (status) => {
+    const url = `${gateway.url}/status-${status}`;
+    const problem = await problemOf(await fetch(url, { headers: { 'client-ip-attestation': await stampFor('GET', url) } }));
+    expect(problem).toEqual({
+      status: 502,
+      contentType: 'application/problem+json',
+      body: { type: 'urn:ipstamp:upstream-unavailable', title: expect.any(String), status: 502, reason: 'upstream-unavailable' },
+    });
+    expect(JSON.stringify(problem.body)).not.toContain(String(status));
+    await waitFor('the warning in the log', () => gateway.output().includes(`"status":${status}`), 10_000);
+    expect(gateway.output()).toMatch(/status outside 200-599/);
   });
 
   it('504 upstream-timeout: an upstream that never answers within --upstream-timeout', async () => {
