@@ -39,7 +39,9 @@ export function forwardedProtoOf(element: string): string | undefined {
 function parameterOf(element: string, wanted: number): string | undefined {
   let wantedValue: string | undefined;
   let seen = 0; // a bit per RFC 7239 parameter
-  let others: string[] | undefined; // extension parameters, lower case
+  // extension parameter names, lower case: a Set, as an element may carry a thousand (a list's
+  // includes() made a hostile 8 KB element cost O(n^2) compares before any stamp was checked)
+  let others: Set<string> | undefined;
   for (let start = 0; start <= element.length;) {
     let semi = element.indexOf(';', start);
     if (semi === -1) semi = element.length;
@@ -57,9 +59,9 @@ function parameterOf(element: string, wanted: number): string | undefined {
       seen |= bit;
     } else {
       const name = element.slice(a, eq).toLowerCase();
-      if (others === undefined) others = [name];
-      else if (others.includes(name)) return undefined;
-      else others.push(name);
+      if (others === undefined) others = new Set([name]);
+      else if (others.has(name)) return undefined;
+      else others.add(name);
     }
     if (bit === wanted) {
       wantedValue = valueOf(element, eq + 1, b);

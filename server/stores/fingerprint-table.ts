@@ -6,17 +6,20 @@
  *
  * An entry is live while its expiry tick is greater than the current tick. Expired entries are
  * reclaimed without timers: an insert reuses the first expired slot on its probe path, and
- * once the table nears its load limit while something may have expired, a sweep pass walks the
+ * once the table nears its load limit while something has expired, a sweep pass walks the
  * table a chunk of slots per insert, deleting expired entries in place (backward-shift deletion, so no tombstones ever lengthen a
  * probe). A table at its load limit grows, and at its largest size it answers `full` rather than
  * drop a live entry: a replay cache that evicts reopens the replay window.
  *
- * No insert does O(table) work below the cap (issue #16: doubling a 786k-entry table in one
- * insert stalled every request behind it for 40 ms). Growing allocates the doubled table and
- * then moves a chunk of old slots per insert, as Redis's dict does; until the old table is
- * drained a key lives in exactly one of the two, and lookups probe both. Only at the cap, when
- * the table is full of entries and some may have expired, does one insert keep sweeping until
- * it frees a slot (fail closed means it may not refuse while a slot could be reclaimed).
+ * No insert does O(table) work (issue #16: doubling a 786k-entry table in one insert stalled
+ * every request behind it for 40 ms). Growing allocates the doubled table and then moves a
+ * chunk of old slots per insert, as Redis's dict does; until the old table is drained a key
+ * lives in exactly one of the two, and lookups probe both. How many entries expire at each tick
+ * is counted, so a sweep runs only while an entry is known to have expired and stops once none
+ * has. At the cap, an insert that needs a slot sweeps at most `capSweep` slots for one (review
+ * 36: it swept until it freed one, up to the whole 2^21-slot table, 15-170 ms, once a second
+ * under a flood); if they free none it is refused `full` — failing closed, as a full store
+ * does — and the next insert goes on from there.
  *
  * The fingerprints must be uniformly distributed (the low bits of word 0 pick the home slot);
  * the caller hashes with a secret key so that nobody can aim keys at one cluster.
@@ -39,6 +42,11 @@ export const MAX_TICK = 0x7fffffff;
 export const MIGRATE_CHUNK = 128;
 /** Slots a sweep pass visits per insert (and an insert at the load limit may add before growing). */
 export const SWEEP_CHUNK = 64;
+/**
+ * Slots an insert into a table at its cap may sweep to free one (about 0.1 ms). Past it the
+ * insert is `full`; a pass over the largest table (2^21 slots) spans at most 128 such inserts.
+ */
+export const CAP_SWEEP = 16_384;
 
 export interface FingerprintTableOptions {
   /** Most entries held at once, live or not yet reclaimed. */
@@ -47,8 +55,101 @@ export interface FingerprintTableOptions {
   initialSlots?: number;
   /** Old slots moved per insert while growing (default MIGRATE_CHUNK, at least 2). */
   migrateChunk?: number;
-  /** Slots swept per insert while something may have expired (default SWEEP_CHUNK, at least 1). */
+  /** Slots swept per insert while something has expired (default SWEEP_CHUNK, at least 1). */
   sweepChunk?: number;
+  /** Slots an insert at the cap may sweep (and move, while growing) to free one (default CAP_SWEEP, at least 1). */
+  capSweep?: number;
+}
+
+/**
+ * How many held entries expire at each tick, and the least such tick: exact, not a bound, so
+ * "has anything expired?" is one comparison. A count per tick in a Map, the ticks in a min-heap;
+ * a tick whose count fell to 0 leaves the heap when it reaches the top. Ticks come and go one per
+ * second with a fixed TTL, so both stay small. The inserts of one second share a tick, and the
+ * entries reclaimed meanwhile mostly share another: the ticks last added to and last removed
+ * from are kept at hand, so most counts change without a Map lookup.
+ */
+class ExpiryTicks {
+  /** The least tick a held entry expires at; Infinity when none is held. */
+  min = Infinity;
+  readonly #counts = new Map<number, { count: number }>();
+  readonly #heap: number[] = [];
+  /** The tick last added to and the one last removed from, with their counts (-1: none; a tick is at least 1). */
+  #hotTick = -1;
+  #hot = { count: 0 };
+  #coldTick = -1;
+  #cold = { count: 0 };
+
+  add(tick: number): void {
+    if (tick === this.#hotTick) {
+      this.#hot.count++;
+      return;
+    }
+    let held = this.#counts.get(tick);
+    if (held === undefined) {
+      held = { count: 0 };
+      this.#counts.set(tick, held);
+      this.#push(tick);
+      if (tick < this.min) this.min = tick;
+    }
+    held.count++;
+    this.#hotTick = tick;
+    this.#hot = held;
+  }
+
+  remove(tick: number): void {
+    let held: { count: number };
+    if (tick === this.#coldTick) held = this.#cold;
+    else if (tick === this.#hotTick) held = this.#hot;
+    else {
+      held = this.#counts.get(tick)!;
+      this.#coldTick = tick;
+      this.#cold = held;
+    }
+    if (--held.count > 0) return;
+    this.#counts.delete(tick);
+    if (tick === this.#hotTick) this.#hotTick = -1;
+    if (tick === this.#coldTick) this.#coldTick = -1;
+    // A tick dropped below the top stays in the heap until it surfaces; when a clock that stepped
+    // back lets such ticks pile up, the heap is rebuilt from the counts.
+    if (this.#heap.length > 2 * this.#counts.size + 64) {
+      this.#heap.length = 0;
+      for (const kept of this.#counts.keys()) this.#push(kept);
+    }
+    if (tick !== this.min) return;
+    const heap = this.#heap;
+    while (heap.length > 0 && !this.#counts.has(heap[0]!)) this.#pop();
+    this.min = heap.length > 0 ? heap[0]! : Infinity;
+  }
+
+  #push(tick: number): void {
+    const heap = this.#heap;
+    let i = heap.length;
+    heap.push(tick);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]! <= tick) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = tick;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= heap.length) break;
+      if (child + 1 < heap.length && heap[child + 1]! < heap[child]!) child++;
+      if (heap[child]! >= last) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    heap[i] = last;
+  }
 }
 
 export class FingerprintTable {
@@ -56,6 +157,7 @@ export class FingerprintTable {
   readonly maxSlots: number;
   readonly migrateChunk: number;
   readonly sweepChunk: number;
+  readonly capSweep: number;
   #slots: Int32Array;
   #mask: number;
   #limit: number;
@@ -67,8 +169,8 @@ export class FingerprintTable {
   #sweepFrom: number;
   /** Entries held in both tables: live ones and expired ones not yet reclaimed. */
   #count = 0;
-  /** No entry expires before this tick: while the clock is below it, a sweep would find nothing. */
-  #minExpiry = MAX_TICK;
+  /** The expiry ticks of the entries held (both tables): `.min > now` means nothing has expired. */
+  readonly #expiries = new ExpiryTicks();
   /** The table being drained into #slots while growing, else undefined. */
   #old: Int32Array | undefined;
   #oldMask = 0;
@@ -77,12 +179,6 @@ export class FingerprintTable {
   /** The next slot of the sweep pass, and how many slots the pass has left (0: no pass). */
   #sweepAt = 0;
   #sweepLeft = 0;
-  /**
-   * The least expiry seen by the current sweep pass or migration: every entry scanned and kept,
-   * moved, or written since it began. When it ends, that covers every entry, so it becomes
-   * #minExpiry.
-   */
-  #passMin = MAX_TICK;
   /** Slots visited by migration and sweeps since the table was made (work spread over inserts). */
   #background = 0;
 
@@ -91,8 +187,10 @@ export class FingerprintTable {
     this.maxSlots = slotsFor(options.maxEntries);
     this.migrateChunk = options.migrateChunk ?? MIGRATE_CHUNK;
     this.sweepChunk = options.sweepChunk ?? SWEEP_CHUNK;
+    this.capSweep = options.capSweep ?? CAP_SWEEP;
     if (!Number.isSafeInteger(this.migrateChunk) || this.migrateChunk < 2) throw new TypeError('migrateChunk must be an integer of at least 2');
     if (!Number.isSafeInteger(this.sweepChunk) || this.sweepChunk < 1) throw new TypeError('sweepChunk must be a positive integer');
+    if (!Number.isSafeInteger(this.capSweep) || this.capSweep < 1) throw new TypeError('capSweep must be a positive integer');
     const initial = Math.min(options.initialSlots ?? 1024, this.maxSlots);
     this.#slots = new Int32Array(initial * STRIDE);
     this.#mask = initial - 1;
@@ -137,7 +235,7 @@ export class FingerprintTable {
     if (this.#old !== undefined) {
       this.#migrate(now, this.migrateChunk, false);
       if (this.#old !== undefined && this.#takeFromOld(f0, f1, f2, f3, now)) return 'present';
-    } else if (now >= this.#minExpiry && (this.#sweepLeft > 0 || this.#count >= this.#sweepFrom)) {
+    } else if (now >= this.#expiries.min && (this.#sweepLeft > 0 || this.#count >= this.#sweepFrom)) {
       // Through the public method, so that a spy sees the sweeps an insert makes.
       this.sweep(now, this.sweepChunk);
     }
@@ -152,7 +250,8 @@ export class FingerprintTable {
       if (slots[at] === f0 && slots[at + 1] === f1 && slots[at + 2] === f2 && slots[at + 3] === f3) {
         if (e > now) return 'present';
         slots[at + EXPIRY] = expiry;
-        this.#noteExpiry(expiry);
+        this.#expiries.remove(e);
+        this.#expiries.add(expiry);
         return 'inserted';
       }
       if (reusable < 0 && e <= now) reusable = i;
@@ -160,7 +259,9 @@ export class FingerprintTable {
     }
     // The whole probe path is checked first: the key may sit beyond an expired slot.
     if (reusable >= 0) {
+      this.#expiries.remove(slots[reusable * STRIDE + EXPIRY]!);
       this.#write(reusable, f0, f1, f2, f3, expiry);
+      this.#expiries.add(expiry);
       return 'inserted';
     }
     if (this.#count >= this.#limit) {
@@ -169,6 +270,7 @@ export class FingerprintTable {
       i = this.#emptySlotFor(f0);
     }
     this.#write(i, f0, f1, f2, f3, expiry);
+    this.#expiries.add(expiry);
     this.#count++;
     return 'inserted';
   }
@@ -176,7 +278,8 @@ export class FingerprintTable {
   /**
    * Deletes expired entries. Without `budget`: every expired entry now, whatever the load (and
    * any growth in progress is finished first). With one: continues the sweep pass over at most
-   * `budget` slots, starting a pass if none is under way; no-op while growing.
+   * `budget` slots, starting a pass if none is under way; no-op while growing. Either stops as
+   * soon as no held entry has expired.
    */
   sweep(now: number, budget = Infinity): void {
     if (budget === Infinity) {
@@ -192,18 +295,20 @@ export class FingerprintTable {
    */
   #makeRoom(now: number): boolean {
     const atCap = this.#mask + 1 >= this.maxSlots;
-    if (now >= this.#minExpiry) {
-      // Below the cap a bounded try, then growth; at the cap failing closed must not refuse
-      // while an entry could be reclaimed, so the search goes on until it frees one or knows
-      // none has expired (after which #minExpiry > now keeps refusals O(1) until the next tick).
-      const budget = atCap ? Infinity : this.sweepChunk;
+    // Only when an entry is known to have expired (the counts are exact): otherwise a refusal
+    // at the cap is O(1). Below the cap a chunk's try, then growth; at the cap a longer one,
+    // capSweep slots, and if those free nothing the insert is refused (fail closed) and the next
+    // one goes on from there, rather than one insert walking the whole table.
+    if (now >= this.#expiries.min) {
+      const work = this.#background;
+      const budget = atCap ? this.capSweep : this.sweepChunk;
       if (this.#old !== undefined) this.#migrate(now, budget, true);
       if (this.#count < this.#limit) return true;
       if (this.#old === undefined) {
-        this.#sweepSlots(now, budget, true);
-        // A pass that began at an earlier tick may end having missed entries expired since.
-        if (atCap && this.#count >= this.#limit && this.#sweepLeft === 0 && now >= this.#minExpiry) {
-          this.#sweepSlots(now, Infinity, true);
+        // A pass that ends within the budget is followed by the next: it may have started after
+        // the entries behind its start expired.
+        while (this.#count >= this.#limit && now >= this.#expiries.min && this.#background - work < budget) {
+          this.#sweepSlots(now, budget - (this.#background - work), true);
         }
         if (this.#count < this.#limit) return true;
       }
@@ -238,7 +343,6 @@ export class FingerprintTable {
     // A sweep pass over the old table is abandoned: the drain drops expired entries itself.
     this.#sweepLeft = 0;
     this.#sweepAt = 0;
-    this.#passMin = MAX_TICK;
   }
 
   /** Moves up to `budget` old slots, dropping expired entries; with `untilFreed`, stops at the first drop. */
@@ -254,7 +358,10 @@ export class FingerprintTable {
         if (e > now) {
           const f0 = old[at]!;
           this.#write(this.#emptySlotFor(f0), f0, old[at + 1]!, old[at + 2]!, old[at + 3]!, e);
-        } else this.#count--;
+        } else {
+          this.#count--;
+          this.#expiries.remove(e);
+        }
         old[at + EXPIRY] = GONE;
       }
       s++;
@@ -263,10 +370,7 @@ export class FingerprintTable {
       if (untilFreed && this.#count < countBefore) break;
     }
     this.#migrated = s;
-    if (s === end) {
-      this.#old = undefined;
-      this.#minExpiry = this.#passMin;
-    }
+    if (s === end) this.#old = undefined;
   }
 
   /**
@@ -286,6 +390,7 @@ export class FingerprintTable {
         if (e > now) return true;
         old[at + EXPIRY] = GONE;
         this.#count--;
+        this.#expiries.remove(e);
         return false;
       }
       i = (i + 1) & mask;
@@ -294,9 +399,9 @@ export class FingerprintTable {
 
   /**
    * Continues the sweep pass (starting one if none is under way) over up to `budget` slots;
-   * with `untilFreed`, stops once an entry was deleted. A pass visits each slot position once,
-   * from wherever the last pass ended. Entries a deletion shifts back move from ahead of the
-   * cursor to the cursor or past it, never behind it, so none escapes the pass.
+   * with `untilFreed`, stops once an entry was deleted, and in any case once no held entry has
+   * expired. A pass visits each slot position once, from wherever the last pass ended. Entries a
+   * deletion shifts back move from ahead of the cursor to the cursor or past it, never behind it.
    */
   #sweepSlots(now: number, budget: number, untilFreed: boolean): void {
     const slots = this.#slots;
@@ -304,25 +409,19 @@ export class FingerprintTable {
     const countBefore = this.#count;
     let i = this.#sweepAt;
     let left = this.#sweepLeft;
-    if (left === 0) {
-      left = mask + 1;
-      this.#passMin = MAX_TICK;
-    }
-    while (budget > 0) {
+    if (left === 0) left = mask + 1;
+    while (budget > 0 && now >= this.#expiries.min) {
       let e = slots[i * STRIDE + EXPIRY]!;
       while (e !== 0 && e <= now) {
         this.#deleteAt(i);
         this.#count--;
+        this.#expiries.remove(e);
         e = slots[i * STRIDE + EXPIRY]!;
       }
-      if (e !== 0 && e < this.#passMin) this.#passMin = e;
       i = (i + 1) & mask;
       budget--;
       this.#background++;
-      if (--left === 0) {
-        this.#minExpiry = this.#passMin;
-        break;
-      }
+      if (--left === 0) break;
       if (untilFreed && this.#count < countBefore) break;
     }
     this.#sweepAt = i;
@@ -344,8 +443,6 @@ export class FingerprintTable {
       // The entry may move back only if the hole lies between its home slot and j.
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots.copyWithin(hole * STRIDE, at, at + STRIDE);
-        // Insurance for the pass minimum: a moved entry counts as seen.
-        if (e < this.#passMin) this.#passMin = e;
         hole = j;
       }
     }
@@ -366,12 +463,6 @@ export class FingerprintTable {
     slots[at + 2] = f2;
     slots[at + 3] = f3;
     slots[at + EXPIRY] = expiry;
-    this.#noteExpiry(expiry);
-  }
-
-  #noteExpiry(expiry: number): void {
-    if (expiry < this.#minExpiry) this.#minExpiry = expiry;
-    if (expiry < this.#passMin) this.#passMin = expiry;
   }
 
   #sweepFromFor(slotCount: number): number {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTicketVerifier } from '../../server/verify/ticket-verifier.js';
@@ -8,7 +8,10 @@ import { listenOnFreePort } from '../support/ports.js';
 /**
  * An issuer's JWK Set fetched from its URL (review of 2026-12-06): a small-order Ed25519 key
  * there was taken as is, where the same set given inline is refused at setup; and while the
- * URL failed with jose's copy stale, every ticket — a forged one too — sent a fetch.
+ * URL failed with jose's copy stale, every ticket — a forged one too — sent a fetch. Review 36:
+ * with jose's copy fresh but out of its 30 s cooldown, the same (a failed fetch moved no clock),
+ * and on Workers / Vercel Edge, where jose shares no fetch in flight, one per concurrent ticket;
+ * and a key without alg was used for any alg its kty fits (§2.3 and §7.4 (4) pin every key's).
  */
 const ISS = 'https://issuer.example';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -32,21 +35,36 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** A ticket whose signature is R = the identity point, S = 0: what verifies under a small-order key. */
-function trivialTicket(kid: string): string {
+const CLIENT_X = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x;
+let ticketSerial = 0;
+
+/** A ticket's first two parts; each call's text differs (jti), so no ticket is answered from the verifier's cache. */
+function unsignedTicket(kid: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): string {
   const now = Math.floor(Date.now() / 1000);
-  const client = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
   const claims = {
     iss: ISS,
     ip: '203.0.113.9',
     iat: now,
     exp: now + 300,
-    jti: 'AAAAAAAAAAAAAAAAAAAAAA',
-    cnf: { jwk: { kty: 'OKP', crv: 'Ed25519', x: client.x } },
+    jti: Buffer.from(`jti-${String(++ticketSerial).padStart(12, '0')}`).toString('base64url'),
+    cnf: { jwk: { kty: 'OKP', crv: 'Ed25519', x: CLIENT_X } },
   };
-  const signature = Buffer.concat([Buffer.from(IDENTITY_X, 'base64url'), Buffer.alloc(32)]).toString('base64url');
-  return `${b64({ alg: 'EdDSA', typ: 'ipstamp-ticket+jwt', kid })}.${b64(claims)}.${signature}`;
+  return `${b64({ alg, typ: 'ipstamp-ticket+jwt', kid })}.${b64(claims)}`;
 }
+
+/** A ticket whose signature is R = the identity point, S = 0: what verifies under a small-order key. */
+function trivialTicket(kid: string, alg: 'EdDSA' | 'ES256' = 'EdDSA'): string {
+  const signature = Buffer.concat([Buffer.from(IDENTITY_X, 'base64url'), Buffer.alloc(32)]).toString('base64url');
+  return `${unsignedTicket(kid, alg)}.${signature}`;
+}
+
+/** A ticket the issuer's Ed25519 key signed. */
+function signedTicket(issuerKey: KeyObject, kid: string): string {
+  const text = unsignedTicket(kid);
+  return `${text}.${sign(null, Buffer.from(text), issuerKey).toString('base64url')}`;
+}
+
+const issuerSet = (publicKey: KeyObject) => ({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'iss-1', alg: 'EdDSA' }] });
 
 describe('issuer keys fetched from a URL', () => {
   it('a small-order Ed25519 key in the set verifies no ticket (inline, the same set is refused at setup)', async () => {
@@ -55,6 +73,17 @@ describe('issuer keys fetched from a URL', () => {
     expect(() => createTicketVerifier({ [ISS]: jwks }, 5, nodePlatform)).toThrow(/small order/);
     const verify = createTicketVerifier({ [ISS]: url }, 5, nodePlatform);
     expect(await verify(trivialTicket('iss-small'), Date.now())).toBeUndefined();
+  });
+
+  it('a key without alg in the set verifies no ticket, where a key with alg beside it does (inline, an alg-less key is refused at setup)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const withoutAlg = { ...publicKey.export({ format: 'jwk' }), kid: 'iss-bare' };
+    const jwks = { keys: [withoutAlg, ...issuerSet(publicKey).keys] };
+    published = () => ({ status: 200, body: jwks });
+    expect(() => createTicketVerifier({ [ISS]: { keys: [withoutAlg] } }, 5, nodePlatform)).toThrow(/alg/);
+    const verify = createTicketVerifier({ [ISS]: url }, 5, nodePlatform);
+    expect(await verify(signedTicket(privateKey, 'iss-bare'), Date.now())).toBeUndefined();
+    expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toBeDefined();
   });
 
   it('while the URL fails and the copy is stale, forged tickets send one fetch per cooldown, not one each', async () => {
@@ -74,6 +103,65 @@ describe('issuer keys fetched from a URL', () => {
       expect(fetches - before).toBe(2);
     } finally {
       vi.useRealTimers();
+    }
+  });
+
+  it('while the URL fails and the copy is fresh but out of its cooldown, unknown kids send one fetch per cooldown; the keys held still verify', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    published = () => ({ status: 200, body: issuerSet(publicKey) });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const verify = createTicketVerifier({ [ISS]: url }, 5, nodePlatform);
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS }); // loads the set
+      const loaded = fetches;
+      published = () => ({ status: 503, body: {} });
+      vi.advanceTimersByTime(31_000); // jose's copy is fresh (under 10 min) and out of its 30 s cooldown
+      // made-up kids, and the held kid under an alg its key does not fit (no key matches either)
+      for (let i = 0; i < 40; i++) {
+        expect(await verify(trivialTicket(`forged-${i}`), Date.now())).toBeUndefined();
+        expect(await verify(trivialTicket('iss-1', 'ES256'), Date.now())).toBeUndefined();
+      }
+      expect(fetches - loaded).toBe(1);
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      vi.advanceTimersByTime(29_000); // 29 s after the failed fetch
+      for (let i = 0; i < 10; i++) expect(await verify(trivialTicket(`later-${i}`), Date.now())).toBeUndefined();
+      expect(fetches - loaded).toBe(1);
+      vi.advanceTimersByTime(2_000); // 31 s after it
+      for (let i = 0; i < 10; i++) expect(await verify(trivialTicket(`again-${i}`), Date.now())).toBeUndefined();
+      expect(fetches - loaded).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  // jose's isCloudflareWorkers(): with WebSocketPair defined it drops a fetch in flight and starts another
+  it('where jose shares no fetch in flight (WebSocketPair defined, as on Workers), 200 concurrent unknown kids send one fetch, the URL up or down', async () => {
+    const globals = globalThis as Record<string, unknown>;
+    const hadPair = Object.hasOwn(globals, 'WebSocketPair');
+    const pair = globals.WebSocketPair;
+    globals.WebSocketPair = class {};
+    const { publicKey } = generateKeyPairSync('ed25519');
+    published = () => ({ status: 200, body: issuerSet(publicKey) });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const verify = createTicketVerifier({ [ISS]: url }, 5, nodePlatform);
+      const flood = async (label: string): Promise<number> => {
+        const before = fetches;
+        const verdicts = await Promise.all(Array.from({ length: 200 }, (_, i) => verify(trivialTicket(`${label}-${i}`), Date.now())));
+        expect(verdicts.every((verdict) => verdict === undefined)).toBe(true);
+        return fetches - before;
+      };
+      expect(await flood('first')).toBe(1); // nothing loaded yet
+      vi.advanceTimersByTime(31_000);
+      expect(await flood('healthy')).toBe(1); // fresh, out of its cooldown, the URL answering
+      published = () => ({ status: 503, body: {} });
+      vi.advanceTimersByTime(31_000);
+      expect(await flood('failing')).toBe(1);
+      expect(await flood('failing-again')).toBe(0); // within 30 s of the failed fetch
+    } finally {
+      vi.useRealTimers();
+      if (hadPair) globals.WebSocketPair = pair;
+      else delete globals.WebSocketPair;
     }
   });
 });

@@ -16,7 +16,10 @@ const LAYERS: Record<string, { folders: readonly string[]; packages: readonly st
   'server/jws': { folders: ['shared'], packages: ['node:crypto', 'node:buffer'] },
   'server/hints': { folders: ['shared'], packages: ['node:net', 'node:http', 'node:buffer'] },
   'server/stores': { folders: ['shared'], packages: ['node:crypto', 'ioredis'] },
-  'server/verify': { folders: ['shared', 'server/jws', 'server/hints', 'server/stores'], packages: ['node:crypto', 'jose', 'jose/jwks/remote'] },
+  'server/verify': {
+    folders: ['shared', 'server/jws', 'server/hints', 'server/stores'],
+    packages: ['node:crypto', 'jose', 'jose/jwks/local', 'jose/jwks/remote'],
+  },
   'server/issuer': { folders: ['shared', 'server/jws', 'server/hints', 'server/stores', 'server/verify'], packages: ['node:crypto'] },
   'server/registry': { folders: ['shared', 'server/jws', 'server/hints', 'server/verify'], packages: ['node:crypto'] },
 };
