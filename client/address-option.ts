@@ -1,4 +1,4 @@
-import { staticAddress, type AddressSource } from './address-source.js';
+import { checkAddressSource, staticAddress, type AddressSource } from './address-source.js';
 import { echoAddressPerOrigin } from './echo-address.js';
 import type { FetchLike, ResponseLike } from './fetch-like.js';
 import { isAddressSource, isPerOriginAddress, sameAddressEverywhere, type PerOriginAddress } from './per-origin-address.js';
@@ -22,7 +22,7 @@ export function resolveAddressOption(ip: unknown, echo: EchoSettings): PerOrigin
   }
   if (ip === 'socket') throw new TypeError("ip: 'socket' needs a TCP connection: import from ipstamp/client/node");
   if (typeof ip === 'string') return sameAddressEverywhere(staticAddress(ip));
-  if (isAddressSource(ip)) return sameAddressEverywhere(ip);
+  if (isAddressSource(ip)) return sameAddressEverywhere(checkAddressSource(ip));
   if (isPerOriginAddress(ip)) return ip;
   throw new TypeError("ip must be an address, 'echo', an AddressSource or a PerOriginAddress");
 }

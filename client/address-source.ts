@@ -1,5 +1,6 @@
 import { canonicalAddress } from '../shared/address.js';
 import type { ObservationSource } from '../shared/schema.js';
+import { OBSERVATION_SOURCES } from '../shared/token-checks.js';
 
 /**
  * Where the address a client signs comes from. `current()` may do I/O (echo, socket);
@@ -10,6 +11,21 @@ export interface AddressSource {
   readonly obs: ObservationSource;
   current(): string | Promise<string>;
   invalidate?(staleAddress?: string): void;
+}
+
+/**
+ * Checks what a source says of itself: its `obs` is written into every stamp as the claim of
+ * that name, which a verifier refuses (`bad-claims`) unless it is one of the protocol's
+ * observation sources (PROTOCOL.md §2.2) — so a custom source's `obs: 'stun'` fails here, with a
+ * TypeError naming it, instead of on every request. A source without `obs` signs none (the
+ * claim is optional).
+ */
+export function checkAddressSource<S extends AddressSource>(source: S, name = 'ip'): S {
+  const obs: unknown = source.obs;
+  if (obs !== undefined && !(OBSERVATION_SOURCES as readonly unknown[]).includes(obs)) {
+    throw new TypeError(`${name}.obs must be one of ${OBSERVATION_SOURCES.join(', ')}`);
+  }
+  return source;
 }
 
 /** A fixed address, canonicalized once (PROTOCOL.md §3: the client canonicalizes). */

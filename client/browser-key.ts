@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { publicJwkOf } from '../shared/public-jwk.js';
 import type { ClientPublicJwk, TicketAlg } from '../shared/ticket-schema.js';
 
@@ -31,6 +32,8 @@ export interface GenerateStampKeyOptions {
   /** `ES256` (default: every current browser) or `EdDSA` (Ed25519: Chrome 137+, Firefox 129+, Safari 17+). */
   alg?: StampKeyAlg;
 }
+
+const GENERATE_STAMP_KEY_OPTION_NAMES: OptionNames<GenerateStampKeyOptions> = Object.freeze({ alg: true });
 
 const GENERATE_PARAMS: Readonly<Record<StampKeyAlg, EcKeyGenParams | Algorithm>> = {
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },
@@ -75,6 +78,7 @@ export async function assembleStampKey(privateKey: CryptoKey, publicJwk: ClientP
  */
 export async function generateStampKey(options: GenerateStampKeyOptions = {}): Promise<StampKey> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, GENERATE_STAMP_KEY_OPTION_NAMES);
   const alg = options.alg ?? 'ES256';
   if (!STAMP_KEY_ALGS.includes(alg)) throw new TypeError(`alg must be one of ${STAMP_KEY_ALGS.join(', ')}`);
   const subtle = subtleCrypto();

@@ -1,5 +1,7 @@
 import { canonicalAddress } from '../shared/address.js';
 import type { ObservationSource } from '../shared/schema.js';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
+import { OBSERVATION_SOURCES } from '../shared/token-checks.js';
 import type { AddressSource } from './address-source.js';
 
 export interface CachedAddressOptions {
@@ -18,6 +20,8 @@ export interface RefreshableAddressSource extends AddressSource {
    */
   invalidate(staleAddress?: string): void;
 }
+
+const CACHED_ADDRESS_OPTION_NAMES: OptionNames<CachedAddressOptions> = Object.freeze({ ttlMs: true, now: true });
 
 export function checkTtl(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -39,6 +43,13 @@ export function cachedAddress(
   invalid: () => Error,
   options: CachedAddressOptions,
 ): RefreshableAddressSource {
+  if (!(OBSERVATION_SOURCES as readonly unknown[]).includes(obs)) throw new TypeError(`obs must be one of ${OBSERVATION_SOURCES.join(', ')}`);
+  if (typeof load !== 'function') throw new TypeError('load must be a function () => Promise<address>');
+  if (typeof invalid !== 'function') throw new TypeError('invalid must be a function () => Error');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, CACHED_ADDRESS_OPTION_NAMES);
+  checkTtl('ttlMs', options.ttlMs, 0);
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   const now = options.now ?? Date.now;
   let value: string | undefined;
   let expiresAt = 0;

@@ -1,7 +1,8 @@
 /**
  * Failures of the client SDK itself, before or around a request — as opposed to
  * `IpStampError`, which carries a wire reason a verifier answered with. Messages are fixed
- * strings: never a URL, an address, a body or a key. The underlying error, if any, is `cause`.
+ * strings: never a URL, an address, a body or a key (one names the key file the caller gave,
+ * when it cannot be read). The underlying error, if any, is `cause`.
  */
 export const CLIENT_ERROR_MESSAGES = {
   /** The address could not be learned from the echo endpoint (network, status, or body). */
@@ -14,7 +15,11 @@ export const CLIENT_ERROR_MESSAGES = {
   ERR_IPSTAMP_NO_ORIGIN: 'the request has no origin to bind the stamp to',
   /** The ticket issuer could not be reached, refused the request, or answered something that is not a ticket. */
   ERR_IPSTAMP_TICKET_FAILED: 'could not obtain a ticket from the issuer',
-  /** A key file that cannot be read, is not JSON, or holds no usable private JWK with kid and alg. */
+  /**
+   * A key file that cannot be read, is not JSON, or holds no usable private JWK with kid and
+   * alg. One that cannot be read says so instead, with its path and the system's code:
+   * `cannot read the key file "keys/client.jwk.json": ENOENT`.
+   */
   ERR_IPSTAMP_KEY_FILE: 'the key file does not hold a usable private JWK with kid and alg',
   /** `createStampedFetch` followed 20 redirects and got another (fetch's limit). */
   ERR_IPSTAMP_TOO_MANY_REDIRECTS: 'more than 20 redirects',
@@ -31,8 +36,9 @@ export class IpStampClientError extends Error {
   override readonly name = 'IpStampClientError';
   readonly code: IpStampClientErrorCode;
 
-  constructor(code: IpStampClientErrorCode, options?: { cause?: unknown }) {
-    super(CLIENT_ERROR_MESSAGES[code], options);
+  /** `message` replaces the code's usual one where the SDK knows more (a key file it cannot read); the code stays. */
+  constructor(code: IpStampClientErrorCode, options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? CLIENT_ERROR_MESSAGES[code], options !== undefined && Object.hasOwn(options, 'cause') ? { cause: options.cause } : undefined);
     this.code = code;
   }
 }

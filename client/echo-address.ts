@@ -1,3 +1,4 @@
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
 import { readBoundedText } from './bounded-body.js';
 import { cachedAddress, checkTtl, type RefreshableAddressSource } from './cached-address.js';
@@ -24,6 +25,8 @@ export interface EchoAddressOptions {
   now?: () => number;
 }
 
+const ECHO_ADDRESS_OPTION_NAMES: OptionNames<EchoAddressOptions> = Object.freeze({ url: true, fetch: true, ttlMs: true, timeoutMs: true, now: true });
+
 function echoUrlOf(value: unknown): URL {
   let url: URL | undefined;
   try {
@@ -41,6 +44,7 @@ function echoUrlOf(value: unknown): URL {
  */
 export function echoAddress(options: EchoAddressOptions): RefreshableAddressSource {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, ECHO_ADDRESS_OPTION_NAMES);
   const url = echoUrlOf(options.url).href;
   const fetchFn = resolveFetch<ResponseLike>('fetch', options.fetch);
   const ttlMs = checkTtl('ttlMs', options.ttlMs, DEFAULT_ECHO_TTL_MS);
@@ -89,6 +93,8 @@ export interface EchoPerOriginOptions extends Omit<EchoAddressOptions, 'url'> {
 
 /** `ip: 'echo'`: one echo source per target origin, or a single one at a configured URL. */
 export function echoAddressPerOrigin(options: EchoPerOriginOptions = {}): PerOriginAddress {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, ECHO_ADDRESS_OPTION_NAMES);
   const { url, ...rest } = options;
   if (url !== undefined) return sameAddressEverywhere(echoAddress({ ...rest, url }));
   // Checked now, so a wrong option fails at setup rather than on the first request.

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { normalizeOrigin } from '../shared/htu.js';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { STAMP_HEADER } from '../shared/constants.js';
 import { IpStampClientError } from './client-error.js';
 import { fetchThrough } from './echo-dispatcher.node.js';
@@ -27,6 +28,19 @@ export interface StampInterceptorOptions {
   /** How far the signing time may move to the server's (learned from its clock refusals and echo). Default 300000 (5 min); 0: off. */
   maxClockCorrectionMs?: number;
 }
+
+const INTERCEPTOR_OPTION_NAMES: OptionNames<StampInterceptorOptions> = Object.freeze({
+  key: true,
+  ip: true,
+  bodyDigest: true,
+  echoUrl: true,
+  echoTtlMs: true,
+  localAddress: true,
+  socketTtlMs: true,
+  origin: true,
+  now: true,
+  maxClockCorrectionMs: true,
+});
 
 const encoder = new TextEncoder();
 
@@ -60,6 +74,7 @@ function reportError(handler: Dispatcher.DispatchHandler, error: unknown): void 
  */
 export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, INTERCEPTOR_OPTION_NAMES);
   checkEchoOnlyOptions(options);
   const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
   const clocks = createServerClocks({ now: options.now, maxCorrectionMs: options.maxClockCorrectionMs });

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
+import { rejectUnknownOptions } from '../shared/options.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
 import { IpStampClientError } from './client-error.js';
 import { importSigningKey, type SigningKey } from './signing-key.js';
@@ -7,6 +8,13 @@ import { importSigningKey, type SigningKey } from './signing-key.js';
 const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 const invalid = (cause?: unknown) => new IpStampClientError('ERR_IPSTAMP_KEY_FILE', cause === undefined ? undefined : { cause });
+
+/** A file that cannot be read is no key file's fault: say which, and why (the system's code: ENOENT, EACCES, EISDIR…). */
+function unreadable(path: string, cause: unknown): IpStampClientError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const why = typeof code === 'string' ? `: ${code}` : '';
+  return new IpStampClientError('ERR_IPSTAMP_KEY_FILE', { cause, message: `cannot read the key file ${JSON.stringify(path)}${why}` });
+}
 
 function isPrivateJwk(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
@@ -33,12 +41,14 @@ function pickJwk(document: Record<string, unknown>, kid: string | undefined): Re
  */
 export async function loadStampKey(path: string, options: { kid?: string } = {}): Promise<SigningKey> {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a file path');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, { kid: true });
   let text: string;
   try {
     if ((await stat(path)).size > MAX_KEY_FILE_BYTES) throw invalid();
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw error instanceof IpStampClientError ? error : invalid(error);
+    throw error instanceof IpStampClientError ? error : unreadable(path, error);
   }
   const document = parseStrictJsonObject(text);
   if (document === undefined) throw invalid();

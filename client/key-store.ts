@@ -1,3 +1,4 @@
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import type { ClientPublicJwk } from '../shared/ticket-schema.js';
 import { algOfPublicJwk, assembleStampKey, publicMembers, subtleCrypto, type StampKey } from './browser-key.js';
 
@@ -44,7 +45,11 @@ function checkName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '' || name.length > 256) throw new TypeError('name must be a string of 1–256 characters');
 }
 
+const KEY_STORE_OPTION_NAMES: OptionNames<StampKeyStoreOptions> = Object.freeze({ database: true });
+
 function databaseName(options: StampKeyStoreOptions): string {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, KEY_STORE_OPTION_NAMES);
   const database = options.database ?? DEFAULT_DATABASE;
   if (typeof database !== 'string' || database === '') throw new TypeError('database must be a non-empty string');
   return database;

@@ -1,4 +1,5 @@
 import { connect, isIP } from 'node:net';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { cachedAddress, checkTtl, type RefreshableAddressSource } from './cached-address.js';
 import { IpStampClientError } from './client-error.js';
 import { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';
@@ -23,7 +24,12 @@ export interface SocketAddressOptions extends SocketAddressSettings {
 
 const failed = (cause?: unknown) => new IpStampClientError('ERR_IPSTAMP_SOCKET_FAILED', cause === undefined ? undefined : { cause });
 
-function checkSettings(options: SocketAddressSettings): { ttlMs: number; timeoutMs: number } {
+const SOCKET_SETTING_NAMES: OptionNames<SocketAddressSettings> = Object.freeze({ localAddress: true, ttlMs: true, timeoutMs: true, now: true });
+const SOCKET_ADDRESS_OPTION_NAMES: OptionNames<SocketAddressOptions> = Object.freeze({ ...SOCKET_SETTING_NAMES, host: true, port: true });
+
+function checkSettings(options: SocketAddressSettings, names: Readonly<Record<string, true>> = SOCKET_SETTING_NAMES): { ttlMs: number; timeoutMs: number } {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, names);
   if (options.localAddress !== undefined && isIP(options.localAddress) === 0) throw new TypeError('localAddress must be an IP address');
   return {
     ttlMs: checkTtl('ttlMs', options.ttlMs, DEFAULT_SOCKET_TTL_MS),
@@ -59,8 +65,7 @@ function probe(host: string, port: number, localAddress: string | undefined, tim
  * connection or an L3 load balancer); behind NAT, use `'echo'`.
  */
 export function socketAddress(options: SocketAddressOptions): RefreshableAddressSource {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const { ttlMs, timeoutMs } = checkSettings(options);
+  const { ttlMs, timeoutMs } = checkSettings(options, SOCKET_ADDRESS_OPTION_NAMES);
   if (typeof options.host !== 'string' || options.host === '') throw new TypeError('host must be a host name or address');
   if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535) throw new TypeError('port must be 1–65535');
   const { host, port, localAddress } = options;

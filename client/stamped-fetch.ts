@@ -1,4 +1,5 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../shared/constants.js';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { resolveAddressOption } from './address-option.js';
 import { IpStampClientError } from './client-error.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
@@ -70,6 +71,19 @@ export interface TicketFetchOptions<R extends ResponseLike = Response> extends F
  * reads (`issuer`, `echoUrl`, `echoTtlMs`) does not type-check with another.
  */
 export type StampedFetchOptions<R extends ResponseLike = Response> = AddressFetchOptions<R> | EchoFetchOptions<R> | TicketFetchOptions<R>;
+
+/** Every key of every mode's options (`AddressFetchOptions` names the other modes' keys as `undefined`). */
+export const STAMPED_FETCH_OPTION_NAMES: OptionNames<AddressFetchOptions> = Object.freeze({
+  key: true,
+  ip: true,
+  bodyDigest: true,
+  fetch: true,
+  now: true,
+  maxClockCorrectionMs: true,
+  issuer: true,
+  echoUrl: true,
+  echoTtlMs: true,
+});
 
 export type StampedFetch<R extends ResponseLike = Response> = (input: string | URL | Request, init?: RequestInit) => Promise<R>;
 
@@ -359,6 +373,7 @@ function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetc
  */
 export function createStampedFetch<R extends ResponseLike = Response>(options: StampedFetchOptions<R>): StampedFetch<R> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, STAMPED_FETCH_OPTION_NAMES);
   checkEchoOnlyOptions(options);
   const fetchFn = resolveFetch<R>('fetch', options.fetch);
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');

@@ -3,7 +3,8 @@ import { encodeBase64url } from '../shared/base64url.js';
 import { normalizeHtu } from '../shared/htu.js';
 import { STAMP_TYP } from '../shared/constants.js';
 import type { StampClaims } from '../shared/schema.js';
-import { staticAddress, type AddressSource } from './address-source.js';
+import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
+import { checkAddressSource, staticAddress, type AddressSource } from './address-source.js';
 import { importSigningKey, type SigningKey, type StampKeyInput } from './signing-key.js';
 import { sha256Base64url, toBytes, type BodyInput } from './body-digest.js';
 
@@ -41,10 +42,14 @@ export function randomJti(): string {
   return encodeBase64url(crypto.getRandomValues(new Uint8Array(JTI_BYTES)));
 }
 
+const STAMPER_OPTION_NAMES: OptionNames<StamperOptions> = Object.freeze({ key: true, ip: true, bodyDigest: true, now: true });
+
 export function createStamper(options: StamperOptions): Stamper {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, STAMPER_OPTION_NAMES);
   const source = typeof options.ip === 'string' ? staticAddress(options.ip) : options.ip;
   if (typeof source?.current !== 'function') throw new TypeError('ip must be an address or an AddressSource');
+  checkAddressSource(source);
   const now = options.now ?? Date.now;
   const bodyDigest = options.bodyDigest === true;
   const keyInput = options.key;

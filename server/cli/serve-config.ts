@@ -1,7 +1,7 @@
 import { compileTrust } from '../hints/trust.js';
 import type { IpStampPluginOptions } from '../fastify/options.js';
 import type { CorsAnswerOptions } from './cors-answers.js';
-import { choiceFlag, requiredStringFlag, stringFlag, type FlagValues } from './flag-values.js';
+import { choiceFlag, stringFlag, type FlagValues } from './flag-values.js';
 import { loadIssuersFile } from './load-keys.js';
 import { parseFlags } from './parse-flags.js';
 import { issuerKeysFromFile, keysFromFile, keysFromUrl, NO_KEYS, type Reloadable, type ServeKeys } from './serve-keys.js';
@@ -62,14 +62,18 @@ function own<T>(values: FlagValues, name: string): T {
   return (flagValue(values, flag) ?? appliedDefault(flag)) as T;
 }
 
+/** Where a verifier's client keys may come from, named as `--help` names them (serve-flags.ts). */
+const NO_KEYS_GIVEN = '--keys FILE (a JWK Set) is required unless --keys-url or --issuers is given';
+
 /** The file flags, read with the CLI's checks (readable, a JSON object of the right kind); the library checks the keys in them. */
 function readFiles(values: FlagValues) {
   const issuersFile = stringFlag(values, 'issuers');
   const issuers = issuersFile === undefined ? undefined : loadIssuersFile(issuersFile);
   const keysUrl = stringFlag(values, 'keys-url');
   if (keysUrl !== undefined && values.keys !== undefined) throw new UsageError('--keys and --keys-url: give one of them');
-  // a verifier that only takes tickets needs no key file of its own
-  const keysFile = issuers || keysUrl !== undefined ? stringFlag(values, 'keys') : requiredStringFlag(values, 'keys', 'FILE (a JWK Set)');
+  const keysFile = stringFlag(values, 'keys');
+  // a verifier that only takes tickets needs no key file of its own; the message names every way, as --help does
+  if (issuers === undefined && keysUrl === undefined && (keysFile === undefined || keysFile === '')) throw new UsageError(NO_KEYS_GIVEN);
   const keys = keysUrl !== undefined ? keysFromUrl(keysUrl) : keysFile === undefined ? NO_KEYS : keysFromFile(keysFile);
   const issuerKeyFile = stringFlag(values, 'issuer-key');
   const issuerKey = issuerKeyFile === undefined ? undefined : issuerKeysFromFile(issuerKeyFile);

@@ -1,4 +1,5 @@
 import { IpStampError } from '../../shared/errors.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from '../stores/replay-store.js';
 import { REPLAY_OBJECT_FULL, REPLAY_OBJECT_URL } from './replay-object.js';
 
@@ -20,6 +21,13 @@ export interface DurableObjectReplayStoreOptions {
 }
 
 const MAX_SHARDS = 1024;
+
+const DURABLE_OBJECT_STORE_OPTION_NAMES: OptionNames<DurableObjectReplayStoreOptions> = Object.freeze({
+  namespace: true,
+  shards: true,
+  name: true,
+  timeoutMs: true,
+});
 
 /**
  * A `ReplayStore` for Workers, backed by `IpStampReplayObject` Durable Objects: one object per
@@ -44,6 +52,7 @@ export class DurableObjectReplayStore implements ReplayStore {
 
   constructor(options: DurableObjectReplayStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    rejectUnknownOptions(options, DURABLE_OBJECT_STORE_OPTION_NAMES);
     const { namespace, shards = 16, name = 'ipstamp-replay', timeoutMs = 2000 } = options;
     if (typeof namespace?.idFromName !== 'function' || typeof namespace.get !== 'function') {
       throw new TypeError('namespace must be a Durable Object namespace binding (env.YOUR_BINDING)');

@@ -9,3 +9,4 @@ export { serviceProblemOf, SERVICE_REASON_STATUS, type ServiceProblem } from './
 export { keepRawBody } from './raw-body.js';
 export { rateLimitKeyOf } from './rate-limit-key.js';
 export type { IssuerPluginOptions } from './ticket-routes.js';
+export type { Verdict } from '../verify/types.js';

@@ -48,7 +48,7 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   fastify.decorateRequest('ipStamp', null);
 
   fastify.addHook('onRoute', checkRouteConfig);
-  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.requireStamp });
+  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.required });
   fastify.addHook('preParsing', hooks.preParsing);
   fastify.addHook('preValidation', hooks.preValidation);
 

@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server as HttpServer, type ServerOptions } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { hintAddress } from '../../shared/address.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import type { ProxyHeader } from './proxy-header.js';
 import { checkMaxHeaderBytes, detectProxySignature, ProxyHeaderParser } from './proxy-protocol.js';
 import { isProxyProtocolError, type ProxyProtocolErrorDetail } from './proxy-protocol-error.js';
@@ -43,8 +44,20 @@ interface Settings {
   readonly onReject: ((event: ProxyRejectEvent) => void) | undefined;
 }
 
-function checkOptions(options: ProxyProtocolOptions): Settings {
+const PROXY_PROTOCOL_OPTION_NAMES: OptionNames<ProxyProtocolOptions> = Object.freeze({
+  trustedProxies: true,
+  proxyProtocol: true,
+  timeoutMs: true,
+  maxHeaderBytes: true,
+  onReject: true,
+});
+
+/** `createProxyProtocolServer` takes the server's own options beside them. */
+const PROXY_SERVER_OPTION_NAMES: OptionNames<ProxyProtocolOptions & { http?: ServerOptions }> = Object.freeze({ ...PROXY_PROTOCOL_OPTION_NAMES, http: true });
+
+function checkOptions(options: ProxyProtocolOptions, names: Readonly<Record<string, true>> = PROXY_PROTOCOL_OPTION_NAMES): Settings {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, names);
   const { trustedProxies, proxyProtocol = 'required', timeoutMs = 5000, onReject } = options;
   const trust =
     typeof trustedProxies === 'object' && trustedProxies !== null && 'contains' in trustedProxies
@@ -71,7 +84,10 @@ function checkOptions(options: ProxyProtocolOptions): Settings {
  * could be taken off — terminate TLS at the proxy.
  */
 export function installProxyProtocol<S extends NetServer>(server: S, options: ProxyProtocolOptions): S {
-  const settings = checkOptions(options);
+  return install(server, checkOptions(options));
+}
+
+function install<S extends NetServer>(server: S, settings: Settings): S {
   const downstream = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => vetConnection(server, socket, settings, downstream));
@@ -80,8 +96,8 @@ export function installProxyProtocol<S extends NetServer>(server: S, options: Pr
 
 /** `http.createServer` with the PROXY protocol installed; fits Fastify's `serverFactory`. */
 export function createProxyProtocolServer(handler: RequestListener | undefined, options: ProxyProtocolOptions & { http?: ServerOptions }): HttpServer {
-  const server = createServer(options.http ?? {}, handler);
-  return installProxyProtocol(server, options);
+  const settings = checkOptions(options, PROXY_SERVER_OPTION_NAMES);
+  return install(createServer(options.http ?? {}, handler), settings);
 }
 
 function vetConnection(server: NetServer, socket: Socket, settings: Settings, downstream: readonly ((socket: Socket) => void)[]): void {

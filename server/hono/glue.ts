@@ -38,11 +38,18 @@ export interface GlueVerifier {
 /**
  * `middleware.handler(fn)`: one route's handler behind the middleware's own checks, as that
  * route's only handler. Same verdict in `c.get('ipStamp')`, same refusals, same echo route.
+ *
+ * It answers what `fn` answers, or a refusal: a `Response` now or later. The plain `Response`
+ * in that type is not redundant: Hono infers its route's response type from both of its handler
+ * shapes (`Handler`, answering `R`, and `MiddlewareHandler`, answering `Promise<R | void>`), and
+ * which candidate wins depends on the compiler's type order — TypeScript 7 picked `Response`
+ * from the promise and refused `(c) => c.json(…)`. With `Response` in the union, the whole
+ * answer is a supertype of every candidate, so both compilers pick it.
  */
 export type StampedHandler = <E extends Env = Env, P extends string = string, I extends Input = Input, R = Response | Promise<Response>>(
   // the handler sees `ipStamp` whatever the app declares (an app's own Env is kept beside it)
   handler: (c: Context<E & { Variables: IpStampVariables }, P, I>, next: Next) => R,
-) => (c: Context<E, P, I>, next: Next) => R | Promise<Response>;
+) => (c: Context<E, P, I>, next: Next) => R | Response | Promise<Response>;
 
 const DOUBLE_CHECK =
   'ipstamp: stamp.handler(fn) on a route an ipstamp middleware already covers: use one or the other (the stamp would be checked twice, the second time as a replay)';
@@ -63,7 +70,7 @@ export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStam
     // the handler runs as the middleware's next, once `ipStamp` is set; its own answer passes
     // straight through, neither awaited nor wrapped
     const proceed = () => handler(stamped as never, next);
-    return middleware(stamped, proceed as unknown as Next) as ReturnType<typeof proceed> | Promise<Response>;
+    return middleware(stamped, proceed as unknown as Next) as ReturnType<typeof proceed> | Response | Promise<Response>;
   };
 }
 

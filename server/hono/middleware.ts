@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
-import { createVerifier } from '../verify/create-verifier.js';
+import type { OptionNames } from '../../shared/options.js';
+import { CREATE_VERIFIER_OPTION_NAMES, createVerifier } from '../verify/create-verifier.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
@@ -27,6 +28,16 @@ export const nodeConnection: ConnectionOf = (c) => {
   return connectionHints(incoming?.socket as Parameters<typeof connectionHints>[0]);
 };
 
+/** Every key `ipstamp(options)` takes: the glue's, and the verifier's (passed on to it). */
+const HONO_OPTION_NAMES: OptionNames<IpStampHonoOptions> = Object.freeze({
+  ...CREATE_VERIFIER_OPTION_NAMES,
+  required: true,
+  echo: true,
+  issuer: true,
+  bodyLimit: true,
+  connection: true,
+});
+
 /**
  * `ipstamp(options)`: a Hono middleware over the Node verifier (`node:crypto`, the fast path).
  * Accepted → `c.get('ipStamp')` is the verdict; refused → problem+json and the handler never
@@ -35,7 +46,7 @@ export const nodeConnection: ConnectionOf = (c) => {
  * use `ipstamp/hono/web`.
  */
 export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
-  const { glue, verifier: verifierOptions } = splitHonoOptions(options);
+  const { glue, verifier: verifierOptions } = splitHonoOptions(options, HONO_OPTION_NAMES);
   const verifier = createVerifier(verifierOptions);
   // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); this entry is
   // Node's, and ipstamp/hono/web never loads it

@@ -1,5 +1,6 @@
 import type { IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import type { Context } from 'hono';
+import { rejectUnknownOptions } from '../../shared/options.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { ConnectionHints } from '../verify/types.js';
 
@@ -45,9 +46,17 @@ function flag(options: IpStampHonoOptions, name: 'required' | 'echo', fallback: 
   return value;
 }
 
-/** Splits the glue's own options from the verifier's; the verifier validates the rest (TypeError naming the option). */
-export function splitHonoOptions(options: IpStampHonoOptions): { glue: HonoGlueSettings; verifier: CreateVerifierOptions } {
+/**
+ * Splits the glue's own options from the verifier's; the verifier validates the rest (TypeError
+ * naming the option). `names` is every key the entry takes, the verifier's included (each entry
+ * has its own verifier, and only `ipstamp/hono`'s loads node:crypto): any other is refused.
+ */
+export function splitHonoOptions(
+  options: IpStampHonoOptions,
+  names: Readonly<Record<string, true>>,
+): { glue: HonoGlueSettings; verifier: CreateVerifierOptions } {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, names);
   const { required: _required, echo: _echo, issuer, bodyLimit, connection, ...verifier } = options;
   if (bodyLimit !== undefined && !(Number.isSafeInteger(bodyLimit) && bodyLimit >= 0)) {
     throw new TypeError('bodyLimit must be a whole number of bytes');

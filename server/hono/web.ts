@@ -8,7 +8,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
 import { echoAnswerAt } from '../verify/echo-answer.js';
-import { createWebVerifier, type WebVerifier, type WebVerifierOptions } from '../web/web-verifier.js';
+import type { OptionNames } from '../../shared/options.js';
+import { createWebVerifier, WEB_VERIFIER_OPTION_NAMES, type WebVerifier, type WebVerifierOptions } from '../web/web-verifier.js';
 import { honoMiddleware, stampedHandler, type IpStampVariables, type StampedHandler } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 
@@ -35,6 +36,15 @@ export interface IpStampHonoWebOptions extends Omit<WebVerifierOptions, 'bodyLim
 /** The middleware, with the web verifier it runs and its handler form (as in `ipstamp/hono`). */
 export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: WebVerifier; readonly handler: StampedHandler };
 
+/** Every key `ipstamp(options)` takes here: the glue's, and the web verifier's (passed on to it). */
+const HONO_WEB_OPTION_NAMES: OptionNames<IpStampHonoWebOptions> = Object.freeze({
+  ...WEB_VERIFIER_OPTION_NAMES,
+  required: true,
+  echo: true,
+  bodyLimit: true,
+  connection: true,
+});
+
 export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if ((options as { issuer?: unknown }).issuer !== undefined) {
@@ -43,7 +53,7 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   if (options.connection === undefined) {
     throw new TypeError('connection must be a function (c) => ConnectionHints: cloudflareConnection, bunConnection, denoConnection or your own');
   }
-  const { glue, verifier: verifierOptions } = splitHonoOptions(options as unknown as IpStampHonoOptions);
+  const { glue, verifier: verifierOptions } = splitHonoOptions(options as unknown as IpStampHonoOptions, HONO_WEB_OPTION_NAMES);
   const now = verifierOptions.now ?? Date.now;
   const verifier = createWebVerifier({ ...(verifierOptions as WebVerifierOptions), bodyLimit: glue.bodyLimit });
   const middleware = honoMiddleware(

@@ -1,3 +1,4 @@
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import type { CreateVerifierOptions } from '../verify/create-verifier.js';
 import { compiledOptionsOf, type Verifier } from '../verify/verifier.js';
 import { createTicketIssuer, type TicketIssuer, type TicketIssuerOptions } from './issuer.js';
@@ -8,9 +9,12 @@ export interface IssuerRouteOptions extends Pick<TicketIssuerOptions, 'key' | 'o
   rateLimit?: number | false;
 }
 
+const ISSUER_ROUTE_OPTION_NAMES: OptionNames<IssuerRouteOptions> = Object.freeze({ key: true, origin: true, lifetime: true, rateLimit: true });
+
 /** The `issuer` option of an adapter, checked at setup: a TypeError names `issuer.*` as the user wrote it. */
 export function checkIssuerRouteOptions(options: unknown): asserts options is IssuerRouteOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('issuer must be an object with a private key');
+  rejectUnknownOptions(options, ISSUER_ROUTE_OPTION_NAMES, 'issuer');
   const { rateLimit: limit } = options as IssuerRouteOptions;
   if (limit !== undefined && limit !== false && !(Number.isInteger(limit) && (limit as number) > 0)) {
     throw new TypeError('issuer.rateLimit must be a positive whole number of requests per minute, or false');

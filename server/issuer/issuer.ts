@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { type IpStampError, refusalError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
 import { isKid, MAX_STAMP_BYTES, MAX_TICKET_LIFETIME, STAMP_HEADER, TICKET_ALGS, TICKET_TYP, type TicketAlg } from '../../shared/constants.js';
@@ -54,15 +55,30 @@ export interface TicketIssuer {
   issue(input: VerifyInput): Promise<IssueResult>;
 }
 
+const TICKET_ISSUER_OPTION_NAMES: OptionNames<TicketIssuerOptions> = Object.freeze({
+  key: true,
+  origin: true,
+  lifetime: true,
+  replayStore: true,
+  maxAge: true,
+  skew: true,
+  now: true,
+  trustedProxies: true,
+  forwardedHeader: true,
+  protoHeader: true,
+  origins: true,
+});
+
 export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  // renamed in 0.x: an old `issuer` would otherwise be ignored, and iss silently follow Host
+  if (Object.hasOwn(options, 'issuer')) throw new TypeError('issuer is now called origin (the issuer origin written as iss)');
+  rejectUnknownOptions(options, TICKET_ISSUER_OPTION_NAMES);
   const keys = issuerKeysOf(options.key, 'key');
   const lifetime = options.lifetime ?? 300;
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TICKET_LIFETIME) {
     throw new TypeError(`lifetime must be a whole number of seconds from 1 to ${MAX_TICKET_LIFETIME}`);
   }
-  // renamed in 0.x: an old `issuer` would otherwise be ignored, and iss silently follow Host
-  if (Object.hasOwn(options, 'issuer')) throw new TypeError('issuer is now called origin (the issuer origin written as iss)');
   const configuredIss = options.origin === undefined ? undefined : normalizeOrigin(options.origin);
   if (options.origin !== undefined && !configuredIss) throw new TypeError('origin must be an http(s) origin like https://edge.example.com');
   // the proof is checked like a stamp (§5 steps 2–10), so it shares the verifier's option checks

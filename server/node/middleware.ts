@@ -4,7 +4,8 @@ import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { echoAnswer } from '../verify/echo-answer.js';
-import { createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
+import { CREATE_VERIFIER_OPTION_NAMES, createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
@@ -42,6 +43,15 @@ export interface IpStampNodeMiddleware extends IpStampMiddleware {
 
 const GLUE_OPTIONS = ['required', 'echo', 'issuer', 'bodyLimit'] as const;
 
+/** Every key the middleware takes: its own, and the verifier's (passed on to it). */
+const MIDDLEWARE_OPTION_NAMES: OptionNames<IpStampMiddlewareOptions> = Object.freeze({
+  ...CREATE_VERIFIER_OPTION_NAMES,
+  required: true,
+  echo: true,
+  issuer: true,
+  bodyLimit: true,
+});
+
 function flag(options: IpStampMiddlewareOptions, name: 'required' | 'echo', fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
@@ -71,6 +81,7 @@ function verifyInputOf(req: IncomingMessage, body: Uint8Array | undefined, requi
  */
 export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddleware {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, MIDDLEWARE_OPTION_NAMES);
   const required = flag(options, 'required', true);
   const echo = flag(options, 'echo', true);
   const bodyLimit = options.bodyLimit ?? 16_384;

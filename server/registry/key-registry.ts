@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
 import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
@@ -55,6 +56,9 @@ interface Entry {
 const MAX_KEYS_LIMIT = 10_000_000;
 const MAX_TTL = 365 * 86_400;
 
+const KEY_REGISTRY_OPTION_NAMES: OptionNames<KeyRegistryOptions> = Object.freeze({ maxKeys: true, defaultTtl: true, now: true });
+const REGISTER_KEY_OPTION_NAMES: OptionNames<RegisterKeyOptions> = Object.freeze({ allowedIps: true, ttl: true });
+
 function wholeNumber(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -72,18 +76,27 @@ function wholeNumber(name: string, value: unknown, fallback: number, min: number
  */
 export function createKeyRegistry(options: KeyRegistryOptions = {}): KeyRegistry {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, KEY_REGISTRY_OPTION_NAMES);
   const maxKeys = wholeNumber('maxKeys', options.maxKeys, 10_000, 1, MAX_KEYS_LIMIT);
   const defaultTtl = wholeNumber('defaultTtl', options.defaultTtl, 86_400, 1, MAX_TTL);
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   const entries = new Map<string, Entry>();
+  /** No held key expires before this (ms): until it has passed, a sweep would free nothing. */
+  let earliestExpiry = Infinity;
 
   function sweep(at: number): void {
-    for (const [kid, entry] of entries) if (entry.expiresAt <= at) entries.delete(kid);
+    let earliest = Infinity;
+    for (const [kid, entry] of entries) {
+      if (entry.expiresAt <= at) entries.delete(kid);
+      else if (entry.expiresAt < earliest) earliest = entry.expiresAt;
+    }
+    earliestExpiry = earliest;
   }
 
   function registerKey(jwk: unknown, registerOptions: RegisterKeyOptions = {}): RegisteredKey {
     if (typeof registerOptions !== 'object' || registerOptions === null) throw new TypeError('options must be an object');
+    rejectUnknownOptions(registerOptions, REGISTER_KEY_OPTION_NAMES);
     const ttl = wholeNumber('ttl', registerOptions.ttl, defaultTtl, 1, MAX_TTL);
     const { allowedIps } = registerOptions;
     if (allowedIps !== undefined) {
@@ -93,7 +106,9 @@ export function createKeyRegistry(options: KeyRegistryOptions = {}): KeyRegistry
     const parsed = parseRegistryKey(jwk);
     const at = now();
     if (!entries.has(parsed.kid) && entries.size >= maxKeys) {
-      sweep(at); // bounded by maxKeys, and only paid when full
+      // a pass over maxKeys keys, paid only once a key may have expired: while every key is live,
+      // a refusal is O(1) (it swept on every refused call: ~1 ms at 10,000 keys, 5 at 100,000)
+      if (earliestExpiry <= at) sweep(at);
       if (entries.size >= maxKeys) throw new KeyRegistryFullError();
     }
     const key: KeyWithAlg = Object.freeze({
@@ -104,6 +119,7 @@ export function createKeyRegistry(options: KeyRegistryOptions = {}): KeyRegistry
     });
     const expiresAt = at + ttl * 1000;
     entries.set(parsed.kid, { key, expiresAt });
+    if (expiresAt < earliestExpiry) earliestExpiry = expiresAt;
     return Object.freeze({ kid: parsed.kid, alg: parsed.alg, expiresAt });
   }
 

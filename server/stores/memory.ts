@@ -1,4 +1,5 @@
 import { IpStampError, withoutStackTrace } from '../../shared/errors.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { FingerprintTable, MAX_TICK } from './fingerprint-table.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 import { sipHash128, sipHashKeyFromBytes, type SipHashKey } from './siphash.js';
@@ -14,6 +15,8 @@ export interface MemoryReplayStoreOptions {
   /** Wall clock in ms (default `Date.now`); tests inject their own. */
   now?: () => number;
 }
+
+const MEMORY_STORE_OPTION_NAMES: OptionNames<MemoryReplayStoreOptions> = Object.freeze({ maxEntries: true, now: true });
 
 /** A bound a typed array can hold: 2^27 slots of 20 bytes, about 2.7 GB. */
 const MAX_ENTRIES_LIMIT = 100_000_000;
@@ -58,6 +61,8 @@ export class MemoryReplayStore implements ReplayStore {
   #table: FingerprintTable | undefined;
 
   constructor(options: MemoryReplayStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    rejectUnknownOptions(options, MEMORY_STORE_OPTION_NAMES);
     const { maxEntries = 1_000_000, now = Date.now } = options;
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_ENTRIES_LIMIT) {
       throw new TypeError(`maxEntries must be an integer from 1 to ${MAX_ENTRIES_LIMIT}`);

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { IpStampError } from '../../shared/errors.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { parseRedisUrl, REDIS_URL_FORMS, type RedisLocation } from './redis-url.js';
 import { assertInsertArguments, ReplayStoreFullError, type ReplayStore } from './replay-store.js';
 
@@ -47,6 +48,15 @@ export const REDIS_CLIENT_OPTIONS: Readonly<RedisOptions> = {
 
 const DEFAULT_PREFIX = 'ipstamp:r:';
 
+const REDIS_STORE_OPTION_NAMES: OptionNames<RedisReplayStoreOptions> = Object.freeze({
+  keyPrefix: true,
+  waitForReplicas: true,
+  timeoutMs: true,
+  maxPending: true,
+  closeClient: true,
+  onClientError: true,
+});
+
 /**
  * A replay store shared by every server that points at the same Redis (one, a Sentinel-watched
  * primary or a Cluster): one atomic `SET key 1 NX PX ttl` per stamp, a single key per command.
@@ -81,7 +91,9 @@ export class RedisReplayStore implements ReplayStore {
   /** The connections corked for this event-loop turn's commands, until setImmediate uncorks them. */
   #corked: Corkable[] | undefined;
 
-  constructor(client: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
+  constructor(urlOrClient: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    rejectUnknownOptions(options, REDIS_STORE_OPTION_NAMES);
     const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000, waitForReplicas = 0 } = options;
     if (typeof keyPrefix !== 'string' || keyPrefix.length > 256) {
       throw new TypeError('keyPrefix must be a string of at most 256 characters');
@@ -99,18 +111,18 @@ export class RedisReplayStore implements ReplayStore {
     this.#waitForReplicas = waitForReplicas;
     this.#timeoutMs = timeoutMs;
     this.#maxPending = maxPending;
-    if (typeof client === 'string') {
-      this.#client = createRedisClient(parseRedisUrl(client), REDIS_CLIENT_OPTIONS);
+    if (typeof urlOrClient === 'string') {
+      this.#client = createRedisClient(parseRedisUrl(urlOrClient), REDIS_CLIENT_OPTIONS);
       // An 'error' event without a listener is only logged by ioredis, but a reconnecting
       // client logs one per attempt: the owner of the store decides what to do with them.
       this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? true;
-    } else if (isRedisClient(client)) {
-      this.#client = client;
-      if (options.onClientError) client.on('error', reporter(options.onClientError));
+    } else if (isRedisClient(urlOrClient)) {
+      this.#client = urlOrClient;
+      if (options.onClientError) urlOrClient.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? false;
     } else {
-      throw new TypeError(`client must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
+      throw new TypeError(`urlOrClient must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
     }
     this.#client.on('ready', this.#runWaiting);
   }

@@ -1,4 +1,5 @@
 import { SpanKind, SpanStatusCode, trace, type MeterProvider, type Span, type TracerProvider } from '@opentelemetry/api';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import type { ReplayStore } from '../stores/replay-store.js';
 import { isReplayStoreFullError } from '../stores/replay-store.js';
 import type { VerifierInstrumentation, VerifyFunction } from '../verify/instrumentation.js';
@@ -27,6 +28,8 @@ export interface OpenTelemetryOptions {
   /** Where metrics go. Default: the globally registered one, whatever `@opentelemetry/api` 1.x minor registered it. */
   meterProvider?: MeterProvider;
 }
+
+const OPEN_TELEMETRY_OPTION_NAMES: OptionNames<OpenTelemetryOptions> = Object.freeze({ tracerProvider: true, meterProvider: true });
 
 function provider<T>(options: OpenTelemetryOptions, name: keyof OpenTelemetryOptions, method: string, fallback: () => T): T {
   const value = options[name];
@@ -72,6 +75,7 @@ function spanDetail(span: Span, result: VerifyResult): void {
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): VerifierInstrumentation {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, OPEN_TELEMETRY_OPTION_NAMES);
   const tracerProvider = provider(options, 'tracerProvider', 'getTracer', globalTracerProvider);
   const meterProvider = provider(options, 'meterProvider', 'getMeter', globalMeterProvider);
   const contexts: ContextAccess = globalContext();

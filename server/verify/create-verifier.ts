@@ -1,7 +1,8 @@
 import { MemoryReplayStore } from '../stores/memory.js';
 import type { ReplayStore } from '../stores/replay-store.js';
 import { isVerifierInstrumentation, type VerifierInstrumentation } from './instrumentation.js';
-import type { VerifierOptions } from './options.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
+import { VERIFIER_OPTION_NAMES, type VerifierOptions } from './options.js';
 import { nodePlatform } from './node-platform.js';
 import { createVerifierPipeline, type Verifier } from './verifier.js';
 
@@ -11,6 +12,9 @@ export type CreateVerifierOptions = Omit<VerifierOptions, 'replayStore'> & {
   /** Spans and metrics: `openTelemetry()` from `ipstamp/telemetry` (docs/telemetry.md). Default none: no wrapper, no cost. */
   telemetry?: VerifierInstrumentation;
 };
+
+/** Every option of `createVerifier` by name; an adapter adds its own to these. */
+export const CREATE_VERIFIER_OPTION_NAMES: OptionNames<CreateVerifierOptions> = Object.freeze({ ...VERIFIER_OPTION_NAMES, telemetry: true });
 
 /** The pure core on Node's platform (node:crypto, BlockList): plain data in, a verdict out. */
 export function createVerifierCore(options: VerifierOptions): Verifier {
@@ -23,6 +27,7 @@ export function createVerifierCore(options: VerifierOptions): Verifier {
  */
 export function createVerifier(options: CreateVerifierOptions): Verifier {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, CREATE_VERIFIER_OPTION_NAMES);
   const { telemetry, ...rest } = options;
   if (telemetry !== undefined && !isVerifierInstrumentation(telemetry)) {
     throw new TypeError('telemetry must come from openTelemetry() (ipstamp/telemetry)');

@@ -1,4 +1,5 @@
 import { normalizeOrigin } from '../../shared/htu.js';
+import type { OptionNames } from '../../shared/options.js';
 import type { TrustMatcher } from '../hints/trust-ranges.js';
 import { forwardingHeaderReader, type ForwardingHeaderReader } from '../hints/forwarding-header.js';
 import { protoHeaderReader, type ProtoHeaderOption, type ProtoHeaderReader } from '../hints/forwarded-proto.js';
@@ -41,6 +42,24 @@ export interface VerifierOptions {
   /** Ticket issuers you trust (PROTOCOL.md §7): origin → JWK Set, or the URL of its issuer-jwks. */
   issuers?: IssuersOption;
 }
+
+/** Every option of `VerifierOptions` by name: what a verifier's entry points refuse unknown keys by. */
+export const VERIFIER_OPTION_NAMES: OptionNames<VerifierOptions> = Object.freeze({
+  keys: true,
+  maxAge: true,
+  skew: true,
+  now: true,
+  replayStore: true,
+  onStoreError: true,
+  trustedProxies: true,
+  forwardedHeader: true,
+  onMismatch: true,
+  onUnverifiable: true,
+  requireBodyDigest: true,
+  origins: true,
+  protoHeader: true,
+  issuers: true,
+});
 
 export interface CompiledOptions {
   readonly keySource: KeySource;

@@ -1,5 +1,6 @@
 import { formatIPv6, hintAddress, parseIPv6 } from '../../shared/address.js';
 import type { NetworkHints, Verdict, VerifyResult } from './types.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 
 export interface RateLimitKeyOptions {
   /**
@@ -39,7 +40,11 @@ export function rateLimitKey(source: RateLimitKeySource, options: RateLimitKeyOp
   return address === undefined ? UNKNOWN_RATE_LIMIT_KEY : addressKey(address, prefix);
 }
 
+const RATE_LIMIT_KEY_OPTION_NAMES: OptionNames<RateLimitKeyOptions> = Object.freeze({ ipv6Prefix: true });
+
 function ipv6PrefixOf(options: RateLimitKeyOptions): number {
+  // a misspelt ipv6Prefix would key every IPv6 client on the default /64 without a word
+  if (typeof options === 'object' && options !== null) rejectUnknownOptions(options, RATE_LIMIT_KEY_OPTION_NAMES);
   const prefix = options?.ipv6Prefix ?? 64;
   if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) throw new TypeError('ipv6Prefix must be a whole number from 1 to 128');
   return prefix;

@@ -13,8 +13,10 @@
  * A kid that is not there after all that is `unknown-key`: fail closed.
  */
 import { createRemoteJWKSet } from 'jose/jwks/remote';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import type { KeyWithAlg } from './key-source.js';
 import { compileJwkSet, mergeKeySets, type CompiledEntry, type KeySetChange } from './key-set.js';
+import { keySetFetches } from './key-set-fetches.js';
 import { keySetUrl } from './key-set-url.js';
 
 export interface RemoteKeySetOptions {
@@ -61,6 +63,15 @@ export function isKeySetFetchError(value: unknown): value is KeySetFetchError {
   return value instanceof KeySetFetchError;
 }
 
+const REMOTE_KEY_SET_OPTION_NAMES: OptionNames<RemoteKeySetOptions> = Object.freeze({
+  cooldownMs: true,
+  maxAgeMs: true,
+  timeoutMs: true,
+  headers: true,
+  onError: true,
+  onReload: true,
+});
+
 function milliseconds(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -85,6 +96,7 @@ function fetchFailure(error: unknown): string {
  */
 export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptions = {}): RemoteKeySet {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, REMOTE_KEY_SET_OPTION_NAMES);
   const target = keySetUrl(url);
   const cooldownMs = milliseconds('cooldownMs', options.cooldownMs, 30_000, 0, 86_400_000);
   const maxAgeMs = milliseconds('maxAgeMs', options.maxAgeMs, 600_000, 1000, 7 * 86_400_000);
@@ -105,8 +117,6 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   });
 
   let entries = new Map<string, CompiledEntry>();
-  let lastFailureAt = -Infinity;
-  let inFlight: Promise<KeySetChange> | undefined;
 
   const report = (error: KeySetFetchError): void => {
     try {
@@ -138,19 +148,14 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
       }
       return merged.change;
     } catch (error) {
-      lastFailureAt = Date.now();
       const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${shown}: ${String(error)}`);
       report(failure);
       throw failure;
-    } finally {
-      inFlight = undefined;
     }
   }
 
-  /** One fetch at a time; every caller waits for the same one. */
-  const fetchOnce = (): Promise<KeySetChange> => (inFlight ??= fetchSet());
-  const failureCooled = (): boolean => Date.now() >= lastFailureAt + cooldownMs;
-  const mayFetch = (): boolean => !remote.coolingDown && failureCooled();
+  /** One fetch at a time, every caller waiting for the same one; a failure holds fetches off for the cooldown. */
+  const fetches = keySetFetches(remote, cooldownMs, fetchSet);
   const after = (kid: string) => (fetched: Promise<unknown>) =>
     fetched.then(
       () => entries.get(kid)?.key,
@@ -161,16 +166,16 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
     const hit = entries.get(kid);
     if (hit !== undefined) {
       // stale: refreshed at most once per maxAgeMs while the source answers, once per cooldown while it fails
-      if (!remote.fresh && inFlight === undefined && failureCooled()) fetchOnce().catch(() => undefined);
+      if (!remote.fresh && fetches.inFlight === undefined && fetches.failureCooled()) fetches.now().catch(() => undefined);
       return hit.key;
     }
-    if (inFlight !== undefined) return after(kid)(inFlight);
-    return mayFetch() ? after(kid)(fetchOnce()) : undefined;
+    const fetched = fetches.ifDue();
+    return fetched === undefined ? undefined : after(kid)(fetched);
   }
 
   return {
     lookup,
-    reload: fetchOnce,
+    reload: fetches.now,
     get kids() {
       return [...entries.keys()];
     },

@@ -1,7 +1,8 @@
 import { STAMP_HEADER } from '../../shared/constants.js';
 import { MemoryReplayStore } from '../stores/memory.js';
 import type { ReplayStore } from '../stores/replay-store.js';
-import type { VerifierOptions, VerifierSettings } from '../verify/options.js';
+import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
+import { VERIFIER_OPTION_NAMES, type VerifierOptions, type VerifierSettings } from '../verify/options.js';
 import type { RequestScheme } from '../verify/scheme.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, VerifyInput, VerifyResult } from '../verify/types.js';
 import { createVerifierPipeline, type Verifier } from '../verify/verifier.js';
@@ -57,6 +58,9 @@ export interface WebVerifier {
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** Every option of `createWebVerifier` by name; `ipstamp/hono/web` adds its own to these. */
+export const WEB_VERIFIER_OPTION_NAMES: OptionNames<WebVerifierOptions> = Object.freeze({ ...VERIFIER_OPTION_NAMES, bodyLimit: true });
+
 /** Headers as the core reads them: lower-case names (Headers gives them so), repeats joined with ", ". */
 function headerMapOf(request: Request, url: URL): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -102,6 +106,7 @@ function connectionHintsOf(connection: WebConnection): ConnectionHints {
  */
 export function createWebVerifier(options: WebVerifierOptions): WebVerifier {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  rejectUnknownOptions(options, WEB_VERIFIER_OPTION_NAMES);
   const { bodyLimit = DEFAULT_BODY_LIMIT, ...rest } = options;
   if (!(Number.isSafeInteger(bodyLimit) && bodyLimit >= 0)) throw new TypeError('bodyLimit must be a whole number of bytes');
   const replayStore = rest.replayStore ?? new MemoryReplayStore(rest.now ? { now: rest.now } : {});

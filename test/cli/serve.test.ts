@@ -163,7 +163,7 @@ describe('ipstamp serve refuses bad input with one line and exit 2', () => {
   // in-process: the same UsageError that main.ts turns into that line
   const checked: [string, () => string[], RegExp][] = [
     ['a flag without its value', () => ['--keys'], /^Option '--keys <value>' argument missing$/],
-    ['no --keys', () => ['--port', '0'], /^--keys FILE \(a JWK Set\) is required$/],
+    ['no --keys', () => ['--port', '0'], /^--keys FILE \(a JWK Set\) is required unless --keys-url or --issuers is given$/],
     [
       'a keys file that is not JSON',
       () => ['--keys', scratch.file('bad.json', '{"keys": [')],

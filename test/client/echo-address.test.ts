@@ -1,6 +1,6 @@
 import { Agent, fetch as undiciFetch, type Response as UndiciResponse } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStampedFetch, echoAddress, IpStampClientError, type FetchLike } from '../../client/index.js';
+import { createStampedFetch, echoAddress, echoAddressPerOrigin, IpStampClientError, type FetchLike } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
@@ -195,5 +195,10 @@ describe('echo failures', () => {
     expect(() => echoAddress({ url: 'ftp://example.com/' })).toThrow(TypeError);
     expect(() => echoAddress({ url: 'nope' })).toThrow(/echoUrl/);
     expect(() => createStampedFetch({ key: key.privateJwk, ip: 'echo', echoTtlMs: -1 })).toThrow(/ttlMs/);
+  });
+
+  it('refuses an unknown option at setup, naming it', () => {
+    expect(() => echoAddress({ url: 'https://api.example.com/.well-known/ipstamp', ttl: 5 } as never)).toThrow(/^unknown option "ttl"/);
+    expect(() => echoAddressPerOrigin({ timeout: 5 } as never)).toThrow(/^unknown option "timeout"/);
   });
 });

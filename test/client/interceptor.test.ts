@@ -217,6 +217,11 @@ describe('ipstampInterceptor', () => {
     expect(() => ipstampInterceptor(stampOptions({ origin: 'http://x/path' }))).toThrow(/origin/);
     expect(() => ipstampInterceptor(stampOptions({ localAddress: '127.0.0.5' }))).toThrow(/socket/);
     expect(() => ipstampInterceptor({ key: { kid: 'k' } as never, ip: '127.0.0.5' })).toThrow(/key\.alg/);
+    expect(() => ipstampInterceptor(stampOptions({ orign: 'http://x' } as never))).toThrow(new TypeError('unknown option "orign" (did you mean "origin"?)'));
+    expect(() => ipstampInterceptor(stampOptions({ issuer: 'https://edge.example.com' } as never))).toThrow(new TypeError('unknown option "issuer"'));
+    expect(() => ipstampInterceptor(stampOptions({ ip: { obs: 'stun', current: () => '127.0.0.5' } as never }))).toThrow(
+      new TypeError('ip.obs must be one of static, socket, echo, ticket'),
+    );
   });
 });
 

@@ -101,10 +101,17 @@ describe('key forms', () => {
 });
 
 describe('loadStampKey refusals', () => {
-  it('a missing file → ERR_IPSTAMP_KEY_FILE with the fs error as cause', async () => {
-    const error = await loadStampKey(join(dir, 'missing.json')).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ERR_IPSTAMP_KEY_FILE' });
+  it('a missing file → ERR_IPSTAMP_KEY_FILE saying it cannot be read (not that it holds no key), the fs error as cause', async () => {
+    const path = join(dir, 'missing.json');
+    const error = await loadStampKey(path).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_IPSTAMP_KEY_FILE', message: `cannot read the key file ${JSON.stringify(path)}: ENOENT` });
     expect((error as Error).cause).toMatchObject({ code: 'ENOENT' });
+    // a directory cannot be read as a file either
+    await expect(loadStampKey(dir)).rejects.toMatchObject({ code: 'ERR_IPSTAMP_KEY_FILE', message: `cannot read the key file ${JSON.stringify(dir)}: EISDIR` });
+  });
+
+  it('an unknown option is a TypeError naming it', async () => {
+    await expect(loadStampKey(join(dir, 'missing.json'), { kdi: 'a' } as never)).rejects.toThrow(new TypeError('unknown option "kdi" (did you mean "kid"?)'));
   });
 
   it('a file that is not JSON: the error carries none of its text', async () => {

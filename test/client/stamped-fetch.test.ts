@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStampedFetch, IpStampClientError } from '../../client/index.js';
+import { cachedAddress, createStampedFetch, createStamper, IpStampClientError, perOriginAddress, type AddressSource } from '../../client/index.js';
+import { createStampedFetch as createNodeStampedFetch } from '../../client/index.node.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
@@ -79,6 +80,51 @@ describe('createStampedFetch (global fetch, static address)', () => {
     // @ts-expect-error the types refuse it too; the run-time check is what is tested
     expect(() => createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', echoUrl: 'http://x/' })).toThrow(/echoUrl/);
     expect(() => createStampedFetch({ key: key.privateJwk, ip: '127.0.0.1', fetch: 'no' as never })).toThrow(/fetch/);
+  });
+
+  it('rejects an unknown option at setup with a TypeError naming it (both entries)', () => {
+    const options = { key: key.privateJwk, ip: '127.0.0.1' as const };
+    expect(() => createStampedFetch({ ...options, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    expect(() => createStampedFetch({ ...options, bodyDigests: true } as never)).toThrow(
+      new TypeError('unknown option "bodyDigests" (did you mean "bodyDigest"?)'),
+    );
+    expect(() => createNodeStampedFetch({ ...options, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    expect(() => createNodeStampedFetch({ ...options, ip: 'socket', socketTtl: 5 } as never)).toThrow(/^unknown option "socketTtl"/);
+    expect(() => createStamper({ ...options, bodydigest: true } as never)).toThrow(new TypeError('unknown option "bodydigest" (did you mean "bodyDigest"?)'));
+  });
+});
+
+describe("a custom AddressSource's obs must be one of the protocol's observation sources", () => {
+  const stun: AddressSource = { obs: 'stun' as never, current: () => '127.0.0.1' };
+
+  it('createStamper and createStampedFetch refuse obs: stun at setup, naming it (the verifier would refuse every stamp bad-claims)', () => {
+    expect(() => createStamper({ key: key.privateJwk, ip: stun })).toThrow(new TypeError('ip.obs must be one of static, socket, echo, ticket'));
+    expect(() => createStampedFetch({ key: key.privateJwk, ip: stun })).toThrow(new TypeError('ip.obs must be one of static, socket, echo, ticket'));
+    expect(() => createNodeStampedFetch({ key: key.privateJwk, ip: stun })).toThrow(new TypeError('ip.obs must be one of static, socket, echo, ticket'));
+  });
+
+  it('cachedAddress refuses it when made', () => {
+    expect(() =>
+      cachedAddress(
+        'stun' as never,
+        async () => '127.0.0.1',
+        () => new Error('x'),
+        { ttlMs: 1000 },
+      ),
+    ).toThrow(new TypeError('obs must be one of static, socket, echo, ticket'));
+  });
+
+  it('a per-origin source, made at the first request, fails that request with the same TypeError', async () => {
+    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: perOriginAddress(() => stun) });
+    await expect(stampedFetch(`${server.origin}/orders`)).rejects.toThrow(new TypeError('ip.obs must be one of static, socket, echo, ticket'));
+  });
+
+  it('every protocol source, and a source that names none, is accepted and verifies', async () => {
+    for (const obs of ['static', 'socket', 'echo', 'ticket', undefined] as const) {
+      const source = { obs, current: () => '127.0.0.1' } as AddressSource;
+      const response = await createStampedFetch({ key: key.privateJwk, ip: source })(`${server.origin}/orders`);
+      expect(response.status, String(obs)).toBe(200);
+    }
   });
 });
 

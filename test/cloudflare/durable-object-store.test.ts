@@ -119,6 +119,7 @@ describe('DurableObjectReplayStore fails closed', () => {
     expect(make({ namespace, shards: 1025 })).toThrow(/^shards must be/);
     expect(make({ namespace, name: '' })).toThrow(/^name must be/);
     expect(make({ namespace, timeoutMs: 0 })).toThrow(/^timeoutMs must be/);
+    expect(make({ namespace, shard: 4 })).toThrow(new TypeError('unknown option "shard" (did you mean "shards"?)'));
   });
 });
 

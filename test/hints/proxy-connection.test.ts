@@ -1,10 +1,16 @@
-import { request, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectHints } from '../../server/hints/collect.js';
 import { headerInstances } from '../../server/hints/forwarding-header.js';
-import { createProxyProtocolServer, proxyHeaderOf, type ProxyProtocolOptions, type ProxyRejectEvent } from '../../server/hints/proxy-connection.js';
+import {
+  createProxyProtocolServer,
+  installProxyProtocol,
+  proxyHeaderOf,
+  type ProxyProtocolOptions,
+  type ProxyRejectEvent,
+} from '../../server/hints/proxy-connection.js';
 import { compileTrust } from '../../server/hints/trust.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
@@ -314,7 +320,13 @@ describe('options', () => {
     [{ maxHeaderBytes: 10 }, /maxHeaderBytes/],
     [{ maxHeaderBytes: 16 + 0xffff + 1 }, /maxHeaderBytes/],
     [{ trustedProxies: ['not-a-cidr'] }, /trustedProxies/],
+    [{ timeout: 10 }, /^unknown option "timeout"/],
   ])('%j throws a TypeError naming it', (bad, pattern) => {
     expect(() => createProxyProtocolServer(undefined, { trustedProxies: [], ...(bad as object) })).toThrow(pattern);
+  });
+
+  it('installProxyProtocol takes no server options (createProxyProtocolServer takes `http` beside its own)', () => {
+    expect(() => createProxyProtocolServer(undefined, { trustedProxies: [], http: {} })).not.toThrow();
+    expect(() => installProxyProtocol(createServer(), { trustedProxies: [], http: {} } as never)).toThrow(new TypeError('unknown option "http"'));
   });
 });

@@ -32,6 +32,18 @@ describe('options', () => {
     expect(() => ipstamp({ keys, maxAge: -5 })).toThrow(TypeError); // the verifier's own check
   });
 
+  it('an unknown option is a TypeError naming it: a typo never keeps a default', () => {
+    const keys = { keys: [key.publicJwk] };
+    expect(() => ipstamp({ keys, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    // the Fastify plugin's deprecated name is no option here: `required` is
+    expect(() => ipstamp({ keys, requireStamp: false } as never)).toThrow(new TypeError('unknown option "requireStamp"'));
+    expect(() => ipstamp({ keys, onMismach: 'flag' } as never)).toThrow(/^unknown option "onMismach" \(did you mean "onMismatch"\?\)$/);
+    expect(() => ipstamp({ keys, issuer: { key: {}, ttl: 5 } as never })).toThrow(new TypeError('unknown option "issuer.ttl"'));
+    expect(() =>
+      ipstamp({ keys, required: false, echo: true, bodyLimit: 10, connection: () => ({ l3: '127.0.0.1' }), maxAge: 30, telemetry: undefined }),
+    ).not.toThrow();
+  });
+
   it('the verdict is typed through the Variables generic', () => {
     const app = new Hono<{ Variables: IpStampVariables }>();
     app.get('/', (c) => {

@@ -53,6 +53,15 @@ describe('ipstamp/hono/web', () => {
     expect(() => ipstamp({ keys, connection: cloudflareConnection, required: 'yes' } as never)).toThrow(/^required must be a boolean/);
   });
 
+  it('names an unknown option with a TypeError at setup (telemetry too: the web verifier takes none)', async () => {
+    const key = await makeKey('HS256', 'web-hs');
+    const keys = { keys: [key.publicJwk] };
+    expect(() => ipstamp({ keys, connection: cloudflareConnection, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    expect(() => ipstamp({ keys, connection: cloudflareConnection, requireStamp: false } as never)).toThrow(new TypeError('unknown option "requireStamp"'));
+    expect(() => ipstamp({ keys, connection: cloudflareConnection, telemetry: {} } as never)).toThrow(new TypeError('unknown option "telemetry"'));
+    expect(() => ipstamp({ keys, connection: cloudflareConnection, required: false, echo: false, bodyLimit: 1, maxAge: 30 })).not.toThrow();
+  });
+
   it('with the Cloudflare preset, CF-Connecting-IP is the peer; without it, the peer is unknown and refused', async () => {
     const key = await makeKey('HS256', 'web-hs');
     const app = new Hono();

@@ -93,6 +93,19 @@ describe('ipstamp/node options and surface', () => {
     expect(() => ipstamp({ keys, maxAge: 0 })).toThrow(/^maxAge/);
   });
 
+  it('an unknown option is a TypeError naming it: a typo never keeps a default', () => {
+    const keys = { keys: [] };
+    expect(() => ipstamp({ keys, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    // the Fastify plugin's deprecated name is no option here: `required` is
+    expect(() => ipstamp({ keys, requireStamp: false } as never)).toThrow(new TypeError('unknown option "requireStamp"'));
+    expect(() => ipstamp({ keys, trustedProxy: ['10.0.0.1'] } as never)).toThrow(/^unknown option "trustedProxy" \(did you mean "trustedProxies"\?\)$/);
+    expect(() => ipstamp({ keys, issuer: { key: issuerKey, ttl: 5 } as never })).toThrow(new TypeError('unknown option "issuer.ttl"'));
+    // every option of the verifier passes through, telemetry and replayStore included
+    expect(() =>
+      ipstamp({ keys, replayStore: { insertIfAbsent: () => true }, onStoreError: 'reject', requireBodyDigest: false, telemetry: undefined }),
+    ).not.toThrow();
+  });
+
   it('CORS preflights pass untouched; echo: false leaves the echo path to the app', async () => {
     const app = express();
     app.use(ipstamp({ keys: { keys: [] }, echo: false }));

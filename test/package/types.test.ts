@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireRuntime } from '../support/runtimes.js';
 import type { Entry, EntrySurface } from './public-surface.js';
 
 /**
@@ -22,7 +23,23 @@ const RESOLUTIONS = {
 } as const;
 type Resolution = keyof typeof RESOLUTIONS;
 
-function compile(files: string[], resolution: Resolution = 'nodenext'): string {
+/**
+ * The compilers a user may run: the repo's own TypeScript 5.9, and TypeScript 7 (what
+ * `npm i -D typescript` installs today; pinned in .runtimes/, see test/support/runtimes.ts),
+ * whose inference differs — it refused the Hono handler form that 5.9 accepted. TypeScript 7's
+ * `tsc` is run as its own executable. Without it those cases skip loudly (fail under CI=true).
+ */
+const requireHere = createRequire(import.meta.url);
+const tsc7 = requireRuntime('tsc7');
+const COMPILERS = {
+  'TypeScript 5': (config: string) =>
+    execFileSync(process.execPath, [requireHere.resolve('typescript/bin/tsc'), '-p', config], { cwd: root, encoding: 'utf8' }),
+  'TypeScript 7': (config: string) => execFileSync(tsc7!, ['-p', config], { cwd: root, encoding: 'utf8' }),
+} as const;
+const compilers = (Object.keys(COMPILERS) as (keyof typeof COMPILERS)[]).filter((name) => name !== 'TypeScript 7' || tsc7 !== undefined);
+type Compiler = keyof typeof COMPILERS;
+
+function compile(files: string[], resolution: Resolution = 'nodenext', compiler: Compiler = 'TypeScript 5'): string {
   const tsconfig = {
     compilerOptions: {
       target: 'ES2022',
@@ -36,14 +53,14 @@ function compile(files: string[], resolution: Resolution = 'nodenext'): string {
     },
     files,
   };
-  const config = join(scratch, `tsconfig.${resolution}.json`);
+  // one file per run: the compilers run in parallel tests
+  const config = join(scratch, `tsconfig.${resolution}.${compiler.replace(' ', '')}.json`);
   writeFileSync(config, JSON.stringify(tsconfig));
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', config], { cwd: root, encoding: 'utf8' });
+    COMPILERS[compiler](config);
     return '';
   } catch (error) {
-    return String((error as { stdout?: string }).stdout ?? error);
+    return String((error as { stdout?: string }).stdout || error);
   }
 }
 
@@ -52,12 +69,15 @@ describe('the package as a TypeScript user sees it', () => {
     expect(existsSync(join(root, 'dist/server/index.d.ts'))).toBe(true);
   });
 
-  it.each(Object.keys(RESOLUTIONS) as Resolution[])(
-    'under moduleResolution %s: every name of public-surface.json imports by its entry, StampedFetchOptions refuses what no mode reads, the Fastify augmentation reaches the app',
-    (resolution) => {
+  const MATRIX = compilers.flatMap((compiler) => (Object.keys(RESOLUTIONS) as Resolution[]).map((resolution) => [compiler, resolution] as const));
+
+  it.each(MATRIX)(
+    '%s, moduleResolution %s: every name of public-surface.json imports by its entry, StampedFetchOptions refuses what no mode reads, the Fastify augmentation reaches the app, the Hono forms type-check',
+    (compiler, resolution) => {
       // One consumer names every export of every entry (the export test keeps that list equal
       // to the package, and every type reachable from it exported); tsc fails on a name an
-      // entry does not give. types/stamped-fetch.ts holds the @ts-expect-error cases.
+      // entry does not give. types/stamped-fetch.ts holds the @ts-expect-error cases;
+      // types/hono-handler.ts the Hono handler and middleware forms.
       const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
       const lines = Object.entries(surface).flatMap(([entry, { values, types }], i) => [
         `import type { ${types.map((name) => `${name} as entry${i}_${name}`).join(', ')} } from '${entry}';`,
@@ -67,20 +87,25 @@ describe('the package as a TypeScript user sees it', () => {
       ]);
       writeFileSync(join(scratch, 'every-name.ts'), `${lines.join('\n')}\n`);
       const fastifyApp = resolve(import.meta.dirname, '../plugin/types/consumer.ts');
-      const output = compile(['every-name.ts', join(import.meta.dirname, 'types/stamped-fetch.ts'), fastifyApp], resolution);
+      const consumers = ['types/stamped-fetch.ts', 'types/hono-handler.ts'].map((file) => join(import.meta.dirname, file));
+      const output = compile(['every-name.ts', ...consumers, fastifyApp], resolution, compiler);
       expect(output).toBe('');
     },
     120_000,
   );
 
-  it('a CommonJS TypeScript file (.cts) requires every entry under nodenext, which types require(esm)', () => {
-    const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
-    const entries = Object.keys(surface);
-    const lines = entries.map((entry, i) => `import entry${i} = require('${entry}');`);
-    lines.push(`import server = require('ipstamp/server');`);
-    lines.push(`const verifier: server.Verifier = server.createVerifier({ keys: { keys: [] } });`);
-    lines.push(`export = { verifier, names: [${entries.map((_, i) => `Object.keys(entry${i})`).join(', ')}] };`);
-    writeFileSync(join(scratch, 'every-entry.cts'), `${lines.join('\n')}\n`);
-    expect(compile(['every-entry.cts'], 'nodenext')).toBe('');
-  }, 120_000);
+  it.each(compilers)(
+    '%s: a CommonJS TypeScript file (.cts) requires every entry under nodenext, which types require(esm)',
+    (compiler) => {
+      const surface = JSON.parse(readFileSync(join(import.meta.dirname, 'public-surface.json'), 'utf8')) as Record<Entry, EntrySurface>;
+      const entries = Object.keys(surface);
+      const lines = entries.map((entry, i) => `import entry${i} = require('${entry}');`);
+      lines.push(`import server = require('ipstamp/server');`);
+      lines.push(`const verifier: server.Verifier = server.createVerifier({ keys: { keys: [] } });`);
+      lines.push(`export = { verifier, names: [${entries.map((_, i) => `Object.keys(entry${i})`).join(', ')}] };`);
+      writeFileSync(join(scratch, 'every-entry.cts'), `${lines.join('\n')}\n`);
+      expect(compile(['every-entry.cts'], 'nodenext', compiler)).toBe('');
+    },
+    120_000,
+  );
 });

@@ -157,6 +157,17 @@ describe('options are checked at register time', () => {
     ['echo', { echo: 'yes' }, /^echo must be a boolean$/],
     ['metrics', { metrics: 1 }, /^metrics must be a boolean$/],
     ['requireStamp', { requireStamp: null }, /^requireStamp must be a boolean$/],
+    ['required', { required: 'no' }, /^required must be a boolean$/],
+    [
+      'required beside its deprecated name',
+      { required: true, requireStamp: false },
+      /^required and requireStamp \(its deprecated name\) disagree: give only required$/,
+    ],
+    ['unknown option', { bogusOption: 1 }, /^unknown option "bogusOption"$/],
+    ['misspelt trustedProxies', { trustedProxy: ['10.0.0.1'] }, /^unknown option "trustedProxy" \(did you mean "trustedProxies"\?\)$/],
+    ['misspelt onMismatch', { onMismach: 'flag' }, /^unknown option "onMismach" \(did you mean "onMismatch"\?\)$/],
+    ['unknown option, even undefined', { requireBodyDigests: undefined }, /^unknown option "requireBodyDigests" \(did you mean "requireBodyDigest"\?\)$/],
+    ['unknown issuer option', { issuer: { key: { kty: 'OKP' }, ttl: 5 } }, /^unknown option "issuer\.ttl"$/],
     ['onMismatch', { onMismatch: 'ignore' }, /^onMismatch must be one of reject, flag$/],
     ['maxAge', { maxAge: -1 }, /^maxAge must be/],
     ['keys', { keys: { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] } }, /^keys\.keys\[0\]: HMAC secret must be at least 32 bytes$/],
@@ -178,6 +189,14 @@ describe('options are checked at register time', () => {
       await app.close();
     });
   }
+
+  it("Fastify's own register options (prefix, logLevel, logSerializers) are no unknown options", async () => {
+    const app = Fastify();
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, prefix: '/api', logLevel: 'warn', logSerializers: {} } as IpStampPluginOptions);
+    await app.ready();
+    expect(app.ipstamp.verifier.settings.maxAge).toBe(30);
+    await app.close();
+  });
 
   it('registering twice fails loudly rather than running two verifiers', async () => {
     const app = Fastify();

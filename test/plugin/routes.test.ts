@@ -53,7 +53,28 @@ describe('route config', () => {
     expect(response.json().ipStamp).toBeNull();
   });
 
-  it('requireStamp: false makes routes without config optional; config { required: true } still requires', async () => {
+  it('required: false (the name ipstamp/node, ipstamp/hono and route config use) makes routes without config optional', async () => {
+    const { app: a } = await buildApp({ keys: { keys: [key.publicJwk] }, required: false }, (pre) => {
+      pre.get('/strict', { config: { ipstamp: { required: true } } }, async () => 'ok');
+    });
+    app = a;
+    const unstamped = await get(a, '/orders');
+    expect(unstamped.statusCode).toBe(200);
+    expect(unstamped.json().ipStamp).toBeNull();
+    expect((await get(a, '/orders', 'good')).json().ipStamp).toMatchObject({ ip: '127.0.0.1', kid: 'client-ed' });
+    expect((await get(a, '/strict')).statusCode).toBe(401);
+  });
+
+  it('required and requireStamp given alike mean the same; required: true (the default) still refuses an unstamped request', async () => {
+    const { app: both } = await buildApp({ keys: { keys: [key.publicJwk] }, required: false, requireStamp: false });
+    app = both;
+    expect((await get(both, '/orders')).statusCode).toBe(200);
+    await both.close();
+    ({ app } = await buildApp({ keys: { keys: [key.publicJwk] }, required: true }));
+    expect((await get(app, '/orders')).statusCode).toBe(401);
+  });
+
+  it('requireStamp (the deprecated name of required): false makes routes without config optional; config { required: true } still requires', async () => {
     const { app: a } = await buildApp({ keys: { keys: [key.publicJwk] }, requireStamp: false }, (pre) => {
       pre.get('/strict', { config: { ipstamp: { required: true } } }, async () => 'ok');
     });

@@ -178,6 +178,10 @@ describe('createKeyRegistry: registering browser keys for the verifier', () => {
     const registry = createKeyRegistry();
     expect(() => registry.registerKey(es.publicJwk, { ttl: 0 })).toThrow(/ttl/);
     expect(() => registry.registerKey(es.publicJwk, { ttl: 365 * 86_400 + 1 })).toThrow(/ttl/);
+    expect(() => createKeyRegistry({ maxKey: 5 } as never)).toThrow(new TypeError('unknown option "maxKey" (did you mean "maxKeys"?)'));
+    expect(() => registry.registerKey(es.publicJwk, { allowedIp: ['10.0.0.0/8'] } as never)).toThrow(
+      new TypeError('unknown option "allowedIp" (did you mean "allowedIps"?)'),
+    );
     expect(() => registry.registerKey(es.publicJwk, { ttl: Number.NaN })).toThrow(/ttl/);
   });
 });

@@ -145,6 +145,11 @@ describe('MemoryReplayStore options', () => {
     expect(() => store.insertIfAbsent('k', 1_000)).toThrow(TypeError);
   });
 
+  it('rejects an unknown option with a TypeError naming it', () => {
+    expect(() => new MemoryReplayStore({ maxEntry: 10 } as never)).toThrow(new TypeError('unknown option "maxEntry" (did you mean "maxEntries"?)'));
+    expect(() => new MemoryReplayStore(null as never)).toThrow(new TypeError('options must be an object'));
+  });
+
   it('remembers keys when the clock steps back, as the verifier sees those stamps as fresh again', () => {
     const { store, advance } = storeAt(1_000_000);
     expect(store.insertIfAbsent('before the step', 30_000)).toBe(true);

@@ -16,6 +16,20 @@ const binary = requireBinary('redis-server');
  */
 const PATIENT = { timeoutMs: 10_000 };
 
+describe('RedisReplayStore arguments (no server needed: checked before any connection)', () => {
+  it('names the parameter as documented, urlOrClient, when it is neither a URL nor a client', () => {
+    expect(() => new RedisReplayStore(undefined as never)).toThrow(/^urlOrClient must be an ioredis client or a URL: /);
+    expect(() => new RedisReplayStore({} as never)).toThrow(/^urlOrClient must be/);
+  });
+
+  it('rejects an unknown option with a TypeError naming it', () => {
+    expect(() => new RedisReplayStore('redis://127.0.0.1:1', { timeout: 100 } as never)).toThrow(/^unknown option "timeout"/);
+    expect(() => new RedisReplayStore('redis://127.0.0.1:1', { keyprefix: 'x:' } as never)).toThrow(
+      new TypeError('unknown option "keyprefix" (did you mean "keyPrefix"?)'),
+    );
+  });
+});
+
 describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   let redis: RedisServer;
   let admin: Redis;

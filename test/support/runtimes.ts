@@ -8,8 +8,9 @@ import { isCI } from './binaries.js';
 import { waitForPort } from './ports.js';
 
 /**
- * The edge runtimes the tests run in — Cloudflare workerd, Bun, Deno — come from the npm
- * registry, pinned, into .runtimes/ (`npm run runtimes`; .ci/run does it after `npm ci`).
+ * The edge runtimes the tests run in — Cloudflare workerd, Bun, Deno — and TypeScript 7 come
+ * from the npm registry, pinned, into .runtimes/ (`npm run runtimes`; .ci/run does it after
+ * `npm ci`).
  * Like requireBinary: a missing one skips its tests loudly, and fails them under CI=true.
  */
 const root = resolve(import.meta.dirname, '../..');
@@ -17,6 +18,8 @@ const RUNTIME_PATHS = {
   workerd: '.runtimes/node_modules/@cloudflare/workerd-linux-64/bin/workerd',
   bun: '.runtimes/node_modules/@oven/bun-linux-x64/bin/bun',
   deno: '.runtimes/node_modules/@deno/linux-x64-glibc/deno',
+  // TypeScript 7 (a native compiler): beside 5.9 in node_modules both would own `.bin/tsc`
+  tsc7: '.runtimes/node_modules/typescript/bin/tsc',
 } as const;
 
 export type RuntimeName = keyof typeof RUNTIME_PATHS;
@@ -35,7 +38,10 @@ export function requireRuntime(name: RuntimeName): string | undefined {
 }
 
 /** esbuild's resolve conditions per runtime: what its own bundler (wrangler, `bun build`, `deno bundle`) would pick. */
-const CONDITIONS: Record<RuntimeName, string[]> = {
+/** The runtimes a fixture is bundled for (TypeScript 7 is a compiler, not one of them). */
+export type BundleRuntime = Exclude<RuntimeName, 'tsc7'>;
+
+const CONDITIONS: Record<BundleRuntime, string[]> = {
   workerd: ['workerd', 'worker', 'browser'],
   bun: ['bun'],
   deno: ['deno'],
@@ -46,16 +52,16 @@ const CONDITIONS: Record<RuntimeName, string[]> = {
  * resolves through this package's exports map to the BUILT dist/ (build first). The platform is
  * neutral, so a `node:` import anywhere in the graph fails the build instead of reaching the runtime.
  */
-export async function bundleFixture(entry: string, runtime: RuntimeName): Promise<string> {
+export async function bundleFixture(entry: string, runtime: BundleRuntime): Promise<string> {
   return bundle({ entryPoints: [entry] }, runtime);
 }
 
 /** The same for a module's text (a docs example), resolved as if it were a file at the package root. */
-export async function bundleSource(contents: string, runtime: RuntimeName): Promise<string> {
+export async function bundleSource(contents: string, runtime: BundleRuntime): Promise<string> {
   return bundle({ stdin: { contents, resolveDir: root, loader: 'js', sourcefile: 'example.js' } }, runtime);
 }
 
-async function bundle(input: Pick<BuildOptions, 'entryPoints' | 'stdin'>, runtime: RuntimeName): Promise<string> {
+async function bundle(input: Pick<BuildOptions, 'entryPoints' | 'stdin'>, runtime: BundleRuntime): Promise<string> {
   const result = await build({
     ...input,
     bundle: true,

@@ -65,6 +65,11 @@ describe('zero cost when off, typed errors when wrong', () => {
     expect(() => openTelemetry({ tracerProvider: {} as never })).toThrow(/^tracerProvider must be/);
     expect(() => openTelemetry({ meterProvider: 'prometheus' as never })).toThrow(/^meterProvider must be/);
   });
+
+  it('an unknown telemetry option is a TypeError naming it', () => {
+    expect(() => openTelemetry({ tracer: {} } as never)).toThrow(new TypeError('unknown option "tracer"'));
+    expect(() => openTelemetry({ meterProvder: {} } as never)).toThrow(new TypeError('unknown option "meterProvder" (did you mean "meterProvider"?)'));
+  });
 });
 
 describe('spans', () => {

@@ -152,6 +152,14 @@ describe('issuer (PROTOCOL §7.1)', () => {
     const renamed = { key: issuerJwk, issuer: EDGE, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
     expect(() => createTicketIssuer(renamed)).toThrow(new TypeError('issuer is now called origin (the issuer origin written as iss)'));
   });
+
+  it('an unknown option is refused naming it: a typo never keeps a default', () => {
+    const typo = { key: issuerJwk, lifetme: 60, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
+    expect(() => createTicketIssuer(typo)).toThrow(new TypeError('unknown option "lifetme" (did you mean "lifetime"?)'));
+    // a verifier option the issuer has no use for is unknown to it too
+    const keys = { key: issuerJwk, keys: { keys: [] }, replayStore: new MapReplayStore() } as unknown as Parameters<typeof createTicketIssuer>[0];
+    expect(() => createTicketIssuer(keys)).toThrow(/^unknown option "keys"/);
+  });
 });
 
 describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {

@@ -147,6 +147,12 @@ describe('rateLimitKey: addresses', () => {
       expect(() => rateLimitKey(hintsOf('2001:db8::1'), { ipv6Prefix })).toThrow(/ipv6Prefix/);
     }
   });
+
+  it('a misspelt option is a TypeError naming it, not the default /64 kept silently', () => {
+    expect(() => rateLimitKey(hintsOf('2001:db8::1'), { ipv6prefix: 48 } as never)).toThrow(
+      new TypeError('unknown option "ipv6prefix" (did you mean "ipv6Prefix"?)'),
+    );
+  });
 });
 
 describe('rateLimitKey: which address counts', () => {

@@ -250,6 +250,7 @@ describe('createRemoteKeySet', () => {
       [server.url, { timeoutMs: 0 }, /^timeoutMs must be a whole number of milliseconds from 1 to 60000$/],
       [server.url, { onError: 'log' as never }, /^onError must be a function$/],
       [server.url, { headers: 'x' as never }, /^headers must be an object/],
+      [server.url, { cooldown: 5 } as never, /^unknown option "cooldown"/],
     ];
     for (const [url, options, message] of bad) expect(() => createRemoteKeySet(url as string, options)).toThrow(message);
     expect(createRemoteKeySet('https://jwks.example.com/keys.json').url).toBe('https://jwks.example.com/keys.json');

@@ -81,6 +81,41 @@ describe('verifier.settings', () => {
   });
 });
 
+describe('createVerifier: unknown options', () => {
+  it('refuses a key that is no option with a TypeError naming it (a typo would otherwise keep the default)', () => {
+    expect(() => createVerifier({ keys: { keys: [] }, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    expect(() => createVerifier({ keys: { keys: [] }, trustedProxy: ['10.0.0.1'] } as never)).toThrow(
+      new TypeError('unknown option "trustedProxy" (did you mean "trustedProxies"?)'),
+    );
+    expect(() => createVerifier({ keys: { keys: [] }, onMismach: 'flag' } as never)).toThrow(
+      new TypeError('unknown option "onMismach" (did you mean "onMismatch"?)'),
+    );
+    // an adapter's own switch is no verifier option
+    expect(() => createVerifier({ keys: { keys: [] }, requireStamp: false } as never)).toThrow(new TypeError('unknown option "requireStamp"'));
+  });
+
+  it('takes every option it documents', () => {
+    const verifier = createVerifier({
+      keys: { keys: [] },
+      maxAge: 60,
+      skew: 2,
+      now: Date.now,
+      replayStore: new MapReplayStore(),
+      onStoreError: 'reject',
+      trustedProxies: ['loopback'],
+      forwardedHeader: 'x-forwarded-for',
+      onMismatch: 'flag',
+      onUnverifiable: 'reject',
+      requireBodyDigest: true,
+      origins: ['https://api.example.com'],
+      protoHeader: false,
+      issuers: {},
+      telemetry: undefined,
+    });
+    expect(verifier.settings).toMatchObject({ maxAge: 60, onMismatch: 'flag' });
+  });
+});
+
 describe("compiledOptionsOf (the glue's way in)", () => {
   it('gives the compiled options of a verifier this package made, its store the one passed in', () => {
     const replayStore = new MapReplayStore();

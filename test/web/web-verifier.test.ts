@@ -127,4 +127,11 @@ describe('createWebVerifier', () => {
     expect(() => createWebVerifier({ keys: { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] } })).toThrow(/32 bytes/);
     expect(createWebVerifier({ keys: { keys: [] } }).settings).toMatchObject({ maxAge: 30, skew: 5, bodyLimit: 1024 * 1024 });
   });
+
+  it('an unknown option is a TypeError naming it, as in the core', () => {
+    expect(() => createWebVerifier({ keys: { keys: [] }, bogus: 1 } as never)).toThrow(new TypeError('unknown option "bogus"'));
+    expect(() => createWebVerifier({ keys: { keys: [] }, trustedProxy: ['10.0.0.1'] } as never)).toThrow(
+      new TypeError('unknown option "trustedProxy" (did you mean "trustedProxies"?)'),
+    );
+  });
 });

@@ -4,11 +4,16 @@
  * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
  */
 import Fastify, { type FastifyContextConfig } from 'fastify';
-import ipstamp, { ipstamp as named, type IpStampCounters } from 'ipstamp/fastify';
-import type { Verdict } from 'ipstamp/server';
+import ipstamp, { ipstamp as named, type IpStampCounters, type Verdict } from 'ipstamp/fastify';
+import type { Verdict as ServerVerdict } from 'ipstamp/server';
 
 const app = Fastify();
-await app.register(ipstamp, { keys: { keys: [] }, echo: false, metrics: true, requireStamp: true });
+await app.register(ipstamp, { keys: { keys: [] }, echo: false, metrics: true, required: true });
+// the deprecated name still type-checks (a JS or older app keeps working)
+await Fastify().register(ipstamp, { keys: { keys: [] }, requireStamp: false });
+// ipstamp/fastify's Verdict is the verifier's
+const sameVerdict: ServerVerdict | null = null as Verdict | null;
+void sameVerdict;
 void named;
 
 app.get('/verified', async (request) => {
