@@ -434,3 +434,46 @@ describe('options are checked at creation', () => {
     expect(() => createVerifierCore({ ...base(), keys: { keys: [es.publicJwk, es.publicJwk] } })).toThrow(/duplicate kid/);
   });
 });
+
+// Boundaries no other test pinned down: mutation testing (review 36) changed each and the suite
+// still passed.
+
+/** A correctly signed stamp of exactly `length` characters, padded with an unknown claim (and header member). */
+function stampOfLength(length: number): string {
+  for (let h = 0; h < 4; h++) {
+    for (let p = 0; p < length; p++) {
+      const token = signRaw(es.privateJwk, header(h === 0 ? {} : { x: 'y'.repeat(h) }), claims({ pad: 'z'.repeat(p) }));
+      if (token.length === length) return token;
+      if (token.length > length) break;
+    }
+  }
+  throw new Error(`no stamp of ${length} characters`);
+}
+
+describe('step 2: the 4096 limit is inclusive (PROTOCOL §2, §5 step 2: "at most 4096 characters")', () => {
+  it('a stamp of exactly 4096 characters is verified', async () => {
+    const token = stampOfLength(4096);
+    expect(token).toHaveLength(4096);
+    expect(reason(await verify(token))).toBe('accepted');
+  });
+
+  it('one of 4097 characters is malformed', async () => {
+    const token = stampOfLength(4097);
+    expect(reason(await verify(token))).toBe('malformed');
+  });
+});
+
+describe('step 9: htm equals the request method byte for byte (case-sensitive)', () => {
+  it.each(['post', 'Post', 'pOST'])('a request whose method is %s does not match htm POST', async (method) => {
+    expect(reason(await verify(signRaw(es.privateJwk, header(), claims()), { method }))).toBe('binding-mismatch');
+  });
+});
+
+describe('origins are scheme://host[:port] and nothing else (PROTOCOL §5.1 (1))', () => {
+  it.each(['https://api.example.com/app', 'https://api.example.com/app/', 'https://api.example.com?x=1', 'https://user@api.example.com'])(
+    '%s is refused at setup, not silently widened to its origin',
+    (origin) => {
+      expect(() => createVerifierCore({ keys: { keys: [] }, replayStore: new MapReplayStore(), origins: [origin] })).toThrow(/^origins/);
+    },
+  );
+});
