@@ -26,7 +26,8 @@ export function parseUpstreamUrl(raw: string): UpstreamTarget | undefined {
 /**
  * Does `requestTarget` stay under the base path whoever reads it? Only an origin-form target
  * (it starts with `/`: no absolute-form, no `*`) whose path — the part before `?` — has no `.`
- * or `..` segment once `%2e` is read as `.`, and `%2f`, `%5c` and `\` as `/` (an upstream that
+ * or `..` segment once `%2e` is read as `.`, and `%2f`, `%5c` and `\` as `/`, encoded once or
+ * more (`%252e`: `%25` is `%`) (an upstream that
  * decodes them before it resolves dot-segments, as nginx does `%2F`, or reads `\` as `/`, as
  * WHATWG URL and IIS do), with a `;` ending the segment (`/..;/admin`: Tomcat's and Spring's
  * path parameters). Checked, never normalised: the stamp signed the raw path, so the raw path
@@ -36,9 +37,10 @@ export function isConfinedRequestTarget(requestTarget: string): boolean {
   if (!requestTarget.startsWith('/')) return false;
   const query = requestTarget.indexOf('?');
   const path = query === -1 ? requestTarget : requestTarget.slice(0, query);
-  // a dot-segment needs a dot, written or encoded
-  if (!path.includes('.') && !/%2e/i.test(path)) return true;
-  for (const segment of path.replace(/%2e/gi, '.').split(/\/|\\|%2f|%5c/i)) {
+  // a dot-segment needs a dot, written or encoded (once, or more: `%252e` is `%2e` to an
+  // upstream that decodes twice, as IIS and some frameworks behind a decoding proxy do)
+  if (!path.includes('.') && !/%(?:25)*2e/i.test(path)) return true;
+  for (const segment of path.replace(/%(?:25)*2e/gi, '.').split(/\/|\\|%(?:25)*(?:2f|5c)/i)) {
     const parameters = segment.indexOf(';');
     const name = parameters === -1 ? segment : segment.slice(0, parameters);
     if (name === '.' || name === '..') return false;

@@ -4,14 +4,15 @@ import { isConfinedRequestTarget, upstreamPath } from '../../server/cli/upstream
 
 /**
  * `--upstream http://u/api` is a boundary: the gateway forwards no request target that an
- * upstream could resolve to a path outside `/api` — whichever of `%2e`, `%2f`, `%5c`, `\` and
- * `;` it decodes or honours before resolving dot-segments — and it never rewrites one.
+ * upstream could resolve to a path outside `/api` — whichever of `%2e`, `%2f`, `%5c` (encoded
+ * once or more: `%252e`), `\` and `;` it decodes or honours before resolving dot-segments — and
+ * it never rewrites one.
  */
 
 /** Ways to write `/` that some upstream reads as one. */
-const SEPARATORS = ['/', '%2f', '%2F', '%5c', '%5C', '\\'];
+const SEPARATORS = ['/', '%2f', '%2F', '%5c', '%5C', '\\', '%252f', '%255C', '%25252F'];
 /** Ways to write `.` that some upstream reads as one. */
-const DOT = fc.constantFrom('.', '%2e', '%2E');
+const DOT = fc.constantFrom('.', '%2e', '%2E', '%252e', '%252E', '%25252e');
 /** A `.` or `..` segment in any of those spellings, with Tomcat-style path parameters at will. */
 const dotSegment = fc
   .tuple(fc.array(DOT, { minLength: 1, maxLength: 2 }), fc.option(fc.stringMatching(/^[a-z0-9=]{0,4}$/), { nil: undefined }))
@@ -23,7 +24,7 @@ const PLAIN = [..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 const plainSegment = fc
   .array(fc.oneof(fc.constantFrom(...PLAIN), fc.constantFrom('%20', '%41', '%2d', '%3A', '%25')), { maxLength: 8 })
   .map((cs) => cs.join(''))
-  .filter((s) => !/^\.+$/.test(s));
+  .filter((s) => !/^\.+$/.test(s) && !/%(?:25)*(?:2e|2f|5c)/i.test(s));
 const query = fc.option(
   fc.array(fc.constantFrom(...PLAIN, '/', '?', '%2e', '..', '\\'), { maxLength: 10 }).map((cs) => `?${cs.join('')}`),
   { nil: '' },
@@ -35,7 +36,7 @@ const query = fc.option(
  * ends up serving. Written here, not imported.
  */
 function resolvedSegments(path: string): string[] {
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
+  const decoded = path.replace(/%(?:25)*2e/gi, '.').replace(/%(?:25)*(?:2f|5c)|\\/gi, '/');
   const out: string[] = [];
   for (const segment of decoded.split('/').slice(1)) {
     const name = segment.split(';')[0]!;
@@ -104,6 +105,9 @@ describe('isConfinedRequestTarget', () => {
     '/..%5cadmin',
     '/..\\admin',
     '/a/..;/admin',
+    '/%252e%252e/admin',
+    '/..%252fadmin',
+    '/%25252E%25252E%255Cadmin',
     '/a/.;x/b',
     '/a/.',
     '/a/..',
@@ -117,10 +121,22 @@ describe('isConfinedRequestTarget', () => {
     expect(isConfinedRequestTarget(target)).toBe(false);
   });
 
-  it.each(['/', '/x?q=1', '/a.b/c.d', '/.well-known/ipstamp', '/...', '/a..b', '/..a', '/a;../b', '/x?next=/../admin', '/x?%2e%2e', '//double', '/%2e%2e%2e'])(
-    'accepts %j',
-    (target) => {
-      expect(isConfinedRequestTarget(target)).toBe(true);
-    },
-  );
+  it.each([
+    '/',
+    '/x?q=1',
+    '/a.b/c.d',
+    '/.well-known/ipstamp',
+    '/...',
+    '/a..b',
+    '/..a',
+    '/a;../b',
+    '/x?next=/../admin',
+    '/x?%2e%2e',
+    '//double',
+    '/%2e%2e%2e',
+    '/100%25/a',
+    '/%25/x',
+  ])('accepts %j', (target) => {
+    expect(isConfinedRequestTarget(target)).toBe(true);
+  });
 });

@@ -35,11 +35,12 @@ Content-*.
 
 Refusals never reach the upstream; they are problem+json with a reason: the stamp's (401,
 403, 503); bad-request-target (400, before the stamp is checked: a target that is not a
-path, or has a . or .. segment however spelled: %2e for ., %2f, %5c or \\ for /, ..;x; two
-Host lines; a preflight with a body); method-not-allowed (405: TRACE); body-too-large (413);
-rate-limited (429); upstream-unavailable (502, also for an upstream status outside
-200-599); upstream-timeout (504); upstream-loop (508: the request's Via already names this
-process, so URL leads back here); shutting-down (503). GET /.well-known/ipstamp/ready
+path, or has a . or .. segment however spelled: %2e for ., %2f, %5c or \\ for / (also
+encoded again, %252e), ..;x; two Host lines; a preflight with a body);
+method-not-allowed (405: TRACE); body-too-large (413); rate-limited (429);
+upstream-unavailable (502, also for an upstream status outside 200-599); upstream-timeout
+(504); upstream-loop (508: the request's Via already names this process, so URL leads back
+here); shutting-down (503). GET /.well-known/ipstamp/ready
 answers 200 for health checks, 503 once SIGTERM came; SIGTERM lets requests in flight
 finish, then exits. SIGHUP reads the keys again (see ipstamp serve --help).
 
