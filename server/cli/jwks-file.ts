@@ -1,4 +1,18 @@
-import { accessSync, constants, existsSync, lstatSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeKeyFile, readJsonObjectFile } from './load-keys.js';
 import { UsageError } from './usage-error.js';
@@ -70,11 +84,8 @@ function jwksTarget(path: string): string {
   }
 }
 
-/** Reads the file (or starts an empty set) and refuses a kid it already holds. Writes nothing. */
-export function prepareJwksAddition(path: string, kid: string): JwksFileEdit {
-  const target = jwksTarget(path);
-  // the sibling written and renamed lives next to the target: its directory must take it
-  checkDestination(target, '--jwks', 'replace');
+/** The set in the file as it is now, with `kid` refused if it is already there; an absent file is an empty set. */
+function readJwks(path: string, target: string, kid: string): JwksFileEdit {
   if (!existsSync(target)) return { path, target, set: { keys: [] }, existed: false };
   const parsed = readJsonObjectFile(path, '--jwks');
   if (!Array.isArray(parsed.keys)) {
@@ -96,24 +107,84 @@ export function prepareJwksAddition(path: string, kid: string): JwksFileEdit {
 }
 
 /**
- * Appends the key and replaces the file atomically (write a sibling, rename), so a verifier
- * reading it never sees half a file. Through a symbolic link the file it names is replaced, in
- * its own directory, and the link is kept. The file keeps its mode (new: 0644), narrowed to the
- * owner as soon as it holds a secret (`oct`). A write that fails anyway (disk full, a race)
- * is a UsageError naming --jwks, and leaves no sibling behind.
+ * Reads the file (or starts an empty set) and refuses a kid it already holds, so that a key is
+ * not generated for a set that cannot take it. Writes nothing; {@link commitJwksAddition} reads
+ * the file again, under its lock.
  */
-export function commitJwksAddition(edit: JwksFileEdit, jwk: Record<string, unknown>): number {
-  const keys = [...edit.set.keys, jwk];
-  const secret = keys.some((k) => k.kty === 'oct');
-  const temp = join(dirname(edit.target), `.${basename(edit.target)}.${process.pid}.tmp`);
-  try {
-    const current = edit.existed ? statSync(edit.target).mode & 0o777 : 0o644;
-    const mode = secret ? current & 0o600 : current;
-    writeFileSync(temp, `${JSON.stringify({ ...edit.set, keys }, null, 2)}\n`, { mode, flag: 'wx' });
-    renameSync(temp, edit.target);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw new UsageError(`--jwks ${edit.path}: cannot write (${errorCode(error)})`);
+export function prepareJwksAddition(path: string, kid: string): JwksFileEdit {
+  const target = jwksTarget(path);
+  // the sibling written and renamed lives next to the target: its directory must take it
+  checkDestination(target, '--jwks', 'replace');
+  return readJwks(path, target, kid);
+}
+
+/** How long a second keygen waits for another one's write to the same set before it gives up. */
+const LOCK_WAIT_MS = 3000;
+
+/**
+ * The sibling a commit writes is also the set's lock: created exclusively, and renamed over the
+ * set when written, which releases it in the same step. Two keygens adding to one set at once
+ * take turns, and the second reads the set the first wrote, so neither key is lost.
+ */
+async function takeLock(edit: JwksFileEdit, mode: number): Promise<number> {
+  const lock = lockPath(edit.target);
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return openSync(lock, 'wx', mode);
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+      if (Date.now() >= deadline) {
+        throw new UsageError(
+          `--jwks ${edit.path}: another keygen has been writing it for ${LOCK_WAIT_MS / 1000} s (${lock} exists); if none is running, remove that file`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
-  return keys.length;
+}
+
+function lockPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.ipstamp-lock`);
+}
+
+/**
+ * Appends the key and replaces the file atomically (write a sibling, rename), so a verifier
+ * reading it never sees half a file. The set is read again under the lock, so a key another
+ * keygen added since {@link prepareJwksAddition} is kept, and a kid it took is refused. Through
+ * a symbolic link the file it names is replaced, in its own directory, and the link is kept. The
+ * file keeps its mode (new: 0644 less the umask), narrowed to the owner as soon as it holds a secret (`oct`). A
+ * write that fails anyway (disk full) is a UsageError naming --jwks, and leaves no sibling behind.
+ */
+export async function commitJwksAddition(prepared: JwksFileEdit, jwk: Record<string, unknown>): Promise<number> {
+  const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
+  const lock = lockPath(prepared.target);
+  let fd: number | undefined;
+  try {
+    // a new set's mode, as the umask makes it; narrowed below, before a byte is written, if a secret goes in
+    fd = await takeLock(prepared, 0o644);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--jwks ${prepared.path}: cannot write (${errorCode(error)})`);
+  }
+  let renamed = false;
+  try {
+    const edit = readJwks(prepared.path, prepared.target, kid);
+    const keys = [...edit.set.keys, jwk];
+    const secret = keys.some((k) => k.kty === 'oct');
+    const current = (edit.existed ? statSync(edit.target) : fstatSync(fd)).mode & 0o777;
+    fchmodSync(fd, secret ? current & 0o600 : current);
+    writeFileSync(fd, `${JSON.stringify({ ...edit.set, keys }, null, 2)}\n`);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(lock, edit.target);
+    renamed = true;
+    return keys.length;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--jwks ${prepared.path}: cannot write (${errorCode(error)})`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    if (!renamed) rmSync(lock, { force: true });
+  }
 }

@@ -13,7 +13,8 @@ export const usage = `Usage: ipstamp keygen --alg ALG --kid KID [--allowed-ips C
 
 Makes a client key. The private JWK (with kid and alg) goes to stdout, or to --out (mode 0600,
 never overwriting). The public JWK — for HS*, the secret itself — is added to the verifier's
-JWK Set --jwks (created if absent; other keys kept; a kid already there is refused).
+JWK Set --jwks (created if absent; other keys kept; a kid already there is refused; two
+keygens adding to one set take turns through its lock file, .NAME.ipstamp-lock).
 Both destinations are checked (directory exists and is writable, --out is new, the two
 differ) before anything is written.
 
@@ -84,9 +85,9 @@ export async function run(argv: string[]): Promise<number> {
   if (edit) {
     let count: number;
     try {
-      count = commitJwksAddition(edit, publicJwk);
+      count = await commitJwksAddition(edit, publicJwk);
     } catch (error) {
-      // the set could not take the public half after all (a race, a full disk): take back the private half
+      // the set could not take the public half after all (another keygen took the kid, a full disk): take back the private half
       if (out !== undefined) rmSync(out, { force: true });
       throw error;
     }
