@@ -6,7 +6,7 @@ import { readServeConfig } from '../../server/cli/serve-config.js';
 import { UsageError } from '../../server/cli/usage-error.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { rawExchange, type RawExchange } from './raw-http.js';
+import { header, rawExchange, type RawExchange } from './raw-http.js';
 
 /**
  * `--request-timeout` (review F3): a client that sends a request's head and part of its body,
@@ -85,6 +85,29 @@ describe('ipstamp serve --request-timeout', () => {
     'cuts off a head that stops arriving',
     async () => {
       expectTimedOut(await silentAfter(serve.port, `GET /x HTTP/1.1\r\nHost: 127.0.0.1:${serve.port}\r\nX-Slow: `));
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a request refused at its head whose body then stalls gets its one answer, then the connection closes without a second',
+    async () => {
+      // no stamp: refused 401 before the body is read; Node then reads the body to keep the
+      // connection, and the timeout that follows must not answer that request a second time
+      const head = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${serve.port}\r\nContent-Length: 65536\r\n\r\n`;
+      const stalled = await silentAfter(serve.port, head, 'x'.repeat(1000));
+      expect(stalled.closed, 'the stalled connection was still open after 10 s').toBe(true);
+      expect(stalled.responses.map((r) => [r.status, JSON.parse(r.body).reason])).toEqual([[401, 'missing']]);
+    },
+    TEST_MS,
+  );
+
+  it(
+    'a request that stalls before its answer still gets a 408, and the connection is closed',
+    async () => {
+      const stalled = await silentAfter(serve.port, postHead(serve.port, 65_536), 'x'.repeat(1000));
+      expect(stalled.closed, 'the stalled connection was still open after 10 s').toBe(true);
+      expect(stalled.responses.map((r) => [r.status, header(r, 'connection')])).toEqual([[408, 'close']]);
     },
     TEST_MS,
   );

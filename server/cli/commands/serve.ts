@@ -1,8 +1,8 @@
-import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, ServerOptions } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../fastify/plugin.js';
+import { ARRIVAL_CHECK_MS, clientErrorAnswer, ConnectionLedger, timeOutArrivalsWhileDraining } from '../connections.js';
 import { registerCorsAnswers } from '../cors-answers.js';
 import { loosenedPolicies, loosenedPolicyNames } from '../../verify/loosened-policies.js';
 import type { Verdict } from '../../verify/types.js';
@@ -40,9 +40,6 @@ function verdictBody(verdict: Verdict | null): Record<string, unknown> {
   return body;
 }
 
-/** How often requests still arriving are checked against --request-timeout (Node's default is 30 s). */
-const ARRIVAL_CHECK_MS = 1000;
-
 /**
  * Node's bounds for a request still arriving, headers and body (--request-timeout): past it the
  * client gets 408 and the connection is closed, which frees the body read so far. They must be
@@ -58,7 +55,7 @@ function requestTimeouts(timeoutMs: number): ServerOptions {
   };
 }
 
-function buildApp(config: ServeConfig): FastifyInstance {
+function buildApp(config: ServeConfig, ledger: ConnectionLedger): FastifyInstance {
   let log: FastifyBaseLogger | undefined;
   const http = requestTimeouts(config.requestTimeoutMs);
   // per-request lines off: a verifier's log is its rejections (info) and warnings
@@ -72,6 +69,7 @@ function buildApp(config: ServeConfig): FastifyInstance {
     // while draining, a request on a connection still open is served (with Connection: close);
     // only readiness answers 503, as problem+json (readiness.ts)
     return503OnClosing: false,
+    clientErrorHandler: clientErrorAnswer(ledger),
   };
   if (config.proxyProtocol) {
     const serverFactory: FastifyServerFactory<Server> = (handler) =>
@@ -98,50 +96,6 @@ function startLine(config: ServeConfig, address: string, storeLabel: string, com
   const loosened = loosenedPolicyNames(loosenedPolicies(config.verifier));
   const loud = loosened.length > 0 ? `, LOOSENED: ${loosened.join(', ')}` : '';
   return `ipstamp ${command}: listening on ${address} — ${keys}, trusted proxies: ${trusted}${proxy}, store: ${storeLabel}${tickets}, upstream: ${config.upstream ? describeUpstream(config.upstream) : 'none'}${loud}\n`;
-}
-
-/**
- * Node stops timing out requests still arriving once its server closes (close() clears that
- * check), so a client that went silent halfway through a request would hold the drain open for
- * ever. From `begin()` on this check runs here instead: a connection whose request (or the next
- * request's headers) is still arriving --request-timeout after it began, and no sooner than that
- * after the drain began, is closed. A request received in full and waiting for its answer is
- * left to finish (--upstream-timeout bounds it).
- */
-function timeOutArrivalsWhileDraining(server: Server, timeoutMs: number): Drain {
-  interface Connection {
-    /** When the connection, or its latest request, began (that request's head was read). */
-    since: number;
-    request: IncomingMessage | undefined;
-    response: ServerResponse | undefined;
-  }
-  const connections = new Map<Socket, Connection>();
-  server.on('connection', (socket: Socket) => {
-    connections.set(socket, { since: Date.now(), request: undefined, response: undefined });
-    socket.once('close', () => connections.delete(socket));
-  });
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const connection = connections.get(request.socket);
-    if (connection === undefined) return;
-    connection.since = Date.now();
-    connection.request = request;
-    connection.response = response;
-  });
-  return {
-    begin() {
-      const began = Date.now();
-      const timer = setInterval(() => {
-        const now = Date.now();
-        for (const [socket, { since, request, response }] of connections) {
-          // received in full and not answered yet: in flight
-          if (request?.complete === true && response?.writableFinished === false) continue;
-          if (now - Math.max(since, began) >= timeoutMs) socket.destroy();
-        }
-      }, ARRIVAL_CHECK_MS);
-      timer.unref();
-      server.once('close', () => clearInterval(timer));
-    },
-  };
 }
 
 /**
@@ -210,8 +164,10 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
   const closeStore = async (): Promise<void> => {
     await store.close?.();
   };
-  const app = buildApp(config);
-  const arrivals = timeOutArrivalsWhileDraining(app.server, config.requestTimeoutMs);
+  const ledger = new ConnectionLedger();
+  const app = buildApp(config, ledger);
+  ledger.watch(app.server);
+  const arrivals = timeOutArrivalsWhileDraining(app.server, ledger, config.requestTimeoutMs);
   log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
   let stopReloading: (() => void) | undefined;
