@@ -3,4 +3,4 @@
  * Redis, Sentinel or Cluster through ioredis). Its own entry so that `ipstamp/server` never
  * loads ioredis; the store itself is stores/redis.ts, beside the memory store.
  */
-export { RedisReplayStore, REDIS_CLIENT_OPTIONS, type RedisReplayStoreOptions } from './stores/redis.js';
+export { RedisReplayStore, REDIS_CLIENT_OPTIONS, type IoRedisClient, type RedisReplayStoreOptions } from './stores/redis.js';

@@ -30,6 +30,23 @@ export interface RedisReplayStoreOptions {
 }
 
 /**
+ * A client passed to the store: an ioredis `Redis` (single or Sentinel-watched) or `Cluster`,
+ * from ioredis 5 or 6. The two majors' classes are not assignable to each other in TypeScript,
+ * so this names only what the store calls (and it listens to the client's `ready` and `error`);
+ * at run time the store checks that each is there.
+ */
+export interface IoRedisClient {
+  readonly status: string;
+  readonly isCluster: boolean;
+  connect(): Promise<unknown>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  set(key: Buffer, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
+  pipeline(): unknown;
+  sendCommand(command: never): unknown;
+}
+
+/**
  * Settings for a client the store creates, each chosen so that an outage costs a bounded wait
  * and heals by itself (checked against a real redis-server stopped, restarted and SIGSTOPped):
  * nothing is queued while disconnected (a SET NX sent late would answer a request already
@@ -37,14 +54,14 @@ export interface RedisReplayStoreOptions {
  * reconnection never gives up, and closing while Redis is down does not keep the process alive
  * for ioredis' default 2 s (its disconnect arms a timer for a socket already closed).
  */
-export const REDIS_CLIENT_OPTIONS: Readonly<RedisOptions> = {
+export const REDIS_CLIENT_OPTIONS = Object.freeze({
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
   connectTimeout: 2000,
   disconnectTimeout: 200,
-  retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
-};
+  retryStrategy: (attempt: number): number => Math.min(attempt * 50, 500),
+}) satisfies Readonly<RedisOptions>;
 
 const DEFAULT_PREFIX = 'ipstamp:r:';
 
@@ -91,7 +108,7 @@ export class RedisReplayStore implements ReplayStore {
   /** The connections corked for this event-loop turn's commands, until setImmediate uncorks them. */
   #corked: Corkable[] | undefined;
 
-  constructor(urlOrClient: Redis | Cluster | string, options: RedisReplayStoreOptions = {}) {
+  constructor(urlOrClient: IoRedisClient | string, options: RedisReplayStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     rejectUnknownOptions(options, REDIS_STORE_OPTION_NAMES);
     const { keyPrefix = DEFAULT_PREFIX, timeoutMs = 200, maxPending = 10_000, waitForReplicas = 0 } = options;
@@ -118,8 +135,9 @@ export class RedisReplayStore implements ReplayStore {
       this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? true;
     } else if (isRedisClient(urlOrClient)) {
-      this.#client = urlOrClient;
-      if (options.onClientError) urlOrClient.on('error', reporter(options.onClientError));
+      // either major: what the store calls of it behaves the same (test/stores/redis-ioredis5.test.ts)
+      this.#client = urlOrClient as unknown as Redis | Cluster;
+      if (options.onClientError) this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? false;
     } else {
       throw new TypeError(`urlOrClient must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
@@ -284,35 +302,41 @@ export class RedisReplayStore implements ReplayStore {
    * answered as soon as the `SET` is, without waiting for the `WAIT`.
    *
    * In a Cluster the `SET` can be redirected — `ASK` while its slot migrates, `MOVED` once it has
-   * moved — and ioredis follows neither in a pipeline whose keyless `WAIT` succeeded: the `SET`
+   * moved. ioredis 5 follows neither in a pipeline whose keyless `WAIT` succeeded: the `SET`
    * never ran. It is then sent once more on its own, where ioredis does follow them (and, for
    * `MOVED`, fixes its slot table), and the `WAIT` follows it on the connection that took it.
+   * ioredis 6 sends the pipeline again to the node named, and a `WAIT` is counted only when it
+   * went down the connection that took the `SET`; otherwise one is sent there.
    */
   #setAndWait(redisKey: Buffer, px: number, deadlineAt: number): Promise<'OK' | null> {
-    const waitMs = Math.max(1, Math.ceil(deadlineAt - performance.now()));
     const replicas = this.#waitForReplicas;
+    const set = new SocketRecordingCommand('set', [redisKey, '1', 'PX', px, 'NX'], { replyEncoding: 'utf8' });
+    const wait = new SocketRecordingCommand('wait', [replicas, Math.max(1, Math.ceil(deadlineAt - performance.now()))]);
+    const pipeline = this.#client.pipeline() as unknown as CommandQueue;
+    pipeline.sendCommand(set);
+    pipeline.sendCommand(wait);
     return new Promise((resolve, reject) => {
-      let inserted = false;
-      this.#client
-        .pipeline()
-        .set(redisKey, '1', 'PX', px, 'NX', (error, reply) => {
-          if (error) {
-            // once: the retry's own redirects are ioredis' (maxRedirections), and never past the deadline
-            if (this.#client.isCluster && isRedirection(error) && performance.now() < deadlineAt) {
-              this.#setAndWaitRedirected(this.#client as Cluster, redisKey, px, deadlineAt).then(resolve, reject);
-            } else reject(error);
-          } else if (reply === null) resolve(null);
-          else if (reply === 'OK') inserted = true;
-          else reject(new Error('unexpected reply to SET NX'));
-        })
-        .wait(replicas, waitMs, (error, acknowledged) => {
-          if (!inserted) return;
-          if (error) reject(error);
-          else if (typeof acknowledged === 'number' && acknowledged >= replicas) resolve('OK');
-          else reject(new Error(`only ${String(acknowledged)} of ${replicas} replicas acknowledged in time`));
-        })
+      // the first answer to the SET; a redirect's retry is the pipeline's to report
+      set.promise.then((reply) => reply === null && resolve(null), ignore);
+      pipeline
         .exec()
-        .catch(reject);
+        .then(async (results): Promise<'OK' | null> => {
+          const [[setError, reply] = [], [waitError, acknowledged] = []] = results ?? [];
+          if (setError) {
+            // once: the retry's own redirects are ioredis' (maxRedirections), and never past the deadline
+            if (this.#client.isCluster && isRedirection(setError) && performance.now() < deadlineAt) {
+              return this.#setAndWaitRedirected(this.#client as Cluster, redisKey, px, deadlineAt);
+            }
+            throw setError;
+          }
+          if (reply === null) return null;
+          if (reply !== 'OK') throw new Error('unexpected reply to SET NX');
+          if (set.socket === undefined || wait.socket !== set.socket) return this.#waitOn(this.#client as Cluster, set.socket, deadlineAt);
+          if (waitError) throw waitError;
+          if (typeof acknowledged === 'number' && acknowledged >= replicas) return 'OK';
+          throw new Error(`only ${String(acknowledged)} of ${replicas} replicas acknowledged in time`);
+        })
+        .then(resolve, reject);
     });
   }
 
@@ -329,8 +353,12 @@ export class RedisReplayStore implements ReplayStore {
     const reply: unknown = await set.promise;
     if (reply === null) return null;
     if (reply !== 'OK') throw new Error('unexpected reply to SET NX');
-    const socket = set.socket;
-    const node = socket === undefined ? undefined : cluster.nodes('all').find((n) => n.stream === socket);
+    return this.#waitOn(cluster, set.socket, deadlineAt);
+  }
+
+  /** `WAIT` down `socket`, the connection that made the write, found among the Cluster's nodes. */
+  async #waitOn(cluster: Cluster, socket: object | undefined, deadlineAt: number): Promise<'OK'> {
+    const node = socket === undefined || !cluster.isCluster ? undefined : cluster.nodes('all').find((n) => n.stream === socket);
     if (!node || node.status !== 'ready') throw new Error('the connection that made the write closed before its WAIT');
     const replicas = this.#waitForReplicas;
     const wait = new SocketRecordingCommand('wait', [replicas, Math.max(1, Math.ceil(deadlineAt - performance.now()))]);
@@ -367,6 +395,12 @@ export class RedisReplayStore implements ReplayStore {
     this.#waiting.clear();
     for (const pending of waiting) this.#send(pending);
   };
+}
+
+/** A pipeline as the store fills it: its own commands in, their results out, in order. */
+interface CommandQueue {
+  sendCommand(command: Command): unknown;
+  exec(): Promise<[error: Error | null, reply: unknown][] | null>;
 }
 
 /** What the store uses of a connection's socket (net.Socket, tls.TLSSocket). */
@@ -492,14 +526,15 @@ function createRedisClient(location: RedisLocation, options: Readonly<RedisOptio
   );
 }
 
-function isRedisClient(value: unknown): value is Redis | Cluster {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Redis).set === 'function' &&
-    typeof (value as Redis).on === 'function' &&
-    typeof (value as Redis).status === 'string'
-  );
+function ignore(): void {}
+
+/** The interface's methods, and the event emitter's (each major types `on` by its own events). */
+const CLIENT_METHODS = ['connect', 'quit', 'disconnect', 'set', 'pipeline', 'sendCommand', 'on', 'off'] as const satisfies readonly (keyof (IoRedisClient &
+  Redis))[];
+
+function isRedisClient(value: unknown): value is IoRedisClient {
+  if (typeof value !== 'object' || value === null || typeof (value as IoRedisClient).status !== 'string') return false;
+  return CLIENT_METHODS.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
 }
 
 /** Redis at `maxmemory` with `noeviction` answers writes with an OOM error: the store is full. */

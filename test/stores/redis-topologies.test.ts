@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
+import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
 import { requireBinary } from '../support/binaries.js';
-import { ask, clusterSlot, replayKeyOf, startCluster, startSentinels, type RedisTopology } from '../support/redis-topology.js';
+import { ask, clusterSlot, replayKeyOf, SENTINEL_NAME, startCluster, startSentinels, type RedisTopology } from '../support/redis-topology.js';
 import { describeReplayStoreContract } from './replay-store-contract.js';
 
 const server = requireBinary('redis-server');
@@ -19,7 +20,7 @@ const outcome = (insert: Promise<boolean>): Promise<boolean | string> =>
   );
 
 let cluster: RedisTopology | undefined;
-let sentinel: RedisTopology | undefined;
+let sentinel: Awaited<ReturnType<typeof startSentinels>> | undefined;
 
 beforeAll(async () => {
   if (!server || !cli) return;
@@ -34,6 +35,10 @@ describe.skipIf(!server || !cli)('RedisReplayStore on a Redis Cluster (3 primari
   const store = (options = {}) => new RedisReplayStore(cluster!.url, { keyPrefix: `test:${randomUUID()}:`, timeoutMs: 1000, ...options });
   describeReplayStoreContract('Cluster (redis+cluster:// URL)', () => store());
   describeReplayStoreContract('Cluster, waitForReplicas 1', () => store({ waitForReplicas: 1 }));
+  describeReplayStoreContract('Cluster, waitForReplicas 1, an ioredis 5 client passed in', () => {
+    const client = new Cluster5([{ host: '127.0.0.1', port: cluster!.nodes[0]!.port }]);
+    return new RedisReplayStore(client, { keyPrefix: `test:${randomUUID()}:`, timeoutMs: 1000, waitForReplicas: 1, closeClient: true });
+  });
 
   it('spreads keys over the slots of every primary', async () => {
     const prefix = `spread:${randomUUID()}:`;
@@ -140,6 +145,10 @@ describe.skipIf(!server || !cli)('RedisReplayStore through Sentinel (1 primary +
   const store = (options = {}) => new RedisReplayStore(sentinel!.url, { keyPrefix: `test:${randomUUID()}:`, timeoutMs: 1000, ...options });
   describeReplayStoreContract('Sentinel (redis+sentinel:// URL)', () => store());
   describeReplayStoreContract('Sentinel, waitForReplicas 1', () => store({ waitForReplicas: 1 }));
+  describeReplayStoreContract('Sentinel, waitForReplicas 1, an ioredis 5 client passed in', () => {
+    const client = new Redis5({ sentinels: sentinel!.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: SENTINEL_NAME });
+    return new RedisReplayStore(client, { keyPrefix: `test:${randomUUID()}:`, timeoutMs: 1000, waitForReplicas: 1, closeClient: true });
+  });
 
   it('writes to the primary the sentinels name; with the replica frozen, waitForReplicas fails closed', async () => {
     const prefix = `sentinel:${randomUUID()}:`;

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
 import { isReplayStoreFullError } from '../../server/stores/replay-store.js';
@@ -46,6 +47,11 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   describeReplayStoreContract('RedisReplayStore (URL)', () => new RedisReplayStore(redis.url, { ...PATIENT, keyPrefix: `test:${randomUUID()}:` }));
   describeReplayStoreContract('RedisReplayStore (client passed in)', () => {
     const client = new Redis(redis.port, '127.0.0.1');
+    return new RedisReplayStore(client, { ...PATIENT, keyPrefix: `test:${randomUUID()}:`, closeClient: true });
+  });
+  // an app still on ioredis 5 passes its own client (TypeScript accepts it: this file compiles)
+  describeReplayStoreContract('RedisReplayStore (an ioredis 5 client passed in)', () => {
+    const client = new Redis5(redis.port, '127.0.0.1');
     return new RedisReplayStore(client, { ...PATIENT, keyPrefix: `test:${randomUUID()}:`, closeClient: true });
   });
 
