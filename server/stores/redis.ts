@@ -104,6 +104,10 @@ export class RedisReplayStore implements ReplayStore {
   /** Fires at or before the head's deadline; unref'd while nothing is pending. */
   #timer: NodeJS.Timeout | undefined;
   #outstanding = 0;
+  /** Of those, the commands written since a connection last closed, awaiting their answer. */
+  #onWire = 0;
+  /** Counts connection closes: a command written before the latest is no longer on the wire. */
+  #epoch = 0;
   #closed = false;
   /** The connections corked for this event-loop turn's commands, until setImmediate uncorks them. */
   #corked: Corkable[] | undefined;
@@ -143,7 +147,31 @@ export class RedisReplayStore implements ReplayStore {
       throw new TypeError(`urlOrClient must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
     }
     this.#client.on('ready', this.#runWaiting);
+    if (this.#client.isCluster) {
+      for (const node of (this.#client as Cluster).nodes('all')) node.on('close', this.#connectionClosed);
+      this.#client.on('+node', this.#watchNode);
+    } else this.#client.on('close', this.#connectionClosed);
   }
+
+  /**
+   * A connection closed: the commands written to it are answered by nobody. ioredis 6 and a
+   * client with `maxRetriesPerRequest: 0` fail them, but ioredis 5 with retries on (its default,
+   * 20) drops them on reconnect without settling them, and each would hold its `maxPending` slot
+   * for ever: after a crash with the backlog full, every stamp refused as "full" until a
+   * restart. So what was on the wire is let go here, whatever the client does with it later.
+   * In a Cluster any node's close lets go of every node's commands, early for those of the
+   * nodes still up: until they are answered the backlog can run past `maxPending`, only after
+   * a close, and by no more than what was on the wire then.
+   */
+  readonly #connectionClosed = (): void => {
+    this.#outstanding -= this.#onWire;
+    this.#onWire = 0;
+    this.#epoch++;
+  };
+
+  readonly #watchNode = (node: Redis): void => {
+    node.on('close', this.#connectionClosed);
+  };
 
   insertIfAbsent(key: string, ttlMs: number): Promise<boolean> {
     try {
@@ -189,17 +217,24 @@ export class RedisReplayStore implements ReplayStore {
       return this.#settle(pending, undefined, error);
     }
     pending.sent = true;
+    const epoch = this.#epoch;
+    this.#onWire++;
+    // A command on the wire stays outstanding until Redis answers or the connection drops
+    // (whether or not its insert already timed out): that is what maxPending has to bound.
+    const answered = (): void => {
+      if (epoch !== this.#epoch) return;
+      this.#outstanding--;
+      this.#onWire--;
+    };
     reply.then(
       (reply) => {
-        // A command on the wire stays outstanding until Redis answers or the connection drops
-        // (whether or not its insert already timed out): that is what maxPending has to bound.
-        this.#outstanding--;
+        answered();
         if (reply === 'OK') this.#settle(pending, true);
         else if (reply === null) this.#settle(pending, false);
         else this.#settle(pending, undefined, new Error('unexpected reply to SET NX'));
       },
       (error: unknown) => {
-        this.#outstanding--;
+        answered();
         this.#settle(pending, undefined, error);
       },
     );
@@ -374,6 +409,10 @@ export class RedisReplayStore implements ReplayStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.off('ready', this.#runWaiting);
+    if (this.#client.isCluster) {
+      this.#client.off('+node', this.#watchNode);
+      for (const node of (this.#client as Cluster).nodes('all')) node.off('close', this.#connectionClosed);
+    } else this.#client.off('close', this.#connectionClosed);
     this.#runWaiting();
     if (!this.#closeClient) return;
     const client = this.#client;
