@@ -6,7 +6,7 @@ import { REDIS_CLIENT_OPTIONS, RedisReplayStore } from '../../server/stores/redi
 import { isReplayStoreFullError } from '../../server/stores/replay-store.js';
 import { requireBinary } from '../support/binaries.js';
 import { freePort } from '../support/ports.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { countSocketWrites, startRedis, type RedisServer } from '../support/redis.js';
 
 /**
  * What redis.test.ts and redis-faults.test.ts leave unpinned about the Redis replay store:
@@ -268,17 +268,7 @@ describe.skipIf(!binary)('RedisReplayStore, pinned behaviour on a real redis-ser
   it('the inserts of separate callbacks of one event-loop phase leave in one write (uncorked after the turn, not after each callback)', async () => {
     const own = client();
     await own.ping();
-    const socket = own.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
-    const writes: number[] = [];
-    const { _write, _writev } = socket;
-    socket._write = function (...args) {
-      writes.push(1);
-      return _write.apply(this, args);
-    };
-    socket._writev = function (chunks, cb) {
-      writes.push(chunks.length);
-      return _writev.call(this, chunks, cb);
-    };
+    const writes = countSocketWrites(own.stream);
     const store = new RedisReplayStore(own, { ...PATIENT, keyPrefix: prefix(), closeClient: true });
     try {
       // Two timers due at the same moment run in one timers phase, like two requests' I/O

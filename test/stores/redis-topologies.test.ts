@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
 import { requireBinary } from '../support/binaries.js';
 import { ask, clusterSlot, replayKeyOf, SENTINEL_NAME, startCluster, startSentinels, type RedisTopology } from '../support/redis-topology.js';
+import { countSocketWrites } from '../support/redis.js';
 import { describeReplayStoreContract } from './replay-store-contract.js';
 
 const server = requireBinary('redis-server');
@@ -72,21 +73,7 @@ describe.skipIf(!server || !cli)('RedisReplayStore on a Redis Cluster (3 primari
       const primaries = client.nodes('master');
       expect(primaries).toHaveLength(3);
       const writes = new Map<number, number[]>();
-      for (const node of primaries) {
-        // what each socket hands the kernel: net.Socket's _write (one chunk) and _writev (several)
-        const socket = node.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
-        const port = node.options.port!;
-        writes.set(port, []);
-        const { _write, _writev } = socket;
-        socket._write = function (...args) {
-          writes.get(port)!.push(1);
-          return _write.apply(this, args);
-        };
-        socket._writev = function (chunks, cb) {
-          writes.get(port)!.push(chunks.length);
-          return _writev.call(this, chunks, cb);
-        };
-      }
+      for (const node of primaries) writes.set(node.options.port!, countSocketWrites(node.stream));
       const jtis = Array.from({ length: 45 }, (_, i) => `jti-${i % 40}`);
       const answers = await Promise.all(jtis.map((jti) => one.insertIfAbsent(`kid ${jti}`, 30_000)));
       expect(answers).toEqual(jtis.map((jti, i) => jtis.indexOf(jti) === i));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisReplayStore } from '../../server/stores/redis.js';
 import { isReplayStoreFullError } from '../../server/stores/replay-store.js';
 import { requireBinary } from '../support/binaries.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { countSocketWrites, startRedis, type RedisServer } from '../support/redis.js';
 import { describeReplayStoreContract } from './replay-store-contract.js';
 
 const binary = requireBinary('redis-server');
@@ -95,18 +95,7 @@ describe.skipIf(!binary)('RedisReplayStore on a real redis-server', () => {
   it('one write per turn: the inserts of one event-loop turn leave in one write, and each gets its own answer', async () => {
     const client = new Redis(redis.port, '127.0.0.1');
     await client.ping();
-    // what the socket hands the kernel: net.Socket's _write (one chunk) and _writev (several)
-    const socket = client.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
-    const writes: number[] = [];
-    const { _write, _writev } = socket;
-    socket._write = function (...args) {
-      writes.push(1);
-      return _write.apply(this, args);
-    };
-    socket._writev = function (chunks, cb) {
-      writes.push(chunks.length);
-      return _writev.call(this, chunks, cb);
-    };
+    const writes = countSocketWrites(client.stream);
     const store = new RedisReplayStore(client, { ...PATIENT, keyPrefix: `turn:${randomUUID()}:`, closeClient: true });
     try {
       // repeats within the turn: Redis answers in order, so the first of each is the fresh one

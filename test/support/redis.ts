@@ -149,3 +149,23 @@ function pings(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
   });
 }
+
+/**
+ * What a client's socket hands the kernel, one entry per write: the number of chunks in it
+ * (net.Socket's `_write` takes one, `_writev` several). How a test sees whether commands left
+ * together or one by one.
+ */
+export function countSocketWrites(stream: unknown): number[] {
+  const socket = stream as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
+  const writes: number[] = [];
+  const { _write, _writev } = socket;
+  socket._write = function (...args) {
+    writes.push(1);
+    return _write.apply(this, args);
+  };
+  socket._writev = function (chunks, cb) {
+    writes.push(chunks.length);
+    return _writev.call(this, chunks, cb);
+  };
+  return writes;
+}
