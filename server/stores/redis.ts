@@ -139,7 +139,7 @@ export class RedisReplayStore implements ReplayStore {
       this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? true;
     } else if (isRedisClient(urlOrClient)) {
-      // either major: what the store calls of it behaves the same (test/stores/redis-ioredis5.test.ts)
+      // either major: what the store calls of it behaves the same (the ioredis5 cases in test/stores/redis*.test.ts)
       this.#client = urlOrClient as unknown as Redis | Cluster;
       if (options.onClientError) this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? false;
