@@ -217,27 +217,31 @@ export class RedisReplayStore implements ReplayStore {
       return this.#settle(pending, undefined, error);
     }
     pending.sent = true;
-    const epoch = this.#epoch;
+    pending.epoch = this.#epoch;
     this.#onWire++;
-    // A command on the wire stays outstanding until Redis answers or the connection drops
-    // (whether or not its insert already timed out): that is what maxPending has to bound.
-    const answered = (): void => {
-      if (epoch !== this.#epoch) return;
-      this.#outstanding--;
-      this.#onWire--;
-    };
     reply.then(
       (reply) => {
-        answered();
+        this.#answered(pending);
         if (reply === 'OK') this.#settle(pending, true);
         else if (reply === null) this.#settle(pending, false);
         else this.#settle(pending, undefined, new Error('unexpected reply to SET NX'));
       },
       (error: unknown) => {
-        answered();
+        this.#answered(pending);
         this.#settle(pending, undefined, error);
       },
     );
+  }
+
+  /**
+   * A command on the wire stays outstanding until Redis answers or its connection closes
+   * (whether or not its insert already timed out): that is what maxPending has to bound. One
+   * written before the latest close was let go then.
+   */
+  #answered(pending: PendingInsert): void {
+    if (pending.epoch !== this.#epoch) return;
+    this.#outstanding--;
+    this.#onWire--;
   }
 
   /**
@@ -473,6 +477,8 @@ class PendingInsert {
   settled = false;
   /** Handed to ioredis: from then on it counts as outstanding until Redis answers. */
   sent = false;
+  /** The store's count of connection closes when it was sent. */
+  epoch = 0;
   /** The next insert in arrival (= deadline) order. */
   next: PendingInsert | undefined = undefined;
   resolve!: (answer: boolean) => void;
