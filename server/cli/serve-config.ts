@@ -98,11 +98,10 @@ export function readServeConfig(argv: string[]): ServeConfig {
     const value = flagValue(values, flag);
     if (value !== undefined) setOption(options, flag.option, value);
   }
-  // --metrics-path off: no Prometheus route at all (serve.ts serves one unless told)
-  if (options.metricsPath === false) {
-    delete options.metricsPath;
-    options.metrics = false;
-  }
+  // No Prometheus route unless a path is given: on a gateway's public port the counters would
+  // tell anyone which forgeries are refused, and /metrics would shadow the upstream's own.
+  if (options.metricsPath === false) delete options.metricsPath;
+  options.metrics = options.metricsPath !== undefined;
   setOption(options, 'keys', files.keys.lookup);
   if (files.issuers !== undefined) setOption(options, 'issuers', files.issuers.issuers);
   if (files.issuerKey !== undefined) setOption(options, 'issuer.key', files.issuerKey.keys);

@@ -204,8 +204,8 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     kind: 'text',
     option: 'metricsPath',
     words: { off: false },
-    default: '/metrics',
-    help: 'where the Prometheus counters are served; off = not at all (a fixed /metrics collides with your own)',
+    default: '(none)',
+    help: 'serve the Prometheus counters at PATH, to anyone who reaches it: pick a path your edge does not route; off = none',
   },
   {
     name: 'telemetry',

@@ -206,6 +206,14 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
 });
 
 describe('bodies and methods', () => {
+  it("/metrics is the upstream's: the gateway serves no counters unless --metrics-path is given", async () => {
+    expect((await fetch(`${gateway.url}/metrics`)).status).toBe(401);
+    const token = await stampFor('GET', `${gateway.url}/metrics`);
+    const response = await fetch(`${gateway.url}/metrics`, { headers: { 'client-ip-attestation': token } });
+    expect(response.headers.get('x-upstream')).toBe('yes');
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/metrics' });
+  });
+
   it("HEAD: the upstream's Content-Length, no body", async () => {
     const token = await stampFor('HEAD', `${gateway.url}/head`);
     const response = await fetch(`${gateway.url}/head`, { method: 'HEAD', headers: { 'client-ip-attestation': token } });

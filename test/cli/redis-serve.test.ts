@@ -47,7 +47,11 @@ beforeAll(async () => {
   const keys = scratch.file('keys.json', { keys: [key.publicJwk] });
   stamper = createStamper({ key: key.privateJwk, ip: '127.0.0.1' });
   const args = (...extra: string[]) => ['--port', '0', '--keys', keys, '--replay-store', redis!.url, '--origin', ORIGIN, ...extra];
-  const starting = await Promise.allSettled([startServe(args()), startServe(args()), startServe(args('--on-store-error', 'accept'))]);
+  const starting = await Promise.allSettled([
+    startServe(args()),
+    startServe(args()),
+    startServe(args('--on-store-error', 'accept', '--metrics-path', '/metrics')),
+  ]);
   // keep every process that did start, so afterAll ends it even when another one failed
   for (const s of starting) if (s.status === 'fulfilled') started.push(s.value);
   for (const s of starting) if (s.status === 'rejected') throw s.reason;

@@ -15,7 +15,16 @@ let serve: RunningServe;
 
 beforeAll(async () => {
   key = await makeKey('ES256', 'reset-es');
-  serve = await startServe(['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--on-unverifiable', 'accept']);
+  serve = await startServe([
+    '--port',
+    '0',
+    '--keys',
+    scratch.file('keys.json', { keys: [key.publicJwk] }),
+    '--on-unverifiable',
+    'accept',
+    '--metrics-path',
+    '/metrics',
+  ]);
 });
 afterAll(async () => {
   await serve?.stop();

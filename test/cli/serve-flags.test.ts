@@ -7,7 +7,6 @@ import { registerCorsAnswers } from '../../server/cli/cors-answers.js';
 import { readServeConfig } from '../../server/cli/serve-config.js';
 import { optionErrorAsUsage, SERVE_FLAG_TABLE, serveOptionLines } from '../../server/cli/serve-flags.js';
 import { UsageError } from '../../server/cli/usage-error.js';
-import { DEFAULT_METRICS_PATH } from '../../server/fastify/options.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { compileOptions } from '../../server/verify/options.js';
@@ -121,7 +120,6 @@ describe('one table: the flags of serve and gateway', () => {
       onStoreError: compiled.onStoreError,
       forwardedHeader: compiled.forwardedHeader.headerName,
     };
-    picked.metricsPath = DEFAULT_METRICS_PATH;
     for (const [option, value] of Object.entries(picked)) {
       const flag = SERVE_FLAG_TABLE.find((f) => f.option === option);
       expect([option, flag?.default]).toEqual([option, value]);

@@ -50,7 +50,16 @@ describe('--metrics-path', () => {
     expect(((await (await stampedGet(s.url, '/metrics')).json()) as { agreement: string }).agreement).toBe('match');
   });
 
-  it('off: no Prometheus route at all', async () => {
+  it('/metrics: the counters there, refusals and acceptances counted', async () => {
+    const s = await serve(['--metrics-path', '/metrics']);
+    expect((await fetch(`${s.url}/x`)).status).toBe(401);
+    expect((await stampedGet(s.url, '/y')).status).toBe(200);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/^ipstamp_rejected_total\{reason="missing"\} 1$/m);
+    expect(metrics).toMatch(/^ipstamp_accepted_total\{agreement="match"\} 1$/m);
+  });
+
+  it('off, as without the flag: no Prometheus route at all', async () => {
     const s = await serve(['--metrics-path', 'off']);
     const plain = await fetch(`${s.url}/metrics`);
     expect([plain.status, ((await plain.json()) as { reason: string }).reason]).toEqual([401, 'missing']);

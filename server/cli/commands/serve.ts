@@ -22,9 +22,9 @@ A standalone verifier. Without --upstream every stamped request (any path, any m
 answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
 X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --help for all
 it writes and strips). Rejections are problem+json.
-GET /.well-known/ipstamp (echo), GET /.well-known/ipstamp/ready (readiness: 503 once
-SIGTERM came) and GET /metrics (Prometheus; --metrics-path moves it or turns it off) are
-served too. SIGTERM finishes the requests in flight, then exits. SIGHUP reads --keys and
+GET /.well-known/ipstamp (echo) and GET /.well-known/ipstamp/ready (readiness: 503 once
+SIGTERM came) are served too, and the Prometheus counters where --metrics-path puts them
+(nowhere unless given). SIGTERM finishes the requests in flight, then exits. SIGHUP reads --keys and
 --issuer-key again (fetches --keys-url again); a file that does not pass keeps the keys in use.
 
 ${serveOptionLines()}
@@ -176,7 +176,7 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
     if (config.cors.origins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, config.cors);
-    await app.register(ipstamp, { metrics: true, ...config.verifier, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
+    await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
     const readiness = registerReadiness(app);
     const drain: Drain = {
       begin() {
