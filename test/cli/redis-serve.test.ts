@@ -92,12 +92,21 @@ describe.skipIf(!binary)('ipstamp serve --replay-store redis://: many servers, o
     // first open the sockets and warm both servers up, so that the race below measures the
     // store, not 100 cold connections on a busy machine (those can miss the 200 ms deadline)
     await Promise.all(Array.from({ length: 100 }, (_, i) => send(i % 2 === 0 ? a : b, '/warm-up')));
-    const token = await stamp('/race');
-    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => sendStamped(i % 2 === 0 ? a : b, '/race', token)));
-    const outcomes = answers.map((x) => (x.status === 200 ? 'accepted' : `${x.status} ${x.reason}`));
+    // An insert that misses the deadline on a loaded machine is a 503, which is right but says
+    // nothing about the race: such a round is run again with a fresh stamp (at most three), and
+    // every round, whatever its deadlines did, accepts the stamp at most once.
+    let outcomes: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const token = await stamp('/race');
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => sendStamped(i % 2 === 0 ? a : b, '/race', token)));
+      outcomes = answers.map((x) => (x.status === 200 ? 'accepted' : `${x.status} ${x.reason}`));
+      expect(outcomes.filter((o) => o === 'accepted').length).toBeLessThanOrEqual(1);
+      expect(outcomes.filter((o) => o !== 'accepted' && o !== '401 replay' && o !== '503 store-unavailable')).toEqual([]);
+      if (!outcomes.includes('503 store-unavailable')) break;
+    }
     expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
     expect(outcomes.filter((o) => o === '401 replay')).toHaveLength(99);
-  }, 15_000);
+  }, 30_000);
 
   it('Redis stopped under traffic: 503 store-unavailable before Redis is back, none accepted, no crash, heals without a restart', async () => {
     const traffic = startTraffic([a, b], stamp, { everyMs: 50, perTick: 2, maxMs: 15_000 });
