@@ -54,6 +54,14 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     return;
   }
   if (req.url === '/never') return;
+  if (req.url === '/obs-text') {
+    // a head sent ahead of a Buffer body is written as latin1 (ahead of a string, in the
+    // string's encoding): this value is the bytes 63 61 66 E9 FF on the wire
+    const json = JSON.stringify(record);
+    res.writeHead(200, { 'content-type': 'application/json', 'x-up-name': 'caf\u00e9\u00ff' });
+    res.end(Buffer.from(json));
+    return;
+  }
   const odd = /^\/status-(\d+)$/.exec(req.url!);
   if (odd) {
     // a status no client can be given (Node writes any from 100 to 999)
@@ -206,6 +214,25 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
 });
 
 describe('bodies and methods', () => {
+  it('header bytes outside ASCII (obs-text) cross unchanged both ways, not re-encoded as UTF-8', async () => {
+    const token = await stampFor('GET', `${gateway.url}/obs-text`);
+    const exchange = await rawExchange(
+      gateway.port,
+      Buffer.concat([
+        Buffer.from(`GET /obs-text HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nConnection: close\r\nX-Client-Name: caf`),
+        Buffer.from([0xe9, 0xff]),
+        Buffer.from(`\r\nClient-IP-Attestation: ${token}\r\n\r\n`),
+      ]),
+    );
+    const response = exchange.responses[0]!;
+    expect(response.status).toBe(200);
+    // header values read as latin1 on both sides (one character per byte); the upstream's
+    // report of them is JSON in UTF-8
+    const seenUpstream = JSON.parse(Buffer.from(response.body, 'latin1').toString('utf8')) as Seen;
+    expect(lineValues(seenUpstream, 'x-client-name')).toEqual(['caf\u00e9\u00ff']);
+    expect(header(response, 'x-up-name')).toBe('caf\u00e9\u00ff');
+  });
+
   it("/metrics is the upstream's: the gateway serves no counters unless --metrics-path is given", async () => {
     expect((await fetch(`${gateway.url}/metrics`)).status).toBe(401);
     const token = await stampFor('GET', `${gateway.url}/metrics`);
