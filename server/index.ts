@@ -32,6 +32,7 @@ export { isCorsPreflight, STAMP_REQUEST_HEADERS } from './verify/cors-preflight.
 // Trust and the connection: the peer read at accept, the PROXY protocol on trusted peers.
 export { compileTrust, type TrustMatcher } from './hints/trust.js';
 export { peerAddressOf, trackPeerAddresses } from './hints/peer-address.js';
+export { continueWhenBodyRead } from './hints/expect-continue.js';
 export {
   createProxyProtocolServer,
   installProxyProtocol,

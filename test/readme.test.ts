@@ -51,6 +51,7 @@ const expectations: Record<string, Expectation> = {
     output: [/^200 \{[\s\S]*?ip: '127\.0\.0\.1',[\s\S]*?agreement: 'match',[\s\S]*?kid: 'client-1'/m, /^401 missing$/m],
   },
   'node-http': { output: [/^200 match$/m, /^401 missing$/m] },
+  'node-continue': { output: [/^401 close body sent: false$/m] },
   'rate-limit-fastify': { output: [/^200 200 429$/m] },
   'rate-limit-express': { output: [/^200 200 429$/m] },
   'node-express': { output: [/^200 \{ agreement: 'match', item: 42 \}$/m, /^401 missing$/m, /^200$/m] },

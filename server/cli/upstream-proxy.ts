@@ -6,7 +6,6 @@ import { connectionHints } from '../verify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { boundAuthority, clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
-import { continueIfAwaited } from './serve-body.js';
 import { isConfinedRequestTarget, upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
 export interface UpstreamProxyOptions {
@@ -158,8 +157,6 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
-    // the stamp has passed: a client waiting to send its body is told to (serve-body.ts)
-    if (body !== undefined && !Buffer.isBuffer(body)) continueIfAwaited(request.raw);
     let response: Dispatcher.ResponseData;
     try {
       response = await pool.request({

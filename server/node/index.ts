@@ -15,4 +15,5 @@ export {
 } from './middleware.js';
 export { rawBodyVerify } from './raw-body.js';
 export { trackPeerAddresses, peerAddressOf } from '../hints/peer-address.js';
+export { continueWhenBodyRead } from '../hints/expect-continue.js';
 export type { Verdict } from '../verify/types.js';

@@ -4,7 +4,7 @@ import { createStamper } from '../../client/index.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { header, rawExchange, type RawResponse } from './raw-http.js';
+import { continueExchange, header, rawExchange, type ContinueExchange } from './raw-http.js';
 
 /**
  * `Expect: 100-continue` (RFC 9110 §10.1.1) on serve and gateway: a client asks so that it can
@@ -44,48 +44,8 @@ afterAll(async () => {
   scratch.cleanup();
 });
 
-interface ContinueExchange {
-  /** Did a `100 Continue` come before the final answer? */
-  readonly continued: boolean;
-  /** Did the client send its body (it does only after a `100`)? */
-  readonly bodySent: boolean;
-  readonly final: RawResponse | undefined;
-  readonly closed: boolean;
-}
-
-/**
- * A client that waits for `100 Continue` before it sends its body, and never sends it otherwise.
- * `close` asks for the connection to close after the answer; without it, `closed` says whether
- * the server closed it (within a second).
- */
-async function expectContinue(port: number, path: string, body: string, token?: string, close = true): Promise<ContinueExchange> {
-  let bodySent = false;
-  const lines = [
-    `PUT ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Expect: 100-continue',
-    ...(close ? ['Connection: close'] : []),
-    'Content-Type: text/plain',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...(token === undefined ? [] : [`Client-IP-Attestation: ${token}`]),
-  ];
-  const exchange = await rawExchange(
-    port,
-    (socket) => {
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      let seen = '';
-      socket.on('data', (d: string) => {
-        seen += d;
-        if (!bodySent && seen.startsWith('HTTP/1.1 100')) {
-          bodySent = true;
-          socket.write(body);
-        }
-      });
-    },
-    { giveUpMs: close ? 5000 : 1000 },
-  );
-  const final = exchange.responses.find((r) => r.status >= 200);
-  return { continued: exchange.responses[0]?.status === 100, bodySent, final, closed: exchange.closed };
+function expectContinue(port: number, path: string, body: string, token?: string, close = true): Promise<ContinueExchange> {
+  return continueExchange(port, { path, body, headers: token === undefined ? [] : [`Client-IP-Attestation: ${token}`], close });
 }
 
 async function stampFor(base: string, path: string, options: { ip?: string; body?: string } = {}): Promise<string> {

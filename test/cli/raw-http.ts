@@ -100,3 +100,58 @@ export function rawExchange(
     });
   });
 }
+
+export interface ContinueExchange {
+  /** Did a `100 Continue` come before the final answer? */
+  readonly continued: boolean;
+  /** Did the client send its body (it does only after a `100`)? */
+  readonly bodySent: boolean;
+  readonly final: RawResponse | undefined;
+  readonly closed: boolean;
+}
+
+/**
+ * A client that sends `Expect: 100-continue` and waits for `100 Continue` before it sends its
+ * body, and never sends it otherwise (RFC 9110 §10.1.1). `close` asks for the connection to
+ * close after the answer; without it, `closed` says whether the server closed it (within a
+ * second).
+ */
+export async function continueExchange(
+  port: number,
+  {
+    path,
+    body,
+    headers = [],
+    close = true,
+    method = 'PUT',
+    contentType = 'text/plain',
+  }: { path: string; body: string; headers?: string[]; close?: boolean; method?: string; contentType?: string },
+): Promise<ContinueExchange> {
+  let bodySent = false;
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    'Expect: 100-continue',
+    ...(close ? ['Connection: close'] : []),
+    `Content-Type: ${contentType}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...headers,
+  ];
+  const exchange = await rawExchange(
+    port,
+    (socket) => {
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      let seen = '';
+      socket.on('data', (d: string) => {
+        seen += d;
+        if (!bodySent && seen.startsWith('HTTP/1.1 100')) {
+          bodySent = true;
+          socket.write(body);
+        }
+      });
+    },
+    { giveUpMs: close ? 5000 : 1000 },
+  );
+  const final = exchange.responses.find((r) => r.status >= 200);
+  return { continued: exchange.responses[0]?.status === 100, bodySent, final, closed: exchange.closed };
+}

@@ -1,5 +1,6 @@
 import type { Server, ServerOptions } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance, type FastifyServerFactory } from 'fastify';
+import { continueWhenBodyRead } from '../../hints/expect-continue.js';
 import { createProxyProtocolServer } from '../../hints/proxy-connection.js';
 import { ipstamp } from '../../fastify/plugin.js';
 import { ARRIVAL_CHECK_MS, clientErrorAnswer, ConnectionLedger, timeOutArrivalsWhileDraining } from '../connections.js';
@@ -8,7 +9,7 @@ import { loosenedPolicies, loosenedPolicyNames } from '../../verify/loosened-pol
 import type { Verdict } from '../../verify/types.js';
 import { registerReadiness, type Drain } from '../readiness.js';
 import { openReplayStore } from '../replay-store-option.js';
-import { acceptAnyBodyAsBytes, deferContinue, forwardBodiesUntouched } from '../serve-body.js';
+import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
 import { optionErrorAsUsage, serveOptionLines } from '../serve-flags.js';
 import { answerServiceErrorsAsProblems } from '../service-refusals.js';
@@ -167,7 +168,8 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
   const ledger = new ConnectionLedger();
   const app = buildApp(config, ledger);
   ledger.watch(app.server);
-  deferContinue(app.server);
+  // a refusal before the body is read comes before the client uploads it
+  continueWhenBodyRead(app.server);
   const arrivals = timeOutArrivalsWhileDraining(app.server, ledger, config.requestTimeoutMs);
   log = (error) => app.log.warn({ err: { message: error.message } }, `ipstamp ${command}: replay store connection error (failing closed meanwhile)`);
   let stopped: { done: Promise<number>; cancel(): void } | undefined;
