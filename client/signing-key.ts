@@ -1,5 +1,6 @@
 import { importJWK, type JWK, type KeyObject } from 'jose';
 import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
+import { misusedKeyProblem } from '../shared/public-jwk.js';
 import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
 
 /** A client key: a private JWK (or `oct`) carrying `kid` and `alg`, or a key object with them beside it. */
@@ -39,6 +40,8 @@ const JWK_TYPE_OF: Readonly<Record<StampAlg, { kty: string; crv?: string }>> = {
  * only the import finds.
  */
 export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg): void {
+  const misused = misusedKeyProblem(jwk, 'sign');
+  if (misused !== undefined) throw new TypeError(`key.${misused}`);
   const { kty, crv } = JWK_TYPE_OF[alg];
   if (kty === 'oct') {
     if (jwk.kty !== 'oct') throw new TypeError(`key.alg ${alg} needs an oct key (kty "oct")`);
@@ -63,7 +66,9 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   checkPrivateJwk(jwk as Record<string, unknown>, input.alg);
   let imported: Awaited<ReturnType<typeof importJWK>>;
   try {
-    imported = await importJWK(jwk, input.alg, { extractable: false });
+    // WebCrypto refuses a private key whose key_ops name anything but signing ("verify" too):
+    // the one operation this key is put to is the one it is imported for
+    imported = await importJWK(jwk.key_ops === undefined ? jwk : { ...jwk, key_ops: ['sign'] }, input.alg, { extractable: false });
   } catch (cause) {
     // a WebCrypto DataError or a jose error, about a key the caller passed: a wrong option
     throw new TypeError(`key could not be imported as a ${input.alg} private key (see cause)`, { cause });

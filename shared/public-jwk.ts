@@ -58,3 +58,16 @@ export function isSmallOrderEd25519(jwk: PublicJwk): boolean {
   for (const byte of cleared) hex += byte.toString(16).padStart(2, '0');
   return SMALL_ORDER_ED25519.has(hex);
 }
+
+/**
+ * RFC 7517 §4.2–4.3: what is wrong with putting `jwk` to `operation` when its owner marked it
+ * for something else (`use` other than `sig`, `key_ops` without the operation); undefined when
+ * nothing is. Fixed texts, nothing from the key. A key's numbers say nothing of its purpose,
+ * so no import would notice.
+ */
+export function misusedKeyProblem(jwk: Readonly<Record<string, unknown>>, operation: 'sign' | 'verify'): string | undefined {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return 'use must be "sig" when present (this key is marked for something else)';
+  const ops = jwk.key_ops;
+  if (ops !== undefined && (!Array.isArray(ops) || !ops.includes(operation))) return `key_ops must include "${operation}" when present`;
+  return undefined;
+}

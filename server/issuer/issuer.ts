@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, randomBytes, sign, type JsonWebKey, 
 import { type IpStampError, refusalError } from '../../shared/errors.js';
 import { normalizeOrigin } from '../../shared/htu.js';
 import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
-import { publicJwkOf } from '../../shared/public-jwk.js';
+import { misusedKeyProblem, publicJwkOf } from '../../shared/public-jwk.js';
 import { REASON_STATUS, type Reason } from '../../shared/reasons.js';
 import { isKid, MAX_STAMP_BYTES, MAX_TICKET_LIFETIME, STAMP_HEADER, TICKET_ALGS, TICKET_TYP, type TicketAlg } from '../../shared/constants.js';
 import type { TicketRequestClaims, TicketRequestHeader, TicketResponse } from '../../shared/ticket-schema.js';
@@ -167,6 +167,8 @@ export function compileIssuerKey(jwk: unknown, option = 'issuerKey'): IssuerKey 
   if (!isKid(kid)) throw new TypeError(`${option}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
   if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${option}.alg must be ES256 or EdDSA`);
   if (typeof d !== 'string') throw new TypeError(`${option} must be a private key (it has no "d")`);
+  const misused = misusedKeyProblem(jwk as Record<string, unknown>, 'sign');
+  if (misused !== undefined) throw new TypeError(`${option}.${misused}`);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
@@ -214,6 +216,8 @@ function publishedJwk(jwk: unknown, where: string): Record<string, unknown> {
   const { kid, alg } = jwk as { kid?: unknown; alg?: unknown };
   if (!isKid(kid)) throw new TypeError(`${where}.kid must be 1–128 characters of [A-Za-z0-9._:-]`);
   if (!(TICKET_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`${where}.alg must be ES256 or EdDSA`);
+  const misused = misusedKeyProblem(jwk as Record<string, unknown>, 'verify');
+  if (misused !== undefined) throw new TypeError(`${where}.${misused}`);
   const members = publicJwkOf(jwk);
   let publicKey: KeyObject;
   try {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
-import { publicJwkOf } from '../../shared/public-jwk.js';
+import { misusedKeyProblem, publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
 import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { matchesClientPublicJwk } from '../../shared/token-checks.js';
@@ -172,7 +172,8 @@ export function parseRegistryKey(input: unknown): RegistryKey {
   if (Object.hasOwn(jwk, 'd') || Object.hasOwn(jwk, 'k') || jwk.kty === 'oct') refuse('must be a public key (private and oct keys are refused)');
   if (!matchesClientPublicJwk(jwk)) refuse('must be a public EC P-256 or OKP Ed25519 key');
   const members: ClientPublicJwk = publicJwkOf(jwk as ClientPublicJwk);
-  if (jwk.use !== undefined && jwk.use !== 'sig') refuse('use must be "sig" when present');
+  const misused = misusedKeyProblem(jwk, 'verify');
+  if (misused !== undefined) refuse(misused);
   const kid = jwkThumbprint(members);
   if (jwk.kid !== undefined && jwk.kid !== kid) refuse('kid must be the RFC 7638 SHA-256 thumbprint of the key (or absent)');
   const algs = algsOfClientKey(members);

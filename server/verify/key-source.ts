@@ -4,6 +4,7 @@
  * time, so the hot path only looks up a ready KeyObject with its pinned alg.
  */
 import { isKid, STAMP_ALGS, type StampAlg } from '../../shared/constants.js';
+import { misusedKeyProblem } from '../../shared/public-jwk.js';
 import type { TrustMatcher } from '../hints/trust-ranges.js';
 import { MIN_HMAC_SECRET_BYTES } from '../jws/platform.js';
 import type { VerifyPlatform } from './platform.js';
@@ -123,6 +124,10 @@ export function compileVerifierKey<Key>(
       fail(where, 'allowed_ips must be an array of CIDR strings');
     }
     allowedIps = platform.compileTrust(allowedRaw as string[], `${where}.allowed_ips`);
+  }
+  if (!('key' in input && input.key !== undefined)) {
+    const misused = misusedKeyProblem(input as Readonly<Record<string, unknown>>, 'verify');
+    if (misused !== undefined) fail(where, misused);
   }
   const keyObject = platform.crypto.importKey(input as Readonly<Record<string, unknown>>, alg, where);
   return allowedIps ? { kid, alg, keyObject, allowedIps } : { kid, alg, keyObject };

@@ -72,6 +72,8 @@ describe('createKeyRegistry: registering browser keys for the verifier', () => {
       await exportJWK(p384),
       await exportJWK(rsa),
       { ...es.publicJwk, use: 'enc' },
+      { ...es.publicJwk, key_ops: ['encrypt'] },
+      { ...es.publicJwk, key_ops: 'verify' },
       { ...es.publicJwk, x: es.publicJwk.y, y: es.publicJwk.x }, // not a point on P-256
       { kty: 'EC', crv: 'P-256', x: 'short', y: 'short' },
       null,
