@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Hono } from 'hono';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { ipstamp as fastifyIpstamp } from '../../server/fastify/index.js';
 import { continueWhenBodyRead } from '../../server/index.js';
+import { ipstamp as honoIpstamp } from '../../server/hono/index.js';
 import { ipstamp as nodeIpstamp, trackPeerAddresses } from '../../server/node/index.js';
 import { continueExchange, header } from '../cli/raw-http.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
@@ -13,8 +16,8 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 /**
  * `continueWhenBodyRead(server)`: `100 Continue` when the body is first read, so that a
  * refusal made before that reaches a client that sent `Expect: 100-continue` before it uploads.
- * On a plain node:http server, and with each Node adapter as docs/node.md and docs/fastify.md
- * show it.
+ * On a plain node:http server, and with each Node adapter as docs/node.md, docs/fastify.md and
+ * docs/hono.md show it.
  */
 
 let key: TestKeyPair;
@@ -146,5 +149,31 @@ describe('with ipstamp/node on Express 5', () => {
     });
     expect([got.continued, got.bodySent, got.final?.status]).toEqual([true, true, 200]);
     expect(JSON.parse(got.final!.body)).toEqual({ ip: '127.0.0.1', body: { item: 'tea' } });
+  });
+});
+
+describe('with ipstamp/hono on @hono/node-server', () => {
+  async function app(): Promise<number> {
+    const hono = new Hono();
+    hono.use(honoIpstamp({ keys: { keys: [key.publicJwk] } }));
+    hono.put('/orders', async (c) => c.json({ ip: c.get('ipStamp' as never) as unknown, length: (await c.req.arrayBuffer()).byteLength }));
+    const server = serve({ fetch: hono.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+    continueWhenBodyRead(trackPeerAddresses(server));
+    await new Promise((done) => server.once('listening', done));
+    closers.push(() => new Promise((done) => server.close(done)));
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('stampless: 401 with no 100, the body never sent', async () => {
+    const port = await app();
+    const got = await continueExchange(port, { path: '/orders', body: 'x'.repeat(100), close: false });
+    expect([got.continued, got.bodySent, got.final?.status, got.closed]).toEqual([false, false, 401, true]);
+  });
+
+  it('stamped: the 100 when the handler reads the body', async () => {
+    const port = await app();
+    const got = await continueExchange(port, { path: '/orders', body: 'x'.repeat(100), headers: [await stampHeader(port, '/orders')] });
+    expect([got.continued, got.bodySent, got.final?.status]).toEqual([true, true, 200]);
+    expect(JSON.parse(got.final!.body)).toMatchObject({ length: 100 });
   });
 });
