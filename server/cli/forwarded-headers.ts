@@ -127,6 +127,20 @@ export interface UpstreamFacts {
   readonly boundAuthority?: string | undefined;
   /** A CORS preflight, forwarded unverified: without Cookie, Authorization, Proxy-Authorization and Content-*, which no preflight carries. */
   readonly preflight?: boolean;
+  /** Written in place of the client's Max-Forwards (`maxForwardsOf`, one less than it sent). */
+  readonly maxForwards?: number | undefined;
+}
+
+/**
+ * The Max-Forwards of an OPTIONS request (RFC 9110 §7.6.2), which a proxy must lower by one, or
+ * answer itself at 0: the one line's value, or undefined when there is none, more than one, or
+ * one that is not a number (forwarded as received then; TRACE never is).
+ */
+export function maxForwardsOf(method: string, rawHeaders: readonly string[]): number | undefined {
+  if (method !== 'OPTIONS') return undefined;
+  const lines = linesOf(rawHeaders, 'max-forwards');
+  const value = lines.length === 1 ? lines[0]!.trim() : '';
+  return /^\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
 function authorityOf(origin: string): string {
@@ -187,6 +201,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
     const lower = name.toLowerCase();
     // Host is the request's own, never a connection option: a Connection line cannot remove it
     if (lower !== 'host' && (isStrippedRequestHeader(name, listed, extra) || (facts.preflight === true && isDroppedFromPreflight(name)))) continue;
+    if (lower === 'max-forwards' && facts.maxForwards !== undefined) continue;
     if (lower === 'host') {
       if (host !== undefined) continue;
       host = value;
@@ -204,6 +219,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   // verified: the authority the stamp was bound to, not a Host line the client could write freely
   const forwardedHost = verdict === null ? host : facts.boundAuthority;
   if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  if (facts.maxForwards !== undefined) out.push('max-forwards', String(facts.maxForwards));
   return out;
 }
 

@@ -5,7 +5,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { connectionHints } from '../verify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import { boundAuthority, clientResponseHeaders, upstreamRequestHeaders } from './forwarded-headers.js';
+import { boundAuthority, clientResponseHeaders, maxForwardsOf, upstreamRequestHeaders } from './forwarded-headers.js';
 import { isConfinedRequestTarget, upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
 export interface UpstreamProxyOptions {
@@ -56,6 +56,9 @@ function refusalOf(request: FastifyRequest): 'bad-request-target' | 'method-not-
   if (request.method === 'TRACE') return 'method-not-allowed';
   return undefined;
 }
+
+/** The Allow of an OPTIONS the gateway answers itself: RFC 9110's methods and PATCH, less TRACE (refused above). */
+const GATEWAY_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
 
 /** A name for this gateway in Via (RFC 9110 §7.6.3): random, so it tells nothing about where the gateway runs. */
 export function viaPseudonym(): string {
@@ -138,6 +141,9 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // the scheme the client used, from the same trusted evidence the binding check believes
     // (a TLS-terminating proxy in front), not merely this hop's
     const { scheme } = verifier.scheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints);
+    // RFC 9110 §7.6.2: an OPTIONS that may be forwarded no further is answered here, about the gateway
+    const maxForwards = maxForwardsOf(request.method, request.raw.rawHeaders);
+    if (maxForwards === 0) return reply.code(200).header('allow', GATEWAY_METHODS).header('content-length', '0').send();
     // a preflight with a body was refused on arrival; one framed empty goes with none
     const body = preflight ? undefined : bodyOf(request);
     const headers = withVia(
@@ -149,6 +155,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         reframeBody: Buffer.isBuffer(body),
         boundAuthority: verdict === null ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
         preflight,
+        maxForwards: maxForwards === undefined ? undefined : maxForwards - 1,
       }),
       `${request.raw.httpVersion} ${pseudonym}`,
     );

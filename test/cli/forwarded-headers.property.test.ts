@@ -4,6 +4,7 @@ import {
   boundAuthority,
   clientResponseHeaders,
   isStrippedRequestHeader,
+  maxForwardsOf,
   upstreamRequestHeaders,
   type UpstreamFacts,
 } from '../../server/cli/forwarded-headers.js';
@@ -271,6 +272,31 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
         expect(got.get('x-forwarded-proto')).toEqual(['https']);
         expect(got.has('x-forwarded-host')).toBe(false); // no Host line was sent
       }),
+    );
+  });
+
+  it('Max-Forwards (RFC 9110 §7.6.2): read on OPTIONS only, from exactly one line of digits; the rewrite replaces every line with one', () => {
+    const maxForwardsLine = fc.tuple(
+      fc.constantFrom('Max-Forwards', 'max-forwards', 'MAX-FORWARDS'),
+      fc.oneof(fc.nat({ max: 2 ** 31 }).map(String), headerValue),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom('OPTIONS', 'GET', 'POST', 'TRACE', 'options'),
+        fc.array(fc.tuple(tokenName, headerValue), { maxLength: 6 }),
+        fc.array(maxForwardsLine, { maxLength: 3 }),
+        (method, others, maxLines) => {
+          const raw = [...others, ...maxLines].flat();
+          const got = maxForwardsOf(method, raw);
+          const values = raw.flatMap((v, i) => (i % 2 === 0 && v.toLowerCase() === 'max-forwards' ? [raw[i + 1]!] : []));
+          const digits = values.length === 1 && /^\d{1,9}$/.test(values[0]!.trim());
+          expect(got).toBe(method === 'OPTIONS' && digits ? Number(values[0]!.trim()) : undefined);
+          const rewritten = byCanonicalName(upstreamRequestHeaders(raw, { ...STAMP_FACTS, maxForwards: 7 }));
+          expect(rewritten.get('max-forwards')).toEqual(['7']);
+          const untouched = byCanonicalName(upstreamRequestHeaders(raw, STAMP_FACTS));
+          expect(untouched.get('max-forwards') ?? []).toEqual(values);
+        },
+      ),
     );
   });
 

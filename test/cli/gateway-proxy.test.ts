@@ -214,6 +214,25 @@ describe('connections: hop-by-hop headers and HTTP/1.0', () => {
 });
 
 describe('bodies and methods', () => {
+  it('Max-Forwards on OPTIONS (RFC 9110 §7.6.2): 0 is answered by the gateway after the stamp check, more goes on lowered by one', async () => {
+    const before = seen.length;
+    const options = async (path: string, maxForwards: string, stamped = true) =>
+      fetch(`${gateway.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { 'max-forwards': maxForwards, ...(stamped && { 'client-ip-attestation': await stampFor('OPTIONS', `${gateway.url}${path}`) }) },
+      });
+    const last = await options('/mf-0', '0');
+    expect([last.status, last.headers.get('allow'), await last.text()]).toEqual([200, 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', '']);
+    expect((await options('/mf-0', '0', false)).status).toBe(401);
+    expect(seen.length).toBe(before);
+    expect((await options('/mf-5', '5')).headers.get('x-upstream')).toBe('yes');
+    expect(lineValues(seen.at(-1)!, 'max-forwards')).toEqual(['4']);
+    // other methods may ignore it (§7.6.2): forwarded as received
+    const token = await stampFor('GET', `${gateway.url}/mf-get`);
+    await fetch(`${gateway.url}/mf-get`, { headers: { 'max-forwards': '0', 'client-ip-attestation': token } });
+    expect(lineValues(seen.at(-1)!, 'max-forwards')).toEqual(['0']);
+  });
+
   it('header bytes outside ASCII (obs-text) cross unchanged both ways, not re-encoded as UTF-8', async () => {
     const token = await stampFor('GET', `${gateway.url}/obs-text`);
     const exchange = await rawExchange(

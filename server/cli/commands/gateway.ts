@@ -29,7 +29,9 @@ X-Azure-SocketIP, X-Envoy-External-Address and --forwarded-header's; the path ov
 X-Original-URL, X-Rewrite-URL and X-Override-URL; the method overrides
 X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override; the stamp and ticket; and hop-by-hop
 headers (Connection and what it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
-Proxy-Connection, Expect). A CORS preflight, forwarded unverified when --cors-origin is not
+Proxy-Connection, Expect). An OPTIONS with Max-Forwards: 0 is answered by the gateway once
+its stamp passed (200, Allow); a higher Max-Forwards goes on lowered by one. A CORS
+preflight, forwarded unverified when --cors-origin is not
 given, goes with no body and without Cookie, Authorization, Proxy-Authorization and
 Content-*.
 
