@@ -23,6 +23,11 @@ export function isKeyObjectInput(input: StampKeyInput): input is Extract<StampKe
   return 'key' in input && typeof input.key === 'object' && input.key !== null;
 }
 
+/** A CryptoKey's usages are its key_ops: one that may not sign is refused at setup, not by jose at the first stamp. */
+export function checkCryptoKeySigns(key: unknown, where: string): void {
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey && !key.usages.includes('sign')) throw new TypeError(`${where} must allow "sign"`);
+}
+
 /** The key type and curve each alg signs with (`EdDSA`: Ed25519, the one curve verifiers take). */
 const JWK_TYPE_OF: Readonly<Record<StampAlg, { kty: string; crv?: string }>> = {
   HS256: { kty: 'oct' },
@@ -39,21 +44,36 @@ const JWK_TYPE_OF: Readonly<Record<StampAlg, { kty: string; crv?: string }>> = {
  * type and curve its `alg` signs with, its members present. Whether the point is on the curve
  * only the import finds.
  */
-export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg): void {
+export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg, where = 'key'): void {
   const misused = misusedKeyProblem(jwk, 'sign');
-  if (misused !== undefined) throw new TypeError(`key.${misused}`);
+  if (misused !== undefined) throw new TypeError(`${where}.${misused}`);
   const { kty, crv } = JWK_TYPE_OF[alg];
   if (kty === 'oct') {
     if (jwk.kty !== 'oct') throw new TypeError(`key.alg ${alg} needs an oct key (kty "oct")`);
-    if (typeof jwk.k !== 'string') throw new TypeError('key must be an oct JWK with its secret "k"');
+    if (typeof jwk.k !== 'string') throw new TypeError(`${where} must be an oct JWK with its secret "k"`);
     return;
   }
   if (jwk.kty === 'oct') throw new TypeError('key.alg of an oct key must be HS256, HS384 or HS512');
   if (jwk.kty !== kty || jwk.crv !== crv) throw new TypeError(`key.alg ${alg} needs an ${kty} key on ${crv} (kty "${kty}", crv "${crv}")`);
-  if (!('d' in jwk)) throw new TypeError('key must be a private JWK (it has no "d")');
+  if (!('d' in jwk)) throw new TypeError(`${where} must be a private JWK (it has no "d")`);
   if (typeof jwk.d !== 'string' || typeof jwk.x !== 'string' || (kty === 'EC' && typeof jwk.y !== 'string')) {
-    throw new TypeError(`key must be a private ${kty} JWK with string members d, x${kty === 'EC' ? ', y' : ''}`);
+    throw new TypeError(`${where} must be a private ${kty} JWK with string members d, x${kty === 'EC' ? ', y' : ''}`);
   }
+}
+
+/**
+ * A ticket key's `privateKey` as it will sign (proofs and stamps): a private JWK is checked as a
+ * stamp key's is — a TypeError naming `key.privateKey` at setup — and handed on with `key_ops`
+ * narrowed to ["sign"], as `importSigningKey` imports one (WebCrypto refuses "verify" on a
+ * private key). A key object is handed on as it is.
+ */
+export function ticketSigningKey<K>(privateKey: K, alg: StampAlg): K {
+  checkCryptoKeySigns(privateKey, 'key.privateKey');
+  if (typeof privateKey !== 'object' || privateKey === null || typeof (privateKey as { kty?: unknown }).kty !== 'string') return privateKey;
+  const jwk = privateKey as Record<string, unknown>;
+  // `key.alg …` in its errors is the ticket key's own alg; the rest is about this JWK
+  checkPrivateJwk(jwk, alg, 'key.privateKey');
+  return (jwk.key_ops === undefined ? jwk : { ...jwk, key_ops: ['sign'] }) as K;
 }
 
 /** Imports once; the returned key is reused for every stamp. */
@@ -61,7 +81,10 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   if (typeof input !== 'object' || input === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
   checkKidAlg(input.kid, input.alg);
   warnIfSecretKeyInBrowser(input.alg);
-  if (isKeyObjectInput(input)) return { kid: input.kid, alg: input.alg, key: input.key };
+  if (isKeyObjectInput(input)) {
+    checkCryptoKeySigns(input.key, 'key.key');
+    return { kid: input.kid, alg: input.alg, key: input.key };
+  }
   const jwk = input as JWK;
   checkPrivateJwk(jwk as Record<string, unknown>, input.alg);
   let imported: Awaited<ReturnType<typeof importJWK>>;

@@ -12,7 +12,7 @@ import { staticAddress, type AddressSource } from './address-source.js';
 import type { PerOriginAddress } from './per-origin-address.js';
 import { prepareBody, type PreparedBody } from './request-body.js';
 import { createRequestStamper, stampedAddress, type RequestStamper } from './request-stamper.js';
-import type { StampKeyInput } from './signing-key.js';
+import { ticketSigningKey, type StampKeyInput } from './signing-key.js';
 
 interface FetchOptionsBase<R extends ResponseLike> {
   /** Sign a SHA-256 of the body (`cdg`). Stream bodies then fail with `ERR_IPSTAMP_BODY_NOT_DIGESTIBLE`. */
@@ -337,10 +337,12 @@ async function discardBody(response: ResponseLike): Promise<void> {
 /** With a ticket, the stamp's kid is the key's thumbprint and its ip, obs and tth come from the ticket. */
 function ticketMode<R extends ResponseLike>(options: TicketFetchOptions<R>, fetchFn: FetchLike<R>, clocks: ServerClocks) {
   const key = options.key as TicketKey & { key?: TicketKey['privateKey'] };
-  const privateKey = key.privateKey ?? key.key;
-  if (typeof key.publicJwk !== 'object' || key.publicJwk === null || privateKey === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
+  const given = key.privateKey ?? key.key;
+  if (typeof key.publicJwk !== 'object' || key.publicJwk === null || given === undefined || (key.alg !== 'ES256' && key.alg !== 'EdDSA')) {
     throw new TypeError("ip: 'ticket' needs an ES256 or EdDSA key with its publicJwk (generateStampKey makes one)");
   }
+  // a private JWK: its use and key_ops checked now, as in the other modes, not at the first proof
+  const privateKey = ticketSigningKey(given, key.alg);
   // checked here, not when the kid (a thumbprint) is computed: that is a promise no one awaits yet
   const members = publicMembers(key.publicJwk);
   if (members === undefined || algOfPublicJwk(members) !== key.alg) {

@@ -61,13 +61,23 @@ export function isSmallOrderEd25519(jwk: PublicJwk): boolean {
 
 /**
  * RFC 7517 §4.2–4.3: what is wrong with putting `jwk` to `operation` when its owner marked it
- * for something else (`use` other than `sig`, `key_ops` without the operation); undefined when
+ * for something else (`use` other than `sig`, `key_ops` without the operation, or `key_ops`
+ * that §4.3 does not allow: a value not a string, or one named twice); undefined when
  * nothing is. Fixed texts, nothing from the key. A key's numbers say nothing of its purpose,
  * so no import would notice.
  */
 export function misusedKeyProblem(jwk: Readonly<Record<string, unknown>>, operation: 'sign' | 'verify'): string | undefined {
   if (jwk.use !== undefined && jwk.use !== 'sig') return 'use must be "sig" when present (this key is marked for something else)';
   const ops = jwk.key_ops;
-  if (ops !== undefined && (!Array.isArray(ops) || !ops.includes(operation))) return `key_ops must include "${operation}" when present`;
+  if (ops === undefined) return undefined;
+  if (!Array.isArray(ops)) return `key_ops must include "${operation}" when present`;
+  // §4.3: case-sensitive strings, none twice — what jose asks of a key in a fetched set too
+  const seen = new Set<string>();
+  for (let i = 0; i < ops.length; i++) {
+    const op: unknown = ops[i]; // a hole is undefined: not a string
+    if (typeof op !== 'string' || seen.has(op)) return 'key_ops must be an array of distinct strings';
+    seen.add(op);
+  }
+  if (!ops.includes(operation)) return `key_ops must include "${operation}" when present`;
   return undefined;
 }

@@ -105,6 +105,8 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     // the schemas' compiled twins (shared/token-checks.ts): no zod schema is built in a server
     if (!headerJson || !matchesTicketRequestHeader(headerJson)) return reject('bad-header', hints);
     const { alg, jwk } = headerJson as TicketRequestHeader;
+    // a key its owner marked for something else verifies no proof, as the key registry refuses it
+    if (misusedKeyProblem(jwk as Record<string, unknown>, 'verify') !== undefined) return reject('bad-header', hints);
     const clientKey = importClientKey(jwk);
     if (!clientKey) return reject('bad-header', hints);
     if (!algsOfClientKey(jwk).includes(alg) || !verifySignature(alg, clientKey, parts.signingInput, parts.signature)) {

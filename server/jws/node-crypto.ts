@@ -12,7 +12,11 @@ import { verifySignature } from './signature.js';
 
 function fromKeyObject(key: unknown, where: string): KeyObject {
   if (key instanceof KeyObject) return key;
-  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) return KeyObject.from(key);
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) {
+    // its usages are its key_ops: the web verifier refuses one that may not verify, and so do we
+    if (!key.usages.includes('verify')) fail(where, 'key must allow "verify"');
+    return KeyObject.from(key);
+  }
   return fail(where, 'key must be a KeyObject or CryptoKey');
 }
 

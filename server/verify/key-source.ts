@@ -51,15 +51,20 @@ export type KeysOption = JwkSet | ((kid: string) => VerifierKeyInput | undefined
 /** Resolves a kid to a ready key; undefined means unknown. */
 export type KeySource<Key = unknown> = (kid: string) => VerifierKey<Key> | undefined | Promise<VerifierKey<Key> | undefined>;
 
-export function compileKeySource<Key>(option: KeysOption | undefined, platform: Pick<VerifyPlatform<Key>, 'crypto' | 'compileTrust'>): KeySource<Key> {
+/** `name` is the option the set came from, for errors: `keys` (`keys.keys[0]: …`), or an issuer's `issuers["https://edge.example.com"]`. */
+export function compileKeySource<Key>(
+  option: KeysOption | undefined,
+  platform: Pick<VerifyPlatform<Key>, 'crypto' | 'compileTrust'>,
+  name = 'keys',
+): KeySource<Key> {
   if (typeof option === 'function') return functionKeySource(option, platform);
   if (typeof option !== 'object' || option === null || !Array.isArray(option.keys)) {
-    throw new TypeError('keys must be a JWK Set ({ keys: [...] }) or a function kid → key');
+    throw new TypeError(`${name} must be a JWK Set ({ keys: [...] }) or a function kid → key`);
   }
   const byKid = new Map<string, VerifierKey<Key>>();
   option.keys.forEach((jwk: VerifierKeyInput, i) => {
-    const key = compileVerifierKey(jwk, `keys.keys[${i}]`, platform);
-    if (byKid.has(key.kid)) throw new TypeError(`keys.keys[${i}]: duplicate kid`);
+    const key = compileVerifierKey(jwk, `${name}.keys[${i}]`, platform);
+    if (byKid.has(key.kid)) throw new TypeError(`${name}.keys[${i}]: duplicate kid`);
     byKid.set(key.kid, key);
   });
   return (kid) => byKid.get(kid);

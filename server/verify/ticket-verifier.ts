@@ -1,7 +1,7 @@
 import { createLocalJWKSet } from 'jose/jwks/local';
 import { createRemoteJWKSet } from 'jose/jwks/remote';
 import { normalizeOrigin } from '../../shared/htu.js';
-import { isSmallOrderEd25519, publicJwkOf } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, misusedKeyProblem, publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { MAX_TICKET_BYTES, type TicketAlg } from '../../shared/constants.js';
 import type { TicketClaims, TicketHeader } from '../../shared/ticket-schema.js';
@@ -109,7 +109,8 @@ function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Ke
         return key ?? undefined;
       });
     } else {
-      const keys = compileKeySource(source, platform);
+      // named by its issuer: a TypeError saying `keys.keys[0]` would blame the client keys (and the CLI, --keys)
+      const keys = compileKeySource(source, platform, `issuers[${JSON.stringify(iss)}]`);
       out.set(iss, (kid, alg) => {
         const key = keys(kid);
         if (key instanceof Promise) return undefined; // a JWK Set is synchronous
@@ -146,6 +147,8 @@ export function createTicketVerifier(issuers: IssuersOption, skew: number, platf
     const issuerKey = await lookup(header.kid, header.alg);
     if (!issuerKey || !(await verifySignature(header.alg, issuerKey, parts.signingInput, parts.signature))) return null;
     const jwk = claims.cnf.jwk;
+    // a client key marked for something else verifies no stamp (the key registry refuses it too)
+    if (misusedKeyProblem(jwk as Record<string, unknown>, 'verify') !== undefined) return null;
     const clientKey = await importClientKey(jwk);
     if (!clientKey) return null;
     return {
