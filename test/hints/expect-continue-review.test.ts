@@ -1,0 +1,131 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { continueWhenBodyRead } from '../../server/index.js';
+import { header, rawExchange } from '../cli/raw-http.js';
+
+/**
+ * Review of continueWhenBodyRead on a plain node:http server: pipelining, clients that do not
+ * wait for the 100 (RFC 9110 §10.1.1 lets them), bodiless requests.
+ */
+
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  closers.push(() => {
+    server.closeAllConnections();
+    return new Promise((done) => server.close(done));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Reads the body (on the next turn, as an app with an async step does) and answers with a Buffer. */
+function reader(options: { hold?: Promise<void>; reading?: () => void } = {}): Server {
+  return continueWhenBodyRead(
+    createServer((req, res) => {
+      if (req.url === '/hold') {
+        void options.hold?.then(() => res.end('held'));
+        return;
+      }
+      setImmediate(() => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => res.end(Buffer.from(`read ${Buffer.concat(chunks).length}`)));
+        options.reading?.();
+      });
+    }),
+  );
+}
+
+describe('continueWhenBodyRead: review', () => {
+  it('pipelined behind a request in flight: a body read before its turn gets no 100 inside its final answer', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    let onReading!: () => void;
+    const reading = new Promise<void>((r) => (onReading = r));
+    const port = await listen(reader({ hold, reading: () => onReading() }));
+    const exchange = await rawExchange(port, (socket) => {
+      socket.write(
+        `GET /hold HTTP/1.1\r\nHost: a\r\n\r\nPUT /next HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: 5\r\n\r\n`,
+      );
+      // /next is read (and answered) while /hold is still in flight; its client, which can get no
+      // 100 before /hold's answer, sends the body anyway
+      void reading.then(() => {
+        socket.write('hello');
+        // /hold is answered once /next's answer is queued behind it
+        setTimeout(release, 100);
+      });
+    });
+    const finals = exchange.responses.filter((r) => r.status >= 200);
+    expect(finals.map((r) => [r.status, r.body])).toEqual([
+      [200, 'held'],
+      [200, 'read 5'],
+    ]);
+    expect(exchange.text).not.toMatch(/\r\n\r\n[^H]*HTTP\/1\.1 100 Continue/);
+  });
+
+  it('a client that sent its body without waiting, read after it arrived: answered and the connection kept', async () => {
+    const port = await listen(reader());
+    const exchange = await rawExchange(port, `PUT /eager HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello`, { giveUpMs: 1000 });
+    const final = exchange.responses.find((r) => r.status >= 200)!;
+    expect([final.status, final.body]).toEqual([200, 'read 5']);
+    expect(header(final, 'connection')).not.toBe('close');
+    expect(exchange.closed).toBe(false);
+  });
+
+  it.each([
+    ['no Content-Length nor Transfer-Encoding', 'GET /none HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n'],
+    ['Content-Length: 00', 'PUT /zeros HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 00\r\n\r\n'],
+  ])('a request with no body (%s) keeps its connection', async (_name, request) => {
+    const port = await listen(
+      continueWhenBodyRead(
+        createServer((_req, res) => {
+          // an app that does not read a body the request does not have
+          setImmediate(() => res.end('done'));
+        }),
+      ),
+    );
+    const exchange = await rawExchange(port, request, { giveUpMs: 1000 });
+    const final = exchange.responses.find((r) => r.status >= 200)!;
+    expect(final.status).toBe(200);
+    expect(header(final, 'connection')).not.toBe('close');
+    expect(exchange.closed).toBe(false);
+  });
+
+  it('a refused client that uploads without waiting and reads once its upload is written still gets its refusal', async () => {
+    const port = await listen(
+      continueWhenBodyRead(
+        createServer((_req, res) => {
+          res.statusCode = 401;
+          res.end('refused');
+        }),
+      ),
+    );
+    const size = 8_000_000;
+    const outcome = await new Promise<{ text: string; error: string | undefined }>((resolve) => {
+      let text = '';
+      let error: string | undefined;
+      void rawExchange(
+        port,
+        (socket) => {
+          // reads nothing until its whole upload is written (or writing failed), like a simple blocking client
+          socket.pause();
+          socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code));
+          socket.write(`PUT /upload HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: ${size}\r\n\r\n`);
+          socket.write(Buffer.alloc(size, 120), () => {
+            socket.on('data', (d: string) => (text += d));
+            socket.resume();
+          });
+          socket.once('close', () => resolve({ text, error }));
+        },
+        { giveUpMs: 5000 },
+      ).catch(() => resolve({ text, error }));
+    });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.text).toMatch(/^HTTP\/1\.1 401 /);
+  });
+});
