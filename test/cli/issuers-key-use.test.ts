@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 
-/** Review 38b: an issuer key marked for something else, in `--issuers FILE`, is named by --issuers and its issuer. */
+/** An issuer key marked for something else, in `--issuers FILE`, is named by --issuers and its issuer. */
 const scratch = scratchDir();
 const EDGE = 'https://edge.example';
 let ed: TestKeyPair;

@@ -5,7 +5,7 @@ import { continueWhenBodyRead } from '../../server/index.js';
 import { header, rawExchange } from '../cli/raw-http.js';
 
 /**
- * Review of continueWhenBodyRead on a plain node:http server: pipelining, clients that do not
+ * continueWhenBodyRead on a plain node:http server, at the edges: pipelining, clients that do not
  * wait for the 100 (RFC 9110 §10.1.1 lets them), bodiless requests.
  */
 
@@ -41,7 +41,7 @@ function reader(options: { hold?: Promise<void>; reading?: () => void } = {}): S
   );
 }
 
-describe('continueWhenBodyRead: review', () => {
+describe('continueWhenBodyRead: pipelining, eager clients, bodiless requests, lost refusals', () => {
   it('pipelined behind a request in flight: a body read before its turn gets no 100 inside its final answer', async () => {
     let release!: () => void;
     const hold = new Promise<void>((r) => (release = r));

@@ -7,7 +7,7 @@ import { scratchDir, startServe, type RunningServe } from '../support/cli-proces
 import { continueExchange, header, rawExchange } from './raw-http.js';
 
 /**
- * Review of `Expect: 100-continue` on serve and gateway: pipelining, clients that do not wait
+ * `Expect: 100-continue` on serve and gateway, at the edges: pipelining, clients that do not wait
  * for the 100, bodiless requests, the body limit and the PROXY protocol.
  */
 
@@ -21,7 +21,7 @@ const held: (() => void)[] = [];
 const arrivals: { connection?: () => void } = {};
 
 beforeAll(async () => {
-  key = await makeKey('ES256', 'continue-review');
+  key = await makeKey('ES256', 'continue-edges');
   const keys = scratch.file('keys.json', { keys: [key.publicJwk] });
   upstream = createServer((req, res) => {
     // /hold answers only once the test releases it

@@ -13,7 +13,11 @@ import { makeKey } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { listenOnFreePort } from '../support/ports.js';
 
-/** Review 38b of the `use` / `key_ops` change (shared/public-jwk.ts misusedKeyProblem). */
+/**
+ * `use` / `key_ops` (shared/public-jwk.ts misusedKeyProblem) where tickets take keys: an issuer's
+ * inline JWK Set (named by its issuer), a ticket key's private JWK, key_ops that RFC 7517 §4.3
+ * does not allow, and an issuer set inline and at a URL giving the same answer.
+ */
 
 const URL_ = 'https://api.example.com/orders';
 const EDGE = 'https://edge.example.com';

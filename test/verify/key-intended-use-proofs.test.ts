@@ -9,7 +9,7 @@ import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
 
 /**
- * Review 38b, continued. A client key is refused by the registry when its `use`/`key_ops` rule
+ * `use` / `key_ops` on the keys a request carries and on CryptoKeys. A client key is refused by the registry when its `use`/`key_ops` rule
  * out verifying; the same key in a ticket request's header jwk, or in a ticket's cnf.jwk,
  * verified the proof / the stamps all the same. And the Node verifier took a `{ key: CryptoKey }`
  * whose usages rule out verifying, which the web verifier refuses.
