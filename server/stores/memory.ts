@@ -30,7 +30,10 @@ const TICK_MS = 1000;
  * back (or forward) by up to 34 years still gets exact expiry ticks instead of being clamped.
  */
 const ORIGIN_TICK = 2 ** 30;
-/** A TTL over this many ticks cannot be held exactly from any origin, and is clamped; one of exactly this many is clamped too (a fresh origin could just hold it). */
+/**
+ * A TTL over this many ticks cannot be held exactly from any origin, and is clamped; one of
+ * exactly this many is clamped too (a fresh origin could just hold it).
+ */
 const RANGE_TICKS = MAX_TICK - ORIGIN_TICK;
 const OUT_OF_RANGE =
   'MemoryReplayStore: the clock is about 34 years (2^30 s) ahead of the one the store counts from, and keys still live keep it from moving its origin; this TTL cannot be held exactly until they expire';
