@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (full, under 10 minutes) or `npm run bench -- --quick` (under a minute).
+ * `npm run bench` (full, about half an hour on the 2-core host) or `npm run bench -- --quick` (a few minutes).
  * Every ratio compares figures taken in this same run. Writes bench/results.json and prints a table.
  */
 import { writeFileSync } from 'node:fs';
