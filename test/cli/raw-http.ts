@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { connect, type Socket } from 'node:net';
 
 /** One HTTP response as bytes on the wire, split into its parts (header names lower-cased, in order). */
@@ -99,6 +100,18 @@ export function rawExchange(
       else socket.write(request);
     });
   });
+}
+
+/**
+ * The final answer of an exchange whose connection the server must keep: it says nothing of
+ * closing (`Connection: close`) and the connection was still open when the client gave up.
+ */
+export function finalOnKeptConnection(exchange: RawExchange): RawResponse {
+  const final = exchange.responses.find((r) => r.status >= 200);
+  expect(final, exchange.text).toBeDefined();
+  expect(header(final!, 'connection')).not.toBe('close');
+  expect(exchange.closed).toBe(false);
+  return final!;
 }
 
 export interface ContinueExchange {
