@@ -61,6 +61,11 @@ export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg, whe
   }
 }
 
+/** The JWK as it is imported to sign: WebCrypto refuses a private key whose key_ops name anything else ("verify" too). */
+function forSigning<J extends object>(jwk: J): J {
+  return (jwk as { key_ops?: unknown }).key_ops === undefined ? jwk : { ...jwk, key_ops: ['sign'] };
+}
+
 /**
  * A ticket key's `privateKey` as it will sign (proofs and stamps): a private JWK is checked as a
  * stamp key's is — a TypeError naming `key.privateKey` at setup — and handed on with `key_ops`
@@ -73,7 +78,7 @@ export function ticketSigningKey<K>(privateKey: K, alg: StampAlg): K {
   const jwk = privateKey as Record<string, unknown>;
   // `key.alg …` in its errors is the ticket key's own alg; the rest is about this JWK
   checkPrivateJwk(jwk, alg, 'key.privateKey');
-  return (jwk.key_ops === undefined ? jwk : { ...jwk, key_ops: ['sign'] }) as K;
+  return forSigning(jwk) as K;
 }
 
 /** Imports once; the returned key is reused for every stamp. */
@@ -89,9 +94,7 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   checkPrivateJwk(jwk as Record<string, unknown>, input.alg);
   let imported: Awaited<ReturnType<typeof importJWK>>;
   try {
-    // WebCrypto refuses a private key whose key_ops name anything but signing ("verify" too):
-    // the one operation this key is put to is the one it is imported for
-    imported = await importJWK(jwk.key_ops === undefined ? jwk : { ...jwk, key_ops: ['sign'] }, input.alg, { extractable: false });
+    imported = await importJWK(forSigning(jwk), input.alg, { extractable: false });
   } catch (cause) {
     // a WebCrypto DataError or a jose error, about a key the caller passed: a wrong option
     throw new TypeError(`key could not be imported as a ${input.alg} private key (see cause)`, { cause });
