@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { compileJwkSet } from '../verify/key-set.js';
 import { describeKeyFile, readJsonObjectFile } from './load-keys.js';
 import { UsageError } from './usage-error.js';
 
@@ -102,6 +103,13 @@ function readJwks(path: string, target: string, kid: string): JwksFileEdit {
   const keys = parsed.keys as Record<string, unknown>[];
   if (keys.some((k) => k.kid === kid)) {
     throw new UsageError(`--jwks ${path}: already holds a key with kid "${kid}"; pick another --kid`);
+  }
+  try {
+    // the keys already there, with --keys' rules: a set a verifier refuses gains nothing from one more key
+    compileJwkSet({ keys }, 'keys');
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new UsageError(`--jwks ${path}: ${error.message}; a verifier would refuse this set (serve --keys), so fix or remove that key first`);
   }
   return { path, target, set: { ...parsed, keys }, existed: true };
 }

@@ -139,6 +139,34 @@ describe('ipstamp keygen', () => {
       expect(existsSync(same)).toBe(false);
     });
 
+    it('a --jwks holding a key a verifier refuses gains nothing: exit 2 naming that key, no --out, the set as it was', async () => {
+      const other = await runCli(['keygen', '--alg', 'EdDSA', '--kid', 'other']);
+      const { d: _d, ...publicHalf } = JSON.parse(other.stdout) as Record<string, string>;
+      const cases: [string, Record<string, unknown>[], string][] = [
+        ['marked.json', [{ ...publicHalf, use: 'enc' }], 'keys[0]: use must be "sig" when present (this key is marked for something else)'],
+        ['wrong-alg.json', [{ ...publicHalf, alg: 'ES256' }], 'keys[0]: key does not fit alg ES256'],
+        [
+          'private.json',
+          [publicHalf, { ...JSON.parse(other.stdout), kid: 'leaked' }],
+          'keys[1]: is a private key (it has "d"); the verifier needs only the public half',
+        ],
+        ['twice.json', [publicHalf, publicHalf], 'keys[1]: duplicate kid'],
+      ];
+      for (const [name, keys, why] of cases) {
+        const jwks = scratch.file(name, { keys });
+        const before = readFileSync(jwks, 'utf8');
+        const out = join(scratch.dir, `${name}.private`);
+        const result = await runCli(['keygen', '--alg', 'ES256', '--kid', 'new', '--out', out, '--jwks', jwks]);
+        expect([result.code, result.stderr]).toEqual([
+          2,
+          `ipstamp keygen: --jwks ${jwks}: ${why}; a verifier would refuse this set (serve --keys), so fix or remove that key first\n`,
+        ]);
+        expect(result.stdout).toBe('');
+        expect(existsSync(out)).toBe(false);
+        expect(readFileSync(jwks, 'utf8')).toBe(before);
+      }
+    });
+
     it('a --jwks that holds one JWK (the private key file, say) is named for what it is', async () => {
       const single = scratch.file('single.private.json', { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), d: 'B'.repeat(43), kid: 'k', alg: 'EdDSA' });
       const result = await runCli(['keygen', '--alg', 'ES256', '--kid', 'y', '--jwks', single]);
