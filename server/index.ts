@@ -19,7 +19,8 @@ export type { VerifyInput, VerifyResult, Verdict, NetworkHints, ConnectionHints,
 export type { KeysOption, JwkSet, VerifierKeyInput, KeyWithAlg, NodeKeyObject } from './verify/key-source.js';
 // Key rotation: a JWK Set reloaded in place, or fetched from a URL (`keys: set.lookup`).
 export { createKeySet, type KeySet, type KeySetChange } from './verify/key-set.js';
-export { createRemoteKeySet, KeySetFetchError, isKeySetFetchError, type RemoteKeySet, type RemoteKeySetOptions } from './verify/remote-key-set.js';
+export { createRemoteKeySet, type RemoteKeySet, type RemoteKeySetOptions } from './verify/remote-key-set.js';
+export { KeySetFetchError, isKeySetFetchError } from './verify/key-set-fetches.js';
 export type { VerifierSettings } from './verify/options.js';
 export type { RequestScheme, SchemeSource } from './verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from './hints/forwarded-proto.js';

@@ -81,3 +81,11 @@ export function misusedKeyProblem(jwk: Readonly<Record<string, unknown>>, operat
   if (!ops.includes(operation)) return `key_ops must include "${operation}" when present`;
   return undefined;
 }
+
+/** Members only a private asymmetric key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). An `oct` key's `k` is not one: a verifier holds HMAC secrets. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const;
+
+/** The first private member `jwk` has of its own, or undefined: a verifier needs the public half only. */
+export function privateMemberOf(jwk: object): string | undefined {
+  return PRIVATE_MEMBERS.find((member) => Object.hasOwn(jwk, member));
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
+import { privateMemberOf } from '../../shared/public-jwk.js';
 import type { JwkSet } from '../verify/key-source.js';
 import type { IssuersOption } from '../verify/ticket-verifier.js';
 import { UsageError } from './usage-error.js';
@@ -27,13 +28,6 @@ export function readJsonObjectFile(path: string, flag: string): Record<string, u
   return parsed;
 }
 
-/** Members only a private asymmetric key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). An `oct` key's `k` is not one: a verifier holds HMAC secrets. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const;
-
-function privateMember(jwk: Record<string, unknown>): string | undefined {
-  return PRIVATE_MEMBERS.find((m) => Object.hasOwn(jwk, m));
-}
-
 function kidText(jwk: Record<string, unknown>): string {
   return typeof jwk.kid === 'string' ? ` (kid ${JSON.stringify(jwk.kid)})` : '';
 }
@@ -45,7 +39,7 @@ function kidText(jwk: Record<string, unknown>): string {
 export function describeKeyFile(parsed: Record<string, unknown>): string | undefined {
   if (Array.isArray(parsed.keys)) return `a JWK Set (${parsed.keys.length} key${parsed.keys.length === 1 ? '' : 's'})`;
   if (typeof parsed.kty === 'string') {
-    const kind = privateMember(parsed) !== undefined ? 'private' : parsed.kty === 'oct' ? 'secret' : 'public';
+    const kind = privateMemberOf(parsed) !== undefined ? 'private' : parsed.kty === 'oct' ? 'secret' : 'public';
     return `one ${kind} JWK${kidText(parsed)}`;
   }
   return undefined;
@@ -71,7 +65,7 @@ export function loadKeysFile(path: string, flag = '--keys'): LoadedKeys {
   if (parsed.keys.length === 0) throw new UsageError(`${flag} ${path}: the JWK Set holds no keys`);
   parsed.keys.forEach((key: unknown, i) => {
     if (typeof key !== 'object' || key === null) return; // the compilation below names it
-    const member = privateMember(key as Record<string, unknown>);
+    const member = privateMemberOf(key as Record<string, unknown>);
     if (member !== undefined) {
       throw new UsageError(
         `${flag} ${path}: keys[${i}]${kidText(key as Record<string, unknown>)} is a private key (it has "${member}"); the verifier needs only the public half`,
@@ -102,7 +96,7 @@ export function loadIssuerKeyFile(path: string, flag = '--issuer-key'): Record<s
   const held = describeKeyFile(jwk);
   if (held?.startsWith('a JWK Set')) {
     const first = (jwk.keys as unknown[])[0];
-    if (typeof first === 'object' && first !== null && privateMember(first as Record<string, unknown>) !== undefined) return jwk;
+    if (typeof first === 'object' && first !== null && privateMemberOf(first as Record<string, unknown>) !== undefined) return jwk;
     throw new UsageError(
       `${flag} ${path}: holds ${held} whose first key is not private, where one private ES256/EdDSA JWK belongs (the issuer's signing key), or a JWK Set with it first`,
     );
@@ -130,7 +124,7 @@ export function loadIssuersFile(path: string, flag = '--issuers'): { issuers: Is
     const keys: unknown[] = Array.isArray(record.keys) ? record.keys : [record];
     keys.forEach((key, i) => {
       if (typeof key !== 'object' || key === null) return;
-      const member = privateMember(key as Record<string, unknown>);
+      const member = privateMemberOf(key as Record<string, unknown>);
       if (member === undefined) return;
       const where = Array.isArray(record.keys) ? `${JSON.stringify(origin)}.keys[${i}]` : JSON.stringify(origin);
       throw new UsageError(

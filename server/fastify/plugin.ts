@@ -23,7 +23,14 @@ export type { IpStampDecoration, IpStampRouteConfig } from './types.js';
  */
 async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOptions): Promise<void> {
   const { glue, verifier: verifierOptions } = splitPluginOptions(options);
-  const verifier = createVerifier(verifierOptions);
+  // an issuer's set that cannot be fetched, or has keys it cannot use, is logged: otherwise its
+  // tickets are bad-ticket with no word of why
+  const verifier = createVerifier({
+    ...verifierOptions,
+    onIssuerKeysError:
+      verifierOptions.onIssuerKeysError ??
+      ((error) => fastify.log.warn({ ipstamp: { issuer: error.issuer, code: error.code } }, `ipstamp: issuer keys: ${error.message}`)),
+  });
   const metrics = new IpStampMetrics();
 
   const loosened = loosenedPolicies(verifier.settings);

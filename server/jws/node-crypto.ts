@@ -67,7 +67,6 @@ export const nodeCrypto: CryptoPlatform<KeyObject> = {
     return key;
   },
   importClientKey,
-  fromCryptoKey: (key) => KeyObject.from(key),
   verifySignature,
   sha256: (data) => createHash('sha256').update(data).digest('base64url'),
 };

@@ -22,8 +22,6 @@ export interface CryptoPlatform<Key = unknown> {
   importKey(input: Readonly<Record<string, unknown>>, alg: StampAlg, where: string): Key;
   /** A client's public key (a ticket's `cnf.jwk`); undefined when it is not a point on its curve. */
   importClientKey(jwk: PublicJwk): Key | undefined | Promise<Key | undefined>;
-  /** A CryptoKey (what jose's remote JWK Set hands back) as this platform's key. */
-  fromCryptoKey(key: CryptoKey): Key | undefined;
   /** The JWS signature check of `alg` (RFC 7518 §3): r‖s for ECDSA; false for anything wrong. */
   verifySignature(alg: StampAlg, key: Key, signingInput: string, signature: Uint8Array): boolean | Promise<boolean>;
   /** base64url (no padding) of SHA-256 over the UTF-8 of text, or over bytes. */

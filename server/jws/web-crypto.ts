@@ -105,7 +105,6 @@ export const webCrypto: CryptoPlatform<WebKey> = {
     const cryptoKey = await settled(subtle().importKey('jwk', publicJwk, importParams(alg), false, ['verify'])).cryptoKey;
     return cryptoKey === undefined ? undefined : { cryptoKey: Promise.resolve(cryptoKey) };
   },
-  fromCryptoKey: (key) => ({ cryptoKey: Promise.resolve(key) }),
   async verifySignature(alg, key, signingInput, signature) {
     const expected = SIGNATURE_LENGTH[alg];
     if (expected !== undefined && signature.length !== expected) return false;

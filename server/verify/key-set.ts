@@ -5,6 +5,7 @@
  * leaves the keys in use untouched. The replay memory is the store's, not the key set's: a
  * reload never touches it.
  */
+import { privateMemberOf } from '../../shared/public-jwk.js';
 import { compileVerifierKey, type JwkSet, type KeyWithAlg, type NodeKeyObject } from './key-source.js';
 import { nodePlatform } from './node-platform.js';
 
@@ -33,9 +34,6 @@ export interface KeySet {
   readonly kids: readonly string[];
 }
 
-/** Members only a private asymmetric key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2); an `oct` key's `k` is what a verifier holds for HMAC. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth'] as const;
-
 /** One compiled key of a set. */
 export interface CompiledEntry {
   readonly key: KeyWithAlg;
@@ -55,7 +53,7 @@ export function compileJwkSet(jwks: unknown, where = 'keys'): Map<string, Compil
   (jwks as { keys: unknown[] }).keys.forEach((jwk, i) => {
     const at = `${where}[${i}]`;
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new TypeError(`${at}: must be a JWK object`);
-    const member = PRIVATE_MEMBERS.find((m) => Object.hasOwn(jwk, m));
+    const member = privateMemberOf(jwk);
     if (member !== undefined) throw new TypeError(`${at}: is a private key (it has "${member}"); the verifier needs only the public half`);
     const compiled = compileVerifierKey<NodeKeyObject>(jwk as Record<string, unknown>, at, nodePlatform);
     if (out.has(compiled.kid)) throw new TypeError(`${at}: duplicate kid`);

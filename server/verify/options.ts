@@ -7,6 +7,7 @@ import { isReplayStore, type ReplayStore } from '../stores/replay-store.js';
 import { compileKeySource, type KeySource, type KeysOption } from './key-source.js';
 import { createTicketVerifier, type IssuersOption, type TicketVerifier } from './ticket-verifier.js';
 import type { VerifyPlatform } from './platform.js';
+import type { KeySetFetchError } from './key-set-fetches.js';
 
 export interface VerifierOptions {
   /** A JWK Set, or a function kid → key. */
@@ -41,6 +42,13 @@ export interface VerifierOptions {
   protoHeader?: ProtoHeaderOption;
   /** Ticket issuers you trust (PROTOCOL.md §7): origin → JWK Set, or the URL of its issuer-jwks. */
   issuers?: IssuersOption;
+  /**
+   * Told, for an issuer given by URL, every fetch of its set that failed (`ERR_IPSTAMP_KEYS_FETCH`)
+   * and every fetched set with keys that are not used (`ERR_IPSTAMP_KEYS_INVALID`, naming each);
+   * `error.issuer` is the issuer's origin. Until a good fetch its tickets are `bad-ticket`.
+   * Default: none (the Fastify plugin logs a warning).
+   */
+  onIssuerKeysError?: (error: KeySetFetchError) => void;
 }
 
 /** Every option of `VerifierOptions` by name: what a verifier's entry points refuse unknown keys by. */
@@ -59,6 +67,7 @@ export const VERIFIER_OPTION_NAMES: OptionNames<VerifierOptions> = Object.freeze
   origins: true,
   protoHeader: true,
   issuers: true,
+  onIssuerKeysError: true,
 });
 
 export interface CompiledOptions {
@@ -101,6 +110,7 @@ export function compileOptions(options: VerifierOptions, platform: VerifyPlatfor
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   if (!isReplayStore(options.replayStore)) throw new TypeError('replayStore must have insertIfAbsent(key, ttlMs)');
+  if (options.onIssuerKeysError !== undefined && typeof options.onIssuerKeysError !== 'function') throw new TypeError('onIssuerKeysError must be a function');
   if (options.requireBodyDigest !== undefined && typeof options.requireBodyDigest !== 'boolean') {
     throw new TypeError('requireBodyDigest must be a boolean');
   }
@@ -133,7 +143,7 @@ export function compileOptions(options: VerifierOptions, platform: VerifyPlatfor
     requireBodyDigest: options.requireBodyDigest ?? false,
     origins,
     protoHeader,
-    verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew, platform),
+    verifyTicket: options.issuers === undefined ? undefined : createTicketVerifier(options.issuers, skew, platform, options.onIssuerKeysError),
     platform,
   };
 }

@@ -16,7 +16,7 @@ import { createRemoteJWKSet } from 'jose/jwks/remote';
 import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import type { KeyWithAlg } from './key-source.js';
 import { compileJwkSet, mergeKeySets, type CompiledEntry, type KeySetChange } from './key-set.js';
-import { keySetFetches } from './key-set-fetches.js';
+import { fetchFailure, KeySetFetchError, keySetFetches } from './key-set-fetches.js';
 import { keySetUrl } from './key-set-url.js';
 
 export interface RemoteKeySetOptions {
@@ -45,24 +45,6 @@ export interface RemoteKeySet {
   readonly url: string;
 }
 
-/** A fetch of a remote JWK Set that failed; the keys in use stay. */
-export class KeySetFetchError extends Error {
-  override readonly name = 'KeySetFetchError';
-  /**
-   * `ERR_IPSTAMP_KEYS_FETCH`: no usable answer (unreachable, timeout, not 200, not a JSON JWK Set);
-   * `ERR_IPSTAMP_KEYS_INVALID`: a JWK Set with a key that does not pass (the message names it).
-   */
-  readonly code: 'ERR_IPSTAMP_KEYS_FETCH' | 'ERR_IPSTAMP_KEYS_INVALID';
-  constructor(code: KeySetFetchError['code'], message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-export function isKeySetFetchError(value: unknown): value is KeySetFetchError {
-  return value instanceof KeySetFetchError;
-}
-
 const REMOTE_KEY_SET_OPTION_NAMES: OptionNames<RemoteKeySetOptions> = Object.freeze({
   cooldownMs: true,
   maxAgeMs: true,
@@ -78,16 +60,6 @@ function milliseconds(name: string, value: unknown, fallback: number, min: numbe
     throw new TypeError(`${name} must be a whole number of milliseconds from ${min} to ${max}`);
   }
   return value;
-}
-
-function fetchFailure(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  if (code === 'ERR_JWKS_TIMEOUT') return 'no answer in time';
-  if (code === 'ERR_JWKS_INVALID') return 'not a JWK Set';
-  if (error instanceof SyntaxError || /parse/i.test((error as Error).message ?? '')) return 'not JSON';
-  if (code === 'ERR_JOSE_GENERIC') return 'not a 200 answer';
-  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-  return typeof cause === 'string' ? `unreachable (${cause})` : 'unreachable';
 }
 
 /**

@@ -1,15 +1,14 @@
-import { createLocalJWKSet } from 'jose/jwks/local';
-import { createRemoteJWKSet } from 'jose/jwks/remote';
 import { normalizeOrigin } from '../../shared/htu.js';
-import { isSmallOrderEd25519, misusedKeyProblem, publicJwkOf } from '../../shared/public-jwk.js';
+import { misusedKeyProblem } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
-import { MAX_TICKET_BYTES, type TicketAlg } from '../../shared/constants.js';
+import { MAX_TICKET_BYTES } from '../../shared/constants.js';
 import type { TicketClaims, TicketHeader } from '../../shared/ticket-schema.js';
 import { matchesTicketClaims, matchesTicketHeader, thumbprintInput } from '../../shared/token-checks.js';
 import { compactHeaderValue } from '../jws/compact-codec.js';
 import { compileKeySource, type JwkSet } from './key-source.js';
-import { keySetFetches } from './key-set-fetches.js';
+import { fetchedIssuerKeys, type IssuerKeyLookup } from './issuer-key-set.js';
 import { keySetUrl } from './key-set-url.js';
+import type { KeySetFetchError } from './key-set-fetches.js';
 import { algsOfClientKey } from '../jws/client-algs.js';
 import type { VerifyPlatform } from './platform.js';
 
@@ -31,21 +30,13 @@ export interface VerifiedTicket<Key = unknown> {
   readonly tth: string;
 }
 
-type IssuerKeyLookup<Key> = (kid: string, alg: TicketAlg) => Promise<Key | undefined> | Key | undefined;
-
 const MAX_CACHED_TICKETS = 4096;
-/** Least time between two fetches of an issuer's JWK Set that tickets can cause, good or failed. */
-const RELOAD_COOLDOWN_MS = 30_000;
-/** Age after which an issuer's fetched set is fetched again before any key of it verifies. */
-const ISSUER_SET_MAX_AGE_MS = 600_000;
 
-/** A JWK as jose hands it back from a set: only an OKP Ed25519 one can be of small order. */
-function isSmallOrderEd25519Jwk(jwk: { kty?: unknown; crv?: unknown; x?: unknown }): boolean {
-  const members = publicJwkOf(jwk);
-  return members !== undefined && isSmallOrderEd25519(members);
-}
-
-function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Key>): Map<string, IssuerKeyLookup<Key>> {
+function compileIssuers<Key>(
+  issuers: IssuersOption,
+  platform: VerifyPlatform<Key>,
+  report: ((error: KeySetFetchError) => void) | undefined,
+): Map<string, IssuerKeyLookup<Key>> {
   if (typeof issuers !== 'object' || issuers === null) throw new TypeError('issuers must map issuer origins to JWK Sets or URLs');
   const out = new Map<string, IssuerKeyLookup<Key>>();
   for (const [iss, source] of Object.entries(issuers)) {
@@ -59,55 +50,7 @@ function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Ke
         // an issuer key swapped on the way would mint tickets for any address
         throw new TypeError(`issuers["${iss}"]: ${(error as Error).message}`);
       }
-      // jose fetches (timeout, no redirects, status and shape checked) and keeps the clocks, but
-      // every fetch goes through keySetFetches (key-set-fetches.ts), as createRemoteKeySet's do:
-      // one at a time, and none for a kid the set does not hold within 30 s of the last, good or
-      // failed (jose alone fetched again for every forged ticket while the URL failed, and for
-      // every concurrent one on Workers). A key is chosen as jose chooses (kid and alg), from the
-      // last good fetch's set and only while that set is fresh: a key the issuer retired stops
-      // verifying within cacheMaxAge, and while a stale set cannot be fetched, none verifies.
-      const remote = createRemoteJWKSet(url, { cooldownDuration: RELOAD_COOLDOWN_MS, cacheMaxAge: ISSUER_SET_MAX_AGE_MS });
-      let local: ReturnType<typeof createLocalJWKSet> | undefined;
-      const fetches = keySetFetches(remote, RELOAD_COOLDOWN_MS, async () => {
-        await remote.reload();
-        // never chosen: a key without alg (§2.3, §7.4 (4): the set pins each key's alg, and jose
-        // would take an alg-less key for any alg its kty fits, where an inline set refuses it at
-        // setup), and a small-order Ed25519 key, which takes one signature for every message
-        const usable = (remote.jwks()?.keys ?? []).filter((jwk) => typeof jwk.alg === 'string' && !isSmallOrderEd25519Jwk(jwk));
-        local = createLocalJWKSet({ keys: usable });
-      });
-      /** The fetch in flight, or a new one if one is due: true once it has succeeded. */
-      const refreshed = async (): Promise<boolean> => {
-        const fetch = fetches.ifDue();
-        if (fetch === undefined) return false;
-        try {
-          await fetch;
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      const chosen = async (kid: string, alg: TicketAlg): Promise<CryptoKey | undefined> => {
-        try {
-          return local === undefined ? undefined : ((await local({ alg, kid })) as CryptoKey);
-        } catch {
-          return undefined; // no key, or more than one, fits kid and alg
-        }
-      };
-      // jose's imported keys stay the same objects until the set changes: each becomes a platform key once
-      const imported = new WeakMap<CryptoKey, Key | null>();
-      out.set(iss, async (kid, alg) => {
-        if (!remote.fresh && !(await refreshed())) return undefined;
-        let cryptoKey = await chosen(kid, alg);
-        if (cryptoKey === undefined && (await refreshed())) cryptoKey = await chosen(kid, alg);
-        if (cryptoKey === undefined) return undefined;
-        let key = imported.get(cryptoKey);
-        if (key === undefined) {
-          key = platform.crypto.fromCryptoKey(cryptoKey) ?? null;
-          imported.set(cryptoKey, key);
-        }
-        return key ?? undefined;
-      });
+      out.set(iss, fetchedIssuerKeys(iss, url, platform, report));
     } else {
       // named by its issuer: a TypeError saying `keys.keys[0]` would blame the client keys (and the CLI, --keys)
       const keys = compileKeySource(source, platform, `issuers[${JSON.stringify(iss)}]`);
@@ -126,8 +69,8 @@ function compileIssuers<Key>(issuers: IssuersOption, platform: VerifyPlatform<Ke
  * A ticket is reused for every request of its lifetime, so a verified one is remembered by its
  * text (bounded); only the clock is checked again.
  */
-export function createTicketVerifier(issuers: IssuersOption, skew: number, platform: VerifyPlatform) {
-  const byIss = compileIssuers(issuers, platform);
+export function createTicketVerifier(issuers: IssuersOption, skew: number, platform: VerifyPlatform, onIssuerKeysError?: (error: KeySetFetchError) => void) {
+  const byIss = compileIssuers(issuers, platform, onIssuerKeysError);
   const { codec, verifySignature, importClientKey, sha256 } = platform.crypto;
   const cache = new Map<string, VerifiedTicket>();
 

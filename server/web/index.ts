@@ -20,6 +20,7 @@ export type { VerifierSettings } from '../verify/options.js';
 export type { RequestScheme, SchemeSource } from '../verify/scheme.js';
 export type { ProtoHeaderOption, Scheme } from '../hints/forwarded-proto.js';
 export type { IssuersOption } from '../verify/ticket-verifier.js';
+export { KeySetFetchError, isKeySetFetchError } from '../verify/key-set-fetches.js';
 export { MemoryReplayStore, type MemoryReplayStoreOptions } from '../stores/memory.js';
 export { ReplayStoreFullError, isReplayStoreFullError, type ReplayStore } from '../stores/replay-store.js';
 export { isCorsPreflight, STAMP_REQUEST_HEADERS } from '../verify/cors-preflight.js';

@@ -28,3 +28,25 @@ export function signRaw(
   }
   return `${input}.${signature.toString('base64url')}`;
 }
+
+/**
+ * The two headers of a request with a ticket of `iss` signed by `issuerJwk` (an EdDSA private
+ * JWK with its kid) for `clientJwk` (an ES256 private JWK), and a stamp it signed for `htu`.
+ * The stamp's kid is not the key's thumbprint: enough to reach the issuer's key lookup, which
+ * comes first (PROTOCOL §7.4), not to pass.
+ */
+export function rawTicketHeaders(issuerJwk: Record<string, unknown>, clientJwk: Record<string, unknown>, iss: string, htu: string): Record<string, string> {
+  const now = Math.floor(Date.now() / 1000);
+  const { kty, crv, x, y } = clientJwk;
+  const ticket = signRaw(
+    issuerJwk,
+    { alg: 'EdDSA', typ: 'ipstamp-ticket+jwt', kid: issuerJwk.kid },
+    { iss, ip: '127.0.0.1', iat: now, exp: now + 300, jti: Buffer.alloc(16, 1).toString('base64url'), cnf: { jwk: { kty, crv, x, y } } },
+  );
+  const stamp = signRaw(
+    clientJwk,
+    { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'not-the-thumbprint' },
+    { ip: '127.0.0.1', iat: now, jti: Buffer.alloc(16, 2).toString('base64url'), htm: 'GET', htu },
+  );
+  return { 'client-ip-ticket': ticket, 'client-ip-attestation': stamp };
+}

@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTicketVerifier } from '../../server/verify/ticket-verifier.js';
+import { KeySetFetchError } from '../../server/verify/key-set-fetches.js';
 import { nodePlatform } from '../../server/verify/node-platform.js';
 import { listenOnFreePort } from '../support/ports.js';
 
@@ -163,5 +164,141 @@ describe('issuer keys fetched from a URL', () => {
       if (hadPair) globals.WebSocketPair = pair;
       else delete globals.WebSocketPair;
     }
+  });
+
+  describe('what is not used, and why, is told to onIssuerKeysError', () => {
+    /** A verifier of the URL's issuer whose reports are collected. */
+    function reportingVerifier(source = url) {
+      const reports: KeySetFetchError[] = [];
+      const verify = createTicketVerifier({ [ISS]: source }, 5, nodePlatform, (error) => reports.push(error));
+      return { verify, reports };
+    }
+
+    it('a published private key signs no ticket (anyone who fetched it could), and the report names it', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const leaked = { ...privateKey.export({ format: 'jwk' }), kid: 'iss-leaked', alg: 'EdDSA' };
+      published = () => ({ status: 200, body: { keys: [leaked, ...issuerSet(publicKey).keys] } });
+      const { verify, reports } = reportingVerifier();
+      expect(await verify(signedTicket(privateKey, 'iss-leaked'), Date.now())).toBeUndefined();
+      // the same key published as public only verifies: what was refused is the private member
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      expect(reports).toHaveLength(1);
+      const [report] = reports;
+      expect(report).toBeInstanceOf(KeySetFetchError);
+      expect(report).toMatchObject({ code: 'ERR_IPSTAMP_KEYS_INVALID', issuer: ISS });
+      expect(report!.message).toBe(
+        `issuers["${ISS}"] ${url}: keys[0] (kid "iss-leaked"): publishes a private key (it has "d"): anyone can sign with it, so it is not used; using the other 1 key`,
+      );
+      expect(report!.message).not.toContain(String(leaked.d));
+    });
+
+    it('every key left out is named with its reason, in the order of the set; the rest verify', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const jwk = publicKey.export({ format: 'jwk' });
+      const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+      published = () => ({
+        status: 200,
+        body: {
+          keys: [
+            { ...jwk, kid: 'no-alg' },
+            { kty: 'oct', k: Buffer.alloc(32, 7).toString('base64url'), kid: 'secret', alg: 'HS256' },
+            { ...jwk, kid: 'stamp-alg', alg: 'Ed25519' },
+            { ...jwk, kid: 'enc', alg: 'EdDSA', use: 'enc' },
+            { ...jwk, kid: 'twice', alg: 'EdDSA' },
+            { ...other, kid: 'twice', alg: 'EdDSA' },
+            { ...jwk, kid: 'iss-1', alg: 'EdDSA' },
+          ],
+        },
+      });
+      const { verify, reports } = reportingVerifier();
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      for (const kid of ['no-alg', 'stamp-alg', 'enc', 'twice']) expect(await verify(signedTicket(privateKey, kid), Date.now())).toBeUndefined();
+      expect(reports.map((r) => r.code)).toEqual(['ERR_IPSTAMP_KEYS_INVALID']);
+      const reasons = reports[0]!.message.slice(`issuers["${ISS}"] ${url}: `.length).split('; ');
+      expect(reasons).toEqual([
+        `keys[0] (kid "no-alg"): has no "alg": the set must pin each key's alg`,
+        `keys[1] (kid "secret"): publishes a secret (kty "oct"): tickets are signed with ES256 or EdDSA`,
+        `keys[2] (kid "stamp-alg"): alg must be one of ES256, EdDSA for a ticket key`,
+        expect.stringMatching(/^keys\[3\] \(kid "enc"\): use must be "sig"/),
+        `keys[5] (kid "twice"): its kid is named more than once, so no key of that kid is used`,
+        'using the other 1 key',
+      ]);
+    });
+
+    it('a set of many bad keys is told in one bounded line: eight named, the rest counted', async () => {
+      const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+      published = () => ({ status: 200, body: { keys: Array.from({ length: 5000 }, (_, i) => ({ ...jwk, kid: `k${i}` })) } });
+      const { verify, reports } = reportingVerifier();
+      expect(await verify(trivialTicket('k1'), Date.now())).toBeUndefined();
+      expect(reports).toHaveLength(1);
+      expect(reports[0]!.message).toMatch(
+        /keys\[7\] \(kid "k7"\): has no "alg"[^;]*; and 4992 more left out; no key of it is in use: its tickets are refused$/,
+      );
+      expect(reports[0]!.message.length).toBeLessThan(1000);
+    });
+
+    it('a failed fetch is told with the issuer, the URL without its query, what failed and what stays in use', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      published = () => ({ status: 503, body: {} });
+      const { verify, reports } = reportingVerifier(`${url}?token=s3cret`);
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toBeUndefined();
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatchObject({ code: 'ERR_IPSTAMP_KEYS_FETCH', issuer: ISS });
+      expect(reports[0]!.message).toBe(`issuers["${ISS}"] ${url}: not a 200 answer; no key of it is in use: its tickets are refused`);
+      expect(reports[0]!.cause).toBeDefined();
+
+      published = () => ({ status: 200, body: issuerSet(publicKey) });
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        vi.advanceTimersByTime(31_000); // past the failure's cooldown
+        expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+        expect(reports).toHaveLength(1); // a good fetch with every key used is not a report
+        published = () => ({ status: 200, body: 'not a set' });
+        vi.advanceTimersByTime(31_000);
+        expect(await verify(trivialTicket('unknown-kid'), Date.now())).toBeUndefined(); // an unknown kid fetches
+        expect(reports.map((r) => r.message)).toEqual([
+          expect.any(String),
+          `issuers["${ISS}"] ${url}: not a JWK Set; keeping 1 key of the last good fetch until it is 10 min old`,
+        ]);
+        expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('an unreachable URL is told as such', async () => {
+      const closed = createServer();
+      const port = await listenOnFreePort(closed);
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const { verify, reports } = reportingVerifier(`http://127.0.0.1:${port}/jwks`);
+      expect(await verify(trivialTicket('iss-1'), Date.now())).toBeUndefined();
+      expect(reports.map((r) => [r.code, r.message])).toEqual([
+        [
+          'ERR_IPSTAMP_KEYS_FETCH',
+          `issuers["${ISS}"] http://127.0.0.1:${port}/jwks: unreachable (ECONNREFUSED); no key of it is in use: its tickets are refused`,
+        ],
+      ]);
+    });
+
+    it('a report that throws changes nothing: the ticket is still checked, the next fetch still happens', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      published = () => ({ status: 200, body: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'no-alg' }, ...issuerSet(publicKey).keys] } });
+      let told = 0;
+      const verify = createTicketVerifier({ [ISS]: url }, 5, nodePlatform, () => {
+        told++;
+        throw new Error('logger down');
+      });
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      expect(told).toBe(1);
+    });
+
+    it('a set given inline is checked at setup and never told: the report is for fetched sets', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const reports: KeySetFetchError[] = [];
+      const verify = createTicketVerifier({ [ISS]: issuerSet(publicKey) }, 5, nodePlatform, (error) => reports.push(error));
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      expect(await verify(signedTicket(privateKey, 'iss-2'), Date.now())).toBeUndefined();
+      expect(reports).toEqual([]);
+    });
   });
 });

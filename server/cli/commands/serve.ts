@@ -179,7 +179,10 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
     // before the plugin: a preflight is answered ahead of every other hook. With --upstream and
     // no --cors-origin the upstream owns CORS, and its preflights are forwarded to it.
     if (config.cors.origins.length > 0 || config.upstream === undefined) registerCorsAnswers(app, config.cors);
-    await app.register(ipstamp, { ...config.verifier, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
+    const print = (stream: 'stdout' | 'stderr', text: string): void => void process[stream].write(`ipstamp ${command}: ${text}\n`);
+    // as --keys-url's failed fetches are told: a plain line on stderr, naming the flag
+    const onIssuerKeysError = (error: Error): void => print('stderr', `--issuers ${error.message}`);
+    await app.register(ipstamp, { ...config.verifier, onIssuerKeysError, replayStore: store, echo: true, ...(telemetry && { telemetry }) });
     const readiness = registerReadiness(app);
     const drain: Drain = {
       begin() {
@@ -196,7 +199,6 @@ export async function run(argv: string[], command: 'serve' | 'gateway' = 'serve'
       app.all('/', answer);
       app.all('/*', answer);
     }
-    const print = (stream: 'stdout' | 'stderr', text: string): void => void process[stream].write(`ipstamp ${command}: ${text}\n`);
     await config.keys.ready(print);
     // handlers first: a supervisor may signal the moment it reads the start line
     stopped = untilStopped(app, drain, command, closeStore);
