@@ -43,8 +43,18 @@ export interface TicketHolder {
   invalidate(ticket: string): void;
 }
 
-/** Renew this long before `exp`, so a stamp never leaves with a ticket that expires in flight. */
+/**
+ * Renew this long before `exp`, so a stamp never leaves with a ticket that expires in flight; a
+ * ticket that lives less than twice as long is renewed halfway through its life instead. An
+ * issuer may hand out tickets of a few seconds (`lifetime` from 1 s), and renewing those 30 s
+ * early meant asking for a new one before every stamp, until its rate limit refused them.
+ */
 const RENEW_BEFORE_S = 30;
+
+/** When (s, the issuer's clock where known) a ticket received at `receivedAt` is renewed. */
+function renewalTime(exp: number, receivedAt: number): number {
+  return exp - Math.min(RENEW_BEFORE_S, Math.max(0, exp - receivedAt) / 2);
+}
 const MAX_RESPONSE_BYTES = MAX_TICKET_BYTES + 1024;
 
 /** The ticket endpoint an issuer names: its origin (→ `/.well-known/ipstamp/ticket`) or the endpoint's own URL. */
@@ -65,6 +75,7 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
   const { clocks } = options;
   const now = clocks === undefined ? (options.now ?? Date.now) : () => clocks.now(endpoint.origin);
   let held: HeldTicket | undefined;
+  let renewAt = 0;
   let inflight: Promise<HeldTicket> | undefined;
 
   async function request(retried = false): Promise<HeldTicket> {
@@ -96,11 +107,12 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
 
   return {
     get() {
-      if (held && now() / 1000 < held.exp - RENEW_BEFORE_S) return Promise.resolve(held);
+      if (held && now() / 1000 < renewAt) return Promise.resolve(held);
       inflight ??= request().then(
         (ticket) => {
           inflight = undefined;
           held = ticket;
+          renewAt = renewalTime(ticket.exp, now() / 1000);
           return ticket;
         },
         (error: unknown) => {

@@ -34,23 +34,54 @@ function proofIat(init: RequestInit | undefined): number {
   return (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString('utf8')) as { iat: number }).iat;
 }
 
+/**
+ * A holder on a clock the test sets, whose issuer answers ticket t1, t2, … with the `exp` that
+ * `expAt(clock)` gives; `asked()` counts its requests.
+ */
+function holderOnClock(expAt: (clockMs: number) => number) {
+  let clock = T;
+  let asked = 0;
+  const holder = createTicketHolder({
+    issuer: ISSUER,
+    key,
+    now: () => clock,
+    fetch: async () => ticketAnswer({ ticket: `t${++asked}`, ip: '192.0.2.1', exp: expAt(clock) }),
+  });
+  const ticketAt = async (ms: number): Promise<string> => {
+    clock = ms;
+    return (await holder.get()).ticket;
+  };
+  return { ticketAt, asked: () => asked };
+}
+
 describe('renewal: a ticket is renewed 30 s before its exp', () => {
   it('at exp − 31 s the held ticket is used; at exp − 30 s a new one is asked for, so no stamp leaves with a ticket about to expire', async () => {
     const exp = T / 1000 + 600;
-    let clock = T;
-    let asked = 0;
-    const holder = createTicketHolder({
-      issuer: ISSUER,
-      key,
-      now: () => clock,
-      fetch: async () => ticketAnswer({ ticket: `t${++asked}`, ip: '192.0.2.1', exp }),
-    });
-    expect((await holder.get()).ticket).toBe('t1');
-    clock = (exp - 31) * 1000;
-    expect((await holder.get()).ticket).toBe('t1');
-    clock = (exp - 30) * 1000;
-    expect((await holder.get()).ticket).toBe('t2');
-    expect(asked).toBe(2);
+    const { ticketAt, asked } = holderOnClock(() => exp);
+    expect(await ticketAt(T)).toBe('t1');
+    expect(await ticketAt((exp - 31) * 1000)).toBe('t1');
+    expect(await ticketAt((exp - 30) * 1000)).toBe('t2');
+    expect(asked()).toBe(2);
+  });
+});
+
+describe('renewal of a ticket that lives less than a minute: halfway through its life', () => {
+  it('a 20 s ticket is used for 10 s, then renewed: not asked for again before every stamp', async () => {
+    const { ticketAt, asked } = holderOnClock((clock) => clock / 1000 + 20);
+    expect([await ticketAt(T), await ticketAt(T), await ticketAt(T + 9_999)]).toEqual(['t1', 't1', 't1']);
+    expect([await ticketAt(T + 10_000), await ticketAt(T + 19_999)]).toEqual(['t2', 't2']);
+    expect(await ticketAt(T + 20_000)).toBe('t3');
+    expect(asked()).toBe(3);
+  });
+
+  it('a 1 s ticket (the shortest an issuer hands out) is kept for half a second', async () => {
+    const { ticketAt } = holderOnClock((clock) => Math.floor(clock / 1000) + 1);
+    expect([await ticketAt(T), await ticketAt(T + 499), await ticketAt(T + 500)]).toEqual(['t1', 't1', 't2']);
+  });
+
+  it('a ticket that arrives already past its exp is not kept: the next stamp asks again', async () => {
+    const { ticketAt } = holderOnClock(() => T / 1000 - 5);
+    expect([await ticketAt(T), await ticketAt(T)]).toEqual(['t1', 't2']);
   });
 });
 
