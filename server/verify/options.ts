@@ -45,7 +45,7 @@ export interface VerifierOptions {
   /**
    * Told, for an issuer given by URL, every fetch of its set that failed (`ERR_IPSTAMP_KEYS_FETCH`)
    * and every fetched set with keys that are not used (`ERR_IPSTAMP_KEYS_INVALID`, naming each);
-   * `error.issuer` is the issuer's origin. Until a good fetch its tickets are `bad-ticket`.
+   * `error.issuer` is the issuer's origin. A ticket under a key not held is `bad-ticket`.
    * Default: none (the Fastify plugin logs a warning).
    */
   onIssuerKeysError?: (error: KeySetFetchError) => void;
