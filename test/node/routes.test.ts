@@ -51,6 +51,29 @@ describe('ipstamp/node ticket routes (Express 5)', () => {
   });
 });
 
+describe('a ticket that lives less than 30 s', () => {
+  it('is asked for once for a run of stamped requests, not before each until the rate limit refuses', async () => {
+    const edge = express();
+    let asked = 0;
+    edge.use((req, _res, next) => {
+      if (req.path === '/.well-known/ipstamp/ticket') asked++;
+      next();
+    });
+    edge.use(ipstamp({ keys: { keys: [] }, issuer: { key: issuerKey, lifetime: 20, rateLimit: 3 } }));
+    const edgeOrigin = await listen(edge);
+    const api = express();
+    api.use(ipstamp({ keys: { keys: [] }, issuers: { [edgeOrigin]: `${edgeOrigin}/.well-known/ipstamp/issuer-jwks` } }));
+    api.get('/orders', (req, res) => void res.json(req.ipStamp));
+    const apiOrigin = await listen(api);
+
+    const stampedFetch = createStampedFetch({ key: await generateStampKey({ alg: 'ES256' }), ip: 'ticket', issuer: edgeOrigin });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await stampedFetch(`${apiOrigin}/orders`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(asked).toBe(1);
+  });
+});
+
 describe('ipstamp/node: the issuer answers only its own requests', () => {
   // any other method on its paths once went to the app's next handler unverified (ipStamp null)
   it('another method on the ticket or JWK Set path is verified like any request: refused without a stamp', async () => {
