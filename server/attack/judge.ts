@@ -113,5 +113,13 @@ export function conclude(results: readonly AttackResult[], budget?: { reason: st
     byNote.set(note, [...(byNote.get(note) ?? []), r.name]);
   }
   for (const [note, names] of byNote) reasons.push(`${listed(names)} could not run: ${note}`);
+  // every attack not applicable (e.g. --only alg-swap-hmac with an ES256 key): nothing was tested, so nothing is SAFE
+  const attacks = results.filter((r) => !('accept' in r.expect));
+  if (attacks.length > 0 && attacks.every((r) => r.verdict === 'skip')) {
+    const one = attacks.length === 1;
+    reasons.push(
+      `no attack applied to the target: ${listed(attacks.map((r) => r.name))} ${one ? 'was' : 'were'} not applicable (see ${one ? 'its note' : 'their notes'})`,
+    );
+  }
   return reasons.length > 0 ? { verdict: 'INCONCLUSIVE', inconclusive: reasons, exitCode: 2 } : { verdict: 'SAFE', inconclusive: [], exitCode: 0 };
 }

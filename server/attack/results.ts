@@ -71,7 +71,8 @@ export interface AttackReport {
    * SAFE: every attack rejected, every legitimate request accepted. UNSAFE: an attack was
    * accepted while the legitimate requests of its kind (stamp or ticket) were. INCONCLUSIVE:
    * the run cannot tell — a control or a replay's original was refused, an attack could not
-   * run, or the issuer's rate limit left no room; `inconclusive` says which.
+   * run, no selected attack applied to the target, or the issuer's rate limit left no room;
+   * `inconclusive` says which.
    */
   readonly verdict: RunVerdict;
   /** Why the verdict is INCONCLUSIVE, one sentence each; empty otherwise. */

@@ -77,6 +77,9 @@ describe('a ticket run budgets the issuer rate limit', () => {
     expect(again.verdict).toBe('INCONCLUSIVE');
     expect(again.inconclusive.join('\n')).toMatch(/rate limit.*\b5\b/);
     expect(again.results.filter((r) => r.verdict === 'pass' || r.verdict === 'fail' || r.verdict === 'warn')).toEqual([]);
+    // the held ticket, asked first, learns the window is spent: no applicable attack is started to meet a 429, the budget alone explains it
+    expect(again.results.filter((r) => r.verdict !== 'skip' && r.got !== 'not run').map((r) => `${r.name}: ${r.got}`)).toEqual([]);
+    expect(again.inconclusive).toHaveLength(1);
   });
 
   it('a limit as large as the plan: every ticket attack runs within it, SAFE', async () => {
