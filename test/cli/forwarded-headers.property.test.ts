@@ -251,6 +251,32 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
     );
   });
 
+  it("the client's Host goes on even when its Connection names Host: the upstream never serves another host than the one asked for", () => {
+    fc.assert(
+      fc.property(respelled('host'), (listed) => {
+        const out = byCanonicalName(upstreamRequestHeaders(['Host', 'app.example', 'Connection', `keep-alive, ${listed}`], STAMP_FACTS));
+        expect(out.get('host')).toEqual(['app.example']);
+      }),
+    );
+  });
+
+  it('only the first Host line goes on, and X-Forwarded-Host of an unverified request is that one', () => {
+    const out = byCanonicalName(upstreamRequestHeaders(['Host', 'app.example', 'Host', 'evil.example'], UNVERIFIED_FACTS));
+    expect(out.get('host')).toEqual(['app.example']);
+    expect(out.get('x-forwarded-host')).toEqual(['app.example']);
+  });
+
+  it("with --forwarded-header, the client's own line of that name stops at the gateway in every spelling", () => {
+    const innocent = tokenName.filter((n) => !isStrippedRequestHeader(n) && !['host', 'x-client-addr'].includes(canonicalHeaderName(n)));
+    fc.assert(
+      fc.property(respelled('x-client-addr'), respelled('x-client-addr'), fc.array(fc.tuple(innocent, headerValue), { maxLength: 6 }), (flag, sent, kept) => {
+        const out = upstreamRequestHeaders([sent, '203.0.113.9', ...kept.flat()], { ...STAMP_FACTS, forwardedHeader: flag });
+        expect(byCanonicalName(out).has('x-client-addr')).toBe(false);
+        expect(out.slice(0, kept.length * 2)).toEqual(kept.flat());
+      }),
+    );
+  });
+
   it('a request forwarded unverified gets no X-Attested-Client-IP* at all, and no X-Forwarded-For when nothing was observed', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (lines) => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.node.js';
 import { freePort, freePorts, listenOnFreePort } from '../support/ports.js';
@@ -201,6 +202,22 @@ describe('Via on the way to the upstream', () => {
     const forwarded = await preflight(`${upstreamGateway.url}/pre`);
     expect(forwarded.status).toBe(200);
     expect(upstreamSaw.at(-1)).toEqual({ method: 'OPTIONS', url: '/pre', via: `1.1 ${ours}` });
+  });
+
+  it("the gateway's Via entry names the protocol version the client used (an HTTP/1.0 request: 1.0)", async () => {
+    const url = `${upstreamGateway.url}/old`;
+    const stamp = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(upstreamGateway.port, '127.0.0.1');
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (text += d));
+      socket.once('close', () => resolve(text));
+      socket.once('error', reject);
+      socket.write(`GET /old HTTP/1.0\r\nHost: 127.0.0.1:${upstreamGateway.port}\r\nClient-IP-Attestation: ${stamp}\r\n\r\n`);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(upstreamSaw.at(-1)).toMatchObject({ url: '/old', via: expect.stringMatching(/^1\.0 ipstamp-[0-9a-f]{8}$/) });
   });
 
   it(

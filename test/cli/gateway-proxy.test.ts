@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.node.js';
@@ -54,6 +55,13 @@ function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
     return;
   }
   if (req.url === '/never') return;
+  if (req.url === '/stall') {
+    // the head and a first chunk, then nothing more
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('partial;');
+    held.push(res);
+    return;
+  }
   if (req.url === '/obs-text') {
     // a head sent ahead of a Buffer body is written as latin1 (ahead of a string, in the
     // string's encoding): this value is the bytes 63 61 66 E9 FF on the wire
@@ -96,6 +104,11 @@ async function stampFor(method: string, url: string, body?: string): Promise<str
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
+    if (req.url === '/early') {
+      // answers at once, before the request's body has arrived
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 }).end('early');
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => answer(req, res, Buffer.concat(chunks).toString()));
@@ -278,6 +291,27 @@ describe('bodies and methods', () => {
     expect(JSON.parse(exchange.responses[0]!.body)).toMatchObject({ url: '/get-with-body', body: 'abcd' });
   });
 
+  it("an upstream that answers before the client's body has all arrived: that answer closes the connection, which cannot be reused", async () => {
+    const token = await stampFor('POST', `${gateway.url}/early`);
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    try {
+      // 10 of the 1000 bytes it declared: the rest never comes
+      socket.write(
+        `POST /early HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\nClient-IP-Attestation: ${token}\r\n\r\n0123456789`,
+      );
+      await waitFor('the early answer', () => text.endsWith('early'), 10_000);
+      const [head] = text.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head!.toLowerCase()).toContain('\r\nconnection: close');
+    } finally {
+      socket.destroy();
+    }
+  });
+
   it('a client that goes away takes its upstream request with it', async () => {
     const heldBefore = held.length;
     const token = await stampFor('GET', `${gateway.url}/hold`);
@@ -392,6 +426,37 @@ describe('what the upstream is told', () => {
       expect(lineValues(got, 'x-forwarded-for')).toEqual(['127.0.0.9']);
       expect(lineValues(got, 'x-attested-client-ip')).toEqual(['127.0.0.9']);
       expect(lineValues(got, 'x-attested-client-ip-agreement')).toEqual(['match']);
+    } finally {
+      await behind.stop();
+    }
+  });
+
+  it("with --forwarded-header, the proxy's header the gateway read its address from stops at the gateway, in every spelling", async () => {
+    const behind = await startServe(
+      [
+        '--port',
+        '0',
+        '--keys',
+        keysFile,
+        '--trusted-proxies',
+        '127.0.0.1',
+        '--forwarded-header',
+        'x-edge-client',
+        '--upstream',
+        `http://127.0.0.1:${upstreamPort}`,
+      ],
+      'gateway',
+    );
+    try {
+      const url = `${behind.url}/edge-header`;
+      const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.9' }).stamp({ method: 'GET', url });
+      const exchange = await rawExchange(
+        behind.port,
+        `GET /edge-header HTTP/1.1\r\nHost: 127.0.0.1:${behind.port}\r\nConnection: close\r\nX-Edge-Client: 127.0.0.9\r\nX_Edge.Client: 203.0.113.50\r\nClient-IP-Attestation: ${token}\r\n\r\n`,
+      );
+      const got = JSON.parse(exchange.responses[0]!.body) as Seen;
+      expect(lineValues(got, 'x-forwarded-for')).toEqual(['127.0.0.9']);
+      expect(got.lines.filter(([n]) => cgiName(n) === 'x-edge-client')).toEqual([]);
     } finally {
       await behind.stop();
     }
@@ -608,6 +673,67 @@ describe('refusals are problem+json with a reason', () => {
       await slow.stop();
     }
   });
+});
+
+describe('an upstream that stalls halfway through its body', () => {
+  it('is cut after --upstream-timeout: the client gets what came and a closed connection, never an answer that looks complete', async () => {
+    const slow = await startServe(['--port', '0', '--keys', keysFile, '--upstream', `http://127.0.0.1:${upstreamPort}`, '--upstream-timeout', '1'], 'gateway');
+    try {
+      const token = await stampFor('GET', `${slow.url}/stall`);
+      // read by hand: the answer is cut inside its chunked body, which rawExchange's parser does not expect
+      const text = await new Promise<string>((resolve) => {
+        const socket = connect(slow.port, '127.0.0.1');
+        let received = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => (received += d));
+        socket.on('error', () => undefined);
+        socket.once('close', () => resolve(received));
+        socket.write(`GET /stall HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nClient-IP-Attestation: ${token}\r\n\r\n`);
+      });
+      expect(text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(text).toContain('partial;');
+      // the last chunk of a complete chunked body never came
+      expect(text).not.toMatch(/\r\n0\r\n\r\n$/);
+    } finally {
+      await slow.stop();
+    }
+  }, 20_000);
+});
+
+describe('an upstream that never completes the TCP handshake', () => {
+  it('504 upstream-timeout, not 502: the connect wait is bounded by --upstream-timeout too', async () => {
+    // a listener whose process stops accepting once it listens: two connections fill its
+    // backlog of 1, and the kernel drops every later SYN, so a connect neither succeeds nor fails
+    const stuck = spawn(
+      process.execPath,
+      [
+        '-e',
+        "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { process.stdout.write(this.address().port + '\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000); });",
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const fillers: Socket[] = [];
+    try {
+      const port = Number(await new Promise<string>((resolve) => stuck.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      for (let i = 0; i < 2; i++) {
+        const filler = connect(port, '127.0.0.1');
+        filler.on('error', () => undefined);
+        fillers.push(filler);
+        await new Promise((resolve) => filler.once('connect', resolve));
+      }
+      const unreachable = await startServe(['--port', '0', '--keys', keysFile, '--upstream', `http://127.0.0.1:${port}`, '--upstream-timeout', '1'], 'gateway');
+      try {
+        const url = `${unreachable.url}/x`;
+        const response = await fetch(url, { headers: { 'client-ip-attestation': await stampFor('GET', url) } });
+        expect([response.status, ((await response.json()) as { reason: string }).reason]).toEqual([504, 'upstream-timeout']);
+      } finally {
+        await unreachable.stop();
+      }
+    } finally {
+      for (const filler of fillers) filler.destroy();
+      stuck.kill();
+    }
+  }, 20_000);
 });
 
 describe('readiness and shutdown', () => {

@@ -7,16 +7,17 @@ import { runCli, scratchDir, startServe, type RunningServe } from '../support/cl
 
 const scratch = scratchDir();
 let upstream: Server;
+let upstreamPort: number;
 let gateway: RunningServe;
 let key: TestKeyPair;
 
 beforeAll(async () => {
   // a backend in "any language": it only reads the attested header
   upstream = createServer((req, res) => res.end(JSON.stringify({ ip: req.headers['x-attested-client-ip'] ?? null })));
-  const port = await listenOnFreePort(upstream);
+  upstreamPort = await listenOnFreePort(upstream);
   key = await makeKey('ES256', 'gw');
   gateway = await startServe(
-    ['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--upstream', `http://127.0.0.1:${port}`],
+    ['--port', '0', '--keys', scratch.file('keys.json', { keys: [key.publicJwk] }), '--upstream', `http://127.0.0.1:${upstreamPort}`],
     'gateway',
   );
 });
@@ -33,6 +34,20 @@ describe('ipstamp gateway', () => {
     expect(await ok.json()).toEqual({ ip: '127.0.0.1' });
     const forged = await fetch(`${gateway.url}/me`, { headers: { 'x-attested-client-ip': '203.0.113.9' } });
     expect(forged.status).toBe(401);
+  });
+
+  it('takes --upstream=URL as well as --upstream URL', async () => {
+    const joined = await startServe(
+      ['--port', '0', '--keys', scratch.file('k3.json', { keys: [key.publicJwk] }), `--upstream=http://127.0.0.1:${upstreamPort}`],
+      'gateway',
+    );
+    try {
+      const stamp = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${joined.url}/joined` });
+      const ok = await fetch(`${joined.url}/joined`, { headers: { 'client-ip-attestation': stamp } });
+      expect(await ok.json()).toEqual({ ip: '127.0.0.1' });
+    } finally {
+      await joined.stop();
+    }
   });
 
   it('refuses to start without --upstream, in one line, exit 2', async () => {

@@ -186,6 +186,40 @@ describe('the SIGTERM drain', () => {
   );
 });
 
+describe('the SIGTERM drain of a gateway', () => {
+  it(
+    'lets a request received in full wait for its upstream past --request-timeout, and answers it',
+    async () => {
+      let release: (() => void) | undefined;
+      let arrived: () => void = () => undefined;
+      const atUpstream = new Promise<void>((resolve) => (arrived = resolve));
+      const upstream = createServer((req, res) => {
+        req.resume();
+        release = () => res.end('late but whole');
+        arrived();
+      });
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+      try {
+        const gateway = await start(['--upstream', `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`], 'gateway');
+        const url = `${gateway.url}/slow`;
+        const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url });
+        const answer = fetch(url, { headers: { 'client-ip-attestation': token } }).then(async (r) => [r.status, await r.text()] as const);
+        await atUpstream;
+        gateway.signal('SIGTERM');
+        // past --request-timeout (1 s) and a drain check or two: a request still arriving would be cut by now
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        release!();
+        expect(await answer).toEqual([200, 'late but whole']);
+        expect(await gateway.exited).toBe(0);
+      } finally {
+        upstream.closeAllConnections();
+        await new Promise((resolve) => upstream.close(resolve));
+      }
+    },
+    TEST_MS,
+  );
+});
+
 describe('the flag', () => {
   it('defaults to 30 s and takes whole seconds', () => {
     expect(readServeConfig(['--keys', keysFile]).requestTimeoutMs).toBe(30_000);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
@@ -11,6 +12,7 @@ interface Seen {
   headers: IncomingHttpHeaders;
   bodyLength: number;
   body: string;
+  sha256: string;
 }
 
 const scratch = scratchDir();
@@ -26,7 +28,14 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const record = { method: req.method!, url: req.url!, headers: req.headers, bodyLength: body.length, body: body.length < 10_000 ? body.toString() : '' };
+      const record = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        bodyLength: body.length,
+        body: body.length < 10_000 ? body.toString() : '',
+        sha256: createHash('sha256').update(body).digest('hex'),
+      };
       seen.push(record);
       res.writeHead(req.url === '/teapot' ? 418 : 200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
       res.end(JSON.stringify(record));
@@ -84,6 +93,14 @@ describe('ipstamp serve --upstream (verifying reverse proxy)', () => {
     const response = await send('/upload', { method: 'PUT', body: big, headers: { 'content-type': 'application/octet-stream' } });
     expect(response.status).toBe(200);
     expect(((await response.json()) as Seen).bodyLength).toBe(big.length);
+  });
+
+  it('a cdg body of exactly --body-limit bytes, every byte value (not UTF-8), arrives byte for byte', async () => {
+    const body = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7) % 256));
+    const response = await send('/at-limit', { method: 'PUT', body, digest: true, headers: { 'content-type': 'application/octet-stream' } });
+    expect(response.status).toBe(200);
+    const got = (await response.json()) as Seen;
+    expect([got.bodyLength, got.sha256]).toEqual([body.length, createHash('sha256').update(body).digest('hex')]);
   });
 
   it('a cdg body over --body-limit is refused with 413 before the upstream sees anything', async () => {
