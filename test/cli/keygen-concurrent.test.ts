@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ afterAll(() => scratch.cleanup());
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { keys: { kid: string }[]; note?: string };
 const kids = (path: string) => read(path).keys.map((k) => k.kid);
-const jwk = (kid: string) => ({ kty: 'EC', crv: 'P-256', kid, alg: 'ES256', x: 'x', y: 'y' });
+/** A real public key under `kid`: keygen refuses to add to a set a verifier would refuse. */
+const jwk = (kid: string) => ({ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid, alg: 'ES256' });
 
 describe('keygen --jwks, two writers', () => {
   it('a set read by two keygens before either writes keeps both keys', async () => {
@@ -31,11 +33,10 @@ describe('keygen --jwks, two writers', () => {
     const path = scratch.file('same-kid.json', { keys: [] });
     const first = prepareJwksAddition(path, 'twin');
     const second = prepareJwksAddition(path, 'twin');
-    await commitJwksAddition(first, { ...jwk('twin'), x: 'first' });
-    await expect(commitJwksAddition(second, { ...jwk('twin'), x: 'second' })).rejects.toThrow(
-      `--jwks ${path}: already holds a key with kid "twin"; pick another --kid`,
-    );
-    expect(read(path).keys).toEqual([{ ...jwk('twin'), x: 'first' }]);
+    const kept = jwk('twin');
+    await commitJwksAddition(first, kept);
+    await expect(commitJwksAddition(second, jwk('twin'))).rejects.toThrow(`--jwks ${path}: already holds a key with kid "twin"; pick another --kid`);
+    expect(read(path).keys).toEqual([kept]);
     expect(readdirSync(scratch.dir).filter((f) => f.startsWith('.same-kid'))).toEqual([]);
   });
 
