@@ -1,12 +1,13 @@
 /**
  * When a JWK Set at a URL is fetched again, and how a fetch that failed is told — stamp keys
- * (remote-key-set.ts) and ticket issuers' keys (issuer-key-set.ts) alike, both over jose's remote set. jose alone is not enough: its
- * cooldown counts from its last good fetch only (a failed one moves none of its clocks, so while
- * the source fails every unknown kid fetches again), and on Workers and Vercel Edge it does not
- * share a fetch in flight (one fetch per concurrent lookup). Here every fetch is one promise that
- * every caller shares, each failure is recorded, and a kid nobody holds sends no fetch within
- * the cooldown of the last one, good or failed: a flood of forged kids costs the source one
- * request per cooldown. No platform import, so the web verifier can load it (and its error class).
+ * (remote-key-set.ts) and ticket issuers' keys (issuer-key-set.ts) alike, both over jose's
+ * remote set. jose alone is not enough: its cooldown counts from its last good fetch only (a
+ * failed one moves none of its clocks, so while the source fails every unknown kid fetches
+ * again), and on Workers and Vercel Edge it does not share a fetch in flight (one fetch per
+ * concurrent lookup). Here every fetch is one promise that every caller shares, each failure is
+ * recorded, and a kid nobody holds sends no fetch within the cooldown of the last one, good or
+ * failed: a flood of forged kids costs the source one request per cooldown. No platform import,
+ * so the web verifier can load it, and its error class.
  */
 
 /** What is read of jose's remote JWK Set: true within the cooldown of its last good fetch. */
