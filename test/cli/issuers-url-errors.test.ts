@@ -39,28 +39,27 @@ afterAll(async () => {
   scratch.cleanup();
 });
 
-async function untilOutput(pattern: RegExp): Promise<string> {
-  for (let i = 0; i < 100 && !pattern.test(serve.output()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  return serve.output();
+/**
+ * Sends a request with a ticket of `iss`, asserts it is 401 bad-ticket, and returns the lines
+ * serve printed about `iss` once one is there (and everything it printed).
+ */
+async function refusedTicketLines(iss: string): Promise<{ lines: string[]; output: string }> {
+  const response = await fetch(`${serve.url}/`, { headers: rawTicketHeaders(edge.privateJwk, client.privateJwk, iss, `${serve.url}/`) });
+  expect([response.status, ((await response.json()) as { reason: string }).reason]).toEqual([401, 'bad-ticket']);
+  for (let i = 0; i < 100 && !serve.output().includes(iss); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const output = serve.output();
+  return { lines: output.split('\n').filter((line) => line.includes(iss)), output };
 }
 
 describe('--issuers with an issuer given by URL', () => {
   it('a failed fetch is one stderr line naming --issuers, the issuer and the URL without its query; the ticket is 401 bad-ticket', async () => {
-    const response = await fetch(`${serve.url}/`, { headers: rawTicketHeaders(edge.privateJwk, client.privateJwk, DOWN, `${serve.url}/`) });
-    expect(response.status).toBe(401);
-    expect(((await response.json()) as { reason: string }).reason).toBe('bad-ticket');
-    const output = await untilOutput(/down\.example/);
-    const lines = output.split('\n').filter((line) => line.includes(DOWN));
+    const { lines, output } = await refusedTicketLines(DOWN);
     expect(lines).toEqual([`ipstamp serve: --issuers issuers["${DOWN}"] ${base}/down: not a 200 answer; no key of it is in use: its tickets are refused`]);
     expect(output).not.toContain('s3cret');
   });
 
   it('a published private key is not used, and the line says which key and why', async () => {
-    const response = await fetch(`${serve.url}/`, { headers: rawTicketHeaders(edge.privateJwk, client.privateJwk, LEAKY, `${serve.url}/`) });
-    expect(response.status).toBe(401);
-    expect(((await response.json()) as { reason: string }).reason).toBe('bad-ticket');
-    const output = await untilOutput(/leaky\.example/);
-    const lines = output.split('\n').filter((line) => line.includes(LEAKY));
+    const { lines } = await refusedTicketLines(LEAKY);
     expect(lines).toEqual([
       `ipstamp serve: --issuers issuers["${LEAKY}"] ${base}/leaky: keys[0] (kid "edge-1"): publishes a private key (it has "d"): anyone can sign with it, so it is not used; no key of it is in use: its tickets are refused`,
     ]);
