@@ -19,11 +19,11 @@ describe('--issuers with a key whose use or key_ops rule out verifying', () => {
     const file = scratch.file('issuers.json', { [EDGE]: { keys: [{ ...ed.publicJwk, use: 'enc' }] } });
     const keys = scratch.file('keys.json', { keys: [client.publicJwk] });
     const line = `--issuers ${file}: issuers["${EDGE}"].keys[0]: use must be "sig" when present (this key is marked for something else)\n`;
-    const alone = await runCli(['serve', '--issuers', file, '--port', '0'], { timeoutMs: 5000 });
+    const alone = await runCli(['serve', '--issuers', file, '--port', '0']);
     expect([alone.code, alone.stderr]).toEqual([2, `ipstamp serve: ${line}`]);
-    const withKeys = await runCli(['serve', '--keys', keys, '--issuers', file, '--port', '0'], { timeoutMs: 5000 });
+    const withKeys = await runCli(['serve', '--keys', keys, '--issuers', file, '--port', '0']);
     expect([withKeys.code, withKeys.stderr]).toEqual([2, `ipstamp serve: ${line}`]);
-    const gateway = await runCli(['gateway', '--issuers', file, '--port', '0', '--upstream', 'http://127.0.0.1:9'], { timeoutMs: 5000 });
+    const gateway = await runCli(['gateway', '--issuers', file, '--port', '0', '--upstream', 'http://127.0.0.1:9']);
     expect([gateway.code, gateway.stderr]).toEqual([2, `ipstamp gateway: ${line}`]);
   }, 20_000);
 });

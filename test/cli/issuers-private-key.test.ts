@@ -45,9 +45,9 @@ describe('--issuers refuses an issuer private key', () => {
     const file = scratch.file('issuers.json', { [EDGE]: { keys: [ed.privateJwk] } });
     const line = `--issuers ${file}: "${EDGE}".keys[0] (kid "edge-1") is a private key (it has "d"); the verifier needs only the issuer's public half\n`;
     // a serve that starts after all is killed by runCli, before the test's own timeout
-    const serve = await runCli(['serve', '--issuers', file, '--port', '0'], { timeoutMs: 5000 });
+    const serve = await runCli(['serve', '--issuers', file, '--port', '0']);
     expect([serve.code, serve.stderr]).toEqual([2, `ipstamp serve: ${line}`]);
-    const gateway = await runCli(['gateway', '--issuers', file, '--port', '0', '--upstream', 'http://127.0.0.1:9'], { timeoutMs: 5000 });
+    const gateway = await runCli(['gateway', '--issuers', file, '--port', '0', '--upstream', 'http://127.0.0.1:9']);
     expect([gateway.code, gateway.stderr]).toEqual([2, `ipstamp gateway: ${line}`]);
     expect(serve.stderr + serve.stdout + gateway.stderr + gateway.stdout).not.toContain(String(ed.privateJwk.d));
   }, 15_000);

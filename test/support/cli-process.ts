@@ -85,7 +85,7 @@ export function startServe(
     const timer = setTimeout(() => {
       void stop();
       reject(new Error(`ipstamp serve printed no start line\n${output}`));
-    }, 10_000);
+    }, 20_000);
     const onData = (d: Buffer): void => {
       output += d.toString();
       const m = START_LINE.exec(output);
