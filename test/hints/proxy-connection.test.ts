@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { collectHints } from '../../server/hints/collect.js';
 import { headerInstances } from '../../server/hints/forwarding-header.js';
 import {
@@ -11,6 +11,7 @@ import {
   type ProxyProtocolOptions,
   type ProxyRejectEvent,
 } from '../../server/hints/proxy-connection.js';
+import { peerAddressOf, trackPeerAddresses } from '../../server/hints/peer-address.js';
 import { compileTrust } from '../../server/hints/trust.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
@@ -21,7 +22,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => (s.closeAllConnections(), s.close(resolve)))));
 });
 
-async function start(options: Partial<ProxyProtocolOptions> = {}) {
+async function start(options: Partial<ProxyProtocolOptions> = {}, host = '127.0.0.1') {
   const rejects: ProxyRejectEvent[] = [];
   /** What the server did, in order: `served <url>` and `closed <reason>`. */
   const events: string[] = [];
@@ -43,7 +44,7 @@ async function start(options: Partial<ProxyProtocolOptions> = {}) {
     },
   );
   servers.push(server);
-  return { port: await listenOnFreePort(server), rejects, events, server };
+  return { port: await listenOnFreePort(server, host), rejects, events, server };
 }
 
 interface Exchange {
@@ -95,6 +96,42 @@ function exchange(
 const GET = (path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: backend\r\n${extra}Connection: close\r\n\r\n`;
 const bodyOf = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { url: string; hints: Record<string, unknown>; uniqueId?: string };
 const v1Header = 'PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\n';
+
+/** The number of connections the server still holds, once it has let go of all but `target`. */
+async function connectionsDownTo(server: Server, target = 0): Promise<void> {
+  for (let polls = 0; (await new Promise<number>((r) => server.getConnections((_, n) => r(n)))) > target; polls++) {
+    if (polls > 2000) throw new Error('the server kept the connection');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** A keep-alive client: `ask` writes bytes and resolves with the next JSON body, or undefined once the server closed. */
+function keepAliveClient(port: number) {
+  const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  socket.on('error', () => {});
+  let buffered = '';
+  let closed = false;
+  let wake = () => {};
+  socket.on('data', (d) => ((buffered += d.toString('latin1')), wake()));
+  socket.on('close', () => ((closed = true), wake()));
+  const connected = new Promise((resolve) => socket.once('connect', resolve));
+  return {
+    socket,
+    async ask(bytes: string): Promise<{ url: string; hints: Record<string, unknown> } | undefined> {
+      await connected;
+      socket.write(bytes);
+      for (;;) {
+        const m = /\r\n\r\n(\{[^\n]*?\})(?=HTTP|$)/.exec(buffered);
+        if (m) {
+          buffered = buffered.slice(m.index + m[0].length);
+          return JSON.parse(m[1]!) as { url: string; hints: Record<string, unknown> };
+        }
+        if (closed) return undefined;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
+}
 
 describe('connection layer: trusted peers', () => {
   it('reads a v1 header and serves the request that follows, with the l4 hint', async () => {
@@ -195,6 +232,100 @@ describe('connection layer: trusted peers', () => {
     // every gap (50 ms) is far shorter than the timeout: an idle timer would have let all 94 bytes in
     expect(r.written).toBeLessThan(trickle.length);
   });
+
+  it('a peer that half-closes after a keep-alive request gets the answer, and is no rejection', async () => {
+    const { port, rejects } = await start({ timeoutMs: 600_000 });
+    const keepAlive = (path: string) => `GET ${path} HTTP/1.1\r\nHost: backend\r\n\r\n`;
+    const proxied = await exchange(port, [v1Header + keepAlive('/half')], { end: true });
+    expect(proxied.closed).toBe(true);
+    expect(bodyOf(proxied.text)).toMatchObject({ url: '/half', hints: { l4: '192.0.2.7', observed: '192.0.2.7' } });
+    const direct = await exchange(port, [keepAlive('/half-direct')], { localAddress: '127.0.0.5', end: true });
+    expect(bodyOf(direct.text)).toMatchObject({ url: '/half-direct', hints: { observed: '127.0.0.5' } });
+    expect(rejects).toEqual([]);
+  });
+
+  it('once the header is read the timeout is over: a keep-alive connection outlives it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { port, rejects } = await start({ timeoutMs: 1000 });
+      const client = keepAliveClient(port);
+      expect(await client.ask(`${v1Header}GET /1 HTTP/1.1\r\nHost: b\r\n\r\n`)).toMatchObject({ url: '/1', hints: { l4: '192.0.2.7' } });
+      vi.advanceTimersByTime(5000);
+      expect(await client.ask('GET /2 HTTP/1.1\r\nHost: b\r\n\r\n')).toMatchObject({ url: '/2', hints: { l4: '192.0.2.7' } });
+      client.socket.destroy();
+      expect(rejects).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an onReject hook that throws does not take the server down', async () => {
+    const { port } = await start({
+      onReject: () => {
+        throw new Error('the logging hook failed');
+      },
+    });
+    expect(await exchange(port, [GET()])).toMatchObject({ text: '', closed: true }); // missing-header: the hook throws
+    expect(await exchange(port, ['PROXY TCP4 010.0.0.1 127.0.0.1 1 2\r\n'])).toMatchObject({ text: '', closed: true });
+    expect(bodyOf((await exchange(port, [v1Header + GET('/after')])).text)).toMatchObject({ url: '/after', hints: { l4: '192.0.2.7' } });
+  });
+
+  it('a peer whose address cannot be read at accept is never a trusted proxy (PROTOCOL §4.1)', async () => {
+    const { port, rejects, server } = await start();
+    // what a peer that reset before its connection was handed over reads as
+    server.prependListener('connection', (socket: Socket) => Object.defineProperty(socket, 'remoteAddress', { value: undefined }));
+    const r = await exchange(port, [v1Header + GET()]);
+    expect(r).toMatchObject({ text: '', closed: true });
+    expect(rejects).toEqual([{ reason: 'untrusted-header', detail: undefined, remoteAddress: undefined }]);
+  });
+
+  it('on a dual-stack listener an IPv4 proxy is matched as its IPv4 address, ::ffff: dropped', async () => {
+    const asked: string[] = [];
+    const matcher = { ranges: ['127.0.0.1/32'], contains: (address: string) => (asked.push(address), address === '127.0.0.1') };
+    const { port, rejects } = await start({ trustedProxies: matcher }, '::');
+    const r = await exchange(port, [v1Header + GET('/dual')]);
+    expect(rejects).toEqual([]);
+    expect(bodyOf(r.text)).toMatchObject({ url: '/dual', hints: { l4: '192.0.2.7' } });
+    expect(asked).toContain('127.0.0.1');
+    expect(asked.filter((a) => a.startsWith('::ffff:'))).toEqual([]);
+  });
+});
+
+describe('connection layer: connections that end by themselves', () => {
+  it('a reset inside a header, or a FIN before the first bytes decide, closes quietly: no rejection', async () => {
+    const { port, rejects, server } = await start({ timeoutMs: 600_000 });
+    // reset only once the server has read the bytes: a reset racing them can read as a plain FIN
+    let serverRead = () => {};
+    const read = new Promise<void>((resolve) => (serverRead = resolve));
+    server.prependListener('connection', (socket: Socket) => socket.once('data', () => serverRead()));
+    await new Promise<void>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve());
+      socket.on('connect', () => {
+        socket.write('PROXY TCP4 192.0');
+        void read.then(() => socket.resetAndDestroy());
+      });
+    });
+    expect(await exchange(port, ['PRO'], { localAddress: '127.0.0.5', end: true })).toMatchObject({ text: '', closed: true });
+    await connectionsDownTo(server);
+    expect(rejects).toEqual([]);
+  });
+
+  it('a connection closed by someone else before its header is not reported as a timeout later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { port, rejects, server } = await start({ timeoutMs: 1000 });
+      // a listener added after the layer sees sockets before they are vetted: here, a deny-all limiter
+      server.on('connection', (socket: Socket) => socket.destroy());
+      expect(await exchange(port, ['PROXY TCP4 192.0'])).toMatchObject({ text: '', closed: true });
+      await connectionsDownTo(server);
+      vi.advanceTimersByTime(5000);
+      expect(rejects).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('connection layer: untrusted peers', () => {
@@ -210,6 +341,16 @@ describe('connection layer: untrusted peers', () => {
       expect(r).toMatchObject({ text: '', closed: true });
     }
     expect(rejects.map((e) => [e.reason, e.remoteAddress])).toEqual(Array(3).fill(['untrusted-header', '127.0.0.5']));
+  });
+
+  it('serves plain HTTP whose first bytes arrive one by one, every byte intact', async () => {
+    const { port, rejects } = await start();
+    for (const method of ['PUT', 'POST', 'GET']) {
+      const request = `${method} /split HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+      const r = await exchange(port, [request[0]!, request[1]!, request.slice(2)], { localAddress: '127.0.0.5', gapMs: 20 });
+      expect(bodyOf(r.text), method).toMatchObject({ url: '/split', hints: { observed: '127.0.0.5' } });
+    }
+    expect(rejects).toEqual([]);
   });
 
   it('serves plain HTTP, including methods that begin like PROXY', async () => {
@@ -317,12 +458,29 @@ describe('options', () => {
   it.each([
     [{ proxyProtocol: 'maybe' }, /proxyProtocol/],
     [{ timeoutMs: 0 }, /timeoutMs/],
+    [{ timeoutMs: 600_001 }, /timeoutMs/],
+    [{ timeoutMs: 1.5 }, /timeoutMs/],
+    [{ onReject: 'console.log' }, /onReject/],
     [{ maxHeaderBytes: 10 }, /maxHeaderBytes/],
     [{ maxHeaderBytes: 16 + 0xffff + 1 }, /maxHeaderBytes/],
     [{ trustedProxies: ['not-a-cidr'] }, /trustedProxies/],
     [{ timeout: 10 }, /^unknown option "timeout"/],
   ])('%j throws a TypeError naming it', (bad, pattern) => {
     expect(() => createProxyProtocolServer(undefined, { trustedProxies: [], ...(bad as object) })).toThrow(pattern);
+  });
+
+  it('installProxyProtocol hands each vetted socket to every connection listener the server had, once', async () => {
+    const server = trackPeerAddresses(
+      createServer((req, res) => res.end(JSON.stringify({ url: req.url, peer: peerAddressOf(req.socket), l4: proxyHeaderOf(req.socket)?.source?.address }))),
+    );
+    const handedOver: string[] = [];
+    server.on('connection', (socket: Socket) => handedOver.push(proxyHeaderOf(socket)?.source?.address ?? 'none'));
+    installProxyProtocol(server, { trustedProxies: trust });
+    servers.push(server);
+    const port = await listenOnFreePort(server);
+    const r = await exchange(port, [v1Header + GET('/every')]);
+    expect(bodyOf(r.text)).toEqual({ url: '/every', peer: '127.0.0.1', l4: '192.0.2.7' });
+    expect(handedOver).toEqual(['192.0.2.7']);
   });
 
   it('installProxyProtocol takes no server options (createProxyProtocolServer takes `http` beside its own)', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../server/hints/crc32c.js';
-import { detectProxySignature, parseProxyHeader, ProxyHeaderParser } from '../../server/hints/proxy-protocol.js';
+import { detectProxySignature, parseProxyHeader, ProxyHeaderParser, ProxyProtocolError } from '../../server/hints/proxy-protocol.js';
 import { detailOf } from './proxy-error-detail.js';
 import { bitwiseCrc32c, buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
 
@@ -104,5 +104,19 @@ describe('ProxyHeaderParser', () => {
     const parser = new ProxyHeaderParser();
     parser.push(Buffer.from('GET / HTTP/1.1\r\n'));
     expect(() => parser.push(Buffer.from('x'))).toThrow(Error);
+  });
+
+  it('after refusing a header it takes nothing more: a second header cannot replace the first', () => {
+    const good = Buffer.from('PROXY TCP4 192.0.2.7 10.0.0.1 40000 80\r\n');
+    for (const bad of [Buffer.from('PROXY TCP4 010.0.0.1 10.0.0.1 1 2\r\n'), buildV2({ version: 1, address: Buffer.alloc(12) })]) {
+      const parser = new ProxyHeaderParser();
+      expect(() => parser.push(bad)).toThrow(ProxyProtocolError);
+      expect(() => parser.push(good)).toThrow('ProxyHeaderParser: push after the parser finished');
+    }
+    // the same after the bad bytes came in pieces
+    const split = new ProxyHeaderParser();
+    expect(split.push(Buffer.from('PROXY TCP4 ')).state).toBe('need-more');
+    expect(() => split.push(Buffer.from('\0'))).toThrow(ProxyProtocolError);
+    expect(() => split.push(good)).toThrow('ProxyHeaderParser: push after the parser finished');
   });
 });

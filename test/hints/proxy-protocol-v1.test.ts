@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProxyHeader, ProxyProtocolError, readProxyHeader } from '../../server/hints/proxy-protocol.js';
+import { parseProxyHeader, ProxyHeaderParser, ProxyProtocolError, readProxyHeader } from '../../server/hints/proxy-protocol.js';
 import { detailOf } from './proxy-error-detail.js';
 
 const v1 = (text: string) => parseProxyHeader(Buffer.from(text, 'latin1'));
@@ -36,6 +36,15 @@ describe('PROXY v1', () => {
     expect(readProxyHeader(Buffer.from(`PROXY UNKNOWN ${'x'.repeat(91)}`)).state).toBe('need-more');
   });
 
+  it('a 107-byte line cut between its CR and LF waits for the LF, then is read whole', () => {
+    const at107 = Buffer.from(`PROXY UNKNOWN ${'x'.repeat(91)}\r\n`);
+    expect(readProxyHeader(at107.subarray(0, 106)).state).toBe('need-more');
+    const parser = new ProxyHeaderParser();
+    expect(parser.push(at107.subarray(0, 106)).state).toBe('need-more');
+    const step = parser.push(Buffer.concat([at107.subarray(106), Buffer.from('GET')]));
+    expect(step).toMatchObject({ state: 'done', header: { family: 'UNKNOWN', length: 107 }, rest: Buffer.from('GET') });
+  });
+
   it.each([
     ['PROXY TCP4 010.0.0.1 10.0.0.2 1 2\r\n', 'v1-bad-address'],
     ['PROXY TCP4 2001:db8::1 10.0.0.2 1 2\r\n', 'v1-bad-address'],
@@ -49,6 +58,7 @@ describe('PROXY v1', () => {
     ['PROXY TCP4 192.0.2.1 10.0.0.2 1 65536\r\n', 'v1-bad-port'],
     ['PROXY TCP4 192.0.2.1 10.0.0.2 -1 2\r\n', 'v1-bad-port'],
     ['PROXY TCP4 192.0.2.1 10.0.0.2 +1 2\r\n', 'v1-bad-port'],
+    ['PROXY TCP4 192.0.2.1 10.0.0.2 1: 2\r\n', 'v1-bad-port'], // ':' follows '9' in ASCII
     ['PROXY TCP4 192.0.2.1  10.0.0.2 1 2\r\n', 'v1-bad-fields'],
     ['PROXY TCP4 192.0.2.1 10.0.0.2 1 2 \r\n', 'v1-bad-fields'],
     ['PROXY TCP4 192.0.2.1 10.0.0.2 1\r\n', 'v1-bad-fields'],
@@ -61,6 +71,9 @@ describe('PROXY v1', () => {
     ['PROXY UNKNOWN\r\r\n', 'v1-bad-line-ending'],
     ['PROXY TCP4 192.0.2.1\t10.0.0.2 1 2\r\n', 'v1-bad-character'],
     ['PROXY UNKNOWN \u00e9\r\n', 'v1-bad-character'],
+    // printable ASCII is 0x20–0x7e: DEL and the control bytes just below the space are out
+    ['PROXY UNKNOWN \u007f\r\n', 'v1-bad-character'],
+    ['PROXY UNKNOWN \u001f\r\n', 'v1-bad-character'],
   ])('%j → %s', (text, detail) => {
     expect(v1Detail(text)).toBe(detail);
   });

@@ -6,6 +6,9 @@ import { buildV2, inetAddress, tlv } from './proxy-v2-builder.js';
 const v4 = (src = [192, 0, 2, 1], dst = [10, 0, 0, 1]) => inetAddress(src, dst, 40000, 8080);
 const v2 = (spec: Parameters<typeof buildV2>[0]): ProxyHeader => parseProxyHeader(buildV2(spec));
 const v2Detail = (spec: Parameters<typeof buildV2>[0], max?: number) => detailOf(() => parseProxyHeader(buildV2(spec), max));
+/** An SSL sub-TLV, and an SSL TLV value: client 0x01 (TLS), verify 0, then the sub-TLVs. */
+const sub = (type: number, value: Buffer | string) => Buffer.concat([Buffer.from([type, 0, Buffer.byteLength(value)]), Buffer.from(value)]);
+const sslBody = (...subs: Buffer[]) => Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0]), ...subs]);
 
 describe('PROXY v2', () => {
   it('reads TCP4, UDP4, TCP6 and UDP6 addresses and ports', () => {
@@ -66,6 +69,16 @@ describe('PROXY v2', () => {
       ['SSL of 4 bytes', { address: v4(), tlvs: [tlv(0x20, Buffer.alloc(4))] }, 'tlv-bad-ssl'],
       ['SSL sub-TLV overrun', { address: v4(), tlvs: [tlv(0x20, Buffer.from([1, 0, 0, 0, 0, 0x21, 0, 9, 0x41]))] }, 'tlv-overrun'],
       ['NETNS not ASCII', { address: v4(), tlvs: [tlv(0x30, Buffer.from([0xff]))] }, 'tlv-bad-text'],
+      ['NETNS with DEL', { address: v4(), tlvs: [tlv(0x30, 'blue\x7f')] }, 'tlv-bad-text'],
+      // every type the spec gives one meaning may occur once: which of two would be true?
+      ['two ALPN', { address: v4(), tlvs: [tlv(1, 'h2'), tlv(1, 'http/1.1')] }, 'tlv-duplicate'],
+      ['two CRC32C (the last one right)', { address: v4(), tlvs: [tlv(3, Buffer.alloc(4))], crc: true }, 'tlv-duplicate'],
+      ['two UNIQUE_ID', { address: v4(), tlvs: [tlv(5, 'a'), tlv(5, 'b')] }, 'tlv-duplicate'],
+      ['two SSL', { address: v4(), tlvs: [tlv(0x20, sslBody()), tlv(0x20, sslBody())] }, 'tlv-duplicate'],
+      ['two NETNS', { address: v4(), tlvs: [tlv(0x30, 'blue'), tlv(0x30, 'red')] }, 'tlv-duplicate'],
+      ['SSL with two VERSION sub-TLVs', { address: v4(), tlvs: [tlv(0x20, sslBody(sub(0x21, 'TLSv1.2'), sub(0x21, 'TLSv1.3')))] }, 'tlv-duplicate'],
+      ['SSL VERSION not printable', { address: v4(), tlvs: [tlv(0x20, sslBody(sub(0x21, 'TLSv1.3\n')))] }, 'tlv-bad-text'],
+      ['SSL CIPHER not ASCII', { address: v4(), tlvs: [tlv(0x20, sslBody(sub(0x23, Buffer.from([0x41, 0xc3, 0xa9]))))] }, 'tlv-bad-text'],
     ].map(([name, spec, detail]) => [name, detail, spec] as const),
   )('%s → %s', (_name, detail, spec) => {
     expect(v2Detail(spec as Parameters<typeof buildV2>[0])).toBe(detail);
@@ -120,6 +133,32 @@ describe('PROXY v2', () => {
     expect(() => readProxyHeader(lengthOnly, 2048)).toThrow(ProxyProtocolError);
     expect(() => new ProxyHeaderParser({ maxHeaderBytes: 100 })).toThrow(TypeError);
     expect(() => new ProxyHeaderParser({ maxHeaderBytes: 16 + 0xffff + 1 })).toThrow(TypeError);
+  });
+
+  it('UNIQUE_ID may be as long as the spec allows, 128 bytes', () => {
+    const id = Buffer.alloc(128, 0xab);
+    expect(v2({ address: v4(), tlvs: [tlv(5, id)] }).tlvs.uniqueId).toBe(id.toString('hex'));
+  });
+
+  it('an unspecified destination is read as such and keeps its own port', () => {
+    const four = v2({ address: inetAddress([192, 0, 2, 1], [0, 0, 0, 0], 40000, 8080) });
+    expect(four.destination).toEqual({ address: '0.0.0.0', port: 8080 });
+    const six = v2({ fam: 0x21, address: inetAddress([0x20, 1, 0xd, 0xb8, ...Array(12).fill(0)], Array(16).fill(0), 40000, 8443) });
+    expect(six.destination).toEqual({ address: '::', port: 8443 });
+  });
+
+  it('only the all-zero source is unspecified; v1 and v2 read every other source alike', () => {
+    for (const octets of [
+      [0, 0, 0, 1],
+      [0, 0, 1, 0],
+      [0, 1, 0, 0],
+      [1, 0, 0, 0],
+    ]) {
+      const text = octets.join('.');
+      const fromV1 = parseProxyHeader(Buffer.from(`PROXY TCP4 ${text} 10.0.0.1 40000 8080\r\n`));
+      expect(fromV1.source).toEqual({ address: text, port: 40000 });
+      expect(v2({ address: v4(octets) }).source).toEqual(fromV1.source);
+    }
   });
 
   it('refuses version, command and family as soon as their byte arrives', () => {

@@ -30,6 +30,14 @@ describe('PROXY v2 maxHeaderBytes is an exact cap (§4.2 size limits)', () => {
     }
   });
 
+  it('the cap itself is an integer from 232 (a UNIX header fits) to 65,551 (the spec maximum)', () => {
+    for (const cap of [232, 65551]) expect(() => new ProxyHeaderParser({ maxHeaderBytes: cap })).not.toThrow();
+    expect(parseProxyHeader(sized(16 + 0xffff), 16 + 0xffff).length).toBe(16 + 0xffff);
+    for (const cap of [231, 65552, 300.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new ProxyHeaderParser({ maxHeaderBytes: cap }), String(cap)).toThrow(new TypeError('maxHeaderBytes must be an integer from 232 to 65551'));
+    }
+  });
+
   it('for every cap and size: accepted iff size ≤ cap, whole or in chunks', () => {
     fc.assert(
       fc.property(fc.integer({ min: 232, max: 6000 }), fc.integer({ min: -3, max: 3 }), fc.integer({ min: 1, max: 300 }), (cap, delta, chunk) => {

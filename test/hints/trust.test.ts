@@ -4,8 +4,12 @@ import { compileTrust } from '../../server/hints/trust.js';
 
 describe('compileTrust', () => {
   it.each([
-    ['loopback', ['127.0.0.1', '127.255.0.9', '::1'], ['128.0.0.1', '::2']],
-    ['private', ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', 'fd12::1'], ['172.32.0.1', '192.169.0.1', '11.0.0.1', 'fe80::1']],
+    ['loopback', ['127.0.0.1', '127.255.0.9', '127.0.0.0', '::1'], ['128.0.0.1', '126.255.255.255', '::2']],
+    [
+      'private',
+      ['10.1.2.3', '172.16.0.1', '172.16.0.0', '172.31.255.255', '192.168.1.1', 'fd12::1'],
+      ['172.32.0.1', '172.15.255.255', '192.169.0.1', '11.0.0.1', 'fe80::1'],
+    ],
     ['linklocal', ['169.254.1.1', 'fe80::1'], ['169.255.0.1', 'fec0::1']],
     ['uniquelocal', ['fc00::1', 'fdff::1'], ['fe00::1', '10.0.0.1']],
   ])('preset %s', (preset, inside, outside) => {
@@ -31,12 +35,46 @@ describe('compileTrust', () => {
     expect(compileTrust(undefined).contains('127.0.0.1')).toBe(false);
   });
 
-  it.each(['10.0.0.0/33', '10.0.0.0/08', '010.0.0.0/8', 'lan', '::1/129', '2001:db8::/-1', '10.0.0.0/'])(
+  it.each(['10.0.0.0/33', '10.0.0.0/08', '010.0.0.0/8', 'lan', '::1/129', '2001:db8::/-1', '10.0.0.0/', 'constructor', '__proto__', 'toString'])(
     'refuses %j with a TypeError naming the option',
     (cidr) => {
       expect(() => compileTrust([cidr], 'trustedProxies')).toThrow(/trustedProxies/);
     },
   );
+
+  it('skips empty entries: a trailing comma or a blank item is no error and trusts nothing', () => {
+    expect(compileTrust('loopback,').ranges).toEqual(compileTrust('loopback').ranges);
+    expect(compileTrust(['', ' ', 'loopback', '\t']).ranges).toEqual(compileTrust('loopback').ranges);
+    const none = compileTrust(' , ');
+    expect(none.ranges).toEqual([]);
+    expect(none.contains('127.0.0.1')).toBe(false);
+  });
+
+  it('reports the ranges it trusts as compiled: mapped ranges as IPv4, IPv4 covered by a wide IPv6 range', () => {
+    expect(compileTrust(['loopback', '::ffff:10.0.0.0/104', '::ffff:0:0/96', '2001:db8::/32', '::/0']).ranges).toEqual([
+      '127.0.0.0/8',
+      '::1/128',
+      '10.0.0.0/8',
+      '0.0.0.0/0',
+      '2001:db8::/32',
+      '::/0',
+      '0.0.0.0/0',
+    ]);
+  });
+
+  it('a mapped range at the bottom of IPv4 is the bottom of IPv4', () => {
+    const trust = compileTrust(['::ffff:0.0.0.0/100']);
+    expect(trust.ranges).toEqual(['0.0.0.0/4']);
+    expect(['15.255.255.255', '0.0.0.1'].map((a) => trust.contains(a))).toEqual([true, true]);
+    expect(['16.0.0.0', '240.0.0.1', '255.255.255.255'].map((a) => trust.contains(a))).toEqual([false, false, false]);
+  });
+
+  it('judges an IPv4-mapped address as the IPv4 address it maps (PROTOCOL §3)', () => {
+    const trust = compileTrust(['10.0.0.0/8']);
+    expect(trust.contains('::ffff:10.1.2.3')).toBe(true);
+    expect(trust.contains('::ffff:203.0.113.9')).toBe(false);
+    expect(trust.contains('::ffff:203.0.113.9')).toBe(false); // asked again: the memo answers alike
+  });
 
   it('a mapped range and its IPv4 range agree on every address', () => {
     fc.assert(

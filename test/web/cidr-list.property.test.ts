@@ -108,6 +108,19 @@ describe('CidrList answers as node:net BlockList', () => {
     ]);
   });
 
+  it('refuses the prefixes BlockList refuses, in each family', () => {
+    for (const [address, prefix, family] of [
+      ['192.0.2.0', 33, 'ipv4'],
+      ['192.0.2.0', 64, 'ipv4'],
+      ['2001:db8::', 129, 'ipv6'],
+      ['192.0.2.0', -1, 'ipv4'],
+      ['192.0.2.0', 1.5, 'ipv4'],
+    ] as const) {
+      expect(() => new BlockList().addSubnet(address, prefix, family), `${address}/${prefix}`).toThrow();
+      expect(() => new CidrList().addSubnet(address, prefix, family), `${address}/${prefix}`).toThrow(TypeError);
+    }
+  });
+
   it('compiles the same trust matchers from the same option text (presets, mapped ranges, wide IPv6)', () => {
     const spec = fc.array(
       fc.oneof(
