@@ -76,7 +76,8 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
   for (const raw of entries) {
     const entry = raw.trim();
     if (entry === '') continue;
-    const preset = TRUST_PRESETS[entry];
+    // own names only: `constructor` or `__proto__` is an invalid entry, not Object.prototype's
+    const preset = Object.hasOwn(TRUST_PRESETS, entry) ? TRUST_PRESETS[entry] : undefined;
     if (preset) preset.forEach(add);
     else add(entry);
   }
