@@ -279,10 +279,11 @@ describe('connection layer: trusted peers', () => {
     expect(rejects).toEqual([{ reason: 'untrusted-header', detail: undefined, remoteAddress: undefined }]);
   });
 
-  it('on a dual-stack listener an IPv4 proxy is matched as its IPv4 address, ::ffff: dropped', async () => {
+  it('on an IPv6 listener an IPv4 proxy (::ffff:127.0.0.1 to the socket) is matched as its IPv4 address', async () => {
     const asked: string[] = [];
     const matcher = { ranges: ['127.0.0.1/32'], contains: (address: string) => (asked.push(address), address === '127.0.0.1') };
-    const { port, rejects } = await start({ trustedProxies: matcher }, '::');
+    // an IPv6 socket bound to a mapped address: what a dual-stack listener sees, on loopback only
+    const { port, rejects } = await start({ trustedProxies: matcher }, '::ffff:127.0.0.1');
     const r = await exchange(port, [v1Header + GET('/dual')]);
     expect(rejects).toEqual([]);
     expect(bodyOf(r.text)).toMatchObject({ url: '/dual', hints: { l4: '192.0.2.7' } });
