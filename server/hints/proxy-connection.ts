@@ -16,7 +16,7 @@ export interface ProxyProtocolOptions {
   timeoutMs?: number;
   /** Cap on a v2 header's size: default 65,551, all the spec's 16-bit length allows; lower it explicitly. v1 is capped at 107 by the spec. */
   maxHeaderBytes?: number;
-  /** Told of every closed connection: a reason code and the peer, never the bytes. */
+  /** Told of every connection this layer closes (not of a peer's own reset or FIN): a reason code and the peer, never the bytes. */
   onReject?: (event: ProxyRejectEvent) => void;
 }
 
