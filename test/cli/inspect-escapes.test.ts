@@ -66,4 +66,14 @@ describe('ipstamp inspect: nothing from the stamp reaches the terminal as a cont
     expect(result.stdout).toContain('  plain  Grüße, 東京 🎉  (unknown: ignored)\n');
     expect(result.stdout).not.toContain('\\u');
   });
+
+  it('a claim named like an Object.prototype member is an unknown claim, with no note', async () => {
+    const named = { ...claims, htu: 'https://a.example/orders', constructor: 1, toString: 'x', ['__proto__']: 2, hasOwnProperty: null };
+    for (const name of ['note\u001b[31m', 'c1', 'bidi', 'nested']) delete (named as Record<string, unknown>)[name];
+    const result = await runCli(['inspect', token({ alg: 'ES256', typ: 'ipstamp+jwt', kid: 'k1' }, named)]);
+    const out = result.stdout.replace(/ {2,}/g, '  ');
+    for (const line of ['  constructor  1', '  toString  x', '  __proto__  2', '  hasOwnProperty  null'])
+      expect(out).toContain(`${line}  (unknown: ignored)\n`);
+    expect(out).not.toMatch(/native code|\[object Object\]/);
+  });
 });

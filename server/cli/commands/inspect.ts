@@ -78,7 +78,8 @@ function describeValue(name: string, value: unknown, nowMs: number): string {
   if ((name === 'iat' || name === 'exp') && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < 1e11) {
     return `${text}  ${new Date(value * 1000).toISOString().replace('.000Z', 'Z')} (${relative(value, nowMs)})`;
   }
-  const note = CLAIM_NOTES[name];
+  // own names only: a claim called `constructor` or `toString` has no note, not Object.prototype's
+  const note = Object.hasOwn(CLAIM_NOTES, name) ? CLAIM_NOTES[name] : undefined;
   return note ? `${text}  — ${note}` : text;
 }
 
