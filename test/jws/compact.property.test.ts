@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64urlSegment, decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
+import { webCompactCodec } from '../../server/jws/web-bytes.js';
 
 /**
  * The split and the decoders of the hot path were rewritten for speed: each is held here to
@@ -91,6 +92,48 @@ describe('decodeJsonSegment', () => {
         else expect(decoded).toStrictEqual(JSON.parse(json.toString('utf8')));
         // the premise itself: text without U+FFFD came from valid UTF-8
         if (!json.toString('utf8').includes('\uFFFD')) expect(isUtf8(json)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('the web codec (web-bytes.ts: TextEncoder, a strict TextDecoder) reads exactly what the Node codec reads', () => {
+  /** Bytes as plain arrays, so a Buffer and a Uint8Array of the same bytes compare equal. */
+  const plain = (value: unknown): unknown =>
+    value instanceof Uint8Array
+      ? Array.from(value)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+        : value;
+
+  it('splits and decodes hostile text alike', () => {
+    fc.assert(
+      fc.property(tokenish, (text) => {
+        expect(plain(webCompactCodec.splitCompact(text))).toStrictEqual(plain(splitCompact(text)));
+        expect(plain(webCompactCodec.decodeBase64urlSegment(text))).toStrictEqual(plain(decodeBase64urlSegment(text)));
+      }),
+      RUNS,
+    );
+  });
+
+  it('refuses invalid UTF-8 and a byte-order mark as the Node codec does, never repairing or dropping them', () => {
+    const BOM = [0xef, 0xbb, 0xbf];
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc
+        .array(fc.constantFrom([0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xef, 0xbf, 0xbd], BOM, [0xc3, 0xa9], [0x61]), {
+          maxLength: 6,
+        })
+        .map((parts) => Uint8Array.from(parts.flat())),
+    );
+    fc.assert(
+      fc.property(bytes, fc.boolean(), (raw, leadingBom) => {
+        const inner = Buffer.from(raw.filter((b) => b !== 0x22 && b !== 0x5c && b >= 0x20));
+        const json = Buffer.concat([Buffer.from(leadingBom ? BOM : []), Buffer.from('{"s":"'), inner, Buffer.from('"}')]);
+        const segment = json.toString('base64url');
+        expect(webCompactCodec.decodeJsonSegment(segment)).toStrictEqual(decodeJsonSegment(segment));
+        if (leadingBom || !isUtf8(json)) expect(webCompactCodec.decodeJsonSegment(segment)).toBeUndefined();
       }),
       RUNS,
     );

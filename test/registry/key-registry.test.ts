@@ -58,6 +58,10 @@ describe('createKeyRegistry: registering browser keys for the verifier', () => {
     expect(registry.registerKey({ ...ed.publicJwk, alg: 'Ed25519' }).alg).toBe('Ed25519');
     expect(() => registry.registerKey({ ...es.publicJwk, alg: 'EdDSA' })).toThrow(TypeError);
     expect(() => registry.registerKey({ ...es.publicJwk, alg: 'HS256' })).toThrow(TypeError);
+    // the curve decides: a P-256 key can sign ECDSA over SHA-384, an Ed25519 key cannot sign ES256
+    expect(() => registry.registerKey({ ...es.publicJwk, alg: 'ES384' })).toThrow(new TypeError('jwk: alg does not fit the key'));
+    expect(() => registry.registerKey({ ...ed.publicJwk, alg: 'ES256' })).toThrow(new TypeError('jwk: alg does not fit the key'));
+    expect(registry.size).toBe(1);
   });
 
   it('refuses private keys, oct secrets and every other key type with a TypeError that does not echo the key', async () => {
@@ -92,6 +96,10 @@ describe('createKeyRegistry: registering browser keys for the verifier', () => {
       expect((error as Error).message).not.toContain(String(es.publicJwk.x));
     }
     expect(registry.size).toBe(0);
+    // a private key sent by mistake is told so, not merely "not a public key of the right kind"
+    for (const jwk of [es.privateJwk, { ...es.publicJwk, k: 'x' }]) {
+      expect(() => registry.registerKey(jwk)).toThrow(new TypeError('jwk: must be a public key (private and oct keys are refused)'));
+    }
   });
 
   it('keeps only the RFC 7638 members: what else the client sent is not stored', () => {
@@ -110,6 +118,7 @@ describe('createKeyRegistry: registering browser keys for the verifier', () => {
     expect(await verifyWith(registry, es)).toMatchObject({ ok: true });
     expect(() => registry.registerKey(es2.publicJwk, { allowedIps: ['10.0.0.0/33'] })).toThrow(TypeError);
     expect(() => registry.registerKey(es2.publicJwk, { allowedIps: '10.0.0.0/8' as never })).toThrow(TypeError);
+    expect(() => registry.registerKey(es2.publicJwk, { allowedIps: [42] as never })).toThrow(new TypeError('allowedIps must be an array of CIDR strings'));
     expect(registry.lookup(es2.kid)).toBeUndefined();
   });
 
