@@ -39,6 +39,19 @@ function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: s
   }
 }
 
+/** The one hash an HMAC CryptoKey may be used with, per alg (WebCrypto binds it at import). */
+const HMAC_HASH_OF: Partial<Record<StampAlg, string>> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+
+/**
+ * A CryptoKey's HMAC hash is part of the key (KeyObject.from drops it): one bound to another hash
+ * than the alg names does not fit it — the web verifier refuses it (web-crypto.ts), and so do we.
+ */
+function checkCryptoKeyHash(key: unknown, alg: StampAlg, where: string): void {
+  if (!isHmacAlg(alg) || typeof CryptoKey === 'undefined' || !(key instanceof CryptoKey)) return;
+  const hash = (key.algorithm as { hash?: { name?: string } }).hash?.name;
+  if (hash !== HMAC_HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
+}
+
 function checkKeyFitsAlg(key: KeyObject, alg: StampAlg, where: string): void {
   if (isHmacAlg(alg)) {
     if (key.type !== 'secret') fail(where, `${alg} needs a secret key`);
@@ -62,8 +75,10 @@ export const nodeCrypto: CryptoPlatform<KeyObject> = {
   name: 'node',
   codec: nodeCompactCodec,
   importKey(input, alg, where) {
-    const key = 'key' in input && input.key !== undefined ? fromKeyObject(input.key, where) : fromJwk(input, alg, where);
+    const given = 'key' in input && input.key !== undefined ? input.key : undefined;
+    const key = given !== undefined ? fromKeyObject(given, where) : fromJwk(input, alg, where);
     checkKeyFitsAlg(key, alg, where);
+    checkCryptoKeyHash(given, alg, where);
     return key;
   },
   importClientKey,

@@ -126,6 +126,19 @@ describe('a key object that does not fit its alg is refused at setup, by name', 
     expect(setup(make, { key: await hmacCryptoKey(32), alg: 'HS256' })).not.toThrow();
   });
 
+  it.each(PLATFORMS)('%s: an HMAC CryptoKey bound to another hash than the alg names (the same answer on Node and on the web)', async (_, make) => {
+    for (const [hash, alg] of [
+      ['SHA-512', 'HS256'],
+      ['SHA-256', 'HS512'],
+      ['SHA-384', 'HS256'],
+    ] as const) {
+      expect(setup(make, { key: await hmacCryptoKey(64, hash), alg }), `${hash} as ${alg}`).toThrow(refused(`key does not fit alg ${alg}`));
+    }
+    for (const alg of ['HS256', 'HS384', 'HS512'] as const) {
+      expect(setup(make, { key: await hmacCryptoKey(64, `SHA-${alg.slice(2)}`), alg }), alg).not.toThrow();
+    }
+  });
+
   it.each(PLATFORMS)('%s: an ECDSA or Ed25519 CryptoKey of another curve than the alg pins', async (_, make) => {
     const publicKey = async (algorithm: EcKeyGenParams | Algorithm) =>
       ((await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair).publicKey;
