@@ -20,17 +20,24 @@ function fromKeyObject(key: unknown, where: string): KeyObject {
   return fail(where, 'key must be a KeyObject or CryptoKey');
 }
 
+// RFC 7515 §2 base64url, unpadded: Node's JWK import would skip or re-read anything else
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
 function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: string): KeyObject {
   if (isHmacAlg(alg)) {
     if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') fail(where, `${alg} needs an oct key with "k"`);
-    if (!/^[A-Za-z0-9_-]*$/.test(jwk.k)) fail(where, '"k" is not base64url');
+    if (!BASE64URL.test(jwk.k)) fail(where, '"k" is not base64url');
     const secret = Buffer.from(jwk.k, 'base64url');
     if (secret.length < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
     return createSecretKey(secret);
   }
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
   const publicJwk = publicJwkOf(jwk);
-  if (publicJwk === undefined) fail(where, 'is not a valid public JWK');
+  // a coordinate spelled in base64, padded or with a space decodes to the same point on Node and
+  // is refused on the web (web-crypto.ts): refused here too, as "k" is
+  if (publicJwk === undefined || !BASE64URL.test(publicJwk.x) || (publicJwk.kty === 'EC' && !BASE64URL.test(publicJwk.y))) {
+    fail(where, 'is not a valid public JWK');
+  }
   if (isSmallOrderEd25519(publicJwk)) fail(where, 'is an Ed25519 point of small order: one signature verifies every message under it');
   try {
     return createPublicKey({ key: publicJwk, format: 'jwk' });

@@ -69,6 +69,30 @@ describe.each(PLATFORMS)('%s: a public JWK WebCrypto or OpenSSL would refuse is 
   });
 });
 
+describe.each(PLATFORMS)('%s: public JWK coordinates are base64url, read strictly (RFC 7518 §6.2.1.2, §6.3.1.1: unpadded base64url)', (_, make) => {
+  /** A fresh key whose coordinate has a "-" or "_", so its base64 spelling differs from it. */
+  function keyWithDashOrUnderscore<K extends Record<string, string>>(make: () => K, member: keyof K): K {
+    for (;;) {
+      const jwk = make();
+      if (/[-_]/.test(jwk[member]!)) return jwk;
+    }
+  }
+  const ec = keyWithDashOrUnderscore(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as typeof p256Jwk, 'y');
+  const ed = keyWithDashOrUnderscore(() => generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as typeof ed25519Jwk, 'x');
+  const base64 = (text: string) => text.replace(/-/g, '+').replace(/_/g, '/');
+
+  it.each([
+    ['an EC y in base64 ("+", "/")', { ...ec, y: base64(ec.y) }, 'ES256'],
+    ['an EC y padded', { ...ec, y: `${ec.y}=` }, 'ES256'],
+    ['an EC y with a space inside', { ...ec, y: `${ec.y.slice(0, 20)} ${ec.y.slice(20)}` }, 'ES256'],
+    ['an Ed25519 x in base64', { ...ed, x: base64(ed.x) }, 'EdDSA'],
+    ['an Ed25519 x padded', { ...ed, x: `${ed.x}=` }, 'EdDSA'],
+  ])('%s is refused, not decoded leniently into the same key', (_what, jwk, alg) => {
+    expect(setup(make, { ...jwk, alg })).toThrow(refused('is not a valid public JWK'));
+    expect(setup(make, { ...(alg === 'ES256' ? ec : ed), alg })).not.toThrow();
+  });
+});
+
 describe('an EC point off its curve (well-formed members): Node refuses it at setup, the web verifies nothing with it', () => {
   const offCurve = { ...p256Jwk, x: p256Jwk.y, y: p256Jwk.x, alg: 'ES256' };
   const NOW_S = 1_767_225_600;
