@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTicketRequestProof, ticketKid } from '../../client/ticket-proof.js';
 import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import { createVerifierCore } from '../../server/verify/create-verifier.js';
 import type { VerifyResult } from '../../server/verify/types.js';
 import { createWebVerifier } from '../../server/web/index.js';
-import type { ClientPublicJwk, TicketAlg } from '../../shared/ticket-schema.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
+import { ticketClientOf, type TicketClient } from '../support/ticket-client.js';
 
 /**
  * PROTOCOL §7.3–7.4: a ticket-bound stamp's `alg` must fit the ticket's key — ES256 for P-256,
@@ -21,29 +20,8 @@ const EDGE = 'https://edge.example.com';
 const API = 'https://api.example.com';
 const CLIENT = '203.0.113.7';
 
-interface Client {
-  privateJwk: JWK;
-  kid: string;
-  ticket: string;
-}
-
-async function ticketClient(alg: TicketAlg, issue: ReturnType<typeof createTicketIssuer>['issue']): Promise<Client> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
-  const publicJwk = (await exportJWK(publicKey)) as ClientPublicJwk;
-  const proof = await createTicketRequestProof({ privateKey, publicJwk, alg }, `${EDGE}/.well-known/ipstamp/ticket`, () => NOW_S * 1000);
-  const issued = await issue({
-    method: 'POST',
-    url: '/.well-known/ipstamp/ticket',
-    protocol: 'https',
-    headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-    hints: { l3: CLIENT },
-  });
-  if (!issued.ok) throw new Error(`no ticket: ${issued.reason}`);
-  return { privateJwk: await exportJWK(privateKey), kid: await ticketKid(publicJwk), ticket: issued.ticket };
-}
-
-let es: Client;
-let ed: Client;
+let es: TicketClient;
+let ed: TicketClient;
 let issuerJwks: { keys: Record<string, unknown>[] };
 beforeAll(async () => {
   const pair = await generateKeyPair('ES256', { extractable: true });
@@ -55,12 +33,13 @@ beforeAll(async () => {
     now: () => NOW_S * 1000,
   });
   issuerJwks = issuer.jwks as never;
-  [es, ed] = await Promise.all([ticketClient('ES256', issuer.issue), ticketClient('EdDSA', issuer.issue)]);
+  const client = { edge: EDGE, address: CLIENT, nowMs: NOW_S * 1000 };
+  [es, ed] = await Promise.all([ticketClientOf(issuer.issue, 'ES256', client), ticketClientOf(issuer.issue, 'EdDSA', client)]);
 });
 
 let n = 0;
 /** A stamp carrying `client`'s ticket, its header naming `alg` and signed as `signAs` with the ticket's key. */
-function stampWith(client: Client, alg: string, signAs = alg): string {
+function stampWith(client: TicketClient, alg: string, signAs = alg): string {
   return signRaw(
     client.privateJwk as Record<string, unknown>,
     { alg, typ: 'ipstamp+jwt', kid: client.kid },
@@ -77,7 +56,7 @@ function stampWith(client: Client, alg: string, signAs = alg): string {
   );
 }
 
-async function outcomes(client: Client, stamp: string): Promise<string[]> {
+async function outcomes(client: TicketClient, stamp: string): Promise<string[]> {
   const options = { keys: { keys: [] }, issuers: { [EDGE]: issuerJwks }, now: () => NOW_S * 1000, origins: [API] };
   const input = {
     method: 'GET',

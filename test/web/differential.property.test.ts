@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTicketRequestProof, ticketKid } from '../../client/ticket-proof.js';
 import { createTicketIssuer } from '../../server/issuer/issuer.js';
 import { ReplayStoreFullError, type ReplayStore } from '../../server/stores/replay-store.js';
 import { createVerifierCore } from '../../server/verify/create-verifier.js';
@@ -11,10 +10,10 @@ import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import { immediateVerifierOf, type Verifier } from '../../server/verify/verifier.js';
 import { createWebVerifier, type WebVerifier } from '../../server/web/index.js';
 import { REASONS } from '../../shared/reasons.js';
-import type { ClientPublicJwk } from '../../shared/ticket-schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
+import { ticketClientOf, type TicketClient } from '../support/ticket-client.js';
 
 /**
  * One pipeline, two platforms: for the same inputs, `createVerifier` (node:crypto, BlockList)
@@ -74,12 +73,6 @@ interface Pair {
 let keys: TestKeyPair[];
 let allowedKey: TestKeyPair;
 let issuerJwks: { keys: Record<string, unknown>[] };
-interface TicketClient {
-  privateJwk: Record<string, unknown>;
-  kid: string;
-  alg: 'ES256' | 'EdDSA';
-  ticket: string;
-}
 let ticketClients: TicketClient[];
 const pairs = new Map<string, Pair>();
 
@@ -97,20 +90,7 @@ beforeAll(async () => {
   });
   issuerJwks = issuer.jwks as never;
   ticketClients = [];
-  for (const alg of ['ES256', 'EdDSA'] as const) {
-    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
-    const publicJwk = (await exportJWK(publicKey)) as ClientPublicJwk;
-    const proof = await createTicketRequestProof({ privateKey, publicJwk, alg }, `${EDGE}/.well-known/ipstamp/ticket`, () => NOW);
-    const issued = await issuer.issue({
-      method: 'POST',
-      url: '/.well-known/ipstamp/ticket',
-      protocol: 'https',
-      headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-      hints: { l3: CLIENT },
-    });
-    if (!issued.ok) throw new Error(`no ticket: ${issued.reason}`);
-    ticketClients.push({ privateJwk: (await exportJWK(privateKey)) as never, kid: await ticketKid(publicJwk), alg, ticket: issued.ticket });
-  }
+  for (const alg of ['ES256', 'EdDSA'] as const) ticketClients.push(await ticketClientOf(issuer.issue, alg, { edge: EDGE, address: CLIENT, nowMs: NOW }));
 });
 
 const policy = fc.record({
