@@ -98,7 +98,8 @@ describe('ipstamp attack (built CLI): a 2xx whose body is cut off or never finis
           '--ip',
           '127.0.0.1',
           '--timeout',
-          '400',
+          // ends the stalled bodies; long enough that a loaded machine's control still answers in it
+          '1000',
           '--only',
           ['control-get', ...ATTACKS].join(','),
           '--json',
