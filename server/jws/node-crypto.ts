@@ -3,10 +3,11 @@
  * synchronously in OpenSSL — the fast path every Node adapter runs.
  */
 import { createHash, createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
+import { isBase64url } from '../../shared/base64url.js';
 import { isSmallOrderEd25519, publicJwkOf } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/constants.js';
 import { nodeCompactCodec } from './compact.js';
-import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, type CryptoPlatform } from './platform.js';
+import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, WEBCRYPTO_HASH_OF, type CryptoPlatform } from './platform.js';
 import { importClientKey } from './public-jwk.js';
 import { verifySignature } from './signature.js';
 
@@ -20,13 +21,10 @@ function fromKeyObject(key: unknown, where: string): KeyObject {
   return fail(where, 'key must be a KeyObject or CryptoKey');
 }
 
-// RFC 7515 §2 base64url, unpadded: Node's JWK import would skip or re-read anything else
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
 function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: string): KeyObject {
   if (isHmacAlg(alg)) {
     if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') fail(where, `${alg} needs an oct key with "k"`);
-    if (!BASE64URL.test(jwk.k)) fail(where, '"k" is not base64url');
+    if (!isBase64url(jwk.k)) fail(where, '"k" is not base64url');
     const secret = Buffer.from(jwk.k, 'base64url');
     if (secret.length < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
     return createSecretKey(secret);
@@ -35,7 +33,7 @@ function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: s
   const publicJwk = publicJwkOf(jwk);
   // a coordinate spelled in base64, padded or with a space decodes to the same point on Node and
   // is refused on the web (web-crypto.ts): refused here too, as "k" is
-  if (publicJwk === undefined || !BASE64URL.test(publicJwk.x) || (publicJwk.kty === 'EC' && !BASE64URL.test(publicJwk.y))) {
+  if (publicJwk === undefined || !isBase64url(publicJwk.x) || (publicJwk.kty === 'EC' && !isBase64url(publicJwk.y))) {
     fail(where, 'is not a valid public JWK');
   }
   if (isSmallOrderEd25519(publicJwk)) fail(where, 'is an Ed25519 point of small order: one signature verifies every message under it');
@@ -46,9 +44,6 @@ function fromJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: s
   }
 }
 
-/** The one hash an HMAC CryptoKey may be used with, per alg (WebCrypto binds it at import). */
-const HMAC_HASH_OF: Partial<Record<StampAlg, string>> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
-
 /**
  * A CryptoKey's HMAC hash is part of the key (KeyObject.from drops it): one bound to another hash
  * than the alg names does not fit it — the web verifier refuses it (web-crypto.ts), and so do we.
@@ -56,7 +51,7 @@ const HMAC_HASH_OF: Partial<Record<StampAlg, string>> = { HS256: 'SHA-256', HS38
 function checkCryptoKeyHash(key: unknown, alg: StampAlg, where: string): void {
   if (!isHmacAlg(alg) || typeof CryptoKey === 'undefined' || !(key instanceof CryptoKey)) return;
   const hash = (key.algorithm as { hash?: { name?: string } }).hash?.name;
-  if (hash !== HMAC_HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
+  if (hash !== WEBCRYPTO_HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
 }
 
 function checkKeyFitsAlg(key: KeyObject, alg: StampAlg, where: string): void {

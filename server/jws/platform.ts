@@ -32,6 +32,14 @@ export interface CryptoPlatform<Key = unknown> {
 export const MIN_HMAC_SECRET_BYTES = 32;
 
 /** The curve each asymmetric alg pins (RFC 7518 §3.4, RFC 8037). */
+/** The WebCrypto hash each alg signs over; an HMAC CryptoKey is bound to its hash at import. */
+export const WEBCRYPTO_HASH_OF: Partial<Record<StampAlg, string>> = {
+  HS256: 'SHA-256',
+  HS384: 'SHA-384',
+  HS512: 'SHA-512',
+  ES256: 'SHA-256',
+  ES384: 'SHA-384',
+};
 export const CURVE_OF_ALG: Partial<Record<StampAlg, string>> = { ES256: 'P-256', ES384: 'P-384', EdDSA: 'Ed25519', Ed25519: 'Ed25519' };
 
 export function isHmacAlg(alg: StampAlg): boolean {

@@ -7,10 +7,11 @@
  * runs then too, in the background; a key WebCrypto still refuses (an EC point off its curve)
  * verifies nothing — every signature under it is `bad-signature` — where Node refuses it at load.
  */
+import { isBase64url } from '../../shared/base64url.js';
 import type { StampAlg } from '../../shared/constants.js';
 import { isSmallOrderEd25519, publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
 import { base64urlOf, latin1Bytes, webCompactCodec } from './web-bytes.js';
-import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, type CryptoPlatform } from './platform.js';
+import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, WEBCRYPTO_HASH_OF, type CryptoPlatform } from './platform.js';
 
 /** A key on the web: its WebCrypto import under way (undefined once WebCrypto refused it). */
 export interface WebKey {
@@ -20,14 +21,12 @@ export interface WebKey {
 type Subtle = SubtleCrypto;
 const subtle = (): Subtle => globalThis.crypto.subtle;
 
-const HASH_OF: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512', ES256: 'SHA-256', ES384: 'SHA-384' };
 const SIGNATURE_LENGTH: Partial<Record<StampAlg, number>> = { ES256: 64, ES384: 96, EdDSA: 64, Ed25519: 64 };
 // the length of x (and y) of each curve's public point, base64url without padding
 const COORDINATE_LENGTH: Record<string, number> = { 'P-256': 43, 'P-384': 64, Ed25519: 43 };
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 function importParams(alg: StampAlg): AlgorithmIdentifier | EcKeyImportParams | HmacImportParams {
-  if (isHmacAlg(alg)) return { name: 'HMAC', hash: HASH_OF[alg]! };
+  if (isHmacAlg(alg)) return { name: 'HMAC', hash: WEBCRYPTO_HASH_OF[alg]! };
   if (alg === 'ES256') return { name: 'ECDSA', namedCurve: 'P-256' };
   if (alg === 'ES384') return { name: 'ECDSA', namedCurve: 'P-384' };
   return { name: 'Ed25519' };
@@ -35,7 +34,7 @@ function importParams(alg: StampAlg): AlgorithmIdentifier | EcKeyImportParams | 
 
 function verifyParams(alg: StampAlg): AlgorithmIdentifier | EcdsaParams {
   if (isHmacAlg(alg)) return { name: 'HMAC' };
-  if (alg === 'ES256' || alg === 'ES384') return { name: 'ECDSA', hash: HASH_OF[alg]! };
+  if (alg === 'ES256' || alg === 'ES384') return { name: 'ECDSA', hash: WEBCRYPTO_HASH_OF[alg]! };
   return { name: 'Ed25519' };
 }
 
@@ -54,7 +53,7 @@ function checkCryptoKey(key: CryptoKey, alg: StampAlg, where: string): void {
   if (isHmacAlg(alg)) {
     if (key.type !== 'secret' || algorithm.name !== 'HMAC') fail(where, `${alg} needs a secret key`);
     if ((algorithm.length ?? 0) < MIN_HMAC_SECRET_BYTES * 8) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
-    if (algorithm.hash?.name !== HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
+    if (algorithm.hash?.name !== WEBCRYPTO_HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
   } else {
     if (key.type === 'secret') fail(where, `${alg} needs a public key`);
     const curve = algorithm.name === 'Ed25519' || algorithm.name === 'EdDSA' ? 'Ed25519' : algorithm.namedCurve;
@@ -66,7 +65,7 @@ function checkCryptoKey(key: CryptoKey, alg: StampAlg, where: string): void {
 function importJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where: string): WebKey {
   if (isHmacAlg(alg)) {
     if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') fail(where, `${alg} needs an oct key with "k"`);
-    if (!BASE64URL.test(jwk.k)) fail(where, '"k" is not base64url');
+    if (!isBase64url(jwk.k)) fail(where, '"k" is not base64url');
     if (decodedLength(jwk.k) < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
     return settled(subtle().importKey('jwk', { kty: 'oct', k: jwk.k }, importParams(alg), false, ['verify']));
   }
@@ -82,7 +81,7 @@ function importJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where:
 function wellFormedPublicJwk(jwk: PublicJwk): boolean {
   const length = COORDINATE_LENGTH[jwk.crv];
   if (length === undefined || (jwk.crv === 'Ed25519') !== (jwk.kty === 'OKP')) return false;
-  const coordinateOk = (c: string) => c.length === length && BASE64URL.test(c);
+  const coordinateOk = (c: string) => c.length === length && isBase64url(c);
   return coordinateOk(jwk.x) && (jwk.kty === 'OKP' || coordinateOk(jwk.y));
 }
 
