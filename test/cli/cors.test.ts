@@ -129,6 +129,13 @@ describe('serve --cors-origin', () => {
     expect((await preflight(`${serve.url}/orders`, 'https://second.example')).headers['access-control-allow-origin']).toBe('https://second.example');
   });
 
+  it('a preflight ends at its 204: nothing behind it runs (no error in the log)', async () => {
+    for (let i = 0; i < 3; i++) expect((await preflight(`${serve.url}/orders/${i}`)).status).toBe(204);
+    // a round trip after them: their log lines, if any, are out by then
+    expect((await send(`${serve.url}/.well-known/ipstamp`, 'GET')).status).toBe(200);
+    expect(serve.output()).not.toMatch(/"level":50/);
+  });
+
   it('an unconfigured origin gets no CORS headers, on the preflight and on the request', async () => {
     const pre = await preflight(`${serve.url}/orders`, OTHER);
     expect(pre.status).toBe(204);
@@ -191,6 +198,11 @@ describe('serve --cors-origin --issuer-key: the ticket routes work cross-origin'
       [429, APP],
     ]);
     expect(JSON.parse(answers[1]!.body)).toMatchObject({ reason: 'replay' });
+    // the rate limit is a refusal like the others: problem+json with its own reason
+    expect([answers[2]!.headers['content-type'], JSON.parse(answers[2]!.body)]).toEqual([
+      'application/problem+json',
+      { type: 'urn:ipstamp:rate-limited', title: 'Too many requests', status: 429, reason: 'rate-limited' },
+    ]);
     const jwks = await send(`${serve.url}/.well-known/ipstamp/issuer-jwks`, 'GET', { origin: APP });
     expect(jwks.status).toBe(200);
     expect(jwks.headers['access-control-allow-origin']).toBe(APP);

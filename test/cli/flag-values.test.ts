@@ -57,6 +57,8 @@ describe('negative numbers reach the flag reader and get its message (issue 12, 
 
   it('parseFlags: `--port -1` is the value -1, not "argument is ambiguous"', () => {
     expect(parseFlags(['--port', '-1', '--skew', '-3'], OPTIONS).values).toMatchObject({ port: '-1', skew: '-3' });
+    // a fraction too: the flag's reader says what a whole number is
+    expect(parseFlags(['--skew', '-.5', '--port', '-0.5'], OPTIONS).values).toMatchObject({ skew: '-.5', port: '-0.5' });
     expect(() => integerFlag(parseFlags(['--port', '-1'], OPTIONS).values, 'port', 0, 65_535)).toThrow(
       new UsageError('--port must be a whole number from 0 to 65535, got -1'),
     );

@@ -80,6 +80,11 @@ describe('--issuer-key (one private JWK, or a JWK Set with it first)', () => {
 });
 
 describe('--issuers (issuer origin → JWK Set or URL)', () => {
+  it('a map naming no issuer is refused: with it alone, serve would refuse every request', () => {
+    const none = scratch.file('issuers-none.json', {});
+    expect(usageError(() => loadIssuersFile(none))).toBe(`--issuers ${none}: names no issuer`);
+  });
+
   it('a bare JWK Set, or one JWK, where the map of issuers belongs', () => {
     const set = scratch.file('issuers-set.json', { keys: [ed.publicJwk] });
     expect(usageError(() => loadIssuersFile(set))).toBe(

@@ -131,6 +131,9 @@ describe('serve --keys FILE, rotated with SIGHUP under traffic', () => {
         );
       }
       expect(answered(oldKey.kid, badStarted)).toBeGreaterThanOrEqual(8);
+      // a refused file is a problem, told on stderr; a reload that passed is not one
+      for (const [, why] of bad) expect(serve.stderr()).toContain(`ipstamp serve: SIGHUP: --keys ${keysFile}: ${why}; keeping the 2 keys in use\n`);
+      expect(serve.stderr()).not.toContain('reloaded --keys');
 
       // 2: the old key leaves
       writeFileSync(keysFile, JSON.stringify({ keys: [newKey.publicJwk] }));
@@ -176,6 +179,7 @@ describe('serve --keys FILE, rotated with SIGHUP under traffic', () => {
       expect(await send(oldKey, '/c')).toBe('401 unknown-key');
       rmSync(keysFile);
       await hangUp(gateway, `ipstamp gateway: SIGHUP: --keys ${keysFile}: cannot read the file (ENOENT); keeping the 1 key in use`);
+      expect(gateway.stderr()).toContain(`ipstamp gateway: SIGHUP: --keys ${keysFile}: cannot read the file (ENOENT); keeping the 1 key in use\n`);
       expect(await send(newKey, '/d')).toBe('accepted');
     } finally {
       expect(await gateway.stop()).toBe(0);
@@ -223,6 +227,10 @@ describe('serve --issuer-key FILE, rotated with SIGHUP', () => {
         `ipstamp serve: SIGHUP: --issuer-key ${issuerFile}: holds a JWK Set (2 keys) whose first key is not private, where one private ES256/EdDSA JWK belongs (the issuer's signing key), or a JWK Set with it first; keeping the keys in use (signing with edge-2026, publishing edge-2026, edge-2025)`,
       );
       expect([await published(), await signedBy()]).toEqual([['edge-2026', 'edge-2025'], 'edge-2026']);
+      expect(serve.stderr()).toMatch(
+        /^ipstamp serve: SIGHUP: --issuer-key \S+: holds a JWK Set \(2 keys\) whose first key is not private.*; keeping the keys in use/m,
+      );
+      expect(serve.stderr()).not.toContain('reloaded --issuer-key');
       writeFileSync(issuerFile, JSON.stringify(v2.privateJwk));
       await hangUp(serve, `ipstamp serve: SIGHUP: reloaded --issuer-key ${issuerFile}: signing with edge-2026, publishing edge-2026`);
       expect([await published(), await signedBy()]).toEqual([['edge-2026'], 'edge-2026']);
@@ -269,12 +277,28 @@ describe('serve --keys-url URL', () => {
 
       answer = { status: 200, body: JSON.stringify({ keys: [newKey.publicJwk] }) };
       await hangUp(serve, `ipstamp serve: SIGHUP: fetched --keys-url ${jwksUrl}: 1 key (added client-2026; removed client-2025)`);
+      // the SIGHUP line says it all: the change is not told a second time
+      expect(
+        serve
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('added client-2026')),
+      ).toHaveLength(1);
       expect(fetches).toBe(2);
       expect(await send(newKey, '/b')).toBe('accepted');
       expect(await send(oldKey, '/c')).toBe('401 unknown-key');
 
       answer = { status: 500, body: '' };
       await hangUp(serve, `ipstamp serve: SIGHUP: --keys-url ${jwksUrl}: not a 200 answer; keeping the 1 key in use`);
+      // one line, on stderr
+      expect(
+        serve
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('not a 200 answer')),
+      ).toEqual([`ipstamp serve: SIGHUP: --keys-url ${jwksUrl}: not a 200 answer; keeping the 1 key in use`]);
+      expect(serve.stderr()).toContain(`ipstamp serve: SIGHUP: --keys-url ${jwksUrl}: not a 200 answer; keeping the 1 key in use\n`);
+      expect(serve.stderr()).not.toContain('fetched --keys-url');
       expect(await send(newKey, '/d')).toBe('accepted');
       expect(serve.output()).not.toMatch(CRASH_TRACES);
     } finally {

@@ -77,9 +77,19 @@ describe('ipstamp keygen', () => {
     expect(mode(jwks)).toBe(0o600);
   });
 
+  it('HS* without --jwks: the secret goes to stdout only, never to stderr (where logs collect)', async () => {
+    const result = await runCli(['keygen', '--alg', 'HS384', '--kid', 'svc-2']);
+    expect(result.code).toBe(0);
+    const secret = JSON.parse(result.stdout) as Record<string, string>;
+    expect(secret).toMatchObject({ kty: 'oct', kid: 'svc-2', alg: 'HS384' });
+    expect(result.stderr).not.toContain(secret.k!);
+    expect(result.stderr).toMatch(/warning: HS384 is a shared secret/);
+  });
+
   it('refuses bad flags with one line and exit 2', async () => {
     for (const [args, message] of [
       [['--alg', 'RS256', '--kid', 'k'], 'ipstamp keygen: --alg must be one of HS256, HS384, HS512, ES256, ES384, EdDSA, Ed25519'],
+      [['--kid', 'k'], 'ipstamp keygen: --alg HS256|HS384|HS512|ES256|ES384|EdDSA|Ed25519 is required'],
       [['--alg', 'ES256'], 'ipstamp keygen: --kid KID is required'],
       [['--alg', 'ES256', '--kid', 'has space'], 'ipstamp keygen: --kid must be 1–128 characters of [A-Za-z0-9._:-]'],
       [['--alg', 'ES256', '--kid', 'k', '--allowed-ips', '10.0.0.0/40'], 'ipstamp keygen: --allowed-ips: invalid CIDR prefix in "10.0.0.0/40"'],

@@ -40,7 +40,13 @@ export function parseResponses(text: string): RawResponse[] {
     } else if (headers.some(([n, v]) => n === 'transfer-encoding' && v.includes('chunked'))) {
       for (;;) {
         const lineEnd = rest.indexOf('\r\n');
-        const size = parseInt(rest.slice(0, lineEnd), 16);
+        const size = lineEnd < 0 ? NaN : parseInt(rest.slice(0, lineEnd), 16);
+        if (Number.isNaN(size) || rest.length < lineEnd + 2 + size) {
+          // cut off in the middle (the connection closed): what arrived, marked
+          body += `${rest.slice(lineEnd < 0 ? 0 : lineEnd + 2)}\n[cut off]`;
+          rest = '';
+          break;
+        }
         rest = rest.slice(lineEnd + 2);
         if (size === 0) {
           // trailers, then the empty line

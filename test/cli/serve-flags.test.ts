@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registerCorsAnswers } from '../../server/cli/cors-answers.js';
+import { shownValue } from '../../server/cli/flag-values.js';
 import { readServeConfig } from '../../server/cli/serve-config.js';
 import { optionErrorAsUsage, SERVE_FLAG_TABLE, serveOptionLines } from '../../server/cli/serve-flags.js';
 import { UsageError } from '../../server/cli/usage-error.js';
@@ -137,6 +138,19 @@ describe('options checked once, by the library, told in the flag’s name', () =
     const good = ['--keys', keysFile, '--trusted-proxies', 'loopback', '--proto-header', 'none', '--max-age', '60', '--origin', 'https://api.example.com'];
     const issuing = ['--issuer-key', issuerKeyFile, '--issuer-origin', 'https://edge.example.com', '--ticket-lifetime', '600', '--ticket-rate-limit', '0'];
     expect(await refusal([...good, ...issuing, '--cors-origin', 'https://app.example.com'])).toBe('accepted');
+  });
+
+  it('a number flag of the library takes whole numbers only, as typed: 30s, 1.5, 0x1e, 1e3 are refused, naming the flag and the value', async () => {
+    const issuing = ['--issuer-key', issuerKeyFile];
+    const numbers = SERVE_FLAG_TABLE.filter((f) => f.kind === 'number' && f.option !== undefined);
+    expect(numbers.map((f) => f.name).sort()).toEqual(['max-age', 'skew', 'ticket-lifetime', 'ticket-rate-limit']);
+    for (const flag of numbers) {
+      for (const typed of ['30s', '1.5', '0x1e', '1e3', '20 ']) {
+        const line = await refusal(['--keys', keysFile, ...(flag.option!.startsWith('issuer.') ? issuing : []), `--${flag.name}=${typed}`]);
+        expect(line.startsWith(`--${flag.name} must be `), line).toBe(true);
+        expect(line.endsWith(`, got ${shownValue(typed)}`), line).toBe(true);
+      }
+    }
   });
 
   for (const [flag, [args, line]] of Object.entries(REFUSED)) {

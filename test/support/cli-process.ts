@@ -48,7 +48,10 @@ export interface RunningServe {
   readonly url: string;
   readonly port: number;
   readonly startLine: string;
+  /** stdout and stderr as they came, interleaved. */
   output(): string;
+  /** What the process wrote to stderr alone (the lines that report a problem). */
+  stderr(): string;
   /** SIGTERM, then the exit code (SIGKILL after 5 s: a hung shutdown fails the test, not the run). */
   stop(): Promise<number | null>;
   /** Sends `signal` and nothing else (no SIGKILL later): for tests of the shutdown itself. */
@@ -71,6 +74,7 @@ export function startServe(
     env: { ...process.env, ...node.env },
   });
   let output = '';
+  let stderr = '';
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => ((exitCode = code), r(code))));
   const stop = async (): Promise<number | null> => {
@@ -92,10 +96,22 @@ export function startServe(
       if (!m) return;
       clearTimeout(timer);
       const url = m[1]!;
-      resolvePromise({ url, port: Number(new URL(url).port), startLine: m[0], output: () => output, stop, signal: (s) => void child.kill(s), exited });
+      resolvePromise({
+        url,
+        port: Number(new URL(url).port),
+        startLine: m[0],
+        output: () => output,
+        stderr: () => stderr,
+        stop,
+        signal: (s) => void child.kill(s),
+        exited,
+      });
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+      stderr += d.toString();
+    });
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`ipstamp serve exited (${code}) before starting\n${output}`));
