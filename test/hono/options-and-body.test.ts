@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
+import { ipstamp as webIpstamp } from '../../server/hono/web.js';
 import type { Verdict } from '../../server/verify/types.js';
 import { makeKey } from '../support/keys.js';
 
@@ -27,6 +28,7 @@ describe('options', () => {
     expect(() => ipstamp({ keys, required: 'yes' as unknown as boolean })).toThrow(new TypeError('required must be a boolean'));
     expect(() => ipstamp({ keys, echo: 1 as unknown as boolean })).toThrow(new TypeError('echo must be a boolean'));
     expect(() => ipstamp({ keys, bodyLimit: -1 })).toThrow(new TypeError('bodyLimit must be a whole number of bytes'));
+    expect(() => ipstamp({ keys, bodyLimit: 1.5 })).toThrow(new TypeError('bodyLimit must be a whole number of bytes'));
     expect(() => ipstamp({ keys, connection: 'node' as never })).toThrow(/^connection must be a function/);
     expect(() => ipstamp({ keys, issuer: { key: {}, rateLimit: 0 } })).toThrow(/^issuer\.rateLimit must be/);
     expect(() => ipstamp({ keys, maxAge: -5 })).toThrow(TypeError); // the verifier's own check
@@ -58,6 +60,7 @@ describe('required and optional, preflights', () => {
     const response = await appWith().request('/orders');
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('cache-control')).toBe('no-store');
     expect(await response.json()).toMatchObject({ reason: 'missing', status: 401 });
   });
 
@@ -87,6 +90,41 @@ describe('required and optional, preflights', () => {
   });
 });
 
+describe('the echo route (PROTOCOL §6)', () => {
+  const ECHO = `${ORIGIN}/.well-known/ipstamp`;
+  const echoing = (options: Partial<Parameters<typeof ipstamp>[0]> = {}) => {
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use(ipstamp({ keys: { keys: [key.publicJwk] }, connection: () => ({ l3: PEER }), ...options }));
+    app.all('/.well-known/ipstamp', (c) => c.json({ app: c.req.method, ip: c.get('ipStamp')?.ip }));
+    return app;
+  };
+  const stamped = async (method: string) => ({ 'client-ip-attestation': await createStamper({ key: key.privateJwk, ip: PEER }).stamp({ method, url: ECHO }) });
+
+  it('answers GET, whatever its query, with no-store; another method is verified and reaches the app', async () => {
+    const app = echoing();
+    const echo = await app.request(`${ECHO}?fresh=1`);
+    expect([echo.status, echo.headers.get('cache-control'), await echo.json()]).toEqual([200, 'no-store', { ip: PEER, time: expect.any(Number) }]);
+    const posted = await app.request(ECHO, { method: 'POST', headers: await stamped('POST') });
+    expect([posted.status, await posted.json()]).toEqual([200, { app: 'POST', ip: PEER }]);
+  });
+
+  it('echo: false leaves the path to the app, verified like any route', async () => {
+    const app = echoing({ echo: false });
+    const unstamped = await app.request(ECHO);
+    expect([unstamped.status, ((await unstamped.json()) as { reason: string }).reason]).toEqual([401, 'missing']);
+    const withStamp = await app.request(ECHO, { headers: await stamped('GET') });
+    expect([withStamp.status, await withStamp.json()]).toEqual([200, { app: 'GET', ip: PEER }]);
+  });
+
+  it("its time is the verifier's clock (the now option), on both entries", async () => {
+    const NOW = 1_764_000_123_456;
+    for (const entry of [ipstamp, webIpstamp]) {
+      const app = new Hono().use(entry({ keys: { keys: [key.publicJwk] }, now: () => NOW, connection: () => ({ l3: PEER }) }));
+      expect(await (await app.request(ECHO)).json()).toEqual({ ip: PEER, time: Math.floor(NOW / 1000) });
+    }
+  });
+});
+
 describe('body digest (cdg): the bytes as received, read once, bounded', () => {
   const stamp = (body: string) => createStamper({ key: key.privateJwk, ip: PEER, bodyDigest: true }).stamp({ method: 'POST', url: `${ORIGIN}/orders`, body });
 
@@ -99,6 +137,21 @@ describe('body digest (cdg): the bytes as received, read once, bounded', () => {
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ verdict: { agreement: 'match' }, text: body });
+  });
+
+  it('read when the body is exactly bodyLimit bytes, up to 1 MiB by default', async () => {
+    for (const [options, length] of [
+      [{ bodyLimit: 32 }, 32],
+      [{}, 1024 * 1024],
+    ] as const) {
+      const body = 'z'.repeat(length);
+      const response = await appWith(options).request(`${ORIGIN}/orders`, {
+        method: 'POST',
+        headers: { 'client-ip-attestation': await stamp(body), 'content-length': String(length) },
+        body,
+      });
+      expect([response.status, ((await response.json()) as { verdict: { agreement: string } }).verdict.agreement]).toEqual([200, 'match']);
+    }
   });
 
   it('refused when the body is over bodyLimit: the bytes are never read, so the digest cannot be checked', async () => {

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateStampKey, type StampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
+import { makeKey } from '../support/keys.js';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
 
 /** The middleware as a ticket issuer (PROTOCOL §7.1) and as a verifier that trusts it (§7.4), through app.request. */
@@ -37,7 +38,9 @@ describe('ipstamp/hono issuer routes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.json()).toMatchObject({ ip: '127.0.0.2' });
-    const jwks = (await (await app.request(`${EDGE}/.well-known/ipstamp/issuer-jwks`)).json()) as { keys: Record<string, unknown>[] };
+    const jwksResponse = await app.request(`${EDGE}/.well-known/ipstamp/issuer-jwks`);
+    expect(jwksResponse.headers.get('cache-control')).toBe('public, max-age=300');
+    const jwks = (await jwksResponse.json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kid: 'edge-1', alg: 'EdDSA' });
     expect(jwks.keys[0]).not.toHaveProperty('d');
@@ -82,5 +85,41 @@ describe('ipstamp/hono issuer routes', () => {
     const ok = await api.request(url, { headers: { 'client-ip-ticket': ticket, 'client-ip-attestation': stamp } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ source: 'ticket', issuer: EDGE, ip: '127.0.0.2', agreement: 'match' });
+  });
+});
+
+describe('ipstamp/hono issuer routes: the limit, and the paths they own', () => {
+  it('by default 30 requests per observed address; behind a trusted proxy each client it names has its own, one per IPv6 /64', async () => {
+    const app = new Hono();
+    app.use(
+      ipstamp({ keys: { keys: [] }, origins: [EDGE], trustedProxies: ['127.0.0.1'], issuer: { key: issuerKey }, connection: () => ({ l3: '127.0.0.1' }) }),
+    );
+    const ask = async (client: string) => (await app.request(TICKET_URL, { method: 'POST', headers: { 'x-forwarded-for': client } })).status;
+    const first: number[] = [];
+    for (let i = 0; i < 31; i++) first.push(await ask('2001:db8:1:2::1'));
+    expect(first).toEqual([...Array<number>(30).fill(401), 429]);
+    // the same /64, another /64, another client
+    expect([await ask('2001:db8:1:2::ffff'), await ask('2001:db8:1:3::1'), await ask('198.51.100.1')]).toEqual([429, 401, 401]);
+  });
+
+  it('a stamped request of another method on the ticket or JWK Set path is verified like any request and reaches the app', async () => {
+    const key = await makeKey('HS256', 'other-methods');
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use(ipstamp({ keys: { keys: [key.publicJwk] }, origins: [EDGE], issuer: { key: issuerKey }, connection: () => ({ l3: '127.0.0.2' }) }));
+    app.all('*', (c) => c.json({ app: `${c.req.method} ${c.req.path}`, ip: c.get('ipStamp')?.ip }));
+    const stamper = createStamper({ key: key.privateJwk, ip: '127.0.0.2' });
+    const answers = [];
+    for (const [method, path] of [
+      ['GET', '/.well-known/ipstamp/ticket'],
+      ['POST', '/.well-known/ipstamp/issuer-jwks'],
+    ] as const) {
+      const url = `${EDGE}${path}`;
+      const res = await app.request(url, { method, headers: { 'client-ip-attestation': await stamper.stamp({ method, url }) } });
+      answers.push([res.status, await res.json()]);
+    }
+    expect(answers).toEqual([
+      [200, { app: 'GET /.well-known/ipstamp/ticket', ip: '127.0.0.2' }],
+      [200, { app: 'POST /.well-known/ipstamp/issuer-jwks', ip: '127.0.0.2' }],
+    ]);
   });
 });

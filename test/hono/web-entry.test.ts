@@ -77,6 +77,15 @@ describe('ipstamp/hono/web', () => {
     expect(await echo.json()).toEqual({ ip: '203.0.113.7', time: expect.any(Number) });
   });
 
+  it("the echo answers the web verifier's own walk (a trusted proxy's forwarding header); stamp.verifier has the configured bodyLimit", async () => {
+    const key = await makeKey('HS256', 'web-hs');
+    const stamp = ipstamp({ keys: { keys: [key.publicJwk] }, trustedProxies: ['127.0.0.1'], bodyLimit: 10, connection: () => ({ l3: '127.0.0.1' }) });
+    expect(stamp.verifier.settings.bodyLimit).toBe(10);
+    const app = new Hono().use(stamp);
+    const echo = await app.request('https://api.example/.well-known/ipstamp', { headers: { 'x-forwarded-for': '198.51.100.9' } });
+    expect(await echo.json()).toEqual({ ip: '198.51.100.9', time: expect.any(Number) });
+  });
+
   it('the Bun and Deno presets read what the runtime hands Hono as env; anything else is an unknown peer', async () => {
     const key = await makeKey('HS256', 'web-hs');
     const url = 'http://127.0.0.1/.well-known/ipstamp';

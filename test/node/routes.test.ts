@@ -1,11 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.js';
-import { ipstamp, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
+import { ipstamp, rawBodyVerify, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
+import type { VerifierInstrumentation } from '../../server/verify/instrumentation.js';
 import { makeKey } from '../support/keys.js';
+import { writeAndReset } from '../support/reset-client.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -27,7 +30,7 @@ describe('ipstamp/node ticket routes (Express 5)', () => {
     edge.use(ipstamp({ keys: { keys: [] }, issuer: { key: issuerKey, rateLimit: 2 } }));
     const edgeOrigin = await listen(edge);
     const jwks = await fetch(`${edgeOrigin}/.well-known/ipstamp/issuer-jwks`);
-    expect(jwks.status).toBe(200);
+    expect([jwks.status, jwks.headers.get('cache-control')]).toEqual([200, 'public, max-age=300']);
     expect(((await jwks.json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)).toEqual(['edge-1']);
 
     const api = express();
@@ -111,6 +114,9 @@ describe('ipstamp/node options and surface', () => {
     expect(() => ipstamp({ keys, required: 'yes' as unknown as boolean })).toThrow(new TypeError('required must be a boolean'));
     expect(() => ipstamp({ keys, echo: 1 as unknown as boolean })).toThrow(new TypeError('echo must be a boolean'));
     expect(() => ipstamp({ keys, bodyLimit: -1 })).toThrow(new TypeError('bodyLimit must be a whole number of bytes'));
+    expect(() => ipstamp({ keys, bodyLimit: 1.5 })).toThrow(new TypeError('bodyLimit must be a whole number of bytes'));
+    // a whole number of bytes, and the middleware's own option (the verifier never sees it)
+    expect(() => ipstamp({ keys, bodyLimit: 0 })).not.toThrow();
     expect(() => ipstamp({ keys, issuer: { key: issuerKey, rateLimit: 0 } })).toThrow(/^issuer\.rateLimit must be/);
     expect(() => ipstamp({ keys, issuer: { key: issuerKey, lifetime: 0 } })).toThrow(/^issuer\.lifetime/);
     expect(() => ipstamp({ keys, maxAge: 0 })).toThrow(/^maxAge/);
@@ -132,11 +138,11 @@ describe('ipstamp/node options and surface', () => {
   it('CORS preflights pass untouched; echo: false leaves the echo path to the app', async () => {
     const app = express();
     app.use(ipstamp({ keys: { keys: [] }, echo: false }));
-    app.options('/orders', (_req, res) => void res.status(204).end());
+    app.options('/orders', (req, res) => void res.status(204).setHeader('x-ip-stamp', JSON.stringify(req.ipStamp)).end());
     app.get('/.well-known/ipstamp', (_req, res) => void res.json({ mine: true }));
     const origin = await listen(app);
     const preflight = await fetch(`${origin}/orders`, { method: 'OPTIONS', headers: { origin: 'http://a.example', 'access-control-request-method': 'POST' } });
-    expect(preflight.status).toBe(204);
+    expect([preflight.status, preflight.headers.get('x-ip-stamp')]).toEqual([204, 'null']);
     const plainOptions = await fetch(`${origin}/orders`, { method: 'OPTIONS' });
     expect(plainOptions.status).toBe(401);
     expect((await fetch(`${origin}/.well-known/ipstamp`)).status).toBe(401);
@@ -173,5 +179,191 @@ describe('ipstamp/node options and surface', () => {
   it('req.ipStamp is typed on http.IncomingMessage and so on Express requests', () => {
     expectTypeOf<IncomingMessage['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
     expectTypeOf<express.Request['ipStamp']>().toEqualTypeOf<Verdict | null | undefined>();
+  });
+});
+
+describe('ipstamp/node: the paths it answers itself', () => {
+  it('only GET on the echo path (any query) and its own methods on the issuer paths: a stamped request of another method is verified and reaches the app', async () => {
+    const key = await makeKey('HS256', 'other-methods');
+    const app = express();
+    app.use(ipstamp({ keys: { keys: [key.publicJwk] }, issuer: { key: issuerKey } }));
+    app.use((req, res) => void res.json({ app: `${req.method} ${req.path}`, ip: req.ipStamp?.ip }));
+    const origin = await listen(app);
+    const stamper = createStamper({ key: key.privateJwk, ip: '127.0.0.1' });
+    const answers = [];
+    for (const [method, path] of [
+      ['PUT', '/.well-known/ipstamp/ticket'],
+      ['GET', '/.well-known/ipstamp/ticket'],
+      ['POST', '/.well-known/ipstamp/issuer-jwks'],
+      ['POST', '/.well-known/ipstamp'],
+    ] as const) {
+      const res = await fetch(`${origin}${path}`, { method, headers: { 'client-ip-attestation': await stamper.stamp({ method, url: `${origin}${path}` }) } });
+      answers.push([res.status, await res.json()]);
+    }
+    expect(answers).toEqual([
+      [200, { app: 'PUT /.well-known/ipstamp/ticket', ip: '127.0.0.1' }],
+      [200, { app: 'GET /.well-known/ipstamp/ticket', ip: '127.0.0.1' }],
+      [200, { app: 'POST /.well-known/ipstamp/issuer-jwks', ip: '127.0.0.1' }],
+      [200, { app: 'POST /.well-known/ipstamp', ip: '127.0.0.1' }],
+    ]);
+    const echo = await fetch(`${origin}/.well-known/ipstamp?fresh=1`);
+    expect([echo.status, echo.headers.get('cache-control'), await echo.json()]).toEqual([200, 'no-store', { ip: '127.0.0.1', time: expect.any(Number) }]);
+  });
+
+  it('the echo of a connection gone before the middleware read its peer refuses ip-unverifiable, never an address-less 200', async () => {
+    const statuses: number[] = [];
+    let answered!: () => void;
+    const answering = new Promise<void>((resolve) => (answered = resolve));
+    const app = express();
+    // an app middleware that waits (here: until the client is gone) before ipstamp runs
+    app.use((req, res, next) => {
+      req.socket.once('close', () => {
+        next();
+        statuses.push(res.statusCode);
+        answered();
+      });
+    });
+    app.use(ipstamp({ keys: { keys: [] } }));
+    // not given to trackPeerAddresses: the peer is read late, and the reset leaves none
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await new Promise((done) => server.once('listening', done));
+    await writeAndReset((server.address() as AddressInfo).port, '/.well-known/ipstamp', {});
+    await answering;
+    expect(statuses).toEqual([403]);
+  });
+});
+
+describe('ipstamp/node ticket route: its limit and its body', () => {
+  const TICKET = '/.well-known/ipstamp/ticket';
+
+  it('by default 30 requests per observed address; behind a trusted proxy each client it names has its own, one per IPv6 /64', async () => {
+    const app = express();
+    app.use(ipstamp({ keys: { keys: [] }, trustedProxies: ['127.0.0.1'], issuer: { key: issuerKey } }));
+    const origin = await listen(app);
+    const ask = async (client: string) => (await fetch(`${origin}${TICKET}`, { method: 'POST', headers: { 'x-forwarded-for': client } })).status;
+    const first: number[] = [];
+    for (let i = 0; i < 31; i++) first.push(await ask('2001:db8:1:2::1'));
+    expect(first).toEqual([...Array<number>(30).fill(401), 429]);
+    // the same /64, another /64, another client
+    expect([await ask('2001:db8:1:2::ffff'), await ask('2001:db8:1:3::1'), await ask('198.51.100.1')]).toEqual([429, 401, 401]);
+  });
+
+  it('a body of bodyLimit bytes is read, one past it is 413 body-too-large; a body a parser already read is taken from it', { timeout: 10_000 }, async () => {
+    const app = express();
+    app.use(express.json({ verify: rawBodyVerify }));
+    app.use(ipstamp({ keys: { keys: [] }, bodyLimit: 16, issuer: { key: issuerKey } }));
+    const origin = await listen(app);
+    const client = await generateStampKey({ alg: 'ES256' });
+    const ask = async (body: string, type: string) =>
+      fetch(`${origin}${TICKET}`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'client-ip-attestation': await createTicketRequestProof(client, `${origin}${TICKET}`) },
+        body,
+      });
+    const exact = await ask('x'.repeat(16), 'application/octet-stream');
+    expect(exact.status).toBe(200);
+    const large = await ask('x'.repeat(17), 'application/octet-stream');
+    expect([large.status, large.headers.get('content-type'), large.headers.get('cache-control'), ((await large.json()) as { reason: string }).reason]).toEqual([
+      413,
+      'application/problem+json',
+      'no-store',
+      'body-too-large',
+    ]);
+    // express.json() read this one already: waiting for its stream to end again would never end
+    const parsed = await ask('{"a":1}', 'application/json');
+    expect([parsed.status, ((await parsed.json()) as { ip: string }).ip]).toEqual([200, '127.0.0.1']);
+  });
+
+  it('a ticket request whose client resets mid-body reaches the error handler (no unhandled rejection), and the server goes on', async () => {
+    const errors: string[] = [];
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let closed!: () => void;
+    const closing = new Promise<void>((resolve) => (closed = resolve));
+    const app = express();
+    app.use((req, _res, next) => {
+      req.once('close', closed);
+      arrived();
+      next();
+    });
+    app.use(ipstamp({ keys: { keys: [] }, issuer: { key: issuerKey } }));
+    app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      errors.push(error.message);
+      res.destroy();
+    });
+    const origin = await listen(app);
+    const port = Number(new URL(origin).port);
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST ${TICKET} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000\r\n\r\n${'x'.repeat(10)}`,
+    );
+    // the middleware runs synchronously after the app's first one: it is reading the body now
+    await arrival;
+    socket.resetAndDestroy();
+    await closing;
+    // the rejection and next(error) follow the stream's error within the same turn
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors).toEqual(['aborted']);
+    expect((await fetch(`${origin}/.well-known/ipstamp`)).status).toBe(200);
+  });
+});
+
+/** An instrumentation that changes nothing but makes every verification a promise (as openTelemetry() does). */
+const asyncVerify: VerifierInstrumentation = { instrumentReplayStore: (store) => store, instrumentVerify: (verify) => async (input) => verify(input) };
+
+describe('ipstamp/node: a refusal, or a verifier that fails, ends the request', () => {
+  it('stamp.optional app-wide, then the same middleware required on a route: an unstamped request is still refused there', async () => {
+    const key = await makeKey('HS256', 'optional-first');
+    const stamp = ipstamp({ keys: { keys: [key.publicJwk] } });
+    const app = express();
+    app.use(stamp.optional);
+    app.get('/strict', stamp, (req, res) => void res.json({ ipStamp: req.ipStamp }));
+    app.get('/loose', (req, res) => void res.json({ ipStamp: req.ipStamp }));
+    const origin = await listen(app);
+    const strict = await fetch(`${origin}/strict`);
+    expect([strict.status, strict.headers.get('cache-control'), ((await strict.json()) as { reason?: string }).reason]).toEqual([401, 'no-store', 'missing']);
+    const loose = await fetch(`${origin}/loose`);
+    expect([loose.status, await loose.json()]).toEqual([200, { ipStamp: null }]);
+    // a stamp accepted app-wide is not checked again on the route (it would be a replay)
+    const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/strict` });
+    const stamped = await fetch(`${origin}/strict`, { headers: { 'client-ip-attestation': token } });
+    expect([stamped.status, ((await stamped.json()) as { ipStamp: Verdict }).ipStamp.agreement]).toEqual([200, 'match']);
+  });
+
+  it.each([
+    ['at once', undefined],
+    ['in a promise', asyncVerify],
+  ])('a verifier that throws %s (here its clock) fails the request through next(error): the handler never runs', async (_when, telemetry) => {
+    const key = await makeKey('HS256', 'broken-clock');
+    let broken = false;
+    const stamp = ipstamp({
+      keys: { keys: [key.publicJwk] },
+      telemetry,
+      now: () => {
+        if (broken) throw new Error('clock unavailable');
+        return Date.now();
+      },
+    });
+    broken = true;
+    const reached: string[] = [];
+    const errors: string[] = [];
+    const app = express();
+    app.use(stamp.optional);
+    app.get('/orders', (req, res) => {
+      reached.push(req.path);
+      res.json({ ipStamp: req.ipStamp });
+    });
+    app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      errors.push(error.message);
+      res.status(500).json({ error: error.message });
+    });
+    const origin = await listen(app);
+    const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
+    const res = await fetch(`${origin}/orders`, { headers: { 'client-ip-attestation': token } });
+    expect(res.status).toBe(500);
+    expect(reached).toEqual([]);
+    expect(errors).toEqual(['clock unavailable']);
   });
 });

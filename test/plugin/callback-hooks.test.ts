@@ -8,11 +8,13 @@ import { installRawBodyParsers, teeStampedBody } from '../../server/fastify/raw-
 import { checkRouteConfig, routePolicy } from '../../server/fastify/route-config.js';
 import { verifyInputOf } from '../../server/fastify/verify-hook.js';
 import { createVerifier } from '../../server/verify/create-verifier.js';
+import type { VerifierInstrumentation } from '../../server/verify/instrumentation.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../../shared/problem.js';
 import { REASONS } from '../../shared/reasons.js';
 import { STAMP_HEADER } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
+import { buildApp } from './app.js';
 
 /**
  * The plugin's hooks are callback hooks, one preParsing hook where there were two, and its
@@ -160,5 +162,104 @@ describe('callback hooks against the plain async path', () => {
     expect(answers).toContain('200 null');
     for (const reason of ['missing', 'malformed', 'unknown-key', 'replay', 'binding-mismatch'])
       expect([...answers].some((x) => x.endsWith(` ${reason}`))).toBe(true);
+  });
+});
+
+/** An instrumentation that changes nothing but makes every verification a promise (as openTelemetry() does). */
+const asyncVerify: VerifierInstrumentation = { instrumentReplayStore: (store) => store, instrumentVerify: (verify) => async (input) => verify(input) };
+
+describe('a refusal, or a verifier that fails, ends the request', () => {
+  it('behind an async onSend hook (the reply not ended yet), neither the later hooks nor the handler run, whichever hook refused', async () => {
+    const reached: string[] = [];
+    const { app } = await buildApp({ keys: { keys: [key.publicJwk] } }, (pre) => {
+      // an app's async onSend (compression, signing, an audit trail): the response ends only once it settles
+      pre.addHook('onSend', async (_request, _reply, payload) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return payload;
+      });
+      pre.addHook('preHandler', async (request) => void reached.push(`${request.method} ${request.url}`));
+    });
+    const elsewhere = createStamper({ key: key.privateJwk, ip: '198.51.100.7' });
+    const answers = [
+      // stampless: refused in preParsing
+      await app.inject({ method: 'POST', url: '/orders', headers: { host: HOST, 'content-type': 'application/json' }, payload: '{}' }),
+      // stamped for another address: refused in preValidation
+      await app.inject({
+        method: 'GET',
+        url: '/orders',
+        headers: { host: HOST, [STAMP_HEADER]: await elsewhere.stamp({ method: 'GET', url: `http://${HOST}/orders` }) },
+      }),
+    ];
+    await app.close();
+    expect(answers.map((a) => [a.statusCode, a.json().reason])).toEqual([
+      [401, 'missing'],
+      [403, 'ip-mismatch'],
+    ]);
+    expect(reached).toEqual([]);
+  });
+
+  it.each([
+    ['at once', undefined],
+    ['in a promise', asyncVerify],
+  ])(
+    'a verifier that throws %s (here its clock) fails the request through the error handler, on required and optional routes alike',
+    async (_when, telemetry) => {
+      let broken = false;
+      const reached: string[] = [];
+      const { app } = await buildApp(
+        {
+          keys: { keys: [key.publicJwk] },
+          telemetry,
+          now: () => {
+            if (broken) throw new Error('clock unavailable');
+            return Date.now();
+          },
+        },
+        (pre) => {
+          pre.addHook('preHandler', async (request) => void reached.push(request.url));
+          pre.setErrorHandler(async (error: Error, _request, reply) => reply.code(500).send({ error: error.message }));
+        },
+      );
+      broken = true;
+      const live = createStamper({ key: key.privateJwk, ip: '127.0.0.1' });
+      const answers = [];
+      for (const path of ['/orders', '/optional']) {
+        const token = await live.stamp({ method: 'GET', url: `http://${HOST}${path}` });
+        const res = await app.inject({ method: 'GET', url: path, headers: { host: HOST, [STAMP_HEADER]: token } });
+        answers.push([res.statusCode, res.json()]);
+      }
+      await app.close();
+      expect(answers).toEqual([
+        [500, { error: 'clock unavailable' }],
+        [500, { error: 'clock unavailable' }],
+      ]);
+      expect(reached).toEqual([]);
+    },
+  );
+
+  it('a logger that throws while the plugin reports a refusal fails the request (500): the refused stamp never reaches the handler', async () => {
+    const handled: string[] = [];
+    // fails on the plugin's own lines only (a broken transport, a serializer that throws)
+    const logger = {
+      level: 'info',
+      info: (fields: unknown) => {
+        if (typeof fields === 'object' && fields !== null && 'ipstamp' in fields) throw new Error('log transport down');
+      },
+      warn: () => undefined,
+      error: () => undefined,
+      fatal: () => undefined,
+      debug: () => undefined,
+      trace: () => undefined,
+      silent: () => undefined,
+      child: () => logger,
+    };
+    const app = Fastify({ loggerInstance: logger as never });
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    app.get('/orders', async (request) => (handled.push(request.url), 'handler'));
+    const token = await createStamper({ key: key.privateJwk, ip: '198.51.100.7' }).stamp({ method: 'GET', url: `http://${HOST}/orders` });
+    const res = await app.inject({ method: 'GET', url: '/orders', headers: { host: HOST, [STAMP_HEADER]: token } });
+    await app.close();
+    expect(res.statusCode).toBe(500);
+    expect(handled).toEqual([]);
   });
 });

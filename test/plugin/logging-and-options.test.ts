@@ -166,6 +166,11 @@ describe('options are checked at register time', () => {
     ['unknown option', { bogusOption: 1 }, /^unknown option "bogusOption"$/],
     ['misspelt trustedProxies', { trustedProxy: ['10.0.0.1'] }, /^unknown option "trustedProxy" \(did you mean "trustedProxies"\?\)$/],
     ['misspelt onMismatch', { onMismach: 'flag' }, /^unknown option "onMismach" \(did you mean "onMismatch"\?\)$/],
+    [
+      'misspelt metricsPath (an option of the plugin, not the verifier)',
+      { metricPath: '/m' },
+      /^unknown option "metricPath" \(did you mean "metricsPath"\?\)$/,
+    ],
     ['unknown option, even undefined', { requireBodyDigests: undefined }, /^unknown option "requireBodyDigests" \(did you mean "requireBodyDigest"\?\)$/],
     ['unknown issuer option', { issuer: { key: { kty: 'OKP' }, ttl: 5 } }, /^unknown option "issuer\.ttl"$/],
     ['onMismatch', { onMismatch: 'ignore' }, /^onMismatch must be one of reject, flag$/],

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
+import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createStamper } from '../../client/index.js';
+import { createStamper, generateStampKey } from '../../client/index.js';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { rateLimitKeyOf } from '../../server/fastify/rate-limit-key.js';
 import { MemoryReplayStore } from '../../server/stores/memory.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
@@ -74,5 +77,51 @@ describe('@fastify/rate-limit keyed by rateLimitKeyOf', () => {
     const res = await app.inject('/');
     expect(res.statusCode).toBe(500);
     expect(res.json().message).toMatch(/ipstamp plugin/);
+  });
+});
+
+describe('rateLimitKeyOf, read from hooks', () => {
+  it('passes its options on, before verification (the hints) and after it (the verdict)', async () => {
+    const seen: string[] = [];
+    const { app } = await buildApp({ keys: { keys: [key.publicJwk] } }, (pre) => {
+      pre.addHook('onRequest', async (request) => void seen.push(`onRequest ${rateLimitKeyOf(request, { ipv6Prefix: 48 })}`));
+      pre.addHook('preHandler', async (request) => void seen.push(`preHandler ${rateLimitKeyOf(request, { ipv6Prefix: 48 })}`));
+    });
+    const peer = '2001:db8:1:2::7';
+    const res = await app.inject({ url: '/orders', remoteAddress: peer, headers: { 'client-ip-attestation': await stamp(peer) } });
+    await app.close();
+    expect(res.json().ipStamp.agreement).toBe('match');
+    expect(seen).toEqual(['onRequest 2001:db8:1::/48', 'preHandler 2001:db8:1::/48']);
+  });
+
+  it("after verification, a ticket's address when this verifier sees no client address (every hop trusted), not the proxy's", async () => {
+    const EDGE = 'http://edge.example';
+    const pair = await generateKeyPair('EdDSA', { extractable: true });
+    const issuerKey = { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'EdDSA' };
+    const client = await generateStampKey({ alg: 'ES256' });
+    const { app: edge } = await buildApp({ keys: { keys: [] }, origins: [EDGE], issuer: { key: issuerKey } });
+    const proof = await createTicketRequestProof(client, `${EDGE}/.well-known/ipstamp/ticket`);
+    const issued = await edge.inject({
+      method: 'POST',
+      url: '/.well-known/ipstamp/ticket',
+      remoteAddress: '198.51.100.7',
+      headers: { 'client-ip-attestation': proof },
+    });
+    const { ticket } = issued.json() as { ticket: string };
+    const jwks = (await edge.inject('/.well-known/ipstamp/issuer-jwks')).json();
+    await edge.close();
+    const seen: string[] = [];
+    const { app: api } = await buildApp({ keys: { keys: [] }, issuers: { [EDGE]: jwks }, trustedProxies: ['127.0.0.1'] }, (pre) => {
+      pre.addHook('preHandler', async (request) => void seen.push(rateLimitKeyOf(request)));
+    });
+    const token = await createStamper({ key: client, ip: '198.51.100.7' }).stamp({
+      method: 'GET',
+      url: 'http://localhost:80/orders',
+      claims: { obs: 'ticket', tth: createHash('sha256').update(ticket).digest('base64url') },
+    });
+    const res = await api.inject({ url: '/orders', headers: { 'client-ip-ticket': ticket, 'client-ip-attestation': token } });
+    await api.close();
+    expect(res.json().ipStamp).toMatchObject({ source: 'ticket', agreement: 'unverifiable', ip: '198.51.100.7' });
+    expect(seen).toEqual(['198.51.100.7']);
   });
 });

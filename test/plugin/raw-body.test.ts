@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp } from './app.js';
 
@@ -53,6 +54,20 @@ describe('cdg is checked against the exact raw body bytes', () => {
     const response = await post(await start(), 'application/json; charset=utf-8', '{"name":"Zoë 🙂"}');
     expect(response.statusCode).toBe(200);
     expect(response.json().body).toEqual({ name: 'Zoë 🙂' });
+  });
+
+  it('text/plain: the handler gets the text decoded as UTF-8', async () => {
+    const text = 'Zoë 🙂 ñ';
+    const response = await post(await start(), 'text/plain; charset=utf-8', text);
+    expect([response.statusCode, response.json().body]).toEqual([200, text]);
+  });
+
+  it("JSON: the app's own onProtoPoisoning and onConstructorPoisoning settings are kept", async () => {
+    app = Fastify({ onProtoPoisoning: 'remove', onConstructorPoisoning: 'remove' });
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    app.post('/orders', async (request) => ({ body: request.body }));
+    const response = await post(app, 'application/json', '{"a":1,"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}}}');
+    expect([response.statusCode, response.json()]).toEqual([200, { body: { a: 1 } }]);
   });
 
   it("JSON: Fastify's prototype-poisoning protection is kept", async () => {
@@ -130,5 +145,25 @@ describe('cdg is checked against the exact raw body bytes', () => {
     });
     expect(response.statusCode).toBe(401);
     expect(response.json().reason).toBe('missing');
+  });
+});
+
+describe("the tee and the route's bodyLimit", () => {
+  const LIMIT = 64;
+  it('a body of exactly bodyLimit bytes is checked; one past it is never vouched for, even when a parser of the app reads it all', async () => {
+    app = Fastify();
+    app.addContentTypeParser('application/x-thing', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    // a parser of the app's own that reads the stream itself, whatever its length
+    app.addContentTypeParser('application/x-stream', (_request, payload, done) => {
+      let text = '';
+      payload.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      payload.on('end', () => done(null, text));
+    });
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    app.post('/orders', { bodyLimit: LIMIT }, async (request) => ({ length: (request.body as string).length }));
+    const exact = await post(app, 'application/x-thing', 'a'.repeat(LIMIT));
+    expect([exact.statusCode, exact.json()]).toEqual([200, { length: LIMIT }]);
+    const past = await post(app, 'application/x-stream', 'b'.repeat(LIMIT + 1));
+    expect([past.statusCode, past.json().reason]).toEqual([401, 'binding-mismatch']);
   });
 });

@@ -92,7 +92,31 @@ describe('route config', () => {
     );
     // a misspelt key type-checks inline (Fastify infers the route config), so setup is what catches it
     expect(() => a.get('/typo', { config: { ipstamp: { requird: false } } }, async () => 'x')).toThrow(/config\.ipstamp of route GET \/typo/);
+    // only false and { required } are settings: true, an empty array or null are mistakes, not the default
+    for (const [path, setting] of [
+      ['/true', true],
+      ['/array', []],
+      ['/null', null],
+    ] as const) {
+      expect(() => a.get(path, { config: { ipstamp: setting as never } }, async () => 'x')).toThrow(`config.ipstamp of route GET ${path} must be false`);
+    }
     await a.close();
+  });
+
+  it('rewriteUrl: htu is checked against the URL the client sent, not the one Fastify routed', async () => {
+    app = Fastify({ rewriteUrl: (raw) => (raw.url?.startsWith('/v1/') ? raw.url.slice(3) : (raw.url ?? '/')) });
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    app.get('/orders', async (request) => ({ ip: request.ipStamp?.ip }));
+    const send = async (signedPath: string) =>
+      app!.inject({
+        method: 'GET',
+        url: '/v1/orders',
+        headers: { host: HOST, 'client-ip-attestation': await stamper.stamp({ method: 'GET', url: `http://${HOST}${signedPath}` }) },
+      });
+    const asSent = await send('/v1/orders');
+    expect([asSent.statusCode, asSent.json()]).toEqual([200, { ip: '127.0.0.1' }]);
+    const asRouted = await send('/orders');
+    expect([asRouted.statusCode, asRouted.json().reason]).toEqual([401, 'binding-mismatch']);
   });
 });
 
@@ -118,6 +142,18 @@ describe('echo route (PROTOCOL §6)', () => {
   it('falls back to the TCP peer when observed is undefined (every hop trusted)', async () => {
     const response = await get(await start({ trustedProxies: ['loopback'] }), '/.well-known/ipstamp');
     expect(response.json()).toStrictEqual({ ip: '127.0.0.1', time: expect.any(Number) });
+  });
+
+  it('a peer unknown (a connection reset before it was read) gets 403 ip-unverifiable, never an address-less 200', async () => {
+    ({ app } = await buildApp({ keys: { keys: [key.publicJwk] } }, (pre) => {
+      // what such a connection leaves the server: no peer address at all
+      pre.addHook('onRequest', (request, _reply, done) => {
+        (request.raw.socket as { remoteAddress?: string }).remoteAddress = undefined;
+        done();
+      });
+    }));
+    const response = await get(app, '/.well-known/ipstamp');
+    expect([response.statusCode, response.headers['content-type'], response.json().reason]).toEqual([403, 'application/problem+json', 'ip-unverifiable']);
   });
 
   it('echo: false removes it (then it is just another route that needs a stamp)', async () => {
@@ -151,6 +187,10 @@ describe('metrics', () => {
     const response = await get(a, '/metrics');
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('no-store');
+    // the exposition format ends every line, the last one too, with a line feed
+    expect(response.body.endsWith('\n')).toBe(true);
+    expect(response.body).toBe(a.ipstamp.prometheus());
     expect(response.body).toContain('# TYPE ipstamp_rejected_total counter\n');
     expect(response.body).toContain('ipstamp_rejected_total{reason="missing"} 1\n');
     expect(response.body).toContain('ipstamp_rejected_total{reason="store-unavailable"} 0\n');

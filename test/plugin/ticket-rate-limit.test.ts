@@ -63,6 +63,31 @@ describe('the plugin ticket route: its rate limit', () => {
     await app.close();
   });
 
+  it('by default, 30 requests per observed address: the 31st is 429, and x-ratelimit-limit says 30', async () => {
+    const { app } = await edge();
+    const answers = [];
+    for (let i = 0; i < 31; i++) answers.push(await app.inject({ method: 'POST', url: TICKET }));
+    await app.close();
+    expect(answers[0]!.headers['x-ratelimit-limit']).toBe('30');
+    expect(answers.map((a) => a.statusCode)).toEqual([...Array<number>(30).fill(401), 429]);
+  });
+
+  it("behind a trusted proxy each client it names has its own budget; an untrusted peer's header names no one", async () => {
+    const { app } = await buildApp({ keys: { keys: [] }, origins: [EDGE], trustedProxies: ['127.0.0.1'], issuer: { key: issuerKey, rateLimit: 1 } });
+    const from = async (remoteAddress: string, client: string) =>
+      (await app.inject({ method: 'POST', url: TICKET, remoteAddress, headers: { 'x-forwarded-for': client } })).statusCode;
+    const statuses = [
+      await from('127.0.0.1', '198.51.100.1'),
+      await from('127.0.0.1', '198.51.100.1'),
+      await from('127.0.0.1', '198.51.100.2'),
+      // a peer that is no proxy: its own address counts, whatever it writes
+      await from('192.0.2.9', '198.51.100.3'),
+      await from('192.0.2.9', '198.51.100.4'),
+    ];
+    await app.close();
+    expect(statuses).toEqual([401, 429, 401, 401, 429]);
+  });
+
   it('rateLimit: false states and enforces no limit', async () => {
     const { app } = await edge({ rateLimit: false });
     for (let i = 0; i < 40; i++) expect(await bare(app, '127.0.0.1')).toBe(401);

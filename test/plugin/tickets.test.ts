@@ -37,7 +37,9 @@ describe('plugin issuer routes', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json() as { ticket: string; ip: string; exp: number };
     expect(body.ip).toBe('127.0.0.1');
-    const jwks = (await app.inject('/.well-known/ipstamp/issuer-jwks')).json() as { keys: Record<string, unknown>[] };
+    const jwksResponse = await app.inject('/.well-known/ipstamp/issuer-jwks');
+    expect(jwksResponse.headers['cache-control']).toBe('public, max-age=300');
+    const jwks = jwksResponse.json() as { keys: Record<string, unknown>[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kid: 'edge-1', alg: 'EdDSA', kty: 'OKP' });
     expect(jwks.keys[0]).not.toHaveProperty('d');

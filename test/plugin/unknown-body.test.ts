@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
+import { ipstamp } from '../../server/fastify/plugin.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { buildApp } from './app.js';
 
@@ -96,6 +97,85 @@ describe('a cdg over the empty body binds an empty body only', () => {
       headers: { host: HOST, 'client-ip-attestation': await emptyBodyStamp('POST', '/orders') },
     });
     expect(response.statusCode).toBe(200);
+  });
+});
+
+describe('a body the plugin must not hold', () => {
+  /** A server on loopback with ipstamp and the app's own parts; closed after `run`. */
+  async function listening(
+    setup: { before?: (app: FastifyInstance) => void; after?: (app: FastifyInstance) => void },
+    run: (port: number) => Promise<void>,
+  ): Promise<void> {
+    const server = Fastify();
+    setup.before?.(server);
+    await server.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    setup.after?.(server);
+    server.post('/orders', async () => 'handler');
+    server.get('/orders', async (request) => ({ kid: request.ipStamp?.kid }));
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      await run((server.server.address() as AddressInfo).port);
+    } finally {
+      await server.close();
+    }
+  }
+
+  it(
+    'a large body on a GET (never parsed) is refused, and the next request on the connection is answered: the body is not held paused',
+    { timeout: 10_000 },
+    async () => {
+      await listening({}, async (port) => {
+        const url = `http://127.0.0.1:${port}/orders`;
+        const body = 'x'.repeat(1_000_000); // far more than the socket and stream buffers hold
+        const [first, second] = [await stamper.stamp({ method: 'GET', url, body }), await stamper.stamp({ method: 'GET', url })];
+        const statuses = await new Promise<string[]>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port });
+          let text = '';
+          const statusLines = () => text.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+          socket.setEncoding('latin1');
+          socket.on('error', reject);
+          socket.on('data', (chunk: string) => {
+            text += chunk;
+            if (statusLines().length === 2) socket.end(() => resolve(statusLines()));
+          });
+          socket.write(`GET /orders HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nclient-ip-attestation: ${first}\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+          socket.write(`GET /orders HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nclient-ip-attestation: ${second}\r\n\r\n`);
+        });
+        expect(statuses).toEqual(['HTTP/1.1 401', 'HTTP/1.1 200']);
+      });
+    },
+  );
+
+  it("a client that resets mid-body: the app's own parser reading the tee gets the error, and the request ends", { timeout: 10_000 }, async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let failed!: (code: string) => void;
+    const failure = new Promise<string>((resolve) => (failed = resolve));
+    await listening(
+      {
+        before: (app) => {
+          app.addContentTypeParser('application/x-thing', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+          app.setErrorHandler(async (error: Error & { code?: string }, _request, reply) => {
+            failed(error.code ?? error.message);
+            return reply.code(400).send();
+          });
+        },
+        // after ipstamp's own preParsing hook: the tee is in place once this one runs
+        after: (app) => app.addHook('preParsing', async (_request, _reply, payload) => (arrived(), payload)),
+      },
+      async (port) => {
+        const url = `http://127.0.0.1:${port}/orders`;
+        const token = await stamper.stamp({ method: 'POST', url, body: 'y'.repeat(1000) });
+        const socket = connect({ host: '127.0.0.1', port });
+        socket.on('error', () => undefined);
+        socket.write(
+          `POST /orders HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/x-thing\r\nclient-ip-attestation: ${token}\r\ncontent-length: 1000\r\n\r\n${'y'.repeat(10)}`,
+        );
+        await arrival;
+        socket.resetAndDestroy();
+        expect(await failure).toBe('ECONNRESET');
+      },
+    );
   });
 });
 
