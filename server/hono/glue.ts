@@ -118,10 +118,15 @@ function bodyForDigest(c: Context, headers: HeaderMap, limit: number): Uint8Arra
   return c.req.arrayBuffer().then((bytes) => new Uint8Array(bytes));
 }
 
-/** Path and query as received: htu was signed over what the client sent. */
+/**
+ * The request-target as received, byte for byte (§5 step 9), as the Fastify and node glue pass
+ * it: on Node the raw target, an absolute-form or `*` one included, which then matches no `htu`
+ * path (binding-mismatch) rather than being parsed into one with its dot segments removed.
+ * Elsewhere the runtime hands over only a parsed URL, so its path is what is left.
+ */
 function requestTarget(c: Context): string {
   const url = nodeRequestOf(c)?.url;
-  if (url !== undefined && url.startsWith('/')) return url;
+  if (url !== undefined) return url;
   const parsed = new URL(c.req.url);
   return `${parsed.pathname}${parsed.search}`;
 }
