@@ -140,7 +140,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     const hints = verdict?.hints ?? verifier.hints({ headers: request.headers, hints: connection });
     // the scheme the client used, from the same trusted evidence the binding check believes
     // (a TLS-terminating proxy in front), not merely this hop's
-    const { scheme } = verifier.scheme({ headers: request.headers, hints: connection, protocol: request.protocol }, hints);
+    const { scheme } = verifier.scheme({ headers: request.headers, hints: connection }, hints);
     // RFC 9110 §7.6.2: an OPTIONS that may be forwarded no further is answered here, about the gateway
     const maxForwards = maxForwardsOf(request.method, request.raw.rawHeaders);
     if (maxForwards === 0) return reply.code(200).header('allow', GATEWAY_METHODS).header('content-length', '0').send();

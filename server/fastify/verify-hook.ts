@@ -17,7 +17,8 @@ export function verifyInputOf(request: FastifyRequest, required: boolean): Verif
     url: request.originalUrl,
     headers: request.headers,
     body: rawBodyOf(request),
-    protocol: request.protocol,
+    // no `protocol: request.protocol`: under Fastify's trustProxy it is any client's
+    // X-Forwarded-Proto; the scheme comes from the socket (hints.tls) and trusted peers only
     hints: connectionHints(request.socket),
     required,
   };
