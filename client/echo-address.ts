@@ -1,3 +1,4 @@
+import { ECHO_PATH } from '../shared/constants.js';
 import { rejectUnknownOptions, type OptionNames } from '../shared/options.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
 import { readBoundedText } from './bounded-body.js';
@@ -6,8 +7,6 @@ import { IpStampClientError } from './client-error.js';
 import { bodyStream, resolveFetch, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { perOriginAddress, sameAddressEverywhere, type PerOriginAddress } from './per-origin-address.js';
 
-/** PROTOCOL.md §6: where a verifier tells a client the address it sees. */
-export const ECHO_PATH = '/.well-known/ipstamp';
 export const DEFAULT_ECHO_TTL_MS = 5 * 60_000;
 export const DEFAULT_ECHO_TIMEOUT_MS = 10_000;
 /** `{"ip":"<longest IPv6 text>"}` is under 60 bytes; anything far larger is not an echo answer. */

@@ -15,7 +15,8 @@ export {
 } from './stamped-fetch.js';
 export type { TicketKey } from './ticket-proof.js';
 export { ticketEndpoint } from './ticket-holder.js';
-export { echoAddress, echoAddressPerOrigin, ECHO_PATH, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
+export { ECHO_PATH } from '../shared/constants.js';
+export { echoAddress, echoAddressPerOrigin, type EchoAddressOptions, type EchoPerOriginOptions } from './echo-address.js';
 export { perOriginAddress, type PerOriginAddress } from './per-origin-address.js';
 export { cachedAddress, type RefreshableAddressSource, type CachedAddressOptions } from './cached-address.js';
 export type { AddressOption } from './address-option.js';

@@ -24,6 +24,8 @@ export function isKid(value: unknown): value is string {
 
 export const MAX_TICKET_BYTES = 2048;
 export const MAX_TICKET_LIFETIME = 600;
+/** PROTOCOL.md §6: where a verifier tells a client the address it sees. */
+export const ECHO_PATH = '/.well-known/ipstamp';
 export const TICKET_PATH = '/.well-known/ipstamp/ticket';
 export const ISSUER_JWKS_PATH = '/.well-known/ipstamp/issuer-jwks';
 export const TICKET_ALGS = ['ES256', 'EdDSA'] as const;

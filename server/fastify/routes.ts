@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { ECHO_PATH } from '../../shared/constants.js';
 import type { Verifier } from '../verify/verifier.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText, type IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
-
-export const ECHO_PATH = '/.well-known/ipstamp';
 
 /**
  * PROTOCOL.md §6: the address this verifier observes for the caller (observed, else the TCP

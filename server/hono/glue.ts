@@ -1,5 +1,5 @@
 import type { Context, Env, Input, MiddlewareHandler, Next } from 'hono';
-import { ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
+import { ECHO_PATH, ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../shared/constants.js';
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { EMPTY_BODY, headersAnnounceBody, requestHasBody, type BodyFraming } from '../verify/request-body.js';
@@ -75,7 +75,6 @@ export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStam
 }
 
 /** PROTOCOL.md §6. */
-export const ECHO_PATH = '/.well-known/ipstamp';
 
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 

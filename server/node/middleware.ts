@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
+import { ECHO_PATH, ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { connectionHints } from '../verify/connection-hints.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
@@ -13,8 +13,6 @@ import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
-
-export const ECHO_PATH = '/.well-known/ipstamp';
 
 /** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware. */
 /** The `issuer` option: the same for every adapter (server/issuer/issuer-routes.ts). */
