@@ -71,8 +71,25 @@ describe('collectHints', () => {
       { l3: '10.0.0.1', l7: [U, '192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
     ],
     ['no socket address: unknown', { l3: undefined, headerValues: ['192.0.2.7'] }, { l7: [] }],
+    [
+      'an l4 given as text is canonicalized like every hint',
+      { l3: '10.0.0.1', l4: '::ffff:192.0.2.7', headerValues: ['198.51.100.1'] },
+      { l3: '10.0.0.1', l4: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l4' },
+    ],
+    [
+      'an l4 text that is no address: no l4, l3 is the immediate peer',
+      { l3: '10.0.0.1', l4: 'unknown', headerValues: ['192.0.2.7'] },
+      { l3: '10.0.0.1', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+    ],
   ] as const)('%s', (_name, input, expected) => {
     expect(collectHints({ ...input, trust })).toEqual(expected);
+  });
+
+  it('observed and decidedBy are present exactly when the client is known', () => {
+    const unknown = collectHints({ l3: '10.0.0.1', headerValues: ['10.0.0.3'], trust });
+    expect('observed' in unknown || 'decidedBy' in unknown).toBe(false);
+    const known = collectHints({ l3: '10.0.0.1', headerValues: ['192.0.2.7'], trust });
+    expect(known).toMatchObject({ observed: '192.0.2.7', decidedBy: 'l7' });
   });
 
   it('reads the one configured header', () => {

@@ -19,6 +19,9 @@ describe('Forwarded: a malformed pair anywhere makes the element invalid', () =>
     ['for=192.0.2.1;by=a/b', 'an unquoted value that is not a token'],
     ['for=192.0.2.1;host=a{b}', 'an unquoted value that is not a token'],
     ['for=192.0.2.1;proto=ht\\tp', 'a backslash outside a quoted string'],
+    ['for=192.0.2.1;by="a\x7fb"', 'DEL inside a quoted string'],
+    ['for=192.0.2.1;by="a\\\x01"', 'a quoted-pair escaping a control character'],
+    ['for=192.0.2.1;by="a\\\x7f"', 'a quoted-pair escaping DEL'],
   ])('%j (%s) → invalid', (element) => {
     expect(forwardedForOf(element)).toBe(U);
   });
@@ -33,6 +36,9 @@ describe('Forwarded: a malformed pair anywhere makes the element invalid', () =>
   it('distinct extension parameters and quoted values stay valid', () => {
     expect(forwardedForOf('for=192.0.2.1;ext=1;other=2')).toBe('192.0.2.1');
     expect(forwardedForOf('for=192.0.2.1;by="a/b"')).toBe('192.0.2.1');
+    // qdtext and quoted-pair take HTAB, SP, VCHAR and obs-text
+    expect(forwardedForOf('for=192.0.2.1;by="a\tb"')).toBe('192.0.2.1');
+    expect(forwardedForOf('for=192.0.2.1;by="a\\\tb\\ \\\u00e9"')).toBe('192.0.2.1');
     expect(parseForwarded(['for=192.0.2.1;x=1;x=2, for=198.51.100.7'])).toEqual([U, '198.51.100.7']);
   });
 

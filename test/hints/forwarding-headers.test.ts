@@ -111,6 +111,29 @@ describe('forwardingHeaderReader', () => {
     expect(() => forwardingHeaderReader('x-forwarded-for', { maxBytes: 1.5 })).toThrow(TypeError);
   });
 
+  it('takes limits from 2 to 1024 entries and from 16 to 1048576 characters, the others by default', () => {
+    for (const limits of [{ maxEntries: 2 }, { maxEntries: 1024 }, { maxBytes: 16 }, { maxBytes: 1 << 20 }]) {
+      expect(() => forwardingHeaderReader('x-forwarded-for', limits), JSON.stringify(limits)).not.toThrow();
+    }
+    for (const limits of [{ maxEntries: 1 }, { maxEntries: 1025 }, { maxBytes: 15 }, { maxBytes: (1 << 20) + 1 }]) {
+      expect(() => forwardingHeaderReader('x-forwarded-for', limits), JSON.stringify(limits)).toThrow(TypeError);
+    }
+    // the limit not given keeps its default: 32 entries here, 8192 characters below
+    const many = Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1}`);
+    const got = forwardingHeaderReader('x-forwarded-for', { maxBytes: 1 << 20 })([many.join(',')]);
+    expect(got).toEqual([U, ...many.slice(-31)]);
+    const padded = ['192.0.2.1', `192.0.2.22${' '.repeat(8200)}`];
+    expect(forwardingHeaderReader('x-forwarded-for', { maxEntries: 4 })(padded)).toEqual([U]);
+    expect(forwardingHeaderReader('x-forwarded-for', { maxEntries: 4, maxBytes: 1 << 20 })(padded)).toEqual(['192.0.2.1', '192.0.2.22']);
+  });
+
+  it('takes any token as a name, `_` included; a name spelled with `_` is another header', () => {
+    const reader = forwardingHeaderReader('X_Client_IP');
+    expect(reader.headerName).toBe('x_client_ip');
+    expect(reader(['192.0.2.1'])).toEqual(['192.0.2.1']);
+    expect(headerInstances({ x_forwarded_for: '192.0.2.1' }, 'x-forwarded-for')).toEqual([]);
+  });
+
   it('takes instances from Node header objects', () => {
     expect(headerInstances({ 'x-real-ip': ['192.0.2.1', '192.0.2.2'] }, 'x-real-ip')).toEqual(['192.0.2.1', '192.0.2.2']);
     expect(headerInstances({ 'x-forwarded-for': '192.0.2.1' }, 'x-forwarded-for')).toEqual(['192.0.2.1']);

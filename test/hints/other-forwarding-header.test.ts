@@ -15,12 +15,14 @@ describe('watchOtherForwardingHeader (issue 12, item 6)', () => {
       ['a trusted l3 in IPv4-mapped form', { l3: '::ffff:10.0.0.1' }, '10.0.0.1'],
       ['an untrusted l3 (a client sending its own header)', { l3: '198.51.100.1' }, undefined],
       ['an unknown l3', { l3: undefined }, undefined],
+      ['an untrusted l3 naming a trusted l4 (a PROXY header it is not believed for)', { l3: '198.51.100.1', l4: '10.0.0.2' }, undefined],
+      ['an unknown l3 naming a trusted l4', { l3: undefined, l4: '10.0.0.2' }, undefined],
       ['a trusted l3 passing on an untrusted l4 (the client is the immediate peer)', { l3: '10.0.0.1', l4: '198.51.100.1' }, undefined],
       ['a trusted l3 passing on a trusted l4 (a proxy chain)', { l3: '10.0.0.1', l4: '10.0.0.2' }, '10.0.0.2'],
     ];
     for (const [what, hints, peer] of cases) {
       const finding = watch('forwarded')({ headers: xff, hints });
-      expect(finding?.peer, what).toBe(peer);
+      expect(finding, what).toEqual(peer === undefined ? undefined : { forwardedHeader: 'forwarded', sent: ['x-forwarded-for'], peer });
     }
   });
 
@@ -35,6 +37,12 @@ describe('watchOtherForwardingHeader (issue 12, item 6)', () => {
       peer: '10.0.0.1',
     });
     expect(w({ headers: { forwarded: 'for=198.51.100.1' }, hints })).toBeUndefined();
+    // X-Real-IP is one of the headers watched for, too
+    expect(watch('x-forwarded-for')({ headers: { 'x-real-ip': '198.51.100.1' }, hints })).toEqual({
+      forwardedHeader: 'x-forwarded-for',
+      sent: ['x-real-ip'],
+      peer: '10.0.0.1',
+    });
     expect(watch('forwarded', [])({ headers: { 'x-forwarded-for': '1.2.3.4' }, hints: { l3: '10.0.0.1' } })).toBeUndefined();
   });
 

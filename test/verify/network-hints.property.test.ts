@@ -77,3 +77,17 @@ describe('networkHints', () => {
     );
   });
 });
+
+describe('walkedHints', () => {
+  it('gives an invalid forwarding entry as null, so the hints read the same after a JSON round trip', () => {
+    const request = { hints: { l3: '127.0.0.1' }, headers: { 'x-forwarded-for': 'unknown, 192.0.2.7, garbage' } };
+    const hints = walkedHints(request, SETTINGS[1]!);
+    expect(hints.l7).toStrictEqual([null, '192.0.2.7', null]);
+    expect(JSON.parse(JSON.stringify(hints.l7))).toStrictEqual(hints.l7);
+  });
+
+  it('never reads X_Forwarded_For for X-Forwarded-For: behind a trusted peer the client stays unknown', () => {
+    const request = { hints: { l3: '127.0.0.1' }, headers: { x_forwarded_for: '192.0.2.7' } };
+    expect(walkedHints(request, SETTINGS[1]!)).toMatchObject({ l3: '127.0.0.1', l7: [], observed: undefined });
+  });
+});
