@@ -87,6 +87,7 @@ describe('DurableObjectReplayStore fails closed', () => {
     ['a 500', () => Promise.resolve(new Response('boom', { status: 500 }))],
     ['a 200 that is not its reply', () => Promise.resolve(Response.json({ inserted: 'yes' }))],
     ['a 200 that is not JSON', () => Promise.resolve(new Response('<html>', { status: 200 }))],
+    ['an error status whose body looks like its reply', () => Promise.resolve(Response.json({ inserted: true }, { status: 500 }))],
   ])('%s → store-unavailable', async (_, fetch) => {
     const store = new DurableObjectReplayStore({ namespace: broken(fetch) });
     const error = await refusal(store.insertIfAbsent('kid jti', 60_000));
@@ -99,6 +100,20 @@ describe('DurableObjectReplayStore fails closed', () => {
     const store = new DurableObjectReplayStore({ namespace: broken(() => new Promise<Response>(() => {})), timeoutMs: 50 });
     const error = await refusal(store.insertIfAbsent('kid jti', 60_000));
     expect((error as IpStampError).reason).toBe('store-unavailable');
+  });
+
+  it('leaves no timer behind once an insert is answered, refused or failed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const store = new DurableObjectReplayStore({ namespace: mapNamespace().namespace });
+      expect(await store.insertIfAbsent('kid jti', 60_000)).toBe(true);
+      expect(await store.insertIfAbsent('kid jti', 60_000)).toBe(false);
+      const failing = new DurableObjectReplayStore({ namespace: broken(() => Promise.reject(new Error('overloaded'))) });
+      expect(((await refusal(failing.insertIfAbsent('kid jti', 60_000))) as IpStampError).reason).toBe('store-unavailable');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a full shard → ReplayStoreFullError (refused whatever onStoreError says)', async () => {
@@ -118,6 +133,9 @@ describe('DurableObjectReplayStore fails closed', () => {
     expect(make({ namespace, shards: 1.5 })).toThrow(/^shards must be/);
     expect(make({ namespace, shards: 1025 })).toThrow(/^shards must be/);
     expect(make({ namespace, name: '' })).toThrow(/^name must be/);
+    expect(make({ namespace, name: 'n'.repeat(201) })).toThrow(/^name must be/);
+    // the bounds themselves are allowed
+    expect(new DurableObjectReplayStore({ namespace, shards: 1024, name: 'n'.repeat(200), timeoutMs: 1 }).shards).toBe(1024);
     expect(make({ namespace, timeoutMs: 0 })).toThrow(/^timeoutMs must be/);
     expect(make({ namespace, shard: 4 })).toThrow(new TypeError('unknown option "shard" (did you mean "shards"?)'));
   });
@@ -196,9 +214,58 @@ describe('IpStampReplayObject', () => {
     await insert(object, hash(1), 1_000);
     vi.setSystemTime(1_800_000_002_000);
     expect(await (await insert(object, hash(1), 60_000)).json()).toEqual({ inserted: true });
+    // its old index entry went with it: one entry, one index entry and the count
+    expect(storage.data.size).toBe(3);
     await object.alarm();
     expect(await (await insert(object, hash(1), 60_000)).json()).toEqual({ inserted: false });
     expect(storage.data.get('n')).toBe(1);
+  });
+
+  it('holds a key for its whole ttl, a fraction of a millisecond included, and frees it at its expiry', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_800_000_000_000 });
+    const object = new IpStampReplayObject({ storage: new MapStorage() });
+    await insert(object, hash(1), 10_000);
+    await insert(object, hash(2), 10_000.5);
+    vi.setSystemTime(1_800_000_000_000 + 9_999);
+    expect(await (await insert(object, hash(1), 10_000)).json()).toEqual({ inserted: false });
+    vi.setSystemTime(1_800_000_000_000 + 10_000);
+    expect(await (await insert(object, hash(1), 10_000)).json()).toEqual({ inserted: true });
+    expect(await (await insert(object, hash(2), 10_000)).json()).toEqual({ inserted: false });
+  });
+
+  it('a key re-inserted after it expired into a full object takes its old place: the object still holds at most maxEntries', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_800_000_000_000 });
+    const object = new SmallObject({ storage: new MapStorage() });
+    for (let i = 0; i < 3; i++) await insert(object, hash(i), 1_000);
+    vi.setSystemTime(1_800_000_000_000 + 1_000);
+    expect(await (await insert(object, hash(0), 60_000)).json()).toEqual({ inserted: true });
+    const answers = [];
+    for (let i = 10; i < 14; i++) answers.push((await insert(object, hash(i), 60_000)).status);
+    // hash(0) and two new keys are live: the third new one finds the object full
+    expect(answers).toEqual([200, 200, 507, 507]);
+  });
+
+  it('sets its alarm for the earliest expiry, whatever order the keys came in', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_800_000_000_000 });
+    const storage = new MapStorage();
+    const object = new IpStampReplayObject({ storage });
+    await insert(object, hash(1), 60_000);
+    expect(storage.alarmAt).toBe(1_800_000_000_000 + 60_000);
+    await insert(object, hash(2), 1_000);
+    expect(storage.alarmAt).toBe(1_800_000_000_000 + 1_000);
+    await insert(object, hash(3), 30_000);
+    expect(storage.alarmAt).toBe(1_800_000_000_000 + 1_000);
+  });
+
+  it('an alarm that reclaims the last keys leaves none and sets itself for nothing', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_800_000_000_000 });
+    const storage = new MapStorage();
+    const object = new IpStampReplayObject({ storage });
+    await insert(object, hash(1), 1_000);
+    vi.setSystemTime(1_800_000_000_000 + 1_000);
+    await object.alarm();
+    expect([...storage.data]).toEqual([['n', 0]]);
+    expect(storage.alarmAt).toBe(1_800_000_000_000 + 1_000);
   });
 
   it('lets one of many concurrent inserts of a key through, though every storage call yields', async () => {
@@ -215,6 +282,7 @@ describe('IpStampReplayObject', () => {
       JSON.stringify({ key: 'short', ttlMs: 1 }),
       JSON.stringify({ key: hash(1), ttlMs: 0 }),
       JSON.stringify({ key: hash(0xab).toUpperCase(), ttlMs: 1 }),
+      `{"key":"${hash(1)}","ttlMs":1e309}`, // JSON can say Infinity
     ]) {
       expect((await object.fetch(new Request('https://x.invalid/insert', { method: 'POST', body }))).status).toBe(400);
     }

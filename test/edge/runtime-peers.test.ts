@@ -16,6 +16,9 @@ describe('runtime peer presets', () => {
     expect(cf('203.0.113.7')).toBe('203.0.113.7');
     expect(cf('2001:db8::1')).toBe('2001:db8::1');
     for (const value of [undefined, '', '203.0.113.7, 198.51.100.1', '0.0.0.0', '::']) expect(cf(value), String(value)).toBeUndefined();
+    // every spelling of the unspecified address, whatever its case
+    for (const value of ['0:0:0:0:0:0:0:0', '::ffff:0.0.0.0', '::FFFF:0.0.0.0']) expect(cf(value), value).toBeUndefined();
+    expect(bun({ address: '::FFFF:0.0.0.0', port: 1 })).toBeUndefined();
   });
 
   it('Bun: requestIP, unknown after a reset (null, 0.0.0.0, port 0) or when it throws', () => {
@@ -39,12 +42,16 @@ describe('runtime peer presets', () => {
     expect(bunPeer(new Request('http://x/'), throwing).l3).toBeUndefined();
   });
 
-  it('Deno: remoteAddr of a TCP connection, unknown for a Unix socket or 0.0.0.0:0', () => {
+  it('Deno: remoteAddr of a TCP (or QUIC) connection, unknown for a Unix socket, no transport or 0.0.0.0:0', () => {
     expect(deno({ transport: 'tcp', hostname: '127.0.0.3', port: 5000 })).toBe('127.0.0.3');
+    // HTTP/3 (QUIC) reports its peer over udp
+    expect(deno({ transport: 'udp', hostname: '127.0.0.3', port: 4433 })).toBe('127.0.0.3');
     for (const remote of [
       undefined,
       null,
       { transport: 'unix', path: '/tmp/s' },
+      { transport: 'unix', hostname: '127.0.0.3', port: 5000 },
+      { hostname: '127.0.0.3', port: 5000 },
       { transport: 'tcp', hostname: '0.0.0.0', port: 0 },
       { transport: 'tcp', hostname: '127.0.0.3', port: 0 },
     ]) {

@@ -86,6 +86,14 @@ describe('ipstamp/hono/web', () => {
     expect(await echo.json()).toEqual({ ip: '198.51.100.9', time: expect.any(Number) });
   });
 
+  it("the echo's time is the verifier's clock (the now option), the one its freshness checks read", async () => {
+    const key = await makeKey('HS256', 'web-hs');
+    const now = () => 1_700_000_000_500;
+    const app = new Hono().use(ipstamp({ keys: { keys: [key.publicJwk] }, now, connection: () => ({ l3: '127.0.0.1' }) }));
+    const echo = await app.request('https://api.example/.well-known/ipstamp');
+    expect(await echo.json()).toEqual({ ip: '127.0.0.1', time: 1_700_000_000 });
+  });
+
   it('the Bun and Deno presets read what the runtime hands Hono as env; anything else is an unknown peer', async () => {
     const key = await makeKey('HS256', 'web-hs');
     const url = 'http://127.0.0.1/.well-known/ipstamp';

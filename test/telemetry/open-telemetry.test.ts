@@ -7,6 +7,8 @@ import { openTelemetry, TELEMETRY_NAMES } from '../../server/telemetry/index.js'
 import { createVerifier, type CreateVerifierOptions } from '../../server/verify/create-verifier.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { AsyncLocalContextManager, everyExportedValue, inMemorySdk, type InMemorySdk } from '../support/otel.js';
+import type { NetworkHints, VerifyResult } from '../../server/verify/types.js';
+import { IpStampError } from '../../shared/errors.js';
 
 /**
  * ipstamp/telemetry against the real SDK 2.x with its in-memory exporters: which spans, with
@@ -257,5 +259,48 @@ describe('nothing secret is exported', () => {
       const leaks = exported.filter((value) => [...forbidden].some((window) => value.includes(window)));
       expect(leaks).toEqual([]);
     }
+  });
+});
+
+describe('instrumentVerify on its own (what the pipeline rarely or never answers)', () => {
+  const instrumented = (sdk: InMemorySdk, answer: () => Promise<VerifyResult>) =>
+    openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider }).instrumentVerify(answer);
+  const input = { method: 'GET', url: '/orders', headers: { host: 'api.example.com' }, hints: { l3: '192.0.2.7' } };
+
+  it('a verify that throws: its span ends with outcome error, the error’s code and status ERROR; the duration counts it as error; the error goes on', async () => {
+    const sdk = inMemorySdk();
+    const failure = Object.assign(new Error('key source exploded'), { code: 'ERR_KEY_SOURCE' });
+    await expect(instrumented(sdk, () => Promise.reject(failure))(input)).rejects.toBe(failure);
+    const [span] = sdk.spans();
+    expect(span!.attributes).toEqual({ [ATTR.outcome]: 'error', [ATTR.errorType]: 'ERR_KEY_SOURCE' });
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    const times = await sdk.points(METRIC.verifyDuration);
+    expect(times.map((p) => [p.attributes[ATTR.outcome], p.value])).toEqual([['error', 1]]);
+    expect(await sdk.points(METRIC.requests)).toEqual([]);
+    // without a code, its class names it
+    await expect(instrumented(sdk, () => Promise.reject(new RangeError('x')))(input)).rejects.toThrow(RangeError);
+    expect(sdk.spans()[1]!.attributes[ATTR.errorType]).toBe('RangeError');
+  });
+
+  it('a store answering through a promise: its span says inserted, then replay, as a synchronous one does', async () => {
+    const sdk = inMemorySdk();
+    const seen = new Set<string>();
+    const store = openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider }).instrumentReplayStore({
+      insertIfAbsent: async (key) => !seen.has(key) && Boolean(seen.add(key)),
+    });
+    expect([await store.insertIfAbsent('kid jti', 60_000), await store.insertIfAbsent('kid jti', 60_000)]).toEqual([true, false]);
+    expect(sdk.spans().map((s) => s.attributes[ATTR.storeOutcome])).toEqual(['inserted', 'replay']);
+  });
+
+  it('the kid a client claims is never on a span: bad-ticket and unknown-key carry none; no decided_by when nothing decided', async () => {
+    const sdk = inMemorySdk();
+    const hints = { l3: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l3' } as unknown as NetworkHints;
+    for (const reason of ['bad-ticket', 'unknown-key'] as const) {
+      await instrumented(sdk, async () => ({ ok: false, reason, status: 401, error: new IpStampError(reason), kid: 'claimed-by-client', hints }))(input);
+    }
+    await instrumented(sdk, async () => ({ ok: true, verdict: null, hints: { l3: undefined, l7: [] } }) as unknown as VerifyResult)(input);
+    const attributes = sdk.spans().map((s) => s.attributes);
+    expect(attributes.map((a) => a[ATTR.kid])).toEqual([undefined, undefined, undefined]);
+    expect(Object.keys(attributes[2]!)).toEqual([ATTR.outcome]);
   });
 });

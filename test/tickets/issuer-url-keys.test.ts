@@ -237,6 +237,61 @@ describe('issuer keys fetched from a URL', () => {
       expect(reports[0]!.message.length).toBeLessThan(1000);
     });
 
+    it('a kid named three times is not used for any of them; a long kid is cut short in the report', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const jwk = publicKey.export({ format: 'jwk' });
+      const other = () => generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+      published = () => ({
+        status: 200,
+        body: {
+          keys: [
+            { ...other(), kid: 'thrice', alg: 'EdDSA' },
+            { ...other(), kid: 'thrice', alg: 'EdDSA' },
+            { ...jwk, kid: 'thrice', alg: 'EdDSA' },
+            { ...jwk, kid: 'x'.repeat(1000) },
+            { ...jwk, kid: 'iss-1', alg: 'EdDSA' },
+          ],
+        },
+      });
+      const { verify, reports } = reportingVerifier();
+      expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+      expect(await verify(signedTicket(privateKey, 'thrice'), Date.now())).toBeUndefined();
+      const reasons = reports[0]!.message.slice(`issuers["${ISS}"] ${url}: `.length).split('; ');
+      expect(reasons).toEqual([
+        `keys[1] (kid "thrice"): its kid is named more than once, so no key of that kid is used`,
+        `keys[2] (kid "thrice"): its kid is named more than once, so no key of that kid is used`,
+        `keys[3] (kid "${'x'.repeat(128)}"): has no "alg": the set must pin each key's alg`,
+        'using the other 1 key',
+      ]);
+    });
+
+    it('a failed fetch of a set older than 10 min is told as leaving no key in use (a stale key verifies nothing)', async () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      published = () => ({ status: 200, body: issuerSet(publicKey) });
+      const { verify, reports } = reportingVerifier();
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      try {
+        expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toMatchObject({ iss: ISS });
+        published = () => ({ status: 503, body: {} });
+        vi.advanceTimersByTime(601_000);
+        expect(await verify(signedTicket(privateKey, 'iss-1'), Date.now())).toBeUndefined();
+        expect(reports.map((r) => r.message)).toEqual([`issuers["${ISS}"] ${url}: not a 200 answer; no key of it is in use: its tickets are refused`]);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('eight keys left out are all named, with no count of more', async () => {
+      const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+      published = () => ({ status: 200, body: { keys: Array.from({ length: 8 }, (_, i) => ({ ...jwk, kid: `k${i}` })) } });
+      const { verify, reports } = reportingVerifier();
+      expect(await verify(trivialTicket('k1'), Date.now())).toBeUndefined();
+      const reasons = reports[0]!.message.slice(`issuers["${ISS}"] ${url}: `.length).split('; ');
+      expect(reasons).toHaveLength(9);
+      expect(reasons.at(-2)).toMatch(/^keys\[7\] \(kid "k7"\): has no "alg"/);
+      expect(reasons.at(-1)).toBe('no key of it is in use: its tickets are refused');
+    });
+
     it('a failed fetch is told with the issuer, the URL without its query, what failed and what stays in use', async () => {
       const { publicKey, privateKey } = generateKeyPairSync('ed25519');
       published = () => ({ status: 503, body: {} });

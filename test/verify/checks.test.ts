@@ -125,6 +125,13 @@ describe('steps 4–5: key and signature', () => {
     expect(reason(r)).toBe('unknown-key');
   });
 
+  it('a key function answering with a key that cannot be used (a short HMAC secret, no alg) is unknown-key, sync or async', async () => {
+    const short = { kty: 'oct', k: 'c2hvcnQ', alg: 'HS256' };
+    const reasons = [];
+    for (const keys of [() => short, async () => short, () => ({ ...es.publicJwk, alg: undefined })]) reasons.push(reason(await verify(good(), {}, { keys })));
+    expect(reasons).toEqual(['unknown-key', 'unknown-key', 'unknown-key']);
+  });
+
   it('an async key function works', async () => {
     const r = await verify(good(), {}, { keys: async (kid) => (kid === 'k1' ? es.publicJwk : undefined) });
     expect(reason(r)).toBe('accepted');

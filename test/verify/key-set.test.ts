@@ -71,6 +71,9 @@ describe('createKeySet', () => {
       [{ keys: [newKey.publicJwk, newKey.publicJwk] }, /^keys\[1\]: duplicate kid$/],
       [{ keys: [{ ...newKey.publicJwk, alg: 'ES256' }] }, /^keys\[0\]: key does not fit alg ES256$/],
       [{ keys: [{ ...newKey.publicJwk, alg: undefined }] }, /^keys\[0\]: alg must be one of /],
+      [{ keys: [{ ...newKey.publicJwk, alg: 'none' }] }, /^keys\[0\]: alg must be one of /],
+      [{ keys: [{ ...newKey.publicJwk, allowed_ips: ['10.0.0.0/8', 5] }] }, /^keys\[0\]: allowed_ips must be an array of CIDR strings$/],
+      [{ keys: [[]] }, /^keys\[0\]: must be a JWK object$/],
       [{ keys: 'none' }, /^keys must be a JWK Set/],
       [null, /^keys must be a JWK Set/],
     ];

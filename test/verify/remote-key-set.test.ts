@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { keySetFetches } from '../../server/verify/key-set-fetches.js';
 import { createRemoteKeySet, createVerifier, isKeySetFetchError, type KeySetFetchError, type RemoteKeySetOptions } from '../../server/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { listenOnFreePort } from '../support/ports.js';
@@ -244,6 +245,12 @@ describe('createRemoteKeySet', () => {
       ['http://jwks.example.com/keys.json', undefined, /^url must be an https URL \(http only to a loopback address\)$/],
       ['ftp://127.0.0.1/keys', undefined, /^url must be an https URL/],
       ['https://user:pw@jwks.example.com/', undefined, /^url must be an https URL/],
+      ['https://user@jwks.example.com/', undefined, /^url must be an https URL/],
+      ['https://:pw@jwks.example.com/', undefined, /^url must be an https URL/],
+      // loopback means the host itself, not a name that starts or ends like one
+      ['http://localhost.jwks.example.com/keys.json', undefined, /^url must be an https URL/],
+      ['http://notlocalhost/keys.json', undefined, /^url must be an https URL/],
+      ['http://127.0.0.1.jwks.example.com/keys.json', undefined, /^url must be an https URL/],
       ['not a url', undefined, /^url must be an https URL/],
       [server.url, { cooldownMs: -1 }, /^cooldownMs must be a whole number of milliseconds from 0 to 86400000$/],
       [server.url, { maxAgeMs: 10 }, /^maxAgeMs must be a whole number of milliseconds from 1000 to/],
@@ -253,6 +260,13 @@ describe('createRemoteKeySet', () => {
       [server.url, { cooldown: 5 } as never, /^unknown option "cooldown"/],
     ];
     for (const [url, options, message] of bad) expect(() => createRemoteKeySet(url as string, options)).toThrow(message);
+    // both ends of every range are allowed
+    for (const options of [
+      { cooldownMs: 0, maxAgeMs: 1000, timeoutMs: 1 },
+      { cooldownMs: 86_400_000, maxAgeMs: 7 * 86_400_000, timeoutMs: 60_000 },
+    ]) {
+      expect(createRemoteKeySet(server.url, options).url).toBe(server.url);
+    }
     expect(createRemoteKeySet('https://jwks.example.com/keys.json').url).toBe('https://jwks.example.com/keys.json');
     expect(createRemoteKeySet('http://localhost:1/k').url).toBe('http://localhost:1/k');
     expect(createRemoteKeySet('http://[::1]:1/k').url).toBe('http://[::1]:1/k');
@@ -273,6 +287,95 @@ describe('createRemoteKeySet', () => {
       probe.closeAllConnections();
       await new Promise<void>((resolve) => probe.close(() => resolve()));
     }
+  });
+});
+
+describe('createRemoteKeySet: defaults, listeners and reload', () => {
+  it('the default cooldown (30 s) holds back a fetch for an unknown kid right after the first', async () => {
+    server.serve({ keys: [oldKey.publicJwk] });
+    const { verify } = remoteVerifier();
+    expect(await verify(stampBy(oldKey))).toBe('accepted');
+    for (let i = 0; i < 5; i++) expect(await verify(stampBy(oldKey, `unknown-${i}`))).toBe('unknown-key');
+    expect(server.fetches).toBe(1);
+  });
+
+  it('a query in the URL (a token, say) is kept out of url and of every error message', async () => {
+    server.answer = { status: 500, body: '' };
+    const errors: KeySetFetchError[] = [];
+    const keys = createRemoteKeySet(`${server.url}?token=s3cret`, { onError: (e) => errors.push(e) });
+    expect(keys.url).toBe(server.url);
+    await expect(keys.reload()).rejects.toThrow(`${server.url}: not a 200 answer`);
+    expect(errors.map((e) => e.message)).toEqual([`${server.url}: not a 200 answer`]);
+  });
+
+  it('a throwing onError or onReload changes nothing: the failure is still a KeySetFetchError, a new set is still taken', async () => {
+    server.serve({ keys: [oldKey.publicJwk] });
+    const throwing = () => {
+      throw new Error('listener bug');
+    };
+    const keys = createRemoteKeySet(server.url, { cooldownMs: LONG, onError: throwing, onReload: throwing });
+    expect(await keys.reload()).toEqual({ added: ['client-2025'], removed: [], changed: [], count: 1 });
+    server.answer = { status: 500, body: '' };
+    const failed = await keys.reload().then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    expect(isKeySetFetchError(failed)).toBe(true);
+    expect(keys.kids).toEqual(['client-2025']);
+  });
+
+  it('reload() shares a fetch in flight, and a failed reload holds fetches for unknown kids off for the cooldown', async () => {
+    server.answer = { status: 503, body: '' };
+    const { keys, verify, errors } = remoteVerifier({ cooldownMs: LONG });
+    const both = await Promise.allSettled([keys.reload(), keys.reload()]);
+    expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(server.fetches).toBe(1);
+    server.serve({ keys: [oldKey.publicJwk] });
+    expect(await verify(stampBy(oldKey))).toBe('unknown-key');
+    expect(server.fetches).toBe(1);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('a stale set whose refresh fails is refreshed again only after the cooldown, however often its keys are used', async () => {
+    server.serve({ keys: [oldKey.publicJwk] });
+    const { verify, errors } = remoteVerifier({ cooldownMs: LONG, maxAgeMs: 1000 });
+    expect(await verify(stampBy(oldKey))).toBe('accepted');
+    server.answer = { status: 503, body: '' };
+    // once the set is older than maxAgeMs, a use of a known key starts one background refresh, which fails
+    await waitFor('a failed background refresh', async () => (await verify(stampBy(oldKey))) === 'accepted' && errors.length === 1, 10_000);
+    for (let i = 0; i < 5; i++) {
+      expect(await verify(stampBy(oldKey))).toBe('accepted');
+      // time for a refresh, had one been started, to reach the source and fail
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(server.fetches).toBe(2);
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('keySetFetches: the failure cooldown', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds fetches off for exactly cooldownMs after a failure, and not at all with a cooldown of 0', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW });
+    let calls = 0;
+    const failing = () => {
+      calls++;
+      return Promise.reject(new Error('down'));
+    };
+    const held = keySetFetches({ coolingDown: false }, 1000, failing);
+    await held.now().catch(() => undefined);
+    vi.setSystemTime(NOW + 999);
+    expect([held.ifDue(), held.failureCooled()]).toEqual([undefined, false]);
+    vi.setSystemTime(NOW + 1000);
+    expect(held.failureCooled()).toBe(true);
+    await held.ifDue()?.catch(() => undefined);
+    expect(calls).toBe(2);
+    const none = keySetFetches({ coolingDown: false }, 0, failing);
+    await none.now().catch(() => undefined);
+    expect(none.failureCooled()).toBe(true);
   });
 });
 

@@ -73,6 +73,77 @@ describe('createWebVerifier', () => {
     expect(reasons).toEqual(['binding-mismatch', 'binding-mismatch', 'accepted']);
   });
 
+  it('bodyLimit is inclusive: a body of exactly bodyLimit bytes is read; one longer than its Content-Length says is not', async () => {
+    const body = '{"amount":1}';
+    const { verifier, request, key } = await setup('HS256', { bodyLimit: body.length });
+    const exact = await verifier.verify(await request({ body }), { l3: CLIENT });
+    expect(exact.ok ? 'accepted' : exact.reason).toBe('accepted');
+    // the announced length fits the limit, the body itself does not: not the body the client signed for
+    const stamper = createStamper({ key: key.privateJwk, ip: CLIENT, bodyDigest: true });
+    const url = `${API}/orders`;
+    const longer = `${body} `;
+    const headers = { 'client-ip-attestation': await stamper.stamp({ method: 'POST', url, body: longer }), 'content-length': '2' };
+    const result = await verifier.verify(new Request(url, { method: 'POST', headers, body: longer }), { l3: CLIENT });
+    expect(result.ok ? 'accepted' : result.reason).toBe('binding-mismatch');
+  });
+
+  it('a Content-Length that is not a plain decimal is not trusted: the body is not read and its cdg fails closed', async () => {
+    const { verifier, key } = await setup('HS256');
+    const stamper = createStamper({ key: key.privateJwk, ip: CLIENT, bodyDigest: true });
+    const url = `${API}/orders`;
+    const body = '{"amount":1}';
+    const reasons = [];
+    for (const length of ['1.2e1', 'twelve', '0x0c', '12.0']) {
+      const headers = { 'client-ip-attestation': await stamper.stamp({ method: 'POST', url, body }), 'content-length': length };
+      const result = await verifier.verify(new Request(url, { method: 'POST', headers, body }), { l3: CLIENT });
+      reasons.push(result.ok ? 'accepted' : result.reason);
+    }
+    expect(reasons).toEqual(['binding-mismatch', 'binding-mismatch', 'binding-mismatch', 'binding-mismatch']);
+  });
+
+  it('a body that cannot be read (already read, or its stream failed) is unknown, never the empty body a cdg may name', async () => {
+    const { verifier, key } = await setup('HS256');
+    const stamper = createStamper({ key: key.privateJwk, ip: CLIENT, bodyDigest: true });
+    const url = `${API}/orders`;
+    // a cdg over the empty body: only an empty body may pass it
+    const headers = async () => ({ 'client-ip-attestation': await stamper.stamp({ method: 'POST', url }), 'content-length': '5' });
+    const read = new Request(url, { method: 'POST', headers: await headers(), body: 'hello' });
+    await read.text();
+    const failing = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.error(new Error('connection reset'));
+      },
+    });
+    const reset = new Request(url, { method: 'POST', headers: await headers(), body: failing, duplex: 'half' } as RequestInit);
+    const reasons = [];
+    for (const request of [read, reset]) {
+      const result = await verifier.verify(request, { l3: CLIENT });
+      reasons.push(result.ok ? 'accepted' : result.reason);
+    }
+    expect(reasons).toEqual(['binding-mismatch', 'binding-mismatch']);
+  });
+
+  it('a stamp without cdg is verified without waiting for the body: an upload still arriving holds nothing up', async () => {
+    const { verifier, key } = await setup('HS256');
+    const stamper = createStamper({ key: key.privateJwk, ip: CLIENT });
+    const url = `${API}/orders`;
+    let deliver!: () => void;
+    const upload = new ReadableStream<Uint8Array>({
+      start(controller) {
+        deliver = () => {
+          controller.enqueue(new TextEncoder().encode('hello'));
+          controller.close();
+        };
+      },
+    });
+    const headers = { 'client-ip-attestation': await stamper.stamp({ method: 'POST', url }), 'content-length': '5' };
+    const request = new Request(url, { method: 'POST', headers, body: upload, duplex: 'half' } as RequestInit);
+    const result = await verifier.verify(request, { l3: CLIENT });
+    expect(result.ok && result.verdict).toMatchObject({ ip: CLIENT });
+    deliver();
+    expect(await request.text()).toBe('hello');
+  });
+
   it.each([null, undefined, '0.0.0.0', '::', '0.0.0.0:0', '[::]:0'])('an unknown peer (%s) is refused ip-unverifiable', async (l3) => {
     const { verifier, request } = await setup('HS256', { onUnverifiable: 'accept' });
     const result = await verifier.verify(await request(), { l3 });
@@ -119,6 +190,7 @@ describe('createWebVerifier', () => {
     expect(verifier.hints(req, { l3: '10.0.0.2' })).toMatchObject({ l3: '10.0.0.2', observed: CLIENT, decidedBy: 'l7' });
     expect(verifier.scheme(req, { l3: '10.0.0.2' })).toEqual({ scheme: 'https', from: 'proto-header' });
     expect(verifier.scheme(req, { l3: CLIENT })).toEqual({ scheme: 'http', from: 'connection' });
+    expect(verifier.scheme(new Request('https://api.example.com/'), { l3: CLIENT })).toEqual({ scheme: 'https', from: 'connection' });
   });
 
   it('options are checked at setup like the core: a wrong one throws TypeError naming it', () => {
@@ -126,6 +198,8 @@ describe('createWebVerifier', () => {
     expect(() => createWebVerifier({ keys: { keys: [] }, bodyLimit: -1 })).toThrow(/^bodyLimit/);
     expect(() => createWebVerifier({ keys: { keys: [{ kty: 'oct', k: 'c2hvcnQ', kid: 'k', alg: 'HS256' }] } })).toThrow(/32 bytes/);
     expect(createWebVerifier({ keys: { keys: [] } }).settings).toMatchObject({ maxAge: 30, skew: 5, bodyLimit: 1024 * 1024 });
+    // 0 is a limit (read no body: every cdg on a non-empty body fails closed), not a mistake
+    expect(createWebVerifier({ keys: { keys: [] }, bodyLimit: 0 }).settings.bodyLimit).toBe(0);
   });
 
   it('an unknown option is a TypeError naming it, as in the core', () => {
