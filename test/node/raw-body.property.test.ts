@@ -38,6 +38,16 @@ describe('rawBodyVerify / rawBodyOf (properties)', () => {
     expect(rawBodyOf(requestWith({ 'content-length': '0' }))).toEqual(new Uint8Array(0));
   });
 
+  it('HTTP/2 (no framing headers needed): empty when the stream ended with its headers or declared content-length 0, else unknown', () => {
+    const h2 = (headers: Record<string, string>, endAfterHeaders: boolean) =>
+      ({ headers, httpVersionMajor: 2, stream: { endAfterHeaders } }) as unknown as IncomingMessage;
+    expect(rawBodyOf(h2({}, true))).toEqual(new Uint8Array(0));
+    expect(rawBodyOf(h2({ 'content-length': '0' }, false))).toEqual(new Uint8Array(0));
+    // DATA frames may follow without any content-length: bytes nobody read, never an empty body
+    expect(rawBodyOf(h2({}, false))).toBeUndefined();
+    expect(rawBodyOf(h2({ 'content-length': '5' }, false))).toBeUndefined();
+  });
+
   it('stampDeclaresBodyDigest never throws, and is true only for a payload with a cdg member', () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (text) => void stampDeclaresBodyDigest(text)));
     const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

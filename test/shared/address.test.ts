@@ -45,6 +45,12 @@ describe('canonicalAddress (PROTOCOL §3)', () => {
     '',
     'localhost',
     '::ffff:1.2.3.04',
+    '::ffff:256.1.2.3', // an octet over 255 in a dotted tail
+    '2001:db8::1.2.3.256',
+    '1:2:3:4::5:6:7:8', // `::` stands for at least one zero group
+    '::1:2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7:8::',
+    '1:2:3:4:5::6:1.2.3.4',
   ])('%j is invalid', (input) => {
     expect(canonicalAddress(input)).toBeUndefined();
   });
@@ -89,16 +95,32 @@ describe('hintAddress (PROTOCOL §4)', () => {
     ['[fe80::1%25eth0]:80', 'fe80::1'],
     ['::ffff:127.0.0.5', '127.0.0.5'],
     ['2001:db8::1', '2001:db8::1'],
+    ['192.0.2.1:65535', '192.0.2.1'],
+    ['192.0.2.1:0', '192.0.2.1'],
+    ['[2001:db8::1]:65535', '2001:db8::1'],
   ])('%s → %s', (input, address) => {
     expect(hintAddress(input)).toBe(address);
   });
 
-  it.each(['[192.0.2.1]', '[2001:db8::1]:99999', '192.0.2.1:', '192.0.2.1:080', '[::1', 'unknown', '_hidden', '0.0.0.0:80', '[::]:443', '%eth0', 'fe80::1%'])(
-    '%j is not an address',
-    (input) => {
-      expect(hintAddress(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    '[192.0.2.1]',
+    '[2001:db8::1]:99999',
+    '192.0.2.1:',
+    '192.0.2.1:080',
+    '[::1',
+    'unknown',
+    '_hidden',
+    '0.0.0.0:80',
+    '[::]:443',
+    '%eth0',
+    'fe80::1%',
+    '192.0.2.1:65536',
+    '[2001:db8::1]:65536',
+    '192.0.2.1%eth0',
+    '[192.0.2.1%eth0]',
+  ])('%j is not an address', (input) => {
+    expect(hintAddress(input)).toBeUndefined();
+  });
 });
 
 describe('comparison', () => {

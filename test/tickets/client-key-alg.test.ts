@@ -81,4 +81,15 @@ describe('a ticket-bound stamp: its alg must fit the ticket key (PROTOCOL §7.3,
     expect(await outcomes(ed, stampWith(ed, 'Ed25519', 'EdDSA'))).toEqual(['accepted', 'accepted']);
     expect(await outcomes(ed, stampWith(ed, 'ES256', 'EdDSA'))).toEqual(['bad-signature', 'bad-signature']);
   });
+
+  it('an HMAC alg never reaches the ticket key: bad-signature, not a thrown error (node:crypto refuses a public key as an HMAC secret)', async () => {
+    const hmac = (client: TicketClient, alg: string) => {
+      const [h, p] = stampWith(client, client === es ? 'ES256' : 'EdDSA').split('.');
+      const header = Buffer.from(JSON.stringify({ alg, typ: 'ipstamp+jwt', kid: client.kid })).toString('base64url');
+      return `${header}.${p}.${h!.slice(0, 43)}`;
+    };
+    for (const client of [es, ed]) {
+      for (const alg of ['HS256', 'HS384', 'HS512']) expect(await outcomes(client, hmac(client, alg)), alg).toEqual(['bad-signature', 'bad-signature']);
+    }
+  });
 });

@@ -104,3 +104,27 @@ describe('ticket lifetime (PROTOCOL §7.2)', () => {
     expect(await useAt(ticketWithLifetime(now, 365 * 86400), now * 1000)).toBe('bad-ticket');
   });
 });
+
+/** A correctly signed ticket of exactly `length` characters, padded with an unknown claim (and header member). */
+function ticketOfLength(iat: number, length: number): string {
+  const claims = { iss: EDGE, ip: CLIENT_IP, iat, exp: iat + 60, jti: 'AAAAAAAAAAAAAAAAAAAAAA', cnf: { jwk: client.publicJwk } };
+  for (let h = 0; h < 4; h++) {
+    const header = { alg: 'ES256', typ: 'ipstamp-ticket+jwt', kid: 'edge-1', ...(h === 0 ? {} : { x: 'y'.repeat(h) }) };
+    for (let p = 0; p < length; p++) {
+      const ticket = signRaw(issuerJwk as Record<string, unknown>, header, { ...claims, pad: 'z'.repeat(p) }, 'ES256');
+      if (ticket.length === length) return ticket;
+      if (ticket.length > length) break;
+    }
+  }
+  throw new Error(`no ticket of ${length} characters`);
+}
+
+describe('ticket size (PROTOCOL §7.4 item 1: "at most 2048 bytes")', () => {
+  it('a ticket of exactly 2048 characters is accepted; one of 2049 is bad-ticket', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const fits = ticketOfLength(now, 2048);
+    expect(fits).toHaveLength(2048);
+    expect(await useAt(fits, now * 1000)).toBe('accepted');
+    expect(await useAt(ticketOfLength(now, 2049), now * 1000)).toBe('bad-ticket');
+  });
+});

@@ -5,6 +5,8 @@ import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof, ticketKid, type TicketKey } from '../../client/ticket-proof.js';
 import { createTicketIssuer, type TicketIssuer } from '../../server/issuer/issuer.js';
 import { createVerifierCore } from '../../server/verify/create-verifier.js';
+import { nodePlatform } from '../../server/verify/node-platform.js';
+import { createTicketVerifier } from '../../server/verify/ticket-verifier.js';
 import type { VerifyInput, VerifyResult } from '../../server/verify/types.js';
 import type { ClientPublicJwk, TicketAlg } from '../../shared/ticket-schema.js';
 import { MapReplayStore } from '../support/map-store.js';
@@ -272,5 +274,49 @@ describe('verifying a stamp with a ticket (PROTOCOL §7.3–7.4)', () => {
     const stamp = await stampWith(es, ticket);
     expect(reason(await send(v, stamp, ticket))).toBe('accepted');
     expect(reason(await send(v, stamp, ticket))).toBe('replay');
+  });
+
+  it('a ticket whose cnf.jwk is marked for something else (use, key_ops) → bad-ticket, though the issuer signed it', async () => {
+    let serial = 0;
+    const signed = (jwk: Record<string, unknown>) => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: EDGE, ip: CLIENT_IP, iat: now, exp: now + 60, jti: `jti-marked-${String(++serial).padStart(12, '0')}`, cnf: { jwk } };
+      return signRaw(issuerJwk as Record<string, unknown>, { alg: 'ES256', typ: 'ipstamp-ticket+jwt', kid: 'edge-1' }, claims, 'ES256');
+    };
+    const plain = signed({ ...es.publicJwk });
+    expect(reason(await send(apiVerifier(), await stampWith(es, plain), plain))).toBe('accepted');
+    for (const marked of [{ use: 'enc' }, { key_ops: ['encrypt'] }]) {
+      const ticket = signed({ ...es.publicJwk, ...marked });
+      expect(reason(await send(apiVerifier(), await stampWith(es, ticket), ticket)), JSON.stringify(marked)).toBe('bad-ticket');
+    }
+  });
+
+  it('an issuer named other than as its normalized origin is refused at setup: no ticket could ever match it', () => {
+    for (const name of [`${EDGE}/`, 'https://EDGE.example.com', `${EDGE}:443`]) {
+      expect(() => apiVerifier({ [name]: issuer.jwks }), name).toThrow(
+        new TypeError(`issuers: "${name}" must be a normalized origin like https://edge.example.com`),
+      );
+    }
+    expect(() => apiVerifier({ [EDGE]: issuer.jwks })).not.toThrow();
+  });
+
+  it('remembers at most 4096 verified tickets: past that it starts over, and a ticket is checked again', async () => {
+    // the cache is under test, not the cryptography: every signature verifies and is counted
+    let checks = 0;
+    const crypto = { ...nodePlatform.crypto, verifySignature: () => (checks++, true), importClientKey: () => Promise.resolve({}) };
+    const verifyTicket = createTicketVerifier({ [EDGE]: issuer.jwks }, 5, { ...nodePlatform, crypto });
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const head = b64({ alg: 'ES256', typ: 'ipstamp-ticket+jwt', kid: 'edge-1' });
+    const ticketNo = (i: number) =>
+      `${head}.${b64({ iss: EDGE, ip: CLIENT_IP, iat: now, exp: now + 60, jti: `jti-${String(i).padStart(18, '0')}`, cnf: { jwk: es.publicJwk } })}.AAAA`;
+    const first = ticketNo(0);
+    expect(await verifyTicket(first, now * 1000)).toMatchObject({ ip: CLIENT_IP });
+    expect(await verifyTicket(first, now * 1000)).toMatchObject({ ip: CLIENT_IP });
+    expect(checks).toBe(1); // remembered while there is room
+    for (let i = 1; i <= 4096; i++) await verifyTicket(ticketNo(i), now * 1000);
+    checks = 0;
+    expect(await verifyTicket(first, now * 1000)).toMatchObject({ ip: CLIENT_IP });
+    expect(checks).toBe(1); // forgotten once 4096 others came through
   });
 });

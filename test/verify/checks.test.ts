@@ -187,6 +187,8 @@ describe('step 6: bad-claims', () => {
     ['htu relative', { htu: '/orders' }],
     ['obs unknown', { obs: 'guess' }],
     ['cdg not a digest', { cdg: 'abc' }],
+    ['cdg one character too long', { cdg: 'A'.repeat(44) }],
+    ['cdg one character too short', { cdg: 'A'.repeat(42) }],
     ['exp before iat', { exp: iat - 1 }],
     ['exp equal to iat', { exp: iat }],
     ['exp beyond maxAge', { exp: iat + 31 }],
@@ -415,6 +417,8 @@ describe('options are checked at creation', () => {
     ['trustedProxies', { trustedProxies: ['10.0.0.0/33'] }],
     ['forwardedHeader', { forwardedHeader: 'bad header' }],
     ['origins', { origins: ['not a url'] }],
+    ['origins', { origins: [] }],
+    ['requireBodyDigest', { requireBodyDigest: 'yes' }],
     ['replayStore', { replayStore: {} }],
     ['keys', { keys: 'keys.json' }],
     ['now', { now: 5 }],
@@ -477,10 +481,76 @@ describe('step 9: htm equals the request method byte for byte (case-sensitive)',
 });
 
 describe('origins are scheme://host[:port] and nothing else (PROTOCOL §5.1 (1))', () => {
-  it.each(['https://api.example.com/app', 'https://api.example.com/app/', 'https://api.example.com?x=1', 'https://user@api.example.com'])(
-    '%s is refused at setup, not silently widened to its origin',
-    (origin) => {
-      expect(() => createVerifierCore({ keys: { keys: [] }, replayStore: new MapReplayStore(), origins: [origin] })).toThrow(/^origins/);
+  it.each([
+    'https://api.example.com/app',
+    'https://api.example.com/app/',
+    'https://api.example.com?x=1',
+    'https://user@api.example.com',
+    'ftp://api.example.com',
+    'ws://api.example.com:8080',
+  ])('%s is refused at setup, not silently widened to its origin', (origin) => {
+    expect(() => createVerifierCore({ keys: { keys: [] }, replayStore: new MapReplayStore(), origins: [origin] })).toThrow(/^origins/);
+  });
+});
+
+// Mutation round over the decision path (helper hF): each test below failed with one mutant of
+// server/verify or shared that the rest of the suite let through.
+describe('the verdict carries what the stamp said (PROTOCOL §5.4)', () => {
+  it('exp, when the stamp has it, is in the verdict; absent otherwise', async () => {
+    const r = await verify(signRaw(es.privateJwk, header(), claims({ exp: iat + 20 })));
+    expect(r.ok && r.verdict?.exp).toBe(iat + 20);
+    const without = await verify(good());
+    expect(without.ok && without.verdict !== null && 'exp' in without.verdict).toBe(false);
+  });
+});
+
+describe('step 9: the origin of htu is compared as written, never normalized on the way (PROTOCOL §5 step 9, §5.1 (1))', () => {
+  // the client normalizes htu (lower-case host): a verifier that lower-cased it again would let one
+  // origin be spelt several ways, where Host and origins both name it once
+  const upper = () => signRaw(es.privateJwk, header(), claims({ htu: 'https://API.example.com/orders' }));
+  it('an htu whose host is not lower case is binding-mismatch against configured origins', async () => {
+    expect(reason(await verify(upper(), {}, { origins: ['https://api.example.com'] }))).toBe('binding-mismatch');
+    expect(reason(await verify(good(), {}, { origins: ['https://api.example.com'] }))).toBe('accepted');
+  });
+  it('and against the Host-based origin', async () => {
+    expect(reason(await verify(upper()))).toBe('binding-mismatch');
+  });
+});
+
+describe('steps 7–8: now keeps its fraction of a second (PROTOCOL §5 steps 7–8: "now in seconds (fractions allowed)")', () => {
+  const at = (ms: number) => ({ now: () => NOW + ms });
+  it('age maxAge + skew is fresh at the whole second and expired half a second later', async () => {
+    const token = () => signRaw(es.privateJwk, header(), claims({ iat: iat - 35 }));
+    expect(reason(await verify(token(), {}, at(0)))).toBe('accepted');
+    expect(reason(await verify(token(), {}, at(500)))).toBe('expired');
+  });
+  it('exp = now − skew is fresh at the whole second and expired half a second later', async () => {
+    const token = () => signRaw(es.privateJwk, header(), claims({ iat: iat - 20, exp: iat - 5 }));
+    expect(reason(await verify(token(), {}, at(0)))).toBe('accepted');
+    expect(reason(await verify(token(), {}, at(500)))).toBe('expired');
+  });
+  it('iat = now + skew is fresh at the whole second and not yet valid half a second earlier', async () => {
+    const token = () => signRaw(es.privateJwk, header(), claims({ iat: iat + 5 }));
+    expect(reason(await verify(token(), {}, at(0)))).toBe('accepted');
+    expect(reason(await verify(token(), {}, at(-500)))).toBe('not-yet-valid');
+  });
+});
+
+describe('maxAge and skew are whole seconds, maxAge 1–86400 and skew 0–86400, both ends included (PROTOCOL §5)', () => {
+  const make = (over: Partial<VerifierOptions>) => () => createVerifierCore({ keys: { keys: [es.publicJwk] }, replayStore: new MapReplayStore(), ...over });
+  it.each([
+    [{ maxAge: 1 }, { maxAge: 1 }],
+    [{ maxAge: 86_400 }, { maxAge: 86_400 }],
+    [{ skew: 0 }, { skew: 0 }],
+    [{ skew: 86_400 }, { skew: 86_400 }],
+    [{}, { maxAge: 30, skew: 5 }],
+  ])('%o is taken as %o', (over, settings) => {
+    expect(make(over)().settings).toMatchObject(settings);
+  });
+  it.each([{ maxAge: 0 }, { maxAge: 86_401 }, { skew: -1 }, { skew: 86_401 }, { maxAge: 30.5 }, { skew: '5' as unknown as number }])(
+    '%o is refused',
+    (over) => {
+      expect(make(over)).toThrow(new RegExp(`^${Object.keys(over)[0]} must be a whole number of seconds`));
     },
   );
 });

@@ -72,3 +72,21 @@ describe('readStamp', () => {
     expect(readStamp(`${h}.e30.AAAA.`, decodeHeader, nodeCompactCodec)).toBe('malformed');
   });
 });
+
+describe('createHeaderDecoder', () => {
+  it('remembers at most 1024 header segments: hostile variety costs a re-parse, never memory', () => {
+    let parses = 0;
+    const codec = { ...nodeCompactCodec, decodeJsonSegment: (s: string) => (parses++, nodeCompactCodec.decodeJsonSegment(s)) };
+    const decodeHeader = createHeaderDecoder(codec);
+    const segmentOf = (i: number) => b64(`{"alg":"HS256","typ":"ipstamp+jwt","kid":"k${i}"}`);
+    const first = segmentOf(0);
+    decodeHeader(first);
+    decodeHeader(segmentOf(1));
+    expect(decodeHeader(first)).toMatchObject({ kid: 'k0' });
+    expect(parses).toBe(2); // remembered while there is room
+    for (let i = 1; i <= 1024; i++) decodeHeader(segmentOf(i));
+    parses = 0;
+    expect(decodeHeader(first)).toMatchObject({ kid: 'k0' });
+    expect(parses).toBe(1); // forgotten once 1024 others came through
+  });
+});

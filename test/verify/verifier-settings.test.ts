@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createVerifier } from '../../server/verify/create-verifier.js';
+import { loosenedPolicies, loosenedPolicyNames } from '../../server/verify/loosened-policies.js';
 import { networkHints } from '../../server/verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../../server/verify/options.js';
 import { requestScheme } from '../../server/verify/scheme.js';
@@ -149,5 +150,20 @@ describe('verifier.scheme', () => {
     expect(`${answer.scheme} ${answer.from}`).toBe(expected);
     expect(answer).toEqual(reference);
     expect(verifier.scheme(input, verifier.hints(input))).toEqual(reference);
+  });
+});
+
+describe('loosenedPolicies: what a start line and the plugin warning say out loud', () => {
+  it('names nothing for the strict defaults, given or left out', () => {
+    expect(loosenedPolicies({})).toEqual([]);
+    expect(loosenedPolicies({ onMismatch: 'reject', onUnverifiable: 'reject', onStoreError: 'reject' })).toEqual([]);
+    expect(loosenedPolicies(core().settings)).toEqual([]);
+  });
+  it('names each loosened policy, alone or together, in a fixed order', () => {
+    expect(loosenedPolicyNames(loosenedPolicies({ onStoreError: 'accept' }))).toEqual(['onStoreError: accept']);
+    expect(loosenedPolicyNames(loosenedPolicies({ onUnverifiable: 'accept' }))).toEqual(['onUnverifiable: accept']);
+    expect(loosenedPolicyNames(loosenedPolicies({ onMismatch: 'flag' }))).toEqual(['onMismatch: flag']);
+    const all = core({ onStoreError: 'accept', onUnverifiable: 'accept', onMismatch: 'flag' }).settings;
+    expect(loosenedPolicyNames(loosenedPolicies(all))).toEqual(['onMismatch: flag', 'onUnverifiable: accept', 'onStoreError: accept']);
   });
 });

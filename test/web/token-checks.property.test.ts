@@ -184,4 +184,24 @@ describe('compiled twins answer as their schemas', () => {
       RUNS,
     );
   });
+
+  it('ticket claims at their edges: twin and schema give the same answer, and the right one (PROTOCOL §7.2)', () => {
+    const valid = { iss: 'https://edge.example.com', ip: '192.0.2.7', iat: 1_700_000_000, exp: 1_700_000_300, jti: 'a'.repeat(22), cnf: { jwk: EC } };
+    const cases: [Record<string, unknown>, boolean][] = [
+      [{ exp: 1_700_000_001 }, true],
+      [{ exp: 1_700_000_600 }, true], // iat + 600: the longest lifetime
+      [{ exp: 1_700_000_000 }, false], // exp = iat
+      [{ exp: 1_699_999_999 }, false],
+      [{ exp: 1_700_000_601 }, false],
+      [{ iss: 'http://127.0.0.1:8080' }, true],
+      [{ iss: 'https://edge.example.com/' }, false], // an origin, not a URL with a path
+      [{ iss: 'https://edge.example.com/x' }, false],
+      [{ iss: 'https://edge.example.com?x' }, false],
+      [{ iss: 'https://edge.example.com#x' }, false],
+    ];
+    for (const [change, expected] of cases) {
+      const claims = { ...valid, ...change };
+      expect([matchesTicketClaims(claims), ticketClaimsSchema.safeParse(claims).success], JSON.stringify(change)).toEqual([expected, expected]);
+    }
+  });
 });
