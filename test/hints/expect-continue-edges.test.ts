@@ -75,6 +75,25 @@ describe('continueWhenBodyRead: pipelining, eager clients, bodiless requests, lo
     expect([final.status, final.body]).toEqual([200, 'read 5']);
   });
 
+  it('a first read of a given size, of a body that has arrived, gets that many bytes', async () => {
+    const port = await listen(
+      continueWhenBodyRead(
+        createServer((req, res) => {
+          // waits (without reading) until the eager client's body is buffered, then reads 2 bytes of it
+          const whenArrived = (): void => {
+            if (req.readableLength < 5) return void setImmediate(whenArrived);
+            const first = req.read(2) as Buffer | null;
+            req.resume();
+            req.on('end', () => res.end(`first ${String(first)}`));
+          };
+          whenArrived();
+        }),
+      ),
+    );
+    const exchange = await rawExchange(port, `PUT /sized HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello`);
+    expect(exchange.responses.filter((r) => r.status >= 200).map((r) => r.body)).toEqual(['first he']);
+  });
+
   it.each([
     ['no Content-Length nor Transfer-Encoding', 'GET /none HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n'],
     ['Content-Length: 00', 'PUT /zeros HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 00\r\n\r\n'],
@@ -90,6 +109,43 @@ describe('continueWhenBodyRead: pipelining, eager clients, bodiless requests, lo
     const exchange = await rawExchange(port, request, { giveUpMs: 1000 });
     const final = finalOnKeptConnection(exchange);
     expect(final.status).toBe(200);
+  });
+
+  it.each([
+    ['Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'],
+    ['a Content-Length with a leading zero', 'Content-Length: 05'],
+  ])('a request with a body (%s) refused before it is read gets no 100', async (_name, framing) => {
+    const port = await listen(
+      continueWhenBodyRead(
+        createServer((_req, res) => {
+          res.statusCode = 401;
+          res.end('refused');
+        }),
+      ),
+    );
+    const exchange = await rawExchange(port, `PUT /framed HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n${framing}\r\n\r\n`);
+    expect(exchange.responses.map((r) => r.status)).toEqual([401]);
+  });
+
+  it('a body first read after the final head has gone out gets no 100 after it', async () => {
+    const port = await listen(
+      continueWhenBodyRead(
+        createServer((req, res) => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.flushHeaders();
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => res.end(`read ${Buffer.concat(chunks).length}`));
+        }),
+      ),
+    );
+    const exchange = await rawExchange(
+      port,
+      `PUT /streamed HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello`,
+    );
+    expect(exchange.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(exchange.text).not.toContain('100 Continue');
+    expect(exchange.responses.map((r) => [r.status, r.body])).toEqual([[200, 'read 5']]);
   });
 
   it('a refused client that uploads without waiting and reads once its upload is written still gets its refusal', async () => {

@@ -50,5 +50,7 @@ describe('Ed25519 keys of small order', () => {
       { numRuns: 50 },
     );
     expect(isSmallOrderEd25519({ kty: 'EC', crv: 'P-256', x: hex(SMALL_ORDER[0]!), y: hex(SMALL_ORDER[0]!) })).toBe(false);
+    // an X25519 key is no Ed25519 key, whatever its bytes: refused for what it is, not for its order
+    expect(isSmallOrderEd25519({ kty: 'OKP', crv: 'X25519', x: hex(SMALL_ORDER[0]!) })).toBe(false);
   });
 });

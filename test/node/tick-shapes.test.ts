@@ -27,6 +27,20 @@ describe('keepTickObjectShapes (server/runtime/tick-shapes.ts)', () => {
     expect(symbolNames(keptTickObject())).toEqual(expect.arrayContaining(['async_id_symbol', 'trigger_async_id_symbol']));
   });
 
+  it('keeps the tick object of its own nextTick, not the resource of whoever called it', async () => {
+    const { keepTickObjectShapes, keptTickObject } = await freshTickShapes();
+    // called from an Immediate's callback: that Immediate is the caller's resource
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        keepTickObjectShapes();
+        done();
+      }),
+    );
+    await nextMacrotask();
+    // a tick object's own string keys are its callback and its arguments
+    expect(Object.keys(keptTickObject() ?? {})).toEqual(['callback', 'args']);
+  });
+
   it('is idempotent: later calls keep the first tick object and schedule nothing', async () => {
     const { keepTickObjectShapes, keptTickObject } = await freshTickShapes();
     keepTickObjectShapes();

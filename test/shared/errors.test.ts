@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { types } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorCodeOf, IpStampError, refusalError, withoutStackTrace } from '../../shared/errors.js';
+import { errorCodeOf, IpStampError, isIpStampError, refusalError, withoutStackTrace } from '../../shared/errors.js';
 import { REASONS } from '../../shared/reasons.js';
 import { ReplayStoreFullError } from '../../server/stores/replay-store.js';
 
@@ -19,6 +19,35 @@ describe('errorCodeOf', () => {
 
   it('works the same out for a string that is no reason (a caller without types)', () => {
     expect(errorCodeOf('not-a-reason' as never)).toBe('ERR_IPSTAMP_NOT_A_REASON');
+  });
+});
+
+describe('IpStampError', () => {
+  it('is named IpStampError, says the fixed title, and keeps the cause it was given', () => {
+    const cause = new RangeError('store down');
+    const error = new IpStampError('store-unavailable', { cause });
+    expect([error.name, error.message, error.reason, error.code, error.cause]).toEqual([
+      'IpStampError',
+      'Replay protection is unavailable',
+      'store-unavailable',
+      'ERR_IPSTAMP_STORE_UNAVAILABLE',
+      cause,
+    ]);
+    expect(String(refusalError('replay'))).toBe('IpStampError: Client IP attestation was already used');
+  });
+
+  it('isIpStampError: true for it (and its subclasses) only, not for any other error or a look-alike', () => {
+    expect(isIpStampError(new IpStampError('replay'))).toBe(true);
+    expect(isIpStampError(new ReplayStoreFullError())).toBe(true);
+    for (const other of [
+      new Error('replay'),
+      new TypeError('x'),
+      { name: 'IpStampError', reason: 'replay', code: 'ERR_IPSTAMP_REPLAY' },
+      'replay',
+      undefined,
+    ]) {
+      expect(isIpStampError(other)).toBe(false);
+    }
   });
 });
 

@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { publicJwkOf } from '../../shared/public-jwk.js';
+import { privateMemberOf, publicJwkOf } from '../../shared/public-jwk.js';
 import { thumbprintInput, type ClientPublicJwk } from '../../shared/ticket-schema.js';
 
 const privateJwk = (type: 'ec' | 'ed25519', namedCurve = 'P-256'): Record<string, unknown> =>
@@ -64,5 +64,19 @@ describe('publicJwkOf', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('privateMemberOf', () => {
+  it('names the first private member a key has of its own: EC and OKP "d", and every RSA one', () => {
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth']) expect(privateMemberOf({ kty: 'RSA', n: 'AQAB', e: 'AQAB', [member]: 'AQAB' })).toBe(member);
+    expect(privateMemberOf(KEYS.ed25519)).toBe('d');
+    expect(privateMemberOf(KEYS.p256)).toBe('d');
+  });
+
+  it('undefined for a public key, an oct key (a verifier holds HMAC secrets), and members it only inherits', () => {
+    expect(privateMemberOf(publicJwkOf(KEYS.p256)!)).toBeUndefined();
+    expect(privateMemberOf({ kty: 'oct', k: 'c2VjcmV0' })).toBeUndefined();
+    expect(privateMemberOf(Object.create({ d: 'AQAB' }) as object)).toBeUndefined();
   });
 });
