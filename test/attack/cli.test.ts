@@ -6,6 +6,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePort } from '../support/ports.js';
 import { runCli, startServe, type RunningServe } from '../support/cli-process.js';
 import { startBrokenVerifier, startGoodVerifier } from './broken-verifier.js';
+import { ATTACK_CATALOG, TICKET_ATTACK_CATALOG } from '../../server/attack/index.js';
 
 let dir: string;
 let key: TestKeyPair;
@@ -79,6 +80,66 @@ describe('ipstamp attack (built CLI)', () => {
         /^ipstamp attack: only: no attack named "nope"/,
       );
       expect((await runCli(['attack', '--target', good.url, '--race', '1'])).code).toBe(2);
+    } finally {
+      await good.close();
+    }
+  });
+});
+
+describe('ipstamp attack: flags and exit codes', () => {
+  it('--list names every attack, the ticket ones too, and exits 0 without a target', async () => {
+    const run = await runCli(['attack', '--list']);
+    expect(run.code).toBe(0);
+    const names = run.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[0]);
+    for (const a of [...ATTACK_CATALOG, ...TICKET_ATTACK_CATALOG]) expect(names).toContain(a.name);
+    expect(names).toHaveLength(ATTACK_CATALOG.length + TICKET_ATTACK_CATALOG.length);
+  });
+
+  it('usage errors are exit 2 and name the flag; a bound itself is accepted', async () => {
+    const port = await freePort();
+    const down = `http://127.0.0.1:${port}/`;
+    expect(await runCli(['attack', '--key', keyFile])).toEqual({ code: 2, stdout: '', stderr: 'ipstamp attack: --target URL is required\n' });
+    expect((await runCli(['attack', '--target', down])).stderr).toBe('ipstamp attack: --key FILE is required (or --issuer URL for the ticket attacks alone)\n');
+    // --issuer alone is enough: the run starts (and finds the target down) instead of asking for --key
+    const issuerOnly = await runCli(['attack', '--target', down, '--issuer', down]);
+    expect(issuerOnly.code).toBe(2);
+    expect(issuerOnly.stderr).toMatch(/^ipstamp attack: the target cannot be reached/);
+    for (const [flag, low, high] of [
+      ['--timeout', '50', '60000'],
+      ['--race', '2', '64'],
+    ] as const) {
+      for (const value of [low, high]) {
+        const run = await runCli(['attack', '--target', down, '--key', keyFile, flag, value]);
+        expect(run.stderr).toMatch(/^ipstamp attack: the target cannot be reached/);
+      }
+      for (const value of [String(Number(low) - 1), String(Number(high) + 1)]) {
+        const run = await runCli(['attack', '--target', down, '--key', keyFile, flag, value]);
+        expect(run).toEqual({ code: 2, stdout: '', stderr: `ipstamp attack: ${flag} must be a whole number from ${low} to ${high}\n` });
+      }
+    }
+  });
+
+  it('a report file that cannot be written is exit 2, whatever the verdict', async () => {
+    const good = await startGoodVerifier(key);
+    try {
+      const run = await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'replay-exact', '--report', join(dir, 'no-such-dir', 'r.md')]);
+      expect(run.stdout).toMatch(/^SAFE/m);
+      expect(run.stderr).toBe('ipstamp attack: cannot write the report file\n');
+      expect(run.code).toBe(2);
+    } finally {
+      await good.close();
+    }
+  });
+
+  it('--ip the target does not see: the controls are refused, INCONCLUSIVE, exit 2 (never SAFE)', async () => {
+    const good = await startGoodVerifier(key);
+    try {
+      const run = await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'replay-exact', '--ip', '192.0.2.1']);
+      expect(run.stdout).toMatch(/^INCONCLUSIVE/m);
+      expect(run.code).toBe(2);
     } finally {
       await good.close();
     }

@@ -76,4 +76,12 @@ describe('ipstamp inspect: nothing from the stamp reaches the terminal as a cont
       expect(out).toContain(`${line}  (unknown: ignored)\n`);
     expect(out).not.toMatch(/native code|\[object Object\]/);
   });
+  it('a lone surrogate (valid in JSON text, not in UTF-8) is escaped, never written as a replacement character', async () => {
+    const lone = { ...claims, htu: 'https://a.example/orders', ['s\uD800']: 'x\uDC00y' } as Record<string, unknown>;
+    for (const name of ['note\u001b[31m', 'c1', 'bidi', 'nested']) delete lone[name];
+    const result = await runCli(['inspect', token({ alg: 'ES256', typ: 'ipstamp+jwt', kid: 'k1' }, lone)]);
+    const out = result.stdout.replace(/ {2,}/g, '  ');
+    expect(out).toContain('  "s\\ud800"  "x\\udc00y"  (unknown: ignored)\n');
+    expect(out).not.toContain('\uFFFD');
+  });
 });

@@ -8,6 +8,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
 import { runCli, scratchDir } from '../support/cli-process.js';
 import { nodePlatform } from '../../server/verify/node-platform.js';
+import { MAX_STAMP_BYTES } from '../../shared/schema.js';
 
 const scratch = scratchDir();
 let es: TestKeyPair;
@@ -201,5 +202,74 @@ describe('ipstamp inspect - (issue 12, item 6)', () => {
     );
     // whatever is pasted, the answer is a token or a problem — never a throw
     fc.assert(fc.property(fc.string(), (text) => void stampFromPaste(text)));
+  });
+});
+
+describe('ipstamp inspect: the verifier defaults, the flags that change them, one token', () => {
+  const claimsAt = (iat: number) => ({ ip: '192.0.2.7', iat, jti: 'AAAAAAAAAAAAAAAAAAAAAA', htm: 'GET', htu: 'https://a.example/x' });
+  const stampAt = (iat: number) => signRaw(hs.privateJwk, { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'inspect-hs' }, claimsAt(iat));
+
+  it('maxAge 30 and skew 5 by default, as the verifier: a stamp 60 s old is expired, one 20 s ahead not yet valid', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const old = await runCli(['inspect', stampAt(now - 60), '--keys', keysFile]);
+    expect(old.code).toBe(1);
+    expect(row(old.stdout, 8)).toMatch(/fail +expired +maxAge 30 s, skew 5 s/);
+    const ahead = await runCli(['inspect', stampAt(now + 20), '--keys', keysFile]);
+    expect(ahead.code).toBe(1);
+    expect(row(ahead.stdout, 7)).toMatch(/fail +not-yet-valid +maxAge 30 s, skew 5 s/);
+  });
+
+  it("--max-age and --skew are the verifier's: the same stamps pass with wider windows", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const old = await runCli(['inspect', stampAt(now - 60), '--keys', keysFile, '--max-age', '120']);
+    expect(old.code).toBe(0);
+    expect(row(old.stdout, 8)).toMatch(/pass +expired +maxAge 120 s, skew 5 s/);
+    const ahead = await runCli(['inspect', stampAt(now + 20), '--keys', keysFile, '--skew', '60']);
+    expect(ahead.code).toBe(0);
+    expect(row(ahead.stdout, 7)).toMatch(/pass +not-yet-valid +maxAge 30 s, skew 60 s/);
+  });
+
+  it('an iat or exp beyond the dates a Date holds is shown as the number, never a crash', async () => {
+    const far = signRaw(hs.privateJwk, { alg: 'HS256', typ: 'ipstamp+jwt', kid: 'inspect-hs' }, { ...claimsAt(9_000_000_000_000), exp: 9_000_000_000_010 });
+    const run = await runCli(['inspect', far, '--keys', keysFile]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^ {2}iat {2}9000000000000$/m);
+    expect(run.stdout).toMatch(/^ {2}exp {2}9000000000010$/m);
+    expect(run.stdout).toMatch(/^Result: REJECTED — /m);
+  });
+
+  it('a clean stamp without --keys never reads as verified: the result says the signature was not checked', async () => {
+    const run = await runCli(['inspect', stampAt(Math.floor(Date.now() / 1000))]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Result: decodes cleanly; signature not checked \(no --keys\)$/m);
+    expect(run.stdout).not.toContain('passes every check');
+  });
+
+  it('two tokens are a usage error, not the first one inspected', async () => {
+    const token = stampAt(Math.floor(Date.now() / 1000));
+    const two = await runCli(['inspect', token, 'a.b.c', '--keys', keysFile]);
+    expect(two).toEqual({ code: 2, stdout: '', stderr: 'ipstamp inspect: exactly one TOKEN, please\n' });
+  });
+});
+
+describe('inspectStamp: edges a stamp alone decides', () => {
+  const options = { nowMs: 1_764_000_000_000, maxAge: 30, skew: 5 };
+
+  it('stampFromPaste: several lines and none of them the stamp header is a problem, not the first line taken as the stamp', () => {
+    expect(stampFromPaste('GET /orders HTTP/1.1\nHost: api.example.com\n')).toEqual({ problem: 'holds several lines and no Client-IP-Attestation: line' });
+    expect(stampFromPaste('\n  a.b.c  \n\n')).toEqual({ token: 'a.b.c' });
+  });
+
+  it('a stamp of MAX_STAMP_BYTES is measured on; one byte more is malformed for its size', async () => {
+    const sized = (n: number) => `${'A'.repeat(n - 4)}.B.C`;
+    const atLimit = await inspectStamp(sized(MAX_STAMP_BYTES), options);
+    expect(atLimit.checks[1]).toMatchObject({ step: '2', status: 'fail', detail: 'not three base64url segments' });
+    const over = await inspectStamp(sized(MAX_STAMP_BYTES + 1), options);
+    expect(over.checks[1]).toMatchObject({ step: '2', status: 'fail', detail: `${MAX_STAMP_BYTES + 1} bytes, more than ${MAX_STAMP_BYTES}` });
+    // two header instances joined by a proxy: named as such, not as a bad segment
+    const joined = await inspectStamp('a.b.c, a.b.c', options);
+    expect(joined.checks[1]).toMatchObject({ step: '2', status: 'fail', detail: 'a comma: two header instances joined' });
+    expect(joined.firstFailure).toBe('malformed');
   });
 });
