@@ -74,8 +74,6 @@ export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStam
   };
 }
 
-/** PROTOCOL.md §6. */
-
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 /** `@hono/node-server`'s Node request, when the app runs there. */

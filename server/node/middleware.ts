@@ -14,8 +14,7 @@ import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
 
-/** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware. */
-/** The `issuer` option: the same for every adapter (server/issuer/issuer-routes.ts). */
+/** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware, the same for every adapter (server/issuer/issuer-routes.ts). */
 export type IssuerMiddlewareOptions = IssuerRouteOptions;
 
 /** `ipstamp(options)`: the verifier's options, plus what the middleware adds. */
