@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -8,6 +8,7 @@ import { createStamper } from '../../client/index.js';
 import { ipstamp as fastifyIpstamp } from '../../server/fastify/plugin.js';
 import { ipstamp as honoIpstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { ipstamp as nodeIpstamp, trackPeerAddresses } from '../../server/node/index.js';
+import { rawExchange } from '../cli/raw-http.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 
 /**
@@ -52,20 +53,12 @@ afterAll(async () => {
 });
 
 /** One request written as given, on its own connection: the status and, for a refusal, its reason. */
-function send(port: number, target: string, token: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? `no answer: ${JSON.stringify(text.slice(0, 80))}`;
-      const reason = /"reason":"([a-z-]+)"/.exec(text)?.[1];
-      resolve(reason === undefined ? status : `${status} ${reason}`);
-    });
-    socket.write(`GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nclient-ip-attestation: ${token}\r\nconnection: close\r\n\r\n`);
-  });
+async function send(port: number, target: string, token: string): Promise<string> {
+  const request = `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nclient-ip-attestation: ${token}\r\nconnection: close\r\n\r\n`;
+  const { responses, text } = await rawExchange(port, request, { giveUpMs: 10_000 });
+  const [answer] = responses;
+  if (answer === undefined) return `no answer: ${JSON.stringify(text.slice(0, 80))}`;
+  return answer.status === 200 ? '200' : `${answer.status} ${(JSON.parse(answer.body) as { reason: string }).reason}`;
 }
 
 /** A stamp whose `htu` path is exactly `path`, as a client that writes its own target would sign it. */
