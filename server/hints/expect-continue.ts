@@ -3,6 +3,9 @@ import type { Socket } from 'node:net';
 
 const deferring = new WeakSet<Server>();
 
+/** Connections closing after a refusal while its body was still arriving: read and discarded, never served. */
+const lingering = new WeakSet<Socket>();
+
 /**
  * How long a connection closed after answering a request whose body was still arriving keeps
  * reading (and discarding) that body before it is destroyed: see `lingerWhileArriving`.
@@ -25,8 +28,9 @@ const LINGER_MS = 2000;
  * read once it has arrived still gets its `100` first, so the connection is kept; a connection
  * closed while such a body is still arriving reads it for a while before it is destroyed, so
  * that the client can read the refusal (a close with unread bytes resets the connection and
- * can take the answer with it, RFC 9112 §9.6). A pipelined request's `100` waits for its turn
- * on the connection, and none follows its final answer.
+ * can take the answer with it, RFC 9112 §9.6), and a request that follows on it is never
+ * served. A pipelined request's `100` waits for its turn on the connection, and none follows
+ * its final answer.
  *
  * Call it on the server before traffic (idempotent); it returns the server. A server with a
  * `checkContinue` listener of its own is refused with a `TypeError`: only one can answer.
@@ -37,6 +41,7 @@ export function continueWhenBodyRead<S extends Server>(server: S): S {
     throw new TypeError('continueWhenBodyRead: the server already has a checkContinue listener, which answers Expect: 100-continue itself');
   }
   deferring.add(server);
+  serveNothingWhileLingering(server);
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     if (framesNoContent(request)) sendContinue(response);
     else {
@@ -102,6 +107,7 @@ function lingerWhileArriving(request: IncomingMessage, response: ServerResponse)
     const carrier = socket as Socket & { destroySoon: () => void };
     carrier.destroySoon = function lingeringClose(this: Socket): void {
       delete (carrier as Partial<typeof carrier>).destroySoon;
+      lingering.add(this);
       this.end();
       const timer = setTimeout(() => this.destroy(), LINGER_MS);
       timer.unref();
@@ -112,4 +118,31 @@ function lingerWhileArriving(request: IncomingMessage, response: ServerResponse)
       if (Object.hasOwn(carrier, 'destroySoon')) delete (carrier as Partial<typeof carrier>).destroySoon;
     });
   });
+}
+
+/** The server events that hand a parsed request to the app. */
+const REQUEST_EVENTS: ReadonlySet<string | symbol> = new Set(['request', 'checkContinue', 'checkExpectation', 'upgrade', 'connect']);
+
+/**
+ * While a connection lingers, Node's parser still reads it, and a request that follows the
+ * refused body would reach the app: its handler run (a stamp consumed, an order placed) on a
+ * connection that answered `Connection: close`, its answer never sent. A server that said close
+ * processes no further request on the connection (RFC 9112 §9.6), so none is emitted: its
+ * bytes are read and dropped with the body's.
+ */
+function serveNothingWhileLingering(server: Server): void {
+  const emit = server.emit;
+  server.emit = function emitUnlessLingering(this: Server, event: string | symbol, ...args: unknown[]): boolean {
+    if (REQUEST_EVENTS.has(event)) {
+      const request = args[0] as IncomingMessage;
+      if (lingering.has(request.socket)) {
+        // a request nobody reads would stop the parser, and with it the draining; a socket
+        // taken off the parser (an upgrade) is nobody's: closed now
+        if (event === 'upgrade' || event === 'connect') (args[1] as Socket).destroy();
+        else request.resume();
+        return false;
+      }
+    }
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  } as Server['emit'];
 }
