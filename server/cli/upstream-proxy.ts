@@ -57,6 +57,17 @@ function refusalOf(request: FastifyRequest): 'bad-request-target' | 'method-not-
   return undefined;
 }
 
+/**
+ * Has an earlier answer on the client's connection closed it (`Connection: close`)? Its socket
+ * is ended but may still be read, for the rest of that request's body (a refused
+ * `Expect: 100-continue` upload lingers, see continueWhenBodyRead), and Node parses on: a request
+ * pipelined behind it has nobody to answer it and must not be acted on (RFC 9112 §9.6).
+ */
+function connectionClosing(request: FastifyRequest): boolean {
+  const { socket } = request.raw;
+  return socket.destroyed || socket.writableEnded;
+}
+
 /** The Allow of an OPTIONS the gateway answers itself: RFC 9110's methods and PATCH, less TRACE (refused above). */
 const GATEWAY_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
 
@@ -164,6 +175,9 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
+    // closed (by the answer to a request ahead of this one, or by the client) while this one was
+    // verified: nobody would get the upstream's answer
+    if (connectionClosing(request)) return reply;
     let response: Dispatcher.ResponseData;
     try {
       response = await pool.request({
