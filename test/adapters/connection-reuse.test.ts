@@ -55,6 +55,16 @@ const closeServer = (server: Server) => () =>
     server.close(() => done());
   });
 
+/** A plain node:http server (node's own or Hono's) behind the PROXY layer, listening. */
+async function layered(mode: Mode, name: 'node' | 'hono', server: Server, layer: Parameters<typeof installProxyProtocol>[1]): Promise<void> {
+  installProxyProtocol(server, layer);
+  trackPeerAddresses(server);
+  continueWhenBodyRead(server);
+  ports[mode][name] = await listening(server);
+  servers[mode][name] = server;
+  closers.push(closeServer(server));
+}
+
 async function startAll(mode: Mode): Promise<void> {
   const keys = { keys: [key.publicJwk] };
   const verifierOptions = { keys, trustedProxies: [PROXY_PEER] };
@@ -83,12 +93,7 @@ async function startAll(mode: Mode): Promise<void> {
       answer(body.toString('latin1'));
     });
   });
-  installProxyProtocol(node, layer);
-  trackPeerAddresses(node);
-  continueWhenBodyRead(node);
-  ports[mode].node = await listening(node);
-  servers[mode].node = node;
-  closers.push(closeServer(node));
+  await layered(mode, 'node', node, layer);
 
   const app = new Hono<{ Variables: IpStampVariables }>();
   app.use(honoIpstamp(verifierOptions));
@@ -97,12 +102,7 @@ async function startAll(mode: Mode): Promise<void> {
   app.all('*', async (c) => c.text(record('hono', c.req.path, c.get('ipStamp'), c.req.method === 'GET' ? '' : await c.req.text())));
   const hono = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   // in this tick, before the listening socket accepts anything
-  installProxyProtocol(hono, layer);
-  trackPeerAddresses(hono);
-  continueWhenBodyRead(hono);
-  ports[mode].hono = await listening(hono);
-  servers[mode].hono = hono;
-  closers.push(closeServer(hono));
+  await layered(mode, 'hono', hono, layer);
 }
 
 beforeAll(async () => {
