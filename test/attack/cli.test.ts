@@ -1,7 +1,13 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { exportJWK, generateKeyPair } from 'jose';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipstamp } from '../../server/fastify/plugin.js';
+import { requireBinary } from '../support/binaries.js';
+import { makeTestCertificate } from '../support/tls-certificate.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePort } from '../support/ports.js';
 import { runCli, startServe, type RunningServe } from '../support/cli-process.js';
@@ -143,6 +149,207 @@ describe('ipstamp attack: flags and exit codes', () => {
     } finally {
       await good.close();
     }
+  });
+});
+
+interface JsonReport {
+  verdict: string;
+  exitCode: number;
+  method: string;
+  target: string;
+  ip: string;
+  results: { name: string; verdict: string; got: string }[];
+}
+const parseReport = (stdout: string): JsonReport => JSON.parse(stdout) as JsonReport;
+const gotOf = (report: JsonReport): Record<string, string> => Object.fromEntries(report.results.map((r) => [r.name, r.got]));
+
+describe('ipstamp attack: the other flags reach the harness, checked', () => {
+  it('--skew and --ticket-wait: bounds accepted, one past refused; a number that is not plain digits is refused', async () => {
+    const down = `http://127.0.0.1:${await freePort()}/`;
+    const attack = (...extra: string[]) => runCli(['attack', '--target', down, '--key', keyFile, ...extra]);
+    const cases: [flag: string, value: string, error: string | undefined][] = [
+      ['--skew', '0', undefined],
+      ['--skew', '86400', undefined],
+      ['--skew', '86401', 'from 0 to 86400'],
+      ['--ticket-wait', '0', undefined],
+      ['--ticket-wait', '900', undefined],
+      ['--ticket-wait', '901', 'from 0 to 900'],
+      // Number() would take each of these: the flag says "a whole number", written as one
+      ['--timeout', '1e3', 'from 50 to 60000'],
+      ['--timeout', '0x100', 'from 50 to 60000'],
+      ['--race', '8.0', 'from 2 to 64'],
+      ['--race', '+8', 'from 2 to 64'],
+    ];
+    const runs = await Promise.all(cases.map(([flag, value]) => attack(flag, value)));
+    cases.forEach(([flag, , error], i) => {
+      if (error === undefined) expect(runs[i]!.stderr).toMatch(/^ipstamp attack: the target cannot be reached/);
+      else expect(runs[i]).toEqual({ code: 2, stdout: '', stderr: `ipstamp attack: ${flag} must be a whole number ${error}\n` });
+    });
+  });
+
+  it('--only takes names with spaces around them and a trailing comma; --race sets the copies replay-race sends', async () => {
+    const good = await startGoodVerifier(key);
+    try {
+      const [only, race] = await Promise.all([
+        runCli(['attack', '--target', good.url, '--key', keyFile, '--only', ' replay-exact , control-get,', '--json']),
+        runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'replay-race', '--race', '3', '--json']),
+      ]);
+      expect(parseReport(only.stdout).results.map((r) => r.name)).toEqual(['control-get', 'replay-exact']);
+      expect(only.code).toBe(0);
+      expect(gotOf(parseReport(race.stdout))['replay-race']).toBe('1 of 3 accepted; 2 × 401 replay');
+      expect(race.code).toBe(0);
+    } finally {
+      await good.close();
+    }
+  });
+
+  it('--local-address: the harness connects from it, so the target sees (and the echo reports) that address', async () => {
+    const good = await startGoodVerifier(key);
+    try {
+      const run = await runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'control-get', '--local-address', '127.0.0.8', '--json']);
+      const report = parseReport(run.stdout);
+      expect(report.ip).toBe('127.0.0.8');
+      expect(gotOf(report)['control-get']).toBe('200 accepted (match)');
+      expect(run.code).toBe(0);
+    } finally {
+      await good.close();
+    }
+  });
+
+  it('--proxy-address is checked like the others: not an address is a usage error', async () => {
+    const down = `http://127.0.0.1:${await freePort()}/`;
+    const run = await runCli(['attack', '--target', down, '--key', keyFile, '--proxy-address', 'lb.internal']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^ipstamp attack: proxyAddress must be a valid, specified IPv4 or IPv6 address\n$/);
+  });
+
+  it('a key file that is not JSON: exit 2, and the one line says so', async () => {
+    const notJson = join(dir, 'not-json.jwk');
+    await writeFile(notJson, '-----BEGIN PRIVATE KEY-----\n');
+    const good = await startGoodVerifier(key);
+    try {
+      const run = await runCli(['attack', '--target', good.url, '--key', notJson]);
+      expect(run).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(/^ipstamp attack: the key is not a usable private JWK .*\(the key file is not JSON\)\n$/),
+      });
+    } finally {
+      await good.close();
+    }
+  });
+
+  const openssl = requireBinary('openssl');
+  it.skipIf(openssl === undefined)('--ca: an https target is reached with its CA, not without it; an unreadable --ca is a usage error', async () => {
+    const certificate = makeTestCertificate(openssl!, dir);
+    const good = await startGoodVerifier(key, { key: await readFile(certificate.keyFile, 'utf8'), cert: certificate.certPem });
+    try {
+      const attack = (...extra: string[]) => runCli(['attack', '--target', good.url, '--key', keyFile, '--only', 'control-get', ...extra]);
+      const [trusted, untrusted, missing] = await Promise.all([attack('--ca', certificate.certFile), attack(), attack('--ca', join(dir, 'no-ca.pem'))]);
+      expect(good.url).toMatch(/^https:/);
+      expect(trusted.stdout).toMatch(/^SAFE/m);
+      expect(trusted.code).toBe(0);
+      expect(untrusted.code).toBe(2);
+      expect(untrusted.stderr).toMatch(/^ipstamp attack: the target cannot be reached/);
+      expect(missing).toEqual({ code: 2, stdout: '', stderr: 'ipstamp attack: --ca: cannot read the certificate file\n' });
+    } finally {
+      await good.close();
+    }
+  });
+});
+
+/**
+ * A Fastify app with the ipstamp plugin whose stamped route exists for one method and one path
+ * only (PUT /inventory): an attack run aimed at another method or path cannot conclude. It also
+ * issues tickets, and trusts them, so the ticket flags (--skew, --ticket-wait) show in a report.
+ */
+describe('ipstamp attack --method/--path against a one-route Fastify app', () => {
+  let app: FastifyInstance;
+  let origin: string;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    const issuerKey = { ...(await exportJWK(pair.privateKey)), kid: 'edge-1', alg: 'ES256' };
+    const issuerPublic = { ...(await exportJWK(pair.publicKey)), kid: 'edge-1', alg: 'ES256' };
+    app = Fastify();
+    await app.register(ipstamp, {
+      keys: { keys: [key.publicJwk] },
+      issuer: { key: issuerKey, origin: 'http://edge.example' },
+      issuers: { 'http://edge.example': { keys: [issuerPublic] } },
+    });
+    app.put('/inventory', async (request: FastifyRequest) => ({ ip: request.ipStamp?.ip, agreement: request.ipStamp?.agreement }));
+    // answers a verified request 2 s late (or when the client gives up): what --timeout is for
+    app.get('/slow', async (request: FastifyRequest) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        request.raw.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return { ip: request.ipStamp?.ip, agreement: request.ipStamp?.agreement };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => app?.close());
+
+  const ONLY = ['--only', 'control-get,binding-other-method,binding-other-path,replay-exact', '--json'];
+
+  it('--method put --path /inventory: every control and attack is a PUT to /inventory, SAFE; without them INCONCLUSIVE', async () => {
+    const [named, noMethod, noPath] = await Promise.all([
+      runCli(['attack', '--target', `${origin}/elsewhere`, '--method', 'put', '--path', '/inventory', '--key', keyFile, ...ONLY]),
+      runCli(['attack', '--target', `${origin}/inventory`, '--key', keyFile, ...ONLY]),
+      runCli(['attack', '--target', `${origin}/elsewhere`, '--method', 'PUT', '--key', keyFile, ...ONLY]),
+    ]);
+    const report = parseReport(named.stdout);
+    expect(report).toMatchObject({ verdict: 'SAFE', exitCode: 0, method: 'PUT', target: `${origin}/inventory` });
+    expect(gotOf(report)).toEqual({
+      'control-get': '200 accepted (match)',
+      'binding-other-method': '401 binding-mismatch',
+      'binding-other-path': '401 binding-mismatch',
+      'replay-exact': '401 replay',
+    });
+    expect(named.code).toBe(0);
+    for (const [run, refused] of [
+      [noMethod, '404'],
+      [noPath, '404'],
+    ] as const) {
+      expect(parseReport(run.stdout).verdict).toBe('INCONCLUSIVE');
+      expect(gotOf(parseReport(run.stdout))['control-get']).toMatch(new RegExp(`^${refused}`));
+      expect(run.code).toBe(2);
+    }
+  });
+
+  it('--timeout reaches every request: a route slower than it is no answer, so the run cannot conclude', async () => {
+    const run = await runCli(['attack', '--target', `${origin}/slow`, '--key', keyFile, '--only', 'control-get', '--timeout', '50', '--json']);
+    const report = parseReport(run.stdout);
+    expect(gotOf(report)['control-get']).not.toMatch(/^200/);
+    expect(report.verdict).toBe('INCONCLUSIVE');
+    expect(run.code).toBe(2);
+  });
+
+  it('--skew and --ticket-wait (seconds) reach the expired-ticket attack, which says it will not wait that long', async () => {
+    const run = await runCli([
+      'attack',
+      '--target',
+      origin,
+      '--method',
+      'PUT',
+      '--path',
+      '/inventory',
+      '--issuer',
+      origin,
+      '--only',
+      'ticket-expired',
+      '--skew',
+      '7',
+      '--ticket-wait',
+      '2',
+      '--json',
+    ]);
+    const result = parseReport(run.stdout).results.find((r) => r.name === 'ticket-expired');
+    expect(result?.verdict).toBe('skip');
+    expect(JSON.stringify(result)).toMatch(/plus a skew of 7 s\), longer than this run may wait \(2 s\)/);
   });
 });
 
