@@ -14,8 +14,7 @@ import { signRaw } from '../support/sign-raw.js';
  * Red team on tickets (PROTOCOL §7): a client that holds a valid key — and may have stolen
  * another client's ticket — tries to make a verifier accept an address the issuer did not see.
  * Every case here was tried as an attack and refused (or, for controls, accepted as the contract
- * requires); the findings are in findings.md. Cases
- * other tests already pin are not repeated (tickets.test.ts, ticket-time.test.ts,
+ * requires). Cases other tests already pin are not repeated (tickets.test.ts, ticket-time.test.ts,
  * client-key-alg.test.ts, the conformance vectors tickets.json and ticket-requests.json).
  */
 
