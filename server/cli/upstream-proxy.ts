@@ -58,10 +58,11 @@ function refusalOf(request: FastifyRequest): 'bad-request-target' | 'method-not-
 }
 
 /**
- * Has an earlier answer on the client's connection closed it (`Connection: close`)? Its socket
- * is ended but may still be read, for the rest of that request's body (a refused
- * `Expect: 100-continue` upload lingers, see continueWhenBodyRead), and Node parses on: a request
- * pipelined behind it has nobody to answer it and must not be acted on (RFC 9112 §9.6).
+ * Has the client's connection closed, by the client or by an earlier answer on it
+ * (`Connection: close`)? Either way nobody would get the upstream's answer. A socket ended by an
+ * answer may still be read, for the rest of that request's body (a refused
+ * `Expect: 100-continue` upload lingers, see continueWhenBodyRead), and a request pipelined
+ * behind it must not be acted on (RFC 9112 §9.6).
  */
 function connectionClosing(request: FastifyRequest): boolean {
   const { socket } = request.raw;
