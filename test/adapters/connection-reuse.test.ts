@@ -11,7 +11,7 @@ import { createProxyProtocolServer, installProxyProtocol } from '../../server/hi
 import { ipstamp as honoIpstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { ipstamp as nodeIpstamp, rawBodyVerify, trackPeerAddresses } from '../../server/node/index.js';
 import type { Verdict } from '../../server/verify/types.js';
-import { parseResponses, type RawResponse } from '../cli/raw-http.js';
+import { parseResponses, rawExchange, type RawResponse } from '../cli/raw-http.js';
 import { buildV2, inetAddress } from '../hints/proxy-v2-builder.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 
@@ -149,39 +149,35 @@ function answerOf(response: RawResponse): string {
 }
 
 /**
- * Writes each step on one connection from `localAddress` and reads until the server closes it.
- * A step after the first is written once that many final answers have come (`stepwise`), else
- * right after the previous write (the bytes may reach the server together, as pipelining).
+ * Writes each step on one connection from `localAddress` and reads until the server closes it
+ * (a reset counts as a close). A step after the first is written once that many final answers
+ * have come (`stepwise`), else right after the previous write (the bytes may reach the server
+ * together, as pipelining).
  */
-function exchange(
+async function exchange(
   port: number,
   steps: (string | Buffer)[],
   { localAddress = CLIENT, stepwise = false, giveUpMs = 5000 }: { localAddress?: string; stepwise?: boolean; giveUpMs?: number } = {},
 ): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-    let text = '';
-    let next = 0;
-    const finals = () => parseResponses(text).filter((r) => r.status >= 200).length;
-    const writeDue = () => {
-      while (next < steps.length && !socket.destroyed && (!stepwise || finals() >= next)) socket.write(steps[next++]!);
-    };
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      const responses = parseResponses(text);
-      resolve({ responses, answers: responses.filter((r) => r.status >= 200).map(answerOf), closed, text });
-    };
-    const timer = setTimeout(() => finish(false), giveUpMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      text += d;
+  const raw = await rawExchange(
+    port,
+    (socket) => {
+      socket.setNoDelay(true);
+      let text = '';
+      let next = 0;
+      const finals = () => parseResponses(text).filter((r) => r.status >= 200).length;
+      const writeDue = () => {
+        while (next < steps.length && !socket.destroyed && (!stepwise || finals() >= next)) socket.write(steps[next++]!);
+      };
+      socket.on('data', (d: string) => {
+        text += d;
+        writeDue();
+      });
       writeDue();
-    });
-    socket.on('error', () => {});
-    socket.once('close', () => finish(true));
-    socket.once('connect', writeDue);
-  });
+    },
+    { localAddress, giveUpMs, resetIsClose: true },
+  );
+  return { ...raw, answers: raw.responses.filter((r) => r.status >= 200).map(answerOf) };
 }
 
 const v1 = (source: string) => `PROXY TCP4 ${source} 127.0.0.1 40000 80\r\n`;

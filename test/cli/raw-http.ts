@@ -78,12 +78,14 @@ export interface RawExchange {
 
 /**
  * Writes `request` as bytes and reads until the server closes the connection; a connection
- * still open after `giveUpMs` is reported as `closed: false` (a hang, bounded).
+ * still open after `giveUpMs` is reported as `closed: false` (a hang, bounded). A socket error
+ * rejects, unless `resetIsClose`: then a server that resets the connection (closing with bytes
+ * unread) has closed it, and what it sent before is the answer.
  */
 export function rawExchange(
   port: number,
   request: string | Buffer | ((socket: Socket) => void),
-  { giveUpMs = 5000, localAddress }: { giveUpMs?: number; localAddress?: string } = {},
+  { giveUpMs = 5000, localAddress, resetIsClose = false }: { giveUpMs?: number; localAddress?: string; resetIsClose?: boolean } = {},
 ): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', localAddress });
@@ -97,6 +99,7 @@ export function rawExchange(
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => (text += d));
     socket.once('error', (error) => {
+      if (resetIsClose) return; // 'close' follows
       clearTimeout(timer);
       reject(error);
     });
