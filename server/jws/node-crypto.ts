@@ -11,9 +11,16 @@ import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, WEB
 import { importClientKey } from './public-jwk.js';
 import { verifySignature } from './signature.js';
 
+const PRIVATE_KEY = 'is a private key; the verifier needs only the public half';
+
 function fromKeyObject(key: unknown, where: string): KeyObject {
-  if (key instanceof KeyObject) return key;
+  if (key instanceof KeyObject) {
+    // jose refuses a private KeyObject for verifying: whoever holds it can sign the stamps
+    if (key.type === 'private') fail(where, `${PRIVATE_KEY} (createPublicKey(key))`);
+    return key;
+  }
   if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) {
+    if (key.type === 'private') fail(where, PRIVATE_KEY);
     // its usages are its key_ops: the web verifier refuses one that may not verify, and so do we
     if (!key.usages.includes('verify')) fail(where, 'key must allow "verify"');
     return KeyObject.from(key);

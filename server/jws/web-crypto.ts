@@ -56,6 +56,7 @@ function checkCryptoKey(key: CryptoKey, alg: StampAlg, where: string): void {
     if (algorithm.hash?.name !== WEBCRYPTO_HASH_OF[alg]) fail(where, `key does not fit alg ${alg}`);
   } else {
     if (key.type === 'secret') fail(where, `${alg} needs a public key`);
+    if (key.type === 'private') fail(where, 'is a private key; the verifier needs only the public half');
     const curve = algorithm.name === 'Ed25519' || algorithm.name === 'EdDSA' ? 'Ed25519' : algorithm.namedCurve;
     if (curve !== CURVE_OF_ALG[alg]) fail(where, `key does not fit alg ${alg}`);
   }

@@ -5,7 +5,6 @@
  * leaves the keys in use untouched. The replay memory is the store's, not the key set's: a
  * reload never touches it.
  */
-import { privateMemberOf } from '../../shared/public-jwk.js';
 import { compileVerifierKey, type JwkSet, type KeyWithAlg, type NodeKeyObject } from './key-source.js';
 import { nodePlatform } from './node-platform.js';
 
@@ -53,8 +52,6 @@ export function compileJwkSet(jwks: unknown, where = 'keys'): Map<string, Compil
   (jwks as { keys: unknown[] }).keys.forEach((jwk, i) => {
     const at = `${where}[${i}]`;
     if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new TypeError(`${at}: must be a JWK object`);
-    const member = privateMemberOf(jwk);
-    if (member !== undefined) throw new TypeError(`${at}: is a private key (it has "${member}"); the verifier needs only the public half`);
     const compiled = compileVerifierKey<NodeKeyObject>(jwk as Record<string, unknown>, at, nodePlatform);
     if (out.has(compiled.kid)) throw new TypeError(`${at}: duplicate kid`);
     const allowed = (jwk as { allowed_ips?: readonly string[] }).allowed_ips;

@@ -4,7 +4,7 @@
  * time, so the hot path only looks up a ready KeyObject with its pinned alg.
  */
 import { isKid, STAMP_ALGS, type StampAlg } from '../../shared/constants.js';
-import { misusedKeyProblem } from '../../shared/public-jwk.js';
+import { misusedKeyProblem, privateMemberOf } from '../../shared/public-jwk.js';
 import type { TrustMatcher } from '../hints/trust-ranges.js';
 import { MIN_HMAC_SECRET_BYTES } from '../jws/platform.js';
 import type { VerifyPlatform } from './platform.js';
@@ -131,6 +131,10 @@ export function compileVerifierKey<Key>(
     allowedIps = platform.compileTrust(allowedRaw as string[], `${where}.allowed_ips`);
   }
   if (!('key' in input && input.key !== undefined)) {
+    // a verifier that holds a client's private key can sign that client's stamps: jose refuses a
+    // private key for verifying, and so do we, in every form it can be given
+    const member = privateMemberOf(input);
+    if (member !== undefined) fail(where, `is a private key (it has "${member}"); the verifier needs only the public half`);
     const misused = misusedKeyProblem(input as Readonly<Record<string, unknown>>, 'verify');
     if (misused !== undefined) fail(where, misused);
   }

@@ -189,3 +189,36 @@ describe('a key object that does not fit its alg is refused at setup, by name', 
     expect(setup(make, { key: ed, alg: 'HS256' })).toThrow(refused('HS256 needs a secret key'));
   });
 });
+
+describe('a private key is refused at setup in every form it can be given: whoever holds it can sign the stamps it checks', () => {
+  const privateOf = (pair: { privateKey: { export(o: { format: 'jwk' }): object } }) => pair.privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const ed = generateKeyPairSync('ed25519');
+
+  it.each(PLATFORMS)('%s: a private P-256 or Ed25519 JWK, named by its "d"; its public half is taken', (_, make) => {
+    for (const [jwk, alg] of [
+      [privateOf(p256), 'ES256'],
+      [privateOf(ed), 'EdDSA'],
+    ] as const) {
+      expect(setup(make, { ...jwk, alg }), alg).toThrow(refused('is a private key (it has "d"); the verifier needs only the public half'));
+      const { d: _d, ...publicHalf } = jwk;
+      expect(setup(make, { ...publicHalf, alg }), alg).not.toThrow();
+    }
+  });
+
+  it('node: a private KeyObject, with the way to its public half; the public KeyObject is taken', () => {
+    expect(setup(createVerifier, { key: p256.privateKey, alg: 'ES256' })).toThrow(
+      refused('is a private key; the verifier needs only the public half (createPublicKey(key))'),
+    );
+    expect(setup(createVerifier, { key: ed.privateKey, alg: 'EdDSA' })).toThrow(
+      refused('is a private key; the verifier needs only the public half (createPublicKey(key))'),
+    );
+    expect(setup(createVerifier, { key: p256.publicKey, alg: 'ES256' })).not.toThrow();
+  });
+
+  it.each(PLATFORMS)('%s: an issuer set given inline with the private key in it', (_, make) => {
+    const issuers = { 'https://edge.example.com': { keys: [{ ...privateOf(ed), kid: 'edge-1', alg: 'EdDSA' }] } };
+    expect(() => make({ keys: { keys: [] }, issuers, replayStore: new MapReplayStore() } as never)).toThrow(
+      new TypeError('issuers["https://edge.example.com"].keys[0]: is a private key (it has "d"); the verifier needs only the public half'),
+    );
+  });
+});

@@ -137,6 +137,15 @@ describe('steps 4–5: key and signature', () => {
     expect(reason(r)).toBe('accepted');
   });
 
+  it('a key function answering with the private JWK, or a private KeyObject, is unknown-key: a verifier never holds a key that signs', async () => {
+    const { createPrivateKey } = await import('node:crypto');
+    const privateKey = createPrivateKey({ key: es.privateJwk as never, format: 'jwk' });
+    const reasons = [];
+    for (const keys of [() => es.privateJwk, () => ({ key: privateKey, alg: 'ES256' as const }), () => es.publicJwk])
+      reasons.push(reason(await verify(good(), {}, { keys })));
+    expect(reasons).toEqual(['unknown-key', 'unknown-key', 'accepted']);
+  });
+
   it('a key function answering with a key for another kid is unknown-key', async () => {
     const r = await verify(good(), {}, { keys: () => ed.publicJwk });
     expect(reason(r)).toBe('unknown-key');

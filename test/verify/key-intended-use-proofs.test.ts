@@ -76,13 +76,13 @@ describe('{ key: CryptoKey } whose usages rule out verifying: the same answer on
   it('HMAC with usages ["sign"], and a private ES256 key (usages ["sign"]), are refused by both', async () => {
     const hmac = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;
-    for (const [key, alg] of [
-      [hmac, 'HS256'],
-      [pair.privateKey, 'ES256'],
+    for (const [key, alg, why] of [
+      [hmac, 'HS256', 'key must allow "verify"'],
+      [pair.privateKey, 'ES256', 'is a private key; the verifier needs only the public half'],
     ] as const) {
       const keys = { keys: [{ key, alg, kid: 'k' }] } as never;
-      expect(() => createWebVerifier({ keys, replayStore: new MapReplayStore() }), alg).toThrow(new TypeError('keys.keys[0]: key must allow "verify"'));
-      expect(() => createVerifier({ keys, replayStore: new MapReplayStore() }), alg).toThrow(new TypeError('keys.keys[0]: key must allow "verify"'));
+      expect(() => createWebVerifier({ keys, replayStore: new MapReplayStore() }), alg).toThrow(new TypeError(`keys.keys[0]: ${why}`));
+      expect(() => createVerifier({ keys, replayStore: new MapReplayStore() }), alg).toThrow(new TypeError(`keys.keys[0]: ${why}`));
     }
   });
 });
