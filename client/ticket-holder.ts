@@ -34,6 +34,8 @@ export interface TicketHolderOptions {
   now?: () => number;
   /** The stamped fetch's clocks: proofs are signed at the issuer's time, and a proof refused for its time is signed again once. */
   clocks?: ServerClocks;
+  /** Give up on a ticket request (its answer and its body) after this long. Default 10 s, as the echo request. */
+  timeoutMs?: number;
 }
 
 export interface TicketHolder {
@@ -56,6 +58,8 @@ function renewalTime(exp: number, receivedAt: number): number {
   return exp - Math.min(RENEW_BEFORE_S, Math.max(0, exp - receivedAt) / 2);
 }
 const MAX_RESPONSE_BYTES = MAX_TICKET_BYTES + 1024;
+/** An issuer that does not answer, or whose body never ends, would hold every stamped call for ever. */
+export const DEFAULT_TICKET_TIMEOUT_MS = 10_000;
 
 /** The ticket endpoint an issuer names: its origin (→ `/.well-known/ipstamp/ticket`) or the endpoint's own URL. */
 export function ticketEndpoint(issuer: string | URL): URL {
@@ -73,6 +77,7 @@ export function ticketEndpoint(issuer: string | URL): URL {
 export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
   const endpoint = ticketEndpoint(options.issuer);
   const { clocks } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TICKET_TIMEOUT_MS;
   const now = clocks === undefined ? (options.now ?? Date.now) : () => clocks.now(endpoint.origin);
   let held: HeldTicket | undefined;
   let renewAt = 0;
@@ -84,7 +89,13 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
     try {
       const proof = await createTicketRequestProof(options.key, endpoint, now);
       sentAt = clocks?.local() ?? 0;
-      response = await options.fetch(endpoint.href, { method: 'POST', headers: { 'client-ip-attestation': proof }, redirect: 'error' });
+      response = await options.fetch(endpoint.href, {
+        method: 'POST',
+        headers: { 'client-ip-attestation': proof },
+        redirect: 'error',
+        // the deadline covers the body too: fetch errors its stream when the signal aborts
+        signal: AbortSignal.timeout(timeoutMs),
+      });
     } catch (cause) {
       throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause });
     }
