@@ -9,10 +9,17 @@ import { bodyStream, type FetchLike, type ResponseLike } from './fetch-like.js';
 import { parseHttpDate, type ServerClocks } from './server-clock.js';
 import { createTicketRequestProof, type TicketKey } from './ticket-proof.js';
 
+/**
+ * A ticket is a JWS compact serialization (PROTOCOL.md §7.2): visible ASCII. Other text (a CR LF,
+ * a character past Latin-1, a space fetch would trim) cannot go out as the header it was hashed
+ * for (`tth`): held, it would fail every call until its `exp`, with no `bad-ticket` to drop it.
+ */
+const TICKET_TEXT = /^[\x21-\x7e]+$/;
+
 /** The issuer's 200 body (PROTOCOL.md §7.1), checked without zod so browsers do not load it. */
 function ticketResponseOf(body: Record<string, unknown>): TicketResponse | undefined {
   const { ticket, ip, exp } = body;
-  if (typeof ticket !== 'string' || ticket.length > MAX_TICKET_BYTES || typeof ip !== 'string') return undefined;
+  if (typeof ticket !== 'string' || ticket.length > MAX_TICKET_BYTES || !TICKET_TEXT.test(ticket) || typeof ip !== 'string') return undefined;
   if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp < 0) return undefined;
   return { ticket, ip, exp };
 }
