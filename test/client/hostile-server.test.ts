@@ -449,7 +449,7 @@ describe('key material never reaches an error, a header or a URL, whatever the s
         } as RequestInit),
     ],
     [
-      'a key whose point is off its curve (the import fails, the WebCrypto error is the cause)',
+      'a key whose point is off its curve, or a secret that is not base64url (refused at setup or at the import, with the WebCrypto error as the cause)',
       () =>
         createStampedFetch({ key: { ...key.privateJwk, ...(key.alg === 'HS256' ? { k: `${key.privateJwk.k!}!` } : { x: es.publicJwk.y }) }, ip: '127.0.0.1' })(
           `${a.origin}/x`,
@@ -494,10 +494,13 @@ describe('key material never reaches an error, a header or a URL, whatever the s
       ...ticketFailures(es.privateJwk).map(([name, run]) => [name, run, es.privateJwk.d!] as const),
     ];
     for (const [name, run, secret] of cases) {
-      const outcome = await run().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      // a key refused at setup throws before any promise: that error counts too
+      const outcome = await Promise.resolve()
+        .then(run)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(outcome, name).toBeInstanceOf(Error);
       const text = everythingIn(outcome);
       expect(text.includes(secret) || text.includes(Buffer.from(secret, 'base64url').toString('hex')), name).toBe(false);
