@@ -1,7 +1,7 @@
 import { decodeBase64urlText } from '../shared/base64url.js';
 import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import type { AddressSource } from './address-source.js';
-import { checkCryptoKeySigns, checkPrivateJwk, importSigningKey, isKeyObjectInput, type SigningKey, type StampKeyInput } from './signing-key.js';
+import { checkKeyObjectSigns, checkPrivateJwk, importSigningKey, isKeyObjectInput, type SigningKey, type StampKeyInput } from './signing-key.js';
 import { createStamper, type Stamper, type StampRequest } from './stamper.js';
 
 export interface RequestStamperOptions {
@@ -31,7 +31,7 @@ function checkKeyShape(key: unknown): asserts key is StampKeyInput {
   if (!(STAMP_ALGS as readonly unknown[]).includes(alg)) throw new TypeError(`key.alg must be one of ${STAMP_ALGS.join(', ')}`);
   const input = key as StampKeyInput;
   if (!isKeyObjectInput(input)) checkPrivateJwk(input as Record<string, unknown>, alg as StampAlg);
-  else checkCryptoKeySigns(input.key, 'key.key');
+  else checkKeyObjectSigns(input.key);
 }
 
 export function createRequestStamper(options: RequestStamperOptions): RequestStamper {

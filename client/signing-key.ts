@@ -1,5 +1,6 @@
 import { importJWK, type JWK, type KeyObject } from 'jose';
-import { isKid, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
+import { isBase64url } from '../shared/base64url.js';
+import { isKid, MIN_HMAC_SECRET_BYTES, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import { misusedKeyProblem } from '../shared/public-jwk.js';
 import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
 
@@ -28,6 +29,26 @@ export function checkCryptoKeySigns(key: unknown, where: string): void {
   if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey && !key.usages.includes('sign')) throw new TypeError(`${where} must allow "sign"`);
 }
 
+const SHORT_SECRET = (where: string) => `${where} must be an HMAC secret of at least ${MIN_HMAC_SECRET_BYTES} bytes (every verifier refuses a shorter one)`;
+
+/** An HMAC key's length in bytes where it says (secret bytes, a CryptoKey, a node:crypto KeyObject), else undefined. */
+function secretBytesOf(key: unknown): number | undefined {
+  if (key instanceof Uint8Array) return key.byteLength;
+  if (typeof CryptoKey !== 'undefined' && key instanceof CryptoKey) {
+    const { name, length } = key.algorithm as { name: string; length?: number };
+    return name === 'HMAC' && typeof length === 'number' ? length / 8 : undefined;
+  }
+  const size = (key as { type?: unknown; symmetricKeySize?: unknown } | null)?.symmetricKeySize;
+  return (key as { type?: unknown }).type === 'secret' && typeof size === 'number' ? size : undefined;
+}
+
+/** A `{ key, kid, alg }` entry's key object: it may sign, and an HMAC one is long enough for a verifier to take. */
+export function checkKeyObjectSigns(key: unknown): void {
+  checkCryptoKeySigns(key, 'key.key');
+  const bytes = secretBytesOf(key);
+  if (bytes !== undefined && bytes < MIN_HMAC_SECRET_BYTES) throw new TypeError(SHORT_SECRET('key.key'));
+}
+
 /** The key type and curve each alg signs with (`EdDSA`: Ed25519, the one curve verifiers take). */
 const JWK_TYPE_OF: Readonly<Record<StampAlg, { kty: string; crv?: string }>> = {
   HS256: { kty: 'oct' },
@@ -51,6 +72,9 @@ export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg, whe
   if (kty === 'oct') {
     if (jwk.kty !== 'oct') throw new TypeError(`key.alg ${alg} needs an oct key (kty "oct")`);
     if (typeof jwk.k !== 'string') throw new TypeError(`${where} must be an oct JWK with its secret "k"`);
+    // every verifier refuses a shorter secret at load (PROTOCOL §2.3): its stamps could only fail
+    if (!isBase64url(jwk.k)) throw new TypeError(`${where}.k must be base64url`);
+    if (Math.floor((jwk.k.length * 3) / 4) < MIN_HMAC_SECRET_BYTES) throw new TypeError(SHORT_SECRET(where));
     return;
   }
   if (jwk.kty === 'oct') throw new TypeError('key.alg of an oct key must be HS256, HS384 or HS512');
@@ -87,7 +111,7 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   checkKidAlg(input.kid, input.alg);
   warnIfSecretKeyInBrowser(input.alg);
   if (isKeyObjectInput(input)) {
-    checkCryptoKeySigns(input.key, 'key.key');
+    checkKeyObjectSigns(input.key);
     return { kid: input.kid, alg: input.alg, key: input.key };
   }
   const jwk = input as JWK;

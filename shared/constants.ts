@@ -8,6 +8,8 @@ export const ASYMMETRIC_ALGS = ['ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
 export const STAMP_ALGS = [...HMAC_ALGS, ...ASYMMETRIC_ALGS] as const;
 export type StampAlg = (typeof STAMP_ALGS)[number];
 export type HmacAlg = (typeof HMAC_ALGS)[number];
+/** RFC 7518 §3.2: an HMAC key at least as long as its hash output; PROTOCOL §2.3 asks 32 bytes for all. */
+export const MIN_HMAC_SECRET_BYTES = 32;
 
 export const STAMP_HEADER = 'client-ip-attestation';
 export const TICKET_HEADER = 'client-ip-ticket';

@@ -28,8 +28,7 @@ export interface CryptoPlatform<Key = unknown> {
   sha256(data: string | Uint8Array): string | Promise<string>;
 }
 
-/** RFC 7518 §3.2: an HMAC key at least as long as its hash output; ipstamp asks 32 bytes for all. */
-export const MIN_HMAC_SECRET_BYTES = 32;
+export { MIN_HMAC_SECRET_BYTES } from '../../shared/constants.js';
 
 /** The curve each asymmetric alg pins (RFC 7518 §3.4, RFC 8037). */
 /** The WebCrypto hash each alg signs over; an HMAC CryptoKey is bound to its hash at import. */

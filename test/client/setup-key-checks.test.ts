@@ -113,6 +113,36 @@ describe('createStampedFetch checks a JWK key against its alg at setup', () => {
     expect(calls).toBe(3);
   });
 
+  it('an HMAC secret under 32 bytes, or a "k" that is not base64url, is a TypeError at setup: every verifier refuses such a key at load (PROTOCOL §2.3)', async () => {
+    const secret = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64url');
+    const short = (bytes: number) => ({ kty: 'oct', k: secret(bytes), kid: 'h', alg: 'HS256' });
+    for (const [name, key, message] of [
+      ['31 bytes', short(31), 'key must be an HMAC secret of at least 32 bytes (every verifier refuses a shorter one)'],
+      ['3 bytes', { ...short(3), alg: 'HS512' }, 'key must be an HMAC secret of at least 32 bytes (every verifier refuses a shorter one)'],
+      ['padded', { ...short(32), k: `${secret(32)}=` }, 'key.k must be base64url'],
+      ['base64, not base64url', { ...short(32), k: `${secret(32).slice(0, -2)}+/` }, 'key.k must be base64url'],
+    ] as const) {
+      expect(() => createStampedFetch({ key: key as never, ip: '192.0.2.1', fetch }), name).toThrow(new TypeError(message));
+    }
+    const hmac = (bytes: number) => crypto.subtle.importKey('raw', new Uint8Array(bytes), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const short31 = await hmac(31);
+    expect(() => createStampedFetch({ key: { key: short31, kid: 'h', alg: 'HS256' }, ip: '192.0.2.1', fetch })).toThrow(
+      new TypeError('key.key must be an HMAC secret of at least 32 bytes (every verifier refuses a shorter one)'),
+    );
+    expect(() => createStampedFetch({ key: { key: new Uint8Array(31), kid: 'h', alg: 'HS256' }, ip: '192.0.2.1', fetch })).toThrow(
+      new TypeError('key.key must be an HMAC secret of at least 32 bytes (every verifier refuses a shorter one)'),
+    );
+    expect(calls).toBe(0);
+    for (const key of [
+      short(32),
+      { key: await hmac(32), kid: 'h', alg: 'HS256' as const },
+      { key: new Uint8Array(32).fill(1), kid: 'h', alg: 'HS256' as const },
+    ]) {
+      expect((await createStampedFetch({ key, ip: '192.0.2.1', fetch })('https://api.example/x')).status).toBe(200);
+    }
+    expect(calls).toBe(3);
+  });
+
   it('what only the import finds (a point off the curve) fails the first request with a TypeError naming the key, the WebCrypto error as cause', async () => {
     const other = await makeKey('ES256');
     const offCurve = { ...es256.privateJwk, x: other.privateJwk.x }; // well-formed members, no point of P-256
