@@ -166,7 +166,7 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     kind: 'number',
     range: [1, 3600],
     default: 60,
-    help: 'longest wait for the upstream to connect, answer, or send the next body chunk, else 504 upstream-timeout',
+    help: 'longest wait for the upstream to connect, answer, or send the next body chunk, else 504 upstream-timeout; and for a client to take the next chunk of its answer, else its connection is closed',
   },
   {
     name: 'cors-origin',

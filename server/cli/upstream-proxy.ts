@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
@@ -100,6 +102,39 @@ function withVia(headers: readonly string[], entry: string): string[] {
   }
   out.push('via', [...via, entry].join(', '));
   return out;
+}
+
+/** How often an answer being sent is checked for a client that stopped taking it. */
+const PROGRESS_CHECK_MS = 1000;
+
+/**
+ * Cuts off a client that takes none of its answer for `timeoutMs` (--upstream-timeout), as
+ * nginx's send_timeout does. Once the client stops reading, the upstream's body is paused, and
+ * undici's body timeout does not run while it is paused: nothing else would ever end the
+ * exchange, which held the client's connection, the upstream connection and a SIGTERM drain
+ * for good. Only while the socket's buffer is full (the client is not reading): an upstream
+ * slow to send is undici's to time. Progress is any byte the answer hands the socket.
+ */
+function cutOffStalledClient(response: ServerResponse, timeoutMs: number): void {
+  // the response's socket: the request's is gone once its body has been read
+  const socket: Socket | null = response.socket;
+  if (socket === null) return;
+  let written = socket.bytesWritten;
+  let since = Date.now();
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      if (socket.bytesWritten !== written || !socket.writableNeedDrain) {
+        written = socket.bytesWritten;
+        since = now;
+      } else if (now - since >= timeoutMs) {
+        socket.destroy();
+      }
+    },
+    Math.min(PROGRESS_CHECK_MS, timeoutMs),
+  );
+  timer.unref();
+  response.once('close', () => clearInterval(timer));
 }
 
 function bodyless(method: string, status: number): boolean {
@@ -209,6 +244,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
       await response.body.dump();
       return reply.send();
     }
+    cutOffStalledClient(reply.raw, options.timeoutMs);
     return reply.send(response.body);
   };
   app.all('/', forward);

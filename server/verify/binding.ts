@@ -11,8 +11,10 @@ type BindingClaims = Pick<StampClaims, 'htm' | 'htu' | 'cdg'>;
 // Host headers repeat; URL parsing them does not need to. One map per scheme, so a lookup
 // builds no key, and the last answer first: every request brings its Host as a new string,
 // which a map must hash, while comparing it with the last one is a short memcmp.
-// Bounded like every cache here: when full it starts over.
+// Bounded like every cache here: when full it starts over; and a Host longer than a DNS name
+// with a port is not remembered (1,024 Hosts of 15 KB held 30 MB: test/verify/resource-bounds.test.ts).
 const MAX_CACHED_HOSTS = 1024;
+const MAX_CACHED_HOST_LENGTH = 253 + ':65535'.length;
 const hostOrigins = { http: new Map<string, string | null>(), https: new Map<string, string | null>() };
 let lastHost = '';
 let lastScheme = '';
@@ -23,6 +25,7 @@ function hostOrigin(host: string, scheme: Scheme): string | undefined {
   let origin = cache.get(host);
   if (origin === undefined) {
     origin = originFromHost(host, scheme) ?? null;
+    if (host.length > MAX_CACHED_HOST_LENGTH) return origin ?? undefined;
     if (cache.size >= MAX_CACHED_HOSTS) cache.clear();
     cache.set(host, origin);
   }

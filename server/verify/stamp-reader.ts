@@ -35,6 +35,12 @@ export function readStamp(token: string, decodeHeader: HeaderDecoder, codec: Com
 }
 
 const MAX_CACHED_HEADERS = 1024;
+/**
+ * Longest segment remembered: a header of alg, typ and a kid of 128 characters takes 231. A
+ * longer one is checked each time it comes: ~3,000 characters of nested arrays parse to ~60 KB,
+ * and 1,024 of them, unsigned, held ~60 MB (test/verify/resource-bounds.test.ts).
+ */
+const MAX_CACHED_SEGMENT_LENGTH = 256;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
 /** A header segment's verdict: the checked header, or the step it fails (PROTOCOL.md §5 steps 2–3). */
@@ -44,8 +50,9 @@ export type HeaderDecoder = (segment: string) => HeaderAnswer;
 /**
  * A client sends the same JOSE header segment on every stamp (same alg, typ, kid), so its
  * decoded, checked form is remembered by its exact text — which then needs no alphabet check
- * either. Bounded: when full it starts over, so hostile variety costs a re-parse, never memory.
- * A segment that is not base64url is never remembered.
+ * either. Bounded: when full it starts over, so hostile variety costs a re-parse, never memory;
+ * and only short segments are remembered, so no entry is large. A segment that is not base64url
+ * is never remembered.
  */
 export function createHeaderDecoder(codec: CompactCodec): HeaderDecoder {
   const cache = new Map<string, StampHeader | 'bad-header'>();
@@ -60,6 +67,7 @@ export function createHeaderDecoder(codec: CompactCodec): HeaderDecoder {
       const json = codec.decodeJsonSegment(segment);
       // the schema's compiled twin (shared/token-checks.ts): no schema library on the hot path
       answer = json !== undefined && matchesStampHeader(json) ? (json as StampHeader) : 'bad-header';
+      if (segment.length > MAX_CACHED_SEGMENT_LENGTH) return answer;
       if (cache.size >= MAX_CACHED_HEADERS) cache.clear();
       cache.set(segment, answer);
     }
