@@ -86,6 +86,23 @@ function wellFormedPublicJwk(jwk: PublicJwk): boolean {
   return coordinateOk(jwk.x) && (jwk.kty === 'OKP' || coordinateOk(jwk.y));
 }
 
+/**
+ * Does WebCrypto verify with this key at all? Deno's WebCrypto (2.9) imports an EC point that is
+ * not on its curve — WebCrypto asks a DataError there, and Bun, workerd and Node raise it — and
+ * throws only when the key is used. One check of a dummy signature tells such a key apart (a
+ * real key answers false), so a ticket whose `cnf.jwk` is off its curve is `bad-ticket` on every
+ * runtime (PROTOCOL.md §7.4 item 5; node-crypto.ts refuses it at import). Once per ticket: a
+ * verified ticket is remembered by its text (ticket-verifier.ts).
+ */
+async function verifiesAtAll(alg: StampAlg, key: CryptoKey): Promise<boolean> {
+  try {
+    await subtle().verify(verifyParams(alg), key, new Uint8Array(SIGNATURE_LENGTH[alg] ?? 64).fill(1), new Uint8Array(0));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const webCrypto: CryptoPlatform<WebKey> = {
   name: 'web',
   codec: webCompactCodec,
@@ -103,7 +120,8 @@ export const webCrypto: CryptoPlatform<WebKey> = {
     if (publicJwk === undefined || !wellFormedPublicJwk(publicJwk) || isSmallOrderEd25519(publicJwk)) return undefined;
     const alg: StampAlg = publicJwk.kty === 'EC' ? 'ES256' : 'EdDSA';
     const cryptoKey = await settled(subtle().importKey('jwk', publicJwk, importParams(alg), false, ['verify'])).cryptoKey;
-    return cryptoKey === undefined ? undefined : { cryptoKey: Promise.resolve(cryptoKey) };
+    if (cryptoKey === undefined || !(await verifiesAtAll(alg, cryptoKey))) return undefined;
+    return { cryptoKey: Promise.resolve(cryptoKey) };
   },
   async verifySignature(alg, key, signingInput, signature) {
     const expected = SIGNATURE_LENGTH[alg];
