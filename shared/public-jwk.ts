@@ -51,7 +51,12 @@ const SMALL_ORDER_ED25519 = new Set([
 export function isSmallOrderEd25519(jwk: PublicJwk): boolean {
   if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') return false;
   const bytes = decodeBase64url(jwk.x);
-  if (bytes === undefined || bytes.length !== 32) return false;
+  return bytes !== undefined && isSmallOrderEd25519Encoding(bytes);
+}
+
+/** Are these 32 bytes an encoding of an Ed25519 point of small order (a key's, or a signature's R)? */
+export function isSmallOrderEd25519Encoding(bytes: Uint8Array): boolean {
+  if (bytes.length !== 32) return false;
   const cleared = Uint8Array.from(bytes);
   cleared[31] = cleared[31]! & 0x7f;
   let hex = '';

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { isSmallOrderEd25519Encoding } from '../../shared/public-jwk.js';
 import type { StampAlg } from '../../shared/schema.js';
 
 // named once: building `sha${n}` on every call would allocate a string per request
@@ -29,7 +30,8 @@ export function verifySignature(alg: StampAlg, key: KeyObject, signingInput: str
     }
     case 'EdDSA':
     case 'Ed25519':
-      if (signature.length !== 64) return false;
+      // R of small order: refused as libsodium and Node 24 refuse it, so no platform differs (PROTOCOL.md §2.4)
+      if (signature.length !== 64 || isSmallOrderEd25519Encoding(signature.subarray(0, 32))) return false;
       return verifyOrFalse(null, signingInput, key, signature);
   }
 }

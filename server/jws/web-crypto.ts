@@ -9,7 +9,7 @@
  */
 import { isBase64url } from '../../shared/base64url.js';
 import type { StampAlg } from '../../shared/constants.js';
-import { isSmallOrderEd25519, publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, isSmallOrderEd25519Encoding, publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
 import { base64urlOf, latin1Bytes, webCompactCodec } from './web-bytes.js';
 import { CURVE_OF_ALG, isHmacAlg, keyFailure as fail, MIN_HMAC_SECRET_BYTES, WEBCRYPTO_HASH_OF, type CryptoPlatform } from './platform.js';
 
@@ -126,6 +126,8 @@ export const webCrypto: CryptoPlatform<WebKey> = {
   async verifySignature(alg, key, signingInput, signature) {
     const expected = SIGNATURE_LENGTH[alg];
     if (expected !== undefined && signature.length !== expected) return false;
+    // R of small order: refused on every platform (signature.ts)
+    if (CURVE_OF_ALG[alg] === 'Ed25519' && isSmallOrderEd25519Encoding(signature.subarray(0, 32))) return false;
     const cryptoKey = await key.cryptoKey;
     if (cryptoKey === undefined) return false;
     try {

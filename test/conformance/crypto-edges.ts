@@ -28,11 +28,6 @@ export interface EdgeCase {
   want: { node: EdgeAnswer; web: EdgeAnswer };
   /** The same key and signature, put to the runtime's WebCrypto directly. */
   probe: SignatureProbe;
-  /**
-   * A platform known to answer otherwise (a BUG in this project's sense, findings.md): its
-   * answer, pinned so that any change shows, and said aloud when the test meets it.
-   */
-  knownDisagreement?: { where: string; applies: () => boolean; want: EdgeCase['want'] };
 }
 
 const conformance = import.meta.dirname;
@@ -248,25 +243,17 @@ function eddsaCases(): EdgeCase[] {
     edgeCase(baseId, 'EdDSA', 'eddsa-s-plus-2l', 'EdDSA with S + 2L', withS(S + 2n * L), key, 'bad-signature'),
     edgeCase(baseId, 'EdDSA', 'eddsa-s-zero', 'EdDSA with S = 0', withS(0n), key, 'bad-signature'),
     edgeCase(baseId, 'EdDSA', 'eddsa-one-byte-short', 'EdDSA: 63 bytes', signature.subarray(0, -1), key, 'bad-signature'),
-    {
-      ...edgeCase(
-        baseId,
-        'EdDSA',
-        'eddsa-r-identity',
-        "EdDSA: R the identity point (y = 1), S = k·a: valid, made with the key's private half",
-        identityRSignature(seed, publicKey, signingInput, leOf(1n, 32)),
-        key,
-        // RFC 8032's equation holds and §2.4 is silent on R: Node 20 and 22, Bun, Deno and workerd accept
-        'accepted',
-      ),
-      // Node 24 (24.22.3, OpenSSL 3.5.9) refuses a signature whose R has small order, in
-      // node:crypto and WebCrypto alike; Node 22 with the same OpenSSL version accepts it
-      knownDisagreement: {
-        where: 'Node ≥ 24 refuses an Ed25519 signature whose R is the identity (findings.md: BUG, CONTRACT-QUESTION)',
-        applies: () => Number(process.versions.node.split('.')[0]) >= 24 && !('Bun' in globalThis) && !('Deno' in globalThis),
-        want: { node: 'bad-signature', web: 'bad-signature' },
-      },
-    },
+    edgeCase(
+      baseId,
+      'EdDSA',
+      'eddsa-r-identity',
+      "EdDSA: R the identity point (y = 1), S = k·a: RFC 8032's equation holds (made with the key's private half), R of small order",
+      identityRSignature(seed, publicKey, signingInput, leOf(1n, 32)),
+      key,
+      // Node 20 and 22, Bun, Deno and workerd accept it, Node 24 and libsodium refuse it: ipstamp
+      // refuses an R of small order before any platform is asked (docs/protocol.md §2.4)
+      'bad-signature',
+    ),
     edgeCase(
       baseId,
       'EdDSA',
