@@ -4,6 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateStampKey, type StampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
+import { MemoryReplayStore } from '../../server/index.js';
+import { makeKey } from '../support/keys.js';
+import { MapReplayStore } from '../support/map-store.js';
 import { buildApp } from './app.js';
 
 /**
@@ -97,7 +100,44 @@ describe('plugin issuer routes', () => {
     expect(bad.json()).toEqual({ type: 'urn:ipstamp:bad-ticket', title: 'Client IP ticket is not acceptable', status: 401, reason: 'bad-ticket' });
   });
 
+  it("issuer.replayStore: proofs are remembered there, not in the verifier's store, and when it is full only tickets are refused", async () => {
+    const stamps = new MapReplayStore();
+    const proofs = new MemoryReplayStore({ maxEntries: 2 });
+    const hs = await makeKey('HS256', 'app');
+    const { app } = await buildApp({ keys: { keys: [hs.publicJwk] }, origins: [EDGE], replayStore: stamps, issuer: { key: issuerKey, replayStore: proofs } });
+    const stampedGet = async () =>
+      (
+        await app.inject({
+          url: '/orders',
+          headers: { 'client-ip-attestation': await createStamper({ key: hs.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${EDGE}/orders` }) },
+        })
+      ).statusCode;
+    const proof = await createTicketRequestProof(client, `${EDGE}/.well-known/ipstamp/ticket`);
+    const send = () => app.inject({ method: 'POST', url: '/.well-known/ipstamp/ticket', headers: { 'client-ip-attestation': proof } });
+    expect((await send()).statusCode).toBe(200);
+    expect((await send()).json()).toMatchObject({ reason: 'replay' }); // checked in the issuer's store
+    expect(stamps.seen.size).toBe(0);
+    expect((await askTicket(app)).statusCode).toBe(200);
+    // the issuer's store is full: a proof flood stops there
+    const full = await askTicket(app);
+    expect(full.statusCode).toBe(503);
+    expect(full.json()).toMatchObject({ reason: 'store-unavailable' });
+    expect(await stampedGet()).toBe(200);
+    expect(await stampedGet()).toBe(200);
+    expect(stamps.seen.size).toBe(2);
+  });
+
+  it("without issuer.replayStore, proofs share the verifier's store", async () => {
+    const shared = new MapReplayStore();
+    const { app } = await buildApp({ keys: { keys: [] }, origins: [EDGE], replayStore: shared, issuer: { key: issuerKey } });
+    expect((await askTicket(app)).statusCode).toBe(200);
+    expect(shared.seen.size).toBe(1);
+  });
+
   it('refuses bad issuer options at register time', async () => {
+    await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, replayStore: {} as never } })).rejects.toThrow(
+      new TypeError('issuer.replayStore must be a replay store (an object with insertIfAbsent)'),
+    );
     await expect(buildApp({ keys: { keys: [] }, issuer: { key: { kty: 'oct' } } })).rejects.toThrow(TypeError);
     await expect(buildApp({ keys: { keys: [] }, issuer: { key: issuerKey, rateLimit: -1 } })).rejects.toThrow(/rateLimit/);
     // the issuer's own checks name the plugin option the user wrote
