@@ -9,6 +9,7 @@ import { DEFAULT_MAX_ORIGINS } from '../../client/per-origin-address.js';
 import { createServerClocks } from '../../client/server-clock.js';
 import { createTicketHolder } from '../../client/ticket-holder.js';
 import { decodeBase64urlText } from '../../shared/base64url.js';
+import { ECHO_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { REASON_STATUS, REASONS, type Reason } from '../../shared/reasons.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 
@@ -22,8 +23,6 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
  */
 
 const MINUTE = 60_000;
-const ECHO_PATH = '/.well-known/ipstamp';
-const TICKET_PATH = '/.well-known/ipstamp/ticket';
 
 interface Seen {
   method: string;
