@@ -64,17 +64,27 @@ function compileIssuers<Key>(
   return out;
 }
 
+/** A verified ticket as remembered, with the issuer key that verified it. */
+interface CachedTicket {
+  readonly ticket: VerifiedTicket;
+  readonly kid: string;
+  readonly alg: TicketHeader['alg'];
+  readonly issuerKey: unknown;
+}
+
 /**
  * Returns the check of §7.4 for a `Client-IP-Ticket` header: undefined means `bad-ticket`.
  * A ticket is reused for every request of its lifetime, so a verified one is remembered by its
- * text (bounded); only the clock is checked again.
+ * text (bounded); on each use the clock is checked again, and so is its issuer key: a key the
+ * issuer has since retired (a fetched set without it, or one that went stale) no longer vouches
+ * for the tickets it signed, and a key replaced under the same kid has them checked afresh.
  */
 export function createTicketVerifier(issuers: IssuersOption, skew: number, platform: VerifyPlatform, onIssuerKeysError?: (error: KeySetFetchError) => void) {
   const byIss = compileIssuers(issuers, platform, onIssuerKeysError);
   const { codec, verifySignature, importClientKey, sha256 } = platform.crypto;
-  const cache = new Map<string, VerifiedTicket>();
+  const cache = new Map<string, CachedTicket>();
 
-  async function check(text: string): Promise<VerifiedTicket | null> {
+  async function check(text: string): Promise<CachedTicket | null> {
     if (text.length > MAX_TICKET_BYTES) return null;
     const parts = codec.splitCompact(text);
     if (!parts) return null;
@@ -94,7 +104,7 @@ export function createTicketVerifier(issuers: IssuersOption, skew: number, platf
     if (misusedKeyProblem(jwk as Record<string, unknown>, 'verify') !== undefined) return null;
     const clientKey = await importClientKey(jwk);
     if (!clientKey) return null;
-    return {
+    const ticket: VerifiedTicket = {
       iss: claims.iss,
       ip: claims.ip,
       iat: claims.iat,
@@ -104,19 +114,31 @@ export function createTicketVerifier(issuers: IssuersOption, skew: number, platf
       clientAlgs: algsOfClientKey(jwk),
       tth: await sha256(text),
     };
+    return { ticket, kid: header.kid, alg: header.alg, issuerKey };
+  }
+
+  /** Is the key that verified this ticket still the issuer's key for its kid? */
+  async function stillVouched(entry: CachedTicket): Promise<boolean> {
+    const found = byIss.get(entry.ticket.iss)!(entry.kid, entry.alg);
+    return (found instanceof Promise ? await found : found) === entry.issuerKey;
   }
 
   return async function verifyTicket(raw: string | readonly string[], nowMs: number): Promise<VerifiedTicket | undefined> {
     const text = compactHeaderValue(raw);
     if (text === undefined) return undefined;
-    let ticket = cache.get(text);
-    if (ticket === undefined) {
-      // only good tickets are remembered: a failed issuer-key fetch must not stick to a ticket
-      ticket = (await check(text)) ?? undefined;
-      if (!ticket) return undefined;
-      if (cache.size >= MAX_CACHED_TICKETS) cache.clear();
-      cache.set(text, ticket);
+    let entry = cache.get(text);
+    if (entry !== undefined && !(await stillVouched(entry))) {
+      cache.delete(text);
+      entry = undefined;
     }
+    if (entry === undefined) {
+      // only good tickets are remembered: a failed issuer-key fetch must not stick to a ticket
+      entry = (await check(text)) ?? undefined;
+      if (!entry) return undefined;
+      if (cache.size >= MAX_CACHED_TICKETS) cache.clear();
+      cache.set(text, entry);
+    }
+    const { ticket } = entry;
     const now = nowMs / 1000;
     if (ticket.iat > now + skew || now - skew > ticket.exp) return undefined;
     return ticket;

@@ -149,6 +149,33 @@ describe('rotating the issuer key', () => {
     }
   });
 
+  // a verified ticket is remembered by its text: that memory once outlived the key, so a ticket
+  // of a retired (or stolen) issuer key stayed accepted until its exp, up to 10 minutes
+  it('a ticket already verified stops verifying once a fetch no longer holds its key, before its exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const keys = createIssuerKeys({ keys: [v1.privateJwk, v2.publicJwk] });
+      const issuer = edgeIssuer(keys);
+      const verify = apiVerifier();
+      const cached = (await ticketFrom(issuer)).ticket;
+      const kept = (await ticketFrom(edgeIssuer(createIssuerKeys({ keys: [v2.privateJwk, v1.publicJwk] })))).ticket;
+      expect([await verify(cached), await verify(kept)]).toEqual(['accepted', 'accepted']);
+      // edge-2025 is retired; a ticket naming a kid the verifier does not hold makes it fetch again
+      published = () => ({ keys: [v2.publicJwk] });
+      vi.advanceTimersByTime(31_000);
+      const v3 = await issuerJwk('edge-2027');
+      const unknown = createTicketIssuer({ key: createIssuerKeys(v3.privateJwk), origin: EDGE, origins: [EDGE], replayStore: new MapReplayStore() });
+      fetches = 0;
+      expect(await verify((await ticketFrom(unknown)).ticket)).toBe('bad-ticket');
+      expect(fetches).toBe(1);
+      expect([await verify(cached), await verify(kept)]).toEqual(['bad-ticket', 'accepted']);
+      expect(fetches).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      published = () => ({ keys: [] });
+    }
+  });
+
   it('an issuer set is fetched over https, or http to a loopback address, and never with credentials', () => {
     const withIssuer = (url: string) => () => createVerifier({ keys: { keys: [] }, issuers: { [EDGE]: url } });
     expect(withIssuer('http://edge.example.com/.well-known/ipstamp/issuer-jwks')).toThrow(
