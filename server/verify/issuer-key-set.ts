@@ -1,6 +1,6 @@
 /**
  * A ticket issuer's JWK Set fetched from the URL it publishes it at (PROTOCOL.md §7.2, §7.4).
- * jose fetches (timeout, no redirects, status and shape checked) and keeps the clocks; every
+ * jose fetches (timeout, no redirects, status and shape checked); keySetFetches keeps the clocks; every
  * fetch goes through keySetFetches (key-set-fetches.ts), as createRemoteKeySet's do: one at a
  * time, and none for a kid the set does not hold within 30 s of the last, good or failed.
  *
@@ -110,11 +110,12 @@ export function fetchedIssuerKeys<Key>(
   };
   const remote = createRemoteJWKSet(url, { cooldownDuration: RELOAD_COOLDOWN_MS, cacheMaxAge: ISSUER_SET_MAX_AGE_MS });
   let keys: ReadonlyMap<string, VerifierKey<Key>> = new Map();
-  const fetches = keySetFetches(remote, RELOAD_COOLDOWN_MS, async () => {
+  const fetches = keySetFetches(RELOAD_COOLDOWN_MS, async () => {
     try {
       await remote.reload();
     } catch (error) {
-      const held = remote.fresh && keys.size > 0 ? `keeping ${keysText(keys.size)} of the last good fetch until it is 10 min old` : NONE_IN_USE;
+      const held =
+        fetches.fresh(ISSUER_SET_MAX_AGE_MS) && keys.size > 0 ? `keeping ${keysText(keys.size)} of the last good fetch until it is 10 min old` : NONE_IN_USE;
       tell(new KeySetFetchError('ERR_IPSTAMP_KEYS_FETCH', `${label}: ${fetchFailure(error)}; ${held}`, { cause: error, issuer: iss }));
       throw error;
     }
@@ -141,7 +142,7 @@ export function fetchedIssuerKeys<Key>(
     return key !== undefined && key.alg === alg ? key.keyObject : undefined;
   };
   return async (kid, alg) => {
-    if (!remote.fresh && !(await refreshed())) return undefined;
+    if (!fetches.fresh(ISSUER_SET_MAX_AGE_MS) && !(await refreshed())) return undefined;
     const key = chosen(kid, alg);
     if (key !== undefined || !(await refreshed())) return key;
     return chosen(kid, alg);

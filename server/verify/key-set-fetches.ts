@@ -8,35 +8,46 @@
  * recorded, and a kid nobody holds sends no fetch within the cooldown of the last one, good or
  * failed: a flood of forged kids costs the source one request per cooldown. No platform import,
  * so the web verifier can load it, and its error class.
+ *
+ * The clocks are kept here, not read from jose: jose counts `Date.now() < fetchedAt + duration`,
+ * so a wall clock stepped back an hour froze refreshes and retries for that hour (a key withdrawn
+ * at the source kept verifying). Here a wait also ends when the clock reads earlier than the
+ * fetch it counts from: a step either way costs at most one fetch, never a wait as long as it.
  */
 
-/** What is read of jose's remote JWK Set: true within the cooldown of its last good fetch. */
-interface JoseCooldown {
-  readonly coolingDown: boolean;
+/** True while the wall clock is within `ms` after `at` — and not before it: a clock stepped back ends the wait. */
+function within(at: number, ms: number): boolean {
+  const now = Date.now();
+  return at <= now && now < at + ms;
 }
 
 export interface KeySetFetches<T> {
   /** Fetches now, whatever the cooldown, or joins the fetch in flight. A failure is recorded, then thrown. */
   readonly now: () => Promise<T>;
   /**
-   * The fetch in flight; else a new one, unless a fetch ended less than the cooldown ago (good:
-   * jose's clock, failed: ours); else undefined. For a kid the set does not hold.
+   * The fetch in flight; else a new one, unless a fetch, good or failed, ended less than the
+   * cooldown ago; else undefined. For a kid the set does not hold.
    */
   readonly ifDue: () => Promise<T> | undefined;
   /** The fetch in flight, if any. */
   readonly inFlight: Promise<T> | undefined;
   /** No fetch failed within the cooldown. */
   readonly failureCooled: () => boolean;
+  /** The last good fetch ended less than `maxAgeMs` ago (false before the first). */
+  readonly fresh: (maxAgeMs: number) => boolean;
 }
 
 /** `fetchSet` reloads jose's set (and takes the keys into use); it is never run twice at once. */
-export function keySetFetches<T>(remote: JoseCooldown, cooldownMs: number, fetchSet: () => Promise<T>): KeySetFetches<T> {
+export function keySetFetches<T>(cooldownMs: number, fetchSet: () => Promise<T>): KeySetFetches<T> {
+  let lastGoodAt = -Infinity;
   let lastFailureAt = -Infinity;
   let inFlight: Promise<T> | undefined;
-  const failureCooled = (): boolean => Date.now() >= lastFailureAt + cooldownMs;
+  const failureCooled = (): boolean => !within(lastFailureAt, cooldownMs);
+  const fresh = (maxAgeMs: number): boolean => within(lastGoodAt, maxAgeMs);
   const now = (): Promise<T> =>
     (inFlight ??= fetchSet().then(
       (value) => {
+        lastGoodAt = Date.now();
         inFlight = undefined;
         return value;
       },
@@ -46,7 +57,7 @@ export function keySetFetches<T>(remote: JoseCooldown, cooldownMs: number, fetch
         throw error;
       },
     ));
-  const ifDue = (): Promise<T> | undefined => inFlight ?? (!remote.coolingDown && failureCooled() ? now() : undefined);
+  const ifDue = (): Promise<T> | undefined => inFlight ?? (!fresh(cooldownMs) && failureCooled() ? now() : undefined);
   return {
     now,
     ifDue,
@@ -54,6 +65,7 @@ export function keySetFetches<T>(remote: JoseCooldown, cooldownMs: number, fetch
       return inFlight;
     },
     failureCooled,
+    fresh,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Verification keys from a JWK Set URL (key rotation without restarts). jose's remote JWK Set
- * fetches (timeout, no redirects, status and shape checked) and keeps the timestamps of the
- * cache; the keys themselves are compiled here, all at once, with the rules of the `keys`
+ * fetches (timeout, no redirects, status and shape checked); when to fetch is counted by
+ * keySetFetches (key-set-fetches.ts), whose waits a clock step cannot stretch; the keys themselves are compiled here, all at once, with the rules of the `keys`
  * option (key-set.ts): each key's `alg` is pinned by the set, never taken from a stamp.
  *
  * When it fetches: once at the first lookup; again for a kid it does not know, at most once per
@@ -127,7 +127,7 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
   }
 
   /** One fetch at a time, every caller waiting for the same one; a failure holds fetches off for the cooldown. */
-  const fetches = keySetFetches(remote, cooldownMs, fetchSet);
+  const fetches = keySetFetches(cooldownMs, fetchSet);
   const after = (kid: string) => (fetched: Promise<unknown>) =>
     fetched.then(
       () => entries.get(kid)?.key,
@@ -138,7 +138,7 @@ export function createRemoteKeySet(url: string | URL, options: RemoteKeySetOptio
     const hit = entries.get(kid);
     if (hit !== undefined) {
       // stale: refreshed at most once per maxAgeMs while the source answers, once per cooldown while it fails
-      if (!remote.fresh && fetches.inFlight === undefined && fetches.failureCooled()) fetches.now().catch(() => undefined);
+      if (!fetches.fresh(maxAgeMs) && fetches.inFlight === undefined && fetches.failureCooled()) fetches.now().catch(() => undefined);
       return hit.key;
     }
     const fetched = fetches.ifDue();

@@ -366,7 +366,7 @@ describe('keySetFetches: the failure cooldown', () => {
       calls++;
       return Promise.reject(new Error('down'));
     };
-    const held = keySetFetches({ coolingDown: false }, 1000, failing);
+    const held = keySetFetches(1000, failing);
     await held.now().catch(() => undefined);
     vi.setSystemTime(NOW + 999);
     expect([held.ifDue(), held.failureCooled()]).toEqual([undefined, false]);
@@ -374,7 +374,7 @@ describe('keySetFetches: the failure cooldown', () => {
     expect(held.failureCooled()).toBe(true);
     await held.ifDue()?.catch(() => undefined);
     expect(calls).toBe(2);
-    const none = keySetFetches({ coolingDown: false }, 0, failing);
+    const none = keySetFetches(0, failing);
     await none.now().catch(() => undefined);
     expect(none.failureCooled()).toBe(true);
   });
