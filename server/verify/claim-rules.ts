@@ -19,11 +19,14 @@ export function claimsBreakRules(claims: Pick<StampClaims, 'iat' | 'exp' | 'tth'
 
 export type FreshnessFailure = 'not-yet-valid' | 'expired';
 
-/** Steps 7–8 at `nowMs`: issued no later than now + skew; not older than maxAge + skew; `exp ≥ now − skew` (PROTOCOL §5 step 8, inclusive). */
+/**
+ * Steps 7–8 at `nowMs`: issued no later than now + skew; not older than maxAge + skew; `exp ≥ now − skew` (PROTOCOL §5 step 8, inclusive).
+ * Each test is written as what must hold, negated: a clock that gives no number (NaN) fails it, where `iat > NaN` would pass.
+ */
 export function freshnessFailure(claims: Pick<StampClaims, 'iat' | 'exp'>, nowMs: number, rules: TimeRules): FreshnessFailure | undefined {
   const now = nowMs / 1000;
-  if (claims.iat > now + rules.skew) return 'not-yet-valid';
-  if (now - claims.iat > rules.maxAge + rules.skew || (claims.exp !== undefined && now - rules.skew > claims.exp)) return 'expired';
+  if (!(claims.iat <= now + rules.skew)) return 'not-yet-valid';
+  if (!(now - claims.iat <= rules.maxAge + rules.skew) || (claims.exp !== undefined && !(claims.exp >= now - rules.skew))) return 'expired';
   return undefined;
 }
 

@@ -140,7 +140,8 @@ export function createTicketVerifier(issuers: IssuersOption, skew: number, platf
     }
     const { ticket } = entry;
     const now = nowMs / 1000;
-    if (ticket.iat > now + skew || now - skew > ticket.exp) return undefined;
+    // what must hold, negated: a clock that gives no number (NaN) fails it
+    if (!(ticket.iat <= now + skew && ticket.exp >= now - skew)) return undefined;
     return ticket;
   };
 }
