@@ -7,7 +7,7 @@ import { scratchDir, startServe, type RunningServe } from '../support/cli-proces
 import { waitFor } from './stamped-traffic.js';
 
 /**
- * A client that stops reading its answer (red-team round s43-hB, finding R1). The gateway streams
+ * A client that stops reading its answer. The gateway streams
  * the upstream's body to the client; once the client stops reading, the body is paused, and
  * undici's body timeout does not run while it is paused. So nothing ended the exchange: the
  * client's connection, the upstream connection and the upstream's stream were held for ever,

@@ -19,7 +19,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
  * what it should not, carry a stamp or key anywhere else, retry or buffer without bound, hang
  * on an answer that never ends, or let key material reach an error. Servers are node:http on
  * 127.0.0.1 and 127.0.0.2 (another origin); each test sets what they answer and reads what
- * they received. The findings, case by case, are in the round's findings.md.
+ * they received.
  */
 
 const MINUTE = 60_000;

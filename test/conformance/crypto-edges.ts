@@ -436,7 +436,7 @@ function ticketCases(): EdgeCase[] {
     ),
     // §7.4 item 5 asks bad-ticket; no platform's crypto checks an Ed25519 point at import (only
     // a point decompression would: hand-written curve arithmetic), so the stamp under it fails
-    // step 5 instead — refused alike everywhere (findings.md: CONTRACT)
+    // step 5 instead — refused alike everywhere (the contract asks more than any platform checks)
     ticketCase(
       'ticket-valid-eddsa',
       'ticket-cnf-ed-not-a-point',
@@ -451,7 +451,7 @@ function ticketCases(): EdgeCase[] {
       'a ticket whose cnf.jwk is a point of large order spelled y ≥ p',
       { ...clientEd, x: b64url(nonCanonicalEd25519Point()) },
       Buffer.alloc(64, 1),
-      // §2.3 names y ≥ p for small-order points only: silent on this one (findings.md: CONTRACT-QUESTION)
+      // §2.3 names y ≥ p for small-order points only: silent on this one
       'bad-signature',
     ),
   ];

@@ -19,12 +19,12 @@ import { listenOnFreePort } from '../support/ports.js';
 import { signRaw } from '../support/sign-raw.js';
 
 /**
- * Red team on time (s43): every part that reads a clock, with a clock that steps — an NTP
+ * Time, attacked: every part that reads a clock, with a clock that steps — an NTP
  * correction, a VM resumed after hours, a host that booted at 1970. What each must still do:
  * refuse a replay for as long as the stepped clock finds the stamp fresh (PROTOCOL §5 steps 7–8
  * and 10), check a cached ticket's time on every use (§7.4 item 6), and keep fetching a key set
  * once per cooldown — neither frozen for the length of a backward step nor in a storm after a
- * forward one (docs/verifier.md, key rotation). findings.md in the round's notes has the table.
+ * forward one (docs/verifier.md, key rotation).
  */
 const T = 1_796_000_000_000; // a whole second
 const MAX_AGE = 30;
@@ -504,8 +504,8 @@ describe("ip: 'ticket' when the client's clock steps back while the servers' run
     expect(await call()).toEqual([200, ['edge 200', 'api 200']]);
     // 100 s later by the servers; the client's clock was stepped back as much (it still reads T)
     server.ms = T + 100_000;
-    // as of s43: [401, api bad-ticket, edge expired, edge 200, api expired] — the renewal takes the
-    // request's one retry, so the api's clock refusal is returned (findings.md, T7); bounded:
+    // today: [401, api bad-ticket, edge expired, edge 200, api expired] — the renewal takes the
+    // request's one retry, so the api's clock refusal is returned; bounded:
     const first = await call();
     expect(first[1].length).toBeLessThanOrEqual(4);
     expect(first[1].slice(0, 3)).toEqual(['api bad-ticket', 'edge expired', 'edge 200']); // the issuer's time learned, a new ticket

@@ -19,9 +19,9 @@ import { signRaw } from '../support/sign-raw.js';
 import { waitFor } from '../cli/stamped-traffic.js';
 
 /**
- * Races (s43 red team, concurrency and lifecycle): what one verifier, issuer or app answers when
+ * Races (concurrency and lifecycle): what one verifier, issuer or app answers when
  * requests overlap a key reload, each other, or a close. Outcomes are counted, never timed; every
- * wait is bounded by a generous guard. findings.md of the round lists what was tried and why.
+ * wait is bounded by a generous guard.
  */
 const NOW = 1_764_000_000_000;
 const GUARD_MS = 10_000;

@@ -37,9 +37,9 @@ vi.mock(import('../../server/hints/forwarding-header.js'), async (original) => {
 });
 
 /**
- * Resource bounds of the verifier, counted rather than timed (red-team round s43-hB, findings in
- * the round's findings.md): what an unauthenticated request can make a verifier do before it is
- * refused, and that the caches fed by request input stay bounded. The Host, header-segment,
+ * Resource bounds of the verifier, counted rather than timed: what an unauthenticated request
+ * can make a verifier do before it is refused, and that the caches fed by request input stay
+ * bounded. The Host, header-segment,
  * trust, ticket and remote-key-set bounds have their own tests (binding-host-cache,
  * stamp-reader.property, trust-cache-bounded, tickets, remote-key-set).
  */
