@@ -84,6 +84,17 @@ async function verifierSubject(): Promise<Subject> {
   };
 }
 
+/** The edge's ticket route, as the adapters call the issuer: a proof from 192.0.2.7 over https. */
+function askTicket(issuer: ReturnType<typeof createTicketIssuer>, proof: string) {
+  return issuer.issue({
+    method: 'POST',
+    url: '/.well-known/ipstamp/ticket',
+    protocol: 'https',
+    headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
+    hints: { l3: '192.0.2.7' },
+  });
+}
+
 async function issuerSubject(): Promise<Subject> {
   const clock = { ms: T };
   const store = new MemoryReplayStore({ now: () => clock.ms });
@@ -99,13 +110,7 @@ async function issuerSubject(): Promise<Subject> {
     clock,
     make: (iatMs) => createTicketRequestProof(client, 'https://edge.example.com/.well-known/ipstamp/ticket', () => iatMs),
     send: async (proof) => {
-      const r = await issuer.issue({
-        method: 'POST',
-        url: '/.well-known/ipstamp/ticket',
-        protocol: 'https',
-        headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-        hints: { l3: '192.0.2.7' },
-      });
+      const r = await askTicket(issuer, proof);
       return r.ok ? 'accepted' : r.reason;
     },
   };
@@ -182,13 +187,7 @@ describe('a verified ticket is cached by its text, and its time is checked again
   ])('verified at iat, then the clock steps %s', async (_name, at, ok) => {
     const issuer = createTicketIssuer({ key: issuerJwk, origin: 'https://edge.example.com', replayStore: new MapReplayStore(), now: () => T, lifetime: 60 });
     const proof = await createTicketRequestProof(client, 'https://edge.example.com/.well-known/ipstamp/ticket', () => T);
-    const issued = await issuer.issue({
-      method: 'POST',
-      url: '/.well-known/ipstamp/ticket',
-      protocol: 'https',
-      headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-      hints: { l3: '192.0.2.7' },
-    });
+    const issued = await askTicket(issuer, proof);
     if (!issued.ok) throw new Error(issued.reason);
     const verify = createTicketVerifier({ 'https://edge.example.com': issuer.jwks }, SKEW, nodePlatform);
     expect(await verify(issued.ticket, T)).toMatchObject({ exp: issued.exp }); // verified, and now cached
@@ -361,26 +360,14 @@ describe('a clock that returns no number (NaN: an invalid Date, a `now` that ret
   it.each(broken)('ticket issuer on a clock returning %s: a proof is refused, no ticket is signed', async (_name, now) => {
     const issuer = createTicketIssuer({ key: issuerJwk, origin: 'https://edge.example.com', replayStore: new MapReplayStore(), now });
     const proof = await createTicketRequestProof(client, 'https://edge.example.com/.well-known/ipstamp/ticket', () => 1000);
-    const r = await issuer.issue({
-      method: 'POST',
-      url: '/.well-known/ipstamp/ticket',
-      protocol: 'https',
-      headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-      hints: { l3: '192.0.2.7' },
-    });
+    const r = await askTicket(issuer, proof);
     expect(r.ok ? 'accepted' : r.reason).toMatch(/^(not-yet-valid|expired)$/);
   });
 
   it.each(broken)('ticket verifier at a time of %s: a ticket, cached or not, is refused', async (_name, now) => {
     const issuer = createTicketIssuer({ key: issuerJwk, origin: 'https://edge.example.com', replayStore: new MapReplayStore(), now: () => T, lifetime: 60 });
     const proof = await createTicketRequestProof(client, 'https://edge.example.com/.well-known/ipstamp/ticket', () => T);
-    const issued = await issuer.issue({
-      method: 'POST',
-      url: '/.well-known/ipstamp/ticket',
-      protocol: 'https',
-      headers: { host: 'edge.example.com', 'client-ip-attestation': proof },
-      hints: { l3: '192.0.2.7' },
-    });
+    const issued = await askTicket(issuer, proof);
     if (!issued.ok) throw new Error(issued.reason);
     const verify = createTicketVerifier({ 'https://edge.example.com': issuer.jwks }, SKEW, nodePlatform);
     expect(await verify(issued.ticket, now())).toBeUndefined(); // not cached yet
