@@ -55,8 +55,11 @@ function startUpstream(): Server {
   });
 }
 
-async function startGateway(): Promise<RunningServe> {
-  return startServe(['--port', '0', '--keys', keys, '--upstream', `http://127.0.0.1:${upstreamPort}`, '--upstream-timeout', '1'], 'gateway');
+async function startGateway(upstreamTimeoutS: number): Promise<RunningServe> {
+  return startServe(
+    ['--port', '0', '--keys', keys, '--upstream', `http://127.0.0.1:${upstreamPort}`, '--upstream-timeout', String(upstreamTimeoutS)],
+    'gateway',
+  );
 }
 
 /**
@@ -103,12 +106,12 @@ afterAll(async () => {
 
 describe('ipstamp gateway: a client that stops reading its answer', () => {
   it('is cut off after --upstream-timeout without progress: the upstream connection is given up, and SIGTERM then exits', async () => {
-    const gateway = await startGateway();
+    const gateway = await startGateway(2);
     try {
       const { client, received } = await request(gateway, 'POST', '/big', false);
       await waitFor('the answer to begin', () => received().startsWith('HTTP/1.1 200 '), 10_000);
       expect(open.size).toBe(1);
-      // --upstream-timeout 1: cut off within a few seconds (before: never)
+      // --upstream-timeout 2: cut off within a few seconds (before: never)
       await waitFor('the upstream connection to be given up', () => open.size === 0, 15_000);
       client.destroy();
       gateway.signal('SIGTERM');
@@ -118,8 +121,10 @@ describe('ipstamp gateway: a client that stops reading its answer', () => {
     }
   }, 60_000);
 
-  it('a client that reads, behind an upstream slow to send (700 ms a byte, under the 1 s timeout), gets the whole answer', async () => {
-    const gateway = await startGateway();
+  // 3.5 s in all, longer than a 3 s cut would allow, in gaps well inside it (a loaded machine may
+  // stretch a 700 ms timer, and the gap between chunks is --upstream-timeout's to bound)
+  it('a client that reads, behind an upstream slow to send (700 ms a byte, under the 3 s timeout), gets the whole answer', async () => {
+    const gateway = await startGateway(3);
     try {
       const { received, closed } = await request(gateway, 'GET', '/trickle', true);
       await waitFor('the whole answer', () => received().endsWith('\r\n\r\nxxxxx'), 20_000);
