@@ -4,6 +4,7 @@ import { otherForwardingHeaderMessage, watchOtherForwardingHeader } from '../hin
 import { compiledOptionsOf, immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import type { VerifyInput, VerifyResult } from '../verify/types.js';
 import { connectionHints } from '../verify/connection-hints.js';
+import { headersOf } from '../verify/node-headers.js';
 import type { IpStampMetrics } from './metrics.js';
 import { sendProblem } from './problem.js';
 import { rawBodyOf, teeStampedBody } from './raw-body.js';
@@ -15,7 +16,7 @@ export function verifyInputOf(request: FastifyRequest, required: boolean): Verif
     method: request.method,
     // as received, before any rewriteUrl: htu was signed over what the client sent
     url: request.originalUrl,
-    headers: request.headers,
+    headers: headersOf(request.raw),
     body: rawBodyOf(request),
     // no `protocol: request.protocol`: under Fastify's trustProxy it is any client's
     // X-Forwarded-Proto; the scheme comes from the socket (hints.tls) and trusted peers only

@@ -3,6 +3,7 @@ import { ECHO_PATH, ISSUER_JWKS_PATH, STAMP_HEADER, TICKET_PATH } from '../../sh
 import { webCompactCodec } from '../jws/web-bytes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { EMPTY_BODY, headersAnnounceBody, requestHasBody, type BodyFraming } from '../verify/request-body.js';
+import { headersOf } from '../verify/node-headers.js';
 import type { EchoAnswer } from '../verify/echo-answer.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import type { ConnectionOf, HonoGlueSettings } from './options.js';
@@ -77,7 +78,7 @@ export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStam
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 /** `@hono/node-server`'s Node request, when the app runs there. */
-type NodeRequest = BodyFraming & { readonly url?: string };
+type NodeRequest = BodyFraming & { readonly url?: string; readonly rawHeaders?: readonly string[] };
 function nodeRequestOf(c: Context): NodeRequest | undefined {
   const incoming = (c.env as { incoming?: Partial<NodeRequest> } | undefined)?.incoming;
   return incoming?.headers === undefined ? undefined : (incoming as NodeRequest);
@@ -87,7 +88,7 @@ function headerMapOf(c: Context): HeaderMap {
   // On Node, the headers as Node parsed them (what the Fastify glue sees too), without making
   // @hono/node-server build a whole web Request
   const node = nodeRequestOf(c);
-  if (node !== undefined) return node.headers;
+  if (node !== undefined) return headersOf(node);
   // Headers lower-cases names and joins repeats with ", "
   const headers = c.req.header();
   // a Request built in code (app.request, some runtimes) may carry no Host: the URL names it

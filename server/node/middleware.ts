@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ECHO_PATH, ISSUER_JWKS_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { connectionHints } from '../verify/connection-hints.js';
+import { headersOf } from '../verify/node-headers.js';
 import { checkIssuerRouteOptions, issuerBesideVerifier, type IssuerRouteOptions } from '../issuer/issuer-routes.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { echoAnswer } from '../verify/echo-answer.js';
@@ -67,7 +68,7 @@ function targetOf(req: IncomingMessage): string {
 }
 
 function verifyInputOf(req: IncomingMessage, body: Uint8Array | undefined, required: boolean): VerifyInput {
-  return { method: req.method ?? 'GET', url: targetOf(req), headers: req.headers, body, hints: connectionHints(req.socket), required };
+  return { method: req.method ?? 'GET', url: targetOf(req), headers: headersOf(req), body, hints: connectionHints(req.socket), required };
 }
 
 /**
