@@ -40,9 +40,28 @@ async function initBodyBytes(body: unknown): Promise<PreparedBody | undefined> {
   if (typeof FormData !== 'undefined' && body instanceof FormData) {
     const serialized = new Response(body);
     const bytes = new Uint8Array(await serialized.arrayBuffer());
-    return { bytes, replacement: { body: bytes, contentType: serialized.headers.get('content-type') }, replayable: true };
+    const contentType = serialized.headers.get('content-type') ?? multipartType(bytes);
+    return { bytes, replacement: { body: bytes, contentType }, replayable: true };
   }
   return undefined; // a stream, an async iterable, or something fetch itself will refuse
+}
+
+/** A boundary as RFC 2046 §5.1.1 allows it (1–70 `bchars`, not ending in a space). */
+const BOUNDARY = /^[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]$/;
+
+/**
+ * The Content-Type of a serialized form, read from its first line (`--<boundary>`), for runtimes
+ * whose `Response` does not say it: Bun 1.4 gives a FormData Response no Content-Type, and
+ * the bytes would go out without the boundary they are split at. Null when the first line is no
+ * delimiter: then nothing is set, as before.
+ */
+function multipartType(bytes: Uint8Array): string | null {
+  const head = new TextDecoder().decode(bytes.subarray(0, 80));
+  const end = head.indexOf('\r\n');
+  let boundary = head.startsWith('--') && end > 2 ? head.slice(2, end) : '';
+  // an empty form is its close delimiter alone, `--<boundary>--`
+  if (end + 2 === bytes.length && boundary.endsWith('--')) boundary = boundary.slice(0, -2);
+  return BOUNDARY.test(boundary) ? `multipart/form-data; boundary=${boundary}` : null;
 }
 
 function isReplayableInitBody(body: unknown): boolean {

@@ -117,6 +117,21 @@ function pageBase(): string | undefined {
   }
 }
 
+/** Bun's fetch (1.4) sends a path's leading slashes as one: `//a//b` goes out as `/a//b`. */
+const FETCH_MERGES_LEADING_SLASHES = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
+
+/**
+ * The URL a stamp names: the one fetch is called with, as fetch sends it (PROTOCOL.md §2.2,
+ * "path as sent"). On Bun, a path that starts with `//` leaves with one slash, and its stamp
+ * names that path, else the verifier would find it bound to another one (`binding-mismatch`).
+ */
+function signedUrl(url: URL): URL {
+  if (!FETCH_MERGES_LEADING_SLASHES || !url.pathname.startsWith('//')) return url;
+  const sent = new URL(url.href);
+  sent.pathname = url.pathname.replace(/^\/+/, '/');
+  return sent;
+}
+
 function targetUrl(input: string | URL | Request): URL {
   const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   try {
@@ -394,7 +409,7 @@ export function createStampedFetch<R extends ResponseLike = Response>(options: S
     const stamp = async (): Promise<{ token: string; correction: number }> => {
       const signed = { correction: 0 };
       const now = signingClock(clocks, hop.url.origin, signed);
-      const token = await stamper.stamp(source, { method: hop.method, url: hop.url, body: hop.body.bytes, now });
+      const token = await stamper.stamp(source, { method: hop.method, url: signedUrl(hop.url), body: hop.body.bytes, now });
       return { token, ...signed };
     };
     const send = (stamped: { token: string; correction: number }): Promise<SentRequest<R>> =>
@@ -430,7 +445,7 @@ function ticketFetch<R extends ResponseLike>(options: TicketFetchOptions<R>, fet
       const claims = { ip: held.ip, obs: 'ticket' as const, tth: held.tth };
       const signed = { correction: 0 };
       const now = signingClock(clocks, hop.url.origin, signed);
-      const token = await requestStamper.stamp(staticAddress(held.ip), { method: hop.method, url: hop.url, body: hop.body.bytes, claims, now });
+      const token = await requestStamper.stamp(staticAddress(held.ip), { method: hop.method, url: signedUrl(hop.url), body: hop.body.bytes, claims, now });
       return { token, ...signed, ticket: held.ticket };
     };
     const send = ({ token, correction, ticket }: TicketStamp): Promise<SentRequest<R>> => {
