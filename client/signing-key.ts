@@ -1,5 +1,5 @@
 import { importJWK, type JWK, type KeyObject } from 'jose';
-import { isBase64url } from '../shared/base64url.js';
+import { base64urlDecodedLength, isBase64url } from '../shared/base64url.js';
 import { isKid, MIN_HMAC_SECRET_BYTES, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import { misusedKeyProblem } from '../shared/public-jwk.js';
 import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
@@ -74,7 +74,7 @@ export function checkPrivateJwk(jwk: Record<string, unknown>, alg: StampAlg, whe
     if (typeof jwk.k !== 'string') throw new TypeError(`${where} must be an oct JWK with its secret "k"`);
     // every verifier refuses a shorter secret at load (PROTOCOL §2.3): its stamps could only fail
     if (!isBase64url(jwk.k)) throw new TypeError(`${where}.k must be base64url`);
-    if (Math.floor((jwk.k.length * 3) / 4) < MIN_HMAC_SECRET_BYTES) throw new TypeError(SHORT_SECRET(where));
+    if (base64urlDecodedLength(jwk.k) < MIN_HMAC_SECRET_BYTES) throw new TypeError(SHORT_SECRET(where));
     return;
   }
   if (jwk.kty === 'oct') throw new TypeError('key.alg of an oct key must be HS256, HS384 or HS512');

@@ -4,6 +4,11 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
+/** How many bytes `text` decodes to, if it is base64url (unpadded: three bytes per four characters, rounded down). */
+export function base64urlDecodedLength(text: string): number {
+  return Math.floor((text.length * 3) / 4);
+}
+
 /** True when every character is in the base64url alphabet and the length can be decoded. */
 export function isBase64url(text: string): boolean {
   if (text.length % 4 === 1) return false;
@@ -39,7 +44,7 @@ export function encodeBase64url(bytes: Uint8Array): string {
  */
 export function decodeBase64url(text: string): Uint8Array | undefined {
   if (!isBase64url(text)) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
+  const out = new Uint8Array(base64urlDecodedLength(text));
   let o = 0;
   let i = 0;
   for (; i + 3 < text.length; i += 4) {

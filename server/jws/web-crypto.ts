@@ -7,7 +7,7 @@
  * runs then too, in the background; a key WebCrypto still refuses (an EC point off its curve)
  * verifies nothing — every signature under it is `bad-signature` — where Node refuses it at load.
  */
-import { isBase64url } from '../../shared/base64url.js';
+import { base64urlDecodedLength, isBase64url } from '../../shared/base64url.js';
 import type { StampAlg } from '../../shared/constants.js';
 import { isSmallOrderEd25519, isSmallOrderEd25519Encoding, publicJwkOf, type PublicJwk } from '../../shared/public-jwk.js';
 import { base64urlOf, latin1Bytes, webCompactCodec } from './web-bytes.js';
@@ -43,10 +43,6 @@ function settled(promise: Promise<CryptoKey>): WebKey {
   return { cryptoKey: promise.then(undefined, () => undefined) };
 }
 
-function decodedLength(text: string): number {
-  return Math.floor((text.length * 3) / 4);
-}
-
 /** The checks Node makes on a KeyObject, made on a CryptoKey's algorithm. */
 function checkCryptoKey(key: CryptoKey, alg: StampAlg, where: string): void {
   const algorithm = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string }; length?: number };
@@ -67,7 +63,7 @@ function importJwk(jwk: Readonly<Record<string, unknown>>, alg: StampAlg, where:
   if (isHmacAlg(alg)) {
     if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') fail(where, `${alg} needs an oct key with "k"`);
     if (!isBase64url(jwk.k)) fail(where, '"k" is not base64url');
-    if (decodedLength(jwk.k) < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+    if (base64urlDecodedLength(jwk.k) < MIN_HMAC_SECRET_BYTES) fail(where, `HMAC secret must be at least ${MIN_HMAC_SECRET_BYTES} bytes`);
     return settled(subtle().importKey('jwk', { kty: 'oct', k: jwk.k }, importParams(alg), false, ['verify']));
   }
   if (jwk.kty !== 'EC' && jwk.kty !== 'OKP') fail(where, `${alg} needs an EC or OKP key`);
