@@ -55,7 +55,7 @@ const BOUNDARY = /^[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]$/;
  * the bytes would go out without the boundary they are split at. Null when the first line is no
  * delimiter: then nothing is set, as before.
  */
-function multipartType(bytes: Uint8Array): string | null {
+export function multipartType(bytes: Uint8Array): string | null {
   const head = new TextDecoder().decode(bytes.subarray(0, 80));
   const end = head.indexOf('\r\n');
   let boundary = head.startsWith('--') && end > 2 ? head.slice(2, end) : '';
