@@ -4,6 +4,7 @@ import { createVerifier } from '../../server/index.js';
 import { createWebVerifier } from '../../server/web/index.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { signRaw } from '../support/sign-raw.js';
+import { stampedGet } from '../support/stamped-get.js';
 
 /**
  * PROTOCOL §2.3: "A key that does not fit its alg (a short secret, a P-384 key named ES256, …)
@@ -96,14 +97,6 @@ describe.each(PLATFORMS)('%s: public JWK coordinates are base64url, read strictl
 describe('an EC point off its curve (well-formed members): Node refuses it at setup, the web verifies nothing with it', () => {
   const offCurve = { ...p256Jwk, x: p256Jwk.y, y: p256Jwk.x, alg: 'ES256' };
   const NOW_S = 1_767_225_600;
-  const input = (stamp: string) => ({
-    method: 'GET',
-    url: '/a',
-    protocol: 'https' as const,
-    headers: { host: 'api.example.com', 'client-ip-attestation': stamp },
-    hints: { l3: '192.0.2.7' },
-  });
-
   it('node: a TypeError naming the key', () => {
     expect(setup(createVerifier, offCurve)).toThrow(refused('is not a valid public JWK'));
   });
@@ -115,7 +108,7 @@ describe('an EC point off its curve (well-formed members): Node refuses it at se
       { alg: 'ES256', typ: 'ipstamp+jwt', kid: 'k' },
       { ip: '192.0.2.7', iat: NOW_S, jti: 'off-curve-000000000000000', htm: 'GET', htu: 'https://api.example.com/a' },
     );
-    expect(await verifier.verifyInput(input(stamp))).toMatchObject({ ok: false, reason: 'bad-signature' });
+    expect(await verifier.verifyInput(stampedGet(stamp))).toMatchObject({ ok: false, reason: 'bad-signature' });
   });
 });
 

@@ -17,6 +17,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { signRaw } from '../support/sign-raw.js';
+import { outcomeOf, stampedGet } from '../support/stamped-get.js';
 
 /**
  * Time, attacked: every part that reads a clock, with a clock that steps — an NTP
@@ -72,14 +73,7 @@ async function verifierSubject(): Promise<Subject> {
     clock,
     make: async (iatMs) => stampAt(iatMs),
     send: async (token) => {
-      const r = await v.verify({
-        method: 'GET',
-        url: '/a',
-        protocol: 'https',
-        headers: { host: 'api.example.com', 'client-ip-attestation': token },
-        hints: { l3: '192.0.2.7' },
-      });
-      return r.ok ? 'accepted' : r.reason;
+      return outcomeOf(await v.verify(stampedGet(token)));
     },
   };
 }
@@ -163,13 +157,7 @@ describe('a clock that steps between a first use and a replay: the replay is ref
       maxAge: MAX_AGE,
       skew: SKEW,
     });
-    const r = await v.verify({
-      method: 'GET',
-      url: '/a',
-      protocol: 'https',
-      headers: { host: 'api.example.com', 'client-ip-attestation': stampAt(T) },
-      hints: { l3: '192.0.2.7' },
-    });
+    const r = await v.verify(stampedGet(stampAt(T)));
     expect(r.ok).toBe(true);
     expect(ttls).toEqual([replayTtlMs(T / 1000, T, { maxAge: MAX_AGE, skew: SKEW })]);
     expect(ttls[0]).toBe((MAX_AGE + 2 * SKEW + 1) * 1000);
@@ -346,14 +334,7 @@ describe('a clock that returns no number (NaN: an invalid Date, a `now` that ret
   it.each(broken)('verifier on a clock returning %s, with a store that does not read the clock: a stamp from 1970 is refused', async (_name, now) => {
     const v = createVerifierCore({ keys: { keys: [stampKey.publicJwk] }, replayStore: new MapReplayStore(), now, maxAge: MAX_AGE, skew: SKEW });
     for (const iatMs of [1000, T]) {
-      const r = await v.verify({
-        method: 'GET',
-        url: '/a',
-        protocol: 'https',
-        headers: { host: 'api.example.com', 'client-ip-attestation': stampAt(iatMs) },
-        hints: { l3: '192.0.2.7' },
-      });
-      expect(r.ok ? 'accepted' : r.reason).toMatch(/^(not-yet-valid|expired)$/);
+      expect(outcomeOf(await v.verify(stampedGet(stampAt(iatMs))))).toMatch(/^(not-yet-valid|expired)$/);
     }
   });
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createKeySet, createVerifier, type JwkSet } from '../../server/index.js';
-import type { VerifyResult } from '../../server/verify/types.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { signRaw } from '../support/sign-raw.js';
+import { outcomeOf, stampedGet } from '../support/stamped-get.js';
 
 /** Issue 18, key rotation: a JWK Set reloaded in place, under one verifier and its replay memory. */
 const NOW = 1_764_000_000_000;
@@ -27,16 +27,7 @@ function stampBy(key: TestKeyPair, jti = `rot-${String(++n).padStart(20, '0')}`)
 
 function verifierOver(lookup: Parameters<typeof createVerifier>[0]['keys']) {
   const v = createVerifier({ keys: lookup, now: () => NOW });
-  return async (token: string) => {
-    const r: VerifyResult = await v.verify({
-      method: 'GET',
-      url: '/a',
-      protocol: 'https',
-      headers: { host: 'api.example.com', 'client-ip-attestation': token },
-      hints: { l3: '192.0.2.7' },
-    });
-    return r.ok ? 'accepted' : r.reason;
-  };
+  return async (token: string) => outcomeOf(await v.verify(stampedGet(token)));
 }
 
 describe('createKeySet', () => {

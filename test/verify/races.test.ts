@@ -17,6 +17,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { signRaw } from '../support/sign-raw.js';
 import { waitFor } from '../cli/stamped-traffic.js';
+import { stampedGet } from '../support/stamped-get.js';
 
 /**
  * Races (concurrency and lifecycle): what one verifier, issuer or app answers when
@@ -66,13 +67,6 @@ const stampBy = (key: TestKeyPair, kid = key.kid): string =>
     { alg: key.alg, typ: 'ipstamp+jwt', kid },
     { ip: '192.0.2.7', iat: NOW / 1000, jti: `race-${String(++n).padStart(20, '0')}`, htm: 'GET', htu: `${API}/a` },
   );
-const stampInput = (token: string) => ({
-  method: 'GET',
-  url: '/a',
-  protocol: 'https' as const,
-  headers: { host: 'api.example.com', 'client-ip-attestation': token },
-  hints: { l3: '192.0.2.7' },
-});
 
 describe('a key set reloaded while stamps are between the key lookup and the signature check', () => {
   let es: TestKeyPair;
@@ -127,7 +121,7 @@ describe('a key set reloaded while stamps are between the key lookup and the sig
       now: () => NOW,
       replayStore: new MemoryReplayStore(),
     });
-    const verify = async (token: string) => outcome(await v.verify(stampInput(token)));
+    const verify = async (token: string) => outcome(await v.verify(stampedGet(token)));
     const ROUNDS = 20;
     const pending = Array.from({ length: ROUNDS }, () => signers().map((signer) => verify(stampBy(signer, 'k'))));
     expect(lookups).toBe(ROUNDS * signers().length); // every lookup made before the reload
@@ -205,7 +199,7 @@ describe.skipIf(!binary)('a Redis store closed under the verifier mid-burst', ()
     const key = await makeKey('ES256', 'closing');
     const store = new RedisReplayStore(redis!.url, { timeoutMs: GUARD_MS, keyPrefix: `races:${randomUUID()}:` });
     const v = createVerifier({ keys: { keys: [key.publicJwk] }, now: () => NOW, replayStore: store });
-    const verify = async (token: string) => outcome(await v.verify(stampInput(token)));
+    const verify = async (token: string) => outcome(await v.verify(stampedGet(token)));
     expect(await verify(stampBy(key))).toBe('accepted'); // connected
     const tokens = Array.from({ length: 30 }, () => stampBy(key));
     // one turn: 60 inserts (each stamp twice) corked into one write, then the close (QUIT behind them)

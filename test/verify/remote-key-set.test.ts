@@ -8,6 +8,7 @@ import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { signRaw } from '../support/sign-raw.js';
 import { waitFor } from '../cli/stamped-traffic.js';
+import { outcomeOf, stampedGet } from '../support/stamped-get.js';
 
 /**
  * Issue 18, key rotation: keys from a JWK Set URL, against a real HTTP server on loopback that
@@ -79,16 +80,7 @@ function remoteVerifier(options: RemoteKeySetOptions = {}) {
   const errors: KeySetFetchError[] = [];
   const keys = createRemoteKeySet(server.url, { onError: (e) => errors.push(e), ...options });
   const v = createVerifier({ keys: keys.lookup, now: () => NOW });
-  const verify = async (token: string) => {
-    const r = await v.verify({
-      method: 'GET',
-      url: '/a',
-      protocol: 'https',
-      headers: { host: 'api.example.com', 'client-ip-attestation': token },
-      hints: { l3: '192.0.2.7' },
-    });
-    return r.ok ? 'accepted' : r.reason;
-  };
+  const verify = async (token: string) => outcomeOf(await v.verify(stampedGet(token)));
   return { keys, verify, errors };
 }
 
