@@ -54,14 +54,19 @@ export function isSmallOrderEd25519(jwk: PublicJwk): boolean {
   return bytes !== undefined && isSmallOrderEd25519Encoding(bytes);
 }
 
-/** Are these 32 bytes an encoding of an Ed25519 point of small order (a key's, or a signature's R)? */
+/** The same encodings as bytes, compared in place: the check runs on every EdDSA signature's R. */
+const SMALL_ORDER_ED25519_BYTES: readonly Uint8Array[] = [...SMALL_ORDER_ED25519].map((hex) =>
+  Uint8Array.from({ length: 32 }, (_, i) => Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)),
+);
+
+/** Are these 32 bytes an encoding of an Ed25519 point of small order (a key's, or a signature's R)? Either sign bit. */
 export function isSmallOrderEd25519Encoding(bytes: Uint8Array): boolean {
   if (bytes.length !== 32) return false;
-  const cleared = Uint8Array.from(bytes);
-  cleared[31] = cleared[31]! & 0x7f;
-  let hex = '';
-  for (const byte of cleared) hex += byte.toString(16).padStart(2, '0');
-  return SMALL_ORDER_ED25519.has(hex);
+  next: for (const known of SMALL_ORDER_ED25519_BYTES) {
+    for (let i = 0; i < 31; i++) if (bytes[i] !== known[i]) continue next;
+    if ((bytes[31]! & 0x7f) === known[31]) return true;
+  }
+  return false;
 }
 
 /**

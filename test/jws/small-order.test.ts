@@ -6,7 +6,7 @@ import { createKeyRegistry } from '../../server/registry/key-registry.js';
 import { createVerifier } from '../../server/verify/create-verifier.js';
 import { createWebVerifier } from '../../server/web/index.js';
 import { webCrypto } from '../../server/jws/web-crypto.js';
-import { isSmallOrderEd25519 } from '../../shared/public-jwk.js';
+import { isSmallOrderEd25519, isSmallOrderEd25519Encoding } from '../../shared/public-jwk.js';
 
 /**
  * Ed25519 keys of small order (review of 2026-12-06): under the identity point, the signature
@@ -27,6 +27,30 @@ const SMALL_ORDER = [
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ].flatMap((h) => [h, `${h.slice(0, 62)}${(Number.parseInt(h.slice(62), 16) | 0x80).toString(16)}`]);
 const okp = (x: string) => ({ kty: 'OKP' as const, crv: 'Ed25519' as const, x });
+
+describe("the small-order test on 32 bytes (keys and every EdDSA signature's R)", () => {
+  // the plain form of the blocklist lookup: clear the sign bit, look the hex up
+  const plain = (bytes: Uint8Array) => {
+    const cleared = Buffer.from(bytes);
+    cleared[31] = cleared[31]! & 0x7f;
+    return bytes.length === 32 && SMALL_ORDER.includes(cleared.toString('hex'));
+  };
+
+  it('answers as the hex lookup: every listed encoding with either sign bit, and any other bytes', () => {
+    for (const h of SMALL_ORDER) expect(isSmallOrderEd25519Encoding(Buffer.from(h, 'hex')), h).toBe(true);
+    const near = fc.tuple(fc.constantFrom(...SMALL_ORDER), fc.nat(31), fc.integer({ min: 1, max: 255 })).map(([h, i, flip]) => {
+      const bytes = Buffer.from(h, 'hex');
+      bytes[i] = bytes[i]! ^ flip;
+      return new Uint8Array(bytes);
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ minLength: 31, maxLength: 33 }), near), (bytes) => {
+        expect(isSmallOrderEd25519Encoding(bytes)).toBe(plain(bytes));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('Ed25519 keys of small order', () => {
   it.each(SMALL_ORDER)('%s is refused by every import', async (h) => {
