@@ -1,6 +1,8 @@
 import { canonicalAddress } from '../shared/address.js';
+import { decodeBase64url } from '../shared/base64url.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
-import { MAX_TICKET_BYTES, TICKET_PATH } from '../shared/constants.js';
+import { MAX_TICKET_BYTES, TICKET_PATH, TICKET_TYP } from '../shared/constants.js';
+import { publicJwkOf, type PublicJwk } from '../shared/public-jwk.js';
 import type { TicketResponse } from '../shared/ticket-schema.js';
 import { sha256Base64url } from './body-digest.js';
 import { readBoundedText } from './bounded-body.js';
@@ -22,6 +24,40 @@ function ticketResponseOf(body: Record<string, unknown>): TicketResponse | undef
   if (typeof ticket !== 'string' || ticket.length > MAX_TICKET_BYTES || !TICKET_TEXT.test(ticket) || typeof ip !== 'string') return undefined;
   if (typeof exp !== 'number' || !Number.isSafeInteger(exp) || exp < 0) return undefined;
   return { ticket, ip, exp };
+}
+
+/** What in a ticket answer does not hold: the form of a ticket, or what its claims say against the body or the key. */
+type TicketMismatch = 'form' | 'ip' | 'exp' | 'key';
+
+function jsonSegment(segment: string | undefined): Record<string, unknown> | undefined {
+  const bytes = segment === undefined ? undefined : decodeBase64url(segment);
+  if (!bytes) return undefined;
+  try {
+    return parseStrictJsonObject(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the ticket the issuer handed over, without its signature (the client has no issuer key
+ * and the verifier checks it): a JWS of type ticket whose `ip` and `exp` are the body's and whose
+ * `cnf.jwk` is this client's key (PROTOCOL.md §7.2). An issuer that answers otherwise — a bug, or
+ * a man in the middle of a plain-http issuer — would have the client hold a ticket every verifier
+ * refuses as `unknown-key` or `binding-mismatch` until the ticket's own `exp`; only `bad-ticket`
+ * drops a held ticket. Refused here, the next call asks again.
+ */
+function ticketMismatch(answer: TicketResponse, clientKey: PublicJwk): TicketMismatch | undefined {
+  const parts = answer.ticket.split('.');
+  const header = parts.length === 3 ? jsonSegment(parts[0]) : undefined;
+  const claims = header?.typ === TICKET_TYP ? jsonSegment(parts[1]) : undefined;
+  if (!claims) return 'form';
+  if (claims.ip !== answer.ip) return 'ip';
+  if (claims.exp !== answer.exp) return 'exp';
+  const cnf = claims.cnf;
+  const jwk = typeof cnf === 'object' && cnf !== null && 'jwk' in cnf && typeof cnf.jwk === 'object' && cnf.jwk !== null ? publicJwkOf(cnf.jwk) : undefined;
+  const own = publicJwkOf(clientKey);
+  return jwk && own && JSON.stringify(jwk) === JSON.stringify(own) ? undefined : 'key';
 }
 
 /** A ticket in hand, with what a stamp needs from it (PROTOCOL.md §7.3). */
@@ -119,6 +155,8 @@ export function createTicketHolder(options: TicketHolderOptions): TicketHolder {
       }
       throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause: { status: response.status, reason } });
     }
+    const mismatch = ticketMismatch(parsed, options.key.publicJwk);
+    if (mismatch) throw new IpStampClientError('ERR_IPSTAMP_TICKET_FAILED', { cause: { status: response.status, reason: undefined, mismatch } });
     const { ticket, ip, exp } = parsed;
     return { ticket, ip, exp, tth: await sha256Base64url(new TextEncoder().encode(ticket)) };
   }

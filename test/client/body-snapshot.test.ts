@@ -6,6 +6,7 @@ import { trackPeerAddresses } from '../../server/hints/peer-address.js';
 import { ipstamp } from '../../server/node/middleware.js';
 import { rawBodyVerify } from '../../server/node/raw-body.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { unsignedTicketAnswer } from '../support/unsigned-ticket.js';
 
 /**
  * Fetch copies a BufferSource (and serializes URLSearchParams) when it is called: a caller may
@@ -151,7 +152,7 @@ describe('createStampedFetch copies the body when it is called', () => {
     const sent: string[] = [];
     const fetch = (input: unknown, init?: RequestInit): Promise<Response> => {
       if (String(input).endsWith('/.well-known/ipstamp/ticket')) {
-        return Promise.resolve(Response.json({ ticket: 'a.b.c', ip: '192.0.2.1', exp: Math.floor(Date.now() / 1000) + 600 }));
+        return Promise.resolve(Response.json(unsignedTicketAnswer({ ip: '192.0.2.1', exp: Math.floor(Date.now() / 1000) + 600, jwk: stampKey.publicJwk })));
       }
       sent.push(new TextDecoder().decode(init?.body as Uint8Array));
       return Promise.resolve(new Response('ok'));

@@ -12,6 +12,7 @@ import { decodeBase64urlText } from '../../shared/base64url.js';
 import { ECHO_PATH, TICKET_PATH } from '../../shared/constants.js';
 import { REASON_STATUS, REASONS, type Reason } from '../../shared/reasons.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { unsignedTicketAnswer } from '../support/unsigned-ticket.js';
 
 /**
  * A red-team round against the client SDK: the server it talks to — an origin, an echo
@@ -80,6 +81,8 @@ let b: Hostile; // 127.0.0.2: another origin
 let hs: TestKeyPair;
 let es: TestKeyPair;
 let ticketKey: StampKey;
+/** The issuer's answer: a ticket for ticketKey (its signature is not read by the client). */
+const ticketFor = (ip: string, exp: number) => unsignedTicketAnswer({ ip, exp, jwk: ticketKey.publicJwk }, 'h');
 
 beforeAll(async () => {
   [a, b, hs, es, ticketKey] = await Promise.all([
@@ -187,26 +190,29 @@ describe("an issuer that answers something other than a ticket (ip: 'ticket', PR
 
   it('control: a ticket in the JWS alphabet is carried to the api, the stamp bound to it (tth)', async () => {
     reset(a, b);
-    a.route = (_seen, res) => json(res, { ticket: 'h.p.s', ip: '127.0.0.1', exp: Math.floor(Date.now() / 1000) + 300 });
+    const answer = ticketFor('127.0.0.1', Math.floor(Date.now() / 1000) + 300);
+    a.route = (_seen, res) => json(res, answer);
     expect((await ticketFetchTo(b)()).status).toBe(200);
-    expect(b.seen[0]!.headers['client-ip-ticket']).toBe('h.p.s');
+    expect(b.seen[0]!.headers['client-ip-ticket']).toBe(answer.ticket);
     expect(claimsOf(b.seen[0]!.headers['client-ip-attestation'])).toMatchObject({ ip: '127.0.0.1', obs: 'ticket' });
   });
 
   // A ticket is a JWS compact serialization (§7.2): plain ASCII. Text fetch cannot send as a header
   // (or would send trimmed, so its tth no longer fits) must not be held: every call would then fail,
   // or be refused for a reason that never drops the ticket, until its exp — any exp the issuer wrote.
-  const unsendable: [string, string][] = [
-    ['a CR LF header injection', 'h.p.s\r\nX-Injected: 1'],
-    ['a NUL', 'h.p.s\u0000'],
-    ['a character past Latin-1 (U+2028)', 'h.p.s\u2028'],
-    ['a leading space (fetch would trim it: the tth would not fit what is sent)', ' h.p.s'],
-    ['a trailing tab', 'h.p.s\t'],
+  // Each is a ticket the client would otherwise hold (its claims fit the answer and the key).
+  const unsendable: [string, (ticket: string) => string][] = [
+    ['a CR LF header injection', (t) => `${t}\r\nX-Injected: 1`],
+    ['a NUL', (t) => `${t}\u0000`],
+    ['a character past Latin-1 (U+2028)', (t) => `${t}\u2028`],
+    ['a leading space (fetch would trim it: the tth would not fit what is sent)', (t) => ` ${t}`],
+    ['a trailing tab', (t) => `${t}\t`],
   ];
-  for (const [name, ticket] of unsendable) {
+  for (const [name, spoil] of unsendable) {
     it(`${name}: ERR_IPSTAMP_TICKET_FAILED, nothing reaches the api, and the next call asks the issuer again`, async () => {
       reset(a, b);
-      a.route = (_seen, res) => json(res, { ticket, ip: '127.0.0.1', exp: 9_000_000_000_000 });
+      const answer = ticketFor('127.0.0.1', 9_000_000_000_000);
+      a.route = (_seen, res) => json(res, { ...answer, ticket: spoil(answer.ticket) });
       const call = ticketFetchTo(b);
       for (let i = 0; i < 2; i++) {
         const error = await call().catch((e: unknown) => e);
@@ -219,7 +225,7 @@ describe("an issuer that answers something other than a ticket (ip: 'ticket', PR
   }
 
   it('a 200 of 1 MiB that is a well-formed ticket answer is refused after its first few KiB, not read to the end', async () => {
-    const head = `{"ticket":"h.p.s","ip":"192.0.2.1","exp":${Math.floor(Date.now() / 1000) + 300},"pad":"`;
+    const head = JSON.stringify(ticketFor('192.0.2.1', Math.floor(Date.now() / 1000) + 300)).slice(0, -1) + ',"pad":"';
     const answer = streamedAnswer(head, 1 << 20);
     const holder = createTicketHolder({ issuer: 'https://edge.test', key: ticketKey, fetch: async () => answer.response });
     await expect(holder.get()).rejects.toMatchObject({ code: 'ERR_IPSTAMP_TICKET_FAILED' });
@@ -236,7 +242,7 @@ describe("an issuer that answers something other than a ticket (ip: 'ticket', PR
         if (input.startsWith('https://edge.test/')) {
           signals.push(init?.signal);
           if (!(init?.signal instanceof AbortSignal)) throw new Error('no signal: an issuer that never answers would hang this call for ever');
-          return Response.json({ ticket: 'h.p.s', ip: '192.0.2.1', exp: Math.floor(Date.now() / 1000) + 300 });
+          return Response.json(ticketFor('192.0.2.1', Math.floor(Date.now() / 1000) + 300));
         }
         return new Response('ok');
       },
@@ -286,7 +292,7 @@ describe('a server that refuses every stamp: how many requests one call makes (d
         reset(a);
         a.route = (seen, res) => {
           if (seen.path === ECHO_PATH) return json(res, { ip: '127.0.0.1' });
-          if (seen.path === TICKET_PATH) return json(res, { ticket: 'h.p.s', ip: '127.0.0.1', exp: Math.floor(Date.now() / 1000) + 300 });
+          if (seen.path === TICKET_PATH) return json(res, ticketFor('127.0.0.1', Math.floor(Date.now() / 1000) + 300));
           refuse(res, reason, Date.now() + 2 * MINUTE);
         };
         const stampedFetch =
@@ -521,7 +527,7 @@ describe('a refusal whose body is cut off, or never ends', () => {
       reset(a);
       a.route = (seen, res) => {
         if (seen.path === ECHO_PATH) return json(res, { ip: '127.0.0.1' });
-        if (seen.path === TICKET_PATH) return json(res, { ticket: 'h.p.s', ip: '127.0.0.1', exp: Math.floor(Date.now() / 1000) + 300 });
+        if (seen.path === TICKET_PATH) return json(res, ticketFor('127.0.0.1', Math.floor(Date.now() / 1000) + 300));
         res.writeHead(REASON_STATUS[reason], { 'content-type': 'application/problem+json', date: new Date(Date.now() + 2 * MINUTE).toUTCString() });
         res.write(`{"status":${REASON_STATUS[reason]},"reason":"${reason.slice(0, 3)}`, () => res.socket?.destroy());
       };

@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, generateStampKey } from '../../client/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { unsignedTicketAnswer } from '../support/unsigned-ticket.js';
 import { startVerifyingServer, type VerifyingServer } from '../support/verifying-server.js';
 
 /**
@@ -48,18 +49,19 @@ describe('the retry when its stamp cannot be made', () => {
   });
 
   it("ip: 'ticket': the issuer is down when bad-ticket calls for a new ticket → the 401 is returned, readable", async () => {
+    const stampKey = await generateStampKey();
     let issued = 0;
     let targetCalls = 0;
     const fetch = (input: unknown): Promise<Response> => {
       if (String(input).endsWith('/.well-known/ipstamp/ticket')) {
         if (++issued > 1) return Promise.resolve(new Response('down', { status: 503 }));
-        return Promise.resolve(Response.json({ ticket: 'a.b.c', ip: '192.0.2.1', exp: Math.floor(Date.now() / 1000) + 600 }));
+        return Promise.resolve(Response.json(unsignedTicketAnswer({ ip: '192.0.2.1', exp: Math.floor(Date.now() / 1000) + 600, jwk: stampKey.publicJwk })));
       }
       targetCalls++;
       const problem = { type: 'urn:ipstamp:bad-ticket', title: 'Client IP ticket is not acceptable', status: 401, reason: 'bad-ticket' };
       return Promise.resolve(new Response(JSON.stringify(problem), { status: 401, headers: { 'content-type': 'application/problem+json' } }));
     };
-    const stampedFetch = createStampedFetch({ key: await generateStampKey(), ip: 'ticket', issuer: 'https://edge.example', fetch });
+    const stampedFetch = createStampedFetch({ key: stampKey, ip: 'ticket', issuer: 'https://edge.example', fetch });
     const response = await stampedFetch('https://api.example/orders', { method: 'PUT', body: 'x' });
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ reason: 'bad-ticket' });

@@ -5,6 +5,7 @@ import { generateStampKey, type StampKey } from '../../client/index.js';
 import { createServerClocks } from '../../client/server-clock.js';
 import { createTicketHolder } from '../../client/ticket-holder.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
+import { ticketTag, unsignedTicket, unsignedTicketAnswer } from '../support/unsigned-ticket.js';
 
 // The ticket holder (PROTOCOL §7.1): when it asks the issuer, what it accepts as a ticket, and
 // how often it signs a proof again. The issuer here is a fetch of the test's own: it sees every
@@ -20,6 +21,11 @@ beforeAll(async () => {
 
 function ticketAnswer(body: Record<string, unknown>, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** The issuer's answer: a ticket for this test's key, told apart by `tag`. */
+function issued(tag: string, ip = '192.0.2.1', exp = T / 1000 + 600): Response {
+  return ticketAnswer(unsignedTicketAnswer({ ip, exp, jwk: key.publicJwk }, tag));
 }
 
 function refusal(reason: string, date: number): Response {
@@ -45,11 +51,11 @@ function holderOnClock(expAt: (clockMs: number) => number) {
     issuer: ISSUER,
     key,
     now: () => clock,
-    fetch: async () => ticketAnswer({ ticket: `t${++asked}`, ip: '192.0.2.1', exp: expAt(clock) }),
+    fetch: async () => issued(`t${++asked}`, '192.0.2.1', expAt(clock)),
   });
   const ticketAt = async (ms: number): Promise<string> => {
     clock = ms;
-    return (await holder.get()).ticket;
+    return ticketTag((await holder.get()).ticket);
   };
   return { ticketAt, asked: () => asked };
 }
@@ -89,19 +95,94 @@ describe('what the holder accepts as a ticket', () => {
   const holderAnswering = (answer: () => Response) => createTicketHolder({ issuer: ISSUER, key, now: () => T, fetch: async () => answer() });
 
   it('an ip that is not canonical (PROTOCOL §3) is refused: every stamp carrying it would be bad-claims', async () => {
-    const holder = holderAnswering(() => ticketAnswer({ ticket: 't', ip: '::ffff:192.0.2.1', exp: T / 1000 + 600 }));
+    const holder = holderAnswering(() =>
+      ticketAnswer({
+        ticket: unsignedTicket({ ip: '::ffff:192.0.2.1', exp: T / 1000 + 600, jwk: key.publicJwk }),
+        ip: '::ffff:192.0.2.1',
+        exp: T / 1000 + 600,
+      }),
+    );
     await expect(holder.get()).rejects.toMatchObject({ code: 'ERR_IPSTAMP_TICKET_FAILED' });
   });
 
   it('a ticket of 2048 bytes is taken, one of 2049 refused (PROTOCOL §7.2: at most 2048; a verifier would answer bad-ticket)', async () => {
-    const ok = holderAnswering(() => ticketAnswer({ ticket: 'x'.repeat(2048), ip: '192.0.2.1', exp: T / 1000 + 600 }));
+    const sized = (length: number) => {
+      const ticket = unsignedTicket({ ip: '192.0.2.1', exp: T / 1000 + 600, jwk: key.publicJwk }, '');
+      return ticketAnswer({ ticket: ticket + 'x'.repeat(length - ticket.length), ip: '192.0.2.1', exp: T / 1000 + 600 });
+    };
+    const ok = holderAnswering(() => sized(2048));
     expect((await ok.get()).ticket).toHaveLength(2048);
-    const tooLong = holderAnswering(() => ticketAnswer({ ticket: 'x'.repeat(2049), ip: '192.0.2.1', exp: T / 1000 + 600 }));
+    const tooLong = holderAnswering(() => sized(2049));
     await expect(tooLong.get()).rejects.toMatchObject({ code: 'ERR_IPSTAMP_TICKET_FAILED' });
   });
 
+  // A ticket every verifier would refuse as unknown-key or binding-mismatch — never bad-ticket,
+  // the one answer that drops a held ticket — would be held until its exp. So the holder reads
+  // the ticket's claims (not its signature) before it keeps it.
+  const EXP = T / 1000 + 600;
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const header = { alg: 'ES256', typ: 'ipstamp-ticket+jwt', kid: 'k' };
+  const claimsFor = (jwk: unknown, ip = '192.0.2.1', exp = EXP) => ({ iss: ISSUER, ip, iat: EXP - 600, exp, jti: 'AAAAAAAAAAAAAAAAAAAAAA', cnf: { jwk } });
+  const mismatches: [string, () => Promise<{ ticket: string; ip?: string; exp?: number }>, string][] = [
+    ['not a JWS', async () => ({ ticket: 't' }), 'form'],
+    ['four segments', async () => ({ ticket: `${segment(header)}.${segment(claimsFor(key.publicJwk))}.c2ln.c2ln` }), 'form'],
+    ['claims that are not base64url JSON', async () => ({ ticket: `${segment(header)}.bm90IGpzb24.c2ln` }), 'form'],
+    [
+      'another typ (a proof, say)',
+      async () => ({ ticket: `${segment({ ...header, typ: 'ipstamp-ticket-req+jwt' })}.${segment(claimsFor(key.publicJwk))}.c2ln` }),
+      'form',
+    ],
+    [
+      'claims naming ip twice (PROTOCOL §7.2: no repeated members)',
+      async () => ({
+        ticket: `${segment(header)}.${Buffer.from(JSON.stringify(claimsFor(key.publicJwk)).replace('{', '{"ip":"192.0.2.7",')).toString('base64url')}.c2ln`,
+      }),
+      'form',
+    ],
+    [
+      'a ticket for another address than the body says',
+      async () => ({ ticket: `${segment(header)}.${segment(claimsFor(key.publicJwk, '192.0.2.7'))}.c2ln` }),
+      'ip',
+    ],
+    [
+      'a ticket whose exp is not the body’s',
+      async () => ({ ticket: `${segment(header)}.${segment(claimsFor(key.publicJwk, '192.0.2.1', EXP + 3600))}.c2ln` }),
+      'exp',
+    ],
+    [
+      'a ticket bound to another client’s key',
+      async () => ({ ticket: `${segment(header)}.${segment(claimsFor((await generateStampKey({ alg: 'ES256' })).publicJwk))}.c2ln` }),
+      'key',
+    ],
+    ['a ticket bound to no key', async () => ({ ticket: `${segment(header)}.${segment({ ...claimsFor(key.publicJwk), cnf: {} })}.c2ln` }), 'key'],
+  ];
+  it.each(mismatches)('%s: ERR_IPSTAMP_TICKET_FAILED naming what does not match, nothing held, and the next call asks again', async (_name, make, mismatch) => {
+    let asked = 0;
+    let answer = await make();
+    const holder = holderAnswering(() => (asked++, ticketAnswer({ ip: '192.0.2.1', exp: EXP, ...answer })));
+    await expect(holder.get()).rejects.toMatchObject({ code: 'ERR_IPSTAMP_TICKET_FAILED', cause: { status: 200, mismatch } });
+    answer = unsignedTicketAnswer({ ip: '192.0.2.1', exp: EXP, jwk: key.publicJwk }, 'good');
+    expect(ticketTag((await holder.get()).ticket)).toBe('good');
+    expect(asked).toBe(2);
+  });
+
+  it('the control: a ticket for this key, address and exp is held, whatever member order and other claims the issuer writes', async () => {
+    const claims = {
+      cnf: { jwk: { y: key.publicJwk.y, x: key.publicJwk.x, kty: 'EC', crv: 'P-256', kid: 'extra' } },
+      exp: EXP,
+      jti: 'j',
+      ip: '192.0.2.1',
+      iss: ISSUER,
+      iat: EXP - 60,
+      more: 1,
+    };
+    const ticket = `${segment(header)}.${segment(claims)}.c2ln`;
+    const holder = holderAnswering(() => ticketAnswer({ ticket, ip: '192.0.2.1', exp: EXP }));
+    expect((await holder.get()).ticket).toBe(ticket);
+  });
+
   it('only a 200 is a ticket answer (PROTOCOL §7.1), whatever the body of another status looks like', async () => {
-    const holder = holderAnswering(() => ticketAnswer({ ticket: 't', ip: '192.0.2.1', exp: T / 1000 + 600 }, 202));
+    const holder = holderAnswering(() => ticketAnswer(unsignedTicketAnswer({ ip: '192.0.2.1', exp: T / 1000 + 600, jwk: key.publicJwk }), 202));
     await expect(holder.get()).rejects.toMatchObject({ code: 'ERR_IPSTAMP_TICKET_FAILED', cause: { status: 202 } });
   });
 });
@@ -119,10 +200,10 @@ describe('a proof refused for its time is signed again once, at the issuer’s t
         const iat = proofIat(init);
         iats.push(iat);
         local += 10;
-        return iat > T / 1000 + 5 ? refusal('not-yet-valid', T) : ticketAnswer({ ticket: 't', ip: '192.0.2.1', exp: T / 1000 + 600 });
+        return iat > T / 1000 + 5 ? refusal('not-yet-valid', T) : issued('t');
       },
     });
-    expect((await holder.get()).ticket).toBe('t');
+    expect(ticketTag((await holder.get()).ticket)).toBe('t');
     expect(iats).toHaveLength(2);
     expect(Math.abs(iats[1]! - T / 1000)).toBeLessThanOrEqual(1);
   });
@@ -152,7 +233,10 @@ describe('the ticket request does not follow a redirect', () => {
     // A ticket endpoint that redirects: the proof (bound to this URL) would go to another endpoint.
     server = createServer((req, res) => {
       if (req.url === '/.well-known/ipstamp/ticket') res.writeHead(307, { location: '/elsewhere' }).end();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ticket: 't', ip: '192.0.2.9', exp: 4_000_000_000 }));
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(unsignedTicketAnswer({ ip: '192.0.2.9', exp: 4_000_000_000, jwk: key.publicJwk })));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -172,13 +256,14 @@ describe('which ticket is dropped, and where it is asked for', () => {
       issuer: ISSUER,
       key,
       now: () => T,
-      fetch: async () => ticketAnswer({ ticket: `t${++asked}`, ip: '192.0.2.1', exp: T / 1000 + 600 }),
+      fetch: async () => issued(`t${++asked}`),
     });
-    expect((await holder.get()).ticket).toBe('t1');
-    holder.invalidate('t1');
-    expect((await holder.get()).ticket).toBe('t2');
-    holder.invalidate('t1'); // another request that carried t1 was refused after t2 came
-    expect((await holder.get()).ticket).toBe('t2');
+    const t1 = (await holder.get()).ticket;
+    expect(ticketTag(t1)).toBe('t1');
+    holder.invalidate(t1);
+    expect(ticketTag((await holder.get()).ticket)).toBe('t2');
+    holder.invalidate(t1); // another request that carried t1 was refused after t2 came
+    expect(ticketTag((await holder.get()).ticket)).toBe('t2');
     expect(asked).toBe(2);
   });
 
@@ -191,7 +276,7 @@ describe('which ticket is dropped, and where it is asked for', () => {
       fetch: async (input: string, init?: RequestInit) => {
         const proof = (init?.headers as Record<string, string>)['client-ip-attestation']!;
         asked.push({ url: input, htu: (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString('utf8')) as { htu: unknown }).htu });
-        return ticketAnswer({ ticket: 't', ip: '192.0.2.1', exp: T / 1000 + 600 });
+        return issued('t');
       },
     });
     await holder.get();
