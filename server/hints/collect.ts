@@ -51,7 +51,12 @@ export function collectHints(sources: HintSources): CollectedHints {
   const { trust } = sources;
   const l3 = typeof sources.l3 === 'string' ? hintAddress(sources.l3) : undefined;
   const l3Trusted = l3 !== undefined && trust.contains(l3);
-  const l4 = !l3Trusted ? undefined : typeof sources.l4 === 'string' ? hintAddress(sources.l4) : l4AddressOf(sources.l4);
+  const l4Given = !l3Trusted ? undefined : typeof sources.l4 === 'string' ? sources.l4 : l4AddressOf(sources.l4);
+  const l4 = l4Given === undefined ? undefined : hintAddress(l4Given);
+  // A PROXY source that is no address is an invalid entry (PROTOCOL.md §4.4), not an absent l4:
+  // the immediate peer is still that source, so no forwarding header is believed — behind an
+  // L4 proxy the client wrote it — and the walk stops there, the client unknown.
+  if (l4Given !== undefined && l4 === undefined) return { l3, l7: [] };
   const peer = l4 ?? l3;
   const l7: ForwardingEntries = peer !== undefined && trust.contains(peer) ? readerFor(sources.forwardedHeader)(sources.headerValues) : [];
 

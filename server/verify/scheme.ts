@@ -39,7 +39,9 @@ export function requestScheme(
   if (l3Trusted && input.hints.proxyTls !== undefined) return input.hints.proxyTls ? PROXY_HTTPS : PROXY_HTTP;
 
   const reader = opts.protoHeader;
-  const peer = hints.l4 ?? l3;
+  // the immediate peer (PROTOCOL.md §4.3): an l4 the glue gave that is no address is not trusted,
+  // and does not hand the role back to l3 (collectHints reads no forwarding header for it either)
+  const peer = hints.l4 ?? (input.hints.l4 === undefined ? l3 : undefined);
   if (reader !== undefined && peer !== undefined && (peer === l3 ? l3Trusted : opts.trust.contains(peer))) {
     const values = headerInstances(input.headers as Record<string, string | string[] | undefined>, reader.headerName);
     if (values.length > 0) {

@@ -77,9 +77,9 @@ describe('collectHints', () => {
       { l3: '10.0.0.1', l4: '192.0.2.7', l7: [], observed: '192.0.2.7', decidedBy: 'l4' },
     ],
     [
-      'an l4 text that is no address: no l4, l3 is the immediate peer',
+      'an l4 text that is no address: an invalid entry, not an absent l4 — the forwarding header stays unread',
       { l3: '10.0.0.1', l4: 'unknown', headerValues: ['192.0.2.7'] },
-      { l3: '10.0.0.1', l7: ['192.0.2.7'], observed: '192.0.2.7', decidedBy: 'l7' },
+      { l3: '10.0.0.1', l7: [] },
     ],
   ] as const)('%s', (_name, input, expected) => {
     expect(collectHints({ ...input, trust })).toEqual(expected);
