@@ -19,7 +19,7 @@ import { listenOnFreePort } from '../support/ports.js';
 import { signRaw } from '../support/sign-raw.js';
 
 /**
- * docs/protocol.md read statement by statement against the code (the review of round s44):
+ * docs/protocol.md read statement by statement against the code:
  * the statements the vectors and the area tests left unasserted. Each block names its section.
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
