@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isCanonicalClaimAddress } from './address.js';
 import { FORBIDDEN_HEADER_MEMBERS, kidSchema } from './schema.js';
+import { BASE64URL_SHA256_PATTERN } from './token-checks.js';
 
 /** PROTOCOL.md §7: tickets — an issuer's signature over the address it observed, bound to the client's key. */
 
@@ -43,12 +44,15 @@ export type TicketRequestHeader = z.infer<typeof ticketRequestHeaderSchema>;
 
 export const ticketRequestClaimsSchema = z.looseObject({
   iat: epochSeconds,
+  // optional, and used at steps 8 and 9 when present: so held to §2.2's rules, as a stamp's are
+  exp: epochSeconds.optional(),
   jti,
   htm: z.literal('POST'),
   htu: z
     .string()
     .max(2048)
     .regex(/^https?:\/\/[^/?#\s]+\/[^?#\s]*$/),
+  cdg: z.string().regex(BASE64URL_SHA256_PATTERN).optional(),
 });
 export type TicketRequestClaims = z.infer<typeof ticketRequestClaimsSchema>;
 

@@ -101,10 +101,12 @@ export function matchesTicketRequestClaims(value: unknown): boolean {
   return (
     isObject(value) &&
     isEpochSeconds(value.iat) &&
+    (value.exp === undefined || isEpochSeconds(value.exp)) &&
     matches(JTI_PATTERN, value.jti) &&
     value.htm === 'POST' &&
     isClaimString(value.htu) &&
-    HTU_PATTERN.test(value.htu)
+    HTU_PATTERN.test(value.htu) &&
+    isOptionalDigest(value.cdg)
   );
 }
 

@@ -12,7 +12,7 @@ import { algsOfClientKey, importClientKey, jwkThumbprint } from '../jws/public-j
 import { verifySignature } from '../jws/signature.js';
 import { isReplayStoreFullError, type ReplayStore } from '../stores/replay-store.js';
 import { bindingMatches } from '../verify/binding.js';
-import { freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
+import { claimsBreakRules, freshnessFailure, replayTtlMs } from '../verify/claim-rules.js';
 import type { JwkSet } from '../verify/key-source.js';
 import { networkHints } from '../verify/network-hints.js';
 import { compileOptions, type VerifierOptions } from '../verify/options.js';
@@ -116,6 +116,8 @@ export function createTicketIssuer(options: TicketIssuerOptions): TicketIssuer {
     const claimsJson = decodeJsonSegment(parts.payloadSegment);
     if (!claimsJson || !matchesTicketRequestClaims(claimsJson)) return reject('bad-claims', hints);
     const proof = claimsJson as TicketRequestClaims;
+    // exp as §2.2 has it; a tth on a proof is an unknown claim, ignored
+    if (claimsBreakRules({ iat: proof.iat, exp: proof.exp }, opts.maxAge)) return reject('bad-claims', hints);
     const nowMs = opts.now();
     const stale = freshnessFailure(proof, nowMs, opts);
     if (stale) return reject(stale, hints);

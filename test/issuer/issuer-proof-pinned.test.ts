@@ -117,6 +117,32 @@ describe('issuer: a proof that breaks the claims table of §7.1 is bad-claims', 
   });
 });
 
+describe('issuer: a proof’s optional exp and cdg are held to §2.2’s rules, as a stamp’s are', () => {
+  // Both are used when present (step 8 reads exp, step 9 cdg), so what they may be is the claims
+  // table's to say, not a later step's: an exp of "x" was read as "expired", one of a day as fine.
+  const iat = Math.floor(NOW / 1000);
+  it.each<[string, Record<string, unknown>, string]>([
+    ['exp as a string', { exp: 'x' }, 'bad-claims'],
+    ['exp not a whole number', { exp: iat + 10.5 }, 'bad-claims'],
+    ['exp at iat (§2.2: iat < exp)', { exp: iat }, 'bad-claims'],
+    ['exp before iat', { exp: iat - 100 }, 'bad-claims'],
+    ['exp past iat + maxAge', { exp: iat + MAX_AGE + 1 }, 'bad-claims'],
+    ['exp a day away', { exp: iat + 86_400 }, 'bad-claims'],
+    ['cdg that is not a SHA-256 in base64url', { cdg: 'x' }, 'bad-claims'],
+    ['exp at iat + maxAge: the last the table allows', { exp: iat + MAX_AGE }, 'issued'],
+    ['exp a second after iat', { exp: iat + 1 }, 'issued'],
+    ['tth: unknown on a proof, ignored', { tth: 'x' }, 'issued'],
+  ])('%s: %s', async (_, claims, expected) => {
+    expect(outcome(await ask(edge(), proof(es, {}, claims)))).toBe(expected);
+  });
+
+  it('an exp within the table that has passed is expired (step 8), as for a stamp', async () => {
+    const iatEarlier = Math.floor(NOW / 1000) - 20;
+    const token = proof(es, {}, { iat: iatEarlier, exp: iatEarlier + 10 });
+    expect(outcome(await ask(edge(), token))).toBe('expired');
+  });
+});
+
 describe('issuer: a key nobody holds, or everybody does, is a bad header (never a signature check)', () => {
   it('an EC jwk whose point is not on P-256', async () => {
     const offCurve = { kty: 'EC', crv: 'P-256', x: Buffer.alloc(32, 1).toString('base64url'), y: Buffer.alloc(32, 2).toString('base64url') };
