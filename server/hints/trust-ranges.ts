@@ -10,6 +10,25 @@ export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = {
 
 const TRUST_CACHE_SIZE = 4096;
 
+/** Longer than any CIDR (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128` is 49). */
+const MAX_QUOTED_ENTRY = 64;
+
+/** What a terminal acts on rather than shows (as `ipstamp inspect` escapes it): JSON.stringify leaves DEL, C1 and format controls. */
+const UNSAFE_IN_JSON = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** `\u202e`; a character beyond U+FFFF (a tag character) as its two UTF-16 escapes, as JSON writes them. */
+const escapedCode = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+
+/**
+ * An entry as an error quotes it: JSON-quoted, controls escaped, cut. The entries are not
+ * always the operator's own text: a fetched key set's `allowed_ips` is whatever that server
+ * sent, and its error is printed on stderr and logged.
+ */
+function quotedEntry(cidr: string): string {
+  const quoted = JSON.stringify(cidr.slice(0, MAX_QUOTED_ENTRY)).replace(UNSAFE_IN_JSON, escapedCode);
+  return cidr.length > MAX_QUOTED_ENTRY ? `${quoted}…` : quoted;
+}
+
 /**
  * A set of address ranges, the shape of node:net's BlockList: Node compiles trust into one,
  * the web into cidr-list.ts's pure-JavaScript twin (test/hints/cidr-list.property.test.ts
@@ -43,10 +62,10 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
     const isV6 = addrText.includes(':');
     const max = isV6 ? 128 : 32;
     const prefix = prefixText === undefined ? max : /^(?:0|[1-9][0-9]{0,2})$/.test(prefixText) ? Number(prefixText) : NaN;
-    if (!(prefix >= 0 && prefix <= max)) throw new TypeError(`${option}: invalid CIDR prefix in "${cidr}"`);
+    if (!(prefix >= 0 && prefix <= max)) throw new TypeError(`${option}: invalid CIDR prefix in ${quotedEntry(cidr)}`);
     if (isV6) {
       const groups = parseIPv6(addrText);
-      if (!groups) throw new TypeError(`${option}: invalid address in "${cidr}"`);
+      if (!groups) throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
       const mappedPrefix = groups.slice(0, 6).every((g, i) => (i === 5 ? g === 0xffff : g === 0));
       if (mappedPrefix && prefix >= 96) {
         const v4 = canonicalAddress(addrText) ?? '0.0.0.0';
@@ -67,7 +86,7 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
       }
     } else {
       if (!parseIPv4(addrText)) {
-        throw new TypeError(`${option}: invalid address in "${cidr}"`);
+        throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
       }
       list.addSubnet(addrText, prefix, 'ipv4');
       ranges.push(`${addrText}/${prefix}`);
