@@ -1,5 +1,5 @@
 import { importJWK, type JWK, type KeyObject } from 'jose';
-import { base64urlDecodedLength, isBase64url } from '../shared/base64url.js';
+import { base64urlDecodedLength, decodeBase64url, isBase64url } from '../shared/base64url.js';
 import { isKid, MIN_HMAC_SECRET_BYTES, STAMP_ALGS, type StampAlg } from '../shared/constants.js';
 import { misusedKeyProblem } from '../shared/public-jwk.js';
 import { warnIfSecretKeyInBrowser } from './hmac-warning.js';
@@ -105,6 +105,15 @@ export function ticketSigningKey<K>(privateKey: K, alg: StampAlg): K {
   return forSigning(jwk) as K;
 }
 
+/**
+ * An `oct` JWK's secret as a non-extractable WebCrypto key. jose's importJWK hands an `oct` key
+ * back as its raw bytes whatever `extractable` says, and the bytes are what `console.log(key)`
+ * or `JSON.stringify(key)` of a loaded key would then print.
+ */
+function importHmacSecret(k: string, alg: StampAlg): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', decodeBase64url(k) as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['sign']);
+}
+
 /** Imports once; the returned key is reused for every stamp. */
 export async function importSigningKey(input: StampKeyInput): Promise<SigningKey> {
   if (typeof input !== 'object' || input === null) throw new TypeError('key must be a JWK or { key, kid, alg }');
@@ -116,9 +125,9 @@ export async function importSigningKey(input: StampKeyInput): Promise<SigningKey
   }
   const jwk = input as JWK;
   checkPrivateJwk(jwk as Record<string, unknown>, input.alg);
-  let imported: Awaited<ReturnType<typeof importJWK>>;
+  let imported: CryptoKey | KeyObject | Uint8Array;
   try {
-    imported = await importJWK(forSigning(jwk), input.alg, { extractable: false });
+    imported = jwk.kty === 'oct' ? await importHmacSecret(jwk.k!, input.alg) : await importJWK(forSigning(jwk), input.alg, { extractable: false });
   } catch (cause) {
     // a WebCrypto DataError or a jose error, about a key the caller passed: a wrong option
     throw new TypeError(`key could not be imported as a ${input.alg} private key (see cause)`, { cause });
