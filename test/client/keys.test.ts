@@ -2,9 +2,10 @@ import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { exportJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStampedFetch, loadStampKey, type AddressFetchOptions } from '../../client/index.node.js';
+import { createStampedFetch, importSigningKey, loadStampKey, type AddressFetchOptions } from '../../client/index.node.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey } from '../support/keys.js';
 import { startVerifyingServer } from '../support/verifying-server.js';
@@ -49,6 +50,22 @@ describe('key forms', () => {
       expect(await roundTrip(loaded, key.publicJwk)).toMatchObject({ status: 200 });
     });
   }
+
+  it('a loaded key shows no key material to console.log or JSON.stringify, an HMAC one too, and still signs', async () => {
+    for (const alg of ['HS256', 'HS384', 'HS512', 'ES256', 'EdDSA'] as const) {
+      const key = await makeKey(alg);
+      const secret = key.privateJwk.k ?? key.privateJwk.d!;
+      const secretBytes = Buffer.from(secret, 'base64url');
+      for (const loaded of [await importSigningKey(key.privateJwk), await loadStampKey(await writeKeyFile(`${alg}-shown.jwk.json`, key.privateJwk))]) {
+        // Node prints a Uint8Array's bytes as a list of numbers: the first four in a row are a leak
+        const shown = inspect(loaded, { depth: Infinity, showHidden: true }).replace(/\s+/g, '');
+        expect([shown.includes(secret), shown.includes([...secretBytes.subarray(0, 4)].join(','))]).toEqual([false, false]);
+        expect(JSON.parse(JSON.stringify(loaded))).toEqual({ kid: key.kid, alg, key: {} });
+        expect(loaded.key).not.toBeInstanceOf(Uint8Array);
+        expect(await roundTrip(loaded, key.publicJwk)).toMatchObject({ status: 200, body: { alg, kid: key.kid } });
+      }
+    }
+  });
 
   it('a JWK Set file: its one private key, or the one named by kid', async () => {
     const a = await makeKey('ES256', 'key-a');
