@@ -1,4 +1,5 @@
 import { canonicalAddress, parseIPv4, parseIPv6 } from '../../shared/address.js';
+import { quotedExcerpt } from '../../shared/printable.js';
 
 /** Names users expect beside explicit CIDRs (as in proxy-addr). */
 export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = {
@@ -13,21 +14,12 @@ const TRUST_CACHE_SIZE = 4096;
 /** Longer than any CIDR (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128` is 49). */
 const MAX_QUOTED_ENTRY = 64;
 
-/** What a terminal acts on rather than shows (as `ipstamp inspect` escapes it): JSON.stringify leaves DEL, C1 and format controls. */
-const UNSAFE_IN_JSON = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-/** `\u202e`; a character beyond U+FFFF (a tag character) as its two UTF-16 escapes, as JSON writes them. */
-const escapedCode = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
-
 /**
  * An entry as an error quotes it: JSON-quoted, controls escaped, cut. The entries are not
  * always the operator's own text: a fetched key set's `allowed_ips` is whatever that server
  * sent, and its error is printed on stderr and logged.
  */
-function quotedEntry(cidr: string): string {
-  const quoted = JSON.stringify(cidr.slice(0, MAX_QUOTED_ENTRY)).replace(UNSAFE_IN_JSON, escapedCode);
-  return cidr.length > MAX_QUOTED_ENTRY ? `${quoted}…` : quoted;
-}
+const quotedEntry = (cidr: string): string => quotedExcerpt(cidr, MAX_QUOTED_ENTRY);
 
 /**
  * A set of address ranges, the shape of node:net's BlockList: Node compiles trust into one,

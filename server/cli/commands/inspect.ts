@@ -1,4 +1,5 @@
 import { REASON_STATUS } from '../../../shared/reasons.js';
+import { escapeControls, printable } from '../../../shared/printable.js';
 import { compileKeySource } from '../../verify/key-source.js';
 import { nodePlatform } from '../../verify/node-platform.js';
 import { integerFlag, stringFlag } from '../flag-values.js';
@@ -48,28 +49,6 @@ function relative(seconds: number, nowMs: number): string {
           ? `${Math.round(size / 3600)} h`
           : `${Math.round(size / 86_400)} days`;
   return delta === 0 ? 'now' : delta < 0 ? `${amount} ago` : `in ${amount}`;
-}
-
-/**
- * Characters a terminal acts on rather than shows: C0, DEL and C1 controls (escape sequences
- * that clear the screen, set the title, conceal text, make links), the bidi and other format
- * controls (U+202A–U+202E, U+2066–U+2069, …) that reorder or hide text, line and paragraph
- * separators, and lone surrogates. A stamp is attacker-written: none of it reaches the terminal.
- */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
-const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
-
-/** `\u001b`; a character beyond U+FFFF (a tag character) as its two UTF-16 escapes, as JSON writes them. */
-const escapedCode = (c: string): string => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
-
-/** Text from the stamp, escaped JSON-style (`\u001b`) wherever it holds such a character. */
-export function escapeControls(text: string): string {
-  return text.replace(UNSAFE_ALL, escapedCode);
-}
-
-/** A name or string from the stamp: as it is when plain, else JSON-quoted with every such character escaped. */
-export function printable(text: string): string {
-  return UNSAFE.test(text) ? escapeControls(JSON.stringify(text)) : text;
 }
 
 function describeValue(name: string, value: unknown, nowMs: number): string {
