@@ -92,6 +92,8 @@ export class RedisReplayStore implements ReplayStore {
   readonly #timeoutMs: number;
   readonly #maxPending: number;
   readonly #closeClient: boolean;
+  /** The 'error' listener put on a client passed in, taken off at close: the client outlives the store. */
+  readonly #reportClientError: ((error: Error) => void) | undefined;
   /** Inserts waiting for the connection to be ready; sent (or failed, once closed) on 'ready'. */
   readonly #waiting = new Set<PendingInsert>();
   /**
@@ -138,10 +140,12 @@ export class RedisReplayStore implements ReplayStore {
       // client logs one per attempt: the owner of the store decides what to do with them.
       this.#client.on('error', reporter(options.onClientError));
       this.#closeClient = options.closeClient ?? true;
+      this.#reportClientError = undefined;
     } else if (isRedisClient(urlOrClient)) {
       // either major: what the store calls of it behaves the same (the ioredis5 cases in test/stores/redis*.test.ts)
       this.#client = urlOrClient as unknown as Redis | Cluster;
-      if (options.onClientError) this.#client.on('error', reporter(options.onClientError));
+      this.#reportClientError = options.onClientError ? reporter(options.onClientError) : undefined;
+      if (this.#reportClientError) this.#client.on('error', this.#reportClientError);
       this.#closeClient = options.closeClient ?? false;
     } else {
       throw new TypeError(`urlOrClient must be an ioredis client or a URL: ${REDIS_URL_FORMS}`);
@@ -418,7 +422,12 @@ export class RedisReplayStore implements ReplayStore {
       for (const node of (this.#client as Cluster).nodes('all')) node.off('close', this.#connectionClosed);
     } else this.#client.off('close', this.#connectionClosed);
     this.#runWaiting();
-    if (!this.#closeClient) return;
+    if (!this.#closeClient) {
+      // one client shared by many stores (per route, per config reload) must not gather their
+      // listeners, nor tell a closed store's onClientError of the errors of the ones still open
+      if (this.#reportClientError) this.#client.off('error', this.#reportClientError);
+      return;
+    }
     const client = this.#client;
     let timer: NodeJS.Timeout | undefined;
     try {
