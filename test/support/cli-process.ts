@@ -48,6 +48,8 @@ export interface RunningServe {
   readonly url: string;
   readonly port: number;
   readonly startLine: string;
+  /** The process id: its open file descriptors are /proc/PID/fd. */
+  readonly pid: number;
   /** stdout and stderr as they came, interleaved. */
   output(): string;
   /** What the process wrote to stderr alone (the lines that report a problem). */
@@ -100,6 +102,7 @@ export function startServe(
         url,
         port: Number(new URL(url).port),
         startLine: m[0],
+        pid: child.pid!,
         output: () => output,
         stderr: () => stderr,
         stop,
