@@ -48,11 +48,25 @@ function suggestion(key: string, names: readonly string[]): string {
  * or `onMismatch` would otherwise be ignored, and its default silently kept. Throws
  * `TypeError: unknown option "name"` (with the nearest option's name when one is a few letters away); `within` names a nested object as the user wrote it (`unknown option "issuer.ttl"`).
  * Every own enumerable key counts, whatever its value, as zod's strict objects count them.
+ *
+ * Also refuses an option that is there but not an own enumerable property (`option "onMismatch"
+ * is inherited or not enumerable`). Inherited: the factories read `options.onMismatch`, which
+ * finds a value a bug elsewhere in the application wrote onto `Object.prototype` (prototype
+ * pollution), and every default it would replace is the strict one — `onMismatch: 'flag'`,
+ * `trustedProxies: ['0.0.0.0/0']`, an attacker's `issuers`. Not enumerable (or a class's
+ * getter): the copies the factories pass on (`{ ...rest }`) drop it, so a `requireBodyDigest:
+ * true` would be read by one check and silently lost to the next.
  */
 export function rejectUnknownOptions(options: object, names: Readonly<Record<string, true>>, within?: string): void {
   for (const key of Object.keys(options)) {
     if (Object.hasOwn(names, key)) continue;
     const shown = within === undefined ? key : `${within}.${key}`;
     throw new TypeError(`unknown option "${shown}"${suggestion(key, Object.keys(names))}`);
+  }
+  for (const name of Object.keys(names)) {
+    if (name in options && !Object.prototype.propertyIsEnumerable.call(options, name)) {
+      const shown = within === undefined ? name : `${within}.${name}`;
+      throw new TypeError(`option "${shown}" is inherited or not enumerable: give options as plain own properties (is Object.prototype polluted?)`);
+    }
   }
 }

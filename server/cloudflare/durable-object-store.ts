@@ -21,6 +21,8 @@ export interface DurableObjectReplayStoreOptions {
 }
 
 const MAX_SHARDS = 1024;
+/** The longest delay setTimeout keeps (2^31 − 1 ms); Node and browsers run a longer one after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const DURABLE_OBJECT_STORE_OPTION_NAMES: OptionNames<DurableObjectReplayStoreOptions> = Object.freeze({
   namespace: true,
@@ -59,7 +61,10 @@ export class DurableObjectReplayStore implements ReplayStore {
     }
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new TypeError(`shards must be an integer from 1 to ${MAX_SHARDS}`);
     if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new TypeError('name must be a non-empty string of at most 200 characters');
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new TypeError('timeoutMs must be a positive whole number of milliseconds');
+    // setTimeout runs a longer delay after 1 ms: every check would be store-unavailable at once
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+      throw new TypeError(`timeoutMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+    }
     this.shards = shards;
     this.#namespace = namespace;
     this.#name = name;

@@ -45,7 +45,8 @@ export function forwardingHeaderReader(
  * but also joins single-address duplicates, which then read as one invalid entry.
  */
 export function headerInstances(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): readonly string[] {
-  const value = headers[name];
+  // own headers only: Node's header object inherits from Object.prototype, which a bug elsewhere may have written a forwarding header onto
+  const value = Object.hasOwn(headers, name) ? headers[name] : undefined;
   return value === undefined ? [] : typeof value === 'string' ? [value] : value;
 }
 

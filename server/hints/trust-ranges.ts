@@ -37,6 +37,10 @@ export interface TrustMatcher {
   readonly ranges: readonly string[];
 }
 
+function notRanges(option: string): never {
+  throw new TypeError(`${option} must be a CIDR, a preset, or an array of them`);
+}
+
 /**
  * Compiles CIDRs and presets once into a range list (`BlockList` on Node). Addresses are compared in canonical
  * form, where IPv4-mapped IPv6 is IPv4: so a mapped range `::ffff:10.0.0.0/104` is entered
@@ -44,7 +48,7 @@ export interface TrustMatcher {
  * Throws TypeError naming `option` for anything it cannot read.
  */
 export function compileTrustRanges(spec: string | readonly string[] | undefined, option: string, newRangeList: () => RangeList): TrustMatcher {
-  const entries = spec === undefined ? [] : typeof spec === 'string' ? spec.split(',') : spec;
+  const entries: readonly unknown[] = spec === undefined ? [] : typeof spec === 'string' ? spec.split(',') : Array.isArray(spec) ? spec : notRanges(option);
   const list = newRangeList();
   const ranges: string[] = [];
   const add = (cidr: string): void => {
@@ -84,7 +88,9 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
       ranges.push(`${addrText}/${prefix}`);
     }
   };
+  // for…of, not forEach: a hole is an entry too (undefined), refused like any non-string
   for (const raw of entries) {
+    if (typeof raw !== 'string') notRanges(option);
     const entry = raw.trim();
     if (entry === '') continue;
     // own names only: `constructor` or `__proto__` is an invalid entry, not Object.prototype's

@@ -117,8 +117,9 @@ export function compileOptions(options: VerifierOptions, platform: VerifyPlatfor
   let origins: Set<string> | undefined;
   if (options.origins !== undefined) {
     if (!Array.isArray(options.origins) || options.origins.length === 0) throw new TypeError('origins must be a non-empty array of origins');
+    // Array.from, not map: map skips a hole, which would reach the set as undefined unchecked
     origins = new Set(
-      options.origins.map((o: unknown) => {
+      Array.from(options.origins as readonly unknown[], (o) => {
         const normalized = typeof o === 'string' ? normalizeOrigin(o) : undefined;
         if (!normalized) throw new TypeError('origins: each must be an http(s) origin like https://api.example.com');
         return normalized;

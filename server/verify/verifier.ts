@@ -140,7 +140,8 @@ export function createVerifierPipeline(options: VerifierOptions, platform: Verif
     // 1–2: present, once, bounded, three base64url segments
     const raw = input.headers[STAMP_HEADER];
     if (raw === undefined) {
-      return input.required === false ? { ok: true, verdict: null, hints } : reject('missing', hints);
+      // own only: `required: false` inherited from a polluted Object.prototype must not waive the stamp
+      return input.required === false && Object.hasOwn(input, 'required') ? { ok: true, verdict: null, hints } : reject('missing', hints);
     }
     // a single string goes straight to the split, whose alphabet has no comma: two instances
     // Node joined with ", " are refused there, as compactHeaderValue would
