@@ -37,6 +37,23 @@ export interface TrustMatcher {
   readonly ranges: readonly string[];
 }
 
+/**
+ * Does an address, as units of `unitBits` bits (IPv4's octets, IPv6's groups), have a bit set
+ * past the first `prefix`? `10.0.0.1/8` is most often a typo for one address (`/32`), and
+ * would trust all of `10.0.0.0/8`: refused rather than read either way.
+ */
+function hasHostBits(units: readonly number[], unitBits: number, prefix: number): boolean {
+  return units.some((unit, i) => {
+    const kept = Math.min(Math.max(prefix - i * unitBits, 0), unitBits);
+    return (unit & ((1 << (unitBits - kept)) - 1)) !== 0;
+  });
+}
+
+function hostBitsError(option: string, cidr: string, prefix: number, max: number, network?: string): TypeError {
+  const range = network === undefined ? "the range's first address" : `${network}/${prefix}`;
+  return new TypeError(`${option}: ${quotedEntry(cidr)} has bits set past its /${prefix} prefix: write ${range} for the range, or /${max} for the one address`);
+}
+
 function notRanges(option: string): never {
   throw new TypeError(`${option} must be a CIDR, a preset, or an array of them`);
 }
@@ -63,6 +80,7 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
       const groups = parseIPv6(addrText);
       if (!groups) throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
       const mappedPrefix = groups.slice(0, 6).every((g, i) => (i === 5 ? g === 0xffff : g === 0));
+      if (hasHostBits(groups, 16, prefix)) throw hostBitsError(option, cidr, prefix, max);
       if (mappedPrefix && prefix >= 96) {
         const v4 = canonicalAddress(addrText) ?? '0.0.0.0';
         list.addSubnet(v4, prefix - 96, 'ipv4');
@@ -81,8 +99,11 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
         }
       }
     } else {
-      if (!parseIPv4(addrText)) {
-        throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
+      const octets = parseIPv4(addrText);
+      if (!octets) throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
+      if (hasHostBits(octets, 8, prefix)) {
+        const network = octets.map((o, i) => o & ((0xff << (8 - Math.min(Math.max(prefix - i * 8, 0), 8))) & 0xff)).join('.');
+        throw hostBitsError(option, cidr, prefix, max, network);
       }
       list.addSubnet(addrText, prefix, 'ipv4');
       ranges.push(`${addrText}/${prefix}`);

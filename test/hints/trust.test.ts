@@ -76,9 +76,55 @@ describe('compileTrust', () => {
     expect(trust.contains('::ffff:203.0.113.9')).toBe(false); // asked again: the memo answers alike
   });
 
+  it('a range written with bits past its prefix is refused, naming the range and the one address it may have meant', () => {
+    expect(() => compileTrust(['10.0.0.1/8'])).toThrow(
+      '"10.0.0.1/8" has bits set past its /8 prefix: write 10.0.0.0/8 for the range, or /32 for the one address',
+    );
+    expect(() => compileTrust(['192.168.1.129/25'])).toThrow('write 192.168.1.128/25 for the range');
+    expect(() => compileTrust(['1.2.3.4/0'])).toThrow('write 0.0.0.0/0 for the range');
+    expect(() => compileTrust(['2001:db8::1/32'])).toThrow('"2001:db8::1/32" has bits set past its /32 prefix');
+    expect(() => compileTrust(['::ffff:10.0.0.1/104'])).toThrow('has bits set past its /104 prefix');
+    expect(() => compileTrust('10.0.0.0/8, 172.16.0.1/12')).toThrow('"172.16.0.1/12"');
+    // the first address of the range, and any single address, as before
+    for (const ok of [
+      '10.0.0.0/8',
+      '192.168.1.128/25',
+      '10.0.0.1',
+      '10.0.0.1/32',
+      '2001:db8::/32',
+      '2001:db8::1',
+      '::ffff:10.0.0.0/104',
+      '0.0.0.0/0',
+      '::/0',
+      'fe80::/10',
+    ]) {
+      expect(() => compileTrust([ok]), ok).not.toThrow();
+    }
+  });
+
+  it('an address with any bit past its prefix is refused; its first address is taken, and holds the address (property)', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.integer({ min: 0, max: 32 }), (address, prefix) => {
+        const value = address.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+        const size = 2 ** (32 - prefix);
+        const first = value - (value % size);
+        const text = [24, 16, 8, 0].map((s) => Math.floor(first / 2 ** s) % 256).join('.');
+        if (first === value) expect(compileTrust([`${address}/${prefix}`]).contains(address)).toBe(true);
+        else expect(() => compileTrust([`${address}/${prefix}`])).toThrow(`write ${text}/${prefix} for the range`);
+        expect(compileTrust([`${text}/${prefix}`]).contains(address)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('a mapped range and its IPv4 range agree on every address', () => {
     fc.assert(
-      fc.property(fc.ipV4(), fc.integer({ min: 0, max: 32 }), fc.ipV4(), (base, prefix, probe) => {
+      fc.property(fc.ipV4(), fc.integer({ min: 0, max: 32 }), fc.ipV4(), (address, prefix, probe) => {
+        // the range's first address: one with bits past the prefix is refused (below)
+        const base = address
+          .split('.')
+          .map((o, i) => Number(o) & ((0xff << (8 - Math.min(Math.max(prefix - i * 8, 0), 8))) & 0xff))
+          .join('.');
         expect(compileTrust([`::ffff:${base}/${96 + prefix}`]).contains(probe)).toBe(compileTrust([`${base}/${prefix}`]).contains(probe));
       }),
       { numRuns: 300 },

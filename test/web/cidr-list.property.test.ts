@@ -53,6 +53,13 @@ const range = fc.oneof(
 );
 const probe = fc.oneof(near, v4, v6).map((address) => ({ address, family: address.includes(':') ? ('ipv6' as const) : ('ipv4' as const) }));
 
+/** The first address of `address/prefix`: the bits past the prefix cleared (IPv6 written out in full). */
+function firstAddress(address: string, prefix: number, family: 'ipv4' | 'ipv6'): string {
+  const [units, bits] = family === 'ipv4' ? [parseIPv4(address)!, 8] : [parseIPv6(address)!, 16];
+  const kept = units.map((u, i) => u & ~((1 << (bits - Math.min(Math.max(prefix - i * bits, 0), bits))) - 1));
+  return family === 'ipv4' ? kept.join('.') : kept.map((g) => g.toString(16)).join(':');
+}
+
 /** The range's own address with bit `bit` flipped (counted from the left, in its family): just inside or just outside. */
 function flipped(address: string, family: 'ipv4' | 'ipv6', bit: number): string {
   if (family === 'ipv4') {
@@ -125,7 +132,10 @@ describe('CidrList answers as node:net BlockList', () => {
     const spec = fc.array(
       fc.oneof(
         fc.constantFrom('loopback', 'private', 'linklocal', 'uniquelocal', '::/0', '::/1', '::ffff:10.0.0.0/104', '0.0.0.0/0', '2001:db8::/32'),
+        // mostly ranges written from their first address; the rest, with bits past the prefix, are refused
+        range.map(({ address, prefix, family }) => `${firstAddress(address, prefix, family)}/${prefix}`),
         range.map(({ address, prefix }) => `${address}/${prefix}`),
+        range.map(({ address, prefix, family }) => `${firstAddress(address, prefix, family)}/${prefix}`),
       ),
       { minLength: 1, maxLength: 4 },
     );
