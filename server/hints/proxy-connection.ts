@@ -87,7 +87,12 @@ export function installProxyProtocol<S extends NetServer>(server: S, options: Pr
   return install(server, checkOptions(options));
 }
 
+/** Servers a PROXY layer sits on: a second layer would wait for a second header, which no proxy sends. */
+const layered = new WeakSet<NetServer>();
+
 function install<S extends NetServer>(server: S, settings: Settings): S {
+  if (layered.has(server)) throw new TypeError('the PROXY protocol is already installed on this server: a second layer would close every connection');
+  layered.add(server);
   const downstream = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => vetConnection(server, socket, settings, downstream));

@@ -484,6 +484,19 @@ describe('options', () => {
     expect(handedOver).toEqual(['192.0.2.7']);
   });
 
+  it('a second installProxyProtocol on one server is a TypeError, and the first layer keeps serving', async () => {
+    const server = trackPeerAddresses(createServer((req, res) => res.end(JSON.stringify({ url: req.url, l4: proxyHeaderOf(req.socket)?.source?.address }))));
+    installProxyProtocol(server, { trustedProxies: trust });
+    servers.push(server);
+    // a second layer would wait for a second header, which no proxy sends: every connection closed
+    expect(() => installProxyProtocol(server, { trustedProxies: trust })).toThrow(
+      new TypeError('the PROXY protocol is already installed on this server: a second layer would close every connection'),
+    );
+    const port = await listenOnFreePort(server);
+    const r = await exchange(port, [v1Header + GET('/once')]);
+    expect(bodyOf(r.text)).toEqual({ url: '/once', l4: '192.0.2.7' });
+  });
+
   it('installProxyProtocol takes no server options (createProxyProtocolServer takes `http` beside its own)', () => {
     expect(() => createProxyProtocolServer(undefined, { trustedProxies: [], http: {} })).not.toThrow();
     expect(() => installProxyProtocol(createServer(), { trustedProxies: [], http: {} } as never)).toThrow(new TypeError('unknown option "http"'));
