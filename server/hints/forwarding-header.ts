@@ -1,4 +1,5 @@
 import { hintAddress } from '../../shared/address.js';
+import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
 import { parseForwarded } from './forwarded.js';
 import { checkForwardingLimits, DEFAULT_FORWARDING_LIMITS, trimOws, walkCommaList, type ForwardingLimits } from './forwarding-list.js';
 
@@ -29,6 +30,10 @@ export function forwardingHeaderReader(
 ): ForwardingHeaderReader {
   const headerName = typeof name === 'string' ? name.toLowerCase() : '';
   if (!TOKEN.test(headerName)) throw new TypeError(`${option} must be an HTTP header name`);
+  // headers that already mean something else: a client writes the first two, and Host names the server
+  if (headerName === STAMP_HEADER || headerName === TICKET_HEADER || headerName === 'host') {
+    throw new TypeError(`${option}: "${headerName}" is not a forwarding header (it carries the ${headerName === 'host' ? 'server name' : 'stamp or ticket'})`);
+  }
   let checked: ForwardingLimits;
   try {
     checked = checkForwardingLimits(limits);

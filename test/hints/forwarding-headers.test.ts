@@ -106,6 +106,14 @@ describe('forwardingHeaderReader', () => {
 
   it('throws TypeError naming the option for a bad name or bad limits', () => {
     expect(() => forwardingHeaderReader('x forwarded')).toThrow(/forwardedHeader/);
+    // a header that already means something else: the stamp, the ticket (both client-written), the server's name
+    expect(() => forwardingHeaderReader('Client-IP-Attestation')).toThrow(
+      'forwardedHeader: "client-ip-attestation" is not a forwarding header (it carries the stamp or ticket)',
+    );
+    expect(() => forwardingHeaderReader('client-ip-ticket')).toThrow('"client-ip-ticket" is not a forwarding header');
+    expect(() => forwardingHeaderReader('Host', undefined, '--forwarded-header')).toThrow(
+      '--forwarded-header: "host" is not a forwarding header (it carries the server name)',
+    );
     expect(() => forwardingHeaderReader('')).toThrow(TypeError);
     expect(() => forwardingHeaderReader('x-forwarded-for', { maxEntries: 0 })).toThrow(/forwardedHeader.*maxEntries/);
     expect(() => forwardingHeaderReader('x-forwarded-for', { maxBytes: 1.5 })).toThrow(TypeError);
