@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceReason } from '../../shared/service-reasons.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 
@@ -20,4 +20,17 @@ export function answerServiceErrorsAsProblems(app: FastifyInstance): void {
     if (reason === undefined) throw error;
     return sendServiceProblem(reply, reason);
   });
+}
+
+/** What Fastify's router refuses before any route runs: a target it cannot decode, or whose parameter is too long. */
+const UNROUTABLE_TARGET: ReadonlySet<string> = new Set(['FST_ERR_BAD_URL', 'FST_ERR_MAX_PARAM_LENGTH']);
+
+/**
+ * Fastify's `frameworkErrors`: a target the router cannot read (`GET /%zz`) is a problem+json
+ * `400 bad-request-target` like every other refusal, not Fastify's JSON that quotes the path
+ * back. Anything else keeps Fastify's own answer.
+ */
+export function frameworkErrorAsProblem(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (UNROUTABLE_TARGET.has(error.code)) void sendServiceProblem(reply, 'bad-request-target');
+  else void reply.send(error);
 }

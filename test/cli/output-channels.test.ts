@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
-import { problemOf } from '../../shared/problem.js';
+import { problemOf, serviceProblemOf } from '../../shared/problem.js';
 import type { Reason } from '../../shared/reasons.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
@@ -107,6 +107,14 @@ describe('hostile requests to serve', () => {
     expect([UNSAFE.some((c) => output.includes(c)), /evil|owned|qqqq/.test(output)]).toEqual([false, false]);
     for (const token of [unknown, forged]) for (const segment of token.split('.')) expect(output).not.toContain(segment);
     expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(1024);
+  });
+
+  it('a target the router cannot decode is a problem+json 400 bad-request-target that does not quote it back', async () => {
+    for (const target of ['/%zz', '/%zz%E2%80%AEevil', '/a%']) {
+      const response = await send([`GET ${target} HTTP/1.1`, 'Host: a']);
+      expect([response.status, response.body], target).toEqual([400, JSON.stringify(serviceProblemOf('bad-request-target'))]);
+      expect(response.headers.find(([name]) => name === 'content-type')?.[1]).toBe('application/problem+json');
+    }
   });
 
   it('a header Node refuses (a control byte in it) is a 400 that logs nothing', async () => {

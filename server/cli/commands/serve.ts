@@ -12,7 +12,7 @@ import { openReplayStore } from '../replay-store-option.js';
 import { acceptAnyBodyAsBytes, forwardBodiesUntouched } from '../serve-body.js';
 import { readServeConfig, type ServeConfig } from '../serve-config.js';
 import { optionErrorAsUsage, serveOptionLines } from '../serve-flags.js';
-import { answerServiceErrorsAsProblems } from '../service-refusals.js';
+import { answerServiceErrorsAsProblems, frameworkErrorAsProblem } from '../service-refusals.js';
 import { loadTelemetry } from '../telemetry-option.js';
 import { registerUpstreamProxy } from '../upstream-proxy.js';
 import { describeUpstream } from '../upstream-target.js';
@@ -71,6 +71,7 @@ function buildApp(config: ServeConfig, ledger: ConnectionLedger): FastifyInstanc
     // only readiness answers 503, as problem+json (readiness.ts)
     return503OnClosing: false,
     clientErrorHandler: clientErrorAnswer(ledger),
+    frameworkErrors: frameworkErrorAsProblem,
   };
   if (config.proxyProtocol) {
     const serverFactory: FastifyServerFactory<Server> = (handler) =>
