@@ -11,7 +11,7 @@ import { createVerifier } from '../verify/create-verifier.js';
 import { compiledOptionsOf } from '../verify/verifier.js';
 import { trackPeerAddresses } from '../hints/peer-address.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
-import { loosenedPolicies, loosenedPolicyNames } from '../verify/loosened-policies.js';
+import { loosenedPolicies, loosenedPoliciesWarning, loosenedPolicyNames } from '../verify/loosened-policies.js';
 
 export type { IpStampPluginOptions } from './options.js';
 export type { IpStampDecoration, IpStampRouteConfig } from './types.js';
@@ -33,13 +33,8 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   });
   const metrics = new IpStampMetrics();
 
-  const loosened = loosenedPolicies(verifier.settings);
-  if (loosened.length > 0) {
-    fastify.log.warn(
-      { ipstamp: { loosened: loosenedPolicyNames(loosened) } },
-      `ipstamp: LOOSENED policies: ${loosened.map((p) => `${p.option} is '${p.value}': ${p.consequence}`).join('; ')}`,
-    );
-  }
+  const loosenedWarning = loosenedPoliciesWarning(verifier.settings);
+  if (loosenedWarning !== undefined) fastify.log.warn({ ipstamp: { loosened: loosenedPolicyNames(loosenedPolicies(verifier.settings)) } }, loosenedWarning);
 
   // l3 is read at accept (PROTOCOL §4): a late read of a reset connection finds nothing
   trackPeerAddresses(fastify.server);

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
 import type { OptionNames } from '../../shared/options.js';
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier } from '../verify/create-verifier.js';
+import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
@@ -48,6 +49,8 @@ const HONO_OPTION_NAMES: OptionNames<IpStampHonoOptions> = Object.freeze({
 export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options, HONO_OPTION_NAMES);
   const verifier = createVerifier(verifierOptions);
+  // no logger here: said once as a process warning, as the Fastify plugin logs it
+  warnOfLoosenedPolicies(verifier.settings);
   // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); this entry is
   // Node's, and ipstamp/hono/web never loads it
   keepTickObjectShapes();

@@ -6,6 +6,7 @@
  * `connection` is required (a runtime preset, or your own), and there is no ticket issuer.
  */
 import type { MiddlewareHandler } from 'hono';
+import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
 import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
 import { echoAnswerAt } from '../verify/echo-answer.js';
 import type { OptionNames } from '../../shared/options.js';
@@ -56,6 +57,8 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options as unknown as IpStampHonoOptions, HONO_WEB_OPTION_NAMES);
   const now = verifierOptions.now ?? Date.now;
   const verifier = createWebVerifier({ ...(verifierOptions as WebVerifierOptions), bodyLimit: glue.bodyLimit });
+  // no logger here: said once as a warning, as the Fastify plugin logs it
+  warnOfLoosenedPolicies(verifier.settings);
   const middleware = honoMiddleware(
     glue,
     {

@@ -7,6 +7,7 @@ import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
+import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
@@ -88,6 +89,8 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
     Object.entries(options).filter(([name]) => !(GLUE_OPTIONS as readonly string[]).includes(name)),
   ) as CreateVerifierOptions;
   const verifier = createVerifier(verifierOptions);
+  // no logger here: said once as a process warning, as the Fastify plugin logs it
+  warnOfLoosenedPolicies(verifier.settings);
   // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts)
   keepTickObjectShapes();
   const tickets = options.issuer === undefined ? undefined : ticketRoutes(options.issuer, verifierOptions, verifier, bodyLimit);

@@ -41,3 +41,29 @@ export function loosenedPolicies(options: PolicyOptions): LoosenedPolicy[] {
 export function loosenedPolicyNames(loosened: readonly LoosenedPolicy[]): string[] {
   return loosened.map((p) => `${p.option}: ${p.value}`);
 }
+
+/**
+ * The one sentence that says every loosened policy and what it lets through, or undefined when
+ * none is: the Fastify plugin logs it at registration, the node and Hono middleware emit it as a
+ * process warning (they have no logger), so no adapter loosens a policy quietly.
+ */
+export function loosenedPoliciesWarning(options: PolicyOptions): string | undefined {
+  const loosened = loosenedPolicies(options);
+  return loosened.length === 0 ? undefined : `ipstamp: LOOSENED policies: ${loosened.map((p) => `${p.option} is '${p.value}': ${p.consequence}`).join('; ')}`;
+}
+
+/** The `code` of the process warning the node and Hono middleware emit for loosened policies. */
+export const LOOSENED_POLICIES_WARNING_CODE = 'IPSTAMP_LOOSENED_POLICIES';
+
+/**
+ * Says the loosened policies once, where no logger is given: a process warning on Node (shown on
+ * stderr unless the app handles `process.on('warning')`), else `console.warn` (Workers, Deno, Bun
+ * without `process`).
+ */
+export function warnOfLoosenedPolicies(options: PolicyOptions): void {
+  const message = loosenedPoliciesWarning(options);
+  if (message === undefined) return;
+  const emit = (globalThis as { process?: { emitWarning?: (message: string, options: { code: string }) => void } }).process?.emitWarning;
+  if (typeof emit === 'function') emit.call(globalThis.process, message, { code: LOOSENED_POLICIES_WARNING_CODE });
+  else console.warn(message);
+}

@@ -27,20 +27,34 @@ const downStore: ReplayStore = {
 };
 const loosened = { onStoreError: 'accept', onMismatch: 'flag', onUnverifiable: 'accept' } as const;
 
-/** Everything written to the console while `run` runs. */
-async function consoleDuring(run: () => Promise<void>): Promise<unknown[][]> {
+/** Everything written to the console, and every process warning emitted, while `run` runs. */
+async function outputDuring(run: () => Promise<void>): Promise<{ console: unknown[][]; warnings: unknown[][] }> {
   const said: unknown[][] = [];
+  const warnings: unknown[][] = [];
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void said.push(args));
   }
-  await run();
-  return said;
+  vi.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
+  try {
+    await run();
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { console: said, warnings };
 }
 
-describe('docs/verifier.md: loosened policies outside the Fastify plugin', () => {
-  it('ipstamp/node: settings name each policy; a stamp let through unchecked has replayChecked false; nothing is logged', async () => {
+/** The one warning a middleware with `loosened` emits at setup. */
+const LOOSENED_WARNING = [
+  'ipstamp: LOOSENED policies: onMismatch is \'flag\': a stamp whose ip the network contradicts is ACCEPTED (agreement "mismatch"); ' +
+    'onUnverifiable is \'accept\': a stamp the network cannot confirm is ACCEPTED (agreement "unverifiable"): any claimed ip passes when no hint decides; ' +
+    "onStoreError is 'accept': when the replay store fails, stamps are accepted WITHOUT a replay check (replays possible)",
+  { code: 'IPSTAMP_LOOSENED_POLICIES' },
+];
+
+describe('docs/verifier.md: loosened policies outside the Fastify plugin are said once, as a process warning', () => {
+  it('ipstamp/node: one process warning at setup names each policy; a stamp let through unchecked has replayChecked false; nothing is logged per stamp', async () => {
     const seen: Verdict[] = [];
-    const said = await consoleDuring(async () => {
+    const said = await outputDuring(async () => {
       const middleware = nodeIpstamp({ keys: { keys: [key.publicJwk] }, replayStore: downStore, ...loosened });
       expect(middleware.verifier.settings).toMatchObject(loosened);
       const server: Server = trackPeerAddresses(
@@ -62,12 +76,12 @@ describe('docs/verifier.md: loosened policies outside the Fastify plugin', () =>
       ['match', false],
       ['match', false],
     ]);
-    expect(said).toEqual([]);
+    expect(said).toEqual({ console: [], warnings: [LOOSENED_WARNING] });
   });
 
   it('ipstamp/hono: the same', async () => {
     const seen: Verdict[] = [];
-    const said = await consoleDuring(async () => {
+    const said = await outputDuring(async () => {
       const stamp = honoIpstamp({ keys: { keys: [key.publicJwk] }, replayStore: downStore, connection: () => ({ l3: '127.0.0.1' }), ...loosened });
       expect(stamp.verifier.settings).toMatchObject(loosened);
       const app = new Hono<{ Variables: IpStampVariables }>();
@@ -85,7 +99,17 @@ describe('docs/verifier.md: loosened policies outside the Fastify plugin', () =>
       ['match', false],
       ['match', false],
     ]);
-    expect(said).toEqual([]);
+    expect(said).toEqual({ console: [], warnings: [LOOSENED_WARNING] });
+  });
+});
+
+describe('strict policies are not warned of', () => {
+  it('ipstamp/node and ipstamp/hono with the defaults emit no warning and write nothing', async () => {
+    const said = await outputDuring(async () => {
+      nodeIpstamp({ keys: { keys: [key.publicJwk] } });
+      honoIpstamp({ keys: { keys: [key.publicJwk] }, connection: () => ({ l3: '127.0.0.1' }) });
+    });
+    expect(said).toEqual({ console: [], warnings: [] });
   });
 });
 
