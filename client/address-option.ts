@@ -1,5 +1,6 @@
 import { checkAddressSource, staticAddress, type AddressSource } from './address-source.js';
-import { echoAddressPerOrigin } from './echo-address.js';
+import { checkTtl } from './cached-address.js';
+import { DEFAULT_ECHO_TTL_MS, echoAddressPerOrigin } from './echo-address.js';
 import type { FetchLike, ResponseLike } from './fetch-like.js';
 import { isAddressSource, isPerOriginAddress, sameAddressEverywhere, type PerOriginAddress } from './per-origin-address.js';
 
@@ -18,7 +19,9 @@ export interface EchoSettings {
 
 export function resolveAddressOption(ip: unknown, echo: EchoSettings): PerOriginAddress {
   if (ip === 'echo') {
-    return echoAddressPerOrigin({ url: echo.echoUrl, ttlMs: echo.echoTtlMs, fetch: echo.fetch, now: echo.now });
+    // checked here so that the error names the option the caller wrote, not the echo source's own `ttlMs`
+    const ttlMs = checkTtl('echoTtlMs', echo.echoTtlMs, DEFAULT_ECHO_TTL_MS);
+    return echoAddressPerOrigin({ url: echo.echoUrl, ttlMs, fetch: echo.fetch, now: echo.now });
   }
   if (ip === 'socket') throw new TypeError("ip: 'socket' needs a TCP connection: import from ipstamp/client/node");
   if (typeof ip === 'string') return sameAddressEverywhere(staticAddress(ip));

@@ -75,6 +75,8 @@ function reportError(handler: Dispatcher.DispatchHandler, error: unknown): void 
 export function ipstampInterceptor(options: StampInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   rejectUnknownOptions(options, INTERCEPTOR_OPTION_NAMES);
+  // before checkEchoOnlyOptions, whose "ip: 'ticket' needs issuer" would send the caller to an option the interceptor refuses
+  if (options.ip === 'ticket') throw new TypeError("ip: 'ticket' is not supported by ipstampInterceptor: use createStampedFetch");
   checkEchoOnlyOptions(options);
   const stamper = createRequestStamper({ key: options.key, bodyDigest: options.bodyDigest, now: options.now });
   const clocks = createServerClocks({ now: options.now, maxCorrectionMs: options.maxClockCorrectionMs });

@@ -1,6 +1,7 @@
 import { resolveAddressOption, type AddressOption, type EchoSettings } from './address-option.js';
 import type { PerOriginAddress } from './per-origin-address.js';
-import { socketAddressPerOrigin, type SocketAddressSettings } from './socket-address.node.js';
+import { checkTtl } from './cached-address.js';
+import { DEFAULT_SOCKET_TTL_MS, socketAddressPerOrigin, type SocketAddressSettings } from './socket-address.node.js';
 
 /** The Node entry's `ip` option: everything the universal one takes, plus `'socket'`. */
 export type NodeAddressOption = AddressOption | 'socket';
@@ -19,6 +20,8 @@ export function resolveNodeAddressOption(ip: unknown, echo: EchoSettings, socket
     }
     return resolveAddressOption(ip, echo);
   }
-  const settings: SocketAddressSettings = { localAddress: socket.localAddress, ttlMs: socket.socketTtlMs, now: echo.now };
+  // checked here so that the error names the option the caller wrote, not the socket source's own `ttlMs`
+  const ttlMs = checkTtl('socketTtlMs', socket.socketTtlMs, DEFAULT_SOCKET_TTL_MS);
+  const settings: SocketAddressSettings = { localAddress: socket.localAddress, ttlMs, now: echo.now };
   return socketAddressPerOrigin(settings);
 }
