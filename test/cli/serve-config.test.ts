@@ -119,4 +119,8 @@ describe('flags refused rather than ignored', () => {
   it('an empty --keys is no keys file', () => {
     expect(usageError(() => readServeConfig(['--keys', '']))).toBe('--keys FILE (a JWK Set) is required unless --keys-url or --issuers is given');
   });
+
+  it('--issuer-key alone is nothing to verify stamps against (docs/tickets.md: it does not count)', () => {
+    expect(usageError(() => readServeConfig(['--issuer-key', keysFile]))).toBe('--keys FILE (a JWK Set) is required unless --keys-url or --issuers is given');
+  });
 });

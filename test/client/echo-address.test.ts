@@ -194,7 +194,7 @@ describe('echo failures', () => {
   it('refuses a bad echoUrl at setup', () => {
     expect(() => echoAddress({ url: 'ftp://example.com/' })).toThrow(TypeError);
     expect(() => echoAddress({ url: 'nope' })).toThrow(/echoUrl/);
-    expect(() => createStampedFetch({ key: key.privateJwk, ip: 'echo', echoTtlMs: -1 })).toThrow(/ttlMs/);
+    expect(() => createStampedFetch({ key: key.privateJwk, ip: 'echo', echoTtlMs: -1 })).toThrow(/^echoTtlMs must be/);
   });
 
   it('refuses an unknown option at setup, naming it', () => {
