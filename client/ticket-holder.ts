@@ -1,5 +1,5 @@
 import { canonicalAddress } from '../shared/address.js';
-import { decodeBase64url } from '../shared/base64url.js';
+import { decodeBase64urlText } from '../shared/base64url.js';
 import { parseStrictJsonObject } from '../shared/strict-json.js';
 import { MAX_TICKET_BYTES, TICKET_PATH, TICKET_TYP } from '../shared/constants.js';
 import { publicJwkOf, type PublicJwk } from '../shared/public-jwk.js';
@@ -30,13 +30,8 @@ function ticketResponseOf(body: Record<string, unknown>): TicketResponse | undef
 type TicketMismatch = 'form' | 'ip' | 'exp' | 'key';
 
 function jsonSegment(segment: string | undefined): Record<string, unknown> | undefined {
-  const bytes = segment === undefined ? undefined : decodeBase64url(segment);
-  if (!bytes) return undefined;
-  try {
-    return parseStrictJsonObject(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    return undefined;
-  }
+  const text = segment === undefined ? undefined : decodeBase64urlText(segment);
+  return text === undefined ? undefined : parseStrictJsonObject(text);
 }
 
 /**
