@@ -1,4 +1,4 @@
-import { canonicalAddress, parseIPv4, parseIPv6 } from '../../shared/address.js';
+import { canonicalAddress, formatIPv6, parseIPv4, parseIPv6 } from '../../shared/address.js';
 import { quotedExcerpt } from '../../shared/printable.js';
 
 /** Names users expect beside explicit CIDRs (as in proxy-addr). */
@@ -37,21 +37,27 @@ export interface TrustMatcher {
   readonly ranges: readonly string[];
 }
 
-/**
- * Does an address, as units of `unitBits` bits (IPv4's octets, IPv6's groups), have a bit set
- * past the first `prefix`? `10.0.0.1/8` is most often a typo for one address (`/32`), and
- * would trust all of `10.0.0.0/8`: refused rather than read either way.
- */
-function hasHostBits(units: readonly number[], unitBits: number, prefix: number): boolean {
-  return units.some((unit, i) => {
-    const kept = Math.min(Math.max(prefix - i * unitBits, 0), unitBits);
-    return (unit & ((1 << (unitBits - kept)) - 1)) !== 0;
-  });
+/** An address, as units of `unitBits` bits (IPv4's octets, IPv6's groups), with every bit past the first `prefix` cleared. */
+function firstAddressOf(units: readonly number[], unitBits: number, prefix: number): number[] {
+  return units.map((unit, i) => unit & ~((1 << (unitBits - Math.min(Math.max(prefix - i * unitBits, 0), unitBits))) - 1));
 }
 
-function hostBitsError(option: string, cidr: string, prefix: number, max: number, network?: string): TypeError {
-  const range = network === undefined ? "the range's first address" : `${network}/${prefix}`;
-  return new TypeError(`${option}: ${quotedEntry(cidr)} has bits set past its /${prefix} prefix: write ${range} for the range, or /${max} for the one address`);
+/**
+ * `10.0.0.1/8` is most often a typo for one address (`/32`), and would trust all of
+ * `10.0.0.0/8`: refused rather than read either way, naming both readings. Undefined when the
+ * range is written from its first address.
+ */
+function hostBitsError(option: string, cidr: string, units: readonly number[], prefix: number, family: 'ipv4' | 'ipv6'): TypeError | undefined {
+  const first = firstAddressOf(units, family === 'ipv4' ? 8 : 16, prefix);
+  if (first.every((unit, i) => unit === units[i])) return undefined;
+  const v6 = family === 'ipv6' ? formatIPv6(first) : undefined;
+  // a mapped range as it was written: ::ffff:10.0.0.0/104, not ::ffff:a00:0/104
+  const mapped = v6 === undefined ? undefined : canonicalAddress(v6);
+  const range = v6 === undefined ? first.join('.') : mapped !== undefined && !mapped.includes(':') ? `::ffff:${mapped}` : v6;
+  const one = family === 'ipv4' ? 32 : 128;
+  return new TypeError(
+    `${option}: ${quotedEntry(cidr)} has bits set past its /${prefix} prefix: write ${range}/${prefix} for the range, or /${one} for the one address`,
+  );
 }
 
 function notRanges(option: string): never {
@@ -80,7 +86,8 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
       const groups = parseIPv6(addrText);
       if (!groups) throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
       const mappedPrefix = groups.slice(0, 6).every((g, i) => (i === 5 ? g === 0xffff : g === 0));
-      if (hasHostBits(groups, 16, prefix)) throw hostBitsError(option, cidr, prefix, max);
+      const hostBits = hostBitsError(option, cidr, groups, prefix, 'ipv6');
+      if (hostBits) throw hostBits;
       if (mappedPrefix && prefix >= 96) {
         const v4 = canonicalAddress(addrText) ?? '0.0.0.0';
         list.addSubnet(v4, prefix - 96, 'ipv4');
@@ -101,10 +108,8 @@ export function compileTrustRanges(spec: string | readonly string[] | undefined,
     } else {
       const octets = parseIPv4(addrText);
       if (!octets) throw new TypeError(`${option}: invalid address in ${quotedEntry(cidr)}`);
-      if (hasHostBits(octets, 8, prefix)) {
-        const network = octets.map((o, i) => o & ((0xff << (8 - Math.min(Math.max(prefix - i * 8, 0), 8))) & 0xff)).join('.');
-        throw hostBitsError(option, cidr, prefix, max, network);
-      }
+      const hostBits = hostBitsError(option, cidr, octets, prefix, 'ipv4');
+      if (hostBits) throw hostBits;
       list.addSubnet(addrText, prefix, 'ipv4');
       ranges.push(`${addrText}/${prefix}`);
     }

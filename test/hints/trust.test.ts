@@ -82,8 +82,13 @@ describe('compileTrust', () => {
     );
     expect(() => compileTrust(['192.168.1.129/25'])).toThrow('write 192.168.1.128/25 for the range');
     expect(() => compileTrust(['1.2.3.4/0'])).toThrow('write 0.0.0.0/0 for the range');
-    expect(() => compileTrust(['2001:db8::1/32'])).toThrow('"2001:db8::1/32" has bits set past its /32 prefix');
-    expect(() => compileTrust(['::ffff:10.0.0.1/104'])).toThrow('has bits set past its /104 prefix');
+    expect(() => compileTrust(['2001:db8::1/32'])).toThrow(
+      '"2001:db8::1/32" has bits set past its /32 prefix: write 2001:db8::/32 for the range, or /128 for the one address',
+    );
+    expect(() => compileTrust(['fe80::1/10'])).toThrow('write fe80::/10 for the range');
+    expect(() => compileTrust(['::ffff:10.0.0.1/104'])).toThrow(
+      '"::ffff:10.0.0.1/104" has bits set past its /104 prefix: write ::ffff:10.0.0.0/104 for the range',
+    );
     expect(() => compileTrust('10.0.0.0/8, 172.16.0.1/12')).toThrow('"172.16.0.1/12"');
     // the first address of the range, and any single address, as before
     for (const ok of [
