@@ -8,7 +8,7 @@ import type { ConnectionHints, NetworkHints, VerifyInput } from './types.js';
  * A hint the glue gave, never one inherited: `l4: '198.51.100.7'` written onto Object.prototype
  * by a bug elsewhere in the application would otherwise be every trusted peer's client.
  */
-const ownHint = <K extends 'l3' | 'l4' | 'proxy'>(hints: ConnectionHints, name: K): ConnectionHints[K] =>
+export const ownHint = <K extends keyof ConnectionHints>(hints: ConnectionHints, name: K): ConnectionHints[K] =>
   Object.hasOwn(hints, name) ? hints[name] : undefined;
 
 /**

@@ -1,5 +1,6 @@
 import { forwardedScheme, type Scheme } from '../hints/forwarded-proto.js';
 import { headerInstances } from '../hints/forwarding-header.js';
+import { ownHint } from './network-hints.js';
 import type { CompiledOptions } from './options.js';
 import type { NetworkHints, VerifyInput } from './types.js';
 
@@ -36,12 +37,13 @@ export function requestScheme(
 ): RequestScheme {
   const { l3 } = hints;
   const l3Trusted = l3 !== undefined && opts.trust.contains(l3);
-  if (l3Trusted && input.hints.proxyTls !== undefined) return input.hints.proxyTls ? PROXY_HTTPS : PROXY_HTTP;
+  const proxyTls = ownHint(input.hints, 'proxyTls');
+  if (l3Trusted && proxyTls !== undefined) return proxyTls ? PROXY_HTTPS : PROXY_HTTP;
 
   const reader = opts.protoHeader;
   // the immediate peer (PROTOCOL.md §4.3): an l4 the glue gave that is no address is not trusted,
   // and does not hand the role back to l3 (collectHints reads no forwarding header for it either)
-  const peer = hints.l4 ?? (input.hints.l4 === undefined ? l3 : undefined);
+  const peer = hints.l4 ?? (ownHint(input.hints, 'l4') === undefined ? l3 : undefined);
   if (reader !== undefined && peer !== undefined && (peer === l3 ? l3Trusted : opts.trust.contains(peer))) {
     const values = headerInstances(input.headers as Record<string, string | string[] | undefined>, reader.headerName);
     if (values.length > 0) {
@@ -57,6 +59,6 @@ export function requestScheme(
     }
   }
 
-  const tls = input.hints.tls ?? input.protocol === 'https';
+  const tls = ownHint(input.hints, 'tls') ?? input.protocol === 'https';
   return tls ? CONNECTION_HTTPS : CONNECTION_HTTP;
 }

@@ -122,4 +122,19 @@ for (const [name, value, request] of VERIFY) {
   }
 }
 
-process.stdout.write(JSON.stringify({ setup, verify }));
+/** [what is polluted, its value]: the scheme of a plain-http request from the trusted proxy, for step 9's origin. */
+const plainHttp = { headers: { host: 'api.example.com' }, hints: { l3: '192.0.2.1' }, protocol: 'http' };
+const scheme = { unpolluted: verifier.scheme(plainHttp).scheme };
+for (const [name, value] of [
+  ['tls', true],
+  ['proxyTls', true],
+]) {
+  Object.prototype[name] = value;
+  try {
+    scheme[name] = verifier.scheme(plainHttp).scheme;
+  } finally {
+    delete Object.prototype[name];
+  }
+}
+
+process.stdout.write(JSON.stringify({ setup, verify, scheme }));

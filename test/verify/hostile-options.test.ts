@@ -22,7 +22,7 @@ const run = promisify(execFile);
 const POLLUTED = new URL('../support/polluted-prototype.mjs', import.meta.url).pathname;
 
 describe('a polluted Object.prototype loosens nothing (in a child process, against dist/)', () => {
-  let report: { setup: Record<string, string>; verify: Record<string, string> };
+  let report: { setup: Record<string, string>; verify: Record<string, string>; scheme: Record<string, string> };
   beforeAll(async () => {
     const { stdout } = await run(process.execPath, [POLLUTED], { timeout: 30_000 });
     report = JSON.parse(stdout) as typeof report;
@@ -36,6 +36,10 @@ describe('a polluted Object.prototype loosens nothing (in a child process, again
 
   it('a live verifier believes no inherited hint, forwarding header or `required: false`', () => {
     expect(report.verify).toEqual({ unpolluted: 'ip-unverifiable', l4: 'ip-unverifiable', 'x-forwarded-for': 'ip-unverifiable', required: 'missing' });
+  });
+
+  it('nor an inherited tls or proxyTls: a plain-http request stays http for the binding', () => {
+    expect(report.scheme).toEqual({ unpolluted: 'http', tls: 'http', proxyTls: 'http' });
   });
 });
 
