@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { connectionHints } from '../verify/connection-hints.js';
 import type { OptionNames } from '../../shared/options.js';
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier } from '../verify/create-verifier.js';
-import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
+import { warnOfLoosenedPolicies } from '../runtime/loosened-warning.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';

@@ -6,7 +6,7 @@
  * `connection` is required (a runtime preset, or your own), and there is no ticket issuer.
  */
 import type { MiddlewareHandler } from 'hono';
-import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
+import { warnOfLoosenedPolicies } from '../runtime/loosened-warning.js';
 import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js';
 import { echoAnswerAt } from '../verify/echo-answer.js';
 import type { OptionNames } from '../../shared/options.js';

@@ -7,7 +7,7 @@ import { isCorsPreflight } from '../verify/cors-preflight.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js';
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
-import { warnOfLoosenedPolicies } from '../verify/loosened-policies.js';
+import { warnOfLoosenedPolicies } from '../runtime/loosened-warning.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';

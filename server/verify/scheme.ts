@@ -37,8 +37,8 @@ export function requestScheme(
 ): RequestScheme {
   const { l3 } = hints;
   const l3Trusted = l3 !== undefined && opts.trust.contains(l3);
-  const proxyTls = ownHint(input.hints, 'proxyTls');
-  if (l3Trusted && proxyTls !== undefined) return proxyTls ? PROXY_HTTPS : PROXY_HTTP;
+  const proxyTls = l3Trusted ? ownHint(input.hints, 'proxyTls') : undefined;
+  if (proxyTls !== undefined) return proxyTls ? PROXY_HTTPS : PROXY_HTTP;
 
   const reader = opts.protoHeader;
   // the immediate peer (PROTOCOL.md §4.3): an l4 the glue gave that is no address is not trusted,
