@@ -10,10 +10,12 @@ export {
   ipstamp as default,
   type IpStampMiddleware,
   type IpStampNodeMiddleware,
+  type IpStampUpgradingMiddleware,
   type IpStampMiddlewareOptions,
   type IssuerMiddlewareOptions,
 } from './middleware.js';
 export { rawBodyVerify } from './raw-body.js';
+export type { VerifyUpgrade } from './upgrade.js';
 export { trackPeerAddresses, peerAddressOf } from '../hints/peer-address.js';
 export { continueWhenBodyRead } from '../hints/expect-continue.js';
 export type { Verdict } from '../verify/types.js';

@@ -15,6 +15,7 @@ import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { TicketRateLimiter } from '../issuer/ticket-rate-limit.js';
 import { rawBodyOf, readBodyUpTo } from './raw-body.js';
 import { sendJson, sendProblem, sendServiceProblem } from './respond.js';
+import { upgradeVerifier, type VerifyUpgrade } from './upgrade.js';
 
 /** The `issuer` option: serve tickets (PROTOCOL.md §7.1) from this middleware, the same for every adapter (server/issuer/issuer-routes.ts). */
 export type IssuerMiddlewareOptions = IssuerRouteOptions;
@@ -34,9 +35,19 @@ export interface IpStampMiddlewareOptions extends CreateVerifierOptions {
 /** A connect-style middleware: node:http, Express 4 and 5, and anything shaped `(req, res, next)`. */
 export type IpStampMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
-export interface IpStampNodeMiddleware extends IpStampMiddleware {
+/** A middleware with its check for upgrade handshakes, which never reach a middleware. */
+export interface IpStampUpgradingMiddleware extends IpStampMiddleware {
+  /**
+   * Verifies the handshake of node:http's `'upgrade'` event as this middleware verifies a
+   * request: the verdict (null: no stamp, and none required) to go on with; `undefined` when
+   * refused (the answer written, the socket closing) or the client is gone.
+   */
+  readonly upgrade: VerifyUpgrade;
+}
+
+export interface IpStampNodeMiddleware extends IpStampUpgradingMiddleware {
   /** The same middleware (same verifier, same replay store) where a stamp is optional: unstamped → `req.ipStamp === null`. */
-  readonly optional: IpStampMiddleware;
+  readonly optional: IpStampUpgradingMiddleware;
   readonly verifier: Verifier;
 }
 
@@ -109,8 +120,8 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   // a request this verifier already accepted (app-wide and again on a route) is not verified twice: that would be a replay
   const accepted = new WeakSet<IncomingMessage>();
 
-  function middlewareFor(requireStamp: boolean): IpStampMiddleware {
-    return (req, res, next) => {
+  function middlewareFor(requireStamp: boolean): IpStampUpgradingMiddleware {
+    const middleware: IpStampMiddleware = (req, res, next) => {
       if (accepted.has(req)) return next();
       (req as { ipStamp?: Verdict | null }).ipStamp = null;
       if (isCorsPreflight(req.method ?? '', req.headers)) return next();
@@ -138,12 +149,14 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       if (outcome instanceof Promise) outcome.then(proceed, next);
       else proceed(outcome);
     };
+    const upgrade = upgradeVerifier(verifyNow, (req) => verifyInputOf(req, rawBodyOf(req), requireStamp), accepted);
+    return Object.defineProperty(middleware, 'upgrade', { value: upgrade, enumerable: true }) as IpStampUpgradingMiddleware;
   }
 
-  const middleware = middlewareFor(required) as IpStampMiddleware & { optional: IpStampMiddleware; verifier: Verifier };
+  const middleware = middlewareFor(required);
   Object.defineProperty(middleware, 'optional', { value: required ? middlewareFor(false) : middleware, enumerable: true });
   Object.defineProperty(middleware, 'verifier', { value: verifier, enumerable: true });
-  return middleware;
+  return middleware as IpStampNodeMiddleware;
 }
 
 /**

@@ -1,0 +1,73 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Reason } from '../../shared/reasons.js';
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../../shared/problem.js';
+import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+
+/**
+ * Verifies the handshake node:http hands to its `'upgrade'` event (a WebSocket, most often):
+ * the verdict (null: no stamp, and none required) when the caller may go on with the socket;
+ * `undefined` when it must not, because the handshake was refused (the problem+json answer
+ * written, the socket closing) or the client went away meanwhile. Rejects only when the
+ * verifier throws, which is a bug; the socket is destroyed then.
+ */
+export type VerifyUpgrade = (req: IncomingMessage, socket: Duplex) => Promise<Verdict | null | undefined>;
+
+/** How long a refused handshake's socket waits for the client to close before it is destroyed. */
+const LINGER_MS = 2000;
+
+/**
+ * `verifyNow` and `inputOf` are the middleware's own, so a handshake is checked exactly as a
+ * request on the same server would be; `accepted` is its set of requests already verified.
+ */
+export function upgradeVerifier(
+  verifyNow: (input: VerifyInput) => VerifyResult | Promise<VerifyResult>,
+  inputOf: (req: IncomingMessage) => VerifyInput,
+  accepted: WeakSet<IncomingMessage>,
+): VerifyUpgrade {
+  return async (req, socket) => {
+    const stamped = req as { ipStamp?: Verdict | null };
+    if (accepted.has(req)) return stamped.ipStamp;
+    stamped.ipStamp = null;
+    // Node takes its own listeners off a socket it hands to 'upgrade': a reset while the
+    // verdict is awaited (a Redis store) would be an 'error' nobody listens to, which ends
+    // the process. Until the socket is handed back, this one is there.
+    const ignore = (): void => undefined;
+    socket.on('error', ignore);
+    let result: VerifyResult;
+    try {
+      result = await verifyNow(inputOf(req));
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    if (socket.destroyed) return undefined;
+    if (!result.ok) {
+      refuseUpgrade(socket, result.reason);
+      return undefined;
+    }
+    socket.off('error', ignore);
+    if (result.verdict !== null) accepted.add(req);
+    stamped.ipStamp = result.verdict;
+    return result.verdict;
+  };
+}
+
+/**
+ * The refusal a request would get (server/node/respond.ts), written by hand: an upgrade has no
+ * response object. What the client sends behind its handshake is read and dropped: left unread,
+ * it would hide the client's close (the socket then held until LINGER_MS), and a close that
+ * finds it in the kernel's buffer resets the connection (RFC 9112 §9.6).
+ */
+function refuseUpgrade(socket: Duplex, reason: Reason): void {
+  const problem = problemOf(reason);
+  const body = Buffer.from(JSON.stringify(problem));
+  const head =
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+    `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  socket.resume();
+  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
