@@ -6,6 +6,7 @@
  * Platform-neutral: the few byte operations that differ between Node (Buffer, fast) and the web
  * (TextEncoder/TextDecoder) come in as `ByteOps`; compact.ts binds Node's, web-bytes.ts the web's.
  */
+import { MAX_STAMP_BYTES } from '../../shared/constants.js';
 import { parseStrictJsonObject } from '../../shared/strict-json.js';
 
 /** The byte primitives the codec needs from its platform. */
@@ -67,7 +68,9 @@ export interface CompactCodec {
   /**
    * Does a still-unverified stamp header's payload carry this member? For glue deciding whether
    * to read a body before verifying (`cdg`): a value this cannot read answers false, and the
-   * verifier then refuses the stamp on its own terms.
+   * verifier then refuses the stamp on its own terms. So does a stamp over §2's cap, unread: it
+   * is `malformed` whatever it holds, and reading it would let the runtime's header limit, not
+   * the cap, set the work done before verification.
    */
   payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean;
 }
@@ -140,7 +143,7 @@ export function createCompactCodec(ops: ByteOps): CompactCodec {
 
   function payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean {
     const token = raw === undefined ? undefined : compactHeaderValue(raw);
-    const parts = token === undefined ? undefined : splitCompact(token);
+    const parts = token === undefined || token.length > MAX_STAMP_BYTES ? undefined : splitCompact(token);
     const claims = parts && decodeJsonSegment(parts.payloadSegment);
     return claims !== undefined && Object.hasOwn(claims, member);
   }
