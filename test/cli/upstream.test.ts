@@ -115,6 +115,22 @@ describe('ipstamp serve --upstream (verifying reverse proxy)', () => {
     expect(seen.length).toBe(before);
   });
 
+  it('a stamp over 4096 characters is not read for cdg: 401 malformed, its body never buffered (no 413), nothing forwarded', async () => {
+    const before = seen.length;
+    const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const claims = { ip: '127.0.0.1', iat: Math.floor(Date.now() / 1000), htm: 'PUT', htu: `${serve.url}/upload`, cdg: 'x'.repeat(43), pad: 'p'.repeat(3100) };
+    const token = `${segment({ alg: 'HS256', typ: 'ipstamp+jwt', kid: 'proxy-hs' })}.${segment(claims)}.${'A'.repeat(43)}`;
+    expect(token.length).toBeGreaterThan(4096);
+    const response = await fetch(`${serve.url}/upload`, {
+      method: 'PUT',
+      body: new Uint8Array(100_000),
+      headers: { 'client-ip-attestation': token, 'content-type': 'application/octet-stream' },
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { reason: string }).reason).toBe('malformed');
+    expect(seen.length).toBe(before);
+  });
+
   it('a tampered cdg body is rejected by ipstamp and never forwarded', async () => {
     const before = seen.length;
     const url = `${serve.url}/orders`;
