@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Reason } from '../../shared/reasons.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../../shared/problem.js';
@@ -25,7 +25,11 @@ export function upgradeVerifier(
   inputOf: (req: IncomingMessage) => VerifyInput,
   accepted: WeakSet<IncomingMessage>,
 ): VerifyUpgrade {
-  return async (req, socket) => {
+  // A second call for a handshake (two 'upgrade' listeners that each check first, one per path)
+  // gets the first call's outcome: verified again, the stamp would be refused as a replay, and
+  // that refusal written on the socket the first call handed over.
+  const outcomes = new WeakMap<IncomingMessage, Promise<Verdict | null | undefined>>();
+  const verifyHandshake: VerifyUpgrade = async (req, socket) => {
     const stamped = req as { ipStamp?: Verdict | null };
     if (accepted.has(req)) return stamped.ipStamp;
     stamped.ipStamp = null;
@@ -51,6 +55,14 @@ export function upgradeVerifier(
     stamped.ipStamp = result.verdict;
     return result.verdict;
   };
+  return (req, socket) => {
+    let outcome = outcomes.get(req);
+    if (outcome === undefined) {
+      outcome = verifyHandshake(req, socket);
+      outcomes.set(req, outcome);
+    }
+    return outcome;
+  };
 }
 
 /**
@@ -66,8 +78,30 @@ function refuseUpgrade(socket: Duplex, reason: Reason): void {
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
     `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
   socket.resume();
-  socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  afterAnswersAhead(socket, () => {
+    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
+/**
+ * Node hands an upgrade over as soon as it is parsed, also while a request pipelined ahead of
+ * it on the connection is still unanswered (its handler awaiting a database). A refusal written
+ * then would reach the client first, read as that request's answer (RFC 9112 §9.3.2: answers
+ * go in the order asked), and the answer would be cut off. So it waits for its turn: Node keeps
+ * the answer being written as the socket's `_httpMessage`, and when that one finishes Node's own
+ * 'finish' listener (added first) puts the next queued answer there, or none.
+ */
+function afterAnswersAhead(socket: Duplex, then: () => void): void {
+  const ahead = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (ahead === null || ahead === undefined) return then();
+  const gone = (): void => void ahead.off('finish', next);
+  const next = (): void => {
+    socket.off('close', gone);
+    afterAnswersAhead(socket, then);
+  };
+  ahead.once('finish', next);
+  socket.once('close', gone);
 }
