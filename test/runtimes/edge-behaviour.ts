@@ -1,21 +1,26 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, WebSocket, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
+import { ipstampInterceptor } from '../../client/interceptor.node.js';
+import { problemOf } from '../../shared/problem.js';
 import { runCli } from '../support/cli-process.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePorts } from '../support/ports.js';
 import { bundleFixture, requireRuntime, type RunningRuntime } from '../support/runtimes.js';
 import { writeAndReset } from '../support/reset-client.js';
+import { rawWebSocketHandshake } from '../support/raw-websocket-handshake.js';
 
 /**
  * What the edge app (fixtures/edge-app.ts) must do in every runtime, through both doors —
  * the Hono middleware (`/orders`) and `ipstamp/web` called directly (`/web/orders`): accept a
  * stamped request with `match`, refuse a replay, a forged address, a bad signature and an
- * expired stamp with their reasons, serve the echo route, and pass `ipstamp attack`.
+ * expired stamp with their reasons, serve the echo route, and pass `ipstamp attack`. A
+ * WebSocket handshake (`/ws`, `/web/ws`) is such a request: upgraded by the runtime only once
+ * verified, refused with the same problem+json otherwise.
  * Clients play hosts by binding 127.0.0.2 (and 127.0.0.4 for the attack run).
  */
 const agents = new Map<string, Agent>();
@@ -128,6 +133,66 @@ export function describeEdgeBehaviour(runtime: string, setup: { origin: () => st
       it('refuses a request without a stamp with 401 missing', async () => {
         const { status, type, body } = await call('127.0.0.2', url());
         expect([status, type, body.reason]).toEqual([401, 'application/problem+json', 'missing']);
+      });
+    });
+  }
+
+  for (const door of ['/ws', '/web/ws']) {
+    const label = door === '/ws' ? 'Hono + ipstamp/hono/web' : 'ipstamp/web directly';
+    describe(`${runtime}: WebSocket handshakes, ${label} (${door})`, () => {
+      const url = () => `${setup.origin()}${door}`;
+      const stampFor = (ip: string) => createStamper({ key: setup.key().privateJwk, ip }).stamp({ method: 'GET', url: url() });
+
+      it("opens a WebSocket that undici's client stamped through the interceptor; the handler reads the verdict", async () => {
+        const dispatcher = new Agent({ localAddress: '127.0.0.2' }).compose(ipstampInterceptor({ key: setup.key().privateJwk, ip: '127.0.0.2' }));
+        const socket = new WebSocket(url().replace(/^http/, 'ws'), { dispatcher });
+        const messages: string[] = [];
+        socket.onmessage = (event) => messages.push(String(event.data));
+        const opened = await new Promise<boolean>((resolve) => {
+          socket.onclose = (event) => resolve(event.wasClean);
+          socket.onerror = () => resolve(false);
+        });
+        await dispatcher.close();
+        expect([opened, messages], setup.output()).toEqual([true, ['127.0.0.2 match']]);
+      });
+
+      it('refuses an unstamped handshake with the status and problem+json a request gets, and upgrades nothing', async () => {
+        const request = await call('127.0.0.2', url());
+        const answer = await rawWebSocketHandshake(url());
+        expect([answer.statusLine.split(' ')[1], answer.headers['content-type'], JSON.parse(answer.body)], setup.output()).toEqual([
+          String(request.status),
+          'application/problem+json',
+          request.body,
+        ]);
+        expect(request.body).toEqual(problemOf('missing'));
+        expect(answer.headers.upgrade).toBeUndefined();
+      });
+
+      it('upgrades a stamped handshake once and refuses its replay with 401 replay', async () => {
+        const token = await stampFor('127.0.0.2');
+        const first = await rawWebSocketHandshake(url(), { 'client-ip-attestation': token }, { until: '127.0.0.2 match' });
+        expect([first.statusLine.split(' ')[1], first.body.includes('127.0.0.2 match')], setup.output()).toEqual(['101', true]);
+        const again = await rawWebSocketHandshake(url(), { 'client-ip-attestation': token });
+        expect([again.statusLine.split(' ')[1], again.headers['content-type'], JSON.parse(again.body)]).toEqual([
+          '401',
+          'application/problem+json',
+          problemOf('replay'),
+        ]);
+      });
+
+      it('refuses a handshake whose stamp names another address with 403 ip-mismatch', async () => {
+        const answer = await rawWebSocketHandshake(url(), { 'client-ip-attestation': await stampFor('203.0.113.7') });
+        expect([answer.statusLine.split(' ')[1], answer.headers['content-type'], JSON.parse(answer.body)], setup.output()).toEqual([
+          '403',
+          'application/problem+json',
+          problemOf('ip-mismatch'),
+        ]);
+      });
+
+      it('refuses a handshake stamped for its ws: URL with 401 bad-claims: htu names the http: form the server sees', async () => {
+        const token = await createStamper({ key: setup.key().privateJwk, ip: '127.0.0.2' }).stamp({ method: 'GET', url: url().replace(/^http/, 'ws') });
+        const answer = await rawWebSocketHandshake(url(), { 'client-ip-attestation': token });
+        expect([answer.statusLine.split(' ')[1], JSON.parse(answer.body)], setup.output()).toEqual(['401', problemOf('bad-claims')]);
       });
     });
   }
