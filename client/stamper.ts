@@ -63,6 +63,7 @@ export function createStamper(options: StamperOptions): Stamper {
     alg: header.alg,
     source,
     async stamp(request: StampRequest): Promise<string> {
+      const htu = htuOf(request.url);
       signingKey ??= importSigningKey(keyInput);
       const key = await signingKey;
       const claims: StampClaims = {
@@ -70,7 +71,7 @@ export function createStamper(options: StamperOptions): Stamper {
         iat: Math.floor((request.now ?? now)() / 1000),
         jti: randomJti(),
         htm: request.method.toUpperCase(),
-        htu: normalizeHtu(request.url),
+        htu,
         obs: source.obs,
         ...request.claims,
       };
@@ -79,4 +80,17 @@ export function createStamper(options: StamperOptions): Stamper {
       return new CompactSign(payload).setProtectedHeader({ ...header, alg: key.alg }).sign(key.key);
     },
   };
+}
+
+/**
+ * PROTOCOL §2.2: `htu` is an http(s) URI, so a stamp for any other scheme is one no verifier can
+ * accept. A WebSocket handshake goes out as an HTTP request to the `http:`/`https:` form of its
+ * `ws:`/`wss:` URL, and that form is what the server checks.
+ */
+function htuOf(url: string | URL): string {
+  const htu = normalizeHtu(url);
+  if (htu.startsWith('http://') || htu.startsWith('https://')) return htu;
+  const scheme = htu.slice(0, htu.indexOf(':') + 1);
+  const hint = scheme === 'ws:' || scheme === 'wss:' ? ` (sign a WebSocket handshake for its ${scheme === 'ws:' ? 'http:' : 'https:'} form)` : '';
+  throw new TypeError(`url must be an http: or https: URL, not ${scheme}${hint}`);
 }

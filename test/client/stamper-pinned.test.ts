@@ -102,3 +102,29 @@ describe('importSigningKey', () => {
     await expect(crypto.subtle.exportKey('jwk', imported.key as CryptoKey)).rejects.toThrow();
   });
 });
+
+describe('createStamper: a URL no verifier could accept', () => {
+  it('refuses ws:, wss: and other schemes with a TypeError before it reads the address, and signs the http(s) form', async () => {
+    const key = await makeKey('HS256');
+    let addressReads = 0;
+    const stamper = createStamper({ key: key.privateJwk, ip: { obs: 'static', current: () => (addressReads++, '127.0.0.1') }, now: () => T });
+    const refusals: string[] = [];
+    for (const url of ['ws://api.test/live', 'wss://api.test/live', 'ftp://api.test/orders', new URL('file:///etc/hosts')]) {
+      await stamper.stamp({ method: 'GET', url }).then(
+        () => refusals.push('signed'),
+        (error: unknown) => refusals.push(error instanceof TypeError ? error.message : String(error)),
+      );
+    }
+    expect(refusals).toEqual([
+      'url must be an http: or https: URL, not ws: (sign a WebSocket handshake for its http: form)',
+      'url must be an http: or https: URL, not wss: (sign a WebSocket handshake for its https: form)',
+      'url must be an http: or https: URL, not ftp:',
+      'url must be an http: or https: URL, not file:',
+    ]);
+    expect(addressReads).toBe(0);
+    // the handshake's http form is what a verifier checks
+    const token = await stamper.stamp({ method: 'GET', url: 'http://api.test/orders' });
+    expect(claimsOf(token).htu).toBe('http://api.test/orders');
+    expect(await verify(strictVerifier(key), token)).toMatchObject({ ok: true });
+  });
+});
