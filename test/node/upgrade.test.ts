@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Agent, WebSocket } from 'undici';
+import WsClient, { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { ipstampInterceptor } from '../../client/interceptor.node.js';
@@ -206,5 +207,42 @@ describe('stamp.upgrade on node:http', () => {
     // the process and the server go on: the next handshake opens
     const next = await rawHandshake(handshakes.port, { 'client-ip-attestation': await stampFor(handshakes.port) }, { until: /hello/ });
     expect(statusLineOf(next)).toBe('HTTP/1.1 101 Switching Protocols');
+  });
+  it("hands the socket to ws's WebSocketServer; a ws client stamps its handshake with createStamper for the http: form", async () => {
+    const stamp = await middleware();
+    const wss = new WebSocketServer({ noServer: true });
+    const server = trackPeerAddresses(createServer());
+    servers.push(server);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.push(socket);
+      void stamp.upgrade(req, socket).then((verdict) => {
+        if (verdict === undefined) return;
+        wss.handleUpgrade(req, socket, head, (ws) => ws.send(`hello ${verdict?.ip ?? 'nobody'}`));
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+
+    const header = await createStamper({ key: key.privateJwk, ip: '127.0.0.2' }).stamp({ method: 'GET', url: url.replace(/^ws:/, 'http:') });
+    const stamped = new WsClient(url, { headers: { 'client-ip-attestation': header }, localAddress: '127.0.0.2' });
+    const message = await new Promise<string>((resolve, reject) => {
+      stamped.once('message', (data: Buffer) => resolve(data.toString()));
+      stamped.once('error', reject);
+    });
+    stamped.close();
+
+    const unstamped = new WsClient(url, { localAddress: '127.0.0.2' });
+    unstamped.on('error', () => undefined);
+    const refusal = await new Promise<{ status?: number; body: string }>((resolve) => {
+      unstamped.once('unexpected-response', (_request, response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode, body }));
+      });
+    });
+    wss.close();
+    expect(message).toBe('hello 127.0.0.2');
+    expect(refusal.status).toBe(401);
+    expect(JSON.parse(refusal.body)).toMatchObject({ reason: 'missing' });
   });
 });
