@@ -1,16 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { endLingering } from './lingering-close.js';
 
 const deferring = new WeakSet<Server>();
 
 /** Connections closing after a refusal while its body was still arriving: read and discarded, never served. */
 const lingering = new WeakSet<Socket>();
-
-/**
- * How long a connection closed after answering a request whose body was still arriving keeps
- * reading (and discarding) that body before it is destroyed: see `lingerWhileArriving`.
- */
-const LINGER_MS = 2000;
 
 /**
  * Answers `Expect: 100-continue` when the body is first read, not when the head arrives.
@@ -98,7 +93,7 @@ function continueOnFirstRead(request: IncomingMessage, response: ServerResponse)
  * `100` that is every refusal) by ending it and destroying it at once. A client that sent its
  * body anyway then has bytes in flight: the close resets the connection, and a client reading
  * its answer only after writing its upload loses it. Instead the connection is half-closed and
- * the rest of the body read (Node discards it) until the client closes, for at most LINGER_MS.
+ * the rest of the body read (Node discards it) until the client closes, for at most 2 s (`endLingering`).
  */
 function lingerWhileArriving(request: IncomingMessage, response: ServerResponse): void {
   response.once('prefinish', () => {
@@ -108,10 +103,7 @@ function lingerWhileArriving(request: IncomingMessage, response: ServerResponse)
     carrier.destroySoon = function lingeringClose(this: Socket): void {
       delete (carrier as Partial<typeof carrier>).destroySoon;
       lingering.add(this);
-      this.end();
-      const timer = setTimeout(() => this.destroy(), LINGER_MS);
-      timer.unref();
-      this.once('close', () => clearTimeout(timer));
+      endLingering(this);
     };
     // kept alive after all: Node's own again
     response.once('finish', () => {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Reason } from '../../shared/reasons.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../../shared/problem.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+import { endLingering } from '../hints/lingering-close.js';
 
 /**
  * Verifies the handshake node:http hands to its `'upgrade'` event (a WebSocket, most often):
@@ -12,9 +13,6 @@ import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
  * verifier throws, which is a bug; the socket is destroyed then.
  */
 export type VerifyUpgrade = (req: IncomingMessage, socket: Duplex) => Promise<Verdict | null | undefined>;
-
-/** How long a refused handshake's socket waits for the client to close before it is destroyed. */
-const LINGER_MS = 2000;
 
 /**
  * `verifyNow` and `inputOf` are the middleware's own, so a handshake is checked exactly as a
@@ -68,8 +66,8 @@ export function upgradeVerifier(
 /**
  * The refusal a request would get (server/node/respond.ts), written by hand: an upgrade has no
  * response object. What the client sends behind its handshake is read and dropped: left unread,
- * it would hide the client's close (the socket then held until LINGER_MS), and a close that
- * finds it in the kernel's buffer resets the connection (RFC 9112 §9.6).
+ * it would hide the client's close (the socket then held for the whole linger), and a close
+ * that finds it in the kernel's buffer resets the connection (RFC 9112 §9.6).
  */
 function refuseUpgrade(socket: Duplex, reason: Reason): void {
   const problem = problemOf(reason);
@@ -78,12 +76,7 @@ function refuseUpgrade(socket: Duplex, reason: Reason): void {
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
     `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
   socket.resume();
-  afterAnswersAhead(socket, () => {
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  });
+  afterAnswersAhead(socket, () => endLingering(socket, Buffer.concat([Buffer.from(head, 'latin1'), body])));
 }
 
 /**
