@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Agent, WebSocket } from 'undici';
 import WsClient, { WebSocketServer } from 'ws';
@@ -15,6 +15,7 @@ import { ipstampInterceptor } from '../../client/interceptor.node.js';
 import { ipstamp, trackPeerAddresses, type IpStampNodeMiddleware, type Verdict } from '../../server/node/index.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { rawWebSocketHandshake, type HandshakeAnswer } from '../support/raw-websocket-handshake.js';
 
 const servers: Server[] = [];
 /** Sockets taken off the HTTP server by an upgrade: its close waits for them, and closeAllConnections no longer knows them. */
@@ -65,31 +66,9 @@ async function upgradingServer(stamp: IpStampNodeMiddleware, check = stamp.upgra
   return handshakes;
 }
 
-/** A raw WebSocket handshake from `localAddress`, with `extra` bytes right behind it: what came back until the server closed or `until` matched. */
-function rawHandshake(port: number, headers: Record<string, string>, { localAddress = '127.0.0.2', extra = '', until = /$^/ } = {}): Promise<string> {
-  return new Promise((resolve) => {
-    const socket: Socket = connect({ host: '127.0.0.1', port, localAddress });
-    let received = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      if (until.test(received)) socket.destroy();
-    });
-    socket.on('close', () => resolve(received));
-    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-    socket.write(
-      `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
-        `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${lines.join('')}\r\n${extra}`,
-    );
-  });
-}
-
-function statusLineOf(answer: string): string {
-  return answer.slice(0, answer.indexOf('\r\n'));
-}
-
-function bodyOf(answer: string): unknown {
-  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+/** A raw handshake to the server's WebSocket path (test/support/raw-websocket-handshake.ts). */
+function rawHandshake(port: number, headers: Record<string, string>, options: { extra?: string; until?: string } = {}): Promise<HandshakeAnswer> {
+  return rawWebSocketHandshake(`http://127.0.0.1:${port}/live`, headers, options);
 }
 
 let key: TestKeyPair;
@@ -125,14 +104,13 @@ describe('stamp.upgrade on node:http', () => {
     const handshakes = await upgradingServer(stamp);
     const refusedRequest = await fetch(`http://127.0.0.1:${handshakes.port}/live`);
     const answer = await rawHandshake(handshakes.port, {}, { extra: '\x81\x85garbage-frame' });
-    expect(statusLineOf(answer)).toBe('HTTP/1.1 401 Unauthorized');
-    const headers = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase().split('\r\n');
-    expect(headers).toEqual(expect.arrayContaining(['content-type: application/problem+json', 'cache-control: no-store', 'connection: close']));
-    expect(bodyOf(answer)).toEqual(await refusedRequest.json());
-    expect(bodyOf(answer)).toMatchObject({ reason: 'missing', status: 401 });
+    expect(answer.statusLine).toBe('HTTP/1.1 401 Unauthorized');
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/problem+json', 'cache-control': 'no-store', connection: 'close' });
+    expect(JSON.parse(answer.body)).toEqual(await refusedRequest.json());
+    expect(JSON.parse(answer.body)).toMatchObject({ reason: 'missing', status: 401 });
     // the handler was told to stop: no 101, no frame
     expect(handshakes.outcomes).toEqual([undefined]);
-    expect(answer).not.toContain('hello');
+    expect(answer.body).not.toContain('hello');
   });
 
   it("lets go of a refused socket when the client closes: the bytes behind the handshake are read, so the client's end is seen", async () => {
@@ -148,7 +126,7 @@ describe('stamp.upgrade on node:http', () => {
     // more than a socket's read buffer: unread, it would hold the client's end back
     const answer = await rawHandshake(handshakes.port, {}, { extra: 'x'.repeat(256 * 1024) });
     await closed;
-    expect(statusLineOf(answer)).toBe('HTTP/1.1 401 Unauthorized');
+    expect(answer.statusLine).toBe('HTTP/1.1 401 Unauthorized');
     expect(events).toEqual(['end', 'close']);
   });
 
@@ -156,20 +134,24 @@ describe('stamp.upgrade on node:http', () => {
     const stamp = await middleware();
     const handshakes = await upgradingServer(stamp);
     const stampHeader = await stampFor(handshakes.port);
-    const first = await rawHandshake(handshakes.port, { 'client-ip-attestation': stampHeader }, { until: /hello/ });
+    const first = await rawHandshake(handshakes.port, { 'client-ip-attestation': stampHeader }, { until: 'hello' });
     const replayed = await rawHandshake(handshakes.port, { 'client-ip-attestation': stampHeader });
     const lying = await rawHandshake(handshakes.port, { 'client-ip-attestation': await stampFor(handshakes.port, '198.51.100.7') });
-    expect([first, replayed, lying].map(statusLineOf)).toEqual(['HTTP/1.1 101 Switching Protocols', 'HTTP/1.1 401 Unauthorized', 'HTTP/1.1 403 Forbidden']);
-    expect([bodyOf(replayed), bodyOf(lying)]).toMatchObject([{ reason: 'replay' }, { reason: 'ip-mismatch' }]);
+    expect([first, replayed, lying].map((answer) => answer.statusLine)).toEqual([
+      'HTTP/1.1 101 Switching Protocols',
+      'HTTP/1.1 401 Unauthorized',
+      'HTTP/1.1 403 Forbidden',
+    ]);
+    expect([JSON.parse(replayed.body), JSON.parse(lying.body)]).toMatchObject([{ reason: 'replay' }, { reason: 'ip-mismatch' }]);
     expect(handshakes.outcomes.map((outcome) => outcome?.ip)).toEqual(['127.0.0.2', undefined, undefined]);
   });
 
   it('stamp.optional.upgrade lets an unstamped handshake through as null, and still refuses a bad stamp', async () => {
     const stamp = await middleware();
     const handshakes = await upgradingServer(stamp, stamp.optional.upgrade);
-    const unstamped = await rawHandshake(handshakes.port, {}, { until: /hello/ });
+    const unstamped = await rawHandshake(handshakes.port, {}, { until: 'hello' });
     const forged = await rawHandshake(handshakes.port, { 'client-ip-attestation': 'e30.e30.AAAA' });
-    expect([unstamped, forged].map(statusLineOf)).toEqual(['HTTP/1.1 101 Switching Protocols', 'HTTP/1.1 401 Unauthorized']);
+    expect([unstamped, forged].map((answer) => answer.statusLine)).toEqual(['HTTP/1.1 101 Switching Protocols', 'HTTP/1.1 401 Unauthorized']);
     expect(handshakes.outcomes).toEqual([null, undefined]);
   });
 
@@ -205,8 +187,8 @@ describe('stamp.upgrade on node:http', () => {
     await expect.poll(() => handshakes.outcomes).toEqual([undefined]);
 
     // the process and the server go on: the next handshake opens
-    const next = await rawHandshake(handshakes.port, { 'client-ip-attestation': await stampFor(handshakes.port) }, { until: /hello/ });
-    expect(statusLineOf(next)).toBe('HTTP/1.1 101 Switching Protocols');
+    const next = await rawHandshake(handshakes.port, { 'client-ip-attestation': await stampFor(handshakes.port) }, { until: 'hello' });
+    expect(next.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
   });
   it("hands the socket to ws's WebSocketServer; a ws client stamps its handshake with createStamper for the http: form", async () => {
     const stamp = await middleware();

@@ -13,13 +13,14 @@ export interface HandshakeAnswer {
 /**
  * A WebSocket handshake (RFC 6455 §4.1) for `url`'s path, written by hand from `localAddress`
  * with `headers` added, so that a refusal's status line and body can be read as they are sent —
- * which a WebSocket client hides. It resolves once a refusal's body is complete, once a 101 is
- * followed by a frame carrying `until`, or when the server closes; then it hangs up.
+ * which a WebSocket client hides; `extra` is written right behind it (frames sent before any
+ * answer). It resolves once a refusal's body is complete, once a 101 is followed by a frame
+ * carrying `until`, or when the server closes; then it hangs up.
  */
 export function rawWebSocketHandshake(
   url: string,
   headers: Readonly<Record<string, string>> = {},
-  { localAddress = '127.0.0.2', until = '' }: { localAddress?: string; until?: string } = {},
+  { localAddress = '127.0.0.2', until = '', extra = '' }: { localAddress?: string; until?: string; extra?: string } = {},
 ): Promise<HandshakeAnswer> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
@@ -73,10 +74,10 @@ export function rawWebSocketHandshake(
       if (answer) finish(answer);
     });
     socket.on('close', () => finish(parse(true)));
-    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.write(
       `GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
-        `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${extra.join('')}\r\n`,
+        `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${lines.join('')}\r\n${extra}`,
     );
   });
 }
