@@ -53,6 +53,7 @@ const expectations: Record<string, Expectation> = {
   'node-http': { output: [/^200 match$/m, /^401 missing$/m] },
   'node-continue': { output: [/^401 close body sent: false$/m] },
   'node-upgrade': { output: [/^hello 127\.0\.0\.1 \(match\)$/m, /^unstamped: refused$/m] },
+  'fastify-websocket': { output: [/^hello 127\.0\.0\.1 \(match\)$/m, /^unstamped: refused$/m] },
   'rate-limit-fastify': { output: [/^200 200 429$/m] },
   'rate-limit-express': { output: [/^200 200 429$/m] },
   'node-express': { output: [/^200 \{ agreement: 'match', item: 42 \}$/m, /^401 missing$/m, /^200$/m] },
