@@ -7,6 +7,7 @@ import { createStampedFetch, createStamper, generateStampKey } from '../../clien
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { ipstamp, rawBodyVerify, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
 import type { VerifierInstrumentation } from '../../server/verify/instrumentation.js';
+import { gatedStore } from '../support/gated-store.js';
 import { makeKey } from '../support/keys.js';
 import { writeAndReset } from '../support/reset-client.js';
 
@@ -330,6 +331,34 @@ describe('ipstamp/node: a refusal, or a verifier that fails, ends the request', 
     const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/strict` });
     const stamped = await fetch(`${origin}/strict`, { headers: { 'client-ip-attestation': token } });
     expect([stamped.status, ((await stamped.json()) as { ipStamp: Verdict }).ipStamp.agreement]).toEqual([200, 'match']);
+  });
+
+  it('a refusal decided after the app already answered (a timeout middleware, while the store is slow) writes nothing and throws nothing', async () => {
+    const key = await makeKey('HS256', 'answered-first');
+    const gate = gatedStore();
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const app = express();
+      // what connect-timeout and its kind do: answer while the request is still in the chain
+      app.use((_req, res, next) => {
+        void gate.asked.then(() => res.status(503).json({ error: 'timed out' }));
+        next();
+      });
+      app.use(ipstamp({ keys: { keys: [key.publicJwk] }, replayStore: gate.store }));
+      app.get('/orders', (req, res) => void res.json(req.ipStamp));
+      const origin = await listen(app);
+      const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
+      const res = await fetch(`${origin}/orders`, { headers: { 'client-ip-attestation': token } });
+      expect([res.status, await res.json()]).toEqual([503, { error: 'timed out' }]);
+      gate.answer(false); // a replay: refused, on a response already answered
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      expect((await fetch(`${origin}/.well-known/ipstamp`)).status).toBe(200);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
   });
 
   it.each([
