@@ -56,6 +56,7 @@ const expectations: Record<string, Expectation> = {
   'fastify-websocket': { output: [/^hello 127\.0\.0\.1 \(match\)$/m, /^unstamped: refused$/m] },
   'rate-limit-fastify': { output: [/^200 200 429$/m] },
   'rate-limit-express': { output: [/^200 200 429$/m] },
+  'node-koa': { output: [/^200 \{ agreement: 'match', order: '\{"item":42\}' \}$/m, /^401 missing$/m, /^200$/m] },
   'node-express': { output: [/^200 \{ agreement: 'match', item: 42 \}$/m, /^401 missing$/m, /^200$/m] },
   telemetry: {
     output: [
