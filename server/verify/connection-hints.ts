@@ -1,5 +1,5 @@
 import { l4AddressOf } from '../hints/proxy-header.js';
-import { peerAddressOf } from '../hints/peer-address.js';
+import { isEncrypted, peerAddressOf } from '../hints/peer-address.js';
 import { proxyHeaderOf } from '../hints/proxy-connection.js';
 import type { ConnectionHints } from './types.js';
 
@@ -16,11 +16,12 @@ const PP2_CLIENT_SSL = 0x01;
  * verifier decides what counts (l4 and the TLV only from a trusted peer).
  *
  * The PROXY header was taken off when the connection was accepted, and `encrypted` is set when
- * a TLSSocket is made: neither is read from a socket that may be gone by now.
+ * a TLSSocket is made (for an HTTP/2 stream's stand-in socket, recorded from its session at
+ * accept: peer-address.ts): neither is read from a socket that may be gone by now.
  */
 export function connectionHints(socket: ConnectionSocket): ConnectionHints {
   const l3 = peerAddressOf(socket);
-  const tls = socket ? (socket as { encrypted?: boolean }).encrypted === true : undefined;
+  const tls = isEncrypted(socket);
   const header = proxyHeaderOf(socket);
   if (header === undefined) return { l3, tls };
   const proxy: Record<string, unknown> = { version: header.version, command: header.command, family: header.family };
