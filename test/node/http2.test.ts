@@ -1,10 +1,17 @@
-import { connect, createServer, type Http2Server } from 'node:http2';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createSecureServer, createServer, type Http2SecureServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
-import { ipstamp } from '../../server/node/middleware.js';
+import { ipstamp, type IpStampNodeMiddleware } from '../../server/node/middleware.js';
+import { trackPeerAddresses } from '../../server/hints/peer-address.js';
+import { requireBinary } from '../support/binaries.js';
+import { authorityCases, bodyCases, h2Answer, h2Answers, h2Session, NODE_H2_REFUSAL, jtiOf, rawH2Answer, targetCases } from '../support/h2-session.js';
 import { makeKey } from '../support/keys.js';
+import { makeTestCertificate } from '../support/tls-certificate.js';
 
 /**
  * HTTP/2 through the node:http middleware (node:http2's compatibility API): the authority
@@ -13,20 +20,26 @@ import { makeKey } from '../support/keys.js';
  * counts as bodiless.
  */
 let server: Http2Server;
+let port: number;
 let origin: string;
 let stamper: Stamper;
+let stamp: IpStampNodeMiddleware;
+
+/** The verdict as the handler got it (its jti among it), or the refusal the middleware sent. */
+function answerVerdict(req: IncomingMessage, res: ServerResponse): void {
+  stamp(req, res, () => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.ipStamp));
+  });
+}
 
 beforeAll(async () => {
   const key = await makeKey('HS256', 'h2-hs');
   stamper = createStamper({ key: key.privateJwk, ip: '127.0.0.1', bodyDigest: true });
-  const stamp = ipstamp({ keys: { keys: [key.publicJwk] } });
-  server = createServer((req, res) => {
-    stamp(req as unknown as IncomingMessage, res as unknown as ServerResponse, () => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify((req as unknown as { ipStamp: unknown }).ipStamp));
-    });
-  });
+  stamp = ipstamp({ keys: { keys: [key.publicJwk] } });
+  server = trackPeerAddresses(createServer(answerVerdict as never));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -75,5 +88,154 @@ describe('HTTP/2 through the node:http middleware', () => {
     const token = await stamper.stamp({ method: 'POST', url: `${origin}/orders` });
     const { status, json } = await h2('POST', '/orders', { 'client-ip-attestation': token }, '{"transfer":"all-funds"}');
     expect([status, json.reason]).toEqual([401, 'binding-mismatch']);
+  });
+});
+
+describe('HTTP/2 through the node:http middleware, attacked', () => {
+  it('binds to :authority; a host beside it must name the same origin but for case', async () => {
+    expect(await h2Answers(origin, await authorityCases(stamper, port))).toEqual({
+      ':authority alone': 'accepted',
+      'host equal but for case': 'accepted',
+      'host names another, stamp for :authority': '401 binding-mismatch',
+      'host names another, stamp for host': '401 binding-mismatch',
+      'host with the default port beside :authority without': '401 binding-mismatch',
+      'host alone': 'accepted',
+      // refused either way: Node 22 and 24 reset the stream themselves, Node 20 hands it on
+      ':authority with userinfo': expect.stringMatching(/^(401 binding-mismatch|reset ERR_HTTP2_\w+)$/),
+      ':authority with a zero-padded port': '401 binding-mismatch',
+      ':authority with the default port': 'accepted',
+    });
+  });
+
+  it('compares :path with htu as sent, as the HTTP/1.1 request-target', async () => {
+    expect(await h2Answers(origin, await targetCases(stamper, port))).toEqual({
+      query: 'accepted',
+      'dot segments, signed resolved': '401 binding-mismatch',
+      'dot segments, signed as sent': 'accepted',
+      'percent-encoding, signed decoded': '401 binding-mismatch',
+      'percent-encoding, signed as sent': 'accepted',
+      // RFC 9113 §8.3.1: node:http2 resets a stream whose :path is neither origin-form nor `*`
+      'absolute form': expect.stringMatching(NODE_H2_REFUSAL),
+      asterisk: '401 binding-mismatch',
+    });
+  });
+
+  it('a body nobody recorded with rawBodyVerify fails its cdg, however framed; a content-length that lies resets the stream', async () => {
+    expect(await h2Answers(origin, await bodyCases(stamper, port))).toEqual({
+      'cdg, no content-length': '401 binding-mismatch',
+      'cdg, content-length': '401 binding-mismatch',
+      'cdg, content-length shorter than the DATA': expect.stringMatching(NODE_H2_REFUSAL),
+      'cdg, content-length longer than the DATA': expect.stringMatching(NODE_H2_REFUSAL),
+      'cdg over no body, empty DATA with END_STREAM': '401 binding-mismatch',
+      'cdg over no body, content-length 0, empty DATA': 'accepted',
+      'cdg over no body, a GET with a body': '401 binding-mismatch',
+      'the stamp in trailers only': '401 missing',
+    });
+  });
+
+  it('header lines HTTP/2 forbids reset the stream before any middleware runs; two stamps are malformed', async () => {
+    const authority = `127.0.0.1:${port}`;
+    /** A stamped GET of /orders with these lines after its pseudo-headers: the verdict's outcome, or the reset's error code. */
+    const send = async (...lines: [string, string][]): Promise<string> => {
+      const token = await stamper.stamp({ method: 'GET', url: `${origin}/orders` });
+      const pseudo = lines.filter(([name]) => name.startsWith(':'));
+      const regular = lines.filter(([name]) => !name.startsWith(':'));
+      const answer = await rawH2Answer(port, [
+        [':method', 'GET'],
+        [':scheme', 'http'],
+        [':path', '/orders'],
+        ...pseudo,
+        ['client-ip-attestation', token],
+        ...regular,
+      ]);
+      if (answer.startsWith('reset ')) return answer;
+      const json = JSON.parse(answer) as { jti?: string; reason?: string };
+      return json.jti === jtiOf(token) ? 'accepted' : `refused ${json.reason}`;
+    };
+    const PROTOCOL_ERROR = 'reset 1';
+    expect({
+      'host alone': await send(['host', authority]),
+      'two host lines, the same': await send(['host', authority], ['host', authority]),
+      'two host lines, ours then another': await send(['host', authority], ['host', 'evil.example']),
+      ':authority and two host lines': await send([':authority', authority], ['host', authority], ['host', 'evil.example']),
+      'two :authority': await send([':authority', authority], [':authority', 'evil.example']),
+      'neither :authority nor host': await send(),
+      'an empty :authority': await send([':authority', '']),
+      'an upper-case Host': await send(['Host', authority]),
+      'transfer-encoding': await send([':authority', authority], ['transfer-encoding', 'chunked']),
+      'two stamps': await send([':authority', authority], ['client-ip-attestation', 'a.b.c']),
+    }).toEqual({
+      'host alone': 'accepted',
+      'two host lines, the same': PROTOCOL_ERROR,
+      'two host lines, ours then another': PROTOCOL_ERROR,
+      ':authority and two host lines': PROTOCOL_ERROR,
+      'two :authority': PROTOCOL_ERROR,
+      'neither :authority nor host': PROTOCOL_ERROR,
+      'an empty :authority': PROTOCOL_ERROR,
+      'an upper-case Host': PROTOCOL_ERROR,
+      'transfer-encoding': PROTOCOL_ERROR,
+      'two stamps': 'refused malformed',
+    });
+  });
+
+  it('takes the scheme from the connection, never from :scheme', async () => {
+    const session = h2Session(origin);
+    try {
+      const token = await stamper.stamp({ method: 'GET', url: `https://127.0.0.1:${port}/orders` });
+      expect(await h2Answer(session, { ':path': '/orders', ':scheme': 'https', 'client-ip-attestation': token })).toBe('401 binding-mismatch');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('50 concurrent streams on one session: each handler gets its own stamp; a stamp sent on two streams is accepted once', async () => {
+    const session = h2Session(origin);
+    try {
+      const stampedGet = async () => ({ ':path': '/orders', 'client-ip-attestation': await stamper.stamp({ method: 'GET', url: `${origin}/orders` }) });
+      const requests = await Promise.all(Array.from({ length: 50 }, stampedGet));
+      const answers = await Promise.all(requests.map((headers) => h2Answer(session, headers)));
+      expect(answers).toEqual(requests.map(() => 'accepted'));
+      const twice = await stampedGet();
+      const both = await Promise.all([h2Answer(session, twice), h2Answer(session, twice)]);
+      expect(both.sort()).toEqual(['401 replay', 'accepted']);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+const openssl = requireBinary('openssl');
+
+describe.skipIf(!openssl)('HTTP/2 over TLS through the node:http middleware', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ipstamp-h2-tls-'));
+  let tlsServer: Http2SecureServer;
+  let tlsOrigin: string;
+  let ca: string;
+
+  beforeAll(async () => {
+    const certificate = makeTestCertificate(openssl!, dir);
+    ca = certificate.certPem;
+    tlsServer = trackPeerAddresses(createSecureServer({ key: readFileSync(certificate.keyFile), cert: ca }, answerVerdict as never));
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    tlsOrigin = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('accepts an https htu, and refuses an http one even when :scheme says http', async () => {
+    const session = h2Session(tlsOrigin, { ca });
+    try {
+      const signed = (origin: string) => stamper.stamp({ method: 'GET', url: `${origin}/orders` });
+      const plain = tlsOrigin.replace('https:', 'http:');
+      expect([
+        await h2Answer(session, { ':path': '/orders', 'client-ip-attestation': await signed(tlsOrigin) }),
+        await h2Answer(session, { ':path': '/orders', 'client-ip-attestation': await signed(plain) }),
+        await h2Answer(session, { ':path': '/orders', ':scheme': 'http', 'client-ip-attestation': await signed(plain) }),
+      ]).toEqual(['accepted', '401 binding-mismatch', '401 binding-mismatch']);
+    } finally {
+      session.close();
+    }
   });
 });

@@ -1,0 +1,238 @@
+import { connect, type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
+import { connect as netConnect } from 'node:net';
+import type { Stamper } from '../../client/index.js';
+
+/**
+ * node:http2's client, as the HTTP/2 tests of every adapter drive it: one session, many
+ * streams. Node's client adds `:scheme` and `:authority` unless told otherwise, and sends no
+ * `:authority` when a `host` header is given; `:authority` and `host` together go as given.
+ * The apps under test answer `{ jti }`: the jti of the verdict their handler was given.
+ */
+
+/** A session whose errors (a peer that resets it, a test that destroys it) are the test's to look at, not uncaught. */
+export function h2Session(origin: string, options: SecureClientSessionOptions = {}): ClientHttp2Session {
+  const session = connect(origin, options);
+  session.on('error', () => {});
+  return session;
+}
+
+/** The jti a stamp carries: what the handler must echo when it is given this stamp's verdict. */
+export function jtiOf(token: string): string {
+  return (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+}
+
+/**
+ * One stream on `session`, its answer in one line: `accepted` when the handler echoed the jti
+ * of the stamp in `headers`, `200 <jti>` when it echoed another, `<status> <reason>` for a
+ * refusal (`<status> ""` for an answer without a problem body), `reset <code>` when the stream
+ * was reset instead.
+ */
+export async function h2Answer(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string, trailers?: OutgoingHttpHeaders): Promise<string> {
+  const stream = session.request(headers, { endStream: body === undefined, waitForTrailers: trailers !== undefined });
+  if (trailers !== undefined) stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+  if (body !== undefined) stream.end(body);
+  let text = '';
+  let status: number;
+  try {
+    status = await new Promise<number>((resolve, reject) => {
+      stream.once('response', (h) => resolve(Number(h[':status'])));
+      stream.once('error', reject);
+    });
+    stream.setEncoding('utf8');
+    for await (const chunk of stream) text += chunk as string;
+  } catch (error) {
+    return `reset ${(error as { code?: string }).code ?? String(error)}`;
+  }
+  if (!text.startsWith('{')) return `${status} ${JSON.stringify(text)}`;
+  const json = JSON.parse(text) as { jti?: string | null; reason?: string };
+  const token = headers['client-ip-attestation'];
+  if (status === 200) return typeof token === 'string' && json.jti === jtiOf(token) ? 'accepted' : `200 ${json.jti}`;
+  return `${status} ${json.reason}`;
+}
+
+/** A named request: its headers (the stamp among them), its body and trailers, if any. */
+export interface H2Case {
+  readonly name: string;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body?: string;
+  readonly trailers?: OutgoingHttpHeaders;
+}
+
+/**
+ * Every case's answer, by name, each on a session of its own: how node:http2 refuses a frame it
+ * will not take differs by Node version (Node 20 resets the stream, 22 and 24 may end the whole
+ * session), and one case's refusal must not become the next case's answer.
+ */
+export async function h2Answers(origin: string, cases: readonly H2Case[]): Promise<Record<string, string>> {
+  const answers: Record<string, string> = {};
+  for (const { name, headers, body, trailers } of cases) {
+    const session = h2Session(origin);
+    try {
+      answers[name] = await h2Answer(session, headers, body, trailers);
+    } finally {
+      session.destroy();
+    }
+  }
+  return answers;
+}
+
+/**
+ * A refusal by node:http2 itself, before any handler runs: a stream reset, or on newer Node the
+ * session's end. Which, and its code, depends on the Node version; that it is one does not.
+ */
+export const NODE_H2_REFUSAL = /^reset ERR_HTTP2_/;
+
+/**
+ * PROTOCOL §5.1 over HTTP/2, against a server on 127.0.0.1:`port`: `:authority` names the
+ * origin, a `host` beside it must name it too (but for case), `host` alone stands in for it.
+ */
+export async function authorityCases(stamper: Stamper, port: number): Promise<H2Case[]> {
+  const origin = `http://127.0.0.1:${port}`;
+  const get = async (signedOrigin: string, headers: OutgoingHttpHeaders): Promise<OutgoingHttpHeaders> => ({
+    ':method': 'GET',
+    ':path': '/orders',
+    ...headers,
+    'client-ip-attestation': await stamper.stamp({ method: 'GET', url: `${signedOrigin}/orders` }),
+  });
+  return [
+    { name: ':authority alone', headers: await get(origin, {}) },
+    { name: 'host equal but for case', headers: await get(`http://localhost:${port}`, { ':authority': `LOCALHOST:${port}`, host: `localhost:${port}` }) },
+    { name: 'host names another, stamp for :authority', headers: await get(origin, { ':authority': `127.0.0.1:${port}`, host: 'evil.example' }) },
+    { name: 'host names another, stamp for host', headers: await get('http://evil.example', { ':authority': `127.0.0.1:${port}`, host: 'evil.example' }) },
+    {
+      name: 'host with the default port beside :authority without',
+      headers: await get('http://evil.example', { ':authority': 'evil.example', host: 'evil.example:80' }),
+    },
+    { name: 'host alone', headers: await get(origin, { host: `127.0.0.1:${port}` }) },
+    { name: ':authority with userinfo', headers: await get(origin, { ':authority': `user:pass@127.0.0.1:${port}` }) },
+    { name: ':authority with a zero-padded port', headers: await get(origin, { ':authority': `127.0.0.1:0${port}` }) },
+    { name: ':authority with the default port', headers: await get('http://127.0.0.1', { ':authority': '127.0.0.1:80' }) },
+  ];
+}
+
+/**
+ * PROTOCOL §5 step 9 over HTTP/2: `:path` is compared with `htu`'s path as sent, as the
+ * request-target is in HTTP/1.1 (test/adapters/request-target.test.ts).
+ */
+export async function targetCases(stamper: Stamper, port: number): Promise<H2Case[]> {
+  const origin = `http://127.0.0.1:${port}`;
+  const request = async (method: string, path: string, signedPath: string): Promise<OutgoingHttpHeaders> => ({
+    ':method': method,
+    ':path': path,
+    'client-ip-attestation': await stamper.stamp({ method, url: `${origin}/`, claims: { htu: `${origin}${signedPath}` } }),
+  });
+  return [
+    { name: 'query', headers: await request('GET', '/orders?page=2', '/orders') },
+    { name: 'dot segments, signed resolved', headers: await request('GET', '/a/../orders', '/orders') },
+    { name: 'dot segments, signed as sent', headers: await request('GET', '/a/../orders', '/a/../orders') },
+    { name: 'percent-encoding, signed decoded', headers: await request('GET', '/%6Frders', '/orders') },
+    { name: 'percent-encoding, signed as sent', headers: await request('GET', '/%6Frders', '/%6Frders') },
+    { name: 'absolute form', headers: await request('GET', `${origin}/orders`, '/orders') },
+    { name: 'asterisk', headers: await request('OPTIONS', '*', '/') },
+  ];
+}
+
+/**
+ * Bodies over HTTP/2, which frames them with DATA frames and END_STREAM, with or without a
+ * `content-length` (RFC 9113 §8.1.1: one that disagrees with the DATA makes the stream malformed).
+ */
+export async function bodyCases(stamper: Stamper, port: number): Promise<H2Case[]> {
+  const url = `http://127.0.0.1:${port}/orders`;
+  const json = '{"transfer":"all-funds"}';
+  const post = async (headers: OutgoingHttpHeaders, signedBody: string, method = 'POST'): Promise<OutgoingHttpHeaders> => ({
+    ':method': method,
+    ':path': '/orders',
+    'content-type': 'application/json',
+    ...headers,
+    'client-ip-attestation': await stamper.stamp({ method, url, body: signedBody }),
+  });
+  const length = String(Buffer.byteLength(json));
+  return [
+    { name: 'cdg, no content-length', headers: await post({}, json), body: json },
+    { name: 'cdg, content-length', headers: await post({ 'content-length': length }, json), body: json },
+    { name: 'cdg, content-length shorter than the DATA', headers: await post({ 'content-length': String(Number(length) - 2) }, json), body: json },
+    { name: 'cdg, content-length longer than the DATA', headers: await post({ 'content-length': String(Number(length) + 2) }, json), body: json },
+    { name: 'cdg over no body, empty DATA with END_STREAM', headers: await post({ 'content-type': 'text/plain' }, ''), body: '' },
+    { name: 'cdg over no body, content-length 0, empty DATA', headers: await post({ 'content-type': 'text/plain', 'content-length': '0' }, ''), body: '' },
+    { name: 'cdg over no body, a GET with a body', headers: await post({ 'content-type': 'text/plain' }, '', 'GET'), body: 'smuggled' },
+    {
+      name: 'the stamp in trailers only',
+      headers: { ':method': 'POST', ':path': '/orders', 'content-type': 'application/json' },
+      body: json,
+      trailers: { 'client-ip-attestation': await stamper.stamp({ method: 'POST', url, body: json }) },
+    },
+  ];
+}
+
+/** HPACK's integer with a 7-bit prefix (RFC 7541 §5.1), for a string's length. */
+function hpackLength(length: number): number[] {
+  if (length < 127) return [length];
+  const bytes = [127];
+  let rest = length - 127;
+  while (rest >= 128) {
+    bytes.push((rest & 127) | 128);
+    rest >>= 7;
+  }
+  bytes.push(rest);
+  return bytes;
+}
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(streamId, 5);
+  return Buffer.concat([head, payload]);
+}
+
+const RST_STREAM = 3;
+const GOAWAY = 7;
+const DATA = 0;
+const END_STREAM = 0x1;
+
+/**
+ * One bodiless request written as HEADERS frames by hand: header lines node:http2's client will
+ * not send (a name twice, upper case, connection-specific), each a literal HPACK field in the
+ * order given. The answer: `reset <error code>` when the server reset the stream (or the whole
+ * connection), else the body it answered with.
+ */
+export function rawH2Answer(port: number, headers: readonly (readonly [string, string])[]): Promise<string> {
+  const block = Buffer.concat(
+    headers.map(([name, value]) =>
+      Buffer.concat([
+        Buffer.from([0x00, ...hpackLength(name.length)]),
+        Buffer.from(name),
+        Buffer.from(hpackLength(Buffer.byteLength(value))),
+        Buffer.from(value),
+      ]),
+    ),
+  );
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    let body = '';
+    const settle = (answer: string): void => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      while (received.length >= 9 && received.length >= 9 + received.readUIntBE(0, 3)) {
+        const length = received.readUIntBE(0, 3);
+        const [type, flags] = [received[3]!, received[4]!];
+        const payload = received.subarray(9, 9 + length);
+        received = received.subarray(9 + length);
+        if (type === RST_STREAM) return settle(`reset ${payload.readUInt32BE(0)}`);
+        if (type === GOAWAY) return settle(`reset ${payload.readUInt32BE(4)}`);
+        if (type === DATA) body += payload.toString();
+        if (type === DATA && (flags & END_STREAM) !== 0) return settle(body);
+      }
+    });
+    socket.on('error', reject);
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    const settings = frame(4, 0, 0, Buffer.alloc(0));
+    // HEADERS on stream 1 with END_HEADERS and END_STREAM
+    socket.write(Buffer.concat([preface, settings, frame(1, 0x4 | END_STREAM, 1, block)]));
+  });
+}
