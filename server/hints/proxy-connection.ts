@@ -81,7 +81,7 @@ function checkOptions(options: ProxyProtocolOptions, names: Readonly<Record<stri
  * parser — with the bytes after the header put back. Listeners added later see sockets
  * before they are vetted. For plain HTTP/1.1 servers (`http.Server`, or a `net.Server`):
  * not for `https`/`http2` servers, whose TLS layer reads the socket before the header
- * could be taken off — terminate TLS at the proxy.
+ * could be taken off — terminate TLS at the proxy. Given one, a TypeError.
  */
 export function installProxyProtocol<S extends NetServer>(server: S, options: ProxyProtocolOptions): S {
   return install(server, checkOptions(options));
@@ -90,7 +90,22 @@ export function installProxyProtocol<S extends NetServer>(server: S, options: Pr
 /** Servers a PROXY layer sits on: a second layer would wait for a second header, which no proxy sends. */
 const layered = new WeakSet<NetServer>();
 
+/**
+ * A TLS server (node:https, node:http2's secure one) or node:http2's cleartext one reads its
+ * sockets through their handles, so the bytes put back behind the header never reach it: every
+ * connection would fail its handshake. Told by what only they have (this part imports neither).
+ */
+function readsSocketsItself(server: NetServer): boolean {
+  const methods = server as { setSecureContext?: unknown; updateSettings?: unknown };
+  return typeof methods.setSecureContext === 'function' || typeof methods.updateSettings === 'function';
+}
+
 function install<S extends NetServer>(server: S, settings: Settings): S {
+  if (readsSocketsItself(server)) {
+    throw new TypeError(
+      'the PROXY protocol layer is for plain HTTP/1.1 servers, not TLS or HTTP/2 ones, which would fail every connection: terminate TLS at the proxy',
+    );
+  }
   if (layered.has(server)) throw new TypeError('the PROXY protocol is already installed on this server: a second layer would close every connection');
   layered.add(server);
   const downstream = server.listeners('connection') as ((socket: Socket) => void)[];

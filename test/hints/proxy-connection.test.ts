@@ -1,5 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer as createHttp2Server, createSecureServer as createSecureHttp2Server } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { collectHints } from '../../server/hints/collect.js';
@@ -495,6 +497,19 @@ describe('options', () => {
     const port = await listenOnFreePort(server);
     const r = await exchange(port, [v1Header + GET('/once')]);
     expect(bodyOf(r.text)).toEqual({ url: '/once', l4: '192.0.2.7' });
+  });
+
+  it('installProxyProtocol on a TLS or HTTP/2 server is a TypeError: their layer would never see the bytes behind the header', () => {
+    const refusal = new TypeError(
+      'the PROXY protocol layer is for plain HTTP/1.1 servers, not TLS or HTTP/2 ones, which would fail every connection: terminate TLS at the proxy',
+    );
+    for (const server of [createHttpsServer(), createHttp2Server(), createSecureHttp2Server()]) {
+      const own = server.listeners('connection');
+      expect(() => installProxyProtocol(server, { trustedProxies: trust })).toThrow(refusal);
+      // nothing was taken over: the server's own connection handling is where it was
+      expect(server.listeners('connection')).toEqual(own);
+    }
+    expect(() => installProxyProtocol(createNetServer(), { trustedProxies: trust })).not.toThrow();
   });
 
   it('installProxyProtocol takes no server options (createProxyProtocolServer takes `http` beside its own)', () => {
