@@ -9,8 +9,8 @@ import { endLingering } from '../hints/lingering-close.js';
  * Verifies the handshake node:http hands to its `'upgrade'` event (a WebSocket, most often):
  * the verdict (null: no stamp, and none required) when the caller may go on with the socket;
  * `undefined` when it must not, because the handshake was refused (the problem+json answer
- * written, the socket closing) or the client went away meanwhile. Rejects only when the
- * verifier throws, which is a bug; the socket is destroyed then.
+ * written, the socket closing), or the client went away or the socket was ended meanwhile.
+ * Rejects only when the verifier throws, which is a bug; the socket is destroyed then.
  */
 export type VerifyUpgrade = (req: IncomingMessage, socket: Duplex) => Promise<Verdict | null | undefined>;
 
@@ -43,7 +43,9 @@ export function upgradeVerifier(
       socket.destroy();
       throw error;
     }
-    if (socket.destroyed) return undefined;
+    // gone, or answered and ended by another 'upgrade' listener meanwhile: a verdict handed back
+    // now would have the caller write on an ended socket, an 'error' nobody listens to
+    if (!socket.writable) return undefined;
     if (!result.ok) {
       refuseUpgrade(socket, result.reason);
       return undefined;
