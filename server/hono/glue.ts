@@ -77,6 +77,9 @@ export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStam
 
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
+const LAYERED =
+  'ipstamp: a second ipstamp middleware on a request whose stamp the first accepted: put one on each request (the stamp would be checked twice, the second time as a replay)';
+
 /** `@hono/node-server`'s Node request, when the app runs there. */
 type NodeRequest = BodyFraming & { readonly url?: string; readonly rawHeaders?: readonly string[] };
 function nodeRequestOf(c: Context): NodeRequest | undefined {
@@ -176,6 +179,11 @@ export function honoMiddleware(
   // that one — two more trips through the microtask queue on every request (bench/README.md,
   // "HTTP cost"). A throw still reaches Hono's onError: compose calls this inside its try.
   return (c, next) => {
+    // behind another ipstamp middleware that accepted this stamp (optional app-wide, required on a
+    // route), a second check would refuse every good stamp as a replay of the first: say so instead
+    // (app.onError), as stamp.handler(fn) does. A stampless request (null) goes on to be checked here.
+    const earlier = c.get('ipStamp');
+    if (earlier !== undefined && earlier !== null) throw new TypeError(LAYERED);
     c.set('ipStamp', null);
     const headers = headerMapOf(c);
     if (isCorsPreflight(c.req.method, headers)) return next();
