@@ -75,6 +75,27 @@ const expectations: Record<string, Expectation> = {
   'client-clock': { output: [/^200 \[ 401, 200 \]$/m, /^200 \[ 200, 200 \]$/m] },
   'cli-keygen': { output: [/private key "phone-1" written to phone-1\.jwk/, /public key "phone-1" added to keys\.json/] },
   errors: { output: [/^TypeError maxAge must be a whole number of seconds from 1 to 86400$/m, /^401 malformed ERR_IPSTAMP_MALFORMED$/m] },
+  // docs/adopting.md: the forged X-Forwarded-For is what the old logic reads; the verified address is the socket's
+  'adopt-measure': {
+    output: [
+      /^200 old=127\.0\.0\.1 verified=127\.0\.0\.1$/m,
+      /^200 old=127\.0\.0\.1 verified=none$/m,
+      /^200 old=203\.0\.113\.9 verified=none$/m,
+      /^200 old=203\.0\.113\.9 verified=127\.0\.0\.1$/m,
+      /^403 old=127\.0\.0\.1 verified=none$/m,
+      /^ip-mismatch$/m,
+      /^stamped=2 unstamped=2 refused=1$/m,
+    ],
+  },
+  'adopt-enforce': {
+    output: [
+      /^stamped \/login 200 \{ ip: '127\.0\.0\.1' \}$/m,
+      /^unstamped \/login 401 application\/problem\+json$/m,
+      /^\{"type":"urn:ipstamp:missing","title":"Client IP attestation required","status":401,"reason":"missing"\}$/m,
+      /^unstamped \/orders 200 \{ stamped: false \}$/m,
+      /^missing 1$/m,
+    ],
+  },
   'tickets-round-trip': { output: [/^200 127\.0\.0\.1 match ticket true$/m] },
   'bun-hono': { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m], runtime: 'bun' },
   'deno-hono': { output: [/^200 \{"ip":"127\.0\.0\.1","agreement":"match","order":\{"item":42\}\}$/m, /^401 missing$/m], runtime: 'deno' },
