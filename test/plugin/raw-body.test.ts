@@ -110,6 +110,18 @@ describe('cdg is checked against the exact raw body bytes', () => {
     expect((await post(a, 'application/json', '{"x":1}', '{"x":2}')).json().reason).toBe('binding-mismatch');
   });
 
+  it.each(['application/json', 'text/plain'])(
+    'a %s parser added after the plugin is refused by Fastify (FST_ERR_CTP_ALREADY_PRESENT): the default it would replace is gone',
+    async (type) => {
+      const a = Fastify();
+      await a.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+      expect(() => a.addContentTypeParser(type, (_req, _payload, done) => done(null, {}))).toThrow(
+        expect.objectContaining({ code: 'FST_ERR_CTP_ALREADY_PRESENT' }),
+      );
+      await a.close();
+    },
+  );
+
   it('a body the hook never sees complete (a parser that leaves the stream to the handler) fails closed', async () => {
     const a = await start((pre) => {
       pre.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
