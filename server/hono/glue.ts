@@ -80,6 +80,13 @@ const NO_STORE = { 'cache-control': 'no-store' } as const;
 const LAYERED =
   'ipstamp: a second ipstamp middleware on a request whose stamp the first accepted: put one on each request (the stamp would be checked twice, the second time as a replay)';
 
+/**
+ * The replay store each request's stamp was consumed in, by the middleware that accepted it. A
+ * middleware behind it with the same store would refuse the stamp as a replay; one with a store
+ * of its own checks it again as it always did.
+ */
+const consumedIn = new WeakMap<Context, object>();
+
 /** `@hono/node-server`'s Node request, when the app runs there. */
 type NodeRequest = BodyFraming & { readonly url?: string; readonly rawHeaders?: readonly string[] };
 function nodeRequestOf(c: Context): NodeRequest | undefined {
@@ -142,6 +149,7 @@ export function honoMiddleware(
   verifier: GlueVerifier,
   connectionOf: ConnectionOf,
   tickets: TicketRoutes | undefined,
+  replayStore: object,
 ): MiddlewareHandler<{ Variables: IpStampVariables }> {
   // synchronous unless a body has to be read first: an await per request costs a microtask turn
   function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): VerifyInput | Promise<VerifyInput> {
@@ -162,6 +170,7 @@ export function honoMiddleware(
   function settle(c: Context, next: Next, result: VerifyResult): Promise<Response | void> {
     if (!result.ok) return Promise.resolve(problemResponse(result.reason));
     c.set('ipStamp', result.verdict);
+    consumedIn.set(c, replayStore);
     return next();
   }
 
@@ -179,11 +188,12 @@ export function honoMiddleware(
   // that one — two more trips through the microtask queue on every request (bench/README.md,
   // "HTTP cost"). A throw still reaches Hono's onError: compose calls this inside its try.
   return (c, next) => {
-    // behind another ipstamp middleware that accepted this stamp (optional app-wide, required on a
-    // route), a second check would refuse every good stamp as a replay of the first: say so instead
-    // (app.onError), as stamp.handler(fn) does. A stampless request (null) goes on to be checked here.
+    // behind another ipstamp middleware that accepted this stamp in the same replay store (optional
+    // app-wide, required on a route, sharing a store), a second check would refuse every good stamp
+    // as a replay of the first: say so instead (app.onError), as stamp.handler(fn) does. A stampless
+    // request (null), or a stamp consumed in another store, goes on to be checked here.
     const earlier = c.get('ipStamp');
-    if (earlier !== undefined && earlier !== null) throw new TypeError(LAYERED);
+    if (earlier !== undefined && earlier !== null && consumedIn.get(c) === replayStore) throw new TypeError(LAYERED);
     c.set('ipStamp', null);
     const headers = headerMapOf(c);
     if (isCorsPreflight(c.req.method, headers)) return next();

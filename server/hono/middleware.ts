@@ -60,6 +60,7 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
     hints: (_c: unknown, headers: HeaderMap, hints: ConnectionHints) => verifier.hints({ headers, hints }),
     echo: (ip: string) => echoAnswer(verifier, ip),
   };
-  const middleware = honoMiddleware(glue, glueVerifier, glue.connection ?? nodeConnection, tickets);
+  // without a store of the app's, the verifier's own is private to this call: the verifier names it
+  const middleware = honoMiddleware(glue, glueVerifier, glue.connection ?? nodeConnection, tickets, verifierOptions.replayStore ?? verifier);
   return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
 }

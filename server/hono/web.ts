@@ -68,6 +68,8 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
     },
     glue.connection!,
     undefined,
+    // without a store of the app's, the verifier's own is private to this call: the verifier names it
+    verifierOptions.replayStore ?? verifier,
   );
   return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
 }
