@@ -62,6 +62,26 @@ describe.each(variants)('%s: a required middleware behind an optional one', (_na
     expect(handled).toEqual([]);
   });
 
+  it('a middleware with a replay store of its own behind the optional one checks the stamp again: accepted, and its replay refused by the first', async () => {
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use(make({ keys: { keys: [key.publicJwk] }, required: false, connection }));
+    app.get('/login', make({ keys: { keys: [key.publicJwk] }, connection }), (c) => c.text(c.get('ipStamp')!.ip));
+    const request = await stamped('/login');
+    expect(await answer(await app.request(`${ORIGIN}/login`, request))).toBe(`200 ${PEER}`);
+    const replayed = await app.request(`${ORIGIN}/login`, request);
+    expect([replayed.status, ((await replayed.json()) as { reason: string }).reason]).toEqual([401, 'replay']);
+  });
+
+  it('one middleware mounted on overlapping paths: a TypeError for a stamp it accepted on the outer one', async () => {
+    const stamp = make({ keys: { keys: [key.publicJwk] }, connection });
+    const app = new Hono<{ Variables: IpStampVariables }>();
+    app.use('/api/*', stamp);
+    app.use('/api/admin/*', stamp);
+    app.get('/api/admin/users', (c) => c.text('users'));
+    app.onError((error, c) => c.text(error.name, 500));
+    expect(await answer(await app.request(`${ORIGIN}/api/admin/users`, await stamped('/api/admin/users')))).toBe('500 TypeError');
+  });
+
   it("docs/hono.md's path switch sends each request through one of the two: a good stamp on /login is accepted, a stampless one refused", async () => {
     const replayStore = new MemoryReplayStore();
     const required = make({ keys: { keys: [key.publicJwk] }, replayStore, connection });
