@@ -124,6 +124,48 @@ describe('ipstamp/node when someone else answered first', () => {
     },
   );
 
+  it('a handshake whose client half-closed after sending it (its FIN read while the verdict was awaited): the verdict, the socket still the caller’s to answer on', async () => {
+    const key = await makeKey('HS256', 'half-closed-upgrade');
+    const gate = gatedStore();
+    const stamp = ipstamp({ keys: { keys: [key.publicJwk] }, replayStore: gate.store });
+    let decide!: (outcome: string | null | undefined) => void;
+    const decided = new Promise<string | null | undefined>((resolve) => (decide = resolve));
+    let readEnd!: () => void;
+    const endRead = new Promise<void>((resolve) => (readEnd = resolve));
+    const server = createServer();
+    const upgraded: Duplex[] = [];
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      upgraded.push(socket);
+      // node:http's sockets are allowHalfOpen: the client's FIN ends the reading side only
+      socket.once('end', readEnd).resume();
+      void stamp.upgrade(req, socket).then((outcome) => {
+        decide(outcome === undefined || outcome === null ? outcome : outcome.ip);
+        if (outcome !== undefined) socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+      });
+    });
+    const port = await listening(server);
+    const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `http://127.0.0.1:${port}/live` });
+    const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    let received = '';
+    client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+    const serverEnded = new Promise((resolve) => client.once('end', resolve));
+    client.end(
+      `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+        `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nclient-ip-attestation: ${token}\r\n\r\n`,
+    );
+    try {
+      await Promise.all([gate.asked, endRead]);
+      gate.answer(true);
+      expect(await decided).toBe('127.0.0.1');
+      await serverEnded;
+      expect(received).toBe('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    } finally {
+      // a socket handed back to no one is left half-open: end it here, not in the server's close
+      for (const socket of upgraded) socket.destroy();
+      client.destroy();
+    }
+  });
+
   it.each([
     ['refused (a kid the set does not hold)', 'elsewhere', [] as string[]],
     ['accepted', 'late-keys', ['127.0.0.1']],
