@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { trackPeerAddresses } from '../../server/node/index.js';
-import { authorityCases, bodyCases, h2Answer, h2Answers, h2Session, NODE_H2_REFUSAL, targetCases } from '../support/h2-session.js';
+import {
+  authorityCases,
+  bodyCases,
+  h2Answer,
+  h2Answers,
+  h2Session,
+  NODE_H2_REFUSAL,
+  openConnections,
+  partialPost,
+  stampedGet,
+  targetCases,
+} from '../support/h2-session.js';
 import { makeKey } from '../support/keys.js';
 
 /**
@@ -47,22 +58,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   vi.restoreAllMocks();
 });
-
-async function openConnections(): Promise<number> {
-  return new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
-}
-
-/** A stamped GET of /orders: its headers. */
-async function stampedGet(): Promise<Record<string, string>> {
-  return { ':path': '/orders', 'client-ip-attestation': await stamper.stamp({ method: 'GET', url: `${origin}/orders` }) };
-}
-
-/** The headers of a stamped POST of 100 bytes with `cdg`, whose body the test sends only a part of. */
-async function partialPost(): Promise<Record<string, string>> {
-  const body = 'x'.repeat(100);
-  const stamp = await stamper.stamp({ method: 'POST', url: `${origin}/orders`, body });
-  return { ':method': 'POST', ':path': '/orders', 'content-type': 'text/plain', 'content-length': '100', 'client-ip-attestation': stamp };
-}
 
 describe('Hono on @hono/node-server over HTTP/2', () => {
   it('binds a stamp to :authority; a host beside it must name the same origin but for case', async () => {
@@ -111,10 +106,10 @@ describe('Hono on @hono/node-server over HTTP/2', () => {
   it('50 concurrent streams on one session: each handler gets its own stamp; a stamp sent on two streams is accepted once', async () => {
     const session = h2Session(origin);
     try {
-      const requests = await Promise.all(Array.from({ length: 50 }, stampedGet));
+      const requests = await Promise.all(Array.from({ length: 50 }, () => stampedGet(stamper, origin)));
       const answers = await Promise.all(requests.map((headers) => h2Answer(session, headers)));
       expect(answers).toEqual(requests.map(() => 'accepted'));
-      const twice = await stampedGet();
+      const twice = await stampedGet(stamper, origin);
       const both = await Promise.all([h2Answer(session, twice), h2Answer(session, twice)]);
       expect(both.sort()).toEqual(['401 replay', 'accepted']);
     } finally {
@@ -126,12 +121,12 @@ describe('Hono on @hono/node-server over HTTP/2', () => {
     const session = h2Session(origin);
     try {
       const [before, handledBefore] = [begun, handled];
-      const stream = session.request(await partialPost());
+      const stream = session.request(await partialPost(stamper, origin));
       stream.on('error', () => {});
       stream.write('x'.repeat(10));
       await vi.waitFor(() => expect(begun).toBe(before + 1));
       stream.close(constants.NGHTTP2_CANCEL);
-      expect(await h2Answer(session, await stampedGet())).toBe('accepted');
+      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
       expect(handled - handledBefore).toBe(1);
     } finally {
       session.close();
@@ -141,17 +136,17 @@ describe('Hono on @hono/node-server over HTTP/2', () => {
   it('a session destroyed mid-body leaves the server serving, and its connection closed', async () => {
     const doomed = h2Session(origin);
     const before = begun;
-    const stream = doomed.request(await partialPost());
+    const stream = doomed.request(await partialPost(stamper, origin));
     stream.on('error', () => {});
     stream.write('x'.repeat(10));
     await vi.waitFor(() => expect(begun).toBe(before + 1));
     doomed.destroy();
     const session = h2Session(origin);
     try {
-      expect(await h2Answer(session, await stampedGet())).toBe('accepted');
+      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
     } finally {
       session.close();
     }
-    await vi.waitFor(async () => expect(await openConnections()).toBe(0));
+    await vi.waitFor(async () => expect(await openConnections(server)).toBe(0));
   });
 });

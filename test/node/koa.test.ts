@@ -320,7 +320,7 @@ describe('Koa: hostile clients', () => {
     socket.resetAndDestroy();
     await closed;
     // the server has seen the reset (Koa's own report of it) before the verdict comes
-    await vi.waitFor(() => expect(koa.errors).toEqual(['read ECONNRESET']));
+    await vi.waitFor(() => expect(koa.errors).toEqual(['read ECONNRESET']), { timeout: 10_000 });
     gate.answer(fresh);
     await new Promise((resolve) => setImmediate(resolve));
   }

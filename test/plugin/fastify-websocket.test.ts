@@ -213,7 +213,7 @@ describe('@fastify/websocket routes behind the plugin: the handshake is verified
       'HTTP/1.1 401 Unauthorized',
     ]);
     expect(opened.map((verdict) => verdict?.ip)).toEqual(['127.0.0.2']);
-    await expect.poll(() => connectionsOf(app)).toBe(0);
+    await expect.poll(() => connectionsOf(app), { timeout: 10_000 }).toBe(0);
   });
 
   it('the same with the plugin registered before @fastify/websocket', async () => {
@@ -367,7 +367,7 @@ describe('@fastify/websocket routes: hostile clients', () => {
     client.write(handshake(port, { 'client-ip-attestation': await stampFor(origin) }));
     await asked;
     client.resetAndDestroy();
-    await expect.poll(() => connectionsOf(app)).toBe(0);
+    await expect.poll(() => connectionsOf(app), { timeout: 10_000 }).toBe(0);
     replayStore.release(seen);
     const next = await rawHandshake(origin, { 'client-ip-attestation': await stampFor(origin) });
     expect(next.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
@@ -382,7 +382,7 @@ describe('@fastify/websocket routes: hostile clients', () => {
     expect(received.slice(received.indexOf('\r\n\r\n') + 4)).toBe(
       '{"type":"urn:ipstamp:missing","title":"Client IP attestation required","status":401,"reason":"missing"}',
     );
-    await expect.poll(() => connectionsOf(app)).toBe(0);
+    await expect.poll(() => connectionsOf(app), { timeout: 10_000 }).toBe(0);
   });
 
   it('two handshakes on one connection: the first opens, the second is WebSocket bytes to ws, never verified', async () => {

@@ -190,7 +190,7 @@ describe('the Fastify plugin when someone else answered first', () => {
 
   it('connectionTimeout cuts the connection while the verdict is awaited: onTimeout runs, the late refusal is dropped, nothing thrown', async () => {
     const gate = gatedStore();
-    const { origin, log, handled, timedOut } = await lateApp(gate, () => undefined, 100);
+    const { origin, log, handled, timedOut } = await lateApp(gate, () => undefined, 1000); // long enough for a loaded machine to send the request first
     const token = await stampFor(origin);
     const cut = await rawExchange(origin, token).catch((error: NodeJS.ErrnoException) => error.code);
     expect(cut).toBe('ECONNRESET');

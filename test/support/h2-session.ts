@@ -1,5 +1,5 @@
 import { connect, type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Server } from 'node:net';
 import type { Stamper } from '../../client/index.js';
 
 /**
@@ -235,4 +235,21 @@ export function rawH2Answer(port: number, headers: readonly (readonly [string, s
     // HEADERS on stream 1 with END_HEADERS and END_STREAM
     socket.write(Buffer.concat([preface, settings, frame(1, 0x4 | END_STREAM, 1, block)]));
   });
+}
+
+/** How many connections `server` holds open now. */
+export function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+}
+
+/** A stamped GET of /orders on `origin`: its headers. */
+export async function stampedGet(stamper: Stamper, origin: string): Promise<Record<string, string>> {
+  return { ':path': '/orders', 'client-ip-attestation': await stamper.stamp({ method: 'GET', url: `${origin}/orders` }) };
+}
+
+/** The headers of a stamped POST of 100 bytes with `cdg` to `origin`, whose body the test sends only a part of. */
+export async function partialPost(stamper: Stamper, origin: string): Promise<Record<string, string>> {
+  const body = 'x'.repeat(100);
+  const stamp = await stamper.stamp({ method: 'POST', url: `${origin}/orders`, body });
+  return { ':method': 'POST', ':path': '/orders', 'content-type': 'text/plain', 'content-length': '100', 'client-ip-attestation': stamp };
 }
