@@ -1,21 +1,10 @@
-import { constants, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStamper, type Stamper } from '../../client/index.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
-import {
-  authorityCases,
-  bodyCases,
-  h2Answer,
-  h2Answers,
-  h2Session,
-  NODE_H2_REFUSAL,
-  openConnections,
-  partialPost,
-  stampedGet,
-  targetCases,
-} from '../support/h2-session.js';
+import { authorityCases, bodyCases, h2Answers, h2StreamTests, NODE_H2_REFUSAL, targetCases } from '../support/h2-session.js';
 import { makeKey } from '../support/keys.js';
 
 /**
@@ -96,50 +85,5 @@ describe('Fastify({ http2: true })', () => {
     });
   });
 
-  it('50 concurrent streams on one session: each handler gets its own stamp; a stamp sent on two streams is accepted once', async () => {
-    const session = h2Session(origin);
-    try {
-      const requests = await Promise.all(Array.from({ length: 50 }, () => stampedGet(stamper, origin)));
-      const answers = await Promise.all(requests.map((headers) => h2Answer(session, headers)));
-      expect(answers).toEqual(requests.map(() => 'accepted'));
-      const twice = await stampedGet(stamper, origin);
-      const both = await Promise.all([h2Answer(session, twice), h2Answer(session, twice)]);
-      expect(both.sort()).toEqual(['401 replay', 'accepted']);
-    } finally {
-      session.close();
-    }
-  });
-
-  it('a stream reset while its body is read for cdg is never handled, and the next stream on its session is served', async () => {
-    const session = h2Session(origin);
-    try {
-      const [before, handledBefore] = [begun, handled];
-      const stream = session.request(await partialPost(stamper, origin));
-      stream.on('error', () => {});
-      stream.write('x'.repeat(10));
-      await vi.waitFor(() => expect(begun).toBe(before + 1));
-      stream.close(constants.NGHTTP2_CANCEL);
-      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
-      expect(handled - handledBefore).toBe(1);
-    } finally {
-      session.close();
-    }
-  });
-
-  it('a session destroyed mid-body leaves the server serving, and its connection closed', async () => {
-    const doomed = h2Session(origin);
-    const before = begun;
-    const stream = doomed.request(await partialPost(stamper, origin));
-    stream.on('error', () => {});
-    stream.write('x'.repeat(10));
-    await vi.waitFor(() => expect(begun).toBe(before + 1));
-    doomed.destroy();
-    const session = h2Session(origin);
-    try {
-      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
-    } finally {
-      session.close();
-    }
-    await vi.waitFor(async () => expect(await openConnections(app.server)).toBe(0));
-  });
+  h2StreamTests(() => ({ origin, stamper, server: app.server, begun: () => begun, handled: () => handled }));
 });

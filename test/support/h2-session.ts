@@ -1,5 +1,6 @@
-import { connect, type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { connect as netConnect, type Server } from 'node:net';
+import { expect, it, vi } from 'vitest';
 import type { Stamper } from '../../client/index.js';
 
 /**
@@ -252,4 +253,71 @@ export async function partialPost(stamper: Stamper, origin: string): Promise<Rec
   const body = 'x'.repeat(100);
   const stamp = await stamper.stamp({ method: 'POST', url: `${origin}/orders`, body });
   return { ':method': 'POST', ':path': '/orders', 'content-type': 'text/plain', 'content-length': '100', 'client-ip-attestation': stamp };
+}
+
+/** An HTTP/2 app under test: where it listens, its stamper, and how many requests it began and let through to a handler. */
+export interface H2App {
+  readonly origin: string;
+  readonly stamper: Stamper;
+  readonly server: Server;
+  readonly begun: () => number;
+  readonly handled: () => number;
+}
+
+/**
+ * The tests of many streams on one session that every adapter that reads a body for `cdg` must
+ * pass alike (Fastify's and Hono's files call this inside their describe): verdicts never cross
+ * streams, a stamp is good once across streams, and a stream or session cut mid-body leaves the
+ * server serving.
+ */
+export function h2StreamTests(appUnderTest: () => H2App): void {
+  it('50 concurrent streams on one session: each handler gets its own stamp; a stamp sent on two streams is accepted once', async () => {
+    const { origin, stamper } = appUnderTest();
+    const session = h2Session(origin);
+    try {
+      const requests = await Promise.all(Array.from({ length: 50 }, () => stampedGet(stamper, origin)));
+      const answers = await Promise.all(requests.map((headers) => h2Answer(session, headers)));
+      expect(answers).toEqual(requests.map(() => 'accepted'));
+      const twice = await stampedGet(stamper, origin);
+      const both = await Promise.all([h2Answer(session, twice), h2Answer(session, twice)]);
+      expect(both.sort()).toEqual(['401 replay', 'accepted']);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('a stream reset while its body is read for cdg is never handled, and the next stream on its session is served', async () => {
+    const { origin, stamper, begun, handled } = appUnderTest();
+    const session = h2Session(origin);
+    try {
+      const [before, handledBefore] = [begun(), handled()];
+      const stream = session.request(await partialPost(stamper, origin));
+      stream.on('error', () => {});
+      stream.write('x'.repeat(10));
+      await vi.waitFor(() => expect(begun()).toBe(before + 1));
+      stream.close(constants.NGHTTP2_CANCEL);
+      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
+      expect(handled() - handledBefore).toBe(1);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('a session destroyed mid-body leaves the server serving, and its connection closed', async () => {
+    const { origin, stamper, server, begun } = appUnderTest();
+    const doomed = h2Session(origin);
+    const before = begun();
+    const stream = doomed.request(await partialPost(stamper, origin));
+    stream.on('error', () => {});
+    stream.write('x'.repeat(10));
+    await vi.waitFor(() => expect(begun()).toBe(before + 1));
+    doomed.destroy();
+    const session = h2Session(origin);
+    try {
+      expect(await h2Answer(session, await stampedGet(stamper, origin))).toBe('accepted');
+    } finally {
+      session.close();
+    }
+    await vi.waitFor(async () => expect(await openConnections(server)).toBe(0));
+  });
 }
