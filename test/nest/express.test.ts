@@ -11,12 +11,11 @@
  */
 import 'reflect-metadata';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Body, Catch, Controller, Get, Module, Post, Req, type ArgumentsHost, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
-import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStampedFetch, createStamper } from '../../client/index.js';
 import {
@@ -32,6 +31,10 @@ import type { VerifierInstrumentation } from '../../server/verify/instrumentatio
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { IpStamp } from '../support/nest-ipstamp.js';
 import { writeAndReset } from '../support/reset-client.js';
+import { exchangeUntilClosed as exchange, sendJson, statusLines } from '../support/raw-exchange.js';
+
+/** What the test app's controller answers. */
+type NestAnswer = { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string };
 
 /** What the routes and the filter saw, across the apps of this file. */
 const reached: string[] = [];
@@ -162,33 +165,9 @@ afterEach(async () => {
   expect(unhandled.splice(0)).toEqual([]);
 });
 
-/** Writes `bytes` and reads until the server closes: everything that came back. */
-function exchange(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let received = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('close', () => resolve(received));
-    socket.write(bytes);
-  });
-}
-
 /** An answer without what differs between two servers: its `Date`, and Express's `X-Powered-By`. */
 function comparable(received: string): string {
   return received.replace(/\r\ndate: [^\r]*/gi, '').replace(/\r\nx-powered-by: [^\r]*/gi, '');
-}
-
-const statusLines = (received: string): string[] => received.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
-
-async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}) {
-  const dispatcher = new Agent({ localAddress: options.from ?? '127.0.0.1' });
-  try {
-    const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body, dispatcher });
-    return { status: res.statusCode, json: (await res.body.json()) as { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string } };
-  } finally {
-    await dispatcher.close();
-  }
 }
 
 /** The same middleware on plain node:http, as docs/node.md shows it: the answer Nest must equal. */
@@ -201,7 +180,7 @@ async function plainServer(stamp: IpStampNodeMiddleware): Promise<{ port: number
 describe('NestJS on Express: the recipe', () => {
   it('an accepted request reaches the controller: @IpStamp() is the verdict, the same object as req.ipStamp', async () => {
     const url = `${shared.origin}/orders?page=2`;
-    const res = await send(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
+    const res = await sendJson<NestAnswer>(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
     expect([res.status, res.json.ipStamp?.ip, res.json.ipStamp?.agreement, res.json.ipStamp?.kid, res.json.sameAsReq]).toEqual([
       200,
       '127.0.0.1',
@@ -217,7 +196,7 @@ describe('NestJS on Express: the recipe', () => {
     try {
       const ask = (port: number, headers = '') => exchange(port, `GET /orders HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${headers}connection: close\r\n\r\n`);
       const replayed = await tokenFor(`${shared.origin}/orders`);
-      expect((await send(`${shared.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
+      expect((await sendJson<NestAnswer>(`${shared.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
       const missing = await ask(shared.port);
       const replay = await ask(shared.port, `client-ip-attestation: ${replayed}\r\n`);
       const unknownPath = await exchange(shared.port, `GET /no-such-route HTTP/1.1\r\nhost: 127.0.0.1:${shared.port}\r\nconnection: close\r\n\r\n`);
@@ -242,12 +221,12 @@ describe('NestJS on Express: the recipe', () => {
   });
 
   it('stamp.optional under /public (forRoutes), stamp everywhere else (exclude): one ipstamp(), one replay store', async () => {
-    const open = await send(`${shared.origin}/public/menu`);
+    const open = await sendJson<NestAnswer>(`${shared.origin}/public/menu`);
     const stampedUrl = `${shared.origin}/public/menu`;
     const token = await tokenFor(stampedUrl);
-    const stamped = await send(stampedUrl, { headers: { 'client-ip-attestation': token } });
-    const replayed = await send(stampedUrl, { headers: { 'client-ip-attestation': token } });
-    const closed = await send(`${shared.origin}/orders`);
+    const stamped = await sendJson<NestAnswer>(stampedUrl, { headers: { 'client-ip-attestation': token } });
+    const replayed = await sendJson<NestAnswer>(stampedUrl, { headers: { 'client-ip-attestation': token } });
+    const closed = await sendJson<NestAnswer>(`${shared.origin}/orders`);
     expect([open.status, open.json.ipStamp]).toEqual([200, null]);
     expect([stamped.status, stamped.json.ipStamp?.agreement]).toEqual([200, 'match']);
     // a bad stamp is refused on an optional route too; the optional twin shares the replay store
@@ -263,9 +242,9 @@ describe('NestJS on Express: the recipe', () => {
     const signedJson = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
     const signedForm = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
     const changed = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const acceptedJson = await send(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
-    const acceptedForm = await send(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
-    const refused = await send(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': changed }, body: '{"item":43}' });
+    const acceptedJson = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
+    const acceptedForm = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
+    const refused = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': changed }, body: '{"item":43}' });
     expect([acceptedJson.status, acceptedJson.json.ipStamp?.agreement, acceptedJson.json.body]).toEqual([201, 'match', { item: 42 }]);
     expect([acceptedForm.status, acceptedForm.json.ipStamp?.agreement, acceptedForm.json.body]).toEqual([201, 'match', { item: '42', size: 'l' }]);
     expect([refused.status, refused.json.reason]).toEqual([401, 'binding-mismatch']);
@@ -283,8 +262,8 @@ describe('NestJS on Express: the recipe', () => {
   it("trustedProxies: a trusted peer's X-Forwarded-For names the client; a stranger's is ip-mismatch", async () => {
     const url = `${shared.origin}/orders`;
     const forwarded = async () => ({ 'x-forwarded-for': '198.51.100.7', 'client-ip-attestation': await tokenFor(url, { ip: '198.51.100.7' }) });
-    const trusted = await send(url, { headers: await forwarded(), from: '127.0.0.2' });
-    const stranger = await send(url, { headers: await forwarded(), from: '127.0.0.3' });
+    const trusted = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.2' });
+    const stranger = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.3' });
     expect([trusted.status, trusted.json.ipStamp?.ip, trusted.json.ipStamp?.agreement]).toEqual([200, '198.51.100.7', 'match']);
     expect([stranger.status, stranger.json.reason]).toEqual([403, 'ip-mismatch']);
   });
@@ -338,8 +317,8 @@ describe('NestJS on Express: errors and what does not work', () => {
   it('app.use(stamp) in main: every route requires a stamp, and a refusal is the same answer', async () => {
     const nest = await nestServer(ipstamp(stampOptions()), { global: true });
     const url = `${nest.origin}/orders`;
-    const accepted = await send(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
-    const missing = await send(`${nest.origin}/public/menu`);
+    const accepted = await sendJson<NestAnswer>(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
+    const missing = await sendJson<NestAnswer>(`${nest.origin}/public/menu`);
     expect([accepted.status, accepted.json.ipStamp?.agreement]).toEqual([200, 'match']);
     expect([missing.status, missing.json.reason]).toEqual([401, 'missing']);
   });
@@ -351,7 +330,11 @@ describe('NestJS on Express: errors and what does not work', () => {
     const nest = await nestServer(ipstamp(stampOptions()), { parsers, global });
     const url = `${nest.origin}/orders`;
     const signed = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const res = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', 'client-ip-attestation': signed }, body: '{"item":42}' });
+    const res = await sendJson<NestAnswer>(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'client-ip-attestation': signed },
+      body: '{"item":42}',
+    });
     expect([res.status, res.json.reason]).toEqual([401, 'binding-mismatch']);
     expect(reached).toEqual([]);
   });

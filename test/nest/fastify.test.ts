@@ -9,12 +9,11 @@
  * plugin throws (a throwing verifier).
  */
 import 'reflect-metadata';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Body, Catch, Controller, Get, Module, Post, Req, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, RouteConfig, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import Fastify, { type FastifyRequest } from 'fastify';
-import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStampedFetch, createStamper } from '../../client/index.js';
 import ipstamp, { type IpStampPluginOptions, type Verdict } from '../../server/fastify/index.js';
@@ -22,6 +21,10 @@ import { peerAddressOf } from '../../server/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { IpStamp } from '../support/nest-ipstamp.js';
 import { writeAndReset } from '../support/reset-client.js';
+import { exchangeUntilClosed as exchange, sendJson, statusLines, withoutDates } from '../support/raw-exchange.js';
+
+/** What the test app's controller answers. */
+type NestAnswer = { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string };
 
 /** What the routes and the filter saw, across the apps of this file. */
 const reached: string[] = [];
@@ -131,35 +134,10 @@ afterEach(async () => {
   expect(unhandled.splice(0)).toEqual([]);
 });
 
-/** Writes `bytes` and reads until the server closes: everything that came back. */
-function exchange(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let received = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('close', () => resolve(received));
-    socket.write(bytes);
-  });
-}
-
-const withoutDates = (received: string): string => received.replace(/\r\ndate: [^\r]*/gi, '');
-const statusLines = (received: string): string[] => received.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
-
-async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}) {
-  const dispatcher = new Agent({ localAddress: options.from ?? '127.0.0.1' });
-  try {
-    const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body, dispatcher });
-    return { status: res.statusCode, json: (await res.body.json()) as { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string } };
-  } finally {
-    await dispatcher.close();
-  }
-}
-
 describe('NestJS on Fastify: the recipe', () => {
   it('an accepted request reaches the controller: @IpStamp() is the verdict, the same object as request.ipStamp', async () => {
     const url = `${shared.origin}/orders?page=2`;
-    const res = await send(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
+    const res = await sendJson<NestAnswer>(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
     expect([res.status, res.json.ipStamp?.ip, res.json.ipStamp?.agreement, res.json.ipStamp?.kid, res.json.sameAsReq]).toEqual([
       200,
       '127.0.0.1',
@@ -178,7 +156,7 @@ describe('NestJS on Fastify: the recipe', () => {
     try {
       const ask = (port: number, headers = '') => exchange(port, `GET /orders HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n${headers}connection: close\r\n\r\n`);
       const replayed = await tokenFor(`${shared.origin}/orders`);
-      expect((await send(`${shared.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
+      expect((await sendJson<NestAnswer>(`${shared.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
       const missing = await ask(shared.port);
       const replay = await ask(shared.port, `client-ip-attestation: ${replayed}\r\n`);
       const unknownPath = await exchange(shared.port, `GET /no-such-route HTTP/1.1\r\nhost: 127.0.0.1:${shared.port}\r\nconnection: close\r\n\r\n`);
@@ -204,12 +182,12 @@ describe('NestJS on Fastify: the recipe', () => {
 
   it('@RouteConfig({ ipstamp: { required: false } }) makes a stamp optional there, @RouteConfig({ ipstamp: false }) skips the route', async () => {
     const menuUrl = `${shared.origin}/public/menu`;
-    const open = await send(menuUrl);
+    const open = await sendJson<NestAnswer>(menuUrl);
     const token = await tokenFor(menuUrl);
-    const stamped = await send(menuUrl, { headers: { 'client-ip-attestation': token } });
-    const replayed = await send(menuUrl, { headers: { 'client-ip-attestation': token } });
-    const health = await send(`${shared.origin}/health`, { headers: { 'client-ip-attestation': 'not a stamp' } });
-    const closed = await send(`${shared.origin}/orders`);
+    const stamped = await sendJson<NestAnswer>(menuUrl, { headers: { 'client-ip-attestation': token } });
+    const replayed = await sendJson<NestAnswer>(menuUrl, { headers: { 'client-ip-attestation': token } });
+    const health = await sendJson<NestAnswer>(`${shared.origin}/health`, { headers: { 'client-ip-attestation': 'not a stamp' } });
+    const closed = await sendJson<NestAnswer>(`${shared.origin}/orders`);
     expect([open.status, open.json.ipStamp]).toEqual([200, null]);
     expect([stamped.status, stamped.json.ipStamp?.agreement]).toEqual([200, 'match']);
     // a bad stamp is refused on an optional route: it is verified all the same
@@ -226,9 +204,9 @@ describe('NestJS on Fastify: the recipe', () => {
     const signedJson = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
     const signedForm = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
     const changed = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
-    const acceptedJson = await send(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
-    const acceptedForm = await send(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
-    const refused = await send(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': changed }, body: 'item=43&size=l' });
+    const acceptedJson = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
+    const acceptedForm = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
+    const refused = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': changed }, body: 'item=43&size=l' });
     expect([acceptedJson.status, acceptedJson.json.ipStamp?.agreement, acceptedJson.json.body]).toEqual([201, 'match', { item: 42 }]);
     expect([acceptedForm.status, acceptedForm.json.ipStamp?.agreement, acceptedForm.json.body]).toEqual([201, 'match', { item: '42', size: 'l' }]);
     expect([refused.status, refused.json.reason]).toEqual([401, 'binding-mismatch']);
@@ -246,8 +224,8 @@ describe('NestJS on Fastify: the recipe', () => {
   it("trustedProxies: a trusted peer's X-Forwarded-For names the client; a stranger's is ip-mismatch", async () => {
     const url = `${shared.origin}/orders`;
     const forwarded = async () => ({ 'x-forwarded-for': '198.51.100.7', 'client-ip-attestation': await tokenFor(url, { ip: '198.51.100.7' }) });
-    const trusted = await send(url, { headers: await forwarded(), from: '127.0.0.2' });
-    const stranger = await send(url, { headers: await forwarded(), from: '127.0.0.3' });
+    const trusted = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.2' });
+    const stranger = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.3' });
     expect([trusted.status, trusted.json.ipStamp?.ip, trusted.json.ipStamp?.agreement]).toEqual([200, '198.51.100.7', 'match']);
     expect([stranger.status, stranger.json.reason]).toEqual([403, 'ip-mismatch']);
   });

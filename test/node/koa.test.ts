@@ -10,7 +10,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStampedFetch, createStamper, generateStampKey } from '../../client/index.js';
 import { installProxyProtocol } from '../../server/index.js';
@@ -19,6 +18,7 @@ import type { VerifierInstrumentation } from '../../server/verify/instrumentatio
 import { gatedStore, type GatedStore } from '../support/gated-store.js';
 import { koaStamp } from '../support/koa-stamp.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { exchangeUntilClosed as exchange, sendJson, statusLines, withoutDates } from '../support/raw-exchange.js';
 
 const servers: Server[] = [];
 const unhandled: unknown[] = [];
@@ -99,36 +99,8 @@ async function plainServer(stamp: ReturnType<typeof ipstamp>): Promise<{ origin:
   return { origin: `http://127.0.0.1:${port}`, port };
 }
 
-/** Writes `bytes` from `localAddress` and reads until the server closes: everything that came back. */
-function exchange(port: number, bytes: string, localAddress = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress });
-    let received = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('close', () => resolve(received));
-    socket.write(bytes);
-  });
-}
-
-/** The answers in `received` without their `Date` lines, which differ by the second. */
-function withoutDates(received: string): string {
-  return received.replace(/\r\ndate: [^\r]*/gi, '');
-}
-
-function statusLines(received: string): string[] {
-  return received.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
-}
-
-async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}) {
-  const dispatcher = new Agent({ localAddress: options.from ?? '127.0.0.1' });
-  try {
-    const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body, dispatcher });
-    return { status: res.statusCode, json: (await res.body.json()) as { ipStamp?: Verdict | null; body?: string; reason?: string; ip?: string } };
-  } finally {
-    await dispatcher.close();
-  }
-}
+/** What the test app answers. */
+type KoaAnswer = { ipStamp?: Verdict | null; body?: string; reason?: string; ip?: string };
 
 let key: TestKeyPair;
 beforeEach(async () => {
@@ -153,9 +125,9 @@ describe.each([
     const plain = await plainServer(ipstamp(stampOptions({ telemetry })));
     const replayed = await tokenFor(`${koa.origin}/orders`);
     // a replay is refused after the store answered (a promise with telemetry): the late path
-    expect((await send(`${koa.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
+    expect((await sendJson<KoaAnswer>(`${koa.origin}/orders`, { headers: { 'client-ip-attestation': replayed } })).status).toBe(200);
     const plainReplayed = await tokenFor(`${plain.origin}/orders`);
-    expect((await send(`${plain.origin}/orders`, { headers: { 'client-ip-attestation': plainReplayed } })).status).toBe(200);
+    expect((await sendJson<KoaAnswer>(`${plain.origin}/orders`, { headers: { 'client-ip-attestation': plainReplayed } })).status).toBe(200);
 
     const ask = (target: { port: number }, headers: string) =>
       exchange(target.port, `GET /orders HTTP/1.1\r\nhost: 127.0.0.1:${target.port}\r\n${headers}connection: close\r\n\r\n`);
@@ -174,7 +146,7 @@ describe.each([
 
   it('an accepted request reaches the route with ctx.state.ipStamp, the verdict', async () => {
     const koa = await koaServer((app) => app.use(koaStamp(ipstamp(stampOptions({ telemetry })))));
-    const res = await send(`${koa.origin}/orders?x=1`, { headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/orders?x=1`) } });
+    const res = await sendJson<KoaAnswer>(`${koa.origin}/orders?x=1`, { headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/orders?x=1`) } });
     expect([res.status, res.json.ipStamp?.ip, res.json.ipStamp?.agreement, res.json.ipStamp?.kid]).toEqual([200, '127.0.0.1', 'match', 'koa']);
     expect(koa.logged).toEqual(['GET /orders 200']);
   });
@@ -204,10 +176,10 @@ describe('Koa: bodies, options and the connection helpers', () => {
     const url = `${koa.origin}/orders`;
     const headers = { 'content-type': 'application/json' };
     const signed = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const accepted = await send(url, { method: 'POST', headers: { ...headers, 'client-ip-attestation': signed }, body: '{"item":42}' });
+    const accepted = await sendJson<KoaAnswer>(url, { method: 'POST', headers: { ...headers, 'client-ip-attestation': signed }, body: '{"item":42}' });
     expect([accepted.status, accepted.json.ipStamp?.agreement, accepted.json.body]).toEqual([200, 'match', '{"item":42}']);
     const other = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const changed = await send(url, { method: 'POST', headers: { ...headers, 'client-ip-attestation': other }, body: '{"item":43}' });
+    const changed = await sendJson<KoaAnswer>(url, { method: 'POST', headers: { ...headers, 'client-ip-attestation': other }, body: '{"item":43}' });
     expect([changed.status, changed.json.reason]).toEqual([401, 'binding-mismatch']);
     expect(koa.reached).toEqual(['/orders']);
   });
@@ -219,9 +191,11 @@ describe('Koa: bodies, options and the connection helpers', () => {
       const optional = koaStamp(stamp.optional);
       app.use((ctx, next) => (ctx.path.startsWith('/public/') ? optional(ctx, next) : required(ctx, next)));
     });
-    const open = await send(`${koa.origin}/public/menu`);
-    const closed = await send(`${koa.origin}/orders`);
-    const stamped = await send(`${koa.origin}/public/menu`, { headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/public/menu`) } });
+    const open = await sendJson<KoaAnswer>(`${koa.origin}/public/menu`);
+    const closed = await sendJson<KoaAnswer>(`${koa.origin}/orders`);
+    const stamped = await sendJson<KoaAnswer>(`${koa.origin}/public/menu`, {
+      headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/public/menu`) },
+    });
     expect([open.status, open.json.ipStamp]).toEqual([200, null]);
     expect([closed.status, closed.json.reason]).toEqual([401, 'missing']);
     expect([stamped.status, stamped.json.ipStamp?.agreement]).toEqual([200, 'match']);
@@ -244,10 +218,10 @@ describe('Koa: bodies, options and the connection helpers', () => {
       });
     });
     const url = `${koa.origin}/api/orders?page=2`;
-    const res = await send(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
+    const res = await sendJson<KoaAnswer>(url, { headers: { 'client-ip-attestation': await tokenFor(url) } });
     expect([res.status, res.json.ipStamp?.agreement]).toEqual([200, 'match']);
     // a stamp for the rewritten URL is for another URL than the one sent
-    const inner = await send(url, { headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/orders?page=2`) } });
+    const inner = await sendJson<KoaAnswer>(url, { headers: { 'client-ip-attestation': await tokenFor(`${koa.origin}/orders?page=2`) } });
     expect([inner.status, inner.json.reason]).toEqual([401, 'binding-mismatch']);
     expect(koa.reached).toEqual(['/orders']);
   });
@@ -287,8 +261,8 @@ describe('Koa: bodies, options and the connection helpers', () => {
       'x-forwarded-for': '198.51.100.7',
       'client-ip-attestation': await tokenFor(`${koa.origin}/orders`, { ip: '198.51.100.7' }),
     });
-    const trusted = await send(`${koa.origin}/orders`, { headers: await forwarded(), from: '127.0.0.2' });
-    const stranger = await send(`${koa.origin}/orders`, { headers: await forwarded(), from: '127.0.0.3' });
+    const trusted = await sendJson<KoaAnswer>(`${koa.origin}/orders`, { headers: await forwarded(), from: '127.0.0.2' });
+    const stranger = await sendJson<KoaAnswer>(`${koa.origin}/orders`, { headers: await forwarded(), from: '127.0.0.3' });
     expect([trusted.status, trusted.json.ipStamp?.ip, trusted.json.ipStamp?.agreement]).toEqual([200, '198.51.100.7', 'match']);
     expect([stranger.status, stranger.json.reason]).toEqual([403, 'ip-mismatch']);
   });
@@ -342,7 +316,7 @@ describe('Koa: hostile clients', () => {
       expect(koa.logged).toEqual(['GET /orders 404']);
       // accepted after the client left: the route runs as it would on Express, its answer goes nowhere
       expect(koa.reached).toEqual(reached);
-      const echo = await send(`${koa.origin}/.well-known/ipstamp`);
+      const echo = await sendJson<KoaAnswer>(`${koa.origin}/.well-known/ipstamp`);
       expect([echo.status, echo.json.ip]).toEqual([200, '127.0.0.1']);
     },
   );

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { connect as connectTls } from 'node:tls';
 import { join } from 'node:path';
@@ -29,8 +29,12 @@ import { requireBinary } from '../support/binaries.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { AsyncLocalContextManager, inMemorySdk } from '../support/otel.js';
 import { makeTestCertificate } from '../support/tls-certificate.js';
+import { exchangeUntilClosed, statusLines } from '../support/raw-exchange.js';
 
 type Outcome = Verdict | null | undefined;
+
+/** A raw exchange from 127.0.0.2 unless told otherwise: the client these tests' stamps name. */
+const exchange = (port: number, bytes: string, localAddress = '127.0.0.2'): Promise<string> => exchangeUntilClosed(port, bytes, localAddress);
 
 const servers: Server[] = [];
 /** Sockets taken off the HTTP server by an upgrade: its close waits for them. */
@@ -107,23 +111,6 @@ function handshake(port: number, headers: Record<string, string> = {}, path = '/
     `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
     `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${lines.join('')}\r\n`
   );
-}
-
-/** Writes `bytes` from `localAddress` and reads until the server closes: everything that came back. */
-function exchange(port: number, bytes: string, localAddress = '127.0.0.2'): Promise<string> {
-  return new Promise((resolve) => {
-    const socket: Socket = connect({ host: '127.0.0.1', port, localAddress });
-    let received = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('close', () => resolve(received));
-    socket.write(bytes);
-  });
-}
-
-/** The status lines of the answers in `received`, in order. */
-function statusLines(received: string): string[] {
-  return received.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
 }
 
 function problemIn(received: string): unknown {
