@@ -13,7 +13,8 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStamper } from '../../client/index.js';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { ipstamp as webIpstamp } from '../../server/hono/web.js';
-import { gatedStore, type GatedStore } from '../support/gated-store.js';
+import { gatedStore, settled, type GatedStore } from '../support/gated-store.js';
+import { stampedOnce } from '../support/raw-exchange.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 
 let key: TestKeyPair;
@@ -81,28 +82,11 @@ function stampFor(origin: string): Promise<string> {
   return createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
 }
 
-/** Every byte of the answer to a stamped GET on its own connection (keep-alive off). */
-function rawExchange(origin: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${origin}/orders`, { agent: false, headers: { 'client-ip-attestation': token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Lets the gated verdict's promise chain run to its end. */
-const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe.each<Entry>(['ipstamp/hono', 'ipstamp/hono/web'])('%s when someone else answered first', (entry) => {
   it('a refusal decided after a timeout middleware answered: the timeout’s answer alone, no handler, nothing thrown', async () => {
     const gate = gatedStore();
     const { origin, handled, errors } = await lateApp(entry, gate, timeoutWhenAsked(gate));
-    expect(await rawExchange(origin, await stampFor(origin))).toEqual({ status: 503, body: 'timed out' });
+    expect(await stampedOnce(origin, await stampFor(origin))).toEqual({ status: 503, body: 'timed out' });
     gate.answer(false);
     await settled();
     expect([handled, errors]).toEqual([[], []]);
@@ -113,7 +97,7 @@ describe.each<Entry>(['ipstamp/hono', 'ipstamp/hono/web'])('%s when someone else
   it('an acceptance after a timeout middleware answered: the handler runs (the lost race of next()), its answer goes nowhere, nothing thrown', async () => {
     const gate = gatedStore();
     const { origin, handled, errors } = await lateApp(entry, gate, timeoutWhenAsked(gate));
-    expect(await rawExchange(origin, await stampFor(origin))).toEqual({ status: 503, body: 'timed out' });
+    expect(await stampedOnce(origin, await stampFor(origin))).toEqual({ status: 503, body: 'timed out' });
     gate.answer(true);
     await settled();
     expect([handled, errors]).toEqual([['127.0.0.1'], []]);
@@ -137,7 +121,7 @@ describe.each<Entry>(['ipstamp/hono', 'ipstamp/hono/web'])('%s when someone else
     expect(errors).toEqual([]);
     expect((await fetch(`${origin}/.well-known/ipstamp`)).status).toBe(200);
     // PROTOCOL.md §5 step 10: the pair went into the store (or was there), so a second send is a replay
-    const again = await rawExchange(origin, token);
+    const again = await stampedOnce(origin, token);
     expect([again.status, JSON.parse(again.body).reason]).toEqual([401, 'replay']);
   });
 });

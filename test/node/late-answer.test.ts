@@ -16,7 +16,7 @@ import { createStamper, generateStampKey } from '../../client/index.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { createRemoteKeySet } from '../../server/index.js';
 import { ipstamp, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
-import { gatedStore } from '../support/gated-store.js';
+import { gatedStore, settled } from '../support/gated-store.js';
 import { makeKey } from '../support/keys.js';
 
 const TICKET = '/.well-known/ipstamp/ticket';
@@ -43,10 +43,15 @@ async function listening(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** Lets the gated verdict's promise chain run to its end. */
-const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 const issuerKey = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'edge-1', alg: 'EdDSA' };
+
+/** A stamped WebSocket handshake for /live, as bytes. */
+function stampedHandshake(port: number, token: string): string {
+  return (
+    `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+    `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nclient-ip-attestation: ${token}\r\n\r\n`
+  );
+}
 
 describe('ipstamp/node when someone else answered first', () => {
   it.each([
@@ -111,10 +116,7 @@ describe('ipstamp/node when someone else answered first', () => {
       let received = '';
       client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
       const serverEnded = new Promise((resolve) => client.once('end', resolve));
-      client.write(
-        `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
-          `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nclient-ip-attestation: ${token}\r\n\r\n`,
-      );
+      client.write(stampedHandshake(port, token));
       await serverEnded;
       gate.answer(fresh);
       await expect.poll(() => outcomes).toEqual([undefined]);
@@ -149,10 +151,7 @@ describe('ipstamp/node when someone else answered first', () => {
     let received = '';
     client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
     const serverEnded = new Promise((resolve) => client.once('end', resolve));
-    client.end(
-      `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
-        `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nclient-ip-attestation: ${token}\r\n\r\n`,
-    );
+    client.end(stampedHandshake(port, token));
     try {
       await Promise.all([gate.asked, endRead]);
       gate.answer(true);

@@ -13,7 +13,8 @@ import { generateStampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
-import { gatedStore, type GatedStore } from '../support/gated-store.js';
+import { gatedStore, settled, type GatedStore } from '../support/gated-store.js';
+import { stampedOnce } from '../support/raw-exchange.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { captureLog, type CapturedLog } from './app.js';
 
@@ -73,23 +74,6 @@ function stampFor(origin: string): Promise<string> {
   return createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
 }
 
-/** Every byte the server sent on one connection for a stamped request (keep-alive off): nothing more can follow. */
-function rawExchange(origin: string, token: string, { method = 'GET', path = '/orders' } = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${origin}${path}`, { method, agent: false, headers: { 'client-ip-attestation': token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Lets the gated verdict's promise chain run to its end. */
-const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe('the Fastify plugin when someone else answered first', () => {
   it.each([
     ['refused (a replay)', false],
@@ -98,7 +82,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     const gate = gatedStore();
     const { origin, log, handled } = await lateApp(gate, (reply) => void reply.code(503).send({ error: 'timed out' }));
     const token = await stampFor(origin);
-    const answer = await rawExchange(origin, token);
+    const answer = await stampedOnce(origin, token);
     expect(answer).toEqual({ status: 503, body: '{"error":"timed out"}' });
     gate.answer(fresh);
     await settled();
@@ -120,7 +104,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     const { origin, log } = await lateApp(gate, (reply) => void reply.code(503).send({ error: 'timed out' }));
     const client = await generateStampKey({ alg: 'ES256' });
     const proof = await createTicketRequestProof(client, `${origin}${TICKET}`);
-    expect(await rawExchange(origin, proof, { method: 'POST', path: TICKET })).toEqual({ status: 503, body: '{"error":"timed out"}' });
+    expect(await stampedOnce(origin, proof, { method: 'POST', path: TICKET })).toEqual({ status: 503, body: '{"error":"timed out"}' });
     gate.answer(fresh);
     await settled();
     // the route's late answer is Fastify's one warning, naming the route; the log holds no proof and no ticket
@@ -141,7 +125,7 @@ describe('the Fastify plugin when someone else answered first', () => {
       reply.hijack();
       reply.raw.writeHead(504, { 'content-type': 'text/plain' }).end('gateway timeout');
     });
-    const answer = await rawExchange(origin, await stampFor(origin));
+    const answer = await stampedOnce(origin, await stampFor(origin));
     expect(answer).toEqual({ status: 504, body: 'gateway timeout' });
     gate.answer(false);
     await settled();
@@ -164,7 +148,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     app.get('/orders', async () => 'handler');
     await app.listen({ host: '127.0.0.1', port: 0 });
     const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    expect(await rawExchange(origin, await stampFor(origin))).toEqual({ status: 200, body: 'hijacked' });
+    expect(await stampedOnce(origin, await stampFor(origin))).toEqual({ status: 200, body: 'hijacked' });
     await settled();
     expect(asked).toBe(false);
   });
@@ -184,7 +168,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     // Fastify runs the handler of a request whose client left during a hook (its own behaviour, as for any async hook)
     expect(handled).toEqual(['/orders']);
     // PROTOCOL.md §5 step 10: the stamp passed the store, so its jti is consumed: a second send is a replay
-    const again = await rawExchange(origin, token);
+    const again = await stampedOnce(origin, token);
     expect([again.status, JSON.parse(again.body).reason]).toEqual([401, 'replay']);
   });
 
@@ -192,7 +176,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     const gate = gatedStore();
     const { origin, log, handled, timedOut } = await lateApp(gate, () => undefined, 1000); // long enough for a loaded machine to send the request first
     const token = await stampFor(origin);
-    const cut = await rawExchange(origin, token).catch((error: NodeJS.ErrnoException) => error.code);
+    const cut = await stampedOnce(origin, token).catch((error: NodeJS.ErrnoException) => error.code);
     expect(cut).toBe('ECONNRESET');
     gate.answer(false);
     await settled();
@@ -206,7 +190,7 @@ describe('the Fastify plugin when someone else answered first', () => {
   it('app.close() while a verdict is awaited waits for that request, answers it, then resolves', async () => {
     const gate = gatedStore();
     const { origin, app, handled } = await lateApp(gate, () => undefined);
-    const pending = rawExchange(origin, await stampFor(origin));
+    const pending = stampedOnce(origin, await stampFor(origin));
     await gate.asked;
     const steps: string[] = [];
     const closing = app.close().then(() => steps.push('closed'));

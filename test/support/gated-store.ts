@@ -27,3 +27,6 @@ export function gatedStore(): GatedStore {
     answer,
   };
 }
+
+/** Lets a released verdict's promise chain run to its end (it is microtasks only). */
+export const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 
@@ -41,4 +42,18 @@ export async function sendJson<T>(
   } finally {
     await dispatcher.close();
   }
+}
+
+/** Every byte the server sent on one connection (keep-alive off) for a request with this stamp: nothing more can follow. */
+export function stampedOnce(origin: string, token: string, { method = 'GET', path = '/orders' } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${origin}${path}`, { method, agent: false, headers: { 'client-ip-attestation': token } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
