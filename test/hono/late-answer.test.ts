@@ -4,38 +4,27 @@
  * timeout and answers first, or the client goes away; only then does the verdict arrive. The
  * late refusal is dropped (the timeout's answer is the only one), a late acceptance runs the
  * handler as Hono runs any `next()` that lost the race, nothing is thrown and the server keeps serving.
+ * The key, the unhandled-rejection check and the client that leaves are the Fastify plugin's
+ * file's too (test/support/late-answer.ts); the app is Hono's own.
  */
-import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createStamper } from '../../client/index.js';
+import { describe, expect, it } from 'vitest';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { ipstamp as webIpstamp } from '../../server/hono/web.js';
 import { gatedStore, settled, type GatedStore } from '../support/gated-store.js';
 import { stampedOnce } from '../support/raw-exchange.js';
-import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { lateAnswerFile, leaveWhileAwaited } from '../support/late-answer.js';
 
-let key: TestKeyPair;
 const servers: ServerType[] = [];
-const unhandled: unknown[] = [];
-const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
-
-beforeAll(async () => {
-  key = await makeKey('HS256', 'late-answer');
-});
-beforeEach(() => void process.on('unhandledRejection', recordUnhandled));
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done))));
-  process.off('unhandledRejection', recordUnhandled);
-  expect(unhandled.splice(0)).toEqual([]);
-});
+const file = lateAnswerFile(() => Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done)))));
+const { stampFor } = file;
 
 type Entry = 'ipstamp/hono' | 'ipstamp/hono/web';
 
 function middlewareOf(entry: Entry, gate: GatedStore): MiddlewareHandler<{ Variables: IpStampVariables }> {
-  const options = { keys: { keys: [key.publicJwk] }, replayStore: gate.store };
+  const options = { keys: { keys: [file.key.publicJwk] }, replayStore: gate.store };
   if (entry === 'ipstamp/hono') return ipstamp(options);
   // the web verifier's peer: @hono/node-server's Node socket, as a runtime preset would give it
   return webIpstamp({ ...options, connection: (c) => ({ l3: (c.env as { incoming: { socket: { remoteAddress: string } } }).incoming.socket.remoteAddress }) });
@@ -78,10 +67,6 @@ function timeoutWhenAsked(gate: GatedStore): MiddlewareHandler {
   };
 }
 
-function stampFor(origin: string): Promise<string> {
-  return createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
-}
-
 describe.each<Entry>(['ipstamp/hono', 'ipstamp/hono/web'])('%s when someone else answered first', (entry) => {
   it('a refusal decided after a timeout middleware answered: the timeout’s answer alone, no handler, nothing thrown', async () => {
     const gate = gatedStore();
@@ -110,12 +95,7 @@ describe.each<Entry>(['ipstamp/hono', 'ipstamp/hono/web'])('%s when someone else
     const gate = gatedStore();
     const { origin, errors } = await lateApp(entry, gate);
     const token = await stampFor(origin);
-    const gone = httpRequest(`${origin}/orders`, { agent: false, headers: { 'client-ip-attestation': token } });
-    const closed = new Promise((resolve) => gone.on('error', resolve));
-    gone.end();
-    await gate.asked;
-    gone.destroy();
-    await closed;
+    await leaveWhileAwaited(origin, token, gate.asked);
     gate.answer(fresh);
     await settled();
     expect(errors).toEqual([]);

@@ -7,7 +7,8 @@
  * (test/support/nest-ipstamp.ts). A refusal is ipstamp's answer, once, byte for byte what plain
  * node:http gets; Nest's exception layer sees only what ipstamp passes on (a throwing verifier).
  * Nest's own parsers, kept as they are, leave the body unknown: a stamp with `cdg` is refused,
- * never accepted.
+ * never accepted. The recipe's tests that read the same on Fastify's platform are
+ * test/support/nest-recipe.ts's.
  */
 import 'reflect-metadata';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -16,8 +17,7 @@ import { Body, Catch, Controller, Get, Module, Post, Req, type ArgumentsHost, ty
 import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createStampedFetch, createStamper } from '../../client/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ipstamp,
   peerAddressOf,
@@ -30,11 +30,8 @@ import {
 import type { VerifierInstrumentation } from '../../server/verify/instrumentation.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { IpStamp } from '../support/nest-ipstamp.js';
-import { writeAndReset } from '../support/reset-client.js';
+import { nestRecipeTests, recipeToken, type NestAnswer, type RecipeTokenOptions } from '../support/nest-recipe.js';
 import { exchangeUntilClosed as exchange, sendJson, statusLines } from '../support/raw-exchange.js';
-
-/** What the test app's controller answers. */
-type NestAnswer = { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string };
 
 /** What the routes and the filter saw, across the apps of this file. */
 const reached: string[] = [];
@@ -138,12 +135,7 @@ let shared: NestServer;
 let sharedStamp: IpStampNodeMiddleware;
 
 const stampOptions = (more: Partial<IpStampMiddlewareOptions> = {}): IpStampMiddlewareOptions => ({ keys: { keys: [key.publicJwk] }, ...more });
-const tokenFor = (url: string, options: { method?: string; ip?: string; body?: string } = {}) =>
-  createStamper({ key: key.privateJwk, ip: options.ip ?? '127.0.0.1', bodyDigest: options.body !== undefined }).stamp({
-    method: options.method ?? 'GET',
-    url,
-    body: options.body,
-  });
+const tokenFor = (url: string, options?: RecipeTokenOptions) => recipeToken(key, url, options);
 
 beforeAll(async () => {
   key = await makeKey('HS256', 'nest');
@@ -235,42 +227,10 @@ describe('NestJS on Express: the recipe', () => {
     expect(reached).toEqual(['GET /public/menu', 'GET /public/menu']);
   });
 
-  it('body digests: JSON and forms parsed by the parsers made with rawBodyVerify are accepted; another body is binding-mismatch', async () => {
-    const url = `${shared.origin}/orders`;
-    const json = { 'content-type': 'application/json' };
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const signedJson = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const signedForm = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
-    const changed = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const acceptedJson = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
-    const acceptedForm = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
-    const refused = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': changed }, body: '{"item":43}' });
-    expect([acceptedJson.status, acceptedJson.json.ipStamp?.agreement, acceptedJson.json.body]).toEqual([201, 'match', { item: 42 }]);
-    expect([acceptedForm.status, acceptedForm.json.ipStamp?.agreement, acceptedForm.json.body]).toEqual([201, 'match', { item: '42', size: 'l' }]);
-    expect([refused.status, refused.json.reason]).toEqual([401, 'binding-mismatch']);
-    expect(reached).toEqual(['POST /orders', 'POST /orders']);
-  });
-
-  it("the echo route answers through Nest: createStampedFetch({ ip: 'echo' }) learns its address there and is accepted", async () => {
-    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: 'echo' });
-    const res = await stampedFetch(`${shared.origin}/orders`);
-    const verdict = ((await res.json()) as { ipStamp: Verdict }).ipStamp;
-    expect([res.status, verdict.ip, verdict.agreement]).toEqual([200, '127.0.0.1', 'match']);
-    expect(reached).toEqual(['GET /orders']);
-  });
-
-  it("trustedProxies: a trusted peer's X-Forwarded-For names the client; a stranger's is ip-mismatch", async () => {
-    const url = `${shared.origin}/orders`;
-    const forwarded = async () => ({ 'x-forwarded-for': '198.51.100.7', 'client-ip-attestation': await tokenFor(url, { ip: '198.51.100.7' }) });
-    const trusted = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.2' });
-    const stranger = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.3' });
-    expect([trusted.status, trusted.json.ipStamp?.ip, trusted.json.ipStamp?.agreement]).toEqual([200, '198.51.100.7', 'match']);
-    expect([stranger.status, stranger.json.reason]).toEqual([403, 'ip-mismatch']);
-  });
-
-  it('trackPeerAddresses(app.getHttpServer()) before listen: the peer of a connection the client reset is still known', async () => {
-    await writeAndReset(shared.port, '/public/peer', {});
-    await vi.waitFor(() => expect(peersAtClose).toEqual(['127.0.0.1']));
+  nestRecipeTests(() => ({ ...shared, key, reached, peersAtClose }), {
+    bodyDigestsTest: 'body digests: JSON and forms parsed by the parsers made with rawBodyVerify are accepted; another body is binding-mismatch',
+    changedBody: 'json',
+    peerTest: 'trackPeerAddresses(app.getHttpServer()) before listen: the peer of a connection the client reset is still known',
   });
 });
 

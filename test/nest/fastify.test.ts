@@ -6,7 +6,8 @@
  * the plugin registered and awaited before `listen`, `@RouteConfig()` for per-route options,
  * the verdict read with `@IpStamp()` (test/support/nest-ipstamp.ts). A refusal is the plugin's
  * answer, byte for byte what plain Fastify gets; Nest's exception layer sees only what the
- * plugin throws (a throwing verifier).
+ * plugin throws (a throwing verifier). The recipe's tests that read the same on Express's
+ * platform are test/support/nest-recipe.ts's.
  */
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
@@ -14,17 +15,13 @@ import { Body, Catch, Controller, Get, Module, Post, Req, type ArgumentsHost } f
 import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, RouteConfig, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import Fastify, { type FastifyRequest } from 'fastify';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createStampedFetch, createStamper } from '../../client/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ipstamp, { type IpStampPluginOptions, type Verdict } from '../../server/fastify/index.js';
 import { peerAddressOf } from '../../server/index.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { IpStamp } from '../support/nest-ipstamp.js';
-import { writeAndReset } from '../support/reset-client.js';
+import { nestRecipeTests, recipeToken, type NestAnswer, type RecipeTokenOptions } from '../support/nest-recipe.js';
 import { exchangeUntilClosed as exchange, sendJson, statusLines, withoutDates } from '../support/raw-exchange.js';
-
-/** What the test app's controller answers. */
-type NestAnswer = { ipStamp?: Verdict | null; sameAsReq?: boolean; body?: unknown; reason?: string };
 
 /** What the routes and the filter saw, across the apps of this file. */
 const reached: string[] = [];
@@ -108,12 +105,7 @@ let key: TestKeyPair;
 let shared: NestServer;
 
 const pluginOptions = (more: Partial<IpStampPluginOptions> = {}): IpStampPluginOptions => ({ keys: { keys: [key.publicJwk] }, ...more });
-const tokenFor = (url: string, options: { method?: string; ip?: string; body?: string } = {}) =>
-  createStamper({ key: key.privateJwk, ip: options.ip ?? '127.0.0.1', bodyDigest: options.body !== undefined }).stamp({
-    method: options.method ?? 'GET',
-    url,
-    body: options.body,
-  });
+const tokenFor = (url: string, options?: RecipeTokenOptions) => recipeToken(key, url, options);
 
 beforeAll(async () => {
   key = await makeKey('HS256', 'nest');
@@ -197,42 +189,10 @@ describe('NestJS on Fastify: the recipe', () => {
     expect(reached).toEqual(['GET /public/menu', 'GET /public/menu', 'GET /health']);
   });
 
-  it("body digests: JSON (the plugin's parser) and forms (Nest's, under the plugin's tee) are accepted; another body is binding-mismatch", async () => {
-    const url = `${shared.origin}/orders`;
-    const json = { 'content-type': 'application/json' };
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const signedJson = await tokenFor(url, { method: 'POST', body: '{"item":42}' });
-    const signedForm = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
-    const changed = await tokenFor(url, { method: 'POST', body: 'item=42&size=l' });
-    const acceptedJson = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...json, 'client-ip-attestation': signedJson }, body: '{"item":42}' });
-    const acceptedForm = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': signedForm }, body: 'item=42&size=l' });
-    const refused = await sendJson<NestAnswer>(url, { method: 'POST', headers: { ...form, 'client-ip-attestation': changed }, body: 'item=43&size=l' });
-    expect([acceptedJson.status, acceptedJson.json.ipStamp?.agreement, acceptedJson.json.body]).toEqual([201, 'match', { item: 42 }]);
-    expect([acceptedForm.status, acceptedForm.json.ipStamp?.agreement, acceptedForm.json.body]).toEqual([201, 'match', { item: '42', size: 'l' }]);
-    expect([refused.status, refused.json.reason]).toEqual([401, 'binding-mismatch']);
-    expect(reached).toEqual(['POST /orders', 'POST /orders']);
-  });
-
-  it("the echo route answers through Nest: createStampedFetch({ ip: 'echo' }) learns its address there and is accepted", async () => {
-    const stampedFetch = createStampedFetch({ key: key.privateJwk, ip: 'echo' });
-    const res = await stampedFetch(`${shared.origin}/orders`);
-    const verdict = ((await res.json()) as { ipStamp: Verdict }).ipStamp;
-    expect([res.status, verdict.ip, verdict.agreement]).toEqual([200, '127.0.0.1', 'match']);
-    expect(reached).toEqual(['GET /orders']);
-  });
-
-  it("trustedProxies: a trusted peer's X-Forwarded-For names the client; a stranger's is ip-mismatch", async () => {
-    const url = `${shared.origin}/orders`;
-    const forwarded = async () => ({ 'x-forwarded-for': '198.51.100.7', 'client-ip-attestation': await tokenFor(url, { ip: '198.51.100.7' }) });
-    const trusted = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.2' });
-    const stranger = await sendJson<NestAnswer>(url, { headers: await forwarded(), from: '127.0.0.3' });
-    expect([trusted.status, trusted.json.ipStamp?.ip, trusted.json.ipStamp?.agreement]).toEqual([200, '198.51.100.7', 'match']);
-    expect([stranger.status, stranger.json.reason]).toEqual([403, 'ip-mismatch']);
-  });
-
-  it('the plugin tracks the server Nest made: the peer of a connection the client reset is still known', async () => {
-    await writeAndReset(shared.port, '/public/peer', {});
-    await vi.waitFor(() => expect(peersAtClose).toEqual(['127.0.0.1']));
+  nestRecipeTests(() => ({ ...shared, key, reached, peersAtClose }), {
+    bodyDigestsTest: "body digests: JSON (the plugin's parser) and forms (Nest's, under the plugin's tee) are accepted; another body is binding-mismatch",
+    changedBody: 'form',
+    peerTest: 'the plugin tracks the server Nest made: the peer of a connection the client reset is still known',
   });
 });
 

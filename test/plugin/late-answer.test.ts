@@ -4,36 +4,25 @@
  * away, and only then does the verdict arrive. The plugin's late refusal must write nothing and
  * throw nothing (Fastify logs FST_ERR_REP_ALREADY_SENT, with no stamp in the line), a late
  * acceptance must not run the handler, and the stamp stays consumed (PROTOCOL.md §5, step 10).
+ * The key, the unhandled-rejection check and the client that leaves are Hono's file's too
+ * (test/support/late-answer.ts); the app is Fastify's own.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateStampKey } from '../../client/browser-key.js';
-import { createStamper } from '../../client/stamper.js';
 import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { ipstamp } from '../../server/fastify/plugin.js';
 import { gatedStore, settled, type GatedStore } from '../support/gated-store.js';
 import { stampedOnce } from '../support/raw-exchange.js';
-import { makeKey, type TestKeyPair } from '../support/keys.js';
+import { lateAnswerFile, leaveWhileAwaited } from '../support/late-answer.js';
 import { captureLog, type CapturedLog } from './app.js';
 
 const TICKET = '/.well-known/ipstamp/ticket';
-let key: TestKeyPair;
 const issuerKey = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'edge-1', alg: 'EdDSA' };
 const apps: FastifyInstance[] = [];
-const unhandled: unknown[] = [];
-const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
-
-beforeAll(async () => {
-  key = await makeKey('HS256', 'late-answer');
-});
-beforeEach(() => void process.on('unhandledRejection', recordUnhandled));
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((app) => app.close()));
-  process.off('unhandledRejection', recordUnhandled);
-  expect(unhandled.splice(0)).toEqual([]);
-});
+const file = lateAnswerFile(() => Promise.all(apps.splice(0).map((app) => app.close())));
+const { stampFor } = file;
 
 interface LateApp {
   origin: string;
@@ -60,7 +49,7 @@ async function lateApp(gate: GatedStore, interfere: (reply: FastifyReply) => voi
     void gate.asked.then(() => interfere(reply));
     done();
   });
-  await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, replayStore: gate.store, issuer: { key: issuerKey } });
+  await app.register(ipstamp, { keys: { keys: [file.key.publicJwk] }, replayStore: gate.store, issuer: { key: issuerKey } });
   const handled: string[] = [];
   app.get('/orders', async (request) => {
     handled.push(request.url);
@@ -68,10 +57,6 @@ async function lateApp(gate: GatedStore, interfere: (reply: FastifyReply) => voi
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { origin: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, app, log, handled, timedOut };
-}
-
-function stampFor(origin: string): Promise<string> {
-  return createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `${origin}/orders` });
 }
 
 describe('the Fastify plugin when someone else answered first', () => {
@@ -144,7 +129,7 @@ describe('the Fastify plugin when someone else answered first', () => {
       reply.raw.writeHead(200, { 'content-type': 'text/plain' }).end('hijacked');
       done();
     });
-    await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, replayStore: gate.store });
+    await app.register(ipstamp, { keys: { keys: [file.key.publicJwk] }, replayStore: gate.store });
     app.get('/orders', async () => 'handler');
     await app.listen({ host: '127.0.0.1', port: 0 });
     const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -157,12 +142,7 @@ describe('the Fastify plugin when someone else answered first', () => {
     const gate = gatedStore();
     const { origin, handled } = await lateApp(gate, () => undefined);
     const token = await stampFor(origin);
-    const gone = httpRequest(`${origin}/orders`, { agent: false, headers: { 'client-ip-attestation': token } });
-    const closed = new Promise((resolve) => gone.on('error', resolve));
-    gone.end();
-    await gate.asked;
-    gone.destroy();
-    await closed;
+    await leaveWhileAwaited(origin, token, gate.asked);
     gate.answer(true);
     await settled();
     // Fastify runs the handler of a request whose client left during a hook (its own behaviour, as for any async hook)
