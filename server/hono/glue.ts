@@ -62,12 +62,13 @@ const DOUBLE_CHECK =
  * cost 2–3 µs a request on @hono/node-server (bench/README.md, "HTTP cost"). The middleware
  * runs unchanged, with the route's handler as its `next`.
  */
-export function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStampVariables }>): StampedHandler {
+function stampedHandler(middleware: MiddlewareHandler<{ Variables: IpStampVariables }>, family: StampFamily): StampedHandler {
   return (handler) => (c, next) => {
     const stamped = c as unknown as Context<{ Variables: IpStampVariables }, string>;
-    // behind an ipstamp middleware already, the stamp would be checked twice, and the second
-    // check would refuse every stamp as a replay of the first: say so instead (app.onError)
-    if (stamped.get('ipStamp') !== undefined) throw new TypeError(DOUBLE_CHECK);
+    // behind another ipstamp() call's middleware, the stamp would be checked twice, and the second
+    // check would refuse every stamp as a replay of the first: say so instead (app.onError).
+    // Behind its own family (`stamp.optional` app-wide) the middleware lets what it accepted through.
+    if (stamped.get('ipStamp') !== undefined && markOf.get(c)?.family !== family) throw new TypeError(DOUBLE_CHECK);
     // the handler runs as the middleware's next, once `ipStamp` is set; its own answer passes
     // straight through, neither awaited nor wrapped
     const proceed = () => handler(stamped as never, next);
@@ -81,11 +82,28 @@ const LAYERED =
   'ipstamp: a second ipstamp middleware on a request whose stamp the first accepted: put one on each request (the stamp would be checked twice, the second time as a replay)';
 
 /**
- * The replay store each request's stamp was consumed in, by the middleware that accepted it. A
- * middleware behind it with the same store would refuse the stamp as a replay; one with a store
- * of its own checks it again as it always did.
+ * One `ipstamp()` call's middlewares — the middleware and its `.optional` twin, and their
+ * handler forms: one verifier, one replay store. What one of them accepted, the others let
+ * through as accepted (`ipStamp` kept), as ipstamp/node's twins do.
  */
-const consumedIn = new WeakMap<Context, object>();
+interface StampFamily {
+  readonly replayStore: object;
+}
+
+/** What a family's middleware did with a request: took it (checked it, let it through), or accepted its stamp. */
+interface FamilyMark {
+  readonly family: StampFamily;
+  readonly acceptedStamp: boolean;
+}
+
+/**
+ * The mark of the family whose middleware took each request last. Only a stamp it accepted —
+ * consumed in its replay store — goes through its family again, not a verdict something else
+ * put in `ipStamp` after it let a stampless request through. Another family's middleware behind
+ * it with the same store would refuse that stamp as a replay; one with a store of its own
+ * checks it again as it always did.
+ */
+const markOf = new WeakMap<Context, FamilyMark>();
 
 /** `@hono/node-server`'s Node request, when the app runs there. */
 type NodeRequest = BodyFraming & { readonly url?: string; readonly rawHeaders?: readonly string[] };
@@ -144,13 +162,16 @@ function requestTarget(c: Context): string {
  * problem+json and the handler never runs; no stamp on an optional route → null. It answers
  * the echo route and, with `tickets`, the ticket routes itself; CORS preflights pass through.
  */
-export function honoMiddleware(
+function honoMiddleware(
   glue: HonoGlueSettings,
   verifier: GlueVerifier,
   connectionOf: ConnectionOf,
   tickets: TicketRoutes | undefined,
-  replayStore: object,
+  family: StampFamily,
 ): MiddlewareHandler<{ Variables: IpStampVariables }> {
+  const took: FamilyMark = { family, acceptedStamp: false };
+  const acceptedStamp: FamilyMark = { family, acceptedStamp: true };
+
   // synchronous unless a body has to be read first: an await per request costs a microtask turn
   function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): VerifyInput | Promise<VerifyInput> {
     const body = bodyForDigest(c, headers, glue.bodyLimit);
@@ -170,7 +191,7 @@ export function honoMiddleware(
   function settle(c: Context, next: Next, result: VerifyResult): Promise<Response | void> {
     if (!result.ok) return Promise.resolve(problemResponse(result.reason));
     c.set('ipStamp', result.verdict);
-    consumedIn.set(c, replayStore);
+    if (result.verdict !== null) markOf.set(c, acceptedStamp);
     return next();
   }
 
@@ -188,13 +209,20 @@ export function honoMiddleware(
   // that one — two more trips through the microtask queue on every request (bench/README.md,
   // "HTTP cost"). A throw still reaches Hono's onError: compose calls this inside its try.
   return (c, next) => {
-    // behind another ipstamp middleware that accepted this stamp in the same replay store (optional
-    // app-wide, required on a route, sharing a store), a second check would refuse every good stamp
-    // as a replay of the first: say so instead (app.onError), as stamp.handler(fn) does. A stampless
-    // request (null), or a stamp consumed in another store, goes on to be checked here.
+    // a stamp this family already accepted (`stamp.optional` app-wide, `stamp` on the route) is
+    // not checked again: that check would refuse it as a replay of the first. Behind another
+    // ipstamp() call's middleware that consumed it in the same replay store, the same replay:
+    // say so instead (app.onError), as stamp.handler(fn) does. A stampless request (null), or a
+    // stamp consumed in another store, goes on to be checked here.
     const earlier = c.get('ipStamp');
-    if (earlier !== undefined && earlier !== null && consumedIn.get(c) === replayStore) throw new TypeError(LAYERED);
+    const mark = earlier === undefined || earlier === null ? undefined : markOf.get(c);
+    if (mark?.acceptedStamp === true) {
+      if (mark.family === family) return next();
+      if (mark.family.replayStore === family.replayStore) throw new TypeError(LAYERED);
+    }
     c.set('ipStamp', null);
+    // before any answer: stamp.handler(fn) behind this middleware knows its family by it, a preflight's too
+    markOf.set(c, took);
     const headers = headerMapOf(c);
     if (isCorsPreflight(c.req.method, headers)) return next();
     const connection = connectionOf(c);
@@ -215,4 +243,28 @@ export function honoMiddleware(
     if (input instanceof Promise) return input.then((read) => settleOutcome(c, next, verifier.verify(read)));
     return settleOutcome(c, next, verifier.verify(input));
   };
+}
+
+/** A middleware of the family with its handler form (`stamp.optional` is one). */
+type FamilyMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly handler: StampedHandler };
+
+/**
+ * One `ipstamp()` call's middlewares: the middleware as configured, and `.optional`, the same
+ * verifier, replay store and ticket routes with a stamp optional — itself when `required` is
+ * false already, as in ipstamp/node. Each is built once here, not per request.
+ */
+export function honoMiddlewareFamily(
+  glue: HonoGlueSettings,
+  verifier: GlueVerifier,
+  connectionOf: ConnectionOf,
+  tickets: TicketRoutes | undefined,
+  replayStore: object,
+): FamilyMiddleware & { readonly optional: FamilyMiddleware } {
+  const family: StampFamily = { replayStore };
+  const member = (required: boolean): FamilyMiddleware => {
+    const middleware = honoMiddleware({ ...glue, required }, verifier, connectionOf, tickets, family);
+    return Object.assign(middleware, { handler: stampedHandler(middleware, family) });
+  };
+  const middleware = member(glue.required);
+  return Object.assign(middleware, { optional: glue.required ? member(false) : middleware });
 }

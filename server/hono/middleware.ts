@@ -7,7 +7,7 @@ import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
 import { echoAnswer } from '../verify/echo-answer.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import type { ConnectionHints, HeaderMap } from '../verify/types.js';
-import { honoMiddleware, stampedHandler, type IpStampVariables, type StampedHandler } from './glue.js';
+import { honoMiddlewareFamily, type IpStampVariables, type StampedHandler } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 import { createTicketRoutes } from './ticket-routes.js';
 
@@ -15,9 +15,19 @@ export type { IpStampVariables, StampedHandler } from './glue.js';
 
 /**
  * The middleware, with the verifier it runs (for code that verifies outside a route: a
- * WebSocket upgrade…) and its handler form (`app.get('/orders', stamp.handler((c) => …))`).
+ * WebSocket upgrade…), its handler form (`app.get('/orders', stamp.handler((c) => …))`) and its
+ * optional twin (`app.use(stamp.optional)` app-wide, `stamp` on the routes that require one).
  */
-export type IpStampMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: Verifier; readonly handler: StampedHandler };
+export type IpStampMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & {
+  readonly verifier: Verifier;
+  readonly handler: StampedHandler;
+  /**
+   * The same middleware (same verifier, same replay store) where a stamp is optional: unstamped →
+   * `c.get('ipStamp') === null`. A request one of the two accepted goes through the other as
+   * accepted, not checked again. The middleware itself when created with `required: false`.
+   */
+  readonly optional: MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly handler: StampedHandler };
+};
 
 /**
  * `@hono/node-server` hands the Node request as `c.env.incoming`: its socket's peer was
@@ -61,6 +71,6 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
     echo: (ip: string) => echoAnswer(verifier, ip),
   };
   // without a store of the app's, the verifier's own is private to this call: the verifier names it
-  const middleware = honoMiddleware(glue, glueVerifier, glue.connection ?? nodeConnection, tickets, verifierOptions.replayStore ?? verifier);
-  return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
+  const middleware = honoMiddlewareFamily(glue, glueVerifier, glue.connection ?? nodeConnection, tickets, verifierOptions.replayStore ?? verifier);
+  return Object.assign(middleware, { verifier });
 }

@@ -11,7 +11,7 @@ import type { ConnectionHints, HeaderMap, VerifyInput } from '../verify/types.js
 import { echoAnswerAt } from '../verify/echo-answer.js';
 import type { OptionNames } from '../../shared/options.js';
 import { createWebVerifier, WEB_VERIFIER_OPTION_NAMES, type WebVerifier, type WebVerifierOptions } from '../web/web-verifier.js';
-import { honoMiddleware, stampedHandler, type IpStampVariables, type StampedHandler } from './glue.js';
+import { honoMiddlewareFamily, type IpStampVariables, type StampedHandler } from './glue.js';
 import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './options.js';
 
 export { bunConnection, cloudflareConnection, denoConnection } from './runtime-connections.js';
@@ -34,8 +34,13 @@ export interface IpStampHonoWebOptions extends Omit<WebVerifierOptions, 'bodyLim
   connection: ConnectionOf;
 }
 
-/** The middleware, with the web verifier it runs and its handler form (as in `ipstamp/hono`). */
-export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly verifier: WebVerifier; readonly handler: StampedHandler };
+/** The middleware, with the web verifier it runs, its handler form and its optional twin (as in `ipstamp/hono`). */
+export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariables }> & {
+  readonly verifier: WebVerifier;
+  readonly handler: StampedHandler;
+  /** The same middleware (same verifier, same replay store) where a stamp is optional, as `IpStampMiddleware['optional']`. */
+  readonly optional: MiddlewareHandler<{ Variables: IpStampVariables }> & { readonly handler: StampedHandler };
+};
 
 /** Every key `ipstamp(options)` takes here: the glue's, and the web verifier's (passed on to it). */
 const HONO_WEB_OPTION_NAMES: OptionNames<IpStampHonoWebOptions> = Object.freeze({
@@ -59,7 +64,7 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   const verifier = createWebVerifier({ ...(verifierOptions as WebVerifierOptions), bodyLimit: glue.bodyLimit });
   // no logger here: said once as a warning, as the Fastify plugin logs it
   warnOfLoosenedPolicies(verifier.settings);
-  const middleware = honoMiddleware(
+  const middleware = honoMiddlewareFamily(
     glue,
     {
       verify: (input: VerifyInput) => verifier.verifyInput(input),
@@ -71,7 +76,7 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
     // without a store of the app's, the verifier's own is private to this call: the verifier names it
     verifierOptions.replayStore ?? verifier,
   );
-  return Object.assign(middleware, { verifier, handler: stampedHandler(middleware) });
+  return Object.assign(middleware, { verifier });
 }
 
 export default ipstamp;
