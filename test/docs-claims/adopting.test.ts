@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStampedFetch, createStamper } from '../../client/index.js';
 import { ipstamp as fastifyIpstamp, rateLimitKeyOf, type IpStampPluginOptions } from '../../server/fastify/index.js';
@@ -137,6 +137,38 @@ describe('docs/adopting.md: counting who stamps with the node and Hono middlewar
       const origin = await expressApp(sdk, mounting);
       expect(await sendTheFour(origin)).toEqual(['200 stamped', '200 unstamped', '401 malformed', '401 missing']);
       expect(await requestCounts(sdk)).toEqual({ accepted: 1, unstamped, 'rejected/malformed': 1, 'rejected/missing': 1 });
+    });
+  }
+
+  for (const [mounting, unstamped] of [
+    ['apart', 1],
+    // as with Express: let through app-wide (unstamped), then refused on the route (missing)
+    ['layered', 2],
+  ] as const) {
+    it(`Hono, enforced route ${mounting === 'apart' ? 'before' : 'after'} app.use(stamp.optional): the same answers; a stamp accepted once, unstamped counted ${unstamped}×`, async () => {
+      const sdk = inMemorySdk();
+      const stamp = honoIpstamp({ keys: { keys: [key.publicJwk] }, connection: () => ({ l3: '127.0.0.1' }), telemetry: telemetryOf(sdk) });
+      const hono = new Hono<{ Variables: IpStampVariables }>();
+      const answer = (c: Context<{ Variables: IpStampVariables }>) => c.text(c.get('ipStamp') === null ? 'unstamped' : 'stamped');
+      if (mounting === 'apart') hono.get('/login', stamp, answer);
+      hono.use(stamp.optional);
+      if (mounting === 'layered') hono.get('/login', stamp, answer);
+      hono.get('/orders', answer);
+      const stamper = createStamper({ key: key.privateJwk, ip: '127.0.0.1' });
+      const stamped = async (url: string) => ({ headers: { 'client-ip-attestation': await stamper.stamp({ method: 'GET', url }) } });
+      const [orders, login] = ['http://app.test/orders', 'http://app.test/login'];
+      const sent = [
+        await hono.request(orders, await stamped(orders)),
+        await hono.request(orders),
+        await hono.request(orders, { headers: { 'client-ip-attestation': 'garbage' } }),
+        await hono.request(login),
+        await hono.request(login, await stamped(login)),
+      ];
+      const answers = await Promise.all(
+        sent.map(async (r) => `${r.status} ${r.status === 200 ? await r.text() : ((await r.json()) as { reason: string }).reason}`),
+      );
+      expect(answers).toEqual(['200 stamped', '200 unstamped', '401 malformed', '401 missing', '200 stamped']);
+      expect(await requestCounts(sdk)).toEqual({ accepted: 2, unstamped, 'rejected/malformed': 1, 'rejected/missing': 1 });
     });
   }
 

@@ -156,10 +156,11 @@ describe('the handler form of the Hono middleware', () => {
     expect([second.status, await second.text()]).toEqual([500, 'onError: handler failed']);
   });
 
-  it('refuses to check a stamp twice: behind the middleware too, it fails loudly instead of answering replay', async () => {
+  it("refuses to check a stamp twice: behind another ipstamp() call's middleware, it fails loudly instead of answering replay", async () => {
+    // behind its own middleware (`stamp.optional` app-wide) it checks a stamp once: optional-twin.test.ts
     const stamp = ipstamp(options);
     const app = new Hono<{ Variables: IpStampVariables }>();
-    app.use(stamp);
+    app.use(ipstamp(options));
     app.get(
       '/orders',
       stamp.handler((c) => c.text('handler')),

@@ -7,12 +7,13 @@ import { MemoryReplayStore } from '../../server/index.js';
 import { makeKey } from '../support/keys.js';
 
 /**
- * Two ipstamp middlewares on one request — an optional one app-wide and a required one on a
- * route, the first step of a rollout (docs/adopting.md) — sharing a replay store as
- * docs/hono.md advises. The second would check the stamp the first accepted again and refuse
- * it as a replay of the first, silently, for every good stamp: it says so instead, as
+ * Two ipstamp middlewares of two `ipstamp()` calls on one request — an optional one app-wide
+ * and a required one on a route, the first step of a rollout (docs/adopting.md) — sharing a
+ * replay store. The second would check the stamp the first accepted again and refuse it as a
+ * replay of the first, silently, for every good stamp: it says so instead, as
  * `stamp.handler(fn)` behind a middleware does (handler-form.test.ts). A stampless request goes
- * through both as before: let through by the first, refused `missing` by the second.
+ * through both as before: let through by the first, refused `missing` by the second. One call's
+ * own middlewares (`stamp.optional` and `stamp`) check a stamp once: optional-twin.test.ts.
  */
 const key = await makeKey('HS256', 'hono-layered');
 const PEER = '127.0.0.2';
@@ -72,14 +73,17 @@ describe.each(variants)('%s: a required middleware behind an optional one', (_na
     expect([replayed.status, ((await replayed.json()) as { reason: string }).reason]).toEqual([401, 'replay']);
   });
 
-  it('one middleware mounted on overlapping paths: a TypeError for a stamp it accepted on the outer one', async () => {
+  it('one middleware mounted on overlapping paths checks a stamp once: what it accepted on the outer one goes through the inner one, its replay is refused', async () => {
     const stamp = make({ keys: { keys: [key.publicJwk] }, connection });
     const app = new Hono<{ Variables: IpStampVariables }>();
     app.use('/api/*', stamp);
     app.use('/api/admin/*', stamp);
-    app.get('/api/admin/users', (c) => c.text('users'));
+    app.get('/api/admin/users', (c) => c.text(c.get('ipStamp')!.ip));
     app.onError((error, c) => c.text(error.name, 500));
-    expect(await answer(await app.request(`${ORIGIN}/api/admin/users`, await stamped('/api/admin/users')))).toBe('500 TypeError');
+    const request = await stamped('/api/admin/users');
+    expect(await answer(await app.request(`${ORIGIN}/api/admin/users`, request))).toBe(`200 ${PEER}`);
+    const replayed = await app.request(`${ORIGIN}/api/admin/users`, request);
+    expect([replayed.status, ((await replayed.json()) as { reason: string }).reason]).toEqual([401, 'replay']);
   });
 
   it("docs/hono.md's path switch sends each request through one of the two: a good stamp on /login is accepted, a stampless one refused", async () => {

@@ -53,6 +53,19 @@ const withVariables = new Hono<{ Variables: IpStampVariables }>();
 withVariables.use('/api/*', stamp);
 withVariables.get('/api/orders', (c) => c.json({ ip: c.get('ipStamp')?.ip }));
 
+// The optional twin (docs/hono.md): app-wide, with the required middleware and its handler form on routes.
+const layered = new Hono<{ Variables: IpStampVariables }>();
+layered.use(stamp.optional);
+layered.get('/login', stamp, (c) => c.json({ ip: c.get('ipStamp')!.ip }));
+layered.get(
+  '/signup',
+  stamp.handler((c) => c.json({ ip: c.get('ipStamp')!.ip })),
+);
+new Hono().get(
+  '/maybe',
+  stamp.optional.handler((c) => c.json({ ip: c.get('ipStamp')?.ip ?? null })),
+);
+
 // The route's response type survives the handler form (Hono's RPC reads it).
 const route = new Hono().get(
   '/typed',
@@ -65,6 +78,10 @@ const edge = webIpstamp({ keys, connection: cloudflareConnection });
 new Hono().get(
   '/orders',
   edge.handler((c) => c.json({ ip: c.get('ipStamp')!.ip })),
+);
+new Hono<{ Variables: IpStampVariables }>().use(edge.optional).get(
+  '/maybe',
+  edge.optional.handler((c) => c.json({ ip: c.get('ipStamp')?.ip ?? null })),
 );
 
 // Options are checked by name: the Fastify plugin's old spelling is no option here.
