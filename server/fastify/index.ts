@@ -10,3 +10,4 @@ export { keepRawBody } from './raw-body.js';
 export { rateLimitKeyOf } from './rate-limit-key.js';
 export type { IssuerPluginOptions } from './ticket-routes.js';
 export type { Verdict } from '../verify/types.js';
+export type { Reason } from '../../shared/reasons.js';

@@ -22,6 +22,13 @@ export interface IpStampPluginOptions extends CreateVerifierOptions {
    * `required` with another value, registration fails with a TypeError.
    */
   requireStamp?: boolean;
+  /**
+   * Report, do not refuse: a stamp the verifier refuses (any reason, `missing` on a required
+   * route included) lets the request through as an unstamped one (`request.ipStamp` null), with
+   * the reason in `request.ipStampRefusal`; counted as a refusal all the same. Default false; a
+   * route's `config.ipstamp.reportOnly` overrides it. Warned of at registration.
+   */
+  reportOnly?: boolean;
   /** Also be a ticket issuer (PROTOCOL.md §7): serve POST /.well-known/ipstamp/ticket and the issuer JWK Set. */
   issuer?: IssuerPluginOptions;
 }
@@ -32,6 +39,7 @@ export interface GlueSettings {
   readonly metricsPath: string;
   /** `required`, or its deprecated name `requireStamp`. */
   readonly required: boolean;
+  readonly reportOnly: boolean;
   readonly issuer: IssuerPluginOptions | undefined;
 }
 
@@ -46,6 +54,7 @@ const PLUGIN_OPTION_NAMES: OptionNames<IpStampPluginOptions & RegisterOptions> =
   metricsPath: true,
   required: true,
   requireStamp: true,
+  reportOnly: true,
   issuer: true,
   prefix: true,
   logLevel: true,
@@ -63,7 +72,7 @@ function routePath(value: unknown): string {
   return value;
 }
 
-function flag(options: IpStampPluginOptions, name: 'echo' | 'metrics' | 'required' | 'requireStamp', fallback: boolean): boolean {
+function flag(options: IpStampPluginOptions, name: 'echo' | 'metrics' | 'required' | 'requireStamp' | 'reportOnly', fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
@@ -93,6 +102,7 @@ export function splitPluginOptions(options: IpStampPluginOptions): { glue: GlueS
     metrics: flag(options, 'metrics', false),
     metricsPath: routePath(options.metricsPath),
     required: requiredFlag(options),
+    reportOnly: flag(options, 'reportOnly', false),
     issuer: options.issuer,
   };
   const {
@@ -101,6 +111,7 @@ export function splitPluginOptions(options: IpStampPluginOptions): { glue: GlueS
     metricsPath: _metricsPath,
     required: _required,
     requireStamp: _requireStamp,
+    reportOnly: _reportOnly,
     issuer: _issuer,
     prefix: _prefix,
     logLevel: _logLevel,

@@ -4,7 +4,7 @@ import type { IpStampDecoration } from './types.js';
 import { IpStampMetrics, prometheusText } from './metrics.js';
 import { splitPluginOptions, type IpStampPluginOptions } from './options.js';
 import { installRawBodyParsers } from './raw-body.js';
-import { checkRouteConfig } from './route-config.js';
+import { checkRouteConfig, routeLoosensToReportOnly } from './route-config.js';
 import { registerEchoRoute, registerMetricsRoute } from './routes.js';
 import { createVerifyHooks } from './verify-hook.js';
 import { createVerifier } from '../verify/create-verifier.js';
@@ -33,8 +33,9 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   });
   const metrics = new IpStampMetrics();
 
-  const loosenedWarning = loosenedPoliciesWarning(verifier.settings);
-  if (loosenedWarning !== undefined) fastify.log.warn({ ipstamp: { loosened: loosenedPolicyNames(loosenedPolicies(verifier.settings)) } }, loosenedWarning);
+  const policies = { ...verifier.settings, reportOnly: glue.reportOnly };
+  const loosenedWarning = loosenedPoliciesWarning(policies);
+  if (loosenedWarning !== undefined) fastify.log.warn({ ipstamp: { loosened: loosenedPolicyNames(loosenedPolicies(policies)) } }, loosenedWarning);
 
   // l3 is read at accept (PROTOCOL §4): a late read of a reset connection finds nothing
   trackPeerAddresses(fastify.server);
@@ -48,9 +49,20 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
   };
   fastify.decorate('ipstamp', decoration);
   fastify.decorateRequest('ipStamp', null);
+  fastify.decorateRequest('ipStampRefusal', null);
 
-  fastify.addHook('onRoute', checkRouteConfig);
-  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.required });
+  fastify.addHook('onRoute', (route) => {
+    checkRouteConfig(route);
+    // a route that lets refusals through under a plugin that does not is a loosening of its own
+    if (routeLoosensToReportOnly(route, glue.reportOnly)) {
+      const where = `${String(route.method)} ${route.url}`;
+      fastify.log.warn(
+        { ipstamp: { loosened: loosenedPolicyNames(loosenedPolicies({ reportOnly: true })), route: where } },
+        `${loosenedPoliciesWarning({ reportOnly: true })} (route ${where})`,
+      );
+    }
+  });
+  const hooks = createVerifyHooks({ verifier, metrics, requireStamp: glue.required, reportOnly: glue.reportOnly });
   fastify.addHook('preParsing', hooks.preParsing);
   fastify.addHook('preValidation', hooks.preValidation);
 

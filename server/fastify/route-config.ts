@@ -1,25 +1,42 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
 
-/** What the hook does on one route: skip it, or verify with the stamp required or not. */
-export type RoutePolicy = 'skip' | { required: boolean };
+/**
+ * What the hook does on one route: skip it, or verify with the stamp required or not, and a
+ * refusal answered (`reportOnly` false) or let through with its reason (true).
+ */
+export type RoutePolicy = 'skip' | { readonly required: boolean; readonly reportOnly: boolean };
 
-const REQUIRED: RoutePolicy = Object.freeze({ required: true });
-const OPTIONAL: RoutePolicy = Object.freeze({ required: false });
+// one frozen object per combination: reading a route's policy allocates nothing
+const POLICIES: readonly (readonly RoutePolicy[])[] = [
+  [Object.freeze({ required: false, reportOnly: false }), Object.freeze({ required: false, reportOnly: true })],
+  [Object.freeze({ required: true, reportOnly: false }), Object.freeze({ required: true, reportOnly: true })],
+];
+
+const SETTING_KEYS: ReadonlySet<string> = new Set(['required', 'reportOnly']);
 
 function isValidSetting(setting: unknown): boolean {
   if (setting === undefined || setting === false) return true;
   if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) return false;
-  const keys = Object.keys(setting);
-  const required = (setting as { required?: unknown }).required;
-  return keys.every((k) => k === 'required') && (required === undefined || typeof required === 'boolean');
+  const { required, reportOnly } = setting as { required?: unknown; reportOnly?: unknown };
+  return (
+    Object.keys(setting).every((k) => SETTING_KEYS.has(k)) &&
+    (required === undefined || typeof required === 'boolean') &&
+    (reportOnly === undefined || typeof reportOnly === 'boolean')
+  );
 }
 
 /** onRoute: a route whose `config.ipstamp` cannot be read fails at setup, not silently at request time. */
 export function checkRouteConfig(route: RouteOptions): void {
   if (!isValidSetting(route.config?.ipstamp)) {
-    throw new TypeError(`config.ipstamp of route ${route.method} ${route.url} must be false or { required: boolean }`);
+    throw new TypeError(`config.ipstamp of route ${route.method} ${route.url} must be false or { required: boolean, reportOnly: boolean } (each optional)`);
   }
+}
+
+/** True when the route's config lets refusals through while the plugin's default would not. */
+export function routeLoosensToReportOnly(route: RouteOptions, reportOnly: boolean): boolean {
+  const setting: unknown = route.config?.ipstamp;
+  return !reportOnly && typeof setting === 'object' && setting !== null && (setting as { reportOnly?: unknown }).reportOnly === true;
 }
 
 /**
@@ -27,12 +44,16 @@ export function checkRouteConfig(route: RouteOptions): void {
  * default. A CORS preflight is skipped on every route: it never carries a stamp, and the
  * handler that answers it (the app's, @fastify/cors's) sees `request.ipStamp` null.
  */
-export function routePolicy(request: FastifyRequest, requireStamp: boolean): RoutePolicy {
+export function routePolicy(request: FastifyRequest, requireStamp: boolean, reportOnly: boolean): RoutePolicy {
   if (isCorsPreflight(request.method, request.headers)) return 'skip';
   const setting: unknown = request.routeOptions.config.ipstamp;
   if (setting === false) return 'skip';
-  const required = typeof setting === 'object' && setting !== null ? (setting as { required?: unknown }).required : undefined;
-  if (required === false) return OPTIONAL;
-  if (required === true) return REQUIRED;
-  return requireStamp ? REQUIRED : OPTIONAL;
+  let required = requireStamp;
+  let reporting = reportOnly;
+  if (typeof setting === 'object' && setting !== null) {
+    const { required: routeRequired, reportOnly: routeReportOnly } = setting as { required?: unknown; reportOnly?: unknown };
+    if (typeof routeRequired === 'boolean') required = routeRequired;
+    if (typeof routeReportOnly === 'boolean') reporting = routeReportOnly;
+  }
+  return POLICIES[required ? 1 : 0]![reporting ? 1 : 0]!;
 }

@@ -6,6 +6,7 @@ import { EMPTY_BODY, headersAnnounceBody, requestHasBody, type BodyFraming } fro
 import { headersOf } from '../verify/node-headers.js';
 import type { EchoAnswer } from '../verify/echo-answer.js';
 import type { ConnectionHints, HeaderMap, NetworkHints, Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+import type { Reason } from '../../shared/reasons.js';
 import type { ConnectionOf, HonoGlueSettings } from './options.js';
 import { problemResponse } from './problem.js';
 import type { TicketRoutes } from './ticket-routes.js';
@@ -24,6 +25,11 @@ import type { TicketRoutes } from './ticket-routes.js';
  */
 export interface IpStampVariables {
   ipStamp: Verdict | null;
+  /**
+   * Set by a `reportOnly` middleware: why the stamp was refused, the request let through
+   * unstamped (`ipStamp` null); null when nothing was refused. Never set without `reportOnly`.
+   */
+  ipStampRefusal?: Reason | null;
 }
 
 /** What the glue asks of a verifier: the Node core and the web verifier both answer it. */
@@ -90,18 +96,22 @@ interface StampFamily {
   readonly replayStore: object;
 }
 
-/** What a family's middleware did with a request: took it (checked it, let it through), or accepted its stamp. */
+/**
+ * What a family's middleware did with a request: took it (checked it, let it through), accepted
+ * its stamp, or refused the stamp and let the request through (`reportOnly`).
+ */
 interface FamilyMark {
   readonly family: StampFamily;
-  readonly acceptedStamp: boolean;
+  readonly outcome: 'took' | 'accepted' | 'refused';
 }
 
 /**
- * The mark of the family whose middleware took each request last. Only a stamp it accepted —
- * consumed in its replay store — goes through its family again, not a verdict something else
- * put in `ipStamp` after it let a stampless request through. Another family's middleware behind
- * it with the same store would refuse that stamp as a replay; one with a store of its own
- * checks it again as it always did.
+ * The mark of the family whose middleware took each request last. Only a stamp it decided —
+ * accepted, or refused in report-only, its jti consumed in its replay store — goes through its
+ * family again, not a verdict something else put in `ipStamp` after it let a stampless request
+ * through. Another family's middleware behind it with the same store would find that stamp a
+ * replay: it says so for an accepted one (a `TypeError`), and acts on the refusal of a refused
+ * one. One with a store of its own checks it again as it always did.
  */
 const markOf = new WeakMap<Context, FamilyMark>();
 
@@ -169,8 +179,9 @@ function honoMiddleware(
   tickets: TicketRoutes | undefined,
   family: StampFamily,
 ): MiddlewareHandler<{ Variables: IpStampVariables }> {
-  const took: FamilyMark = { family, acceptedStamp: false };
-  const acceptedStamp: FamilyMark = { family, acceptedStamp: true };
+  const took: FamilyMark = { family, outcome: 'took' };
+  const accepted: FamilyMark = { family, outcome: 'accepted' };
+  const refused: FamilyMark = { family, outcome: 'refused' };
 
   // synchronous unless a body has to be read first: an await per request costs a microtask turn
   function inputOf(c: Context, connection: ConnectionHints, required: boolean, headers: HeaderMap): VerifyInput | Promise<VerifyInput> {
@@ -187,11 +198,19 @@ function honoMiddleware(
     return body instanceof Promise ? body.then((bytes) => ({ ...input, body: bytes })) : input;
   }
 
+  /** A refusal answered, or with `reportOnly` let through as an unstamped request, its reason kept. */
+  function refuse(c: Context, next: Next, reason: Reason): Promise<Response | void> {
+    if (!glue.reportOnly) return Promise.resolve(problemResponse(reason));
+    c.set('ipStampRefusal', reason);
+    markOf.set(c, refused);
+    return next();
+  }
+
   /** The verdict acted on: the handler runs (`next()`) or the refusal is the answer. */
   function settle(c: Context, next: Next, result: VerifyResult): Promise<Response | void> {
-    if (!result.ok) return Promise.resolve(problemResponse(result.reason));
+    if (!result.ok) return refuse(c, next, result.reason);
     c.set('ipStamp', result.verdict);
-    if (result.verdict !== null) markOf.set(c, acceptedStamp);
+    if (result.verdict !== null) markOf.set(c, accepted);
     return next();
   }
 
@@ -215,12 +234,21 @@ function honoMiddleware(
     // say so instead (app.onError), as stamp.handler(fn) does. A stampless request (null), or a
     // stamp consumed in another store, goes on to be checked here.
     const earlier = c.get('ipStamp');
-    const mark = earlier === undefined || earlier === null ? undefined : markOf.get(c);
-    if (mark?.acceptedStamp === true) {
+    const mark = earlier === undefined ? undefined : markOf.get(c);
+    // an accepted stamp is its verdict in ipStamp; a refused one (report-only) left ipStamp null
+    if (mark !== undefined && mark.outcome !== 'took' && (mark.outcome === 'accepted') === (earlier !== null)) {
       if (mark.family === family) return next();
-      if (mark.family.replayStore === family.replayStore) throw new TypeError(LAYERED);
+      if (mark.family.replayStore === family.replayStore) {
+        if (mark.outcome === 'accepted') throw new TypeError(LAYERED);
+        // a report-only middleware in front refused this stamp in the same store, where a second
+        // check would find it a replay: that refusal is the outcome here too. A missing stamp
+        // consumed nothing, and is checked here as this middleware requires or not.
+        const refusal = c.get('ipStampRefusal');
+        if (refusal !== undefined && refusal !== null && refusal !== 'missing') return refuse(c, next, refusal);
+      }
     }
     c.set('ipStamp', null);
+    if (glue.reportOnly) c.set('ipStampRefusal', null);
     // before any answer: stamp.handler(fn) behind this middleware knows its family by it, a preflight's too
     markOf.set(c, took);
     const headers = headerMapOf(c);

@@ -5,3 +5,4 @@
  */
 export { ipstamp, ipstamp as default, nodeConnection, type IpStampVariables, type IpStampMiddleware, type StampedHandler } from './middleware.js';
 export type { IpStampHonoOptions, IssuerHonoOptions, ConnectionOf } from './options.js';
+export type { Reason } from '../../shared/reasons.js';

@@ -43,6 +43,7 @@ export const nodeConnection: ConnectionOf = (c) => {
 const HONO_OPTION_NAMES: OptionNames<IpStampHonoOptions> = Object.freeze({
   ...CREATE_VERIFIER_OPTION_NAMES,
   required: true,
+  reportOnly: true,
   echo: true,
   issuer: true,
   bodyLimit: true,
@@ -60,7 +61,7 @@ export function ipstamp(options: IpStampHonoOptions): IpStampMiddleware {
   const { glue, verifier: verifierOptions } = splitHonoOptions(options, HONO_OPTION_NAMES);
   const verifier = createVerifier(verifierOptions);
   // no logger here: said once as a process warning, as the Fastify plugin logs it
-  warnOfLoosenedPolicies(verifier.settings);
+  warnOfLoosenedPolicies({ ...verifier.settings, reportOnly: glue.reportOnly });
   // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts); this entry is
   // Node's, and ipstamp/hono/web never loads it
   keepTickObjectShapes();

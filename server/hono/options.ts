@@ -19,6 +19,12 @@ export type ConnectionOf = (c: Context) => ConnectionHints;
 export interface IpStampHonoOptions extends CreateVerifierOptions {
   /** Refuse a request without a stamp. Default true; false leaves `c.get('ipStamp')` null for an unstamped request. */
   required?: boolean;
+  /**
+   * Report, do not refuse: a stamp the verifier refuses lets the request through as an unstamped
+   * one (`c.get('ipStamp')` null), with the reason in `c.get('ipStampRefusal')`. Default false.
+   * Emitted as a warning at creation.
+   */
+  reportOnly?: boolean;
   /** Answer `GET /.well-known/ipstamp` (PROTOCOL.md §6) with the address this verifier observes. Default true. */
   echo?: boolean;
   /** Also be a ticket issuer (PROTOCOL.md §7): `POST /.well-known/ipstamp/ticket` and the issuer JWK Set. */
@@ -31,6 +37,7 @@ export interface IpStampHonoOptions extends CreateVerifierOptions {
 
 export interface HonoGlueSettings {
   readonly required: boolean;
+  readonly reportOnly: boolean;
   readonly echo: boolean;
   readonly issuer: IssuerHonoOptions | undefined;
   readonly bodyLimit: number;
@@ -39,7 +46,7 @@ export interface HonoGlueSettings {
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-function flag(options: IpStampHonoOptions, name: 'required' | 'echo', fallback: boolean): boolean {
+function flag(options: IpStampHonoOptions, name: 'required' | 'reportOnly' | 'echo', fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
@@ -57,13 +64,14 @@ export function splitHonoOptions(
 ): { glue: HonoGlueSettings; verifier: CreateVerifierOptions } {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   rejectUnknownOptions(options, names);
-  const { required: _required, echo: _echo, issuer, bodyLimit, connection, ...verifier } = options;
+  const { required: _required, reportOnly: _reportOnly, echo: _echo, issuer, bodyLimit, connection, ...verifier } = options;
   if (bodyLimit !== undefined && !(Number.isSafeInteger(bodyLimit) && bodyLimit >= 0)) {
     throw new TypeError('bodyLimit must be a whole number of bytes');
   }
   if (connection !== undefined && typeof connection !== 'function') throw new TypeError('connection must be a function (c) => ConnectionHints');
   const glue: HonoGlueSettings = {
     required: flag(options, 'required', true),
+    reportOnly: flag(options, 'reportOnly', false),
     echo: flag(options, 'echo', true),
     issuer,
     bodyLimit: bodyLimit ?? DEFAULT_BODY_LIMIT,

@@ -17,11 +17,18 @@ import { splitHonoOptions, type ConnectionOf, type IpStampHonoOptions } from './
 export { bunConnection, cloudflareConnection, denoConnection } from './runtime-connections.js';
 export type { IpStampVariables, StampedHandler } from './glue.js';
 export type { ConnectionOf } from './options.js';
+export type { Reason } from '../../shared/reasons.js';
 
 /** `ipstamp(options)` on the edge: the web verifier's options, plus the glue's. */
 export interface IpStampHonoWebOptions extends Omit<WebVerifierOptions, 'bodyLimit'> {
   /** Refuse a request without a stamp. Default true; false leaves `c.get('ipStamp')` null for an unstamped request. */
   required?: boolean;
+  /**
+   * Report, do not refuse: a stamp the verifier refuses lets the request through as an unstamped
+   * one (`c.get('ipStamp')` null), with the reason in `c.get('ipStampRefusal')`. Default false.
+   * Emitted as a warning at creation.
+   */
+  reportOnly?: boolean;
   /** Answer `GET /.well-known/ipstamp` (PROTOCOL.md §6) with the address this verifier observes. Default true. */
   echo?: boolean;
   /** The most body bytes read for a `cdg` check. Default 1 MiB; a stamp with `cdg` on a larger body is refused. */
@@ -46,6 +53,7 @@ export type IpStampWebMiddleware = MiddlewareHandler<{ Variables: IpStampVariabl
 const HONO_WEB_OPTION_NAMES: OptionNames<IpStampHonoWebOptions> = Object.freeze({
   ...WEB_VERIFIER_OPTION_NAMES,
   required: true,
+  reportOnly: true,
   echo: true,
   bodyLimit: true,
   connection: true,
@@ -63,7 +71,7 @@ export function ipstamp(options: IpStampHonoWebOptions): IpStampWebMiddleware {
   const now = verifierOptions.now ?? Date.now;
   const verifier = createWebVerifier({ ...(verifierOptions as WebVerifierOptions), bodyLimit: glue.bodyLimit });
   // no logger here: said once as a warning, as the Fastify plugin logs it
-  warnOfLoosenedPolicies(verifier.settings);
+  warnOfLoosenedPolicies({ ...verifier.settings, reportOnly: glue.reportOnly });
   const middleware = honoMiddlewareFamily(
     glue,
     {

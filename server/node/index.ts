@@ -19,3 +19,4 @@ export type { VerifyUpgrade } from './upgrade.js';
 export { trackPeerAddresses, peerAddressOf } from '../hints/peer-address.js';
 export { continueWhenBodyRead } from '../hints/expect-continue.js';
 export type { Verdict } from '../verify/types.js';
+export type { Reason } from '../../shared/reasons.js';

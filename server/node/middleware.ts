@@ -9,6 +9,7 @@ import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js'
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import { warnOfLoosenedPolicies } from '../runtime/loosened-warning.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
+import type { Reason } from '../../shared/reasons.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
@@ -24,6 +25,12 @@ export type IssuerMiddlewareOptions = IssuerRouteOptions;
 export interface IpStampMiddlewareOptions extends CreateVerifierOptions {
   /** Refuse a request without a stamp. Default true; `middleware.optional` is the same middleware with false. */
   required?: boolean;
+  /**
+   * Report, do not refuse (`middleware`, `.optional` and `.upgrade` alike): a stamp the verifier
+   * refuses lets the request through as an unstamped one (`req.ipStamp` null), with the reason
+   * in `req.ipStampRefusal`. Default false. Emitted as a process warning at creation.
+   */
+  reportOnly?: boolean;
   /** Serve `GET /.well-known/ipstamp` (PROTOCOL.md §6). Default true. */
   echo?: boolean;
   /** Also be a ticket issuer (PROTOCOL.md §7): serve POST /.well-known/ipstamp/ticket and the issuer JWK Set. */
@@ -39,8 +46,9 @@ export type IpStampMiddleware = (req: IncomingMessage, res: ServerResponse, next
 export interface IpStampUpgradingMiddleware extends IpStampMiddleware {
   /**
    * Verifies the handshake of node:http's `'upgrade'` event as this middleware verifies a
-   * request: the verdict (null: no stamp, and none required) to go on with; `undefined` when
-   * refused (the answer written, the socket closing) or the client is gone.
+   * request: the verdict (null: no stamp, and none required, or refused in report-only) to go
+   * on with; `undefined` when refused (the answer written, the socket closing) or the client is
+   * gone.
    */
   readonly upgrade: VerifyUpgrade;
 }
@@ -51,18 +59,19 @@ export interface IpStampNodeMiddleware extends IpStampUpgradingMiddleware {
   readonly verifier: Verifier;
 }
 
-const GLUE_OPTIONS = ['required', 'echo', 'issuer', 'bodyLimit'] as const;
+const GLUE_OPTIONS = ['required', 'reportOnly', 'echo', 'issuer', 'bodyLimit'] as const;
 
 /** Every key the middleware takes: its own, and the verifier's (passed on to it). */
 const MIDDLEWARE_OPTION_NAMES: OptionNames<IpStampMiddlewareOptions> = Object.freeze({
   ...CREATE_VERIFIER_OPTION_NAMES,
   required: true,
+  reportOnly: true,
   echo: true,
   issuer: true,
   bodyLimit: true,
 });
 
-function flag(options: IpStampMiddlewareOptions, name: 'required' | 'echo', fallback: boolean): boolean {
+function flag(options: IpStampMiddlewareOptions, name: 'required' | 'reportOnly' | 'echo', fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean`);
@@ -85,7 +94,8 @@ function verifyInputOf(req: IncomingMessage, body: Uint8Array | undefined, requi
 
 /**
  * Verifies each request: accepted → `req.ipStamp` is the verdict and `next()` runs; refused →
- * problem+json, the response ended, `next` not called. Put it after the body parsers whose
+ * problem+json, the response ended, `next` not called (with `reportOnly`: `next()` runs,
+ * `req.ipStamp` null, the reason in `req.ipStampRefusal`). Put it after the body parsers whose
  * `verify` is `rawBodyVerify` when stamps sign bodies (`cdg`). The TCP peer is read at accept
  * only if the server was given to `trackPeerAddresses` (else a reset connection is refused).
  */
@@ -93,6 +103,7 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   rejectUnknownOptions(options, MIDDLEWARE_OPTION_NAMES);
   const required = flag(options, 'required', true);
+  const reportOnly = flag(options, 'reportOnly', false);
   const echo = flag(options, 'echo', true);
   const bodyLimit = options.bodyLimit ?? 16_384;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 0) throw new TypeError('bodyLimit must be a whole number of bytes');
@@ -101,29 +112,40 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   ) as CreateVerifierOptions;
   const verifier = createVerifier(verifierOptions);
   // no logger here: said once as a process warning, as the Fastify plugin logs it
-  warnOfLoosenedPolicies(verifier.settings);
+  warnOfLoosenedPolicies({ ...verifier.settings, reportOnly });
   // keeps every later nextTick on V8's fast path (server/runtime/tick-shapes.ts)
   keepTickObjectShapes();
   const tickets = options.issuer === undefined ? undefined : ticketRoutes(options.issuer, verifierOptions, verifier, bodyLimit);
 
   const verifyNow = immediateVerifierOf(verifier);
 
-  /** The verdict (null: no stamp, allowed), or undefined once a refusal has been sent. */
-  function conclude(res: ServerResponse, result: VerifyResult): Verdict | null | undefined {
+  /**
+   * The verdict (null: no stamp, allowed; or refused in report-only, the reason set on `req`),
+   * or undefined once a refusal has been sent.
+   */
+  function conclude(req: IncomingMessage, res: ServerResponse, result: VerifyResult): Verdict | null | undefined {
     if (!result.ok) {
+      if (reportOnly) {
+        (req as { ipStampRefusal?: Reason | null }).ipStampRefusal = result.reason;
+        // decided: verified again on a route, the stamp would be reported a second time, as a replay
+        decided.add(req);
+        return null;
+      }
       sendProblem(res, result.reason);
       return undefined;
     }
     return result.verdict;
   }
 
-  // a request this verifier already accepted (app-wide and again on a route) is not verified twice: that would be a replay
-  const accepted = new WeakSet<IncomingMessage>();
+  // a request this verifier already accepted (app-wide and again on a route), or refused in
+  // report-only, is not verified twice: that would be a replay
+  const decided = new WeakSet<IncomingMessage>();
 
   function middlewareFor(requireStamp: boolean): IpStampUpgradingMiddleware {
     const middleware: IpStampMiddleware = (req, res, next) => {
-      if (accepted.has(req)) return next();
+      if (decided.has(req)) return next();
       (req as { ipStamp?: Verdict | null }).ipStamp = null;
+      if (reportOnly) (req as { ipStampRefusal?: Reason | null }).ipStampRefusal = null;
       if (isCorsPreflight(req.method ?? '', req.headers)) return next();
       const path = pathOf(targetOf(req));
       if (echo && path === ECHO_PATH && req.method === 'GET') return answerEcho(req, res, verifier);
@@ -133,9 +155,9 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       }
       const body = rawBodyOf(req);
       const proceed = (result: VerifyResult): void => {
-        const verdict = conclude(res, result);
+        const verdict = conclude(req, res, result);
         if (verdict === undefined) return;
-        if (verdict !== null) accepted.add(req);
+        if (verdict !== null) decided.add(req);
         (req as { ipStamp?: Verdict | null }).ipStamp = verdict;
         next();
       };
@@ -149,7 +171,7 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
       if (outcome instanceof Promise) outcome.then(proceed, next);
       else proceed(outcome);
     };
-    const upgrade = upgradeVerifier(verifyNow, (req) => verifyInputOf(req, rawBodyOf(req), requireStamp), accepted);
+    const upgrade = upgradeVerifier(verifyNow, (req) => verifyInputOf(req, rawBodyOf(req), requireStamp), decided, reportOnly);
     return Object.defineProperty(middleware, 'upgrade', { value: upgrade, enumerable: true }) as IpStampUpgradingMiddleware;
   }
 

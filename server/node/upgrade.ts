@@ -7,7 +7,8 @@ import { endLingering } from '../hints/lingering-close.js';
 
 /**
  * Verifies the handshake node:http hands to its `'upgrade'` event (a WebSocket, most often):
- * the verdict (null: no stamp, and none required) when the caller may go on with the socket;
+ * the verdict (null: no stamp, and none required; or, report-only, refused, the reason in
+ * `req.ipStampRefusal`) when the caller may go on with the socket;
  * `undefined` when it must not, because the handshake was refused (the problem+json answer
  * written, the socket closing), or the client went away or the socket was ended meanwhile.
  * Rejects only when the verifier throws, which is a bug; the socket is destroyed then.
@@ -16,21 +17,25 @@ export type VerifyUpgrade = (req: IncomingMessage, socket: Duplex) => Promise<Ve
 
 /**
  * `verifyNow` and `inputOf` are the middleware's own, so a handshake is checked exactly as a
- * request on the same server would be; `accepted` is its set of requests already verified.
+ * request on the same server would be; `decided` is its set of requests already verified (and
+ * let through); with `reportOnly` a refused handshake goes on as an unstamped one, the reason in
+ * `req.ipStampRefusal`.
  */
 export function upgradeVerifier(
   verifyNow: (input: VerifyInput) => VerifyResult | Promise<VerifyResult>,
   inputOf: (req: IncomingMessage) => VerifyInput,
-  accepted: WeakSet<IncomingMessage>,
+  decided: WeakSet<IncomingMessage>,
+  reportOnly: boolean,
 ): VerifyUpgrade {
   // A second call for a handshake (two 'upgrade' listeners that each check first, one per path)
   // gets the first call's outcome: verified again, the stamp would be refused as a replay, and
   // that refusal written on the socket the first call handed over.
   const outcomes = new WeakMap<IncomingMessage, Promise<Verdict | null | undefined>>();
   const verifyHandshake: VerifyUpgrade = async (req, socket) => {
-    const stamped = req as { ipStamp?: Verdict | null };
-    if (accepted.has(req)) return stamped.ipStamp;
+    const stamped = req as { ipStamp?: Verdict | null; ipStampRefusal?: Reason | null };
+    if (decided.has(req)) return stamped.ipStamp;
     stamped.ipStamp = null;
+    if (reportOnly) stamped.ipStampRefusal = null;
     // Node takes its own listeners off a socket it hands to 'upgrade': a reset while the
     // verdict is awaited (a Redis store) would be an 'error' nobody listens to, which ends
     // the process. Until the socket is handed back, this one is there.
@@ -47,11 +52,18 @@ export function upgradeVerifier(
     // now would have the caller write on an ended socket, an 'error' nobody listens to
     if (!socket.writable) return undefined;
     if (!result.ok) {
-      refuseUpgrade(socket, result.reason);
-      return undefined;
+      if (!reportOnly) {
+        refuseUpgrade(socket, result.reason);
+        return undefined;
+      }
+      // let through as an unstamped handshake: the socket is the caller's again
+      socket.off('error', ignore);
+      stamped.ipStampRefusal = result.reason;
+      decided.add(req);
+      return null;
     }
     socket.off('error', ignore);
-    if (result.verdict !== null) accepted.add(req);
+    if (result.verdict !== null) decided.add(req);
     stamped.ipStamp = result.verdict;
     return result.verdict;
   };

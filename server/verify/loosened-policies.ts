@@ -2,13 +2,17 @@ import type { VerifierOptions } from './options.js';
 
 /** A policy set away from its strict default, and what that lets through. */
 export interface LoosenedPolicy {
-  readonly option: 'onMismatch' | 'onUnverifiable' | 'onStoreError';
+  readonly option: 'onMismatch' | 'onUnverifiable' | 'onStoreError' | 'reportOnly';
   readonly value: string;
   /** One clause for a log line: what is accepted that the default refuses. */
   readonly consequence: string;
 }
 
-type PolicyOptions = Partial<Pick<VerifierOptions, 'onMismatch' | 'onUnverifiable' | 'onStoreError'>>;
+/**
+ * The verifier's policies, and an adapter's `reportOnly` beside them (the verifier still refuses;
+ * the adapter lets the refusal through), so the one list says that loosening too.
+ */
+type PolicyOptions = Partial<Pick<VerifierOptions, 'onMismatch' | 'onUnverifiable' | 'onStoreError'>> & { readonly reportOnly?: boolean };
 
 /**
  * The one list of loosened policies, in a fixed order, for everything that must say them out
@@ -32,6 +36,14 @@ export function loosenedPolicies(options: PolicyOptions): LoosenedPolicy[] {
       option: 'onStoreError',
       value: 'accept',
       consequence: 'when the replay store fails, stamps are accepted WITHOUT a replay check (replays possible)',
+    });
+  }
+  // last: the warnings of the verifier's own policies keep their text when it is added
+  if (options.reportOnly === true) {
+    loosened.push({
+      option: 'reportOnly',
+      value: 'true',
+      consequence: 'every refused stamp is let through as unstamped (ipStamp null, the reason in ipStampRefusal)',
     });
   }
   return loosened;
