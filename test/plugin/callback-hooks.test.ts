@@ -70,12 +70,12 @@ async function plainApp(): Promise<FastifyInstance> {
   };
   app.addHook('preParsing', async (request, reply) => {
     if (request.headers[STAMP_HEADER] !== undefined) return;
-    const policy = routePolicy(request, true);
+    const policy = routePolicy(request, true, false);
     if (policy !== 'skip' && policy.required) await verify(request, reply, true);
   });
-  app.addHook('preParsing', async (request, _reply, payload) => (routePolicy(request, true) === 'skip' ? payload : teeStampedBody(request, payload)));
+  app.addHook('preParsing', async (request, _reply, payload) => (routePolicy(request, true, false) === 'skip' ? payload : teeStampedBody(request, payload)));
   app.addHook('preValidation', async (request, reply) => {
-    const policy = routePolicy(request, true);
+    const policy = routePolicy(request, true, false);
     if (policy !== 'skip') await verify(request, reply, policy.required);
   });
   addAppParts(app, 'plain');

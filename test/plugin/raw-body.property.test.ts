@@ -77,17 +77,18 @@ describe('raw body bytes, property-based', () => {
     );
   });
 
-  it('route config: only false skips and only { required: false } relaxes; anything else verifies as required', () => {
+  it("route config: only false skips, only a boolean required or reportOnly overrides the plugin's; anything else is the default", () => {
+    const setting = fc.oneof(fc.anything(), fc.record({ required: fc.anything(), reportOnly: fc.anything() }, { requiredKeys: [] }));
     fc.assert(
-      fc.property(fc.anything(), fc.boolean(), (setting, requireStamp) => {
+      fc.property(setting, fc.boolean(), fc.boolean(), (setting, requireStamp, reportOnly) => {
         const request = { routeOptions: { config: { ipstamp: setting } } } as never;
-        const policy = routePolicy(request, requireStamp);
-        if (setting === false) expect(policy).toBe('skip');
-        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === false)
-          expect(policy).toEqual({ required: false });
-        else if (typeof setting === 'object' && setting !== null && (setting as { required?: unknown }).required === true)
-          expect(policy).toEqual({ required: true });
-        else expect(policy).toEqual({ required: requireStamp });
+        const policy = routePolicy(request, requireStamp, reportOnly);
+        if (setting === false) return void expect(policy).toBe('skip');
+        const route = typeof setting === 'object' && setting !== null ? (setting as { required?: unknown; reportOnly?: unknown }) : {};
+        expect(policy).toEqual({
+          required: typeof route.required === 'boolean' ? route.required : requireStamp,
+          reportOnly: typeof route.reportOnly === 'boolean' ? route.reportOnly : reportOnly,
+        });
       }),
     );
   });

@@ -88,7 +88,7 @@ describe('route config', () => {
     const a = Fastify();
     await a.register(ipstamp, { keys: { keys: [key.publicJwk] } });
     expect(() => a.get('/x', { config: { ipstamp: { required: 'no' } as never } }, async () => 'x')).toThrow(
-      /config\.ipstamp of route GET \/x must be false or \{ required: boolean \}/,
+      /config\.ipstamp of route GET \/x must be false or \{ required: boolean, reportOnly: boolean \} \(each optional\)/,
     );
     // a misspelt key type-checks inline (Fastify infers the route config), so setup is what catches it
     expect(() => a.get('/typo', { config: { ipstamp: { requird: false } } }, async () => 'x')).toThrow(/config\.ipstamp of route GET \/typo/);

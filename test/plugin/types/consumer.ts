@@ -4,7 +4,7 @@
  * shipped `declare module 'fastify'` augmentation stops reaching users, this file fails.
  */
 import Fastify, { type FastifyContextConfig } from 'fastify';
-import ipstamp, { ipstamp as named, type IpStampCounters, type Verdict } from 'ipstamp/fastify';
+import ipstamp, { ipstamp as named, type IpStampCounters, type Reason, type Verdict } from 'ipstamp/fastify';
 import type { Verdict as ServerVerdict } from 'ipstamp/server';
 
 const app = Fastify();
@@ -31,6 +31,16 @@ app.get('/verified', async (request) => {
 });
 
 app.get('/optional', { config: { ipstamp: { required: false } } }, async () => 'ok');
+// report-only: the plugin option and the route's override; the reason is the problem responses' Reason
+await Fastify().register(ipstamp, { keys: { keys: [] }, reportOnly: true });
+app.get('/reported', { config: { ipstamp: { required: true, reportOnly: true } } }, async (request) => {
+  const refusal: Reason | null = request.ipStampRefusal;
+  // @ts-expect-error ipStampRefusal is a Reason or null, never any string
+  const anyString: 'not-a-reason' | null = request.ipStampRefusal;
+  return [refusal, anyString];
+});
+// @ts-expect-error reportOnly is a boolean
+app.get('/bad-report-only', { config: { ipstamp: { reportOnly: 'yes' } } }, async () => 'no');
 app.get('/skipped', { config: { ipstamp: false } }, async () => 'ok');
 // (`ipstamp: true` is not caught: Fastify infers ContextConfig from the literal and intersects;
 // the onRoute check rejects it at setup instead)
