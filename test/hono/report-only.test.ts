@@ -103,6 +103,42 @@ describe.each(variants)('%s with reportOnly: true (app.request)', (_name, make) 
     }
   });
 
+  it('one call: stamp.optional app-wide and stamp on a route pass a refusal through once, under its first reason', async () => {
+    const replayStore = new MapReplayStore();
+    const stamp = make({ keys: { keys: [key.publicJwk] }, reportOnly: true, replayStore, connection });
+    const app: App = new Hono<{ Variables: IpStampVariables }>();
+    app.use(stamp.optional);
+    app.get('/login', stamp, (c) => c.json(seen(c)));
+    const url = `${ORIGIN}/login`;
+    const lying = await app.request(url, { headers: headersOf(await stampFor(key, url, '203.0.113.9')) });
+    // checked once: a second check of the same stamp would have reported it as a replay
+    expect([lying.status, await lying.json()]).toEqual([200, { ip: null, refusal: 'ip-mismatch' }]);
+    expect(replayStore.seen.size).toBe(1);
+    const stampless = await app.request(url);
+    expect([stampless.status, await stampless.json()]).toEqual([200, { ip: null, refusal: 'missing' }]);
+    const good = await app.request(url, { headers: headersOf(await stampFor(key, url)) });
+    expect([good.status, await good.json()]).toEqual([200, { ip: PEER, refusal: null }]);
+    expect(replayStore.seen.size).toBe(2);
+  });
+
+  it('a stampless request a report-only middleware refused `missing` is checked again behind it, as that middleware requires', async () => {
+    // the handler still sees the front middleware's report; the one behind decides the answer
+    for (const [required, expected] of [
+      [false, [200, 'missing']],
+      [true, [401, 'missing']],
+    ] as const) {
+      const replayStore = new MapReplayStore();
+      const app: App = new Hono<{ Variables: IpStampVariables }>();
+      app.use(make({ keys: { keys: [key.publicJwk] }, reportOnly: true, replayStore, connection }));
+      app.get('/orders', make({ keys: { keys: [key.publicJwk] }, required, replayStore, connection }), (c) =>
+        c.json({ reason: c.get('ipStampRefusal') ?? null }),
+      );
+      const response = await app.request(`${ORIGIN}/orders`);
+      const body = (await response.json()) as { reason: string | null };
+      expect([response.status, body.reason]).toEqual(expected);
+    }
+  });
+
   it('without the option: no warning, refusals answered, ipStampRefusal never set', async () => {
     const app: App = new Hono<{ Variables: IpStampVariables }>();
     app.use(make({ keys: { keys: [key.publicJwk] }, required: false, reportOnly: false, connection }));
