@@ -15,6 +15,15 @@ const POLICIES: readonly (readonly RoutePolicy[])[] = [
 
 const SETTING_KEYS: ReadonlySet<string> = new Set(['required', 'reportOnly']);
 
+/**
+ * A route setting, own only: read at request time, long after the plugin's options were checked,
+ * so a value a prototype-pollution bug wrote onto Object.prototype since (`reportOnly: true`,
+ * `ipstamp: false`) would loosen every route that does not set it itself.
+ */
+function own(object: object, key: string): unknown {
+  return Object.hasOwn(object, key) ? (object as Record<string, unknown>)[key] : undefined;
+}
+
 function isValidSetting(setting: unknown): boolean {
   if (setting === undefined || setting === false) return true;
   if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) return false;
@@ -35,8 +44,8 @@ export function checkRouteConfig(route: RouteOptions): void {
 
 /** True when the route's config lets refusals through while the plugin's default would not. */
 export function routeLoosensToReportOnly(route: RouteOptions, reportOnly: boolean): boolean {
-  const setting: unknown = route.config?.ipstamp;
-  return !reportOnly && typeof setting === 'object' && setting !== null && (setting as { reportOnly?: unknown }).reportOnly === true;
+  const setting = route.config === undefined ? undefined : own(route.config, 'ipstamp');
+  return !reportOnly && typeof setting === 'object' && setting !== null && own(setting, 'reportOnly') === true;
 }
 
 /**
@@ -46,12 +55,13 @@ export function routeLoosensToReportOnly(route: RouteOptions, reportOnly: boolea
  */
 export function routePolicy(request: FastifyRequest, requireStamp: boolean, reportOnly: boolean): RoutePolicy {
   if (isCorsPreflight(request.method, request.headers)) return 'skip';
-  const setting: unknown = request.routeOptions.config.ipstamp;
+  const setting = own(request.routeOptions.config, 'ipstamp');
   if (setting === false) return 'skip';
   let required = requireStamp;
   let reporting = reportOnly;
   if (typeof setting === 'object' && setting !== null) {
-    const { required: routeRequired, reportOnly: routeReportOnly } = setting as { required?: unknown; reportOnly?: unknown };
+    const routeRequired = own(setting, 'required');
+    const routeReportOnly = own(setting, 'reportOnly');
     if (typeof routeRequired === 'boolean') required = routeRequired;
     if (typeof routeReportOnly === 'boolean') reporting = routeReportOnly;
   }
