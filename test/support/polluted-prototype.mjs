@@ -69,6 +69,9 @@ const SETUP = [
   ['ipstamp/hono', 'required', false],
   ['ipstamp/fastify', 'required', false],
   ['ipstamp/fastify', 'onUnverifiable', 'accept'],
+  ['ipstamp/node', 'reportOnly', true],
+  ['ipstamp/hono', 'reportOnly', true],
+  ['ipstamp/fastify', 'reportOnly', true],
   ['createTicketIssuer', 'lifetime', 3600],
   ['createTicketIssuer', 'trustedProxies', ['0.0.0.0/0']],
   ['MemoryReplayStore', 'maxEntries', 1],
@@ -90,9 +93,9 @@ for (const [factory, option, value] of SETUP) {
 const NOW = 1_764_000_000;
 const verifier = server.createVerifier({ keys, now: () => NOW * 1000, trustedProxies: ['192.0.2.1'] });
 let n = 0;
-function stampFor(ip) {
+function stampFor(ip, htu = 'https://api.example.com/a') {
   const segment = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const claims = { ip, iat: NOW, jti: `polluted-${String(++n).padStart(20, '0')}`, htm: 'GET', htu: 'https://api.example.com/a' };
+  const claims = { ip, iat: NOW, jti: `polluted-${String(++n).padStart(20, '0')}`, htm: 'GET', htu };
   const input = `${segment({ alg: 'ES256', typ: 'ipstamp+jwt', kid: 'client-1' })}.${segment(claims)}`;
   return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
@@ -137,4 +140,35 @@ for (const [name, value] of [
   }
 }
 
-process.stdout.write(JSON.stringify({ setup, verify, scheme }));
+// A Fastify app made before anything is polluted, stamps optional but on /login: the plugin reads
+// each route's config.ipstamp on every request, long after its options were checked.
+const app = Fastify();
+await app.register(fastifyPlugin, { keys, required: false, now: () => NOW * 1000 });
+app.get('/login', { config: { ipstamp: { required: true } } }, async () => 'served');
+app.get('/orders', async () => 'served');
+await app.ready();
+/** GET `path` of api.example.com from 127.0.0.1, with a stamp for `ip` or none: `status reason`, or `200 served`. */
+async function routeAnswer(path, ip) {
+  const headers = { host: 'api.example.com' };
+  if (ip !== undefined) headers['client-ip-attestation'] = stampFor(ip, `http://api.example.com${path}`);
+  const response = await app.inject({ method: 'GET', url: path, headers });
+  return `${response.statusCode} ${response.statusCode === 200 ? response.body : response.json().reason}`;
+}
+/** A stampless request to the route that requires one, and a stamp the network contradicts on an optional one. */
+const routeAnswers = async () => ({ login: await routeAnswer('/login'), orders: await routeAnswer('/orders', '198.51.100.7') });
+const route = { unpolluted: await routeAnswers() };
+for (const [name, value] of [
+  ['reportOnly', true],
+  ['ipstamp', false],
+  ['required', false],
+]) {
+  Object.prototype[name] = value;
+  try {
+    route[name] = await routeAnswers();
+  } finally {
+    delete Object.prototype[name];
+  }
+}
+await app.close();
+
+process.stdout.write(JSON.stringify({ setup, verify, scheme, route }));

@@ -22,7 +22,12 @@ const run = promisify(execFile);
 const POLLUTED = new URL('../support/polluted-prototype.mjs', import.meta.url).pathname;
 
 describe('a polluted Object.prototype loosens nothing (in a child process, against dist/)', () => {
-  let report: { setup: Record<string, string>; verify: Record<string, string>; scheme: Record<string, string> };
+  let report: {
+    setup: Record<string, string>;
+    verify: Record<string, string>;
+    scheme: Record<string, string>;
+    route: Record<string, { login: string; orders: string }>;
+  };
   beforeAll(async () => {
     const { stdout } = await run(process.execPath, [POLLUTED], { timeout: 30_000 });
     report = JSON.parse(stdout) as typeof report;
@@ -30,7 +35,7 @@ describe('a polluted Object.prototype loosens nothing (in a child process, again
 
   it('every factory refuses an option it would only inherit, naming it', () => {
     const expected = Object.fromEntries(Object.keys(report.setup).map((entry) => [entry, `TypeError: ${inherited(entry.split(' ')[1]!).message}`]));
-    expect(Object.keys(report.setup)).toHaveLength(20);
+    expect(Object.keys(report.setup)).toHaveLength(23);
     expect(report.setup).toEqual(expected);
   });
 
@@ -40,6 +45,12 @@ describe('a polluted Object.prototype loosens nothing (in a child process, again
 
   it('nor an inherited tls or proxyTls: a plain-http request stays http for the binding', () => {
     expect(report.scheme).toEqual({ unpolluted: 'http', tls: 'http', proxyTls: 'http' });
+  });
+
+  it("nor a live Fastify app an inherited route setting: reportOnly, ipstamp: false or required: false polluted after start changes no route's answer", () => {
+    // before the fix, reportOnly served /login's stampless request and ipstamp: false /orders' lying stamp
+    const strict = { login: '401 missing', orders: '403 ip-mismatch' };
+    expect(report.route).toEqual({ unpolluted: strict, reportOnly: strict, ipstamp: strict, required: strict });
   });
 });
 
