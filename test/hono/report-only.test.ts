@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { exportJWK, generateKeyPair } from 'jose';
+import { generateStampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/index.js';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { ipstamp, type IpStampVariables } from '../../server/hono/index.js';
 import { ipstamp as webIpstamp } from '../../server/hono/web.js';
 import { trackPeerAddresses } from '../../server/hints/peer-address.js';
@@ -152,6 +155,27 @@ describe.each(variants)('%s with reportOnly: true (app.request)', (_name, make) 
 
   it('reportOnly must be a boolean', () => {
     expect(() => make({ keys: { keys: [key.publicJwk] }, reportOnly: 'yes' as never, connection })).toThrow(new TypeError('reportOnly must be a boolean'));
+  });
+});
+
+describe('ipstamp/hono with reportOnly: true, as a ticket issuer', () => {
+  it('does not touch the ticket route, through stamp or stamp.optional: a replayed proof is refused, and no ticket is issued', async () => {
+    const issuer = await generateKeyPair('EdDSA', { extractable: true });
+    const issuerKey = { ...(await exportJWK(issuer.privateKey)), kid: 'edge-1', alg: 'EdDSA' };
+    const stamp = ipstamp({ keys: { keys: [key.publicJwk] }, reportOnly: true, issuer: { key: issuerKey }, connection });
+    const url = `${ORIGIN}/.well-known/ipstamp/ticket`;
+    for (const member of [stamp, stamp.optional]) {
+      const app: App = new Hono<{ Variables: IpStampVariables }>();
+      app.use(member);
+      const proof = await createTicketRequestProof(await generateStampKey({ alg: 'ES256' }), url);
+      const ask = async () => {
+        const response = await app.request(url, { method: 'POST', headers: { 'client-ip-attestation': proof } });
+        return [response.status, (await response.json()) as { reason?: string; ticket?: string }] as const;
+      };
+      expect((await ask())[0]).toBe(200);
+      const [status, again] = await ask();
+      expect([status, again.reason, again.ticket]).toEqual([401, 'replay', undefined]);
+    }
   });
 });
 

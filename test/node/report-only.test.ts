@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { context } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { exportJWK, generateKeyPair } from 'jose';
+import { generateStampKey } from '../../client/browser-key.js';
 import { createStamper } from '../../client/index.js';
+import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import {
   ipstamp,
   trackPeerAddresses,
@@ -151,6 +154,21 @@ describe('ipstamp/node with reportOnly: true', () => {
     await sdk.shutdown();
   });
 
+  it("behind it, another ipstamp() call's strict middleware still refuses the stamp it let through, with a store of its own or the same", async () => {
+    for (const [shared, expected] of [
+      [false, [403, 'ip-mismatch']],
+      // the report-only check consumed the jti (step 10 comes before the address checks)
+      [true, [401, 'replay']],
+    ] as const) {
+      const replayStore = new MapReplayStore();
+      const reporting = middleware({ reportOnly: true, required: false, replayStore });
+      const enforcing = middleware(shared ? { replayStore } : {});
+      const { origin } = await serve(reporting, [reporting, enforcing]);
+      const lying = await fetch(`${origin}/orders`, { headers: { 'client-ip-attestation': await stampFor(key, `${origin}/orders`, '203.0.113.9') } });
+      expect([lying.status, ((await lying.json()) as { reason: string }).reason]).toEqual(expected);
+    }
+  });
+
   it('stamp.upgrade: a refused handshake goes on (null, the reason kept); a good one gets its verdict', async () => {
     const stamp = middleware({ reportOnly: true });
     const { origin, upgrades } = await serve(stamp);
@@ -190,6 +208,21 @@ describe('ipstamp/node with reportOnly: true', () => {
         { code: 'IPSTAMP_LOOSENED_POLICIES' },
       ],
     ]);
+  });
+
+  it('does not touch the ticket route: a replayed proof is refused, and no ticket is issued', async () => {
+    const issuer = await generateKeyPair('EdDSA', { extractable: true });
+    const issuerKey = { ...(await exportJWK(issuer.privateKey)), kid: 'edge-1', alg: 'EdDSA' };
+    const { origin } = await serve(middleware({ reportOnly: true, issuer: { key: issuerKey } }));
+    const url = `${origin}/.well-known/ipstamp/ticket`;
+    const proof = await createTicketRequestProof(await generateStampKey({ alg: 'ES256' }), url);
+    const ask = async () => {
+      const response = await fetch(url, { method: 'POST', headers: { 'client-ip-attestation': proof } });
+      return [response.status, (await response.json()) as { reason?: string; ticket?: string }] as const;
+    };
+    expect((await ask())[0]).toBe(200);
+    const [status, again] = await ask();
+    expect([status, again.reason, again.ticket]).toEqual([401, 'replay', undefined]);
   });
 
   it('reportOnly must be a boolean', () => {

@@ -6,8 +6,8 @@
  * line must fail to compile.
  */
 import { Hono, type Env } from 'hono';
-import { ipstamp, type IpStampVariables } from 'ipstamp/hono';
-import { ipstamp as webIpstamp, cloudflareConnection } from 'ipstamp/hono/web';
+import { ipstamp, type IpStampVariables, type Reason } from 'ipstamp/hono';
+import { ipstamp as webIpstamp, cloudflareConnection, type Reason as WebReason } from 'ipstamp/hono/web';
 
 const keys = { keys: [] };
 const stamp = ipstamp({ keys });
@@ -83,6 +83,18 @@ new Hono<{ Variables: IpStampVariables }>().use(edge.optional).get(
   '/maybe',
   edge.optional.handler((c) => c.json({ ip: c.get('ipStamp')?.ip ?? null })),
 );
+
+// Report-only (docs/hono.md): the refusal is the problem responses' Reason, null or unset; both entries export the type.
+const reporting = ipstamp({ keys, reportOnly: true });
+new Hono<{ Variables: IpStampVariables }>().use(reporting.optional).get('/report', (c) => {
+  const refusal: Reason | null | undefined = c.get('ipStampRefusal');
+  const sameReason: WebReason | null | undefined = refusal;
+  // @ts-expect-error ipStampRefusal is a Reason, null or unset, never any string
+  const anyString: 'not-a-reason' | null | undefined = c.get('ipStampRefusal');
+  return c.json({ refusal, sameReason, anyString });
+});
+// @ts-expect-error reportOnly is a boolean
+ipstamp({ keys, reportOnly: 'yes' });
 
 // Options are checked by name: the Fastify plugin's old spelling is no option here.
 // @ts-expect-error `requireStamp` is not an option of ipstamp/hono (it is `required`)
