@@ -115,6 +115,9 @@ interface FamilyMark {
  */
 const markOf = new WeakMap<Context, FamilyMark>();
 
+/** The refusals of protocol §5 steps 10–12: decided once the stamp's jti is in the replay store. */
+const SPENT_BY_REFUSAL: ReadonlySet<Reason> = new Set<Reason>(['replay', 'ip-not-allowed', 'ip-mismatch', 'ip-unverifiable']);
+
 /** `@hono/node-server`'s Node request, when the app runs there. */
 type NodeRequest = BodyFraming & { readonly url?: string; readonly rawHeaders?: readonly string[] };
 function nodeRequestOf(c: Context): NodeRequest | undefined {
@@ -240,15 +243,18 @@ function honoMiddleware(
       if (mark.family === family) return next();
       if (mark.family.replayStore === family.replayStore) {
         if (mark.outcome === 'accepted') throw new TypeError(LAYERED);
-        // a report-only middleware in front refused this stamp in the same store, where a second
-        // check would find it a replay: that refusal is the outcome here too. A missing stamp
-        // consumed nothing, and is checked here as this middleware requires or not.
+        // a report-only middleware in front refused this stamp in the same store after its jti
+        // went in (steps 10–12), where a second check would find it a replay: that refusal is the
+        // outcome here too. A stamp refused before step 10 consumed nothing (a missing one, a key
+        // only this middleware knows…), and is checked here as this middleware checks any.
         const refusal = c.get('ipStampRefusal');
-        if (refusal !== undefined && refusal !== null && refusal !== 'missing') return refuse(c, next, refusal);
+        if (refusal !== undefined && refusal !== null && SPENT_BY_REFUSAL.has(refusal)) return refuse(c, next, refusal);
       }
     }
     c.set('ipStamp', null);
-    if (glue.reportOnly) c.set('ipStampRefusal', null);
+    // what the handler reads is this check's outcome: another call's report-only refusal in
+    // front, checked again here, is not left beside this one's verdict
+    if (glue.reportOnly || mark?.outcome === 'refused') c.set('ipStampRefusal', null);
     // before any answer: stamp.handler(fn) behind this middleware knows its family by it, a preflight's too
     markOf.set(c, took);
     const headers = headerMapOf(c);

@@ -145,7 +145,9 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
     const middleware: IpStampMiddleware = (req, res, next) => {
       if (decided.has(req)) return next();
       (req as { ipStamp?: Verdict | null }).ipStamp = null;
-      if (reportOnly) (req as { ipStampRefusal?: Reason | null }).ipStampRefusal = null;
+      // what the handler reads is this check's outcome: another call's report-only refusal in
+      // front, checked again here, is not left beside this one's verdict
+      if (reportOnly || req.ipStampRefusal != null) req.ipStampRefusal = null;
       if (isCorsPreflight(req.method ?? '', req.headers)) return next();
       const path = pathOf(targetOf(req));
       if (echo && path === ECHO_PATH && req.method === 'GET') return answerEcho(req, res, verifier);

@@ -169,6 +169,16 @@ describe('ipstamp/node with reportOnly: true', () => {
     }
   });
 
+  it("behind it, another ipstamp() call that accepts the stamp leaves its verdict alone, without the first call's refusal", async () => {
+    const other = await makeKey('ES256', 'node-report-other');
+    // the first call does not know the key: unknown-key, reported; the second does, and accepts
+    const reporting = ipstamp({ keys: { keys: [other.publicJwk] }, reportOnly: true });
+    const enforcing = middleware({});
+    const { origin, get } = await serve(reporting, [reporting, enforcing]);
+    const good = await get(await stampFor(key, `${origin}/orders`));
+    expect([good.status, good.seen]).toEqual([200, { ip: PEER, refusal: null }]);
+  });
+
   it('stamp.upgrade: a refused handshake goes on (null, the reason kept); a good one gets its verdict', async () => {
     const stamp = middleware({ reportOnly: true });
     const { origin, upgrades } = await serve(stamp);
