@@ -5,7 +5,6 @@
  * never reads its refusal, and the calls an app author may get wrong. test/node/upgrade.test.ts
  * has the feature's own cases.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -25,6 +24,7 @@ import { MemoryReplayStore } from '../../server/stores/memory.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import { openTelemetry, TELEMETRY_NAMES } from '../../server/telemetry/index.js';
 import type { VerifierInstrumentation } from '../../server/verify/instrumentation.js';
+import { acceptWebSocket } from '../support/raw-websocket-handshake.js';
 import { requireBinary } from '../support/binaries.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { AsyncLocalContextManager, inMemorySdk } from '../support/otel.js';
@@ -81,7 +81,7 @@ async function upgrading(server: Server, check: (req: IncomingMessage, socket: D
     handshakes.heads.push(head.toString('latin1'));
     void check(req, socket).then((outcome) => {
       handshakes.outcomes.push(outcome);
-      if (outcome !== undefined) acceptWebSocket(req, socket);
+      if (outcome !== undefined) acceptWebSocket(req, socket, { end: true });
     });
   });
   servers.push(server);
@@ -89,15 +89,6 @@ async function upgrading(server: Server, check: (req: IncomingMessage, socket: D
   handshakes.port = (server.address() as AddressInfo).port;
   handshakes.origin = `http://127.0.0.1:${handshakes.port}`;
   return handshakes;
-}
-
-/** RFC 6455 §4.2.2's answer and one text frame, then the end. */
-function acceptWebSocket(req: IncomingMessage, socket: Duplex): void {
-  const accept = createHash('sha1')
-    .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-    .digest('base64');
-  socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
-  socket.end(Buffer.from([0x81, 5, ...Buffer.from('hello')]));
 }
 
 function plainServer(onRequest: RequestListener = (_req, res) => void res.end()): Server {
@@ -282,7 +273,7 @@ describe('stamp.upgrade: what an app author may get wrong', () => {
         upgraded.push(socket);
         void stamp.upgrade(req, socket).then((outcome) => {
           outcomes.push(outcome);
-          if (outcome !== undefined && req.url === path) acceptWebSocket(req, socket);
+          if (outcome !== undefined && req.url === path) acceptWebSocket(req, socket, { end: true });
         });
       });
     }

@@ -3,7 +3,6 @@
  * 'upgrade' event, where no middleware runs. The handshake is checked as a request on the same
  * server would be, and a refusal is the same answer, written on the raw socket.
  */
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,7 +14,7 @@ import { ipstampInterceptor } from '../../client/interceptor.node.js';
 import { ipstamp, trackPeerAddresses, type IpStampNodeMiddleware, type Verdict } from '../../server/node/index.js';
 import type { ReplayStore } from '../../server/stores/replay-store.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
-import { rawWebSocketHandshake, type HandshakeAnswer } from '../support/raw-websocket-handshake.js';
+import { acceptWebSocket, rawWebSocketHandshake, type HandshakeAnswer } from '../support/raw-websocket-handshake.js';
 
 const servers: Server[] = [];
 /** Sockets taken off the HTTP server by an upgrade: its close waits for them, and closeAllConnections no longer knows them. */
@@ -53,11 +52,7 @@ async function upgradingServer(stamp: IpStampNodeMiddleware, check = stamp.upgra
     void check(req, socket).then((outcome) => {
       handshakes.outcomes.push(outcome);
       if (outcome === undefined) return;
-      const accept = createHash('sha1')
-        .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-        .digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
-      socket.write(Buffer.from([0x81, 5, ...Buffer.from('hello')]));
+      acceptWebSocket(req, socket);
     });
   });
   servers.push(server);

@@ -7,6 +7,7 @@ import { ipstamp, type IpStampPluginOptions, type IpStampRouteConfig } from '../
 import { exportJWK, generateKeyPair } from 'jose';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { MapReplayStore } from '../support/map-store.js';
+import { reportedSequence } from '../support/report-only.js';
 import { captureLog, type CapturedLog } from './app.js';
 
 /**
@@ -68,13 +69,8 @@ describe('reportOnly: true on the plugin', () => {
       await get(a, await stampFor(key, '203.0.113.9')),
       await get(a, undefined),
     ];
-    expect(outcomes.map((o) => [o.status, o.body.ipStamp?.ip ?? null, o.body.refusal])).toEqual([
-      [200, PEER, null],
-      [200, null, 'bad-signature'],
-      [200, null, 'replay'],
-      [200, null, 'ip-mismatch'],
-      [200, null, 'missing'],
-    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(outcomes.map((o) => [o.body.ipStamp?.ip ?? null, o.body.refusal])).toEqual(reportedSequence(PEER).seen);
     // the replay was not stored again; the accepted and the mismatching stamp each consumed their jti
     expect(store.seen.size).toBe(2);
     expect(a.ipstamp.metrics()).toMatchObject({

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** One answer to a raw WebSocket handshake, as it came off the wire. */
 export interface HandshakeAnswer {
@@ -80,4 +83,18 @@ export function rawWebSocketHandshake(
         `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n${lines.join('')}\r\n${extra}`,
     );
   });
+}
+
+/**
+ * The server's side: RFC 6455 §4.2.2's 101 for `req`'s key and one text frame, `hello`, which
+ * `rawWebSocketHandshake(…, { until: 'hello' })` waits for; with `end`, the socket is ended behind it.
+ */
+export function acceptWebSocket(req: IncomingMessage, socket: Duplex, { end = false }: { end?: boolean } = {}): void {
+  const accept = createHash('sha1')
+    .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+    .digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+  const frame = Buffer.from([0x81, 5, ...Buffer.from('hello')]);
+  if (end) socket.end(frame);
+  else socket.write(frame);
 }
