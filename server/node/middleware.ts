@@ -9,7 +9,6 @@ import { rejectUnknownOptions, type OptionNames } from '../../shared/options.js'
 import { CREATE_VERIFIER_OPTION_NAMES, createVerifier, type CreateVerifierOptions } from '../verify/create-verifier.js';
 import { warnOfLoosenedPolicies } from '../runtime/loosened-warning.js';
 import type { Verdict, VerifyInput, VerifyResult } from '../verify/types.js';
-import type { Reason } from '../../shared/reasons.js';
 import { immediateVerifierOf, type Verifier } from '../verify/verifier.js';
 import { rateLimitKey } from '../verify/rate-limit-key.js';
 import { keepTickObjectShapes } from '../runtime/tick-shapes.js';
@@ -126,7 +125,7 @@ export function ipstamp(options: IpStampMiddlewareOptions): IpStampNodeMiddlewar
   function conclude(req: IncomingMessage, res: ServerResponse, result: VerifyResult): Verdict | null | undefined {
     if (!result.ok) {
       if (reportOnly) {
-        (req as { ipStampRefusal?: Reason | null }).ipStampRefusal = result.reason;
+        req.ipStampRefusal = result.reason;
         // decided: verified again on a route, the stamp would be reported a second time, as a replay
         decided.add(req);
         return null;

@@ -35,7 +35,8 @@ export function upgradeVerifier(
     const stamped = req as { ipStamp?: Verdict | null; ipStampRefusal?: Reason | null };
     if (decided.has(req)) return stamped.ipStamp;
     stamped.ipStamp = null;
-    if (reportOnly) stamped.ipStampRefusal = null;
+    // the handshake's outcome is this check's, not another call's report-only refusal before it
+    if (reportOnly || stamped.ipStampRefusal != null) stamped.ipStampRefusal = null;
     // Node takes its own listeners off a socket it hands to 'upgrade': a reset while the
     // verdict is awaited (a Redis store) would be an 'error' nobody listens to, which ends
     // the process. Until the socket is handed back, this one is there.

@@ -190,6 +190,18 @@ describe('ipstamp/node with reportOnly: true', () => {
     expect(upgrades).toEqual([{ ip: null, refusal: 'ip-mismatch' }]);
   });
 
+  it("stamp.upgrade of another call that accepts a handshake a report-only call refused: its verdict, without the first call's refusal", async () => {
+    const other = await makeKey('ES256', 'node-report-upgrade-other');
+    // the first call does not know the key (unknown-key, reported); the second does
+    const reporting = ipstamp({ keys: { keys: [other.publicJwk] }, reportOnly: true });
+    const enforcing = middleware({});
+    const { origin, upgrades } = await serve(reporting, [reporting], [reporting.upgrade, enforcing.upgrade]);
+    const url = `http://127.0.0.1:${new URL(origin).port}/live`;
+    const answer = await rawWebSocketHandshake(url, { 'client-ip-attestation': await stampFor(key, url, '127.0.0.2') }, { until: 'hello' });
+    expect(answer.statusLine).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(upgrades).toEqual([{ ip: '127.0.0.2', refusal: null }]);
+  });
+
   it('says so once at creation, as the loosened-policies process warning; not without the option', () => {
     const warnings: unknown[][] = [];
     vi.spyOn(process, 'emitWarning').mockImplementation((...args: unknown[]) => void warnings.push(args));
