@@ -17,7 +17,7 @@ import { createTicketRequestProof } from '../../client/ticket-proof.js';
 import { createRemoteKeySet } from '../../server/index.js';
 import { ipstamp, trackPeerAddresses, type Verdict } from '../../server/node/index.js';
 import { gatedStore, settled } from '../support/gated-store.js';
-import { makeKey } from '../support/keys.js';
+import { makeKey, type TestKeyPair } from '../support/keys.js';
 
 const TICKET = '/.well-known/ipstamp/ticket';
 const servers: Server[] = [];
@@ -51,6 +51,21 @@ function stampedHandshake(port: number, token: string): string {
     `GET /live HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
     `sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\nclient-ip-attestation: ${token}\r\n\r\n`
   );
+}
+
+/**
+ * A raw client on `port` that sends a handshake stamped with `privateJwk` for 127.0.0.1 and keeps
+ * its own side open (`allowHalfOpen`): `write` leaves it open, `end` half-closes it behind the
+ * handshake. `received()` is what it has read so far; `serverEnded`, when the server ended its side.
+ */
+async function halfOpenHandshake(port: number, privateJwk: TestKeyPair['privateJwk'], how: 'write' | 'end') {
+  const token = await createStamper({ key: privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `http://127.0.0.1:${port}/live` });
+  const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  let received = '';
+  client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+  const serverEnded = new Promise((resolve) => client.once('end', resolve));
+  client[how](stampedHandshake(port, token));
+  return { client, received: () => received, serverEnded };
 }
 
 describe('ipstamp/node when someone else answered first', () => {
@@ -110,19 +125,14 @@ describe('ipstamp/node when someone else answered first', () => {
         void gate.asked.then(() => socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'));
       });
       const port = await listening(server);
-      const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `http://127.0.0.1:${port}/live` });
       // the client keeps its side open: the server's socket is ended, not destroyed
-      const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-      let received = '';
-      client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
-      const serverEnded = new Promise((resolve) => client.once('end', resolve));
-      client.write(stampedHandshake(port, token));
+      const { client, received, serverEnded } = await halfOpenHandshake(port, key.privateJwk, 'write');
       await serverEnded;
       gate.answer(fresh);
       await expect.poll(() => outcomes).toEqual([undefined]);
       await settled();
       client.destroy();
-      expect(received).toBe('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      expect(received()).toBe('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     },
   );
 
@@ -146,18 +156,13 @@ describe('ipstamp/node when someone else answered first', () => {
       });
     });
     const port = await listening(server);
-    const token = await createStamper({ key: key.privateJwk, ip: '127.0.0.1' }).stamp({ method: 'GET', url: `http://127.0.0.1:${port}/live` });
-    const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    let received = '';
-    client.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
-    const serverEnded = new Promise((resolve) => client.once('end', resolve));
-    client.end(stampedHandshake(port, token));
+    const { client, received, serverEnded } = await halfOpenHandshake(port, key.privateJwk, 'end');
     try {
       await Promise.all([gate.asked, endRead]);
       gate.answer(true);
       expect(await decided).toBe('127.0.0.1');
       await serverEnded;
-      expect(received).toBe('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+      expect(received()).toBe('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
     } finally {
       // a socket handed back to no one is left half-open: end it here, not in the server's close
       for (const socket of upgraded) socket.destroy();
