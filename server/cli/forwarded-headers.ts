@@ -1,5 +1,6 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
 import { originFromHost } from '../../shared/htu.js';
+import type { Reason } from '../../shared/reasons.js';
 import type { Verdict } from '../verify/types.js';
 
 /**
@@ -21,6 +22,11 @@ export const ATTESTED_AGREEMENT_HEADER = 'x-attested-client-ip-agreement';
 export const ATTESTED_SOURCE_HEADER = 'x-attested-client-ip-source';
 /** The ticket's issuer (`iss`), on ticket-attested requests only. */
 export const ATTESTED_ISSUER_HEADER = 'x-attested-client-ip-issuer';
+/**
+ * `--report-only`: why the stamp was refused, on a request forwarded without an attested
+ * address. Its name starts like the others, so a client's own spelling of it stops here too.
+ */
+export const ATTESTED_REFUSAL_HEADER = 'x-attested-client-ip-refusal';
 
 /** Hop-by-hop: about one connection, never forwarded in either direction (RFC 9110 §7.6.1). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -125,6 +131,11 @@ export interface UpstreamFacts {
    * Unused for a request forwarded unverified, whose X-Forwarded-Host is its Host as received.
    */
   readonly boundAuthority?: string | undefined;
+  /**
+   * `--report-only`: the reason the verifier refused the request's stamp (`missing` when it had
+   * none). The request goes on unverified, X-Attested-Client-IP-Refusal in place of X-Attested-Client-IP.
+   */
+  readonly refusal?: Reason | undefined;
   /** A CORS preflight, forwarded unverified: without Cookie, Authorization, Proxy-Authorization and Content-*, which no preflight carries. */
   readonly preflight?: boolean;
   /** Written in place of the client's Max-Forwards (`maxForwardsOf`, one less than it sent). */
@@ -212,6 +223,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   if (verdict !== null) {
     out.push(ATTESTED_IP_HEADER, verdict.ip, ATTESTED_AGREEMENT_HEADER, verdict.agreement, ATTESTED_SOURCE_HEADER, verdict.source);
     if (verdict.source === 'ticket' && verdict.issuer !== undefined) out.push(ATTESTED_ISSUER_HEADER, verdict.issuer);
+  } else if (facts.refusal !== undefined) {
+    out.push(ATTESTED_REFUSAL_HEADER, facts.refusal);
   }
   // what the gateway itself saw, whatever the stamp says: the upstream can compare the two
   if (facts.clientAddress !== undefined) out.push('x-forwarded-for', facts.clientAddress);

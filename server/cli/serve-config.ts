@@ -120,6 +120,9 @@ export function readServeConfig(argv: string[]): ServeConfig {
   }
   const upstream = upstreamTarget(stringFlag(values, 'upstream'));
   if (values['upstream-timeout'] !== undefined && upstream === undefined) throw new UsageError('--upstream-timeout goes with --upstream');
+  // without an upstream serve's answer is the verdict: a refusal let through would tell less than the refusal itself
+  if (values['report-only'] === true && upstream === undefined)
+    throw new UsageError('--report-only goes with --upstream (without it, serve answers every refusal)');
   return {
     host: own(values, 'host'),
     port: own(values, 'port'),

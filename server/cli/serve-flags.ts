@@ -123,6 +123,14 @@ export const SERVE_FLAG_TABLE: readonly ServeFlag[] = [
     help: 'replay store down: reject answers 503, accept lets stamps through UNCHECKED',
   },
   {
+    name: 'report-only',
+    kind: 'switch',
+    option: 'reportOnly',
+    help:
+      'with --upstream: measure before enforcing. A refused request is forwarded too, without X-Attested-Client-IP and with ' +
+      'X-Attested-Client-IP-Refusal: REASON (missing for no stamp); still counted and logged as refused',
+  },
+  {
     name: 'issuer-key',
     value: 'FILE',
     kind: 'file',

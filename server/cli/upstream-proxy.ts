@@ -143,7 +143,8 @@ function bodyless(method: string, status: number): boolean {
 
 /**
  * Every path, every method, forwarded to the upstream once the plugin accepted the stamp
- * (the route requires one, so `request.ipStamp` is set here), by undici directly: the
+ * (the route requires one, so `request.ipStamp` is set here; with --report-only, or refused it,
+ * and `request.ipStampRefusal` says why), by undici directly: the
  * gateway decides every header line that crosses it (forwarded-headers.ts), never retries,
  * and answers the upstream's failures as problem+json.
  *
@@ -181,7 +182,9 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // the one request the plugin lets through unverified: a CORS preflight, for the upstream to
     // answer — sanitised like the rest, with no attested address
     const preflight = verdict === null && isCorsPreflight(request.method, request.headers);
-    if (verdict === null && !preflight) throw new Error('ipstamp: an unverified request reached the upstream route');
+    // --report-only: a refused stamp goes on too, with its reason and no attested address
+    const refusal = verdict === null && !preflight ? (request.ipStampRefusal ?? undefined) : undefined;
+    if (verdict === null && !preflight && refusal === undefined) throw new Error('ipstamp: an unverified request reached the upstream route');
     const { verifier } = app.ipstamp;
     const connection = connectionHints(request.socket);
     const hints = verdict?.hints ?? verifier.hints({ headers: request.headers, hints: connection });
@@ -201,6 +204,7 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
         boundAuthority: verdict === null ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
+        refusal,
         preflight,
         maxForwards: maxForwards === undefined ? undefined : maxForwards - 1,
       }),

@@ -20,6 +20,8 @@ const TICKET_FACTS: UpstreamFacts = {
   protocol: 'https',
 };
 const UNVERIFIED_FACTS: UpstreamFacts = { verdict: null, clientAddress: undefined, protocol: 'http' };
+/** `--report-only`: a refused request goes on unverified, with the reason. */
+const REFUSED_FACTS: UpstreamFacts = { verdict: null, clientAddress: '127.0.0.1', protocol: 'http', refusal: 'ip-mismatch' };
 
 /** What the gateway writes, by canonical name, for each set of facts. */
 const OURS_FOR_STAMP: Record<string, string[]> = {
@@ -27,6 +29,7 @@ const OURS_FOR_STAMP: Record<string, string[]> = {
   'x-attested-client-ip-agreement': ['match'],
   'x-attested-client-ip-source': ['stamp'],
   'x-attested-client-ip-issuer': [],
+  'x-attested-client-ip-refusal': [],
   'x-forwarded-for': ['127.0.0.1'],
   'x-forwarded-proto': ['http'],
   'x-forwarded-host': ['api.example.com'],
@@ -38,6 +41,7 @@ const PROTECTED = [
   'x-attested-client-ip-agreement',
   'x-attested-client-ip-source',
   'x-attested-client-ip-issuer',
+  'x-attested-client-ip-refusal',
   'x-attested-client-ip-anything',
   'x-forwarded-for',
   'x-forwarded-proto',
@@ -284,6 +288,17 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
         for (const name of got.keys()) expect(name.startsWith('x-attested-client-ip')).toBe(false);
         expect(got.has('x-forwarded-for')).toBe(false);
         expect(got.get('x-forwarded-proto')).toEqual(['http']);
+      }),
+    );
+  });
+
+  it('a request refused in report-only carries its reason as the one X-Attested-Client-IP* line, whatever the client wrote', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (lines) => {
+        const got = byCanonicalName(upstreamRequestHeaders(lines.flat(), REFUSED_FACTS));
+        const attested = [...got.entries()].filter(([name]) => name.startsWith('x-attested-client-ip'));
+        expect(attested).toEqual([['x-attested-client-ip-refusal', ['ip-mismatch']]]);
+        expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
       }),
     );
   });

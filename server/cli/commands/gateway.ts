@@ -13,6 +13,8 @@ outside it). The upstream gets:
   X-Attested-Client-IP-Agreement  match | mismatch | unverifiable
   X-Attested-Client-IP-Source     stamp | ticket
   X-Attested-Client-IP-Issuer     the ticket's issuer (tickets only)
+  X-Attested-Client-IP-Refusal    with --report-only, instead of the four above: why the stamp
+                                  was refused (missing, expired, replay, ip-mismatch, ...)
   X-Forwarded-For                 the address the gateway itself saw (after --trusted-proxies)
   X-Forwarded-Proto               the scheme the client used
   X-Forwarded-Host                the host the stamp was bound to (--origin's, else Host's)
@@ -36,7 +38,7 @@ given, goes with no body and without Cookie, Authorization, Proxy-Authorization 
 Content-*.
 
 Refusals never reach the upstream; they are problem+json with a reason: the stamp's (401,
-403, 503); bad-request-target (400, before the stamp is checked: a target that is not a
+403, 503; with --report-only these go on, see above); bad-request-target (400, before the stamp is checked: a target that is not a
 path, or has a . or .. segment however spelled: %2e for ., %2f, %5c or \\ for / (also
 encoded again, %252e), ..;x; two Host lines; a preflight with a body);
 method-not-allowed (405: TRACE); body-too-large (413); rate-limited (429);

@@ -22,7 +22,8 @@ export const usage = `Usage: ipstamp serve --keys FILE [options]
 A standalone verifier. Without --upstream every stamped request (any path, any method) is
 answered 200 with its verdict as JSON; with --upstream it is forwarded there, carrying
 X-Attested-Client-IP and X-Attested-Client-IP-Agreement (see ipstamp gateway --help for all
-it writes and strips). Rejections are problem+json.
+it writes and strips). Rejections are problem+json; with --upstream and --report-only a
+refused request is forwarded too, with X-Attested-Client-IP-Refusal and no attested address.
 GET /.well-known/ipstamp (echo) and GET /.well-known/ipstamp/ready (readiness: 503 once
 SIGTERM came) are served too, and the Prometheus counters where --metrics-path puts them
 (nowhere unless given). SIGTERM finishes the requests in flight, then exits. SIGHUP reads --keys and
