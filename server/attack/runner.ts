@@ -140,6 +140,12 @@ function notesFor(results: readonly AttackResult[]): string[] {
       "A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST (or name the route's method and path: --method, --path): until the controls pass, a rejection below proves nothing.",
     );
   }
+  // the tell-tale of a target that refuses nothing: every other failure may follow from it
+  if (results.some((r) => r.name === 'stamp-missing' && r.verdict === 'fail')) {
+    notes.push(
+      'The target accepted a request with no stamp at all (stamp-missing): this route does not require one. Either it is optional (required: false), or the verifier runs in report-only mode (reportOnly: true, ipstamp gateway --report-only), which checks every stamp but serves the refused ones as unstamped. Point the harness at a route that enforces: until stamp-missing passes, the attacks that got through may have been refused by the verifier and served anyway.',
+    );
+  }
   const flagged = results.filter(
     (r) => r.tags.includes('ip') && r.verdict === 'fail' && r.outcomes.some((o) => o.kind === 'response' && o.agreement === 'mismatch'),
   );

@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipstamp } from '../../server/fastify/index.js';
 import { ATTACK_CATALOG, AttackSetupError, runAttacks, type Attack, type AttackReport } from '../../server/attack/index.js';
 import type { StampAlg } from '../../shared/schema.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
@@ -141,6 +143,32 @@ describe('ipstamp attack against a verifier with one hole', () => {
       }
     });
   }
+});
+
+describe('ipstamp attack against a verifier in report-only mode', () => {
+  it('is UNSAFE, and the report says that the route requires no stamp, naming report-only', async () => {
+    const key = await makeKey('ES256');
+    const app = Fastify();
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, reportOnly: true });
+    app.all('/orders', async (request) => ({ served: true, refused: request.ipStampRefusal }));
+    const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const report = await runAttacks({
+        target: `${origin}/orders`,
+        key: key.privateJwk,
+        ip: '127.0.0.1',
+        only: ['control-get', 'stamp-missing', 'replay-exact', 'ip-spoofed'],
+      });
+      expect(names(report, 'fail')).toEqual(['ip-spoofed', 'replay-exact', 'stamp-missing']);
+      expect(report).toMatchObject({ verdict: 'UNSAFE', exitCode: 1 });
+      expect(report.notes.join('\n')).toMatch(/stamp-missing.*does not require one.*report-only mode \(reportOnly: true, ipstamp gateway --report-only\)/s);
+      // the verifier refused them all the same: what enforcement would have answered
+      const refused = app.ipstamp.metrics().rejected;
+      expect([refused.missing, refused.replay, refused['ip-mismatch']]).toEqual([1, 1, 1]);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('runAttacks: setup, selection, custom attacks, honesty', () => {
