@@ -136,6 +136,22 @@ describe.each(variants)('%s with reportOnly: true (app.request)', (_name, make) 
     expect(replayStore.seen.size).toBe(2);
   });
 
+  it('one call: stamp app-wide and stamp.optional on a route keep a stampless request refused `missing`, as middleware and as handler', async () => {
+    // checked again as optional, the request would read as unstamped with no refusal
+    const stamp = make({ keys: { keys: [key.publicJwk] }, reportOnly: true, connection });
+    const app: App = new Hono<{ Variables: IpStampVariables }>();
+    app.use(stamp);
+    app.get('/middleware', stamp.optional, (c) => c.json(seen(c)));
+    app.get(
+      '/handler',
+      stamp.optional.handler((c) => c.json(seen(c))),
+    );
+    for (const path of ['/middleware', '/handler']) {
+      const response = await app.request(`${ORIGIN}${path}`);
+      expect([path, response.status, await response.json()]).toEqual([path, 200, { ip: null, refusal: 'missing' }]);
+    }
+  });
+
   it('a stampless request a report-only middleware refused `missing` is checked again behind it, as that middleware requires', async () => {
     // the handler reads the outcome of the last check: the one behind decides it
     for (const [required, expected] of [
@@ -187,6 +203,42 @@ describe('ipstamp/hono with reportOnly: true, as a ticket issuer', () => {
       expect((await ask())[0]).toBe(200);
       const [status, again] = await ask();
       expect([status, again.reason, again.ticket]).toEqual([401, 'replay', undefined]);
+    }
+  });
+});
+
+describe('ipstamp/hono with reportOnly: true and telemetry', () => {
+  it('one call: stamp.optional app-wide and stamp on a route count a refusal once, one before the replay store (bad-signature) too', async () => {
+    const sdk = inMemorySdk();
+    const stamp = ipstamp({
+      keys: { keys: [key.publicJwk] },
+      reportOnly: true,
+      connection,
+      telemetry: openTelemetry({ tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider }),
+    });
+    const app: App = new Hono<{ Variables: IpStampVariables }>();
+    app.use(stamp.optional);
+    app.get('/middleware', stamp, (c) => c.json(seen(c)));
+    app.get(
+      '/handler',
+      stamp.handler((c) => c.json(seen(c))),
+    );
+    try {
+      for (const path of ['/middleware', '/handler']) {
+        const url = `${ORIGIN}${path}`;
+        const forged = await app.request(url, { headers: headersOf(await stampFor(forger, url)) });
+        expect([path, await forged.json()]).toEqual([path, { ip: null, refusal: 'bad-signature' }]);
+        const lying = await app.request(url, { headers: headersOf(await stampFor(key, url, '203.0.113.9')) });
+        expect([path, await lying.json()]).toEqual([path, { ip: null, refusal: 'ip-mismatch' }]);
+      }
+      // two requests of each (one per route): a refusal checked again on its route would count twice
+      const requests = await sdk.points(METRIC.requests);
+      expect(requests.map((p) => [p.attributes[ATTR.outcome], p.attributes[ATTR.reason] ?? null, p.value]).sort()).toEqual([
+        ['rejected', 'bad-signature', 2],
+        ['rejected', 'ip-mismatch', 2],
+      ]);
+    } finally {
+      await sdk.shutdown();
     }
   });
 });
