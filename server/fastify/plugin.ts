@@ -4,7 +4,7 @@ import type { IpStampDecoration } from './types.js';
 import { IpStampMetrics, prometheusText } from './metrics.js';
 import { splitPluginOptions, type IpStampPluginOptions } from './options.js';
 import { installRawBodyParsers } from './raw-body.js';
-import { checkRouteConfig, routeLoosensToReportOnly } from './route-config.js';
+import { checkRouteConfig, isExposedHeadRoute, routeLoosensToReportOnly } from './route-config.js';
 import { registerEchoRoute, registerMetricsRoute } from './routes.js';
 import { createVerifyHooks } from './verify-hook.js';
 import { createVerifier } from '../verify/create-verifier.js';
@@ -53,8 +53,9 @@ async function ipstampPlugin(fastify: FastifyInstance, options: IpStampPluginOpt
 
   fastify.addHook('onRoute', (route) => {
     checkRouteConfig(route);
-    // a route that lets refusals through under a plugin that does not is a loosening of its own
-    if (routeLoosensToReportOnly(route, glue.reportOnly)) {
+    // a route that lets refusals through under a plugin that does not is a loosening of its own:
+    // said once per route the app declared, not again for the HEAD copy Fastify adds to a GET
+    if (routeLoosensToReportOnly(route, glue.reportOnly) && !isExposedHeadRoute(route)) {
       const where = `${String(route.method)} ${route.url}`;
       fastify.log.warn(
         { ipstamp: { loosened: loosenedPolicyNames(loosenedPolicies({ reportOnly: true })), route: where } },

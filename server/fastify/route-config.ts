@@ -48,6 +48,22 @@ export function routeLoosensToReportOnly(route: RouteOptions, reportOnly: boolea
   return !reportOnly && typeof setting === 'object' && setting !== null && own(setting, 'reportOnly') === true;
 }
 
+/** The onSend hook Fastify appends to the HEAD route it adds (fastify/lib/head-route.js). */
+const EXPOSED_HEAD_ON_SEND = 'headRouteOnSendHandler';
+
+/**
+ * The HEAD route Fastify adds beside a GET (`exposeHeadRoutes`, on by default) is a copy of the
+ * GET's options, so a warning about the GET covers it. Fastify marks it on the route's context
+ * (`kRouteByFastify`), made after the onRoute hooks ran; what those hooks see is the onSend hook
+ * it appends, by name: an app's own HEAD route has no such hook. Were Fastify to rename it, the
+ * copy would be warned of again, nothing worse (test/plugin/report-only.test.ts pins it).
+ */
+export function isExposedHeadRoute(route: RouteOptions): boolean {
+  if (route.method !== 'HEAD') return false;
+  const hooks: readonly unknown[] = Array.isArray(route.onSend) ? route.onSend : [route.onSend];
+  return hooks.some((hook) => typeof hook === 'function' && hook.name === EXPOSED_HEAD_ON_SEND);
+}
+
 /**
  * Reads `config.ipstamp`; anything unreadable (a route added before the plugin) counts as the
  * default. A CORS preflight is skipped on every route: it never carries a stamp, and the

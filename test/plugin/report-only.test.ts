@@ -134,6 +134,12 @@ describe('reportOnly: true on the plugin', () => {
   });
 });
 
+/** The warning line, and its `ipstamp` field, for a route made report-only under a plugin that is not. */
+const routeWarning = (route: string) => [
+  `ipstamp: LOOSENED policies: reportOnly is 'true': every refused stamp is let through as unstamped (ipStamp null, the reason in ipStampRefusal) (route ${route})`,
+  { loosened: ['reportOnly: true'], route },
+];
+
 describe('reportOnly: false (the default) on the plugin', () => {
   it('route config reportOnly: true lets that route report: its refusals pass, others are answered; the route is warned of at setup', async () => {
     const { app: a, log } = await start({}, { required: true, reportOnly: true });
@@ -142,13 +148,28 @@ describe('reportOnly: false (the default) on the plugin', () => {
     expect((await get(a, undefined, '/route')).body.refusal).toBe('missing');
     expect((await get(a, await stampFor(key, '203.0.113.9'))).status).toBe(403);
     await a.close();
-    // one line per route Fastify adds: the HEAD route it exposes beside a GET reports too
-    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.msg, l.ipstamp])).toEqual(
-      ['GET', 'HEAD'].map((method) => [
-        `ipstamp: LOOSENED policies: reportOnly is 'true': every refused stamp is let through as unstamped (ipStamp null, the reason in ipStampRefusal) (route ${method} /route)`,
-        { loosened: ['reportOnly: true'], route: `${method} /route` },
-      ]),
-    );
+    // one line for the GET the app declared, none for the HEAD route Fastify adds beside it
+    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.msg, l.ipstamp])).toEqual([routeWarning('GET /route')]);
+  });
+
+  it('warns of a HEAD route the app declares itself, and of a GET with onSend hooks once', async () => {
+    const { stream, log } = captureLog();
+    const a = Fastify({ logger: { level: 'info', stream } });
+    app = a;
+    await a.register(ipstamp, { keys: { keys: [key.publicJwk] } });
+    const config = { ipstamp: { reportOnly: true } };
+    // declared before its GET, so Fastify adds no HEAD of its own there
+    a.head('/both', { config }, async () => '');
+    a.get('/both', { config }, async () => 'both');
+    // Fastify's HEAD copy of this one carries the app's onSend hook beside its own
+    a.get('/hooked', { config, onSend: async (_request, _reply, payload) => payload }, async () => 'hooked');
+    await a.ready();
+    expect((await a.inject({ method: 'HEAD', url: '/hooked' })).statusCode).toBe(200);
+    expect(log.lines.filter((l) => l.level === 40).map((l) => [l.msg, l.ipstamp])).toEqual([
+      routeWarning('HEAD /both'),
+      routeWarning('GET /both'),
+      routeWarning('GET /hooked'),
+    ]);
   });
 
   it('warns of nothing, and an accepted or unstamped request has ipStampRefusal null', async () => {
