@@ -140,10 +140,13 @@ function notesFor(results: readonly AttackResult[]): string[] {
       "A legitimate control was refused. Check that the target trusts this key (kid and alg), that the ip is the address the target observes for this machine, and that the target URL answers GET and POST (or name the route's method and path: --method, --path): until the controls pass, a rejection below proves nothing.",
     );
   }
-  // the tell-tale of a target that refuses nothing: every other failure may follow from it
+  // the tell-tale of a target that requires no stamp; what else got through tells why
   if (results.some((r) => r.name === 'stamp-missing' && r.verdict === 'fail')) {
+    const alsoThrough = results.filter((r) => r.name !== 'stamp-missing' && r.verdict === 'fail' && 'reject' in r.expect);
     notes.push(
-      'The target accepted a request with no stamp at all (stamp-missing): this route does not require one. Either it is optional (required: false), or the verifier runs in report-only mode (reportOnly: true, ipstamp gateway --report-only), which checks every stamp but serves the refused ones as unstamped. Point the harness at a route that enforces: until stamp-missing passes, the attacks that got through may have been refused by the verifier and served anyway.',
+      alsoThrough.length === 0
+        ? 'The target accepted a request with no stamp at all (stamp-missing), and refused every bad stamp it was sent: this route does not require one, it is optional (required: false). Point the harness at a route that enforces.'
+        : "The target accepted a request with no stamp at all (stamp-missing), and other attacks got through too: this route does not require one, and nothing may be refused there. Either the verifier runs in report-only mode (reportOnly: true, ipstamp gateway --report-only), which checks every stamp but serves the refused ones as unstamped; or no verifier checks this route at all (config.ipstamp false, or a target the requests reach without passing a verifier); or the route is optional (required: false) and each of the others is a hole of its own. The verifier's counts tell them apart: report-only counts each attack it served under the reason it would have refused it for. Point the harness at a route that enforces: until stamp-missing passes, the attacks that got through may have been refused by the verifier and served anyway, or never checked at all.",
     );
   }
   const flagged = results.filter(

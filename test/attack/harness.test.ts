@@ -162,9 +162,45 @@ describe('ipstamp attack against a verifier in report-only mode', () => {
       expect(names(report, 'fail')).toEqual(['ip-spoofed', 'replay-exact', 'stamp-missing']);
       expect(report).toMatchObject({ verdict: 'UNSAFE', exitCode: 1 });
       expect(report.notes.join('\n')).toMatch(/stamp-missing.*does not require one.*report-only mode \(reportOnly: true, ipstamp gateway --report-only\)/s);
+      expect(report.notes.join('\n')).toMatch(/no verifier checks this route at all/);
       // the verifier refused them all the same: what enforcement would have answered
       const refused = app.ipstamp.metrics().rejected;
       expect([refused.missing, refused.replay, refused['ip-mismatch']]).toEqual([1, 1, 1]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('ipstamp attack against a route that requires no stamp, without report-only', () => {
+  const ONLY = ['control-get', 'stamp-missing', 'replay-exact', 'alg-none-none'];
+
+  it('an optional route refuses the bad stamps: the note says optional, and blames no report-only mode', async () => {
+    const key = await makeKey('ES256');
+    const app = Fastify();
+    await app.register(ipstamp, { keys: { keys: [key.publicJwk] }, required: false });
+    app.all('/orders', async () => ({ served: true }));
+    const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const report = await runAttacks({ target: `${origin}/orders`, key: key.privateJwk, ip: '127.0.0.1', only: ONLY });
+      expect(names(report, 'fail')).toEqual(['stamp-missing']);
+      const notes = report.notes.join('\n');
+      expect(notes).toMatch(/stamp-missing.*refused every bad stamp.*optional \(required: false\)/s);
+      expect(notes).not.toMatch(/report-only|refused by the verifier and served anyway/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a target no verifier checks: the note does not say that a verifier refused what got through', async () => {
+    const key = await makeKey('ES256');
+    const app = Fastify();
+    app.all('/orders', async () => ({ served: true }));
+    const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const report = await runAttacks({ target: `${origin}/orders`, key: key.privateJwk, ip: '127.0.0.1', only: ONLY });
+      expect(names(report, 'fail')).toEqual(['alg-none-none', 'replay-exact', 'stamp-missing']);
+      expect(report.notes.join('\n')).toMatch(/no verifier checks this route at all.*or never checked at all/s);
     } finally {
       await app.close();
     }
