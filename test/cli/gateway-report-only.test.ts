@@ -5,7 +5,7 @@ import { STAMP_HEADER } from '../../shared/constants.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { rawExchange } from './raw-http.js';
+import { header, rawExchange } from './raw-http.js';
 
 /**
  * `ipstamp gateway --report-only`: the rollout's first step for an app behind the gateway. Every
@@ -180,6 +180,20 @@ describe('ipstamp gateway --report-only', () => {
     expect([trace.status, JSON.parse(trace.body).reason]).toEqual([405, 'method-not-allowed']);
     expect([escape.status, JSON.parse(escape.body).reason]).toEqual([400, 'bad-request-target']);
     expect(forwarded).toBe(0);
+  });
+
+  it('from there on a refused request is handled as a passed one: an OPTIONS with Max-Forwards: 0 is answered by the gateway, counted', async () => {
+    let forwarded = 0;
+    const count = (): void => void forwarded++;
+    const before = (await metrics()).find((line) => line.startsWith('ipstamp_rejected_total{reason="missing"}'));
+    upstream.on('request', count);
+    const answer = (
+      await rawExchange(gateway.port, `OPTIONS /probe HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n`)
+    ).responses[0]!;
+    upstream.off('request', count);
+    expect([answer.status, header(answer, 'allow'), forwarded]).toEqual([200, 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', 0]);
+    const after = (await metrics()).find((line) => line.startsWith('ipstamp_rejected_total{reason="missing"}'));
+    expect(Number(after?.split(' ')[1])).toBe(Number(before?.split(' ')[1] ?? 0) + 1);
   });
 });
 
