@@ -32,7 +32,8 @@ X-Original-URL, X-Rewrite-URL and X-Override-URL; the method overrides
 X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override; the stamp and ticket; and hop-by-hop
 headers (Connection and what it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
 Proxy-Connection, Expect). An OPTIONS with Max-Forwards: 0 is answered by the gateway once
-its stamp passed (200, Allow); a higher Max-Forwards goes on lowered by one. A CORS
+its stamp passed, or with --report-only was refused (200, Allow); a higher Max-Forwards
+goes on lowered by one. A CORS
 preflight, forwarded unverified when --cors-origin is not
 given, goes with no body and without Cookie, Authorization, Proxy-Authorization and
 Content-*.
