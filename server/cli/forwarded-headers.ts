@@ -127,8 +127,9 @@ export interface UpstreamFacts {
   readonly reframeBody?: boolean;
   /**
    * The authority (`host[:port]`) of the origin the accepted stamp was bound to (`boundAuthority`):
-   * X-Forwarded-Host on a verified request, which never carries the client's Host there.
-   * Unused for a request forwarded unverified, whose X-Forwarded-Host is its Host as received.
+   * X-Forwarded-Host on a verified request, which never carries the client's Host there, and on
+   * one refused in report-only (the origin a stamp would have had to be bound to).
+   * Unused for a request forwarded unverified (a CORS preflight): its X-Forwarded-Host is its Host as received.
    */
   readonly boundAuthority?: string | undefined;
   /**
@@ -197,7 +198,7 @@ function linesOf(rawHeaders: readonly string[], name: string): string[] {
  * an address with or an upstream may take another path from (and, on a preflight, credentials
  * and Content-*); then the gateway's own. The client's Host is kept (first line only; the
  * gateway refuses a request with two before it gets here). X-Forwarded-Host is the bound
- * authority on a verified request, the Host as received on an unverified one.
+ * authority on a verified or refused request, the Host as received on an unverified one.
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: UpstreamFacts): string[] {
   const listed = connectionOptions(linesOf(rawHeaders, 'connection'));
@@ -229,8 +230,9 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   // what the gateway itself saw, whatever the stamp says: the upstream can compare the two
   if (facts.clientAddress !== undefined) out.push('x-forwarded-for', facts.clientAddress);
   out.push('x-forwarded-proto', facts.protocol);
-  // verified: the authority the stamp was bound to, not a Host line the client could write freely
-  const forwardedHost = verdict === null ? host : facts.boundAuthority;
+  // verified or refused: the authority a stamp is bound to (and a refused one would have been),
+  // not a Host line the client could write freely; unverified (a preflight): the Host as received
+  const forwardedHost = verdict === null && facts.refusal === undefined ? host : facts.boundAuthority;
   if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
   if (facts.maxForwards !== undefined) out.push('max-forwards', String(facts.maxForwards));
   return out;

@@ -203,7 +203,8 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         protocol: scheme,
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
-        boundAuthority: verdict === null ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
+        // a refused request too: X-Forwarded-Host never names an origin the gateway would not bind a stamp to
+        boundAuthority: verdict === null && refusal === undefined ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
         refusal,
         preflight,
         maxForwards: maxForwards === undefined ? undefined : maxForwards - 1,

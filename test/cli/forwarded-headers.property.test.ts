@@ -21,7 +21,7 @@ const TICKET_FACTS: UpstreamFacts = {
 };
 const UNVERIFIED_FACTS: UpstreamFacts = { verdict: null, clientAddress: undefined, protocol: 'http' };
 /** `--report-only`: a refused request goes on unverified, with the reason. */
-const REFUSED_FACTS: UpstreamFacts = { verdict: null, clientAddress: '127.0.0.1', protocol: 'http', refusal: 'ip-mismatch' };
+const REFUSED_FACTS: UpstreamFacts = { verdict: null, clientAddress: '127.0.0.1', protocol: 'http', refusal: 'ip-mismatch', boundAuthority: 'api.example.com' };
 
 /** What the gateway writes, by canonical name, for each set of facts. */
 const OURS_FOR_STAMP: Record<string, string[]> = {
@@ -292,13 +292,14 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
     );
   });
 
-  it('a request refused in report-only carries its reason as the one X-Attested-Client-IP* line, whatever the client wrote', () => {
+  it('a request refused in report-only carries its reason as the one X-Attested-Client-IP* line, and the bound X-Forwarded-Host, whatever the client wrote', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (lines) => {
-        const got = byCanonicalName(upstreamRequestHeaders(lines.flat(), REFUSED_FACTS));
+      fc.property(tokenName, fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), (host, lines) => {
+        const got = byCanonicalName(upstreamRequestHeaders(['Host', host, ...lines.flat()], REFUSED_FACTS));
         const attested = [...got.entries()].filter(([name]) => name.startsWith('x-attested-client-ip'));
         expect(attested).toEqual([['x-attested-client-ip-refusal', ['ip-mismatch']]]);
         expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
+        expect(got.get('x-forwarded-host')).toEqual(['api.example.com']);
       }),
     );
   });

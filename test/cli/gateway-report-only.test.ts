@@ -22,6 +22,7 @@ interface Seen {
 
 const scratch = scratchDir();
 let upstream: Server;
+let upstreamPort: number;
 let gateway: RunningServe;
 let key: TestKeyPair;
 let keysFile: string;
@@ -61,7 +62,7 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(json);
     });
   });
-  const upstreamPort = await listenOnFreePort(upstream);
+  upstreamPort = await listenOnFreePort(upstream);
   key = await makeKey('ES256', 'gw-report-only');
   keysFile = scratch.file('keys.json', { keys: [key.publicJwk] });
   gateway = await startServe(
@@ -167,6 +168,30 @@ describe('ipstamp gateway --report-only', () => {
       'x-attested-client-ip-agreement': ['match'],
       'x-attested-client-ip-source': ['stamp'],
     });
+  });
+
+  it("a refused request's X-Forwarded-Host is the origin a stamp is bound to, never a Host the client wrote for another", async () => {
+    const pinned = await startServe(
+      ['--port', '0', '--keys', keysFile, '--upstream', `http://127.0.0.1:${upstreamPort}`, '--report-only', '--origin', 'http://api.example.com'],
+      'gateway',
+    );
+    try {
+      for (const [through, host, forwardedHost] of [
+        [pinned, 'evil.example', 'api.example.com'],
+        // no --origin: the one Host names, normalised as for a verified request
+        [gateway, 'API.Example.com:80', 'api.example.com'],
+      ] as const) {
+        const exchange = await rawExchange(through.port, `GET /host HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        const seen = JSON.parse(exchange.responses[0]!.body) as Seen;
+        expect(attested(seen)).toEqual({ 'x-attested-client-ip-refusal': ['missing'] });
+        expect(seen.lines.filter(([name]) => name === 'host' || name === 'x-forwarded-host')).toEqual([
+          ['host', host],
+          ['x-forwarded-host', forwardedHost],
+        ]);
+      }
+    } finally {
+      await pinned.stop();
+    }
   });
 
   it('what the gateway refuses whatever the stamp says is still refused, not forwarded', async () => {
