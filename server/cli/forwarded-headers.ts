@@ -23,6 +23,11 @@ export const ATTESTED_SOURCE_HEADER = 'x-attested-client-ip-source';
 /** The ticket's issuer (`iss`), on ticket-attested requests only. */
 export const ATTESTED_ISSUER_HEADER = 'x-attested-client-ip-issuer';
 /**
+ * `unchecked` on a stamp accepted without its replay check (`--on-store-error accept` while the
+ * store is down); absent otherwise, which a client cannot fake: its own spelling stops here.
+ */
+export const ATTESTED_REPLAY_HEADER = 'x-attested-client-ip-replay';
+/**
  * `--report-only`: why the stamp was refused, on a request forwarded without an attested
  * address. Its name starts like the others, so a client's own spelling of it stops here too.
  */
@@ -116,7 +121,7 @@ export function isStrippedRequestHeader(name: string, listed: ReadonlySet<string
 /** What the gateway knows and tells the upstream. */
 export interface UpstreamFacts {
   /** The accepted stamp; `null` for a request forwarded unverified (no X-Attested-Client-IP* then). */
-  readonly verdict: Pick<Verdict, 'ip' | 'agreement' | 'source' | 'issuer'> | null;
+  readonly verdict: (Pick<Verdict, 'ip' | 'agreement' | 'source' | 'issuer'> & Partial<Pick<Verdict, 'replayChecked'>>) | null;
   /** The address the gateway itself observed for the client (after its trusted proxies), if any. */
   readonly clientAddress: string | undefined;
   /** `http` or `https`: how the client reached the gateway. */
@@ -224,6 +229,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   if (verdict !== null) {
     out.push(ATTESTED_IP_HEADER, verdict.ip, ATTESTED_AGREEMENT_HEADER, verdict.agreement, ATTESTED_SOURCE_HEADER, verdict.source);
     if (verdict.source === 'ticket' && verdict.issuer !== undefined) out.push(ATTESTED_ISSUER_HEADER, verdict.issuer);
+    // said on the request itself, as serve's verdict says replayChecked: false, not only in the log
+    if (verdict.replayChecked === false) out.push(ATTESTED_REPLAY_HEADER, 'unchecked');
   } else if (facts.refusal !== undefined) {
     out.push(ATTESTED_REFUSAL_HEADER, facts.refusal);
   }

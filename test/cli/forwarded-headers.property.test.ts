@@ -30,6 +30,7 @@ const OURS_FOR_STAMP: Record<string, string[]> = {
   'x-attested-client-ip-source': ['stamp'],
   'x-attested-client-ip-issuer': [],
   'x-attested-client-ip-refusal': [],
+  'x-attested-client-ip-replay': [],
   'x-forwarded-for': ['127.0.0.1'],
   'x-forwarded-proto': ['http'],
   'x-forwarded-host': ['api.example.com'],
@@ -42,6 +43,7 @@ const PROTECTED = [
   'x-attested-client-ip-source',
   'x-attested-client-ip-issuer',
   'x-attested-client-ip-refusal',
+  'x-attested-client-ip-replay',
   'x-attested-client-ip-anything',
   'x-forwarded-for',
   'x-forwarded-proto',
@@ -300,6 +302,17 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
         expect(attested).toEqual([['x-attested-client-ip-refusal', ['ip-mismatch']]]);
         expect(got.get('x-forwarded-for')).toEqual(['127.0.0.1']);
         expect(got.get('x-forwarded-host')).toEqual(['api.example.com']);
+      }),
+    );
+  });
+
+  it('a stamp accepted without its replay check says so, and only then, whatever the client wrote', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.oneof(protectedSpelling, tokenName), headerValue), { maxLength: 20 }), fc.boolean(), (lines, checked) => {
+        const facts: UpstreamFacts = { ...STAMP_FACTS, verdict: { ...STAMP_FACTS.verdict!, replayChecked: checked } };
+        const got = byCanonicalName(upstreamRequestHeaders(lines.flat(), facts));
+        expect(got.get('x-attested-client-ip-replay') ?? []).toEqual(checked ? [] : ['unchecked']);
+        expect(got.get('x-attested-client-ip')).toEqual(['192.0.2.7']);
       }),
     );
   });

@@ -13,7 +13,9 @@ outside it). The upstream gets:
   X-Attested-Client-IP-Agreement  match | mismatch | unverifiable
   X-Attested-Client-IP-Source     stamp | ticket
   X-Attested-Client-IP-Issuer     the ticket's issuer (tickets only)
-  X-Attested-Client-IP-Refusal    with --report-only, instead of the four above: why the stamp
+  X-Attested-Client-IP-Replay     unchecked: accepted without a replay check (--on-store-error
+                                  accept while the store is down); absent otherwise
+  X-Attested-Client-IP-Refusal    with --report-only, instead of the five above: why the stamp
                                   was refused (missing, expired, replay, ip-mismatch, ...)
   X-Forwarded-For                 the address the gateway itself saw (after --trusted-proxies)
   X-Forwarded-Proto               the scheme the client used
