@@ -1,4 +1,5 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
+import { decodeBase64urlText } from '../../shared/base64url.js';
 import { originFromHost } from '../../shared/htu.js';
 import type { Reason } from '../../shared/reasons.js';
 import type { Verdict } from '../verify/types.js';
@@ -165,21 +166,49 @@ function authorityOf(origin: string): string {
 }
 
 /**
- * The authority (`host[:port]`, default port omitted) of the origin a verified request's `htu`
- * named, from what the verifier compared it with (PROTOCOL §5 step 9), without reading the stamp
- * again: with no configured `origins`, htu's origin is exactly the one `host` names under
- * `scheme` (the scheme the binding check believed); with one, it is that one. With several, htu
- * named one of them and only the stamp says which: the one `host` names when it names one; when
- * Host names none of them, undefined rather than a guess that could name the wrong one (and no
- * X-Forwarded-Host goes upstream). Undefined too when there is none (a Host the verifier would
- * have refused).
+ * The origin (`scheme://host[:port]`) `htu` names in the stamp `token`, read without verifying
+ * it: only for a stamp the verifier accepted, whose htu step 9 compared with the configured
+ * origins. Undefined when the token cannot be read that far.
  */
-export function boundAuthority(origins: readonly string[] | undefined, host: string | undefined, scheme: 'http' | 'https'): string | undefined {
+export function stampedOrigin(token: string | string[] | undefined): string | undefined {
+  if (typeof token !== 'string') return undefined;
+  const payload = decodeBase64urlText(token.split('.')[1] ?? '');
+  if (payload === undefined) return undefined;
+  let htu: unknown;
+  try {
+    htu = (JSON.parse(payload) as { htu?: unknown }).htu;
+  } catch {
+    return undefined;
+  }
+  if (typeof htu !== 'string') return undefined;
+  const pathStart = htu.indexOf('/', htu.indexOf('://') + 3);
+  return pathStart === -1 ? undefined : htu.slice(0, pathStart);
+}
+
+/**
+ * The authority (`host[:port]`, default port omitted) of the origin a verified request's `htu`
+ * named, from what the verifier compared it with (PROTOCOL §5 step 9): with no configured
+ * `origins`, htu's origin is exactly the one `host` names under `scheme` (the scheme the
+ * binding check believed); with one, it is that one. With several, htu named one of them and
+ * step 9 did not compare it with Host: `stamped`, the origin the accepted stamp's htu names
+ * (`stampedOrigin`), says which. Without it (a request refused in report-only: the origin a
+ * stamp would have had to be bound to), the one `host` names when it names one; when Host
+ * names none of them, undefined rather than a guess that could name the wrong one (and no
+ * X-Forwarded-Host goes upstream). Undefined too when there is none (a Host the verifier
+ * would have refused).
+ */
+export function boundAuthority(
+  origins: readonly string[] | undefined,
+  host: string | undefined,
+  scheme: 'http' | 'https',
+  stamped?: string,
+): string | undefined {
   if (origins === undefined) {
     const origin = host === undefined ? undefined : originFromHost(host, scheme);
     return origin === undefined ? undefined : authorityOf(origin);
   }
   if (origins.length === 1) return authorityOf(origins[0]!);
+  if (stamped !== undefined) return origins.includes(stamped) ? authorityOf(stamped) : undefined;
   if (host === undefined) return undefined;
   for (const origin of origins) if (originFromHost(host, origin.startsWith('https:') ? 'https' : 'http') === origin) return authorityOf(origin);
   return undefined;

@@ -7,7 +7,8 @@ import { Pool, type Dispatcher } from 'undici';
 import { connectionHints } from '../verify/connection-hints.js';
 import { sendServiceProblem } from '../fastify/problem.js';
 import { isCorsPreflight } from '../verify/cors-preflight.js';
-import { boundAuthority, clientResponseHeaders, maxForwardsOf, upstreamRequestHeaders } from './forwarded-headers.js';
+import { STAMP_HEADER } from '../../shared/constants.js';
+import { boundAuthority, clientResponseHeaders, maxForwardsOf, stampedOrigin, upstreamRequestHeaders } from './forwarded-headers.js';
 import { isConfinedRequestTarget, upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
 export interface UpstreamProxyOptions {
@@ -204,7 +205,16 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
         // a refused request too: X-Forwarded-Host never names an origin the gateway would not bind a stamp to
-        boundAuthority: verdict === null && refusal === undefined ? undefined : boundAuthority(verifier.settings.origins, request.headers.host, scheme),
+        // with several --origin values only the accepted stamp's htu says which one it was bound to
+        boundAuthority:
+          verdict === null && refusal === undefined
+            ? undefined
+            : boundAuthority(
+                verifier.settings.origins,
+                request.headers.host,
+                scheme,
+                verdict === null ? undefined : stampedOrigin(request.headers[STAMP_HEADER]),
+              ),
         refusal,
         preflight,
         maxForwards: maxForwards === undefined ? undefined : maxForwards - 1,

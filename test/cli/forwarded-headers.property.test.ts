@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   boundAuthority,
+  stampedOrigin,
   clientResponseHeaders,
   isStrippedRequestHeader,
   maxForwardsOf,
@@ -416,5 +417,25 @@ describe('boundAuthority: the origin htu named, from what the verifier compared 
     [['https://a.example', 'https://b.example'], undefined, 'http', undefined],
   ] as const)('origins %j, Host %j, %s → %j', (origins, host, scheme, expected) => {
     expect(boundAuthority(origins, host, scheme)).toBe(expected);
+  });
+
+  it('several: a verified stamp names its own origin, whatever Host names (step 9 does not compare them)', () => {
+    const origins = ['https://a.example', 'https://b.example:8443'];
+    expect(boundAuthority(origins, 'b.example:8443', 'https', 'https://a.example')).toBe('a.example');
+    expect(boundAuthority(origins, 'evil.example', 'https', 'https://b.example:8443')).toBe('b.example:8443');
+    expect(boundAuthority(origins, 'a.example', 'https', 'https://evil.example')).toBeUndefined();
+    // one origin, or none configured: the stamp adds nothing to what the binding check compared
+    expect(boundAuthority(['https://api.example.com'], 'evil.example', 'https', 'https://other.example')).toBe('api.example.com');
+  });
+
+  it('stampedOrigin reads the origin of the stamp payload htu, and nothing from what it cannot read', () => {
+    const token = (claims: unknown) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+    expect(stampedOrigin(token({ htu: 'https://a.example:8443/x/y' }))).toBe('https://a.example:8443');
+    expect(stampedOrigin(token({ htu: 'https://a.example' }))).toBeUndefined();
+    expect(stampedOrigin(token({ htu: 7 }))).toBeUndefined();
+    expect(stampedOrigin('e30.%%%.sig')).toBeUndefined();
+    expect(stampedOrigin(`e30.${Buffer.from('{').toString('base64url')}.sig`)).toBeUndefined();
+    expect(stampedOrigin(['a', 'b'])).toBeUndefined();
+    expect(stampedOrigin(undefined)).toBeUndefined();
   });
 });

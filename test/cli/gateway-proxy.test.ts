@@ -525,6 +525,23 @@ describe('what the upstream is told', () => {
     }
   });
 
+  it('with several --origin values, X-Forwarded-Host is the one the stamp named, not the one Host names', async () => {
+    const withOrigins = await startServe(
+      ['--port', '0', '--keys', keysFile, '--origin', 'https://a.example,https://b.example:8443', '--upstream', `http://127.0.0.1:${upstreamPort}`],
+      'gateway',
+    );
+    try {
+      // the binding check compares htu with the set of origins, not with Host: this one verifies
+      const got = await withHost(withOrigins.port, '/pick', 'b.example:8443', await stampFor('GET', 'https://a.example/pick'));
+      expect(lineValues(got, 'host')).toEqual(['b.example:8443']);
+      expect(lineValues(got, 'x-forwarded-host')).toEqual(['a.example']);
+      const named = await withHost(withOrigins.port, '/named', 'evil.example', await stampFor('GET', 'https://b.example:8443/named'));
+      expect(lineValues(named, 'x-forwarded-host')).toEqual(['b.example:8443']);
+    } finally {
+      await withOrigins.stop();
+    }
+  });
+
   it('a ticket-attested request says so: X-Attested-Client-IP-Source: ticket and the issuer', async () => {
     const EDGE = 'http://edge.example';
     const pair = await generateKeyPair('EdDSA', { extractable: true });
