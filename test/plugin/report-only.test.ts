@@ -163,12 +163,15 @@ describe('reportOnly: false (the default) on the plugin', () => {
     a.get('/both', { config }, async () => 'both');
     // Fastify's HEAD copy of this one carries the app's onSend hook beside its own
     a.get('/hooked', { config, onSend: async (_request, _reply, payload) => payload }, async () => 'hooked');
+    // the app's own HEAD route with onSend hooks of its own: not Fastify's copy, warned of
+    a.head('/own-hooks', { config, onSend: [async (_request, _reply, payload) => payload] }, async () => '');
     await a.ready();
     expect((await a.inject({ method: 'HEAD', url: '/hooked' })).statusCode).toBe(200);
     expect(log.lines.filter((l) => l.level === 40).map((l) => [l.msg, l.ipstamp])).toEqual([
       routeWarning('HEAD /both'),
       routeWarning('GET /both'),
       routeWarning('GET /hooked'),
+      routeWarning('HEAD /own-hooks'),
     ]);
   });
 
