@@ -1,7 +1,7 @@
 import { STAMP_HEADER, TICKET_HEADER } from '../../shared/constants.js';
-import { decodeBase64urlText } from '../../shared/base64url.js';
 import { originFromHost } from '../../shared/htu.js';
 import type { Reason } from '../../shared/reasons.js';
+import { nodeCompactCodec } from '../jws/compact.js';
 import type { Verdict } from '../verify/types.js';
 
 /**
@@ -170,16 +170,8 @@ function authorityOf(origin: string): string {
  * it: only for a stamp the verifier accepted, whose htu step 9 compared with the configured
  * origins. Undefined when the token cannot be read that far.
  */
-export function stampedOrigin(token: string | string[] | undefined): string | undefined {
-  if (typeof token !== 'string') return undefined;
-  const payload = decodeBase64urlText(token.split('.')[1] ?? '');
-  if (payload === undefined) return undefined;
-  let htu: unknown;
-  try {
-    htu = (JSON.parse(payload) as { htu?: unknown }).htu;
-  } catch {
-    return undefined;
-  }
+export function stampedOrigin(token: string | readonly string[] | undefined): string | undefined {
+  const htu = nodeCompactCodec.payloadMember(token, 'htu');
   if (typeof htu !== 'string') return undefined;
   const pathStart = htu.indexOf('/', htu.indexOf('://') + 3);
   return pathStart === -1 ? undefined : htu.slice(0, pathStart);

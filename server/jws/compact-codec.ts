@@ -73,6 +73,12 @@ export interface CompactCodec {
    * the cap, set the work done before verification.
    */
   payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean;
+  /**
+   * A member of a stamp header's payload, read as payloadDeclares reads it (undefined for what
+   * it cannot read), and as unverified: for a stamp the verifier has accepted, where glue needs a
+   * claim the verdict does not carry (the gateway: which configured origin `htu` named).
+   */
+  payloadMember(raw: string | readonly string[] | undefined, member: string): unknown;
 }
 
 /**
@@ -141,12 +147,15 @@ export function createCompactCodec(ops: ByteOps): CompactCodec {
     };
   }
 
-  function payloadDeclares(raw: string | readonly string[] | undefined, member: string): boolean {
+  function payloadMember(raw: string | readonly string[] | undefined, member: string): unknown {
     const token = raw === undefined ? undefined : compactHeaderValue(raw);
     const parts = token === undefined || token.length > MAX_STAMP_BYTES ? undefined : splitCompact(token);
     const claims = parts && decodeJsonSegment(parts.payloadSegment);
-    return claims !== undefined && Object.hasOwn(claims, member);
+    return claims !== undefined && Object.hasOwn(claims, member) ? claims[member] : undefined;
   }
 
-  return { splitCompact, decodeJsonSegment, parseJsonBytes, asciiBytesOf, decodeBase64urlBytes, decodeBase64urlSegment, payloadDeclares };
+  // JSON has no undefined: a member that is there reads as a value, null included
+  const payloadDeclares = (raw: string | readonly string[] | undefined, member: string): boolean => payloadMember(raw, member) !== undefined;
+
+  return { splitCompact, decodeJsonSegment, parseJsonBytes, asciiBytesOf, decodeBase64urlBytes, decodeBase64urlSegment, payloadDeclares, payloadMember };
 }
