@@ -161,6 +161,16 @@ export function maxForwardsOf(method: string, rawHeaders: readonly string[]): nu
   return /^\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
+/**
+ * An authority X-Forwarded-Host may carry: a name of letters, digits and `-._~`, or an IPv6
+ * literal, and a port. WHATWG URL (so htu, and Host as the verifier normalises it) allows
+ * more in a host, `,` `;` `!` `'` among them, and upstreams read X-Forwarded-Host as a list:
+ * Express's `req.hostname` keeps what comes before the first comma, so
+ * `evil.example,api.example` would be read as `evil.example`. Such a host gets no
+ * X-Forwarded-Host; the upstream still has Host, as received.
+ */
+const PLAIN_AUTHORITY = /^(?:[a-z0-9._~-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/i;
+
 function authorityOf(origin: string): string {
   return origin.slice(origin.indexOf('://') + 3);
 }
@@ -261,7 +271,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: Ups
   // verified or refused: the authority a stamp is bound to (and a refused one would have been),
   // not a Host line the client could write freely; unverified (a preflight): the Host as received
   const forwardedHost = verdict === null && facts.refusal === undefined ? host : facts.boundAuthority;
-  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  if (forwardedHost !== undefined && PLAIN_AUTHORITY.test(forwardedHost)) out.push('x-forwarded-host', forwardedHost);
   if (facts.maxForwards !== undefined) out.push('max-forwards', String(facts.maxForwards));
   return out;
 }

@@ -219,6 +219,23 @@ describe('forwarded-headers: which lines cross the gateway (property)', () => {
     expect(got.get('x-forwarded-host')).toEqual(['app.example:8443']);
   });
 
+  it('X-Forwarded-Host is never a list or a parameter: a host with a character a hostname never has gets none, whoever chose it', () => {
+    const plainHost = fc.stringMatching(/^(?:[A-Za-z0-9._~-]{1,20}|\[[0-9a-fA-F:.]{2,20}\])(?::[0-9]{1,5})?$/);
+    fc.assert(
+      fc.property(fc.oneof(tokenName, plainHost), fc.constantFrom(STAMP_FACTS, REFUSED_FACTS, UNVERIFIED_FACTS), (authority, facts) => {
+        // the stamp's own origin (verified, refused) or the client's Host (a preflight) is the authority
+        const got = byCanonicalName(upstreamRequestHeaders(['Host', authority], { ...facts, boundAuthority: authority }));
+        if (/[^a-z0-9._~:[\]-]/i.test(authority)) expect(got.has('x-forwarded-host')).toBe(false);
+        for (const value of got.get('x-forwarded-host') ?? []) expect(value).toMatch(/^[a-z0-9._~:[\]-]+$/i);
+        expect(got.get('host')).toEqual([authority]);
+      }),
+    );
+    expect(byCanonicalName(upstreamRequestHeaders(['Host', 'x'], { ...STAMP_FACTS, boundAuthority: 'evil.example,api.example' })).has('x-forwarded-host')).toBe(
+      false,
+    );
+    expect(byCanonicalName(upstreamRequestHeaders(['Host', '[2001:db8::1]:8443'], STAMP_FACTS)).get('x-forwarded-host')).toEqual(['api.example.com']);
+  });
+
   it('a preflight goes without Cookie, Authorization, Proxy-Authorization or Content-*, in any spelling; other lines stay', () => {
     const credential = fc
       .constantFrom('cookie', 'authorization', 'proxy-authorization', 'content-type', 'content-length', 'content-encoding', 'content-x')
