@@ -144,8 +144,8 @@ function bodyless(method: string, status: number): boolean {
 
 /**
  * Every path, every method, forwarded to the upstream once the plugin accepted the stamp
- * (the route requires one, so `request.ipStamp` is set here; with --report-only, or refused it,
- * and `request.ipStampRefusal` says why), by undici directly: the
+ * (the route requires one, so `request.ipStamp` is set here; with --report-only it is null for
+ * a refused one, and `request.ipStampRefusal` says why), by undici directly: the
  * gateway decides every header line that crosses it (forwarded-headers.ts), never retries,
  * and answers the upstream's failures as problem+json.
  *
@@ -204,8 +204,9 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         protocol: scheme,
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
-        // a refused request too: X-Forwarded-Host never names an origin the gateway would not bind a stamp to
-        // with several --origin values only the accepted stamp's htu says which one it was bound to
+        // verified or refused: the origin the stamp was (or would have had to be) bound to, never
+        // one the gateway would not bind a stamp to; with several --origin values only the
+        // accepted stamp's htu says which
         boundAuthority:
           verdict === null && refusal === undefined
             ? undefined

@@ -34,16 +34,16 @@ X-Original-URL, X-Rewrite-URL and X-Override-URL; the method overrides
 X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override; the stamp and ticket; and hop-by-hop
 headers (Connection and what it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade,
 Proxy-Connection, Expect). An OPTIONS with Max-Forwards: 0 is answered by the gateway once
-its stamp passed, or with --report-only was refused (200, Allow); a higher Max-Forwards
-goes on lowered by one. A CORS
-preflight, forwarded unverified when --cors-origin is not
-given, goes with no body and without Cookie, Authorization, Proxy-Authorization and
-Content-*.
+its stamp passed (with --report-only, also once it was refused): 200, Allow; a higher
+Max-Forwards goes on lowered by one. A CORS preflight, forwarded unverified when
+--cors-origin is not given, goes with no body and without Cookie, Authorization,
+Proxy-Authorization and Content-*.
 
 Refusals never reach the upstream; they are problem+json with a reason: the stamp's (401,
-403, 503; with --report-only these go on, see above); bad-request-target (400, before the stamp is checked: a target that is not a
-path, or has a . or .. segment however spelled: %2e for ., %2f, %5c or \\ for / (also
-encoded again, %252e), ..;x; two Host lines; a preflight with a body);
+403, 503; with --report-only these go on, as above); bad-request-target (400, before the
+stamp is checked: a target that is not a path, or has a . or .. segment however spelled:
+%2e for ., %2f, %5c or \\ for / (also encoded again, %252e), ..;x; two Host lines; a
+preflight with a body);
 method-not-allowed (405: TRACE); body-too-large (413); rate-limited (429);
 upstream-unavailable (502, also for an upstream status outside 200-599); upstream-timeout
 (504); upstream-loop (508: the request's Via already names this process, so URL leads back
