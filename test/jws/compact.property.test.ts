@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64urlSegment, decodeJsonSegment, splitCompact } from '../../server/jws/compact.js';
+import { decodeBase64urlSegment, decodeJsonSegment, nodeCompactCodec, splitCompact } from '../../server/jws/compact.js';
 import { webCompactCodec } from '../../server/jws/web-bytes.js';
 
 /**
@@ -92,6 +92,37 @@ describe('decodeJsonSegment', () => {
         else expect(decoded).toStrictEqual(JSON.parse(json.toString('utf8')));
         // the premise itself: text without U+FFFD came from valid UTF-8
         if (!json.toString('utf8').includes('\uFFFD')) expect(isUtf8(json)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('payloadMember (what glue reads of a stamp the verifier has accepted)', () => {
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  it("is the payload's own member, as decodeJsonSegment reads the payload, and what payloadDeclares says is there", () => {
+    const member = fc.constantFrom('htu', 'cdg', 'ip', '__proto__', 'constructor', 'toString');
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('htu', 'cdg', 'ip', 'jti'), fc.jsonValue({ maxDepth: 2 })), member, (claims, name) => {
+        const token = `${json({ alg: 'HS256' })}.${json(claims)}.c2ln`;
+        const expected = Object.hasOwn(claims, name) ? decodeJsonSegment(json(claims))![name] : undefined;
+        expect(nodeCompactCodec.payloadMember(token, name)).toEqual(expected);
+        expect(webCompactCodec.payloadMember(token, name)).toEqual(expected);
+        expect(nodeCompactCodec.payloadDeclares(token, name)).toBe(Object.hasOwn(claims, name));
+      }),
+      RUNS,
+    );
+  });
+
+  it('never throws, and reads nothing of what the split or the strict decoder refuses', () => {
+    fc.assert(
+      fc.property(tokenish, (text) => {
+        const parts = splitCompact(text);
+        const claims = parts && decodeJsonSegment(parts.payloadSegment);
+        for (const name of ['htu', 'cdg']) {
+          expect(nodeCompactCodec.payloadMember(text, name)).toEqual(claims !== undefined && Object.hasOwn(claims, name) ? claims[name] : undefined);
+        }
       }),
       RUNS,
     );
