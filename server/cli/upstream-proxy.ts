@@ -195,6 +195,10 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
     // RFC 9110 §7.6.2: an OPTIONS that may be forwarded no further is answered here, about the gateway
     const maxForwards = maxForwardsOf(request.method, request.raw.rawHeaders);
     if (maxForwards === 0) return reply.code(200).header('allow', GATEWAY_METHODS).header('content-length', '0').send();
+    const origins = verifier.settings.origins;
+    // the token is read again only where the verdict cannot say it: with several --origin
+    // values, step 9 compared htu with the set, not with Host
+    const stamped = verdict !== null && origins !== undefined && origins.length > 1 ? stampedOrigin(request.headers[STAMP_HEADER]) : undefined;
     // a preflight with a body was refused on arrival; one framed empty goes with none
     const body = preflight ? undefined : bodyOf(request);
     const headers = withVia(
@@ -205,17 +209,8 @@ export async function registerUpstreamProxy(app: FastifyInstance, target: Upstre
         forwardedHeader: options.forwardedHeader,
         reframeBody: Buffer.isBuffer(body),
         // verified or refused: the origin the stamp was (or would have had to be) bound to, never
-        // one the gateway would not bind a stamp to; with several --origin values only the
-        // accepted stamp's htu says which
-        boundAuthority:
-          verdict === null && refusal === undefined
-            ? undefined
-            : boundAuthority(
-                verifier.settings.origins,
-                request.headers.host,
-                scheme,
-                verdict === null ? undefined : stampedOrigin(request.headers[STAMP_HEADER]),
-              ),
+        // one the gateway would not bind a stamp to
+        boundAuthority: verdict === null && refusal === undefined ? undefined : boundAuthority(origins, request.headers.host, scheme, stamped),
         refusal,
         preflight,
         maxForwards: maxForwards === undefined ? undefined : maxForwards - 1,
