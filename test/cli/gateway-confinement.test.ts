@@ -4,7 +4,7 @@ import { createStamper } from '../../client/index.node.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { header, rawExchange, type RawResponse } from './raw-http.js';
+import { header, headerLines, rawExchange, type RawResponse } from './raw-http.js';
 
 /**
  * What the gateway refuses to forward whatever the stamp says, before verification: a request
@@ -30,8 +30,7 @@ let key: TestKeyPair;
 let host: string;
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
-  const lines: [string, string][] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+  const lines = headerLines(req.rawHeaders);
   const record: Seen = { method: req.method!, url: req.url!, lines, body };
   seen.push(record);
   const json = JSON.stringify(record);

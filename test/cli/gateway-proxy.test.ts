@@ -7,7 +7,7 @@ import { createStampedFetch, createStamper, generateStampKey } from '../../clien
 import { freePort, listenOnFreePort } from '../support/ports.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { header, rawExchange } from './raw-http.js';
+import { header, headerLines, rawExchange } from './raw-http.js';
 import { waitFor } from './stamped-traffic.js';
 
 /**
@@ -46,8 +46,7 @@ function cgiName(name: string): string {
 }
 
 function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
-  const lines: [string, string][] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+  const lines = headerLines(req.rawHeaders);
   const record: Seen = { method: req.method!, url: req.url!, httpVersion: req.httpVersion, lines, body };
   seen.push(record);
   if (req.url === '/hold') {

@@ -5,7 +5,7 @@ import { STAMP_HEADER } from '../../shared/constants.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { listenOnFreePort } from '../support/ports.js';
 import { runCli, scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
-import { header, rawExchange } from './raw-http.js';
+import { attestedLines, continueExchange, headerLines, header, rawExchange } from './raw-http.js';
 
 /**
  * `ipstamp gateway --report-only`: the rollout's first step for an app behind the gateway. Every
@@ -27,11 +27,7 @@ let gateway: RunningServe;
 let key: TestKeyPair;
 let keysFile: string;
 
-function attested(seen: Seen): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [name, value] of seen.lines) if (name.replace(/[^a-z0-9]/g, '-').startsWith('x-attested-client-ip')) (out[name] ??= []).push(value);
-  return out;
-}
+const attested = (seen: Seen): Record<string, string[]> => attestedLines(seen.lines);
 
 async function stamp(method: string, path: string, options: { ip?: string; body?: string } = {}): Promise<string> {
   const stamper = createStamper({ key: key.privateJwk, ip: options.ip ?? '127.0.0.1', bodyDigest: options.body !== undefined });
@@ -56,8 +52,7 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const lines: [string, string][] = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+      const lines = headerLines(req.rawHeaders);
       const json = JSON.stringify({ url: req.url ?? '', body: Buffer.concat(chunks).toString(), lines } satisfies Seen);
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' }).end(json);
     });
@@ -141,20 +136,9 @@ describe('ipstamp gateway --report-only', () => {
 
   it('a stampless upload that waits for 100 Continue gets it, and its body reaches the upstream', async () => {
     const body = 'uploaded after the interim answer';
-    const exchange = await rawExchange(gateway.port, (socket) => {
-      socket.write(
-        `PUT /upload HTTP/1.1\r\nHost: 127.0.0.1:${gateway.port}\r\nConnection: close\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
-      let sent = false;
-      socket.on('data', (d: string) => {
-        if (!sent && d.startsWith('HTTP/1.1 100')) {
-          sent = true;
-          socket.write(body);
-        }
-      });
-    });
-    expect(exchange.responses.map((r) => r.status)).toEqual([100, 200]);
-    const seen = JSON.parse(exchange.responses[1]!.body) as Seen;
+    const exchange = await continueExchange(gateway.port, { path: '/upload', body });
+    expect([exchange.continued, exchange.bodySent, exchange.final?.status]).toEqual([true, true, 200]);
+    const seen = JSON.parse(exchange.final!.body) as Seen;
     expect([seen.body, attested(seen)]).toEqual([body, { 'x-attested-client-ip-refusal': ['missing'] }]);
   });
 

@@ -5,6 +5,7 @@ import { STAMP_HEADER } from '../../shared/constants.js';
 import { makeKey, type TestKeyPair } from '../support/keys.js';
 import { freePort, listenOnFreePort } from '../support/ports.js';
 import { scratchDir, startServe, type RunningServe } from '../support/cli-process.js';
+import { attestedLines, headerLines } from './raw-http.js';
 
 /**
  * The gateway with its replay store down (a Redis nobody listens on), under each policy: what
@@ -16,16 +17,6 @@ const upstreamSaw: Record<string, string[]>[] = [];
 let upstream: Server;
 let key: TestKeyPair;
 const gateways: RunningServe[] = [];
-
-/** The X-Attested-Client-IP* lines the upstream received, by lower-case name. */
-function attestedLines(rawHeaders: readonly string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    if (name.replace(/[^a-z0-9]/g, '-').startsWith('x-attested-client-ip')) (out[name] ??= []).push(rawHeaders[i + 1]!);
-  }
-  return out;
-}
 
 async function gatewayWith(...flags: string[]): Promise<RunningServe> {
   const upstreamPort = (upstream.address() as { port: number }).port;
@@ -52,7 +43,7 @@ async function send(gateway: RunningServe): Promise<{ status: number; reason?: s
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
-    upstreamSaw.push(attestedLines(req.rawHeaders));
+    upstreamSaw.push(attestedLines(headerLines(req.rawHeaders)));
     req.resume();
     req.on('end', () => res.end('ok'));
   });

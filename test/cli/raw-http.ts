@@ -177,3 +177,27 @@ export async function continueExchange(
   const final = exchange.responses.find((r) => r.status >= 200);
   return { continued: exchange.responses[0]?.status === 100, bodySent, final, closed: exchange.closed };
 }
+
+/** A request's header lines as an upstream received them: [name, value], names lower-cased, in order. */
+export function headerLines(rawHeaders: readonly string[]): [string, string][] {
+  const lines: [string, string][] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push([rawHeaders[i]!.toLowerCase(), rawHeaders[i + 1]!]);
+  return lines;
+}
+
+/**
+ * The `X-Attested-Client-IP*` lines among `lines`, by name, in any spelling the weakest upstream
+ * reads as one of them (CGI reads every character but a letter or digit as `-`).
+ */
+export function attestedLines(lines: readonly (readonly [string, string])[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, value] of lines)
+    if (
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '-')
+        .startsWith('x-attested-client-ip')
+    )
+      (out[name] ??= []).push(value);
+  return out;
+}
